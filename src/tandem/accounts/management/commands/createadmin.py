@@ -1,0 +1,42 @@
+import getpass
+import sys
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from tandem.accounts.models import Organisation, Role, RoleGrant, User
+
+
+class Command(BaseCommand):
+    help = "Create a service admin, and the organisation if it does not exist yet."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", required=True)
+        parser.add_argument("--organisation", required=True, help="the service's name")
+        parser.add_argument("--email", default="")
+        parser.add_argument("--password", help="otherwise asked for (twice) on the terminal")
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        if User.objects.filter(username=opts["username"]).exists():
+            raise CommandError(f"A user called {opts['username']!r} already exists.")
+        password = opts["password"]
+        if password is None:
+            if not sys.stdin.isatty():
+                raise CommandError("Give --password, or run on a terminal to be asked.")
+            password = getpass.getpass("Password: ")
+            if password != getpass.getpass("Password again: "):
+                raise CommandError("The passwords do not match.")
+        org, created = Organisation.objects.get_or_create(name=opts["organisation"])
+        user = User(username=opts["username"], email=opts["email"], organisation=org)
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as error:
+            raise CommandError("Password: " + " ".join(error.messages)) from None
+        user.set_password(password)
+        user.save()
+        RoleGrant.objects.create(organisation=org, user=user, role=Role.SERVICE_ADMIN)
+        what = "new organisation" if created else "organisation"
+        self.stdout.write(f"Created service admin {user.username} for {what} {org.name}.")

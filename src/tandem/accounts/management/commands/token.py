@@ -1,0 +1,42 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from tandem.accounts.models import ApiToken, User
+
+
+class Command(BaseCommand):
+    help = "API bearer tokens: create (prints the token once), list, revoke."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a token for USERNAME and print it")
+        create.add_argument("username")
+        create.add_argument("--name", default="", help="what the token is for")
+        listing = sub.add_parser("list", help="list tokens (never their values)")
+        listing.add_argument("username", nargs="?")
+        revoke = sub.add_parser("revoke", help="revoke the token with this prefix")
+        revoke.add_argument("prefix")
+
+    def handle(self, *args, **opts):
+        getattr(self, opts["action"])(opts)
+
+    def create(self, opts):
+        user = User.objects.filter(username=opts["username"], is_active=True).first()
+        if user is None or user.organisation_id is None:
+            raise CommandError(f"No active user {opts['username']!r} in an organisation.")
+        _token, plain = ApiToken.issue(user, opts["name"])
+        self.stdout.write(plain)
+
+    def list(self, opts):
+        tokens = ApiToken.objects.select_related("user").order_by("created_at")
+        if opts["username"]:
+            tokens = tokens.filter(user__username=opts["username"])
+        for t in tokens:
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            self.stdout.write(f"{t.prefix}  {t.user.username:<16} {state:<18} {t.name}")
+
+    def revoke(self, opts):
+        tokens = ApiToken.objects.filter(prefix=opts["prefix"], revoked_at__isnull=True)
+        if tokens.count() != 1:
+            raise CommandError(f"No single active token with prefix {opts['prefix']!r}.")
+        tokens.get().revoke()
+        self.stdout.write(f"Revoked token {opts['prefix']}.")

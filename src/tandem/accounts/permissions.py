@@ -1,0 +1,245 @@
+"""The one permission layer. Every URL's rule is declared in RULES below; no rule, no access.
+
+Who may see what:
+- a practitioner or prescriber sees the patients whose care team they are on (active dates);
+- a team lead sees their team's patients;
+- a patient sees only their own record, and only through the portal;
+- a service admin manages users and teams, and sees clinical records only through a care team;
+- an auditor reads the audit trail and nothing clinical;
+- nobody reaches another organisation's data: every lookup is scoped to the user's organisation.
+
+The middleware (accounts/middleware.py) applies `RULES` to every request before any view runs;
+views and API endpoints then use `visible_patients` for lists. tests/test_permissions.py walks
+every URL with every role against the expected table, and fails for any URL without a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from tandem.accounts.models import Role
+
+CLINICAL_STAFF = (Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
+
+
+def roles_of(user) -> set[str]:
+    """The roles a user holds, read once per request and cached on the user object."""
+    if not user.is_authenticated or not user.is_active or user.organisation_id is None:
+        return set()
+    cached = getattr(user, "_tandem_grants", None)
+    if cached is None:
+        cached = list(user.grants.values_list("role", "team_id"))
+        user._tandem_grants = cached
+    return {role for role, _team in cached}
+
+
+def team_ids(user, role: str) -> set[int]:
+    roles_of(user)
+    return {team for r, team in getattr(user, "_tandem_grants", []) if r == role and team}
+
+
+def visible_patients(user) -> QuerySet:
+    """Patients this user may open as staff. Empty for everyone else."""
+    from tandem.patients.models import CareTeamMember, Patient, active_membership
+
+    roles = roles_of(user)
+    q = Q(pk__in=[])
+    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+        membership = CareTeamMember.objects.filter(
+            active_membership(timezone.localdate()),
+            care_team__patient=OuterRef("pk"),
+            user=user,
+        )
+        q |= Q(Exists(membership))
+    lead_teams = team_ids(user, Role.TEAM_LEAD)
+    if lead_teams:
+        q |= Q(team_id__in=lead_teams)
+    return Patient.objects.filter(q, organisation_id=user.organisation_id)
+
+
+def access_role(user, patient) -> str | None:
+    """The role through which `user` may open `patient` as staff, or None."""
+    from tandem.patients.models import CareTeamMember, active_membership
+
+    roles = roles_of(user)
+    if patient.organisation_id != user.organisation_id:
+        return None
+    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+        on_team = CareTeamMember.objects.filter(
+            active_membership(timezone.localdate()), care_team__patient=patient, user=user
+        ).exists()
+        if on_team:
+            return Role.PRACTITIONER if Role.PRACTITIONER in roles else Role.PRESCRIBER
+    if patient.team_id in team_ids(user, Role.TEAM_LEAD):
+        return Role.TEAM_LEAD
+    return None
+
+
+def can_change_patient(user, patient) -> bool:
+    """Practitioners on the care team and team leads may change records; prescribers read."""
+    role = access_role(user, patient)
+    return role in (Role.PRACTITIONER, Role.TEAM_LEAD)
+
+
+def portal_patient(user):
+    """The patient record a portal user owns, or None."""
+    from tandem.patients.models import Patient
+
+    if Role.PATIENT not in roles_of(user):
+        return None
+    return Patient.objects.filter(portal_user=user, organisation_id=user.organisation_id).first()
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    status: int = 403  # when refused: 401 (sign in), 403 (forbidden) or 404 (hidden)
+    role: str = ""
+
+
+ALLOW = Decision(True)
+
+
+class Rule:
+    public = False
+
+    def decide(self, request, kwargs) -> Decision:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Public(Rule):
+    public = True
+
+    def decide(self, request, kwargs):
+        return ALLOW
+
+
+class SignedIn(Rule):
+    def decide(self, request, kwargs):
+        return ALLOW if roles_of(request.user) else Decision(False)
+
+
+class HasRole(Rule):
+    def __init__(self, *roles: str):
+        self.roles = set(roles)
+
+    def decide(self, request, kwargs):
+        held = roles_of(request.user) & self.roles
+        if not held:
+            return Decision(False)
+        return Decision(True, role=sorted(held)[0])
+
+
+class PatientRecord(Rule):
+    """Staff access to one patient, named by the URL's `patient_id`. Hidden (404) otherwise."""
+
+    def __init__(self, change: bool = False, methods_that_change: Iterable[str] = ()):
+        self.change = change
+        self.methods_that_change = set(methods_that_change)
+
+    def decide(self, request, kwargs):
+        from tandem.patients.models import Patient
+
+        if not roles_of(request.user) & set(CLINICAL_STAFF):
+            return Decision(False)
+        patient = (
+            Patient.objects.filter(
+                pk=kwargs.get("patient_id"), organisation_id=request.user.organisation_id
+            )
+            .select_related("team")
+            .first()
+        )
+        if patient is None:
+            return Decision(False, status=404)
+        role = access_role(request.user, patient)
+        if role is None:
+            return Decision(False, status=404)
+        changing = self.change or request.method in self.methods_that_change
+        if changing and role not in (Role.PRACTITIONER, Role.TEAM_LEAD):
+            return Decision(False)
+        request.patient = patient
+        return Decision(True, role=role)
+
+
+class Portal(Rule):
+    """A patient's own record, through the portal."""
+
+    def decide(self, request, kwargs):
+        patient = portal_patient(request.user)
+        if patient is None:
+            return Decision(False)
+        request.patient = patient
+        return Decision(True, role=Role.PATIENT)
+
+
+class ByMethod(Rule):
+    """Different rules for reading and writing one URL (e.g. list vs create)."""
+
+    def __init__(self, **by_method: Rule):
+        self.by_method = {m.upper(): r for m, r in by_method.items()}
+
+    def decide(self, request, kwargs):
+        method = "GET" if request.method == "HEAD" else request.method
+        rule = self.by_method.get(method)
+        return rule.decide(request, kwargs) if rule else Decision(False, status=405)
+
+
+PUBLIC = Public()
+SIGNED_IN = SignedIn()
+STAFF_CASELOAD = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
+REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
+ADMIN = HasRole(Role.SERVICE_ADMIN)
+AUDITOR = HasRole(Role.AUDITOR)
+READ_PATIENT = PatientRecord()
+CHANGE_PATIENT = PatientRecord(change=True)
+API_PATIENT = PatientRecord(methods_that_change={"POST", "PUT", "PATCH", "DELETE"})
+PORTAL = Portal()
+
+API = "api-1.0.0:"
+
+# Every named URL in Tandem, with the rule that decides it. A URL missing here is refused.
+RULES: dict[str, Rule] = {
+    "login": PUBLIC,
+    "logout": SIGNED_IN,
+    "healthz": PUBLIC,
+    "home": SIGNED_IN,
+    "patients:list": STAFF_CASELOAD,
+    "patients:new": REGISTERS_PATIENTS,
+    "patients:detail": READ_PATIENT,
+    "patients:edit": CHANGE_PATIENT,
+    "patients:episode-new": CHANGE_PATIENT,
+    "patients:episode-edit": CHANGE_PATIENT,
+    "patients:member-new": CHANGE_PATIENT,
+    "patients:member-end": CHANGE_PATIENT,
+    "portal:home": PORTAL,
+    "manage:users": ADMIN,
+    "manage:user-new": ADMIN,
+    "manage:user-edit": ADMIN,
+    "manage:teams": ADMIN,
+    "manage:team-new": ADMIN,
+    "manage:team-edit": ADMIN,
+    "audit:events": AUDITOR,
+    "api-docs": SIGNED_IN,
+    API + "openapi-json": SIGNED_IN,
+    API + "patient-list": ByMethod(get=STAFF_CASELOAD, post=REGISTERS_PATIENTS),
+    API + "patient-detail": API_PATIENT,
+    API + "episode-list": API_PATIENT,
+    API + "episode-detail": API_PATIENT,
+    API + "care-team": API_PATIENT,
+    API + "care-team-members": API_PATIENT,
+}
+
+
+# List pages: one "search" audit event per request (no single patient is opened).
+LIST_VIEWS = {"patients:list", API + "patient-list"}
+
+
+def rule_for(view_name: str | None) -> Rule | None:
+    return RULES.get(view_name or "")

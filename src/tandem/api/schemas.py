@@ -1,0 +1,90 @@
+import datetime
+import uuid
+
+from ninja import Field, Schema
+
+from tandem.patients.models import CareRole, ContactMethod, EpisodeStatus, ExitReason, Setting
+
+
+class PatientOut(Schema):
+    id: uuid.UUID
+    service_id: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    date_of_birth: datetime.date
+    pronouns: str
+    team: str = Field(..., alias="team.name")
+    phone: str
+    email: str
+    preferred_contact: ContactMethod
+    ok_to_leave_message: bool
+
+
+class PatientIn(Schema):
+    service_id: str = Field(..., min_length=1, max_length=40)
+    given_name: str = Field(..., min_length=1, max_length=100)
+    family_name: str = Field(..., min_length=1, max_length=100)
+    preferred_name: str = Field("", max_length=100)
+    date_of_birth: datetime.date
+    pronouns: str = Field("", max_length=40)
+    team_id: int
+    phone: str = Field("", max_length=40)
+    email: str = Field("", max_length=254)
+    preferred_contact: ContactMethod = ContactMethod.PHONE
+    ok_to_leave_message: bool = False
+    episode_start_date: datetime.date
+    episode_setting: Setting = Setting.COMMUNITY
+
+
+class EpisodeOut(Schema):
+    id: uuid.UUID
+    start_date: datetime.date
+    setting: Setting
+    status: EpisodeStatus
+    fhir_status: str
+    exit_date: datetime.date | None
+    exit_reason: ExitReason | None = None
+    closed_date: datetime.date | None
+
+    @staticmethod
+    def resolve_exit_reason(obj):
+        return obj.exit_reason or None
+
+
+class EpisodeIn(Schema):
+    start_date: datetime.date
+    setting: Setting
+
+
+class MemberOut(Schema):
+    id: uuid.UUID
+    role: CareRole
+    name: str
+    user_id: int | None
+    organisation_name: str
+    start_date: datetime.date
+    end_date: datetime.date | None
+
+    @staticmethod
+    def resolve_name(obj):
+        return obj.person_name
+
+
+class MemberIn(Schema):
+    role: CareRole
+    user_id: int | None = None
+    name: str = Field("", max_length=200)
+    organisation_name: str = Field("", max_length=200)
+    contact: str = Field("", max_length=200)
+    start_date: datetime.date | None = None
+
+
+class CareTeamOut(Schema):
+    id: uuid.UUID
+    status: str
+    members: list[MemberOut]
+
+
+class Error(Schema):
+    detail: str | list

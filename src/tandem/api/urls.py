@@ -1,0 +1,139 @@
+"""The JSON API at /api/v1/. Access is decided by the permission layer before any endpoint runs
+(see accounts/permissions.py: RULES, names prefixed "api-1.0.0:"); endpoints here only use
+the patient it resolved (`request.patient`) and `visible_patients` for lists."""
+
+import uuid
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Query
+from ninja.errors import HttpError
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.security import HttpBearer, django_auth
+
+from django.utils import timezone
+
+from tandem.api import schemas as s
+from tandem.patients import services
+from tandem.patients.caseload import caseload
+from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
+from tandem.patients.models import Episode
+from tandem.patients.views import staff_teams
+
+
+class BearerToken(HttpBearer):
+    """Documents bearer auth; the token was already checked by BearerTokenMiddleware."""
+
+    def authenticate(self, request, token):
+        return request.user if getattr(request, "token_auth", False) else None
+
+
+api = NinjaAPI(
+    title="Tandem API",
+    version="1.0.0",
+    description="Recovery care planning. Authenticate with a session or a bearer token "
+    "(`tandem token create USERNAME`).",
+    auth=[BearerToken(), django_auth],
+    docs_url=None,
+    urls_namespace="api-1.0.0",
+)
+
+
+@api.exception_handler(services.Invalid)
+def invalid(request, exc: services.Invalid):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+@api.get("/patients", response=list[s.PatientOut], url_name="patient-list", tags=["patients"])
+@paginate(LimitOffsetPagination)
+def list_patients(request: HttpRequest, q: str = Query("", max_length=100)):
+    """Patients the caller may see (care team membership, or team lead of their team)."""
+    return caseload(request.user, search=q)
+
+
+@api.post(
+    "/patients", response={201: s.PatientOut}, url_name="patient-list", tags=["patients"]
+)
+def create_patient(request: HttpRequest, body: s.PatientIn):
+    """Register a patient with their first episode; a practitioner becomes their keyworker."""
+    data = body.dict()
+    episode_data = {
+        "episode-start_date": data.pop("episode_start_date"),
+        "episode-setting": data.pop("episode_setting"),
+    }
+    data["team"] = data.pop("team_id")
+    patient_form = PatientForm(
+        data, organisation=request.user.organisation, teams=staff_teams(request.user)
+    )
+    episode_form = NewEpisodeForm(episode_data, prefix="episode")
+    services.check(patient_form, rename={"team": "team_id"})
+    services.check(episode_form, rename={"start_date": "episode_start_date",
+                                         "setting": "episode_setting"})
+    with transaction.atomic():
+        patient = services.register_patient(request, patient_form, episode_form)
+    return 201, patient
+
+
+@api.get(
+    "/patients/{uuid:patient_id}", response=s.PatientOut, url_name="patient-detail",
+    tags=["patients"],
+)
+def get_patient(request: HttpRequest, patient_id: uuid.UUID):
+    return request.patient
+
+
+@api.get(
+    "/patients/{uuid:patient_id}/episodes", response=list[s.EpisodeOut],
+    url_name="episode-list", tags=["episodes"],
+)
+def list_episodes(request: HttpRequest, patient_id: uuid.UUID):
+    return request.patient.episodes.order_by("-start_date")
+
+
+@api.post(
+    "/patients/{uuid:patient_id}/episodes", response={201: s.EpisodeOut},
+    url_name="episode-list", tags=["episodes"],
+)
+def create_episode(request: HttpRequest, patient_id: uuid.UUID, body: s.EpisodeIn):
+    form = NewEpisodeForm(body.dict(), patient=request.patient)
+    services.check(form)
+    with transaction.atomic():
+        episode = services.start_episode(request, request.patient, form)
+    return 201, episode
+
+
+@api.get(
+    "/patients/{uuid:patient_id}/episodes/{uuid:episode_id}", response=s.EpisodeOut,
+    url_name="episode-detail", tags=["episodes"],
+)
+def get_episode(request: HttpRequest, patient_id: uuid.UUID, episode_id: uuid.UUID):
+    return get_object_or_404(Episode, pk=episode_id, patient=request.patient)
+
+
+@api.get(
+    "/patients/{uuid:patient_id}/care-team", response=s.CareTeamOut, url_name="care-team",
+    tags=["care teams"],
+)
+def get_care_team(request: HttpRequest, patient_id: uuid.UUID):
+    team = getattr(request.patient, "care_team", None)
+    if team is None:
+        raise HttpError(404, "This patient has no care team yet.")
+    members = list(team.members.select_related("user"))
+    return {"id": team.id, "status": team.status, "members": members}
+
+
+@api.post(
+    "/patients/{uuid:patient_id}/care-team/members", response={201: s.MemberOut},
+    url_name="care-team-members", tags=["care teams"],
+)
+def add_member(request: HttpRequest, patient_id: uuid.UUID, body: s.MemberIn):
+    data = body.dict()
+    data["user"] = data.pop("user_id")
+    data["start_date"] = data["start_date"] or timezone.localdate()
+    form = MemberForm(data, organisation=request.user.organisation)
+    services.check(form, rename={"user": "user_id"})
+    with transaction.atomic():
+        member = services.add_member(request, request.patient, form)
+    return 201, member
+

@@ -1,0 +1,104 @@
+"""The append-only audit trail (FHIR AuditEvent). No code path updates or deletes an event."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tandem.accounts.models import Organisation, User
+from tandem.core.audit_chain import canonical_time
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def delete(self):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class Action(models.TextChoices):
+    """FHIR AuditEvent.action codes (C R U D E), with Tandem's finer subtypes."""
+
+    CREATE = "create", "Created"
+    READ = "read", "Viewed"
+    UPDATE = "update", "Changed"
+    SEARCH = "search", "Listed"
+    EXPORT = "export", "Exported"
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login-failed", "Failed sign-in"
+    LOGOUT = "logout", "Signed out"
+
+
+FHIR_ACTION = {
+    "create": "C",
+    "read": "R",
+    "update": "U",
+    "search": "E",
+    "export": "R",
+    "login": "E",
+    "login-failed": "E",
+    "logout": "E",
+}
+
+
+class AuditEvent(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    seq = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, null=True, blank=True
+    )
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    purpose = models.CharField(max_length=200, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "seq"], name="audit_chain_seq")
+        ]
+        indexes = [
+            models.Index(fields=["patient", "-occurred_at"]),
+            models.Index(fields=["organisation", "-occurred_at"]),
+        ]
+
+    def chained_fields(self) -> dict[str, object]:
+        """Exactly the fields the hash covers."""
+        return {
+            "organisation": self.organisation_id,
+            "seq": self.seq,
+            "occurred_at": canonical_time(self.occurred_at),
+            "actor": self.actor_id,
+            "actor_username": self.actor_username,
+            "role": self.role,
+            "action": self.action,
+            "patient": str(self.patient_id) if self.patient_id else None,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "path": self.path,
+            "client_address": self.client_address,
+            "purpose": self.purpose,
+        }
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")

@@ -1,0 +1,1 @@
+"""Tandem's pure domain logic. Nothing in this package may import Django."""

@@ -1,0 +1,184 @@
+"""Writing the demo service into the database: accounts once, patients in bulk batches."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
+from tandem.demo.people import Staff, patient
+from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
+
+ORGANISATION = "Riverside Recovery Service"
+TEAMS = ("Team A — North", "Team B — South")
+BATCH = 2000
+
+# username, first, last, roles, team index (None: no team)
+ACCOUNTS = [
+    ("admin", "Ada", "Admin", [Role.SERVICE_ADMIN], None),
+    ("lead", "Leila", "Hart", [Role.TEAM_LEAD], 0),
+    ("keyworker", "Kit", "Morgan", [Role.PRACTITIONER], 0),
+    ("keyworker2", "Kamal", "Reid", [Role.PRACTITIONER], 1),
+    ("prescriber", "Dr Priya", "Shah", [Role.PRESCRIBER], None),
+    ("auditor", "Audrey", "Stone", [Role.AUDITOR], None),
+]
+# Colleagues who share the caseloads; they cannot sign in (unusable passwords).
+COLLEAGUES = [
+    ("sam.okafor", "Sam", "Okafor", 0),
+    ("jo.price", "Jo", "Price", 0),
+    ("ruth.evans", "Ruth", "Evans", 1),
+    ("dev.patel", "Dev", "Patel", 1),
+]
+PORTAL_ACCOUNTS = ("patient1", "patient2")
+
+
+@dataclass
+class DemoResult:
+    organisation: Organisation
+    created_patients: int
+    rows: int
+    passwords: dict[str, str]
+
+
+def _account(org, username, first, last, password, passwords):
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"organisation": org, "first_name": first, "last_name": last},
+    )
+    if user.organisation_id != org.pk:
+        raise SystemExit(f"A user called {username!r} exists in another organisation.")
+    if created or password:
+        chosen = password or secrets.token_urlsafe(9)
+        user.set_password(chosen)
+        user.save()
+        passwords[username] = chosen
+    return user
+
+
+def _grant(org, user, role, team=None):
+    RoleGrant.objects.get_or_create(organisation=org, user=user, role=role, team=team)
+
+
+@transaction.atomic
+def ensure_service(password: str | None) -> tuple[Organisation, list[Team], Staff, dict]:
+    org, _ = Organisation.objects.get_or_create(name=ORGANISATION)
+    teams = [Team.objects.get_or_create(organisation=org, name=name)[0] for name in TEAMS]
+    passwords: dict[str, str] = {}
+    users = {}
+    for username, first, last, roles, team_index in ACCOUNTS:
+        user = _account(org, username, first, last, password, passwords)
+        for role in roles:
+            _grant(org, user, role, teams[team_index] if role in (
+                Role.PRACTITIONER, Role.TEAM_LEAD) else None)
+        users[username] = user
+    keyworkers = {0: [users["keyworker"].pk], 1: [users["keyworker2"].pk]}
+    for username, first, last, team_index in COLLEAGUES:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"organisation": org, "first_name": first, "last_name": last},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save()
+        _grant(org, user, Role.PRACTITIONER, teams[team_index])
+        keyworkers[team_index].append(user.pk)
+    return org, teams, Staff(keyworkers, users["prescriber"].pk), passwords
+
+
+def patient_rows(org, teams, staff, numbers, today):
+    """Model instances for the given patient numbers, ready for bulk_create."""
+    patients, care_teams, episodes, members = [], [], [], []
+    now = timezone.now()
+    for number in numbers:
+        spec = patient(number, today, staff)
+        patients.append(Patient(
+            id=spec.id, organisation_id=org.pk, team_id=teams[spec.team_index].pk,
+            service_id=spec.service_id, given_name=spec.given_name,
+            family_name=spec.family_name, date_of_birth=spec.date_of_birth,
+            pronouns=spec.pronouns, phone=spec.phone, email=spec.email,
+            preferred_contact=spec.preferred_contact,
+            ok_to_leave_message=spec.ok_to_leave_message, created_at=now,
+        ))
+        care_teams.append(CareTeam(id=spec.care_team_id, organisation_id=org.pk,
+                                   patient_id=spec.id, status="active"))
+        for e in spec.episodes:
+            episodes.append(Episode(
+                id=e.id, organisation_id=org.pk, patient_id=spec.id, start_date=e.start,
+                setting=e.setting, status=e.status, exit_date=e.exit_date,
+                exit_reason=e.exit_reason, closed_date=e.closed_date,
+            ))
+        for m in spec.members:
+            members.append(CareTeamMember(
+                id=m.id, organisation_id=org.pk, care_team_id=spec.care_team_id,
+                user_id=m.user_id, name=m.name, organisation_name=m.organisation_name,
+                role=m.role, start_date=m.start, end_date=m.end,
+            ))
+    return [(Patient, patients), (CareTeam, care_teams), (Episode, episodes),
+            (CareTeamMember, members)]
+
+
+def load(
+    patients: int,
+    password: str | None = None,
+    progress: bool | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> DemoResult:
+    org, teams, staff, passwords = ensure_service(password)
+    today = timezone.localdate()
+    existing = set(
+        Patient.objects.filter(organisation=org, service_id__startswith="RRS-")
+        .values_list("service_id", flat=True)
+    )
+    wanted = [n for n in range(1, patients + 1) if f"RRS-{n:06d}" not in existing]
+    show = progress if progress is not None else len(wanted) >= 1000
+    bar = tqdm(total=len(wanted), unit=" patients", disable=not show, file=sys.stderr)
+    rows = 0
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start : start + BATCH]
+        with transaction.atomic():
+            for model, objs in patient_rows(org, teams, staff, chunk, today):
+                model.objects.bulk_create(objs, batch_size=500)
+                rows += len(objs)
+        bar.update(len(chunk))
+        if on_batch:
+            on_batch(rows)
+    bar.close()
+    passwords.update(_portal_accounts(org, password))
+    return DemoResult(org, len(wanted), rows, passwords)
+
+
+@transaction.atomic
+def _portal_accounts(org, password):
+    """patient1 and patient2: the first two patients in treatment with `keyworker`."""
+    passwords: dict[str, str] = {}
+    keyworker = User.objects.get(username="keyworker")
+    candidates = (
+        Patient.objects.filter(
+            organisation=org,
+            care_team__members__user=keyworker,
+            care_team__members__end_date__isnull=True,
+            episodes__status="active",
+        )
+        .order_by("service_id")
+        .distinct()
+    )
+    taken = list(Patient.objects.filter(portal_user__username__in=PORTAL_ACCOUNTS))
+    free = [p for p in candidates[: len(PORTAL_ACCOUNTS) + len(taken)] if p not in taken]
+    for username in PORTAL_ACCOUNTS:
+        existing = next((p for p in taken if p.portal_user.username == username), None)
+        record = existing or (free.pop(0) if free else None)
+        if record is None:
+            continue
+        user = _account(org, username, record.given_name, record.family_name, password,
+                        passwords)
+        _grant(org, user, Role.PATIENT)
+        if record.portal_user_id != user.pk:
+            record.portal_user = user
+            record.save(update_fields=["portal_user"])
+    return passwords

@@ -1,0 +1,87 @@
+"""Changes to patients, episodes and care teams, shared by the web pages and the API.
+
+Each function takes forms that were validated (the forms hold the rules, so web and API
+validate identically), makes the change, and writes its audit events.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from tandem.accounts.models import Role
+from tandem.accounts.permissions import roles_of
+from tandem.audit.trail import record_request
+from tandem.patients.models import CareRole, CareTeam, CareTeamMember, Episode, EpisodeStatus
+
+
+class Invalid(Exception):
+    """Field-level problems, as a list of {"loc": [...], "msg": "..."} (FastAPI/ninja shape)."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def check(form, loc=("body",), rename: dict[str, str] | None = None):
+    """Raise Invalid with one entry per field message if the form does not validate."""
+    if form.is_valid():
+        return form.cleaned_data
+    rename = rename or {}
+    errors = []
+    for field, messages in form.errors.items():
+        name = rename.get(field, field)
+        where = [*loc, name] if field != "__all__" else list(loc)
+        errors += [{"loc": where, "msg": str(m)} for m in messages]
+    raise Invalid(errors)
+
+
+def register_patient(request, patient_form, episode_form):
+    org = request.user.organisation
+    patient = patient_form.save()
+    care_team = CareTeam.objects.create(organisation=org, patient=patient)
+    episode = Episode.objects.create(
+        organisation=org,
+        patient=patient,
+        start_date=episode_form.cleaned_data["start_date"],
+        setting=episode_form.cleaned_data["setting"],
+    )
+    if Role.PRACTITIONER in roles_of(request.user):
+        CareTeamMember.objects.create(
+            organisation=org,
+            care_team=care_team,
+            user=request.user,
+            role=CareRole.KEYWORKER,
+            start_date=min(episode.start_date, timezone.localdate()),
+        )
+    record_request(request, "create", patient=patient, obj=patient)
+    return patient
+
+
+def start_episode(request, patient, episode_form) -> Episode:
+    """Open a new episode. A re-entry closes the post-exit monitoring episode; history stays."""
+    start = episode_form.cleaned_data["start_date"]
+    for previous in patient.episodes.filter(status=EpisodeStatus.MONITORING):
+        previous.status = EpisodeStatus.FINISHED
+        previous.closed_date = start
+        previous.save(update_fields=["status", "closed_date"])
+        record_request(request, "update", patient=patient, obj=previous)
+    episode = Episode.objects.create(
+        organisation=patient.organisation,
+        patient=patient,
+        start_date=start,
+        setting=episode_form.cleaned_data["setting"],
+    )
+    record_request(request, "create", patient=patient, obj=episode)
+    return episode
+
+
+def add_member(request, patient, member_form) -> CareTeamMember:
+    care_team, _ = CareTeam.objects.get_or_create(
+        patient=patient, defaults={"organisation": patient.organisation}
+    )
+    member = member_form.save(commit=False)
+    member.organisation = patient.organisation
+    member.care_team = care_team
+    member.save()
+    record_request(request, "create", patient=patient, obj=member)
+    return member

@@ -1,0 +1,162 @@
+"""Staff pages for patients. Access was already decided by the permission layer; the patient
+the URL names is on `request.patient`."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from tandem.accounts.models import Role
+from tandem.accounts.permissions import can_change_patient, team_ids
+from tandem.audit.trail import record_request
+from tandem.patients import caseload as caseload_query
+from tandem.patients import services
+from tandem.patients.forms import EndMemberForm, EpisodeForm, MemberForm, NewEpisodeForm, PatientForm
+from tandem.patients.models import (
+    CareRole,
+    CareTeam,
+    CareTeamMember,
+    Episode,
+    EpisodeStatus,
+    Patient,
+)
+from tandem.patients.models import EpisodeStatus as Status
+
+PAGE_SIZE = 25
+STATUS_LABELS = dict(Status.choices)
+ROLE_LABELS = dict(CareRole.choices)
+
+
+def patient_list(request):
+    sort = request.GET.get("sort", "name")
+    search = request.GET.get("q", "")
+    qs = caseload_query.caseload(request.user, search=search, sort=sort)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for patient in page:
+        patient.status_label = STATUS_LABELS.get(patient.episode_status, "No episode")
+        patient.role_label = ROLE_LABELS.get(patient.my_care_role, "Team lead")
+    return render(
+        request,
+        "patients/list.html",
+        {"page": page, "sort": sort, "q": search, "sorts": caseload_query.SORTS},
+    )
+
+
+def patient_detail(request, patient_id):
+    patient = request.patient
+    members = (
+        CareTeamMember.objects.filter(care_team__patient=patient)
+        .select_related("user")
+        .order_by("end_date", "start_date")
+    )
+    today = timezone.localdate()
+    return render(
+        request,
+        "patients/detail.html",
+        {
+            "patient": patient,
+            "episodes": patient.episodes.order_by("-start_date"),
+            "current_members": [m for m in members if m.is_active_on(today)],
+            "past_members": [m for m in members if not m.is_active_on(today)],
+            "can_change": can_change_patient(request.user, patient),
+        },
+    )
+
+
+def staff_teams(user):
+    return team_ids(user, Role.PRACTITIONER) | team_ids(user, Role.TEAM_LEAD)
+
+
+@transaction.atomic
+def patient_new(request):
+    form = PatientForm(
+        request.POST or None,
+        organisation=request.user.organisation,
+        teams=staff_teams(request.user),
+    )
+    episode_form = NewEpisodeForm(request.POST or None, prefix="episode")
+    if request.method == "POST" and form.is_valid() and episode_form.is_valid():
+        patient = services.register_patient(request, form, episode_form)
+        messages.success(request, f"Registered {patient.name}.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/new.html", {"form": form, "episode_form": episode_form})
+
+
+@transaction.atomic
+def patient_edit(request, patient_id):
+    patient = request.patient
+    form = PatientForm(
+        request.POST or None,
+        instance=patient,
+        organisation=request.user.organisation,
+        teams=staff_teams(request.user) | {patient.team_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record_request(request, "update", patient=patient, obj=patient)
+        messages.success(request, "Details saved.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/edit.html", {"form": form, "patient": patient})
+
+
+@transaction.atomic
+def episode_new(request, patient_id):
+    patient = request.patient
+    form = NewEpisodeForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        services.start_episode(request, patient, form)
+        messages.success(request, "New episode started.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/episode_new.html", {"form": form, "patient": patient})
+
+
+@transaction.atomic
+def episode_edit(request, patient_id, episode_id):
+    patient = request.patient
+    episode = get_object_or_404(Episode, pk=episode_id, patient=patient)
+    form = EpisodeForm(request.POST or None, instance=episode)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record_request(request, "update", patient=patient, obj=episode)
+        messages.success(request, "Episode saved.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(
+        request, "patients/episode_edit.html",
+        {"form": form, "patient": patient, "episode": episode},
+    )
+
+
+@transaction.atomic
+def member_new(request, patient_id):
+    patient = request.patient
+    form = MemberForm(request.POST or None, organisation=patient.organisation)
+    if request.method == "POST" and form.is_valid():
+        member = services.add_member(request, patient, form)
+        messages.success(request, f"Added {member.person_name} to the care team.")
+        return redirect("patients:detail", patient_id=patient.pk)
+    return render(request, "patients/member_new.html", {"form": form, "patient": patient})
+
+
+@transaction.atomic
+def member_end(request, patient_id, member_id):
+    patient = request.patient
+    member = get_object_or_404(
+        CareTeamMember.objects.select_related("user"), pk=member_id, care_team__patient=patient
+    )
+    form = EndMemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        end = form.cleaned_data["end_date"]
+        if end < member.start_date:
+            form.add_error("end_date", "The end date is before this person joined the team.")
+        else:
+            member.end_date = end
+            member.save(update_fields=["end_date"])
+            record_request(request, "update", patient=patient, obj=member)
+            messages.success(request, f"{member.person_name} has left the care team.")
+            return redirect("patients:detail", patient_id=patient.pk)
+    return render(
+        request, "patients/member_end.html", {"form": form, "patient": patient, "member": member}
+    )
+

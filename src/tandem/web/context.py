@@ -1,0 +1,20 @@
+from tandem.accounts.models import Role
+from tandem.accounts.permissions import roles_of
+
+
+def navigation(request):
+    """Links in the header, by role. Showing a link grants nothing: the rules decide."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    roles = roles_of(user)
+    nav = []
+    if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
+        nav.append(("patients:list", "My patients"))
+    if Role.PATIENT in roles:
+        nav.append(("portal:home", "My record"))
+    if Role.SERVICE_ADMIN in roles:
+        nav += [("manage:users", "Users"), ("manage:teams", "Teams")]
+    if Role.AUDITOR in roles:
+        nav.append(("audit:events", "Audit trail"))
+    return {"nav": nav, "user_roles": roles}

@@ -1,0 +1,41 @@
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from tandem.demo.load import ACCOUNTS, PORTAL_ACCOUNTS, load
+
+
+class Command(BaseCommand):
+    help = ("Create the demo service 'Riverside Recovery Service' with its demo accounts and N "
+            "synthetic patients. Running it again tops up; it never duplicates.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=40, help="synthetic patients (40)")
+        parser.add_argument("--password", help="password for every demo account (default: "
+                            "random, printed; existing accounts keep theirs)")
+        parser.add_argument("--serve", action="store_true", help="then serve on port 8000")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, **opts):
+        if opts["patients"] < 0:
+            raise CommandError("--patients must be 0 or more")
+        call_command("migrate", interactive=False, verbosity=0)
+        started = time.perf_counter()
+        result = load(opts["patients"], password=opts["password"])
+        seconds = time.perf_counter() - started
+        self.stdout.write(
+            f"{result.organisation.name}: {result.created_patients} new synthetic patients "
+            f"({result.rows} rows in {seconds:.1f} s)."
+        )
+        self.stdout.write("Demo accounts:")
+        for username in [a[0] for a in ACCOUNTS] + list(PORTAL_ACCOUNTS):
+            password = result.passwords.get(username, "(unchanged)")
+            self.stdout.write(f"  {username:<12} {password}")
+        if opts["serve"]:
+            from tandem.web.management.commands.serve import serve
+
+            call_command("collectstatic", interactive=False, verbosity=0)
+            self.stdout.write(f"Open http://{opts['host']}:{opts['port']}/ and sign in.")
+            serve(opts["host"], opts["port"], 2, self.stdout)
