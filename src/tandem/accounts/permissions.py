@@ -227,6 +227,7 @@ RULES: dict[str, Rule] = {
     "manage:team-edit": ADMIN,
     "audit:events": AUDITOR,
     "api-docs": SIGNED_IN,
+    API + "api-root": SIGNED_IN,
     API + "openapi-json": SIGNED_IN,
     API + "patient-list": ByMethod(get=STAFF_CASELOAD, post=REGISTERS_PATIENTS),
     API + "patient-detail": API_PATIENT,

@@ -1,0 +1,84 @@
+"""A small world for tests: two organisations, two teams, one person per role, patients placed
+so each permission rule has a case that allows and one that refuses."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
+from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
+
+PASSWORD = "correct horse battery staple"
+TODAY = datetime.date.today()
+
+
+def make_user(org, username, role=None, team=None, **extra):
+    user = User.objects.create_user(username=username, password=PASSWORD, organisation=org,
+                                    first_name=username.title(), last_name="Tester", **extra)
+    if role:
+        RoleGrant.objects.create(organisation=org, user=user, role=role, team=team)
+    return user
+
+
+def make_patient(org, team, service_id, *, members=(), portal_user=None, status="active"):
+    patient = Patient.objects.create(
+        organisation=org, team=team, service_id=service_id, given_name="Pat",
+        family_name=f"Patient {service_id}", date_of_birth=datetime.date(1985, 5, 17),
+        portal_user=portal_user,
+    )
+    care_team = CareTeam.objects.create(organisation=org, patient=patient)
+    Episode.objects.create(organisation=org, patient=patient, status=status,
+                           start_date=TODAY - datetime.timedelta(days=90), setting="community")
+    for user, role in members:
+        CareTeamMember.objects.create(organisation=org, care_team=care_team, user=user, role=role,
+                                      start_date=TODAY - datetime.timedelta(days=90))
+    return patient
+
+
+@dataclass
+class World:
+    org: Organisation
+    other_org: Organisation
+    team_a: Team
+    team_b: Team
+    users: dict[str, User]
+    p1: Patient  # team A; practitioner + prescriber on care team; has portal user
+    p2: Patient  # team A; nobody on care team (team lead sees it)
+    p3: Patient  # team B; practitioner_b's patient
+    p_other: Patient  # other organisation
+
+    def client(self, role: str) -> Client:
+        client = Client()
+        if role != "anonymous":
+            client.force_login(self.users[role])
+        return client
+
+
+@pytest.fixture
+def world(db) -> World:
+    org = Organisation.objects.create(name="Riverside Test Service")
+    other = Organisation.objects.create(name="Elsewhere Service")
+    team_a = Team.objects.create(organisation=org, name="Team A")
+    team_b = Team.objects.create(organisation=org, name="Team B")
+    other_team = Team.objects.create(organisation=other, name="Other team")
+    users = {
+        "practitioner": make_user(org, "practitioner", Role.PRACTITIONER, team_a),
+        "practitioner_b": make_user(org, "practitioner_b", Role.PRACTITIONER, team_b),
+        "prescriber": make_user(org, "prescriber", Role.PRESCRIBER),
+        "team_lead": make_user(org, "team_lead", Role.TEAM_LEAD, team_a),
+        "service_admin": make_user(org, "service_admin", Role.SERVICE_ADMIN),
+        "auditor": make_user(org, "auditor", Role.AUDITOR),
+        "patient": make_user(org, "patient", Role.PATIENT),
+        "other_org": make_user(other, "other_org", Role.PRACTITIONER, other_team),
+    }
+    p1 = make_patient(org, team_a, "T-001", portal_user=users["patient"], members=[
+        (users["practitioner"], "keyworker"), (users["prescriber"], "prescriber")])
+    p2 = make_patient(org, team_a, "T-002")
+    p3 = make_patient(org, team_b, "T-003", members=[(users["practitioner_b"], "keyworker")])
+    p_other = make_patient(other, other_team, "O-001",
+                           members=[(users["other_org"], "keyworker")])
+    return World(org, other, team_a, team_b, users, p1, p2, p3, p_other)

@@ -1,0 +1,173 @@
+"""Walk every URL and API endpoint with every role; the allowed set must match exactly.
+
+A URL added without a permission rule, or without a row in EXPECTED here, fails this test.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tandem.accounts.permissions import RULES
+
+ROLES = ["anonymous", "patient", "practitioner", "prescriber", "team_lead", "service_admin",
+         "auditor", "other_org"]
+SIGNED_IN = set(ROLES) - {"anonymous"}
+CASELOAD = {"practitioner", "prescriber", "team_lead", "other_org"}
+REGISTER = {"practitioner", "team_lead", "other_org"}
+READ_P1 = {"practitioner", "prescriber", "team_lead"}
+CHANGE_P1 = {"practitioner", "team_lead"}
+ADMIN = {"service_admin"}
+API = "api-1.0.0:"
+
+# (view name, method) -> roles that may use it. Patient URLs name p1 (see conftest).
+EXPECTED = {
+    ("login", "GET"): set(ROLES),
+    ("logout", "POST"): SIGNED_IN,
+    ("healthz", "GET"): set(ROLES),
+    ("home", "GET"): SIGNED_IN,
+    ("patients:list", "GET"): CASELOAD,
+    ("patients:new", "GET"): REGISTER,
+    ("patients:new", "POST"): REGISTER,
+    ("patients:detail", "GET"): READ_P1,
+    ("patients:edit", "GET"): CHANGE_P1,
+    ("patients:edit", "POST"): CHANGE_P1,
+    ("patients:episode-new", "GET"): CHANGE_P1,
+    ("patients:episode-new", "POST"): CHANGE_P1,
+    ("patients:episode-edit", "GET"): CHANGE_P1,
+    ("patients:episode-edit", "POST"): CHANGE_P1,
+    ("patients:member-new", "GET"): CHANGE_P1,
+    ("patients:member-new", "POST"): CHANGE_P1,
+    ("patients:member-end", "GET"): CHANGE_P1,
+    ("patients:member-end", "POST"): CHANGE_P1,
+    ("portal:home", "GET"): {"patient"},
+    ("manage:users", "GET"): ADMIN,
+    ("manage:user-new", "GET"): ADMIN,
+    ("manage:user-new", "POST"): ADMIN,
+    ("manage:user-edit", "GET"): ADMIN,
+    ("manage:user-edit", "POST"): ADMIN,
+    ("manage:teams", "GET"): ADMIN,
+    ("manage:team-new", "GET"): ADMIN,
+    ("manage:team-new", "POST"): ADMIN,
+    ("manage:team-edit", "GET"): ADMIN,
+    ("manage:team-edit", "POST"): ADMIN,
+    ("audit:events", "GET"): {"auditor"},
+    ("api-docs", "GET"): SIGNED_IN,
+    (API + "api-root", "GET"): SIGNED_IN,
+    (API + "openapi-json", "GET"): SIGNED_IN,
+    (API + "patient-list", "GET"): CASELOAD,
+    (API + "patient-list", "POST"): REGISTER,
+    (API + "patient-detail", "GET"): READ_P1,
+    (API + "episode-list", "GET"): READ_P1,
+    (API + "episode-list", "POST"): CHANGE_P1,
+    (API + "episode-detail", "GET"): READ_P1,
+    (API + "care-team", "GET"): READ_P1,
+    (API + "care-team-members", "POST"): CHANGE_P1,
+}
+
+
+def all_url_names(patterns=None, namespace=""):
+    names = []
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            names += all_url_names(entry.url_patterns, ns)
+        elif isinstance(entry, URLPattern):
+            assert entry.name, f"URL {entry.pattern} has no name, so no rule can be declared"
+            names.append(namespace + entry.name)
+    return names
+
+
+def test_every_url_has_a_rule_and_an_expectation():
+    names = set(all_url_names())
+    assert names - set(RULES) == set(), "URLs without a permission rule"
+    assert names == {name for name, _ in EXPECTED}, "EXPECTED out of step with the URLconf"
+    assert set(RULES) - names == set(), "rules for URLs that no longer exist"
+
+
+def url_for(world, name):
+    from django.urls import reverse
+
+    p1 = world.p1
+    episode = p1.episodes.first()
+    member = p1.care_team.members.first()
+    kwargs = {
+        "patients:detail": {"patient_id": p1.pk},
+        "patients:edit": {"patient_id": p1.pk},
+        "patients:episode-new": {"patient_id": p1.pk},
+        "patients:episode-edit": {"patient_id": p1.pk, "episode_id": episode.pk},
+        "patients:member-new": {"patient_id": p1.pk},
+        "patients:member-end": {"patient_id": p1.pk, "member_id": member.pk},
+        "manage:user-edit": {"user_id": world.users["practitioner"].pk},
+        "manage:team-edit": {"team_id": world.team_a.pk},
+        API + "patient-detail": {"patient_id": p1.pk},
+        API + "episode-list": {"patient_id": p1.pk},
+        API + "episode-detail": {"patient_id": p1.pk, "episode_id": episode.pk},
+        API + "care-team": {"patient_id": p1.pk},
+        API + "care-team-members": {"patient_id": p1.pk},
+    }.get(name, {})
+    return reverse(name, kwargs=kwargs)
+
+
+def allowed(response) -> bool:
+    if response.status_code in (401, 403, 404, 405):
+        return False
+    if response.status_code == 302:
+        # A refusal sends the visitor to sign in, naming where they were going.
+        return not response["Location"].startswith("/accounts/login/?next=")
+    assert response.status_code < 500, response.content[:500]
+    return True
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(EXPECTED))
+def test_allowed_roles_exactly(world, name, method):
+    url = url_for(world, name)
+    got = set()
+    for role in ROLES:
+        client = world.client(role)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            content_type = "application/json" if name.startswith(API) else None
+            body = "{}" if content_type else {}
+            response = (client.post(url, body, content_type=content_type) if content_type
+                        else client.post(url, body))
+        if allowed(response):
+            got.add(role)
+    assert got == EXPECTED[(name, method)]
+
+
+def test_cross_organisation_access_is_impossible(world):
+    """A practitioner of another service cannot reach p1 by any patient URL, even by id."""
+    client = world.client("other_org")
+    for url in [f"/patients/{world.p1.pk}/", f"/api/v1/patients/{world.p1.pk}",
+                f"/api/v1/patients/{world.p1.pk}/episodes"]:
+        assert client.get(url).status_code == 404
+    names = [p["service_id"] for p in client.get("/api/v1/patients").json()["items"]]
+    assert names == ["O-001"]
+    admin = world.client("service_admin")
+    assert admin.get(f"/manage/users/{world.users['other_org'].pk}/").status_code == 404
+
+
+def test_practitioner_list_shows_only_their_care_team_patients(world):
+    items = world.client("practitioner").get("/api/v1/patients").json()["items"]
+    assert [p["service_id"] for p in items] == ["T-001"]
+    items = world.client("team_lead").get("/api/v1/patients").json()["items"]
+    assert sorted(p["service_id"] for p in items) == ["T-001", "T-002"]
+
+
+def test_ended_care_team_membership_ends_access(world):
+    import datetime
+
+    member = world.p1.care_team.members.get(user=world.users["practitioner"])
+    member.end_date = datetime.date.today() - datetime.timedelta(days=1)
+    member.save()
+    assert world.client("practitioner").get(f"/patients/{world.p1.pk}/").status_code == 404
+
+
+def test_deactivated_user_is_refused(world):
+    user = world.users["practitioner"]
+    client = world.client("practitioner")
+    user.is_active = False
+    user.save()
+    assert not allowed(client.get("/patients/"))
