@@ -191,7 +191,13 @@ class ByMethod(Rule):
         return rule.decide(request, kwargs) if rule else Decision(False, status=405)
 
 
+class Nobody(Rule):
+    def decide(self, request, kwargs):
+        return Decision(False, status=404)
+
+
 PUBLIC = Public()
+NOBODY = Nobody()
 SIGNED_IN = SignedIn()
 STAFF_CASELOAD = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
 REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
@@ -227,7 +233,7 @@ RULES: dict[str, Rule] = {
     "manage:team-edit": ADMIN,
     "audit:events": AUDITOR,
     "api-docs": SIGNED_IN,
-    API + "api-root": SIGNED_IN,
+    API + "api-root": NOBODY,  # django-ninja's placeholder for reversing /api/v1/
     API + "openapi-json": SIGNED_IN,
     API + "patient-list": ByMethod(get=STAFF_CASELOAD, post=REGISTERS_PATIENTS),
     API + "patient-detail": API_PATIENT,
