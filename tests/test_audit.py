@@ -1,0 +1,134 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from tandem.audit import trail
+from tandem.audit.models import AppendOnlyError, AuditEvent
+
+
+def test_viewing_a_patient_writes_an_event_with_who_role_and_address(world):
+    client = world.client("practitioner")
+    client.get(f"/patients/{world.p1.pk}/?purpose=care", REMOTE_ADDR="10.1.2.3")
+    event = AuditEvent.objects.filter(patient=world.p1).latest("seq")
+    assert event.actor == world.users["practitioner"]
+    assert (event.role, event.action, event.object_type) == ("practitioner", "read", "patient")
+    assert event.client_address == "10.1.2.3"
+    assert event.purpose == "care"
+
+
+def test_changes_and_api_reads_are_audited(world):
+    client = world.client("team_lead")
+    before = AuditEvent.objects.filter(patient=world.p1).count()
+    client.post(f"/patients/{world.p1.pk}/care-team/new/",
+                {"role": "gp", "name": "Dr Who", "start_date": "2026-01-01"})
+    client.get(f"/api/v1/patients/{world.p1.pk}/episodes")
+    actions = list(AuditEvent.objects.filter(patient=world.p1).order_by("seq")
+                   .values_list("action", "object_type", "role")[before:])
+    assert ("create", "careteammember", "team_lead") in actions
+    assert ("read", "patient", "team_lead") in actions
+
+
+def test_refused_access_writes_no_patient_event(world):
+    world.client("practitioner_b").get(f"/patients/{world.p1.pk}/")
+    assert not AuditEvent.objects.filter(patient=world.p1, actor=world.users["practitioner_b"])
+
+
+def test_events_cannot_be_changed_or_deleted_through_the_app(world):
+    event = trail.record(organisation=world.org, action="read")
+    event.action = "update"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(pk=event.pk).update(action="update")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+
+
+def test_chain_links_each_event_to_the_one_before(world):
+    first = trail.record(organisation=world.org, action="read", patient=world.p1)
+    second = trail.record(organisation=world.org, action="read", patient=world.p1)
+    assert second.seq == first.seq + 1
+    assert second.prev_hash == first.hash
+    assert trail.verify() == []
+
+
+def tamper(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_verify_reports_the_first_tampered_event(world, capsys):
+    events = [trail.record(organisation=world.org, action="read", patient=world.p1)
+              for _ in range(5)]
+    call_command("audit", "verify")
+    assert "OK" in capsys.readouterr().out
+    tamper("UPDATE audit_auditevent SET actor_username = %s WHERE id = %s",
+           ["mallory", events[2].pk])
+    tamper("UPDATE audit_auditevent SET role = %s WHERE id = %s", ["x", events[3].pk])
+    with pytest.raises(CommandError):
+        call_command("audit", "verify")
+    out = capsys.readouterr().out
+    assert f"event #{events[2].seq} (id {events[2].pk})" in out
+    assert "content does not match its hash" in out
+    assert f"#{events[3].seq} " not in out
+
+
+def test_verify_reports_a_deleted_event(world):
+    events = [trail.record(organisation=world.org, action="read") for _ in range(4)]
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    [(org, broken)] = trail.verify()
+    assert org == world.org
+    assert broken.seq == events[2].seq
+    assert "sequence jumps" in broken.reason
+
+
+def test_verify_reports_a_rehashed_event_whose_successor_no_longer_links(world):
+    """An attacker who recomputes one event's own hash still breaks the next link."""
+    from tandem.core.audit_chain import link_hash
+
+    events = [trail.record(organisation=world.org, action="read") for _ in range(3)]
+    victim = AuditEvent.objects.get(pk=events[1].pk)
+    victim.action = "update"
+    new_hash = link_hash(victim.prev_hash, victim.chained_fields())
+    tamper("UPDATE audit_auditevent SET action = %s, hash = %s WHERE id = %s",
+           ["update", new_hash, victim.pk])
+    [(_org, broken)] = trail.verify()
+    assert broken.seq == events[2].seq
+    assert "previous-hash" in broken.reason
+
+
+def test_each_organisation_has_its_own_chain(world):
+    a = trail.record(organisation=world.org, action="read")
+    b = trail.record(organisation=world.other_org, action="read")
+    assert a.seq == b.seq == 1 or (a.seq >= 1 and b.seq >= 1)
+    assert AuditEvent.objects.filter(organisation=world.other_org, seq=b.seq).count() == 1
+
+
+def test_portal_shows_the_patient_who_looked_at_their_record(world):
+    world.client("practitioner").get(f"/patients/{world.p1.pk}/")
+    world.client("team_lead").get(f"/patients/{world.p2.pk}/")  # someone else's record
+    page = world.client("patient").get("/portal/").content.decode()
+    assert "Practitioner Tester" in page
+    assert "Keyworker or practitioner" in page
+    assert "Team_Lead Tester" not in page
+
+
+def test_auditor_sees_events_but_no_patient_names(world):
+    world.client("practitioner").get(f"/patients/{world.p1.pk}/")
+    page = world.client("auditor").get("/audit/?patient=T-001").content.decode()
+    assert "T-001" in page and "practitioner" in page
+    assert world.p1.family_name not in page
+
+
+def test_sign_in_and_failed_sign_in_are_audited(world):
+    from django.test import Client
+
+    Client().post("/accounts/login/", {"username": "auditor", "password": "wrong"})
+    Client().post("/accounts/login/", {"username": "auditor",
+                                       "password": "correct horse battery staple"})
+    actions = list(AuditEvent.objects.filter(organisation=world.org)
+                   .values_list("action", flat=True))
+    assert "login-failed" in actions and "login" in actions
