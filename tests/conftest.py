@@ -60,6 +60,10 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
+    return build_world()
+
+
+def build_world() -> World:
     org = Organisation.objects.create(name="Riverside Test Service")
     other = Organisation.objects.create(name="Elsewhere Service")
     team_a = Team.objects.create(organisation=org, name="Team A")

@@ -102,6 +102,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
     @classmethod
     def issue(cls, user: User, name: str = "") -> tuple[ApiToken, str]:
         """Create a token; the plain value is returned once and never stored."""

@@ -7,12 +7,11 @@ import uuid
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import NinjaAPI, Query
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
-
-from django.utils import timezone
 
 from tandem.api import schemas as s
 from tandem.patients import services

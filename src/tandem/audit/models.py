@@ -77,6 +77,17 @@ class AuditEvent(models.Model):
             models.Index(fields=["organisation", "-occurred_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_username or 'system'}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")
+
     def chained_fields(self) -> dict[str, object]:
         """Exactly the fields the hash covers."""
         return {
@@ -94,11 +105,3 @@ class AuditEvent(models.Model):
             "client_address": self.client_address,
             "purpose": self.purpose,
         }
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("audit events cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("audit events cannot be deleted")

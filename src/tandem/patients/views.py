@@ -4,7 +4,6 @@ the URL names is on `request.patient`."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -13,14 +12,17 @@ from tandem.accounts.permissions import can_change_patient, team_ids
 from tandem.audit.trail import record_request
 from tandem.patients import caseload as caseload_query
 from tandem.patients import services
-from tandem.patients.forms import EndMemberForm, EpisodeForm, MemberForm, NewEpisodeForm, PatientForm
+from tandem.patients.forms import (
+    EndMemberForm,
+    EpisodeForm,
+    MemberForm,
+    NewEpisodeForm,
+    PatientForm,
+)
 from tandem.patients.models import (
     CareRole,
-    CareTeam,
     CareTeamMember,
     Episode,
-    EpisodeStatus,
-    Patient,
 )
 from tandem.patients.models import EpisodeStatus as Status
 
