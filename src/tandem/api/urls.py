@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
@@ -71,7 +71,7 @@ def create_patient(request: HttpRequest, body: s.PatientIn):
                                          "setting": "episode_setting"})
     with transaction.atomic():
         patient = services.register_patient(request, patient_form, episode_form)
-    return 201, patient
+    return Status(201, patient)
 
 
 @api.get(
@@ -99,7 +99,7 @@ def create_episode(request: HttpRequest, patient_id: uuid.UUID, body: s.EpisodeI
     services.check(form)
     with transaction.atomic():
         episode = services.start_episode(request, request.patient, form)
-    return 201, episode
+    return Status(201, episode)
 
 
 @api.get(
@@ -134,5 +134,5 @@ def add_member(request: HttpRequest, patient_id: uuid.UUID, body: s.MemberIn):
     services.check(form, rename={"user": "user_id"})
     with transaction.atomic():
         member = services.add_member(request, request.patient, form)
-    return 201, member
+    return Status(201, member)
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
-from tandem.demo.people import Staff, patient
+from tandem.demo.people import (
+    CARE_TEAM_COLUMNS,
+    EPISODE_COLUMNS,
+    MEMBER_COLUMNS,
+    PATIENT_COLUMNS,
+    Generator,
+    Staff,
+)
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 
 ORGANISATION = "Riverside Recovery Service"
 TEAMS = ("Team A — North", "Team B — South")
-BATCH = 2000
+BATCH = 5000
 
 # username, first, last, roles, team index (None: no team)
 ACCOUNTS = [
@@ -46,6 +54,12 @@ class DemoResult:
     passwords: dict[str, str]
 
 
+@functools.cache
+def _shared_hash(password: str) -> str:
+    # Every demo account shares the one --password, so it is hashed (Argon2) once.
+    return make_password(password)
+
+
 def _account(org, username, first, last, password, passwords):
     user, created = User.objects.get_or_create(
         username=username,
@@ -53,10 +67,14 @@ def _account(org, username, first, last, password, passwords):
     )
     if user.organisation_id != org.pk:
         raise SystemExit(f"A user called {username!r} exists in another organisation.")
-    if created or password:
-        chosen = password or secrets.token_urlsafe(9)
+    if password:
+        user.password = _shared_hash(password)
+        user.save(update_fields=["password"])
+        passwords[username] = password
+    elif created:
+        chosen = secrets.token_urlsafe(9)
         user.set_password(chosen)
-        user.save()
+        user.save(update_fields=["password"])
         passwords[username] = chosen
     return user
 
@@ -91,46 +109,37 @@ def ensure_service(password: str | None) -> tuple[Organisation, list[Team], Staf
     return org, teams, Staff(keyworkers, users["prescriber"].pk), passwords
 
 
-def patient_rows(org, teams, staff, numbers, today):
-    """Model instances for the given patient numbers, ready for bulk_create."""
-    patients, care_teams, episodes, members = [], [], [], []
-    now = timezone.now()
-    for number in numbers:
-        spec = patient(number, today, staff)
-        patients.append(Patient(
-            id=spec.id, organisation_id=org.pk, team_id=teams[spec.team_index].pk,
-            service_id=spec.service_id, given_name=spec.given_name,
-            family_name=spec.family_name, date_of_birth=spec.date_of_birth,
-            pronouns=spec.pronouns, phone=spec.phone, email=spec.email,
-            preferred_contact=spec.preferred_contact,
-            ok_to_leave_message=spec.ok_to_leave_message, created_at=now,
-        ))
-        care_teams.append(CareTeam(id=spec.care_team_id, organisation_id=org.pk,
-                                   patient_id=spec.id, status="active"))
-        for e in spec.episodes:
-            episodes.append(Episode(
-                id=e.id, organisation_id=org.pk, patient_id=spec.id, start_date=e.start,
-                setting=e.setting, status=e.status, exit_date=e.exit_date,
-                exit_reason=e.exit_reason, closed_date=e.closed_date,
-            ))
-        for m in spec.members:
-            members.append(CareTeamMember(
-                id=m.id, organisation_id=org.pk, care_team_id=spec.care_team_id,
-                user_id=m.user_id, name=m.name, organisation_name=m.organisation_name,
-                role=m.role, start_date=m.start, end_date=m.end,
-            ))
-    return [(Patient, patients), (CareTeam, care_teams), (Episode, episodes),
-            (CareTeamMember, members)]
+TABLES = (
+    (Patient, PATIENT_COLUMNS),
+    (CareTeam, CARE_TEAM_COLUMNS),
+    (Episode, EPISODE_COLUMNS),
+    (CareTeamMember, MEMBER_COLUMNS),
+)
+
+
+def insert_statements() -> list[str]:
+    """One parameterised INSERT per table, in the generator's column order."""
+    statements = []
+    for model, columns in TABLES:
+        fields = {f.attname for f in model._meta.concrete_fields}
+        assert fields == set(columns), f"demo columns out of step with {model.__name__}"
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        statements.append(f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({marks})")
+    return statements
+
+
+def generator(org, teams, staff) -> Generator:
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    return Generator(timezone.localdate(), staff, org.pk, [t.pk for t in teams], created_at)
 
 
 def load(
     patients: int,
     password: str | None = None,
     progress: bool | None = None,
-    on_batch: Callable[[int], None] | None = None,
 ) -> DemoResult:
     org, teams, staff, passwords = ensure_service(password)
-    today = timezone.localdate()
     existing = set(
         Patient.objects.filter(organisation=org, service_id__startswith="RRS-")
         .values_list("service_id", flat=True)
@@ -139,15 +148,15 @@ def load(
     show = progress if progress is not None else len(wanted) >= 1000
     bar = tqdm(total=len(wanted), unit=" patients", disable=not show, file=sys.stderr)
     rows = 0
+    statements = insert_statements()
+    make = generator(org, teams, staff)
     for start in range(0, len(wanted), BATCH):
         chunk = wanted[start : start + BATCH]
-        with transaction.atomic():
-            for model, objs in patient_rows(org, teams, staff, chunk, today):
-                model.objects.bulk_create(objs, batch_size=500)
-                rows += len(objs)
+        with transaction.atomic(), connection.cursor() as cursor:
+            for sql, table in zip(statements, make.rows(chunk), strict=True):
+                cursor.executemany(sql, table)
+                rows += len(table)
         bar.update(len(chunk))
-        if on_batch:
-            on_batch(rows)
     bar.close()
     passwords.update(_portal_accounts(org, password))
     return DemoResult(org, len(wanted), rows, passwords)

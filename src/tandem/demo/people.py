@@ -1,15 +1,14 @@
 """Synthetic patients with varied, plausible treatment histories.
 
-Deterministic: patient number i always comes out the same (its own seeded generator), so a
-second run can top up to a larger N without changing or duplicating the first patients.
+Deterministic for a given date and batch. Patients are identified by service ID
+(RRS-000001 …), so a second run tops up to a larger N without duplicating anyone.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 GIVEN = (
     "Aaliyah Aaron Abdul Adam Aisha Alan Alex Alice Amir Amy Andrew Angela Anna Anthony Ava "
@@ -48,53 +47,128 @@ class Staff:
     prescriber: int
 
 
-@dataclass
-class EpisodeSpec:
-    id: uuid.UUID
-    start: datetime.date
-    setting: str
-    status: str
-    exit_date: datetime.date | None = None
-    exit_reason: str = ""
-    closed_date: datetime.date | None = None
+# Column order of the tuples below; load.py checks these against the models.
+PATIENT_COLUMNS = ("id", "organisation_id", "team_id", "service_id", "given_name", "family_name",
+                   "preferred_name", "date_of_birth", "pronouns", "phone", "email",
+                   "preferred_contact", "ok_to_leave_message", "contact_notes", "portal_user_id",
+                   "created_at")
+CARE_TEAM_COLUMNS = ("id", "organisation_id", "patient_id", "status")
+EPISODE_COLUMNS = ("id", "organisation_id", "patient_id", "start_date", "setting", "status",
+                   "exit_date", "exit_reason", "closed_date")
+MEMBER_COLUMNS = ("id", "organisation_id", "care_team_id", "user_id", "name",
+                  "organisation_name", "contact", "role", "start_date", "end_date")
+
+_VERSION_MASK = ~((0xF << 76) | (0x3 << 62))
+_VERSION_BITS = (0x4 << 76) | (0x2 << 62)
 
 
-@dataclass
-class MemberSpec:
-    id: uuid.UUID
-    role: str
-    start: datetime.date
-    user_id: int | None = None
-    name: str = ""
-    organisation_name: str = ""
-    end: datetime.date | None = None
+class Generator:
+    """Rows for synthetic patients, as tuples of plain values any database accepts
+    (UUIDs as 32 hex digits, dates as ISO strings), so loading is a bulk executemany."""
+
+    def __init__(self, today: datetime.date, staff: Staff, organisation_id: int,
+                 team_ids: list[int], created_at, prefix: str = "RRS"):
+        self.today = today
+        self.staff = staff
+        self.org = organisation_id
+        self.teams = team_ids
+        self.created_at = created_at
+        self.prefix = prefix
+        day = today.toordinal()
+        # ISO strings for every day back to the oldest birth date, computed once.
+        self.iso = [datetime.date.fromordinal(day - n).isoformat() for n in range(70 * 366)]
+
+    def rows(self, numbers) -> tuple[list, list, list, list]:
+        numbers = list(numbers)
+        rng = random.Random(numbers[0] * 7919 + len(numbers) if numbers else 0)
+        rand, bits = rng.random, rng.getrandbits
+
+        def randint(low: int, high: int) -> int:
+            return low + int(rand() * (high - low + 1))
+
+        def choice(seq):
+            return seq[int(rand() * len(seq))]
+
+        def uid() -> str:
+            return f"{(bits(128) & _VERSION_MASK) | _VERSION_BITS:032x}"
+
+        patients, care_teams, episodes, members = [], [], [], []
+        org, staff, date = self.org, self.staff, self.iso.__getitem__
+        for number in numbers:
+            team_index = number % 2
+            given, family = choice(GIVEN), choice(FAMILY)
+            pid, ctid = uid(), uid()
+            email = f"{given.lower()}.{family.lower()}{number}@example.org" if rand() < 0.6 else ""
+            patients.append((
+                pid, org, self.teams[team_index], f"{self.prefix}-{number:06d}", given, family,
+                "", date(randint(18 * 365, 68 * 365)), choice(PRONOUNS),
+                f"07700 9{randint(0, 99999):05d}", email, choice(CONTACT), rand() < 0.5, "",
+                None, self.created_at,
+            ))
+            care_teams.append((ctid, org, pid, "active"))
+
+            # Most are in treatment now; some exited into monitoring or closed; a quarter
+            # came back after an earlier episode (re-entry keeps the history).
+            roll = rand()
+            current = randint(7, 720)  # days ago
+            first = current
+            if roll >= 0.75:
+                first = current + randint(200, 1400)
+                first_exit = first - randint(60, max(61, first - current - 30))
+                closed = max(current, first_exit - 365)
+                episodes.append((uid(), org, pid, date(first), _setting(rand), "finished",
+                                 date(first_exit), choice(EXIT_REASONS), date(closed)))
+            status, exit_date, reason, closed = "active", None, "", None
+            if 0.55 <= roll < 0.75 or roll >= 0.92:
+                exit_ago = max(0, current - randint(30, max(31, current)))
+                reason = choice(EXIT_REASONS)
+                exit_date = date(exit_ago)
+                if exit_ago > 365 or reason in ("transferred", "moved"):
+                    status, closed = "finished", date(max(0, exit_ago - 365))
+                else:
+                    status = "post-exit-monitoring"
+            episodes.append((uid(), org, pid, date(current), _setting(rand), status, exit_date,
+                             reason, closed))
+
+            keyworkers = staff.keyworkers[team_index]
+            # The named demo keyworker carries a larger share than the other practitioners.
+            keyworker = keyworkers[0] if rand() < 0.4 else choice(keyworkers)
+            if rand() < 0.2 and len(keyworkers) > 1:
+                earlier = choice([k for k in keyworkers if k != keyworker])
+                handover = date(max(0, first - randint(20, 200)))
+                members.append((uid(), org, ctid, earlier, "", "", "", "keyworker", date(first),
+                                handover))
+                members.append((uid(), org, ctid, keyworker, "", "", "", "keyworker", handover,
+                                None))
+            else:
+                members.append((uid(), org, ctid, keyworker, "", "", "", "keyworker",
+                                date(first), None))
+            if rand() < 0.55:
+                members.append((uid(), org, ctid, staff.prescriber, "", "", "", "prescriber",
+                                date(current), None))
+            if rand() < 0.85:
+                members.append((uid(), org, ctid, None, f"Dr {choice(FAMILY)}",
+                                choice(SURGERIES), "", "gp", date(first), None))
+            for role, chance, where in OUTSIDE:
+                if rand() < chance:
+                    members.append((uid(), org, ctid, None, f"{choice(GIVEN)} {choice(FAMILY)}",
+                                    where, "", role, date(current), None))
+            if rand() < 0.15:
+                members.append((uid(), org, ctid, None, f"{choice(GIVEN)} {family}", "", "",
+                                "family", date(current), None))
+        return patients, care_teams, episodes, members
 
 
-@dataclass
-class PatientSpec:
-    number: int
-    id: uuid.UUID
-    care_team_id: uuid.UUID
-    team_index: int
-    service_id: str
-    given_name: str
-    family_name: str
-    date_of_birth: datetime.date
-    pronouns: str
-    phone: str
-    email: str
-    preferred_contact: str
-    ok_to_leave_message: bool
-    episodes: list[EpisodeSpec] = field(default_factory=list)
-    members: list[MemberSpec] = field(default_factory=list)
+OUTSIDE = (
+    ("housing", 0.2, "City Housing Options"),
+    ("employment", 0.15, "Work Well Employment Service"),
+    ("mental_health", 0.15, "Community Mental Health Team"),
+    ("probation", 0.1, "Probation Service"),
+)
 
 
-def _uuid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def _setting(rng: random.Random) -> str:
-    roll = rng.random()
+def _setting(rand) -> str:
+    roll = rand()
     if roll < 0.8:
         return "community"
     if roll < 0.88:
@@ -102,86 +176,3 @@ def _setting(rng: random.Random) -> str:
     if roll < 0.95:
         return "inpatient"
     return "secure"
-
-
-def patient(number: int, today: datetime.date, staff: Staff, prefix: str = "RRS") -> PatientSpec:
-    rng = random.Random(number * 7919 + 17)
-    team_index = number % 2
-    given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-    dob = today - datetime.timedelta(days=rng.randint(18 * 365, 68 * 365))
-    spec = PatientSpec(
-        number=number,
-        id=_uuid(rng),
-        care_team_id=_uuid(rng),
-        team_index=team_index,
-        service_id=f"{prefix}-{number:06d}",
-        given_name=given,
-        family_name=family,
-        date_of_birth=dob,
-        pronouns=rng.choice(PRONOUNS),
-        phone=f"07700 9{rng.randint(0, 99999):05d}",
-        email=f"{given.lower()}.{family.lower()}{number}@example.org" if rng.random() < 0.6 else "",
-        preferred_contact=rng.choice(CONTACT),
-        ok_to_leave_message=rng.random() < 0.5,
-    )
-
-    # Treatment history: most in treatment now; some exited into monitoring or closed;
-    # a quarter came back after an earlier episode (re-entry keeps the history).
-    roll = rng.random()
-    current_start = today - datetime.timedelta(days=rng.randint(7, 720))
-    if roll >= 0.75:
-        first_start = current_start - datetime.timedelta(days=rng.randint(200, 1400))
-        first_exit = first_start + datetime.timedelta(
-            days=rng.randint(60, max(61, (current_start - first_start).days - 30))
-        )
-        spec.episodes.append(EpisodeSpec(
-            _uuid(rng), first_start, _setting(rng), "finished", first_exit,
-            rng.choice(EXIT_REASONS), min(current_start, first_exit + datetime.timedelta(days=365)),
-        ))
-    episode = EpisodeSpec(_uuid(rng), current_start, _setting(rng), "active")
-    if 0.55 <= roll < 0.75 or (roll >= 0.92):
-        exit_date = current_start + datetime.timedelta(
-            days=rng.randint(30, max(31, (today - current_start).days))
-        )
-        exit_date = min(exit_date, today)
-        episode.exit_date = exit_date
-        episode.exit_reason = rng.choice(EXIT_REASONS)
-        if (today - exit_date).days > 365 or episode.exit_reason in ("transferred", "moved"):
-            episode.status = "finished"
-            episode.closed_date = min(today, exit_date + datetime.timedelta(days=365))
-        else:
-            episode.status = "post-exit-monitoring"
-    spec.episodes.append(episode)
-
-    first = spec.episodes[0].start
-    keyworkers = staff.keyworkers[team_index]
-    # The named demo keyworker carries a larger share than the other practitioners.
-    keyworker = keyworkers[0] if rng.random() < 0.4 else rng.choice(keyworkers)
-    if rng.random() < 0.2 and len(keyworkers) > 1:
-        earlier = rng.choice([k for k in keyworkers if k != keyworker])
-        handover = first + datetime.timedelta(days=rng.randint(20, 200))
-        handover = min(handover, today)
-        spec.members.append(MemberSpec(_uuid(rng), "keyworker", first, earlier, end=handover))
-        spec.members.append(MemberSpec(_uuid(rng), "keyworker", handover, keyworker))
-    else:
-        spec.members.append(MemberSpec(_uuid(rng), "keyworker", first, keyworker))
-    if rng.random() < 0.55:
-        spec.members.append(MemberSpec(_uuid(rng), "prescriber", current_start, staff.prescriber))
-    if rng.random() < 0.85:
-        spec.members.append(MemberSpec(
-            _uuid(rng), "gp", first, name=f"Dr {rng.choice(FAMILY)}",
-            organisation_name=rng.choice(SURGERIES)))
-    for role, chance, org in (
-        ("housing", 0.2, "City Housing Options"),
-        ("employment", 0.15, "Work Well Employment Service"),
-        ("mental_health", 0.15, "Community Mental Health Team"),
-        ("probation", 0.1, "Probation Service"),
-    ):
-        if rng.random() < chance:
-            spec.members.append(MemberSpec(
-                _uuid(rng), role, current_start, name=f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
-                organisation_name=org))
-    if rng.random() < 0.15:
-        spec.members.append(MemberSpec(
-            _uuid(rng), "family", current_start, name=f"{rng.choice(GIVEN)} {family}"))
-    return spec

@@ -1,0 +1,74 @@
+import importlib
+
+import pytest
+from django.test import Client
+
+from tests.conftest import PASSWORD
+
+
+def test_production_hashes_passwords_with_argon2():
+    settings = importlib.import_module("tandem.settings")
+    assert settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+
+
+def test_password_validators_are_on(world):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        validate_password("password1")
+    with pytest.raises(ValidationError):
+        validate_password("12345678901")
+
+
+def test_repeated_failures_lock_the_account_even_with_the_right_password(world):
+    client = Client()
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "practitioner", "password": "wrong"})
+    response = client.post("/accounts/login/",
+                           {"username": "practitioner", "password": PASSWORD})
+    assert response.status_code == 429
+    assert b"Too many sign-in attempts" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_wrong_password_message_does_not_say_which_part_was_wrong(world):
+    response = Client().post("/accounts/login/", {"username": "practitioner", "password": "x"})
+    assert b"did not match" in response.content
+
+
+def test_session_expires_after_inactivity(settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_security_headers_and_csp_without_inline_script(world):
+    response = world.client("practitioner").get("/patients/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert b"<script" not in response.content
+    assert b"style=" not in response.content
+
+
+def test_forms_reject_missing_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.users["service_admin"])
+    assert client.post("/manage/teams/new/", {"name": "X"}).status_code == 403
+
+
+def test_https_settings_follow_configuration():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import tandem.settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+            "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
+    env["TANDEM_DATA_DIR"] = os.environ["TANDEM_DATA_DIR"]
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True", "True", "31536000"]
