@@ -109,7 +109,10 @@ class Generator:
 
             # Most are in treatment now; some exited into monitoring or closed; a quarter
             # came back after an earlier episode (re-entry keeps the history).
-            roll = rand()
+            # Patients 2 and 4 (Team A) are in treatment with the demo keyworker: they hold
+            # the portal accounts patient1 and patient2.
+            portal = number in (2, 4)
+            roll = rand() * 0.55 if portal else rand()
             current = randint(7, 720)  # days ago
             first = current
             if roll >= 0.75:
@@ -132,8 +135,8 @@ class Generator:
 
             keyworkers = staff.keyworkers[team_index]
             # The named demo keyworker carries a larger share than the other practitioners.
-            keyworker = keyworkers[0] if rand() < 0.4 else choice(keyworkers)
-            if rand() < 0.2 and len(keyworkers) > 1:
+            keyworker = keyworkers[0] if portal or rand() < 0.4 else choice(keyworkers)
+            if rand() < 0.2 and len(keyworkers) > 1 and not portal:
                 earlier = choice([k for k in keyworkers if k != keyworker])
                 handover = date(max(0, first - randint(20, 200)))
                 members.append((uid(), org, ctid, earlier, "", "", "", "keyworker", date(first),
