@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tandem")
 
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient

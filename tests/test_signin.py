@@ -73,3 +73,16 @@ def test_https_settings_follow_configuration():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["True", "True", "True", "31536000"]
+
+
+def test_idle_session_is_signed_out(world):
+    import datetime
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    client = world.client("practitioner")
+    assert client.get("/patients/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    response = client.get("/patients/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

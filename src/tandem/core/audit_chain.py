@@ -19,7 +19,7 @@ GENESIS = "0" * 64
 
 def canonical_time(moment: datetime) -> str:
     """UTC, microsecond precision: stable across SQLite and PostgreSQL round trips."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def link_hash(previous: str, fields: Mapping[str, object]) -> str:
