@@ -10,11 +10,11 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("tandem")
-
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
+
+settings.register_profile("tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tandem")
 
 PASSWORD = "correct horse battery staple"
 TODAY = datetime.date.today()
