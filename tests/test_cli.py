@@ -93,7 +93,7 @@ def database_env(tmp_path):
 
     def new(name):
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("TANDEM_") and k != "DJANGO_SETTINGS_MODULE"}
+               if not k.startswith(("TANDEM_", "DJANGO_"))}
         env["TANDEM_DATA_DIR"] = str(tmp_path / name)
         env["TANDEM_SECRET_KEY"] = "cli-test-" + "s" * 40
         if pg_url:

@@ -51,9 +51,10 @@ def patient_detail(request, patient_id):
     members = (
         CareTeamMember.objects.filter(care_team__patient=patient)
         .select_related("user")
-        .order_by("end_date", "start_date")
     )
     today = timezone.localdate()
+    first = {CareRole.KEYWORKER: 0, CareRole.PRESCRIBER: 1}
+    members = sorted(members, key=lambda m: (first.get(m.role, 2), m.start_date))
     return render(
         request,
         "patients/detail.html",
