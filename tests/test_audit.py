@@ -132,3 +132,11 @@ def test_sign_in_and_failed_sign_in_are_audited(world):
     actions = list(AuditEvent.objects.filter(organisation=world.org)
                    .values_list("action", flat=True))
     assert "login-failed" in actions and "login" in actions
+
+
+def test_client_address_behind_a_proxy_is_the_last_forwarded_hop(world, settings):
+    settings.BEHIND_PROXY = True
+    world.client("practitioner").get(f"/patients/{world.p1.pk}/", REMOTE_ADDR="10.0.0.1",
+                                     HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    event = AuditEvent.objects.filter(patient=world.p1).latest("seq")
+    assert event.client_address == "203.0.113.9"

@@ -171,3 +171,14 @@ def test_deactivated_user_is_refused(world):
     user.is_active = False
     user.save()
     assert not allowed(client.get("/patients/"))
+
+
+def test_a_user_without_any_role_can_sign_out_but_see_nothing(world):
+    from tests.conftest import make_user
+
+    client = world.client("anonymous")
+    client.force_login(make_user(world.org, "nobody"))
+    assert client.get("/").status_code == 403
+    assert client.get("/patients/").status_code == 403
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302 and "_auth_user_id" not in client.session

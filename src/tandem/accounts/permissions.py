@@ -126,6 +126,13 @@ class SignedIn(Rule):
         return ALLOW if roles_of(request.user) else Decision(False)
 
 
+class Authenticated(Rule):
+    """Any signed-in person, even one with no role yet (so they can at least sign out)."""
+
+    def decide(self, request, kwargs):
+        return ALLOW
+
+
 class HasRole(Rule):
     def __init__(self, *roles: str):
         self.roles = set(roles)
@@ -199,6 +206,7 @@ class Nobody(Rule):
 PUBLIC = Public()
 NOBODY = Nobody()
 SIGNED_IN = SignedIn()
+AUTHENTICATED = Authenticated()
 STAFF_CASELOAD = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
 REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
 ADMIN = HasRole(Role.SERVICE_ADMIN)
@@ -213,7 +221,7 @@ API = "api-1.0.0:"
 # Every named URL in Tandem, with the rule that decides it. A URL missing here is refused.
 RULES: dict[str, Rule] = {
     "login": PUBLIC,
-    "logout": SIGNED_IN,
+    "logout": AUTHENTICATED,
     "healthz": PUBLIC,
     "home": SIGNED_IN,
     "patients:list": STAFF_CASELOAD,

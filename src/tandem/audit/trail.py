@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,8 +13,14 @@ MAX_ATTEMPTS = 20
 
 
 def client_address(request) -> str | None:
-    # REMOTE_ADDR is the peer. Behind a proxy, the operator configures the proxy to set it
-    # (gunicorn's --forwarded-allow-ips); we never trust X-Forwarded-For blindly.
+    """The client's address: the TCP peer, or, with TANDEM_BEHIND_PROXY, the address our own
+    proxy appended last to X-Forwarded-For (earlier entries are client-supplied and untrusted).
+    Sign-in throttling (AXES_CLIENT_IP_CALLABLE) uses this too."""
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
     return request.META.get("REMOTE_ADDR") or None
 
 
