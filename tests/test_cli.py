@@ -178,3 +178,38 @@ def test_secret_key_is_generated_once_with_private_permissions(database_env):
     first = key.read_text()
     run(env, "migrate")
     assert key.read_text() == first
+
+
+def test_serve_applies_migrations_and_serves_pages_and_static_files(database_env):
+    import socket
+    import time
+    import urllib.request
+
+    env = database_env("serve")
+    env["TANDEM_HTTPS"] = "0"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([*TANDEM, "serve", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("tandem serve did not answer within a minute")
+        with urllib.request.urlopen(base + "/accounts/login/") as response:
+            page = response.read().decode()
+        assert "Sign in" in page and "gunicorn" in response.headers.get("Server", "")
+        css = page.split('href="', 2)[1].split('"')[0]
+        assert css.startswith("/static/tandem/tandem.") and css.endswith(".css")  # hashed
+        with urllib.request.urlopen(base + css) as response:
+            assert response.status == 200 and b"--accent" in response.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
