@@ -108,3 +108,19 @@ def test_practitioner_home_screenshot_for_readme(live_world, visit):
     tab = visit(viewport=(1200, 700))
     tab.sign_in("practitioner", PASSWORD)
     assert tab.screenshot("my-patients").stat().st_size > 10_000
+
+
+def test_both_forms_errors_on_one_page_and_sign_in_failures_are_accessible(live_world, visit):
+    tab = visit()
+    tab.go("/accounts/login/")
+    tab.page.fill("#id_username", "practitioner")
+    tab.page.fill("#id_password", "wrong")
+    tab.page.click("main button[type=submit]")
+    assert tab.page.get_by_text("did not match").is_visible()
+    tab.axe()
+    tab.sign_in("practitioner", PASSWORD)
+    tab.go("/patients/new/")
+    tab.page.fill("#id_episode-start_date", "")
+    tab.page.click("main button[type=submit]")
+    assert tab.page.locator(".error-summary").count() == 2
+    tab.axe()
