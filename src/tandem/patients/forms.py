@@ -163,5 +163,19 @@ class MemberForm(forms.ModelForm):
         return data
 
 
-class EndMemberForm(forms.Form):
-    end_date = forms.DateField(widget=DATE, initial=timezone.localdate)
+class EndMemberForm(forms.ModelForm):
+    class Meta:
+        model = CareTeamMember
+        fields = ["end_date"]
+        widgets = {"end_date": DATE}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["end_date"].required = True
+        self.initial.setdefault("end_date", timezone.localdate())
+
+    def clean_end_date(self):
+        end = self.cleaned_data["end_date"]
+        if end < self.instance.start_date:
+            raise forms.ValidationError("The end date is before this person joined the team.")
+        return end

@@ -85,3 +85,10 @@ def add_member(request, patient, member_form) -> CareTeamMember:
     member.save()
     record_request(request, "create", patient=patient, obj=member)
     return member
+
+
+def save_changes(request, patient, form):
+    """Save a validated ModelForm that changes this patient's record, and audit it."""
+    obj = form.save()
+    record_request(request, "update", patient=patient, obj=obj)
+    return obj

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import can_change_patient, team_ids
-from tandem.audit.trail import record_request
 from tandem.patients import caseload as caseload_query
 from tandem.patients import services
 from tandem.patients.forms import (
@@ -19,15 +18,10 @@ from tandem.patients.forms import (
     NewEpisodeForm,
     PatientForm,
 )
-from tandem.patients.models import (
-    CareRole,
-    CareTeamMember,
-    Episode,
-)
-from tandem.patients.models import EpisodeStatus as Status
+from tandem.patients.models import CareRole, CareTeamMember, Episode, EpisodeStatus
 
 PAGE_SIZE = 25
-STATUS_LABELS = dict(Status.choices)
+STATUS_LABELS = dict(EpisodeStatus.choices)
 ROLE_LABELS = dict(CareRole.choices)
 
 
@@ -97,8 +91,7 @@ def patient_edit(request, patient_id):
         teams=staff_teams(request.user) | {patient.team_id},
     )
     if request.method == "POST" and form.is_valid():
-        form.save()
-        record_request(request, "update", patient=patient, obj=patient)
+        services.save_changes(request, patient, form)
         messages.success(request, "Details saved.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/edit.html", {"form": form, "patient": patient})
@@ -121,8 +114,7 @@ def episode_edit(request, patient_id, episode_id):
     episode = get_object_or_404(Episode, pk=episode_id, patient=patient)
     form = EpisodeForm(request.POST or None, instance=episode)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        record_request(request, "update", patient=patient, obj=episode)
+        services.save_changes(request, patient, form)
         messages.success(request, "Episode saved.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(
@@ -148,17 +140,11 @@ def member_end(request, patient_id, member_id):
     member = get_object_or_404(
         CareTeamMember.objects.select_related("user"), pk=member_id, care_team__patient=patient
     )
-    form = EndMemberForm(request.POST or None)
+    form = EndMemberForm(request.POST or None, instance=member)
     if request.method == "POST" and form.is_valid():
-        end = form.cleaned_data["end_date"]
-        if end < member.start_date:
-            form.add_error("end_date", "The end date is before this person joined the team.")
-        else:
-            member.end_date = end
-            member.save(update_fields=["end_date"])
-            record_request(request, "update", patient=patient, obj=member)
-            messages.success(request, f"{member.person_name} has left the care team.")
-            return redirect("patients:detail", patient_id=patient.pk)
+        services.save_changes(request, patient, form)
+        messages.success(request, f"{member.person_name} has left the care team.")
+        return redirect("patients:detail", patient_id=patient.pk)
     return render(
         request, "patients/member_end.html", {"form": form, "patient": patient, "member": member}
     )
