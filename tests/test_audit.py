@@ -140,3 +140,38 @@ def test_client_address_behind_a_proxy_is_the_last_forwarded_hop(world, settings
                                      HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
     event = AuditEvent.objects.filter(patient=world.p1).latest("seq")
     assert event.client_address == "203.0.113.9"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_linear_chain():
+    """Several app servers appending at once: the chain stays linear and verifies."""
+    import threading
+
+    from django.db import connection as default_connection
+    from django.db import connections
+
+    from tandem.accounts.models import Organisation
+
+    if default_connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL deployment concern")
+    org = Organisation.objects.create(name="Busy Service")
+    failures = []
+
+    def writer():
+        try:
+            for _ in range(15):
+                trail.record(organisation=org, action="read")
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    seqs = list(AuditEvent.objects.filter(organisation=org).values_list("seq", flat=True))
+    assert sorted(seqs) == list(range(1, 61))
+    assert trail.verify(org) == []

@@ -213,3 +213,10 @@ def test_serve_applies_migrations_and_serves_pages_and_static_files(database_env
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_large_demo_shows_a_progress_bar(db, capsys):
+    call_command("demo", patients=1000, password="demo-pass-123")
+    captured = capsys.readouterr()
+    assert "1000/1000" in captured.err and "patients" in captured.err
+    assert Patient.objects.count() == 1000
