@@ -32,15 +32,21 @@ def _pg_args() -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
+def _sqlite_copy(source_path, target_path) -> None:
+    """Copy a whole SQLite database with the online backup API (consistent while in use)."""
+    source, target = sqlite3.connect(source_path), sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def backup(path: str) -> None:
     target = Path(path)
     if _is_sqlite():
-        source = sqlite3.connect(settings.DATABASES["default"]["NAME"])
-        dest = sqlite3.connect(target)
-        with dest:
-            source.backup(dest)
-        dest.close()
-        source.close()
+        _sqlite_copy(settings.DATABASES["default"]["NAME"], target)
         return
     args, env = _pg_args()
     subprocess.run(
@@ -78,12 +84,7 @@ def restore(path: str, *, force: bool = False) -> None:
         )
     connections.close_all()
     if _is_sqlite():
-        backup_db = sqlite3.connect(source)
-        live = sqlite3.connect(settings.DATABASES["default"]["NAME"])
-        with live:
-            backup_db.backup(live)
-        live.close()
-        backup_db.close()
+        _sqlite_copy(source, settings.DATABASES["default"]["NAME"])
         return
     args, env = _pg_args()
     subprocess.run(
