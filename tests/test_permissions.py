@@ -178,7 +178,8 @@ def test_a_user_without_any_role_can_sign_out_but_see_nothing(world):
 
     client = world.client("anonymous")
     client.force_login(make_user(world.org, "nobody"))
-    assert client.get("/").status_code == 403
+    home = client.get("/")
+    assert home.status_code == 403 and b"Your account has no role in Tandem" in home.content
     assert client.get("/patients/").status_code == 403
     response = client.post("/accounts/logout/")
     assert response.status_code == 302 and "_auth_user_id" not in client.session

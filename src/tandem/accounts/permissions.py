@@ -79,10 +79,8 @@ def access_role(user, patient) -> str | None:
     return None
 
 
-def can_change_patient(user, patient) -> bool:
-    """Practitioners on the care team and team leads may change records; prescribers read."""
-    role = access_role(user, patient)
-    return role in (Role.PRACTITIONER, Role.TEAM_LEAD)
+# Practitioners on the care team and team leads may change records; prescribers read.
+CHANGES_RECORDS = (Role.PRACTITIONER, Role.TEAM_LEAD)
 
 
 def portal_patient(user):
@@ -169,7 +167,7 @@ class PatientRecord(Rule):
         if role is None:
             return Decision(False, status=404)
         changing = self.change or request.method in self.methods_that_change
-        if changing and role not in (Role.PRACTITIONER, Role.TEAM_LEAD):
+        if changing and role not in CHANGES_RECORDS:
             return Decision(False)
         request.patient = patient
         return Decision(True, role=role)
@@ -223,7 +221,7 @@ RULES: dict[str, Rule] = {
     "login": PUBLIC,
     "logout": AUTHENTICATED,
     "healthz": PUBLIC,
-    "home": SIGNED_IN,
+    "home": AUTHENTICATED,  # routes by role; someone with no role is told so
     "patients:list": STAFF_CASELOAD,
     "patients:new": REGISTERS_PATIENTS,
     "patients:detail": READ_PATIENT,

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from tandem.accounts.models import Role
-from tandem.accounts.permissions import can_change_patient, team_ids
+from tandem.accounts.permissions import CHANGES_RECORDS, team_ids
 from tandem.patients import caseload as caseload_query
 from tandem.patients import services
 from tandem.patients.forms import (
@@ -57,7 +57,8 @@ def patient_detail(request, patient_id):
             "episodes": patient.episodes.order_by("-start_date"),
             "current_members": [m for m in members if m.is_active_on(today)],
             "past_members": [m for m in members if not m.is_active_on(today)],
-            "can_change": can_change_patient(request.user, patient),
+            # The permission layer already worked out the access role for this request.
+            "can_change": request.access_role in CHANGES_RECORDS,
         },
     )
 
