@@ -108,12 +108,15 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user: User, name: str = "") -> tuple[ApiToken, str]:
         """Create a token; the plain value is returned once and never stored."""
-        plain = "tdm_" + secrets.token_urlsafe(32)
+        # A hex prefix (safe to type as a command-line argument: never starts with "-")
+        # identifies the token for `tandem token revoke`; the random rest is the secret.
+        prefix = secrets.token_hex(cls.PREFIX_LENGTH // 2)
+        plain = f"tdm_{prefix}_{secrets.token_urlsafe(32)}"
         token = cls.objects.create(
             organisation=user.organisation,
             user=user,
             name=name,
-            prefix=plain[4 : 4 + cls.PREFIX_LENGTH],
+            prefix=prefix,
             digest=_digest(plain),
         )
         return token, plain
