@@ -40,7 +40,21 @@ EXPECTED = {
     ("patients:member-new", "POST"): CHANGE_P1,
     ("patients:member-end", "GET"): CHANGE_P1,
     ("patients:member-end", "POST"): CHANGE_P1,
+    ("patients:checkups", "GET"): READ_P1,
+    ("patients:checkup-detail", "GET"): READ_P1,
+    ("patients:checkup-new", "GET"): CHANGE_P1,
+    ("patients:checkup-new", "POST"): CHANGE_P1,
+    ("patients:checkup-entry", "GET"): CHANGE_P1,
+    ("patients:checkup-entry", "POST"): CHANGE_P1,
     ("portal:home", "GET"): {"patient"},
+    ("portal:checkups", "GET"): {"patient"},
+    ("portal:checkup-start", "POST"): {"patient"},
+    ("portal:checkup-question", "GET"): {"patient"},
+    ("portal:checkup-question", "POST"): {"patient"},
+    ("portal:checkup-help", "GET"): {"patient"},
+    ("portal:checkup-review", "GET"): {"patient"},
+    ("portal:checkup-review", "POST"): {"patient"},
+    ("portal:checkup-done", "GET"): {"patient"},
     ("manage:users", "GET"): ADMIN,
     ("manage:user-new", "GET"): ADMIN,
     ("manage:user-new", "POST"): ADMIN,
@@ -85,13 +99,33 @@ def test_every_url_has_a_rule_and_an_expectation():
     assert set(RULES) - names == set(), "rules for URLs that no longer exist"
 
 
+def draft_for(patient):
+    from tandem.assessment.models import Response
+
+    return Response.objects.get_or_create(
+        patient=patient, instrument_code="phq9",
+        defaults={"organisation": patient.organisation, "instrument_version": "x",
+                  "mode": "self"},
+    )[0]
+
+
 def url_for(world, name):
     from django.urls import reverse
 
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
+    response = draft_for(p1) if "checkup-" in name else None
     kwargs = {
+        "patients:checkups": {"patient_id": p1.pk},
+        "patients:checkup-new": {"patient_id": p1.pk},
+        "patients:checkup-detail": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
+        "patients:checkup-entry": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
+        "portal:checkup-start": {"code": "phq9"},
+        "portal:checkup-question": {"response_id": getattr(response, "pk", 0), "number": 1},
+        "portal:checkup-help": {"response_id": getattr(response, "pk", 0), "number": 2},
+        "portal:checkup-review": {"response_id": getattr(response, "pk", 0)},
+        "portal:checkup-done": {"response_id": getattr(response, "pk", 0)},
         "patients:detail": {"patient_id": p1.pk},
         "patients:edit": {"patient_id": p1.pk},
         "patients:episode-new": {"patient_id": p1.pk},

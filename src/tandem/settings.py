@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "axes",
     "tandem.accounts",
     "tandem.patients",
+    "tandem.assessment",
+    "tandem.monitoring",
     "tandem.audit",
     "tandem.portal",
     "tandem.api",

@@ -23,6 +23,7 @@ INK, ACCENT, MUTED, GRID = "#1d2a33", "#1f5f5b", "#4d5d68", "#c5ced4"
 BAND_FILLS = ("#e9f1ed", "#f0f3e2", "#fbf0d9", "#fbe5d8", "#f8dcdc")  # level 0 best .. 4 worst
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DATE_LABEL_WIDTH = 70.0  # generous estimate for "30 Sep 2026" at font-size 11
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ def fmt_date(day: datetime.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def esc(text: str) -> str:
+    """html.escape, with characters that XML forbids (control codes) replaced by U+FFFD."""
+    return escape(NOT_XML.sub("\ufffd", text))
+
+
 def num(x: float) -> str:
     """A coordinate rounded to one decimal place, without a trailing '.0' or a '-0'."""
     text = f"{round(x, 1) + 0.0:.1f}"
@@ -63,7 +69,7 @@ def num(x: float) -> str:
 def tag(name: str, body: str = "", **attrs: object) -> str:
     """An element; `class_` -> class, `stroke_width` -> stroke-width; floats are rounded."""
     parts = "".join(
-        f' {k.rstrip("_").replace("_", "-")}="{escape(num(v) if isinstance(v, float) else str(v))}"'
+        f' {k.rstrip("_").replace("_", "-")}="{esc(num(v) if isinstance(v, float) else str(v))}"'
         for k, v in attrs.items() if v is not None
     )
     return f"<{name}{parts}>{body}</{name}>" if body else f"<{name}{parts}/>"
@@ -77,12 +83,12 @@ def svg_document(id_prefix: str, width: float, height: float, title: str, desc: 
                  cls: str, body: str) -> str:
     pid = re.sub(r"[^A-Za-z0-9_-]", "-", id_prefix) or "chart"
     labelled_by = f"{pid}-title {pid}-desc" if desc else f"{pid}-title"
-    head = tag("title", escape(title), id=f"{pid}-title")
+    head = tag("title", esc(title), id=f"{pid}-title")
     if desc:
-        head += tag("desc", escape(desc), id=f"{pid}-desc")
+        head += tag("desc", esc(desc), id=f"{pid}-desc")
     return (f'<svg xmlns="{SVG_NS}" viewBox="0 0 {num(width)} {num(height)}" '
             f'width="{num(width)}" height="{num(height)}" role="img" '
-            f'aria-labelledby="{labelled_by}" class="{escape(cls)}" '
+            f'aria-labelledby="{labelled_by}" class="{esc(cls)}" '
             f'font-family="system-ui, sans-serif">{head}{body}</svg>')
 
 
@@ -126,10 +132,10 @@ def trajectory_svg(points: list[Point], *, y_min: float, y_max: float,
     for band in bands:
         y1, y2 = y_of(max(band.low, band.high)), y_of(min(band.low, band.high))
         level = min(max(band.level, 0), 4)
-        out.append(tag("rect", tag("title", escape(band.label)), x=left, y=y1, width=right - left,
+        out.append(tag("rect", tag("title", esc(band.label)), x=left, y=y1, width=right - left,
                        height=y2 - y1, fill=BAND_FILLS[level], class_=f"band band-{level}"))
         if y2 - y1 >= 10:  # too thin a band gets no label (its rect still has a tooltip)
-            out.append(tag("text", escape(band.label), x=right - 4, y=(y1 + y2) / 2,
+            out.append(tag("text", esc(band.label), x=right - 4, y=(y1 + y2) / 2,
                            text_anchor="end", dominant_baseline="middle", font_size=10,
                            fill=MUTED, class_="band-label"))
     for tick in y_ticks(y_min, y_max):
@@ -163,7 +169,7 @@ def trajectory_svg(points: list[Point], *, y_min: float, y_max: float,
                        stroke_width=2, stroke_linejoin="round", class_="trajectory"))
     for p, (x, y) in zip(pts, coords, strict=True):
         tip = f"{fmt_date(p.when)}: {p.label or format(p.value, 'g')}"
-        out.append(tag("circle", tag("title", escape(tip)), cx=x, cy=y, r=4, fill=ACCENT,
+        out.append(tag("circle", tag("title", esc(tip)), cx=x, cy=y, r=4, fill=ACCENT,
                        stroke="#ffffff", stroke_width=1.5, class_="point"))
     return svg_document(id_prefix, width, height, title, desc, "chart chart-trajectory",
                         "".join(out))
@@ -206,7 +212,7 @@ def radar_svg(axes: list[str], series: list[Series], *, max_value: float = 10, t
         anchor = "start" if dx > 0.1 else "end" if dx < -0.1 else "middle"
         baseline = "hanging" if dy > 0.3 else "auto" if dy < -0.3 else "middle"
         lx, ly = at(i, radius + label_gap)
-        out.append(tag("text", escape(axis), x=lx, y=ly, text_anchor=anchor,
+        out.append(tag("text", esc(axis), x=lx, y=ly, text_anchor=anchor,
                        dominant_baseline=baseline, font_size=12, fill=INK, class_="axis-label"))
 
     def strokes(s: Series) -> dict[str, object]:
@@ -225,18 +231,18 @@ def radar_svg(axes: list[str], series: list[Series], *, max_value: float = 10, t
         for axis, raw, (x, y) in zip(axes, s.values, coords, strict=True):
             if raw is None:
                 tip = f"{axis}: not answered ({s.label})"
-                out.append(tag("circle", tag("title", escape(tip)), cx=x, cy=y, r=3.5,
+                out.append(tag("circle", tag("title", esc(tip)), cx=x, cy=y, r=3.5,
                                fill="#ffffff", stroke=ACCENT if s.latest else MUTED,
                                stroke_width=1.5, class_="unanswered"))
             elif s.latest:
                 tip = f"{axis}: {format(raw, 'g')} ({s.label})"
-                out.append(tag("circle", tag("title", escape(tip)), cx=x, cy=y, r=3,
+                out.append(tag("circle", tag("title", esc(tip)), cx=x, cy=y, r=3,
                                fill=ACCENT, class_="value"))
     for j, s in enumerate(series):
         y = size + 10 + 20 * j
         out.append(tag("line", x1=16, x2=40, y1=y, y2=y, class_="legend-key", **strokes(s)))
         text = f"{s.label} (latest)" if s.latest else s.label
-        out.append(tag("text", escape(text), x=48, y=y, dominant_baseline="middle", font_size=12,
+        out.append(tag("text", esc(text), x=48, y=y, dominant_baseline="middle", font_size=12,
                        fill=INK, class_="legend-label"))
     return svg_document(id_prefix, view_w, view_h, title, description, "chart chart-radar",
                         "".join(out))

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of
+from tandem.assessment.services import refresh_schedule
 from tandem.audit.trail import record_request
 from tandem.patients.models import CareRole, CareTeam, CareTeamMember, Episode, EpisodeStatus
 
@@ -54,6 +55,7 @@ def register_patient(request, patient_form, episode_form):
             start_date=min(episode.start_date, timezone.localdate()),
         )
     record_request(request, "create", patient=patient, obj=patient)
+    refresh_schedule(patient)
     return patient
 
 
@@ -72,6 +74,7 @@ def start_episode(request, patient, episode_form) -> Episode:
         setting=episode_form.cleaned_data["setting"],
     )
     record_request(request, "create", patient=patient, obj=episode)
+    refresh_schedule(patient)
     return episode
 
 
@@ -91,4 +94,6 @@ def save_changes(request, patient, form):
     """Save a validated ModelForm that changes this patient's record, and audit it."""
     obj = form.save()
     record_request(request, "update", patient=patient, obj=obj)
+    if isinstance(obj, Episode):
+        refresh_schedule(patient)  # an exit or a status change moves the check-up schedule
     return obj

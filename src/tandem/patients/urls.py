@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tandem.assessment import views as checkups
 from tandem.patients import views
 
 app_name = "patients"
@@ -13,5 +14,15 @@ urlpatterns = [
     path("<uuid:patient_id>/care-team/new/", views.member_new, name="member-new"),
     path(
         "<uuid:patient_id>/care-team/<uuid:member_id>/end/", views.member_end, name="member-end"
+    ),
+    path("<uuid:patient_id>/checkups/", checkups.results, name="checkups"),
+    path("<uuid:patient_id>/checkups/new/", checkups.new, name="checkup-new"),
+    path(
+        "<uuid:patient_id>/checkups/<uuid:response_id>/", checkups.entry, name="checkup-entry"
+    ),
+    path(
+        "<uuid:patient_id>/checkups/<uuid:response_id>/view/",
+        checkups.detail,
+        name="checkup-detail",
     ),
 ]

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import CHANGES_RECORDS, team_ids
+from tandem.assessment.results import due_context
+from tandem.monitoring.services import open_flags
 from tandem.patients import caseload as caseload_query
 from tandem.patients import services
 from tandem.patients.forms import (
@@ -59,6 +61,8 @@ def patient_detail(request, patient_id):
             "past_members": [m for m in members if not m.is_active_on(today)],
             # The permission layer already worked out the access role for this request.
             "can_change": request.access_role in CHANGES_RECORDS,
+            "flags": open_flags(patient),
+            **due_context(patient),
         },
     )
 

@@ -1,6 +1,15 @@
 from django.urls import path
 
+from tandem.assessment import portal as checkups
 from tandem.portal import views
 
 app_name = "portal"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("checkups/", checkups.checkups, name="checkups"),
+    path("checkups/start/<slug:code>/", checkups.start, name="checkup-start"),
+    path("checkups/<uuid:response_id>/<int:number>/", checkups.question, name="checkup-question"),
+    path("checkups/<uuid:response_id>/help/<int:number>/", checkups.help_now, name="checkup-help"),
+    path("checkups/<uuid:response_id>/review/", checkups.review, name="checkup-review"),
+    path("checkups/<uuid:response_id>/done/", checkups.done, name="checkup-done"),
+]

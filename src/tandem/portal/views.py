@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
+from tandem.assessment.results import due_context
 from tandem.audit.models import AuditEvent
 from tandem.patients.models import CareTeamMember, active_membership
 
@@ -39,5 +40,6 @@ def home(request):
     return render(
         request,
         "portal/home.html",
-        {"patient": patient, "care_team": care_team, "page": page, "episode": episode},
+        {"patient": patient, "care_team": care_team, "page": page, "episode": episode,
+         **due_context(patient)},
     )

@@ -12,7 +12,7 @@ def navigation(request):
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "My patients"))
     if Role.PATIENT in roles:
-        nav.append(("portal:home", "My record"))
+        nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups")]
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams")]
     if Role.AUDITOR in roles:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AssessmentConfig(AppConfig):
+    name = "tandem.assessment"
+    verbose_name = "Assessment and check-ups"

@@ -1,0 +1,98 @@
+"""Forms built from an instrument's items. Answers are checked by the pure core
+(`check_answer`), so the portal, the staff page and the API give the same messages."""
+
+from __future__ import annotations
+
+from django import forms
+
+from tandem.assessment.models import Mode
+from tandem.core.instruments import Instrument, Item
+from tandem.core.scoring import AnswerError, check_answer
+
+
+class AnswerField(forms.Field):
+    def __init__(self, item: Item, **kwargs):
+        self.item = item
+        super().__init__(required=False, label=item.text, help_text=hint(item), **kwargs)
+
+    def to_python(self, value):
+        try:
+            return check_answer(self.item, value)
+        except AnswerError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def prepare_value(self, value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return value
+
+
+def hint(item: Item) -> str:
+    """The item's help, and for numbers the range expected (e.g. "0 to 7 days")."""
+    parts = [item.help] if item.help else []
+    if item.type in ("integer", "decimal"):
+        unit = f" {item.unit}" if item.unit else ""
+        parts.append(f"{item.min:g} to {item.max:g}{unit}.")
+    return " ".join(parts)
+
+
+def widget_for(item: Item):
+    if item.type == "choice":
+        return forms.RadioSelect(choices=[(o.value, o.label) for o in item.options])
+    if item.type == "boolean":
+        return forms.RadioSelect(choices=[("yes", "Yes"), ("no", "No")])
+    if item.type in ("integer", "decimal"):
+        attrs = {"inputmode": "numeric" if item.type == "integer" else "decimal",
+                 "class": "number", "autocomplete": "off"}
+        # A text input (not type=number) so that what was typed is kept and checked by us,
+        # with our message, rather than silently dropped by the browser.
+        return forms.TextInput(attrs=attrs)
+    return forms.TextInput(attrs={"maxlength": 200})
+
+
+def field_name(item: Item) -> str:
+    return f"item_{item.id}"
+
+
+class AnswersForm(forms.Form):
+    """Fields for some or all of an instrument's items, named item_<id>."""
+
+    def __init__(self, *args, instrument: Instrument, items: list[Item] | None = None,
+                 answers: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.items = items if items is not None else list(instrument.items)
+        for item in self.items:
+            field = AnswerField(item, widget=widget_for(item))
+            field.item_required = item.required
+            self.fields[field_name(item)] = field
+            if answers and item.id in answers:
+                self.initial[field_name(item)] = answers[item.id]
+
+    def answers(self) -> dict:
+        """The raw values posted, by item id (checked again by the service)."""
+        return {item.id: self.data.get(field_name(item), "") for item in self.items}
+
+    def add_item_errors(self, errors: dict[str, str]) -> None:
+        for item_id, message in errors.items():
+            name = f"item_{item_id}"
+            if name in self.fields:
+                self.add_error(name, message)
+            else:
+                self.add_error(None, f"{item_id}: {message}")
+
+
+class StartForm(forms.Form):
+    """A practitioner starts entering a check-up."""
+
+    instrument = forms.ChoiceField(label="Questionnaire")
+    mode = forms.ChoiceField(
+        label="How it is being completed",
+        choices=[(Mode.WITH_PRACTITIONER, Mode.WITH_PRACTITIONER.label),
+                 (Mode.PHONE, Mode.PHONE.label)],
+        widget=forms.RadioSelect, initial=Mode.WITH_PRACTITIONER,
+    )
+
+    def __init__(self, *args, instruments: dict[str, Instrument], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["instrument"].choices = [(c, i.title) for c, i in instruments.items()]

@@ -1,0 +1,221 @@
+"""Check-ups: responses to instruments, schedules, and each service's check-up settings.
+
+FHIR R4 mapping:
+- an instrument is a Questionnaire (definitions are data files: see registry.py);
+- a `Response` is a QuestionnaireResponse (status codes below are its value set:
+  http://hl7.org/fhir/R4/valueset-questionnaire-answers-status.html); its scores are
+  Observations derived from it;
+- `LifeDomain` cards have no FHIR resource (they are the organisation's own code system).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from tandem.accounts.models import Organisation, User
+from tandem.patients.models import Episode, Patient
+
+
+class ResponseStatus(models.TextChoices):
+    IN_PROGRESS = "in-progress", "Not finished"
+    COMPLETED = "completed", "Completed"
+    AMENDED = "amended", "Amended"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+    STOPPED = "stopped", "Stopped"
+
+
+class Mode(models.TextChoices):
+    SELF = "self", "By the patient, in the portal"
+    WITH_PRACTITIONER = "with-practitioner", "With a practitioner"
+    PHONE = "phone", "By phone"
+    INTEGRATION = "integration", "From another system"
+
+
+class Response(models.Model):
+    """One completion (or draft) of one instrument by or for one patient."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="responses")
+    episode = models.ForeignKey(
+        Episode, on_delete=models.PROTECT, null=True, blank=True, related_name="responses"
+    )
+    instrument_code = models.CharField(max_length=40)
+    instrument_version = models.CharField(max_length=40)
+    status = models.CharField(
+        max_length=20, choices=ResponseStatus.choices, default=ResponseStatus.IN_PROGRESS
+    )
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    entered_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # {item id: value}; the question the person is on, so they resume where they left off.
+    answers = models.JSONField(default=dict)
+    position = models.PositiveSmallIntegerField(default=0)
+    # Filled in at completion: {scale code: value or null}, the headline score and its band.
+    scores = models.JSONField(default=dict)
+    headline = models.FloatField(null=True, blank=True)
+    band = models.CharField(max_length=80, blank=True)
+    band_level = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "instrument_code", "completed_at"]),
+            models.Index(fields=["organisation", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_code} for {self.patient_id} ({self.status})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == ResponseStatus.IN_PROGRESS
+
+
+class CheckupSettings(models.Model):
+    """A service's schedule rules and standard check-up. Missing row = the defaults."""
+
+    DEFAULT_INSTRUMENTS = ["top", "life-domains", "phq9", "gad7"]
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="checkup_settings"
+    )
+    interval_weeks = models.PositiveSmallIntegerField(
+        "weeks between check-ups in treatment", default=12
+    )
+    post_exit_every_months = models.PositiveSmallIntegerField(
+        "months between check-ups after treatment", default=3
+    )
+    post_exit_for_months = models.PositiveSmallIntegerField(
+        "months of check-ups after treatment", default=12
+    )
+    instruments = models.JSONField("questionnaires in a check-up", default=list)
+
+    def __str__(self) -> str:
+        return f"Check-up settings of {self.organisation}"
+
+    def instrument_codes(self) -> list[str]:
+        return list(self.instruments) or list(self.DEFAULT_INSTRUMENTS)
+
+
+class CheckupSchedule(models.Model):
+    """Each patient's next check-up, recomputed whenever a check-up or episode changes."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="checkup_schedule"
+    )
+    interval_weeks = models.PositiveSmallIntegerField(
+        "weeks between check-ups for this patient",
+        null=True,
+        blank=True,
+        help_text="Leave blank to use the service's setting.",
+    )
+    next_due = models.DateField(null=True, blank=True)
+    next_kind = models.CharField(max_length=20, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "next_due"])]
+
+    def __str__(self) -> str:
+        return f"Next check-up of {self.patient_id}: {self.next_due}"
+
+
+class LifeDomain(models.Model):
+    """One card of the organisation's life-domain set (rated in check-ups, sorted in planning).
+
+    An organisation without rows uses the default set in the life-domains instrument file."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="life_domains"
+    )
+    code = models.SlugField(max_length=40)
+    label = models.CharField(max_length=80)
+    question = models.CharField(max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "code"], name="life_domain_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CrisisContact(models.Model):
+    """Who a patient can reach at once. With none configured, national helplines are shown."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="crisis_contacts"
+    )
+    name = models.CharField(max_length=120)
+    phone = models.CharField(max_length=40, blank=True)
+    text = models.CharField("text message number", max_length=40, blank=True)
+    hours = models.CharField(max_length=120, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UrgentAnswer(models.Model):
+    """An answer the service marks as needing same-day attention, on top of the instrument's
+    own safety rules (e.g. any report of injecting with a used needle)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="urgent_answers"
+    )
+    instrument_code = models.CharField(max_length=40)
+    item_id = models.CharField("question", max_length=40)
+    at_least = models.FloatField("when the answer is at least")
+    message = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "instrument_code", "item_id"], name="urgent_answer_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_code} {self.item_id} ≥ {self.at_least:g}"
+
+
+class UploadedInstrument(models.Model):
+    """An instrument definition a service admin uploaded. Every version is kept."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="instruments"
+    )
+    code = models.CharField(max_length=40)
+    version = models.CharField(max_length=20)
+    title = models.CharField(max_length=200)
+    definition = models.JSONField()
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code", "-uploaded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "code", "version"], name="uploaded_instrument_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.version})"

@@ -1,0 +1,256 @@
+"""Check-ups: starting, answering, submitting, scoring without storing, and keeping each
+patient's schedule current. Shared by the portal, the staff pages and the API.
+
+Everything a patient answers is saved as it is given (a draft survives a lost session); an
+answer that meets a safety rule raises an urgent flag for the care team in the same request.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.assessment import registry
+from tandem.assessment.models import (
+    CheckupSchedule,
+    CheckupSettings,
+    Response,
+    ResponseStatus,
+    UrgentAnswer,
+)
+from tandem.audit.trail import record_request
+from tandem.core import schedule as sched
+from tandem.core.instruments import Instrument, SafetyRule
+from tandem.core.scoring import Result, check_answers, missing_required, score
+from tandem.monitoring.services import raise_safety_flag
+from tandem.patients.models import OPEN_STATUSES
+
+REQUIRED = "Answer this question."
+
+
+class AnswersInvalid(Exception):
+    """Item-level problems: {item id: message}."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def settings_for(organisation) -> CheckupSettings:
+    found = CheckupSettings.objects.filter(organisation=organisation).first()
+    return found or CheckupSettings(organisation=organisation)
+
+
+def service_safety_rules(organisation, code: str) -> list[SafetyRule]:
+    """Answers the service marked as urgent for this instrument."""
+    return [
+        SafetyRule(item=u.item_id, at_least=u.at_least, message=u.message,
+                   citation="Marked urgent by the service")
+        for u in UrgentAnswer.objects.filter(organisation=organisation, instrument_code=code)
+    ]
+
+
+def current_episode(patient):
+    return patient.episodes.filter(status__in=OPEN_STATUSES).order_by("-start_date").first()
+
+
+def start(request, patient, instrument: Instrument, *, mode: str) -> Response:
+    """A new draft for this patient, or the draft of this instrument they already have."""
+    draft = (
+        patient.responses.filter(instrument_code=instrument.code, status=ResponseStatus.IN_PROGRESS)
+        .order_by("-updated_at")
+        .first()
+    )
+    if draft is not None:
+        return draft
+    response = Response.objects.create(
+        organisation_id=patient.organisation_id, patient=patient, episode=current_episode(patient),
+        instrument_code=instrument.code, instrument_version=instrument.version, mode=mode,
+        entered_by=request.user,
+    )
+    record_request(request, "create", patient=patient, obj=response)
+    return response
+
+
+def answer_text(instrument: Instrument, item_id: str, value) -> str:
+    item = instrument.item(item_id)
+    if value is None:
+        return "not answered"
+    if item.type == "choice":
+        return next((o.label for o in item.options if o.value == value), str(value))
+    if item.type == "boolean":
+        return "Yes" if value else "No"
+    number = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{number} {item.unit}".strip()
+
+
+def save_answers(request, response: Response, instrument: Instrument, raw: dict,
+                 position: int | None = None) -> list:
+    """Check and keep the answers given (a blank clears one). Raises AnswersInvalid naming
+    each bad item, and keeps nothing from that call. Returns the flags newly raised by
+    safety rules."""
+    clean, errors = check_answers(instrument, raw)
+    if errors:
+        raise AnswersInvalid(errors)
+    with transaction.atomic():
+        response.answers = {**response.answers, **clean}
+        response.answers = {k: v for k, v in response.answers.items() if v is not None}
+        if position is not None:
+            response.position = position
+        response.updated_at = timezone.now()
+        response.save(update_fields=["answers", "position", "updated_at"])
+        record_request(request, "update", patient=response.patient, obj=response)
+        return _safety(response, instrument, clean)
+
+
+def _safety(response, instrument, answers: dict) -> list:
+    """Raise an urgent flag for each answer given now that meets a safety rule."""
+    extra = service_safety_rules(response.organisation_id, instrument.code)
+    raised = []
+    for rule in [*instrument.safety, *extra]:
+        value = answers.get(rule.item)
+        if value is None or isinstance(value, str) or float(value) < rule.at_least:
+            continue
+        flag, created = raise_safety_flag(response, instrument, rule,
+                                          answer_text(instrument, rule.item, value))
+        if created:
+            raised.append(flag)
+    return raised
+
+
+def safety_flags(response: Response):
+    """Urgent flags this response raised (to show crisis contacts again on its result)."""
+    return list(response.flags.filter(rule="safety-answer"))
+
+
+def submit(request, response: Response, instrument: Instrument) -> Result:
+    """Score and complete a draft. Raises AnswersInvalid for required questions unanswered."""
+    missing = missing_required(instrument, response.answers)
+    if missing:
+        raise AnswersInvalid(dict.fromkeys(missing, REQUIRED))
+    result = score(instrument, response.answers)
+    with transaction.atomic():
+        store_result(response, result)
+        response.status = ResponseStatus.COMPLETED
+        response.completed_at = response.updated_at = timezone.now()
+        response.save()
+        record_request(request, "update", patient=response.patient, obj=response)
+        refresh_schedule(response.patient)
+    return result
+
+
+def store_result(response: Response, result: Result) -> None:
+    headline = result.headline
+    response.scores = result.values()
+    response.headline = headline.value
+    response.band = headline.band.label if headline.band else ""
+    response.band_level = headline.band.level if headline.band else None
+
+
+def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode: str,
+                    completed_at: datetime.datetime | None = None) -> tuple[Response, Result, list]:
+    """Check, store and score a whole check-up in one go (practitioner entry, the API)."""
+    clean, errors = check_answers(instrument, raw)
+    errors |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in errors}
+    if errors:
+        raise AnswersInvalid(errors)
+    now = timezone.now()
+    result = score(instrument, clean)
+    with transaction.atomic():
+        response = Response(
+            organisation_id=patient.organisation_id, patient=patient,
+            episode=current_episode(patient), instrument_code=instrument.code,
+            instrument_version=instrument.version, mode=mode, entered_by=request.user,
+            status=ResponseStatus.COMPLETED,
+            answers={k: v for k, v in clean.items() if v is not None},
+            started_at=now, updated_at=now, completed_at=completed_at or now,
+        )
+        store_result(response, result)
+        response.save(force_insert=True)
+        record_request(request, "create", patient=patient, obj=response)
+        flags = _safety(response, instrument, clean)
+        refresh_schedule(patient)
+    return response, result, flags
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def rules_for(patient, settings: CheckupSettings, schedule: CheckupSchedule | None) -> sched.Rules:
+    weeks = (schedule.interval_weeks if schedule else None) or settings.interval_weeks
+    return sched.Rules(interval_weeks=weeks, post_exit_every_months=settings.post_exit_every_months,
+                       post_exit_for_months=settings.post_exit_for_months)
+
+
+def episode_dates(episode) -> sched.EpisodeDates:
+    return sched.EpisodeDates(episode.start_date, episode.status, episode.exit_date)
+
+
+@dataclass
+class InstrumentStatus:
+    code: str
+    instrument: Instrument | None
+    occasion: sched.Occasion | None
+    draft: Response | None
+
+    @property
+    def needs_doing(self) -> bool:
+        return self.occasion is not None and self.occasion.status in ("due", "overdue")
+
+
+def is_due(statuses: list[InstrumentStatus]) -> bool:
+    return any(s.needs_doing for s in statuses)
+
+
+def completion_dates(patient, codes) -> dict[str, list[datetime.date]]:
+    found: dict[str, list[datetime.date]] = {code: [] for code in codes}
+    rows = patient.responses.filter(
+        status=ResponseStatus.COMPLETED, instrument_code__in=list(codes)
+    ).values_list("instrument_code", "completed_at")
+    for code, when in rows:
+        found[code].append(timezone.localdate(when))
+    return found
+
+
+def checkup_status(patient, today: datetime.date | None = None) -> list[InstrumentStatus]:
+    """Per questionnaire of the service's check-up: the occasion to act on next, and any draft."""
+    today = today or timezone.localdate()
+    settings = settings_for(patient.organisation)
+    schedule = CheckupSchedule.objects.filter(patient=patient).first()
+    episode = current_episode(patient)
+    codes = settings.instrument_codes()
+    available = registry.available(patient.organisation)
+    drafts = {
+        r.instrument_code: r
+        for r in patient.responses.filter(status=ResponseStatus.IN_PROGRESS).order_by("updated_at")
+    }
+    dates = completion_dates(patient, codes)
+    result = []
+    for code in codes:
+        occasion = None
+        if episode is not None:
+            found = sched.occasions(episode_dates(episode), dates[code], today,
+                                    rules_for(patient, settings, schedule))
+            occasion = sched.next_occasion(found)
+        result.append(InstrumentStatus(code, available.get(code), occasion, drafts.get(code)))
+    return result
+
+
+def refresh_schedule(patient, today: datetime.date | None = None) -> CheckupSchedule:
+    """Recompute and store the patient's next check-up (called after every change)."""
+    statuses = checkup_status(patient, today)
+    upcoming = [s.occasion for s in statuses if s.occasion is not None]
+    nxt = min(upcoming, key=lambda o: o.due) if upcoming else None
+    schedule, _ = CheckupSchedule.objects.update_or_create(
+        patient=patient,
+        defaults={
+            "organisation_id": patient.organisation_id,
+            "next_due": nxt.due if nxt else None,
+            "next_kind": nxt.kind if nxt else "",
+            "updated_at": timezone.now(),
+        },
+    )
+    return schedule

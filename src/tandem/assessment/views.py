@@ -1,0 +1,107 @@
+"""Staff pages for check-ups: results (charts, tables, reliable change), entering a check-up
+during a session or by phone, and one completed check-up's answers. Access was decided by
+the permission layer; the patient is on request.patient."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from tandem.accounts.permissions import CHANGES_RECORDS
+from tandem.assessment import registry, services
+from tandem.assessment.forms import AnswersForm, StartForm
+from tandem.assessment.models import Response
+from tandem.assessment.results import crisis_contacts, due_context, results_for
+
+
+def results(request, patient_id):
+    patient = request.patient
+    return render(request, "assessment/results.html", {
+        "patient": patient,
+        "results": results_for(patient),
+        **due_context(patient),
+        "can_change": request.access_role in CHANGES_RECORDS,
+    })
+
+
+@transaction.atomic
+def new(request, patient_id):
+    patient = request.patient
+    available = registry.available(patient.organisation)
+    form = StartForm(request.POST or None, instruments=available,
+                     initial={"instrument": request.GET.get("instrument")})
+    if request.method == "POST" and form.is_valid():
+        response = services.start(request, patient, available[form.cleaned_data["instrument"]],
+                                  mode=form.cleaned_data["mode"])
+        if response.mode != form.cleaned_data["mode"]:
+            response.mode = form.cleaned_data["mode"]
+            response.save(update_fields=["mode"])
+        return redirect("patients:checkup-entry", patient_id=patient.pk, response_id=response.pk)
+    return render(request, "assessment/new.html", {"form": form, "patient": patient})
+
+
+def entry(request, patient_id, response_id):
+    """The whole questionnaire on one page; "Save draft" keeps what was typed, "Finish" scores."""
+    patient = request.patient
+    response = get_object_or_404(Response, pk=response_id, patient=patient)
+    if not response.is_draft:
+        return redirect("patients:checkup-detail", patient_id=patient.pk, response_id=response.pk)
+    instrument = registry.get(patient.organisation, response.instrument_code)
+    if instrument is None:
+        raise Http404("This questionnaire is no longer in use.")
+    form = AnswersForm(request.POST or None, instrument=instrument, answers=response.answers)
+    urgent = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                urgent = services.save_answers(request, response, instrument, form.answers())
+        except services.AnswersInvalid as exc:
+            form.add_item_errors(exc.errors)
+        else:
+            if request.POST.get("action") == "finish":
+                try:
+                    services.submit(request, response, instrument)
+                except services.AnswersInvalid as exc:
+                    form.add_item_errors(exc.errors)
+                else:
+                    _say_urgent(request, urgent)
+                    messages.success(request, f"{instrument.name} completed and scored.")
+                    return redirect("patients:checkup-detail", patient_id=patient.pk,
+                                    response_id=response.pk)
+            else:
+                _say_urgent(request, urgent)
+                messages.success(request, "Draft saved.")
+                return redirect("patients:checkup-entry", patient_id=patient.pk,
+                                response_id=response.pk)
+    return render(request, "assessment/entry.html", {
+        "patient": patient, "response": response, "instrument": instrument, "form": form,
+        "urgent": urgent, "contacts": crisis_contacts(patient.organisation) if urgent else [],
+    })
+
+
+def _say_urgent(request, flags):
+    for flag in flags:
+        messages.warning(request, f"Urgent alert recorded for the care team: {flag.evidence} "
+                         "Give the patient the crisis contacts now.")
+
+
+def detail(request, patient_id, response_id):
+    patient = request.patient
+    response = get_object_or_404(Response, pk=response_id, patient=patient)
+    instrument = registry.get(patient.organisation, response.instrument_code)
+    answers = []
+    if instrument is not None:
+        answers = [(item, services.answer_text(instrument, item.id, response.answers.get(item.id)))
+                   for item in instrument.items]
+    scales = []
+    if instrument is not None and response.scores:
+        for scale in instrument.scales:
+            scales.append((scale, response.scores.get(scale.code)))
+    return render(request, "assessment/detail.html", {
+        "patient": patient, "response": response, "instrument": instrument, "answers": answers,
+        "scales": scales, "flags": list(response.flags.all()),
+        "contacts": crisis_contacts(patient.organisation),
+        "can_change": request.access_role in CHANGES_RECORDS,
+    })

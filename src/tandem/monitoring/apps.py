@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    name = "tandem.monitoring"
+    verbose_name = "Flags and early warning"
