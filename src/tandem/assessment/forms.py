@@ -59,6 +59,7 @@ class AnswersForm(forms.Form):
 
     def __init__(self, *args, instrument: Instrument, items: list[Item] | None = None,
                  answers: dict | None = None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.instrument = instrument
         self.items = items if items is not None else list(instrument.items)

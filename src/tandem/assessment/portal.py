@@ -64,38 +64,39 @@ def question(request, response_id, number):
     if not 1 <= number <= len(screens):
         raise Http404("No such question.")
     items = screens[number - 1]
-    form = AnswersForm(request.POST or None, instrument=instrument, items=items,
+    form = AnswersForm(request.POST if request.method == "POST" else None, instrument=instrument, items=items,
                        answers=response.answers)
     if request.method == "POST":
         action = request.POST.get("action", "next")
-        if form.is_valid():
-            raw = form.answers()
-            blank = [i for i in items if i.required and raw.get(i.id, "").strip() == ""]
-            if action == "next" and blank:
-                for item in blank:
-                    form.add_error(f"item_{item.id}", "Answer this question, or choose "
+        form.is_valid()
+        raw = form.answers()
+        if action == "next":
+            for item in items:
+                name = f"item_{item.id}"
+                if item.required and not raw.get(item.id, "").strip() and name not in form.errors:
+                    form.add_error(name, "Answer this question, or choose "
                                    "“Save and finish later”.")
+        if not form.errors:
+            try:
+                flags = services.save_answers(request, response, instrument, raw,
+                                              position=number - 1)
+            except services.AnswersInvalid as exc:
+                form.add_item_errors(exc.errors)
             else:
-                try:
-                    flags = services.save_answers(request, response, instrument, raw,
-                                                  position=number - 1)
-                except services.AnswersInvalid as exc:
-                    form.add_item_errors(exc.errors)
-                else:
-                    target = {"back": number - 1, "later": None}.get(action, number + 1)
-                    if flags:  # crisis contacts at once, then carry on
-                        return redirect("portal:checkup-help", response_id=response.pk,
-                                        number=min(number + 1, len(screens) + 1))
-                    if target is None:
-                        messages.success(request, "Saved. You can carry on where you left off, "
-                                         "on this or any other device.")
-                        return redirect("portal:checkups")
-                    if target < 1:
-                        return redirect("portal:checkups")
-                    if target > len(screens):
-                        return redirect("portal:checkup-review", response_id=response.pk)
-                    return redirect("portal:checkup-question", response_id=response.pk,
-                                    number=target)
+                if flags:  # crisis contacts at once, then carry on
+                    return redirect("portal:checkup-help", response_id=response.pk,
+                                    number=min(number + 1, len(screens) + 1))
+                if action == "later":
+                    messages.success(request, "Saved. You can carry on where you left off, "
+                                     "on this or any other device.")
+                    return redirect("portal:checkups")
+                target = number - 1 if action == "back" else number + 1
+                if target < 1:
+                    return redirect("portal:checkups")
+                if target > len(screens):
+                    return redirect("portal:checkup-review", response_id=response.pk)
+                return redirect("portal:checkup-question", response_id=response.pk,
+                                number=target)
     return render(request, "assessment/portal_question.html", {
         "response": response, "instrument": instrument, "form": form, "number": number,
         "total": len(screens), "section": items[0].section if len(items) > 1 else "",

@@ -51,27 +51,32 @@ def entry(request, patient_id, response_id):
     instrument = registry.get(patient.organisation, response.instrument_code)
     if instrument is None:
         raise Http404("This questionnaire is no longer in use.")
-    form = AnswersForm(request.POST or None, instrument=instrument, answers=response.answers)
+    form = AnswersForm(request.POST if request.method == "POST" else None, instrument=instrument, answers=response.answers)
     urgent = []
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                urgent = services.save_answers(request, response, instrument, form.answers())
-        except services.AnswersInvalid as exc:
-            form.add_item_errors(exc.errors)
-        else:
-            if request.POST.get("action") == "finish":
-                try:
-                    services.submit(request, response, instrument)
-                except services.AnswersInvalid as exc:
-                    form.add_item_errors(exc.errors)
-                else:
-                    _say_urgent(request, urgent)
+    if request.method == "POST":
+        finishing = request.POST.get("action") == "finish"
+        form.is_valid()
+        if finishing:  # unanswered questions are reported together with wrong answers
+            form.add_item_errors({
+                item.id: services.REQUIRED for item in instrument.items
+                if item.required and not form.answers()[item.id].strip()
+                and f"item_{item.id}" not in form.errors
+            })
+        if not form.errors:
+            try:
+                with transaction.atomic():
+                    urgent = services.save_answers(request, response, instrument,
+                                                   form.answers())
+                    if finishing:
+                        services.submit(request, response, instrument)
+            except services.AnswersInvalid as exc:
+                form.add_item_errors(exc.errors)
+            else:
+                _say_urgent(request, urgent)
+                if finishing:
                     messages.success(request, f"{instrument.name} completed and scored.")
                     return redirect("patients:checkup-detail", patient_id=patient.pk,
                                     response_id=response.pk)
-            else:
-                _say_urgent(request, urgent)
                 messages.success(request, "Draft saved.")
                 return redirect("patients:checkup-entry", patient_id=patient.pk,
                                 response_id=response.pk)
