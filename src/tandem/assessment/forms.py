@@ -50,6 +50,11 @@ def widget_for(item: Item):
     return forms.TextInput(attrs={"maxlength": 200})
 
 
+def posted(request):
+    """The POST data of a POST, even when empty (an empty POST is still a submission)."""
+    return request.POST if request.method == "POST" else None
+
+
 def field_name(item: Item) -> str:
     return f"item_{item.id}"
 

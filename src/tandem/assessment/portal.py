@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tandem.assessment import registry, services
-from tandem.assessment.forms import AnswersForm
+from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows
 from tandem.core.instruments import Instrument, Item
@@ -64,7 +64,7 @@ def question(request, response_id, number):
     if not 1 <= number <= len(screens):
         raise Http404("No such question.")
     items = screens[number - 1]
-    form = AnswersForm(request.POST if request.method == "POST" else None, instrument=instrument, items=items,
+    form = AnswersForm(posted(request), instrument=instrument, items=items,
                        answers=response.answers)
     if request.method == "POST":
         action = request.POST.get("action", "next")

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment import registry, services
-from tandem.assessment.forms import AnswersForm, StartForm
+from tandem.assessment.forms import AnswersForm, StartForm, posted
 from tandem.assessment.models import Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
 
@@ -51,7 +51,7 @@ def entry(request, patient_id, response_id):
     instrument = registry.get(patient.organisation, response.instrument_code)
     if instrument is None:
         raise Http404("This questionnaire is no longer in use.")
-    form = AnswersForm(request.POST if request.method == "POST" else None, instrument=instrument, answers=response.answers)
+    form = AnswersForm(posted(request), instrument=instrument, answers=response.answers)
     urgent = []
     if request.method == "POST":
         finishing = request.POST.get("action") == "finish"
