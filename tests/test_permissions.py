@@ -77,6 +77,15 @@ EXPECTED = {
     (API + "episode-detail", "GET"): READ_P1,
     (API + "care-team", "GET"): READ_P1,
     (API + "care-team-members", "POST"): CHANGE_P1,
+    (API + "instrument-list", "GET"): CASELOAD | ADMIN,
+    (API + "instrument-detail", "GET"): CASELOAD | ADMIN,
+    (API + "instrument-score", "POST"): CASELOAD | ADMIN,
+    (API + "response-list", "GET"): READ_P1,
+    (API + "response-list", "POST"): CHANGE_P1,
+    (API + "response-detail", "GET"): READ_P1,
+    (API + "response-detail", "PATCH"): CHANGE_P1,
+    (API + "response-submit", "POST"): CHANGE_P1,
+    (API + "scores", "GET"): READ_P1,
 }
 
 
@@ -115,7 +124,7 @@ def url_for(world, name):
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
-    response = draft_for(p1) if "checkup-" in name else None
+    response = draft_for(p1) if "checkup-" in name or "response-" in name else None
     kwargs = {
         "patients:checkups": {"patient_id": p1.pk},
         "patients:checkup-new": {"patient_id": p1.pk},
@@ -139,6 +148,12 @@ def url_for(world, name):
         API + "episode-detail": {"patient_id": p1.pk, "episode_id": episode.pk},
         API + "care-team": {"patient_id": p1.pk},
         API + "care-team-members": {"patient_id": p1.pk},
+        API + "instrument-detail": {"code": "phq9"},
+        API + "instrument-score": {"code": "phq9"},
+        API + "response-list": {"patient_id": p1.pk},
+        API + "response-detail": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
+        API + "response-submit": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
+        API + "scores": {"patient_id": p1.pk},
     }.get(name, {})
     return reverse(name, kwargs=kwargs)
 
@@ -161,11 +176,10 @@ def test_allowed_roles_exactly(world, name, method):
         client = world.client(role)
         if method == "GET":
             response = client.get(url)
+        elif name.startswith(API):
+            response = client.generic(method, url, "{}", content_type="application/json")
         else:
-            content_type = "application/json" if name.startswith(API) else None
-            body = "{}" if content_type else {}
-            response = (client.post(url, body, content_type=content_type) if content_type
-                        else client.post(url, body))
+            response = client.post(url, {})
         if allowed(response):
             got.add(role)
     assert got == EXPECTED[(name, method)]

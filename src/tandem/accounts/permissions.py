@@ -208,6 +208,7 @@ AUTHENTICATED = Authenticated()
 STAFF_CASELOAD = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
 REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
 ADMIN = HasRole(Role.SERVICE_ADMIN)
+INSTRUMENT_READERS = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD, Role.SERVICE_ADMIN)
 AUDITOR = HasRole(Role.AUDITOR)
 READ_PATIENT = PatientRecord()
 CHANGE_PATIENT = PatientRecord(change=True)
@@ -257,6 +258,13 @@ RULES: dict[str, Rule] = {
     API + "episode-detail": API_PATIENT,
     API + "care-team": API_PATIENT,
     API + "care-team-members": API_PATIENT,
+    API + "instrument-list": INSTRUMENT_READERS,
+    API + "instrument-detail": INSTRUMENT_READERS,
+    API + "instrument-score": INSTRUMENT_READERS,  # stores nothing, names no patient
+    API + "response-list": API_PATIENT,
+    API + "response-detail": API_PATIENT,
+    API + "response-submit": API_PATIENT,
+    API + "scores": API_PATIENT,
 }
 
 

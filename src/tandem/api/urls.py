@@ -14,6 +14,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
 
 from tandem.api import schemas as s
+from tandem.api.checkups import router as checkups
 from tandem.patients import services
 from tandem.patients.caseload import caseload
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
@@ -37,6 +38,9 @@ api = NinjaAPI(
     docs_url=None,
     urls_namespace="api-1.0.0",
 )
+
+
+api.add_router("", checkups)
 
 
 @api.exception_handler(services.Invalid)

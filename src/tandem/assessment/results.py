@@ -89,7 +89,7 @@ def _date(response: Response) -> datetime.date:
 
 
 def track(instrument: Instrument, scale: Scale, responses: list[Response],
-          prefix: str) -> ScaleTrack:
+          prefix: str, chart: bool = True) -> ScaleTrack:
     rows, previous = [], None
     for r in responses:
         value = r.scores.get(scale.code)
@@ -100,6 +100,8 @@ def track(instrument: Instrument, scale: Scale, responses: list[Response],
             previous = value
     values = [row["value"] for row in rows if row["value"] is not None]
     overall = change_between(scale, values[0], values[-1]) if len(values) > 1 else None
+    if not chart:
+        return ScaleTrack(scale, rows, overall, "")
     points = [charts.Point(row["date"], row["value"],
                            f"{row['value']:g}" + (f" ({row['band']})" if row["band"] else ""))
               for row in rows if row["value"] is not None]

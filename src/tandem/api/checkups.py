@@ -1,0 +1,289 @@
+"""Check-ups in the JSON API: instruments, scoring without storing, responses (drafts, updates,
+submission) and a patient's scores over time. Access is decided by the permission layer (RULES
+in accounts/permissions.py) before any endpoint runs; the patient is on request.patient."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+
+from tandem.assessment import registry, services
+from tandem.assessment.models import Mode, Response, ResponseStatus
+from tandem.assessment.results import completed, track
+from tandem.core.scoring import check_answers, score
+from tandem.patients.services import Invalid
+
+router = Router(tags=["check-ups"])
+
+
+class InstrumentSummary(Schema):
+    code: str
+    title: str
+    version: str
+    items: int
+    recall_period: str
+    loinc: str
+    licence: str
+
+
+class ScaleOut(Schema):
+    code: str
+    title: str
+    value: float | None
+    band: str | None
+    answered: int
+    of: int
+    prorated: bool
+
+
+class ScoreIn(Schema):
+    answers: dict[str, Any] = Field(..., description="Item id → answer")
+
+
+class SafetyOut(Schema):
+    item: str
+    message: str
+
+
+class ScoreOut(Schema):
+    instrument: str
+    version: str
+    primary: str
+    scales: list[ScaleOut]
+    safety: list[SafetyOut]
+
+
+class ResponseIn(Schema):
+    instrument: str = Field(..., max_length=40)
+    mode: Mode = Mode.WITH_PRACTITIONER
+    answers: dict[str, Any] = {}
+    submit: bool = Field(True, description="Score and complete now; false keeps a draft")
+    completed_at: datetime.datetime | None = None
+
+
+class AnswersIn(Schema):
+    answers: dict[str, Any]
+
+
+class FlagOut(Schema):
+    id: uuid.UUID
+    severity: str
+    evidence: str
+    suggested_action: str
+
+
+class ResponseOut(Schema):
+    id: uuid.UUID
+    instrument: str = Field(..., alias="instrument_code")
+    version: str = Field(..., alias="instrument_version")
+    status: ResponseStatus
+    mode: Mode
+    entered_by: str | None
+    started_at: datetime.datetime
+    completed_at: datetime.datetime | None
+    answers: dict[str, Any]
+    scores: dict[str, float | None]
+    headline: float | None
+    band: str
+    urgent_flags: list[FlagOut] = []
+
+    @staticmethod
+    def resolve_entered_by(obj):
+        return obj.entered_by.username if obj.entered_by_id else None
+
+    @staticmethod
+    def resolve_urgent_flags(obj):
+        return getattr(obj, "new_flags", [])
+
+
+class PointOut(Schema):
+    date: datetime.date
+    value: float | None
+    band: str
+    change: str | None = Field(None, description="Reliable change since the check-up before")
+
+
+class TrajectoryOut(Schema):
+    instrument: str
+    scale: str
+    title: str
+    higher_is: str
+    range: tuple[float, float]
+    points: list[PointOut]
+    overall_change: str | None = Field(None, description="Reliable change, first to latest")
+
+
+class NextCheckupOut(Schema):
+    instrument: str
+    kind: str
+    due: datetime.date
+    status: str
+
+
+class ScoresOut(Schema):
+    trajectories: list[TrajectoryOut]
+    next: list[NextCheckupOut]
+
+
+def _instrument(request, code: str):
+    instrument = registry.get(request.user.organisation, code)
+    if instrument is None:
+        raise HttpError(404, f"No instrument with the code {code!r}.")
+    return instrument
+
+
+def _invalid(errors: dict[str, str]) -> Invalid:
+    return Invalid([{"loc": ["body", "answers", item], "msg": msg} for item, msg in errors.items()])
+
+
+@router.get("/instruments", response=list[InstrumentSummary], url_name="instrument-list")
+def list_instruments(request: HttpRequest):
+    """Every instrument the service can use."""
+    return [
+        {"code": i.code, "title": i.title, "version": i.version, "items": len(i.items),
+         "recall_period": i.recall_period, "loinc": i.loinc, "licence": i.licence.terms}
+        for i in registry.available(request.user.organisation).values()
+    ]
+
+
+@router.get("/instruments/{code}", response=dict[str, Any], url_name="instrument-detail")
+def get_instrument(request: HttpRequest, code: str):
+    """The whole definition: items, options, scales, bands, sources, terms, safety rules."""
+    return _instrument(request, code).model_dump(mode="json")
+
+
+@router.post("/instruments/{code}/score", response=ScoreOut, url_name="instrument-score")
+def score_answers(request: HttpRequest, code: str, body: ScoreIn):
+    """Score a set of answers without storing anything. Unanswered items count as missing
+    (the instrument's missing-item rule decides whether a score is given)."""
+    instrument = _instrument(request, code)
+    clean, errors = check_answers(instrument, body.answers)
+    if errors:
+        raise _invalid(errors)
+    result = score(instrument, clean)
+    return {
+        "instrument": instrument.code, "version": instrument.version,
+        "primary": result.primary,
+        "scales": [{"code": s.code, "title": s.title, "value": s.value,
+                    "band": s.band.label if s.band else None, "answered": s.answered,
+                    "of": s.of, "prorated": s.prorated} for s in result.scales.values()],
+        "safety": [{"item": r.item, "message": r.message} for r in result.safety],
+    }
+
+
+@router.get("/patients/{uuid:patient_id}/responses", response=list[ResponseOut],
+            url_name="response-list")
+def list_responses(request: HttpRequest, patient_id: uuid.UUID, instrument: str = "",
+                   status: ResponseStatus | None = None):
+    qs = request.patient.responses.select_related("entered_by").order_by("-started_at")
+    if instrument:
+        qs = qs.filter(instrument_code=instrument)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+@router.post("/patients/{uuid:patient_id}/responses", response={201: ResponseOut},
+             url_name="response-list")
+def create_response(request: HttpRequest, patient_id: uuid.UUID, body: ResponseIn):
+    """Store a check-up: scored and completed at once (`submit`: true, the default), or kept as
+    a draft to finish later. Answers that meet a safety rule raise an urgent flag at once."""
+    instrument = _instrument(request, body.instrument)
+    patient = request.patient
+    if body.completed_at and body.completed_at > timezone.now():
+        raise Invalid([{"loc": ["body", "completed_at"], "msg": "Cannot be in the future."}])
+    try:
+        if body.submit:
+            response, _result, flags = services.record_complete(
+                request, patient, instrument, body.answers, mode=body.mode,
+                completed_at=body.completed_at)
+        else:
+            with transaction.atomic():
+                response = services.start(request, patient, instrument, mode=body.mode)
+                flags = services.save_answers(request, response, instrument, body.answers)
+    except services.AnswersInvalid as exc:
+        raise _invalid(exc.errors) from None
+    response.new_flags = flags
+    return Status(201, response)
+
+
+def _response(request, response_id) -> Response:
+    return get_object_or_404(Response.objects.select_related("entered_by"), pk=response_id,
+                             patient=request.patient)
+
+
+@router.get("/patients/{uuid:patient_id}/responses/{uuid:response_id}", response=ResponseOut,
+            url_name="response-detail")
+def get_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uuid.UUID):
+    return _response(request, response_id)
+
+
+@router.patch("/patients/{uuid:patient_id}/responses/{uuid:response_id}", response=ResponseOut,
+              url_name="response-detail")
+def update_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uuid.UUID,
+                    body: AnswersIn):
+    """Add or change answers of a draft (null clears one)."""
+    response = _response(request, response_id)
+    if not response.is_draft:
+        raise HttpError(409, "This check-up is completed; its answers can no longer change.")
+    instrument = _instrument(request, response.instrument_code)
+    try:
+        with transaction.atomic():
+            response.new_flags = services.save_answers(request, response, instrument, body.answers)
+    except services.AnswersInvalid as exc:
+        raise _invalid(exc.errors) from None
+    return response
+
+
+@router.post("/patients/{uuid:patient_id}/responses/{uuid:response_id}/submit",
+             response=ResponseOut, url_name="response-submit")
+def submit_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uuid.UUID):
+    response = _response(request, response_id)
+    if not response.is_draft:
+        raise HttpError(409, "This check-up is already completed.")
+    instrument = _instrument(request, response.instrument_code)
+    try:
+        services.submit(request, response, instrument)
+    except services.AnswersInvalid as exc:
+        raise _invalid(exc.errors) from None
+    return response
+
+
+@router.get("/patients/{uuid:patient_id}/scores", response=ScoresOut, url_name="scores")
+def patient_scores(request: HttpRequest, patient_id: uuid.UUID):
+    """Every scale of every questionnaire completed, over time, with reliable change; and what
+    is due next."""
+    patient = request.patient
+    available = registry.available(patient.organisation)
+    responses: dict[str, list[Response]] = {}
+    for r in completed(patient):
+        responses.setdefault(r.instrument_code, []).append(r)
+    trajectories = []
+    for code, rows in responses.items():
+        instrument = available.get(code)
+        if instrument is None:
+            continue
+        for scale in instrument.scales:
+            t = track(instrument, scale, rows, f"{code}-{scale.code}", chart=False)
+            trajectories.append({
+                "instrument": code, "scale": scale.code, "title": scale.title,
+                "higher_is": scale.higher_is, "range": scale.range,
+                "points": [{"date": p["date"], "value": p["value"], "band": p["band"],
+                            "change": p["change"].label if p["change"] else None}
+                           for p in t.rows],
+                "overall_change": t.overall.label if t.overall else None,
+            })
+    upcoming = [
+        {"instrument": s.code, "kind": s.occasion.kind, "due": s.occasion.due,
+         "status": s.occasion.status}
+        for s in services.checkup_status(patient) if s.occasion is not None
+    ]
+    return {"trajectories": trajectories, "next": upcoming}
