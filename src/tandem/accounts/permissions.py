@@ -248,6 +248,11 @@ RULES: dict[str, Rule] = {
     "manage:teams": ADMIN,
     "manage:team-new": ADMIN,
     "manage:team-edit": ADMIN,
+    "manage:checkups": ADMIN,
+    "manage:instruments": ADMIN,
+    "manage:crisis-contacts": ADMIN,
+    "manage:life-domains": ADMIN,
+    "manage:urgent-answers": ADMIN,
     "audit:events": AUDITOR,
     "api-docs": SIGNED_IN,
     API + "api-root": NOBODY,  # django-ninja's placeholder for reversing /api/v1/

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.accounts import views
+from tandem.assessment import manage as checkups
 
 app_name = "manage"
 urlpatterns = [
@@ -10,4 +11,9 @@ urlpatterns = [
     path("teams/", views.teams, name="teams"),
     path("teams/new/", views.team_form, name="team-new"),
     path("teams/<int:team_id>/", views.team_form, name="team-edit"),
+    path("checkups/", checkups.settings_page, name="checkups"),
+    path("checkups/questionnaires/", checkups.instruments, name="instruments"),
+    path("checkups/crisis-contacts/", checkups.crisis_contacts, name="crisis-contacts"),
+    path("checkups/life-domains/", checkups.life_domains, name="life-domains"),
+    path("checkups/urgent-answers/", checkups.urgent_answers, name="urgent-answers"),
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -87,13 +88,17 @@ class CheckupSettings(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="checkup_settings"
     )
     interval_weeks = models.PositiveSmallIntegerField(
-        "weeks between check-ups in treatment", default=12
+        "weeks between check-ups in treatment", default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(52)],
     )
     post_exit_every_months = models.PositiveSmallIntegerField(
-        "months between check-ups after treatment", default=3
+        "months between check-ups after treatment", default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
     )
     post_exit_for_months = models.PositiveSmallIntegerField(
-        "months of check-ups after treatment", default=12
+        "months of check-ups after treatment", default=12,
+        validators=[MinValueValidator(0), MaxValueValidator(60)],
+        help_text="0 stops check-ups at exit.",
     )
     instruments = models.JSONField("questionnaires in a check-up", default=list)
 
@@ -113,6 +118,7 @@ class CheckupSchedule(models.Model):
     )
     interval_weeks = models.PositiveSmallIntegerField(
         "weeks between check-ups for this patient",
+        validators=[MinValueValidator(1), MaxValueValidator(52)],
         null=True,
         blank=True,
         help_text="Leave blank to use the service's setting.",

@@ -42,6 +42,9 @@ class Option(Strict):
     loinc: str = ""  # LOINC answer code (LA…), where one exists
 
 
+ITEM_TYPES = ("choice", "integer", "decimal", "boolean", "string")
+
+
 class Item(Strict):
     id: Code
     text: Text
@@ -184,21 +187,21 @@ def _message(error: dict) -> str:
 
 def parse(data) -> Instrument:
     """Validate a decoded definition (a dict) and return the Instrument, or raise DefinitionError
-    listing every problem. Nothing is partially accepted."""
+    listing every problem, structural and cross-reference alike. Nothing is partially accepted."""
     if not isinstance(data, dict):
         raise DefinitionError(["(top level): must be an object"])
+    problems: list[str] = []
+    instrument = None
     try:
         instrument = Instrument.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors():
             # Pydantic names union branches in the location (e.g. "int", "float"); drop them.
             loc = [p for p in error["loc"] if p not in {"int", "float"}]
             problems.append(f"{path(loc)}: {_message(error)}")
-        raise DefinitionError(list(dict.fromkeys(problems))) from None
-    problems = cross_reference_problems(instrument)
+    problems += cross_reference_problems(data)
     if problems:
-        raise DefinitionError(problems)
+        raise DefinitionError(list(dict.fromkeys(problems)))
     return instrument
 
 
@@ -214,72 +217,119 @@ def item_value_range(item: Item) -> tuple[Number, Number] | None:
     return None
 
 
-def cross_reference_problems(ins: Instrument) -> list[str]:
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value) -> list[tuple[int, dict]]:
+    return [(i, v) for i, v in enumerate(_list(value)) if isinstance(v, dict)]
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _values(item: dict) -> list:
+    return [o.get("value") for _, o in _dicts(item.get("options")) if _number(o.get("value"))]
+
+
+def _scorable(item: dict) -> bool:
+    kind = item.get("type")
+    if kind == "choice":
+        return bool(_values(item))
+    if kind in ("integer", "decimal"):
+        return _number(item.get("min")) and _number(item.get("max"))
+    return kind not in ITEM_TYPES or kind == "boolean"  # a wrong type is reported already
+
+
+def cross_reference_problems(data: dict) -> list[str]:
+    """Problems between parts of a definition, checked on the raw data so that they are
+    reported together with any structural ones (missing fields, wrong types)."""
     problems = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(ins.items):
-        where = f"items[{i}]"
-        if item.id in seen:
-            problems.append(f"{where}.id: '{item.id}' is also used by items[{seen[item.id]}]")
-        seen.setdefault(item.id, i)
-        if item.type == "choice":
-            if len(item.options) < 2:
+    items: dict[str, dict] = {}
+    for i, item in _dicts(data.get("items")):
+        where, item_id = f"items[{i}]", item.get("id")
+        if isinstance(item_id, str):
+            if item_id in items:
+                problems.append(f"{where}.id: '{item_id}' is used by an earlier item")
+            items.setdefault(item_id, item)
+        kind = item.get("type")
+        if kind == "choice":
+            options = _list(item.get("options"))
+            if len(options) < 2:
                 problems.append(f"{where}.options: a choice item needs at least two options")
-            values = [o.value for o in item.options]
-            for j, value in enumerate(values):
-                if value in values[:j]:
+            seen_values = []
+            for j, option in _dicts(options):
+                value = option.get("value")
+                if _number(value) and value in seen_values:
                     problems.append(f"{where}.options[{j}].value: {value} is used twice")
-        elif item.options:
+                seen_values.append(value)
+        elif item.get("options") and kind in ITEM_TYPES:  # (a wrong type is reported already)
             problems.append(f"{where}.options: only choice items have options")
-        if item.type in ("integer", "decimal"):
-            if item.min is None:
+        if kind in ("integer", "decimal"):
+            low, high = item.get("min"), item.get("max")
+            if low is None:
                 problems.append(f"{where}.min: missing (a number item needs a lowest value)")
-            if item.max is None:
+            if high is None:
                 problems.append(f"{where}.max: missing (a number item needs a highest value)")
-            if item.min is not None and item.max is not None and item.min >= item.max:
-                problems.append(f"{where}.max: must be greater than min ({item.min})")
-    scale_codes: dict[str, int] = {}
-    for i, scale in enumerate(ins.scales):
+            if _number(low) and _number(high) and low >= high:
+                problems.append(f"{where}.max: must be greater than min ({low})")
+    codes: dict[str, int] = {}
+    primaries = 0
+    for i, scale in _dicts(data.get("scales")):
         where = f"scales[{i}]"
-        if scale.code in scale_codes:
-            problems.append(
-                f"{where}.code: '{scale.code}' is also used by scales[{scale_codes[scale.code]}]"
-            )
-        scale_codes.setdefault(scale.code, i)
-        for j, item_id in enumerate(scale.items):
-            item = ins.items_by_id.get(item_id)
-            if item is None:
+        code = scale.get("code")
+        if isinstance(code, str):
+            if code in codes:
+                problems.append(f"{where}.code: '{code}' is also used by scales[{codes[code]}]")
+            codes.setdefault(code, i)
+        primaries += scale.get("primary") is True
+        scale_items = _list(scale.get("items"))
+        for j, item_id in enumerate(scale_items):
+            if not isinstance(item_id, str):
+                continue
+            if item_id not in items:
                 problems.append(f"{where}.items[{j}]: no item has the id '{item_id}'")
-            elif item_value_range(item) is None:
+            elif not _scorable(items[item_id]):
                 problems.append(f"{where}.items[{j}]: '{item_id}' has no numeric value to score")
-        for j, item_id in enumerate(scale.reversed):
-            if item_id not in scale.items:
+        for j, item_id in enumerate(_list(scale.get("reversed"))):
+            if item_id not in scale_items:
                 problems.append(
                     f"{where}.reversed[{j}]: '{item_id}' is not one of the scale's items"
                 )
-        if scale.method == "value" and len(scale.items) != 1:
+        if scale.get("method") == "value" and len(scale_items) != 1:
             problems.append(f"{where}.items: method 'value' takes exactly one item")
-        if scale.missing.max_missing >= len(scale.items):
+        missing = scale.get("missing") if isinstance(scale.get("missing"), dict) else {}
+        max_missing = missing.get("max_missing", 0)
+        if isinstance(max_missing, int) and scale_items and max_missing >= len(scale_items):
             problems.append(f"{where}.missing.max_missing: must be fewer than the scale's items")
-        if scale.missing.max_missing and scale.missing.method == "none":
+        if max_missing and missing.get("method", "none") == "none":
             problems.append(f"{where}.missing.method: say how missing answers are filled")
-        low, high = scale.range
-        if low >= high:
+        rng = _list(scale.get("range"))
+        low, high = (rng + [None, None])[:2]
+        if _number(low) and _number(high) and low >= high:
             problems.append(f"{where}.range: the first number must be lower than the second")
-        ordered = sorted(enumerate(scale.bands), key=lambda b: b[1].min)
+        bands = [
+            (j, b)
+            for j, b in _dicts(scale.get("bands"))
+            if _number(b.get("min")) and _number(b.get("max"))
+        ]
+        ordered = sorted(bands, key=lambda jb: jb[1]["min"])
         for (_, before), (j, band) in zip(ordered, ordered[1:], strict=False):
-            if band.min <= before.max:
-                problems.append(f"{where}.bands[{j}].min: overlaps the band '{before.label}'")
-        for j, band in enumerate(scale.bands):
-            if band.min > band.max:
+            if band["min"] <= before["max"]:
+                problems.append(
+                    f"{where}.bands[{j}].min: overlaps the band '{before.get('label')}'"
+                )
+        for j, band in bands:
+            if band["min"] > band["max"]:
                 problems.append(f"{where}.bands[{j}].max: must not be below min")
-            if band.min < low or band.max > high:
+            if _number(low) and _number(high) and (band["min"] < low or band["max"] > high):
                 problems.append(f"{where}.bands[{j}]: lies outside the scale's range")
-        if scale.bands and not scale.bands_citation:
+        if _list(scale.get("bands")) and not scale.get("bands_citation"):
             problems.append(f"{where}.bands_citation: missing (every band needs its source)")
-    if sum(1 for s in ins.scales if s.primary) > 1:
+    if primaries > 1:
         problems.append("scales: only one scale can be primary")
-    for i, rule in enumerate(ins.safety):
-        if rule.item not in ins.items_by_id:
-            problems.append(f"safety[{i}].item: no item has the id '{rule.item}'")
+    for i, rule in _dicts(data.get("safety")):
+        if isinstance(rule.get("item"), str) and rule["item"] not in items:
+            problems.append(f"safety[{i}].item: no item has the id '{rule['item']}'")
     return problems

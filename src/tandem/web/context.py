@@ -14,7 +14,17 @@ def navigation(request):
     if Role.PATIENT in roles:
         nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups")]
     if Role.SERVICE_ADMIN in roles:
-        nav += [("manage:users", "Users"), ("manage:teams", "Teams")]
+        nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
+                ("manage:checkups", "Check-ups")]
     if Role.AUDITOR in roles:
         nav.append(("audit:events", "Audit trail"))
-    return {"nav": nav, "user_roles": roles}
+    return {"nav": nav, "user_roles": roles, "checkup_admin_pages": CHECKUP_ADMIN_PAGES}
+
+
+CHECKUP_ADMIN_PAGES = [
+    ("manage:checkups", "Schedule"),
+    ("manage:instruments", "Questionnaires"),
+    ("manage:crisis-contacts", "Crisis contacts"),
+    ("manage:life-domains", "Life-domain cards"),
+    ("manage:urgent-answers", "Answers marked urgent"),
+]
