@@ -153,3 +153,18 @@ def test_practitioner_sees_scores_charts_and_reliable_change(live_world, visit):
     page.get_by_role("button", name="Finish and score").click()
     assert page.get_by_text("AUDIT-C completed and scored.").is_visible()
     tab.axe()
+
+
+def test_admin_sees_every_problem_of_an_invalid_upload(live_world, visit):
+    tab = visit()
+    tab.sign_in("service_admin", PASSWORD)
+    tab.go("/manage/checkups/questionnaires/")
+    tab.page.fill("#id_text", '{"code": "x", "title": "X", "version": "1", "items": '
+                  '[{"id": "a", "text": "A", "type": "choice", "options": [{"label": "no"}]}]}')
+    tab.page.get_by_role("button", name="Check and import").click()
+    problems = tab.page.locator(".problems li").all_inner_texts()
+    assert "items[0].options[0].value: missing" in problems
+    assert "licence: missing" in problems and "scales: missing" in problems
+    assert "items[0].options: a choice item needs at least two options" in problems
+    tab.axe()
+    tab.screenshot("instrument-upload-problems")

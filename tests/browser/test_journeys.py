@@ -21,17 +21,25 @@ def pages_for(role, world):
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
-    clinical = [f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs"]
+    from tests.test_permissions import draft_for
+
+    draft = draft_for(p1)
+    clinical = [f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs",
+                f"/patients/{p1.pk}/checkups/", f"/patients/{p1.pk}/checkups/{draft.pk}/view/"]
     change = [f"/patients/{p1.pk}/edit/", f"/patients/{p1.pk}/episodes/new/",
               f"/patients/{p1.pk}/episodes/{episode.pk}/", f"/patients/{p1.pk}/care-team/new/",
-              f"/patients/{p1.pk}/care-team/{member.pk}/end/", "/patients/new/"]
+              f"/patients/{p1.pk}/care-team/{member.pk}/end/", "/patients/new/",
+              f"/patients/{p1.pk}/checkups/new/", f"/patients/{p1.pk}/checkups/{draft.pk}/"]
     return {
         "practitioner": clinical + change,
         "prescriber": clinical,
         "team_lead": clinical + change[:1],
-        "patient": [],
+        "patient": ["/portal/checkups/", f"/portal/checkups/{draft.pk}/1/",
+                    f"/portal/checkups/{draft.pk}/review/"],
         "service_admin": ["/manage/users/new/", f"/manage/users/{world.users['auditor'].pk}/",
-                          "/manage/teams/", "/manage/teams/new/"],
+                          "/manage/teams/", "/manage/teams/new/", "/manage/checkups/",
+                          "/manage/checkups/questionnaires/", "/manage/checkups/crisis-contacts/",
+                          "/manage/checkups/life-domains/", "/manage/checkups/urgent-answers/"],
         "auditor": ["/audit/?action=read", "/not-a-page/", "/patients/"],
     }[role]
 
