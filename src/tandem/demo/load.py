@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import secrets
 import sys
@@ -13,6 +14,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
+from tandem.assessment.models import CheckupSchedule, Response
+from tandem.demo.checkups import FLAG_COLUMNS, RESPONSE_COLUMNS, SCHEDULE_COLUMNS
 from tandem.demo.people import (
     CARE_TEAM_COLUMNS,
     EPISODE_COLUMNS,
@@ -21,6 +24,7 @@ from tandem.demo.people import (
     Generator,
     Staff,
 )
+from tandem.monitoring.models import Flag
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 
 ORGANISATION = "Riverside Recovery Service"
@@ -114,6 +118,9 @@ TABLES = (
     (CareTeam, CARE_TEAM_COLUMNS),
     (Episode, EPISODE_COLUMNS),
     (CareTeamMember, MEMBER_COLUMNS),
+    (Response, RESPONSE_COLUMNS),
+    (CheckupSchedule, SCHEDULE_COLUMNS[1:]),  # its id is the database's own
+    (Flag, FLAG_COLUMNS),
 )
 
 
@@ -122,7 +129,8 @@ def insert_statements() -> list[str]:
     statements = []
     for model, columns in TABLES:
         fields = {f.attname for f in model._meta.concrete_fields}
-        assert fields == set(columns), f"demo columns out of step with {model.__name__}"
+        auto = {"id"} if "id" not in columns else set()
+        assert fields - auto == set(columns), f"demo columns out of step with {model.__name__}"
         names = ", ".join(connection.ops.quote_name(c) for c in columns)
         marks = ", ".join(["%s"] * len(columns))
         statements.append(f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({marks})")
@@ -130,8 +138,15 @@ def insert_statements() -> list[str]:
 
 
 def generator(org, teams, staff) -> Generator:
-    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    return Generator(timezone.localdate(), staff, org.pk, [t.pk for t in teams], created_at)
+    adapt = connection.ops.adapt_datetimefield_value
+    created_at = adapt(timezone.now())
+
+    @functools.cache
+    def stamp(day: datetime.date):
+        return adapt(datetime.datetime.combine(day, datetime.time(10, 0), tzinfo=datetime.UTC))
+
+    return Generator(timezone.localdate(), staff, org.pk, [t.pk for t in teams], created_at,
+                     stamp=stamp)
 
 
 def load(

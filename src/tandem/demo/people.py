@@ -10,6 +10,9 @@ import datetime
 import random
 from dataclasses import dataclass
 
+from tandem.core.schedule import EpisodeDates
+from tandem.demo.checkups import CheckupHistory
+
 GIVEN = (
     "Aaliyah Aaron Abdul Adam Aisha Alan Alex Alice Amir Amy Andrew Angela Anna Anthony Ava "
     "Barry Beth Bilal Bronwyn Callum Carl Caroline Chloe Chris Claire Colin Connor Craig Daniel "
@@ -67,7 +70,7 @@ class Generator:
     (UUIDs as 32 hex digits, dates as ISO strings), so loading is a bulk executemany."""
 
     def __init__(self, today: datetime.date, staff: Staff, organisation_id: int,
-                 team_ids: list[int], created_at, prefix: str = "RRS"):
+                 team_ids: list[int], created_at, prefix: str = "RRS", stamp=None):
         self.today = today
         self.staff = staff
         self.org = organisation_id
@@ -77,8 +80,10 @@ class Generator:
         day = today.toordinal()
         # ISO strings for every day back to the oldest birth date, computed once.
         self.iso = [datetime.date.fromordinal(day - n).isoformat() for n in range(70 * 366)]
+        # date → the database's value for a mid-morning time that day (check-up times)
+        self.stamp = stamp or (lambda d: f"{d.isoformat()} 10:00:00")
 
-    def rows(self, numbers) -> tuple[list, list, list, list]:
+    def rows(self, numbers) -> tuple[list, ...]:
         numbers = list(numbers)
         rng = random.Random(numbers[0] * 7919 + len(numbers) if numbers else 0)
         rand, bits = rng.random, rng.getrandbits
@@ -93,7 +98,10 @@ class Generator:
             return f"{(bits(128) & _VERSION_MASK) | _VERSION_BITS:032x}"
 
         patients, care_teams, episodes, members = [], [], [], []
+        responses, schedules, flags = [], [], []
         org, staff, date = self.org, self.staff, self.iso.__getitem__
+        history = CheckupHistory(org, self.today, self.stamp, uid, rand)
+        days_ago = self.today.toordinal()
         for number in numbers:
             team_index = number % 2
             given, family = choice(GIVEN), choice(FAMILY)
@@ -130,8 +138,9 @@ class Generator:
                     status, closed = "finished", date(max(0, exit_ago - 365))
                 else:
                     status = "post-exit-monitoring"
-            episodes.append((uid(), org, pid, date(current), _setting(rand), status, exit_date,
-                             reason, closed))
+            episode_id = uid()
+            episodes.append((episode_id, org, pid, date(current), _setting(rand), status,
+                             exit_date, reason, closed))
 
             keyworkers = staff.keyworkers[team_index]
             # The named demo keyworker carries a larger share than the other practitioners.
@@ -159,7 +168,14 @@ class Generator:
             if rand() < 0.15:
                 members.append((uid(), org, ctid, None, f"{choice(GIVEN)} {family}", "", "",
                                 "family", date(current), None))
-        return patients, care_teams, episodes, members
+            dates = EpisodeDates(
+                datetime.date.fromordinal(days_ago - current), status,
+                datetime.date.fromisoformat(exit_date) if exit_date else None)
+            done, schedule, raised = history.rows(pid, episode_id, dates, keyworker, portal)
+            responses += done
+            schedules.append(schedule[1:])  # the schedule's id is the database's own
+            flags += raised
+        return patients, care_teams, episodes, members, responses, schedules, flags
 
 
 OUTSIDE = (
