@@ -47,7 +47,7 @@ def hardness(course: str, step: int, steps: int, start: float) -> float:
     if course in ("improving", "re-engaged"):
         value = start - 0.55 * f
     elif course == "relapsing":  # better for the first 60% of the way, then worse again
-        value = start - f if f < 0.6 else start - 0.6 + (f - 0.6) * 1.5
+        value = start - f if f < 0.6 else start - 0.6 + (f - 0.6) * 1.9
     elif course == "stalled":
         value = start - 0.08 * f
     else:

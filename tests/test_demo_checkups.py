@@ -1,0 +1,31 @@
+"""`tandem demo` gives its patients check-up histories with something real in every chart."""
+
+from django.core.management import call_command
+
+from tandem.accounts.models import User
+from tandem.assessment.models import CheckupSchedule, Response
+from tandem.assessment.results import results_for
+from tandem.assessment.services import checkup_status, is_due
+from tandem.monitoring.models import Flag
+from tandem.patients.models import Patient
+
+
+def test_demo_check_up_histories_are_varied_and_scored(db):
+    call_command("demo", patients=150, password="demo-pass-123")
+    assert set(Response.objects.values_list("instrument_code", flat=True)) == {
+        "top", "life-domains", "phq9", "gad7"}
+    assert not Response.objects.filter(status="completed", scores={}).exists()
+    labels = set()
+    for patient in Patient.objects.all()[:60]:
+        for res in results_for(patient):
+            for track in res.tracks:
+                labels |= {row["change"].label for row in track.rows if row["change"]}
+    assert labels == {"reliably improved", "no reliable change", "reliably worse"}
+    counts = [Patient.objects.get(pk=p).responses.count()
+              for p in Patient.objects.values_list("pk", flat=True)[:150]]
+    assert min(counts) < 8 < max(counts)  # drop-outs and long histories
+    assert Flag.objects.filter(status="active").exists()
+    assert Flag.objects.filter(status="inactive").exclude(action_taken="").exists()
+    assert CheckupSchedule.objects.count() == 150
+    patient1 = Patient.objects.get(portal_user=User.objects.get(username="patient1"))
+    assert is_due(checkup_status(patient1))
