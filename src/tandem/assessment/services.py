@@ -26,7 +26,7 @@ from tandem.core import schedule as sched
 from tandem.core.instruments import Instrument, SafetyRule
 from tandem.core.scoring import Result, check_answers, missing_required, score
 from tandem.monitoring.services import raise_safety_flag
-from tandem.patients.models import OPEN_STATUSES
+from tandem.patients.models import OPEN_STATUSES, Episode
 
 REQUIRED = "Answer this question."
 
@@ -179,7 +179,7 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
 # --- schedules -------------------------------------------------------------------------------
 
 
-def rules_for(patient, settings: CheckupSettings, schedule: CheckupSchedule | None) -> sched.Rules:
+def rules_for(settings: CheckupSettings, schedule: CheckupSchedule | None) -> sched.Rules:
     weeks = (schedule.interval_weeks if schedule else None) or settings.interval_weeks
     return sched.Rules(interval_weeks=weeks, post_exit_every_months=settings.post_exit_every_months,
                        post_exit_for_months=settings.post_exit_for_months)
@@ -205,52 +205,77 @@ def is_due(statuses: list[InstrumentStatus]) -> bool:
     return any(s.needs_doing for s in statuses)
 
 
-def completion_dates(patient, codes) -> dict[str, list[datetime.date]]:
-    found: dict[str, list[datetime.date]] = {code: [] for code in codes}
-    rows = patient.responses.filter(
-        status=ResponseStatus.COMPLETED, instrument_code__in=list(codes)
-    ).values_list("instrument_code", "completed_at")
-    for code, when in rows:
-        found[code].append(timezone.localdate(when))
-    return found
+def next_occasions(episode, dates: dict[str, list[datetime.date]], codes: list[str],
+                   rules: sched.Rules, today: datetime.date) -> dict[str, sched.Occasion | None]:
+    """Per questionnaire of the check-up, the occasion to act on next (None: nothing)."""
+    if episode is None:
+        return dict.fromkeys(codes)
+    dates_of = episode_dates(episode)
+    return {code: sched.next_occasion(sched.occasions(dates_of, dates.get(code, []), today, rules))
+            for code in codes}
 
 
 def checkup_status(patient, today: datetime.date | None = None) -> list[InstrumentStatus]:
     """Per questionnaire of the service's check-up: the occasion to act on next, and any draft."""
     today = today or timezone.localdate()
     settings = settings_for(patient.organisation)
-    schedule = CheckupSchedule.objects.filter(patient=patient).first()
-    episode = current_episode(patient)
     codes = settings.instrument_codes()
     available = registry.available(patient.organisation)
     drafts = {
         r.instrument_code: r
         for r in patient.responses.filter(status=ResponseStatus.IN_PROGRESS).order_by("updated_at")
     }
-    dates = completion_dates(patient, codes)
-    result = []
-    for code in codes:
-        occasion = None
-        if episode is not None:
-            found = sched.occasions(episode_dates(episode), dates[code], today,
-                                    rules_for(patient, settings, schedule))
-            occasion = sched.next_occasion(found)
-        result.append(InstrumentStatus(code, available.get(code), occasion, drafts.get(code)))
-    return result
+    rules = rules_for(settings, CheckupSchedule.objects.filter(patient=patient).first())
+    dates = completion_dates([patient.pk], codes).get(patient.pk, {})
+    found = next_occasions(current_episode(patient), dates, codes, rules, today)
+    return [InstrumentStatus(code, available.get(code), found[code], drafts.get(code))
+            for code in codes]
+
+
+def completion_dates(patient_ids, codes) -> dict:
+    """{patient id: {code: [dates completed]}} for these patients, in one query."""
+    found: dict = {}
+    rows = Response.objects.filter(
+        patient_id__in=list(patient_ids), status=ResponseStatus.COMPLETED,
+        instrument_code__in=list(codes),
+    ).values_list("patient_id", "instrument_code", "completed_at")
+    for patient_id, code, when in rows:
+        found.setdefault(patient_id, {}).setdefault(code, []).append(timezone.localdate(when))
+    return found
 
 
 def refresh_schedule(patient, today: datetime.date | None = None) -> CheckupSchedule:
     """Recompute and store the patient's next check-up (called after every change)."""
-    statuses = checkup_status(patient, today)
-    upcoming = [s.occasion for s in statuses if s.occasion is not None]
-    nxt = min(upcoming, key=lambda o: o.due) if upcoming else None
-    schedule, _ = CheckupSchedule.objects.update_or_create(
-        patient=patient,
-        defaults={
-            "organisation_id": patient.organisation_id,
-            "next_due": nxt.due if nxt else None,
-            "next_kind": nxt.kind if nxt else "",
-            "updated_at": timezone.now(),
-        },
-    )
-    return schedule
+    refresh_schedules(patient.organisation, [patient.pk], today)
+    return CheckupSchedule.objects.get(patient=patient)
+
+
+def refresh_schedules(organisation, patient_ids, today: datetime.date | None = None) -> None:
+    """Recompute and store the next check-up of many patients with a fixed number of queries."""
+    today = today or timezone.localdate()
+    ids = list(dict.fromkeys(patient_ids))
+    settings = settings_for(organisation)
+    codes = settings.instrument_codes()
+    episodes = {}
+    for episode in Episode.objects.filter(patient_id__in=ids, status__in=OPEN_STATUSES).order_by(
+            "start_date"):
+        episodes[episode.patient_id] = episode  # the latest open one wins
+    schedules = {s.patient_id: s for s in CheckupSchedule.objects.filter(patient_id__in=ids)}
+    dates = completion_dates(ids, codes)
+    now = timezone.now()
+    changed, new = [], []
+    for patient_id in ids:
+        schedule = schedules.get(patient_id)
+        found = next_occasions(episodes.get(patient_id), dates.get(patient_id, {}), codes,
+                               rules_for(settings, schedule), today)
+        upcoming = [o for o in found.values() if o is not None]
+        nxt = min(upcoming, key=lambda o: o.due) if upcoming else None
+        due, kind = (nxt.due, nxt.kind) if nxt else (None, "")
+        if schedule is None:
+            new.append(CheckupSchedule(organisation_id=organisation.pk, patient_id=patient_id,
+                                       next_due=due, next_kind=kind, updated_at=now))
+        elif (schedule.next_due, schedule.next_kind) != (due, kind):
+            schedule.next_due, schedule.next_kind, schedule.updated_at = due, kind, now
+            changed.append(schedule)
+    CheckupSchedule.objects.bulk_create(new)
+    CheckupSchedule.objects.bulk_update(changed, ["next_due", "next_kind", "updated_at"])
