@@ -145,3 +145,62 @@ def test_prescriber_reads_but_cannot_store(world):
     assert client.get(url).status_code == 200
     assert client.post(url, {"instrument": "phq9", "answers": PHQ9},
                        content_type="application/json").status_code == 403
+
+
+def batch(client, items):
+    return client.post("/api/v1/responses", {"responses": items},
+                       content_type="application/json")
+
+
+def test_batch_stores_many_check_ups_with_audit_flags_and_schedules(world):
+    client, _ = bearer(world.users["team_lead"])  # team A: p1 and p2
+    items = [
+        {"patient_id": str(world.p1.pk), "instrument": "phq9", "answers": PHQ9},
+        {"patient_id": str(world.p2.pk), "instrument": "gad7",
+         "answers": {str(i): 2 for i in range(1, 8)}, "mode": "phone"},
+        {"patient_id": str(world.p2.pk), "instrument": "phq9", "answers": PHQ9 | {"9": 1}},
+    ]
+    before = AuditEvent.objects.count()
+    reply = batch(client, items)
+    assert reply.status_code == 201, reply.content
+    body = reply.json()
+    assert body["created"] == 3 and len(body["urgent_flags"]) == 1
+    assert body["urgent_flags"][0]["patient_id"] == str(world.p2.pk)
+    stored = {str(r.pk): r for r in Response.objects.all()}
+    assert sorted(r.headline for r in stored.values()) == [8, 9, 14]
+    assert {r.mode for r in stored.values()} == {"integration", "phone"}
+    events = AuditEvent.objects.filter(action="create", object_type="response")
+    assert AuditEvent.objects.count() == before + 3
+    assert {e.object_id for e in events} == set(body["ids"])
+    assert CheckupSchedule.objects.filter(patient__in=[world.p1, world.p2]).count() == 2
+    assert Flag.objects.get().patient == world.p2
+    from tandem.audit.trail import verify
+
+    assert verify() == []  # the bulk append keeps the hash chain whole
+
+
+def test_batch_is_all_or_nothing_and_names_every_problem(world):
+    client, _ = bearer(world.users["practitioner"])  # only p1 is theirs
+    items = [
+        {"patient_id": str(world.p1.pk), "instrument": "phq9", "answers": PHQ9},
+        {"patient_id": str(world.p3.pk), "instrument": "phq9", "answers": PHQ9},
+        {"patient_id": str(world.p_other.pk), "instrument": "nope", "answers": {}},
+        {"patient_id": str(world.p1.pk), "instrument": "gad7", "answers": {"1": 7}},
+    ]
+    reply = batch(client, items)
+    assert reply.status_code == 422
+    detail = reply.json()["detail"]
+    locs = [tuple(e["loc"][2:]) for e in detail]
+    assert (1, "patient_id") in locs and (2, "patient_id") in locs and (2, "instrument") in locs
+    assert (3, "answers", "1") in locs and (3, "answers", "7") in locs
+    assert detail[locs.index((3, "answers", "1"))]["msg"] == "Choose one of the answers given."
+    assert Response.objects.count() == 0
+
+
+def test_prescriber_cannot_batch_and_batches_are_bounded(world):
+    client, _ = bearer(world.users["prescriber"])
+    item = {"patient_id": str(world.p1.pk), "instrument": "phq9", "answers": PHQ9}
+    assert batch(client, [item]).status_code == 403
+    lead, _ = bearer(world.users["team_lead"])
+    assert batch(lead, []).status_code == 422
+    assert batch(lead, [item] * 1001).status_code == 422

@@ -96,6 +96,7 @@ EXPECTED = {
     (API + "response-detail", "PATCH"): CHANGE_P1,
     (API + "response-submit", "POST"): CHANGE_P1,
     (API + "scores", "GET"): READ_P1,
+    (API + "response-batch", "POST"): REGISTER,  # each patient named is checked as well
 }
 
 

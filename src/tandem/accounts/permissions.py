@@ -44,11 +44,21 @@ def team_ids(user, role: str) -> set[int]:
 
 def visible_patients(user) -> QuerySet:
     """Patients this user may open as staff. Empty for everyone else."""
+    return _patients(user, {Role.PRACTITIONER, Role.PRESCRIBER})
+
+
+def changeable_patients(user) -> QuerySet:
+    """Patients whose records this user may change (the rule `access_role` applies to one
+    patient, for many at once): on the care team as a practitioner, or their team's lead."""
+    return _patients(user, {Role.PRACTITIONER})
+
+
+def _patients(user, member_roles: set[str]) -> QuerySet:
     from tandem.patients.models import CareTeamMember, Patient, active_membership
 
     roles = roles_of(user)
     q = Q(pk__in=[])
-    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+    if roles & member_roles:
         membership = CareTeamMember.objects.filter(
             active_membership(timezone.localdate()),
             care_team__patient=OuterRef("pk"),
@@ -207,6 +217,8 @@ SIGNED_IN = SignedIn()
 AUTHENTICATED = Authenticated()
 STAFF_CASELOAD = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD)
 REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
+# Bulk writes name many patients; each is checked with `changeable_patients`.
+CHANGES_SOME_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
 ADMIN = HasRole(Role.SERVICE_ADMIN)
 INSTRUMENT_READERS = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD, Role.SERVICE_ADMIN)
 AUDITOR = HasRole(Role.AUDITOR)
@@ -270,6 +282,7 @@ RULES: dict[str, Rule] = {
     API + "response-detail": API_PATIENT,
     API + "response-submit": API_PATIENT,
     API + "scores": API_PATIENT,
+    API + "response-batch": CHANGES_SOME_PATIENTS,
 }
 
 

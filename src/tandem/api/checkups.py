@@ -18,8 +18,8 @@ from ninja.errors import HttpError
 from tandem.assessment import registry, services
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import completed, track
+from tandem.core.errors import Invalid
 from tandem.core.scoring import check_answers, score
-from tandem.patients.services import Invalid
 
 router = Router(tags=["check-ups"])
 
@@ -61,6 +61,14 @@ class ScoreOut(Schema):
     safety: list[SafetyOut]
 
 
+class FlagOut(Schema):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    severity: str
+    evidence: str
+    suggested_action: str
+
+
 class ResponseIn(Schema):
     instrument: str = Field(..., max_length=40)
     mode: Mode = Mode.WITH_PRACTITIONER
@@ -69,15 +77,26 @@ class ResponseIn(Schema):
     completed_at: datetime.datetime | None = None
 
 
+class BatchItem(Schema):
+    patient_id: uuid.UUID
+    instrument: str = Field(..., max_length=40)
+    answers: dict[str, Any]
+    mode: Mode = Mode.INTEGRATION
+    completed_at: datetime.datetime | None = None
+
+
+class BatchIn(Schema):
+    responses: list[BatchItem] = Field(..., min_length=1, max_length=1000)
+
+
+class BatchOut(Schema):
+    created: int
+    ids: list[uuid.UUID]
+    urgent_flags: list[FlagOut]
+
+
 class AnswersIn(Schema):
     answers: dict[str, Any]
-
-
-class FlagOut(Schema):
-    id: uuid.UUID
-    severity: str
-    evidence: str
-    suggested_action: str
 
 
 class ResponseOut(Schema):
@@ -255,6 +274,18 @@ def submit_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
     except services.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     return response
+
+
+@router.post("/responses", response={201: BatchOut}, url_name="response-batch")
+def create_batch(request: HttpRequest, body: BatchIn):
+    """Store up to 1,000 completed check-ups, for any patients whose records you may change,
+    all or nothing: every problem is reported by its place in the batch and nothing is stored
+    until there are none. For integrations (a clinical system's outcomes, a phone app syncing)."""
+    submissions = [services.Submission(item.patient_id, item.instrument, item.answers,
+                                       item.mode, item.completed_at) for item in body.responses]
+    responses, flags = services.record_batch(request, submissions)
+    return Status(201, {"created": len(responses), "ids": [r.pk for r in responses],
+                        "urgent_flags": flags})
 
 
 @router.get("/patients/{uuid:patient_id}/scores", response=ScoresOut, url_name="scores")

@@ -15,6 +15,7 @@ from ninja.security import HttpBearer, django_auth
 
 from tandem.api import schemas as s
 from tandem.api.checkups import router as checkups
+from tandem.core.errors import Invalid
 from tandem.patients import services
 from tandem.patients.caseload import caseload
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
@@ -43,8 +44,8 @@ api = NinjaAPI(
 api.add_router("", checkups)
 
 
-@api.exception_handler(services.Invalid)
-def invalid(request, exc: services.Invalid):
+@api.exception_handler(Invalid)
+def invalid(request, exc: Invalid):
     return api.create_response(request, {"detail": exc.errors}, status=422)
 
 

@@ -13,19 +13,23 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from tandem.accounts.permissions import changeable_patients
 from tandem.assessment import registry
 from tandem.assessment.models import (
     CheckupSchedule,
     CheckupSettings,
+    Mode,
     Response,
     ResponseStatus,
     UrgentAnswer,
 )
-from tandem.audit.trail import record_request
+from tandem.audit.trail import record_many, record_request
 from tandem.core import schedule as sched
+from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
-from tandem.core.scoring import Result, check_answers, missing_required, score
-from tandem.monitoring.services import raise_safety_flag
+from tandem.core.scoring import Result, check_answers, missing_required, safety_hits, score
+from tandem.monitoring.models import Flag
+from tandem.monitoring.services import raise_safety_flag, safety_flag
 from tandem.patients.models import OPEN_STATUSES, Episode
 
 REQUIRED = "Answer this question."
@@ -174,6 +178,76 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
         flags = _safety(response, instrument, clean)
         refresh_schedule(patient)
     return response, result, flags
+
+
+@dataclass
+class Submission:
+    """One completed check-up in a batch (from an integration)."""
+
+    patient_id: object
+    instrument: str
+    answers: dict
+    mode: str = Mode.INTEGRATION
+    completed_at: datetime.datetime | None = None
+
+
+def record_batch(request, submissions: list[Submission]) -> tuple[list[Response], list[Flag]]:
+    """Check, score and store many completed check-ups at once, all or nothing.
+
+    Raises `Invalid` naming every problem by its place in the batch. Each patient must be one
+    the caller may change (the permission layer's `changeable_patients`); each stored response
+    is audited, raises any urgent flags, and the patients' schedules are brought up to date."""
+    org = request.user.organisation
+    available = registry.available(org)
+    ids = {s.patient_id for s in submissions}
+    allowed = set(changeable_patients(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    episodes = {}
+    for episode in Episode.objects.filter(patient_id__in=allowed, status__in=OPEN_STATUSES
+                                          ).order_by("start_date"):
+        episodes[episode.patient_id] = episode.pk
+    extra_rules = {}
+    now = timezone.now()
+    errors, responses, flags = [], [], []
+    for n, sub in enumerate(submissions):
+        where = ["body", "responses", n]
+        if sub.patient_id not in allowed:
+            errors.append({"loc": [*where, "patient_id"],
+                           "msg": "No patient whose record you may change has this id."})
+        instrument = available.get(sub.instrument)
+        if instrument is None:
+            errors.append({"loc": [*where, "instrument"], "msg": "No instrument has this code."})
+            continue
+        if sub.completed_at and sub.completed_at > now:
+            errors.append({"loc": [*where, "completed_at"], "msg": "Cannot be in the future."})
+        clean, problems = check_answers(instrument, sub.answers)
+        problems |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in problems}
+        errors += [{"loc": [*where, "answers", item], "msg": msg} for item, msg in problems.items()]
+        if errors:
+            continue
+        result = score(instrument, clean)
+        when = sub.completed_at or now
+        response = Response(
+            organisation_id=org.pk, patient_id=sub.patient_id,
+            episode_id=episodes.get(sub.patient_id), instrument_code=instrument.code,
+            instrument_version=instrument.version, status=ResponseStatus.COMPLETED,
+            mode=sub.mode, entered_by=request.user, started_at=when, updated_at=when,
+            completed_at=when, answers={k: v for k, v in clean.items() if v is not None},
+        )
+        store_result(response, result)
+        responses.append(response)
+        if instrument.code not in extra_rules:
+            extra_rules[instrument.code] = service_safety_rules(org, instrument.code)
+        for rule in safety_hits(instrument, clean, extra_rules[instrument.code]):
+            flags.append(safety_flag(response, instrument, rule,
+                                     answer_text(instrument, rule.item, clean[rule.item])))
+    if errors:
+        raise Invalid(errors)
+    with transaction.atomic():
+        Response.objects.bulk_create(responses)
+        Flag.objects.bulk_create(flags)
+        record_many(request, "create", [(r.patient_id, r) for r in responses])
+        refresh_schedules(org, [r.patient_id for r in responses])
+    return responses, flags
 
 
 # --- schedules -------------------------------------------------------------------------------

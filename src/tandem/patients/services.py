@@ -12,15 +12,8 @@ from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of
 from tandem.assessment.services import refresh_schedule
 from tandem.audit.trail import record_request
+from tandem.core.errors import Invalid
 from tandem.patients.models import CareRole, CareTeam, CareTeamMember, Episode, EpisodeStatus
-
-
-class Invalid(Exception):
-    """Field-level problems, as a list of {"loc": [...], "msg": "..."} (FastAPI/ninja shape)."""
-
-    def __init__(self, errors: list[dict]):
-        super().__init__(errors)
-        self.errors = errors
 
 
 def check(form, loc=("body",), rename: dict[str, str] | None = None):
