@@ -5,7 +5,14 @@ import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.core.schedule import EpisodeDates, Rules, add_months, next_occasion, occasions
+from tandem.core.schedule import (
+    EpisodeDates,
+    Rules,
+    add_months,
+    next_occasion,
+    occasions,
+    relevant_since,
+)
 
 D = datetime.date
 START = D(2026, 1, 5)
@@ -142,3 +149,24 @@ def test_schedule_invariants(start, length, weeks, offsets, ahead, status):
     else:
         # Never-ending follow-up is impossible, and there is always a next step in treatment.
         assert next_occasion(found) is not None or status == "post-exit-monitoring"
+
+
+@given(dates, st.integers(0, 900), st.integers(1, 26), st.integers(1, 6),
+       st.lists(st.integers(-40, 2000), max_size=15), st.integers(0, 2000),
+       st.sampled_from(["active", "post-exit-monitoring", "finished"]))
+def test_older_check_ups_never_change_the_next_occasion(start, length, weeks, months, offsets,
+                                                          ahead, status):
+    exit_date = None if status == "active" else start + datetime.timedelta(days=length)
+    episode = EpisodeDates(start, status, exit_date)
+    today = start + datetime.timedelta(days=ahead)
+    rules = Rules(interval_weeks=weeks, post_exit_every_months=months)
+    done = [start + datetime.timedelta(days=o) for o in offsets]
+    since = relevant_since(episode, rules, today)
+    recent = [d for d in done if d >= since]
+
+    def key(found):
+        nxt = next_occasion(found)
+        return nxt and (nxt.kind, nxt.due, nxt.status)
+
+    assert key(occasions(episode, done, today, rules)) == key(
+        occasions(episode, recent, today, rules))

@@ -283,9 +283,8 @@ def create_batch(request: HttpRequest, body: BatchIn):
     until there are none. For integrations (a clinical system's outcomes, a phone app syncing)."""
     submissions = [services.Submission(item.patient_id, item.instrument, item.answers,
                                        item.mode, item.completed_at) for item in body.responses]
-    responses, flags = services.record_batch(request, submissions)
-    return Status(201, {"created": len(responses), "ids": [r.pk for r in responses],
-                        "urgent_flags": flags})
+    ids, flags = services.record_batch(request, submissions)
+    return Status(201, {"created": len(ids), "ids": ids, "urgent_flags": flags})
 
 
 @router.get("/patients/{uuid:patient_id}/scores", response=ScoresOut, url_name="scores")

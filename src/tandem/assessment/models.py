@@ -79,6 +79,13 @@ class Response(models.Model):
         return self.status == ResponseStatus.IN_PROGRESS
 
 
+# Column order for writing many responses at once (tandem.bulk): the API's batches, the demo.
+RESPONSE_COLUMNS = ("id", "organisation_id", "patient_id", "episode_id", "instrument_code",
+                    "instrument_version", "status", "mode", "entered_by_id", "started_at",
+                    "updated_at", "completed_at", "answers", "position", "scores", "headline",
+                    "band", "band_level")
+
+
 class CheckupSettings(models.Model):
     """A service's schedule rules and standard check-up. Missing row = the defaults."""
 

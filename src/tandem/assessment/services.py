@@ -8,14 +8,18 @@ answer that meets a safety rule raises an urgent flag for the care team in the s
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from tandem.accounts.permissions import changeable_patients
 from tandem.assessment import registry
 from tandem.assessment.models import (
+    RESPONSE_COLUMNS,
     CheckupSchedule,
     CheckupSettings,
     Mode,
@@ -24,6 +28,7 @@ from tandem.assessment.models import (
     UrgentAnswer,
 )
 from tandem.audit.trail import record_many, record_request
+from tandem.bulk import insert_many
 from tandem.core import schedule as sched
 from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
@@ -191,23 +196,24 @@ class Submission:
     completed_at: datetime.datetime | None = None
 
 
-def record_batch(request, submissions: list[Submission]) -> tuple[list[Response], list[Flag]]:
+def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID], list[Flag]]:
     """Check, score and store many completed check-ups at once, all or nothing.
 
     Raises `Invalid` naming every problem by its place in the batch. Each patient must be one
     the caller may change (the permission layer's `changeable_patients`); each stored response
-    is audited, raises any urgent flags, and the patients' schedules are brought up to date."""
+    is audited, raises any urgent flags, and the patients' schedules are brought up to date.
+    Returns the new responses' ids and the flags raised."""
     org = request.user.organisation
     available = registry.available(org)
     ids = {s.patient_id for s in submissions}
     allowed = set(changeable_patients(request.user).filter(pk__in=ids).values_list("pk", flat=True))
-    episodes = {}
-    for episode in Episode.objects.filter(patient_id__in=allowed, status__in=OPEN_STATUSES
-                                          ).order_by("start_date"):
-        episodes[episode.patient_id] = episode.pk
-    extra_rules = {}
+    episodes = dict(
+        Episode.objects.filter(patient_id__in=allowed, status__in=OPEN_STATUSES)
+        .order_by("start_date").values_list("patient_id", "pk")  # the latest open one wins
+    )
+    extra_rules: dict[str, list[SafetyRule]] = {}
     now = timezone.now()
-    errors, responses, flags = [], [], []
+    errors, rows, flags = [], [], []
     for n, sub in enumerate(submissions):
         where = ["body", "responses", n]
         if sub.patient_id not in allowed:
@@ -225,29 +231,29 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[Response]
         if errors:
             continue
         result = score(instrument, clean)
+        head = result.headline
+        band, level = (head.band.label, head.band.level) if head.band else ("", None)
         when = sub.completed_at or now
-        response = Response(
-            organisation_id=org.pk, patient_id=sub.patient_id,
-            episode_id=episodes.get(sub.patient_id), instrument_code=instrument.code,
-            instrument_version=instrument.version, status=ResponseStatus.COMPLETED,
-            mode=sub.mode, entered_by=request.user, started_at=when, updated_at=when,
-            completed_at=when, answers={k: v for k, v in clean.items() if v is not None},
-        )
-        store_result(response, result)
-        responses.append(response)
+        rid = uuid.uuid4()
+        rows.append((
+            rid, org.pk, sub.patient_id, episodes.get(sub.patient_id), instrument.code,
+            instrument.version, ResponseStatus.COMPLETED.value, sub.mode, request.user.pk, when,
+            when, when, {k: v for k, v in clean.items() if v is not None}, 0, result.values(),
+            head.value, band, level,
+        ))
         if instrument.code not in extra_rules:
             extra_rules[instrument.code] = service_safety_rules(org, instrument.code)
         for rule in safety_hits(instrument, clean, extra_rules[instrument.code]):
-            flags.append(safety_flag(response, instrument, rule,
+            flags.append(safety_flag(org.pk, sub.patient_id, rid, instrument, rule,
                                      answer_text(instrument, rule.item, clean[rule.item])))
     if errors:
         raise Invalid(errors)
     with transaction.atomic():
-        Response.objects.bulk_create(responses)
+        insert_many(Response, RESPONSE_COLUMNS, rows)
         Flag.objects.bulk_create(flags)
-        record_many(request, "create", [(r.patient_id, r) for r in responses])
-        refresh_schedules(org, [r.patient_id for r in responses])
-    return responses, flags
+        record_many(request, "create", [(row[2], "response", row[0]) for row in rows])
+        refresh_schedules(org, [row[2] for row in rows])
+    return [row[0] for row in rows], flags
 
 
 # --- schedules -------------------------------------------------------------------------------
@@ -300,21 +306,37 @@ def checkup_status(patient, today: datetime.date | None = None) -> list[Instrume
         for r in patient.responses.filter(status=ResponseStatus.IN_PROGRESS).order_by("updated_at")
     }
     rules = rules_for(settings, CheckupSchedule.objects.filter(patient=patient).first())
-    dates = completion_dates([patient.pk], codes).get(patient.pk, {})
-    found = next_occasions(current_episode(patient), dates, codes, rules, today)
+    episode = current_episode(patient)
+    dates = {}
+    if episode is not None:
+        since = sched.relevant_since(episode_dates(episode), rules, today)
+        dates = completion_dates({patient.pk: since}, codes).get(patient.pk, {})
+    found = next_occasions(episode, dates, codes, rules, today)
     return [InstrumentStatus(code, available.get(code), found[code], drafts.get(code))
             for code in codes]
 
 
-def completion_dates(patient_ids, codes) -> dict:
-    """{patient id: {code: [dates completed]}} for these patients, in one query."""
+def completion_dates(since: dict, codes) -> dict:
+    """{patient id: {code: [local dates completed]}} in one query, for each patient in `since`
+    only from the date given there (older check-ups cannot decide the next one)."""
+    by_date: dict[datetime.date, list] = {}
+    for patient_id, day in since.items():
+        by_date.setdefault(day, []).append(patient_id)
+    which = Q(pk__in=[])
+    for day, ids in by_date.items():
+        start = datetime.datetime.combine(day - datetime.timedelta(days=1), datetime.time(),
+                                          tzinfo=datetime.UTC)
+        which |= Q(patient_id__in=ids, completed_at__gte=start)
+    rows = (
+        Response.objects.filter(which, status=ResponseStatus.COMPLETED,
+                                instrument_code__in=list(codes))
+        # The local date is worked out by the database: one conversion per row.
+        .annotate(day=TruncDate("completed_at"))
+        .values_list("patient_id", "instrument_code", "day")
+    )
     found: dict = {}
-    rows = Response.objects.filter(
-        patient_id__in=list(patient_ids), status=ResponseStatus.COMPLETED,
-        instrument_code__in=list(codes),
-    ).values_list("patient_id", "instrument_code", "completed_at")
-    for patient_id, code, when in rows:
-        found.setdefault(patient_id, {}).setdefault(code, []).append(timezone.localdate(when))
+    for patient_id, code, day in rows:
+        found.setdefault(patient_id, {}).setdefault(code, []).append(day)
     return found
 
 
@@ -335,7 +357,10 @@ def refresh_schedules(organisation, patient_ids, today: datetime.date | None = N
             "start_date"):
         episodes[episode.patient_id] = episode  # the latest open one wins
     schedules = {s.patient_id: s for s in CheckupSchedule.objects.filter(patient_id__in=ids)}
-    dates = completion_dates(ids, codes)
+    # Only recent check-ups can decide the next one (core.schedule.relevant_since).
+    since = {p: sched.relevant_since(episode_dates(e), rules_for(settings, schedules.get(p)),
+                                     today) for p, e in episodes.items()}
+    dates = completion_dates(since, codes)
     now = timezone.now()
     changed, new = [], []
     for patient_id in ids:

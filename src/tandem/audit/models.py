@@ -90,18 +90,29 @@ class AuditEvent(models.Model):
 
     def chained_fields(self) -> dict[str, object]:
         """Exactly the fields the hash covers."""
-        return {
-            "organisation": self.organisation_id,
-            "seq": self.seq,
-            "occurred_at": canonical_time(self.occurred_at),
-            "actor": self.actor_id,
-            "actor_username": self.actor_username,
-            "role": self.role,
-            "action": self.action,
-            "patient": str(self.patient_id) if self.patient_id else None,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "path": self.path,
-            "client_address": self.client_address,
-            "purpose": self.purpose,
-        }
+        return chain_values({name: getattr(self, attname) for name, attname in CHAINED})
+
+
+# The fields the hash covers: (name in the hash, column). Values are taken as stored, with the
+# time made canonical and the patient id as text (see `chain_values`).
+CHAINED = (
+    ("organisation", "organisation_id"),
+    ("seq", "seq"),
+    ("occurred_at", "occurred_at"),
+    ("actor", "actor_id"),
+    ("actor_username", "actor_username"),
+    ("role", "role"),
+    ("action", "action"),
+    ("patient", "patient_id"),
+    ("object_type", "object_type"),
+    ("object_id", "object_id"),
+    ("path", "path"),
+    ("client_address", "client_address"),
+    ("purpose", "purpose"),
+)
+
+
+def chain_values(fields: dict[str, object]) -> dict[str, object]:
+    """The hashed form of an event's fields: canonical UTC time, patient id as text."""
+    return dict(fields, occurred_at=canonical_time(fields["occurred_at"]),
+                patient=str(fields["patient"]) if fields["patient"] else None)

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tandem.audit.models import AuditEvent
+from tandem.audit.models import CHAINED, AuditEvent, chain_values
+from tandem.bulk import insert_many
 from tandem.core.audit_chain import GENESIS, Break, StoredLink, first_broken_link, link_hash
 
 MAX_ATTEMPTS = 20
@@ -80,39 +81,39 @@ def record(
     raise RuntimeError("could not append to the audit chain: too much contention")
 
 
-def record_many(request, action: str, objects) -> list[AuditEvent]:
-    """Append one event per (patient id, obj) pair for this request, in one go (bulk writes).
+def record_many(request, action: str, objects) -> int:
+    """Append one event per (patient id, object type, object id) for this request, in one go.
 
     Same chain and same retry on contention as `record`, with one read of the chain's tail and
-    one bulk insert for the lot."""
+    one bulk insert for the lot (tandem.bulk)."""
     user = request.user
-    organisation = user.organisation
+    organisation = user.organisation_id
     common = {
-        "organisation": organisation, "actor": user, "actor_username": user.username,
+        "organisation": organisation, "actor": user.pk, "actor_username": user.username,
         "role": getattr(request, "access_role", ""), "action": action,
         "path": request.get_full_path()[:300], "client_address": client_address(request),
         "purpose": (request.headers.get("X-Purpose-Of-Use", "")
                     or request.GET.get("purpose", ""))[:200],
     }
+    columns = [attname for _name, attname in CHAINED] + ["prev_hash", "hash"]
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
                 last = (
-                    AuditEvent.objects.filter(organisation=organisation)
+                    AuditEvent.objects.filter(organisation_id=organisation)
                     .order_by("-seq").values_list("seq", "hash").first()
                 )
                 seq, prev = (last[0], last[1]) if last else (0, GENESIS)
                 now = timezone.now()
-                events = []
-                for patient_id, obj in objects:
+                rows = []
+                for patient_id, object_type, object_id in objects:
                     seq += 1
-                    event = AuditEvent(
-                        **common, seq=seq, occurred_at=now, patient_id=patient_id,
-                        object_type=obj._meta.model_name, object_id=str(obj.pk), prev_hash=prev,
-                    )
-                    event.hash = prev = link_hash(prev, event.chained_fields())
-                    events.append(event)
-                return AuditEvent.objects.bulk_create(events)
+                    fields = {**common, "seq": seq, "occurred_at": now, "patient": patient_id,
+                              "object_type": object_type, "object_id": str(object_id)}
+                    digest = link_hash(prev, chain_values(fields))
+                    rows.append((*(fields[name] for name, _a in CHAINED), prev, digest))
+                    prev = digest
+                return insert_many(AuditEvent, columns, rows)
         except IntegrityError:
             continue
     raise RuntimeError("could not append to the audit chain: too much contention")

@@ -158,6 +158,22 @@ def occasions(
     return result
 
 
+def relevant_since(episode: EpisodeDates, rules: Rules, today: datetime.date) -> datetime.date:
+    """Check-ups completed before this date cannot change which occasion is next, so a caller
+    may leave them out (tests/test_core_schedule.py checks this with generated histories).
+
+    The next occasion is the earliest one whose window has not closed. Occasions are at most
+    `gap` days apart and a window opens at most `start_window_days` before its due date, so
+    any window still open opened after today − gap − that. After exit the last occasion stays
+    open-ended, so the bound also reaches back from the exit date."""
+    gap = max(rules.interval_weeks * 7 + rules.due_soon_days, rules.post_exit_every_months * 31)
+    reach = datetime.timedelta(days=gap + rules.start_window_days + 1)
+    since = today - reach
+    if episode.exit is not None:
+        since = min(since, episode.exit - reach)
+    return max(since, episode.start - datetime.timedelta(days=rules.start_window_days))
+
+
 def next_occasion(found: list[Occasion]) -> Occasion | None:
     """The occasion to act on next: the earliest not yet done and not missed."""
     return next((o for o in found if o.status in ("overdue", "due", "upcoming")), None)

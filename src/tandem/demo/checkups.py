@@ -15,14 +15,11 @@ import datetime
 import json
 
 from tandem.assessment import registry
+from tandem.assessment.models import RESPONSE_COLUMNS  # noqa: F401 - the order of its rows
 from tandem.core import schedule as sched
 from tandem.core.scoring import score
 from tandem.monitoring.services import SAFETY_STEPS
 
-RESPONSE_COLUMNS = ("id", "organisation_id", "patient_id", "episode_id", "instrument_code",
-                    "instrument_version", "status", "mode", "entered_by_id", "started_at",
-                    "updated_at", "completed_at", "answers", "position", "scores", "headline",
-                    "band", "band_level")
 SCHEDULE_COLUMNS = ("id", "organisation_id", "patient_id", "interval_weeks", "next_due",
                     "next_kind", "updated_at")
 FLAG_COLUMNS = ("id", "organisation_id", "patient_id", "rule", "evidence_key", "severity",

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.assessment.models import CheckupSchedule, Response
+from tandem.bulk import insert_sql
 from tandem.demo.checkups import FLAG_COLUMNS, RESPONSE_COLUMNS, SCHEDULE_COLUMNS
 from tandem.demo.people import (
     CARE_TEAM_COLUMNS,
@@ -126,15 +127,11 @@ TABLES = (
 
 def insert_statements() -> list[str]:
     """One parameterised INSERT per table, in the generator's column order."""
-    statements = []
     for model, columns in TABLES:
         fields = {f.attname for f in model._meta.concrete_fields}
         auto = {"id"} if "id" not in columns else set()
         assert fields - auto == set(columns), f"demo columns out of step with {model.__name__}"
-        names = ", ".join(connection.ops.quote_name(c) for c in columns)
-        marks = ", ".join(["%s"] * len(columns))
-        statements.append(f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({marks})")
-    return statements
+    return [insert_sql(model, columns) for model, columns in TABLES]
 
 
 def generator(org, teams, staff) -> Generator:

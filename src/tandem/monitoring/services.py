@@ -34,23 +34,25 @@ def raise_flag(*, patient, rule: str, evidence_key: str, severity: str, evidence
     return flag, True
 
 
-def safety_flag(response, instrument, rule, value_text: str) -> Flag:
+def safety_flag(organisation_id, patient_id, response_id, instrument, rule,
+                value_text: str) -> Flag:
     """The urgent flag (unsaved) for an answer that meets a safety rule."""
     return Flag(
-        organisation_id=response.organisation_id,
-        patient_id=response.patient_id,
+        organisation_id=organisation_id,
+        patient_id=patient_id,
         rule="safety-answer",
-        evidence_key=f"{response.pk}:{rule.item}",
+        evidence_key=f"{response_id}:{rule.item}",
         severity=Severity.URGENT,
         evidence=f"{instrument.name}, question {rule.item}: {rule.message} "
         f"(answered “{value_text}”).",
         suggested_action=SAFETY_STEPS,
-        response=response,
+        response_id=response_id,
     )
 
 
 def raise_safety_flag(response, instrument, rule, value_text: str) -> tuple[Flag, bool]:
-    flag = safety_flag(response, instrument, rule, value_text)
+    flag = safety_flag(response.organisation_id, response.patient_id, response.pk, instrument,
+                       rule, value_text)
     return raise_flag(
         patient=response.patient, rule=flag.rule, evidence_key=flag.evidence_key,
         severity=flag.severity, evidence=flag.evidence, suggested_action=flag.suggested_action,

@@ -1,0 +1,182 @@
+"""Submitting check-ups through the API, against raw INSERTs of the same stored rows.
+
+Run:  .venv/bin/python bench/checkup_submit.py [--patients 100000] [--checkups 10000]
+                                                [--batch 500] [--postgres URL]
+
+In one process, on a database holding `tandem demo --patients N` (with its check-up histories):
+1. the API: 10,000 completed check-ups (PHQ-9, GAD-7, the TOP-style profile and life-domain
+   ratings, for 2,500 patients) POSTed to /api/v1/responses in batches, with a team lead's
+   bearer token, through Django's full request stack (token sign-in, the permission layer,
+   validation, scoring, storing, urgent flags, the audit trail, schedule updates);
+2. raw: the rows that run stored (responses, audit events, schedule updates), copied with fresh
+   keys and written again with DB-API `executemany` in one transaction on the driver connection.
+It prints check-ups per second for both and the ratio. Target (issue 3): API >= 25% of raw.
+For context it also times one check-up per request (POST /patients/{id}/responses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--checkups", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--postgres", help="a postgres:// URL of a database this may fill")
+    args = parser.parse_args()
+
+    os.environ["TANDEM_DATA_DIR"] = tempfile.mkdtemp(prefix="tandem-bench-")
+    os.environ.setdefault("TANDEM_SECRET_KEY", "bench-only-" + "b" * 40)
+    os.environ["TANDEM_HTTPS"] = "0"
+    if args.postgres:
+        os.environ["TANDEM_DATABASE_URL"] = args.postgres
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tandem.settings"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test import Client
+
+    from tandem.accounts.models import ApiToken, User
+    from tandem.accounts.permissions import changeable_patients
+    from tandem.assessment.models import CheckupSchedule, Response
+    from tandem.audit.models import AuditEvent
+    from tandem.demo.checkups import CHECKUP, CheckupHistory
+    from tandem.demo.load import load
+
+    settings.ALLOWED_HOSTS = ["*"]
+    if args.postgres:
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"database: {connection.vendor}", flush=True)
+    started = time.perf_counter()
+    result = load(args.patients, password="bench-password", progress=True)
+    print(f"tandem demo --patients {args.patients}: {result.rows:,} rows in "
+          f"{time.perf_counter() - started:.0f} s; "
+          f"{Response.objects.count():,} check-up responses stored", flush=True)
+
+    lead = User.objects.get(username="lead")
+    _token, plain = ApiToken.issue(lead, "bench")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    per_patient = len(CHECKUP)
+    wanted = args.checkups // per_patient + args.singles
+    patients = list(changeable_patients(lead).order_by("service_id")
+                    .values_list("pk", flat=True)[:wanted])
+    rng = random.Random(3)
+    history = CheckupHistory(0, None, None, None, rng.random)
+    items = [
+        {"patient_id": str(pid), "instrument": code,
+         "answers": history.answers(code, rng.random() * 0.9, ("opioids", "crack"))}
+        for pid in patients[: args.checkups // per_patient] for code in CHECKUP
+    ]
+    bodies = [json.dumps({"responses": items[i : i + args.batch]})
+              for i in range(0, len(items), args.batch)]
+
+    # 1. Through the API, in batches.
+    seq_before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    started = time.perf_counter()
+    ids = []
+    for body in bodies:
+        reply = client.post("/api/v1/responses", body, content_type="application/json")
+        if reply.status_code != 201:
+            sys.exit(f"API refused a batch: {reply.status_code} {reply.content[:500]!r}")
+        ids += reply.json()["ids"]
+    api_seconds = time.perf_counter() - started
+    api_rate = len(ids) / api_seconds
+
+    # For context: one check-up per request.
+    singles = patients[args.checkups // per_patient :]
+    started = time.perf_counter()
+    for pid in singles:
+        answers = history.answers("phq9", rng.random() * 0.6, ("alcohol",))
+        reply = client.post(f"/api/v1/patients/{pid}/responses",
+                            {"instrument": "phq9", "answers": answers},
+                            content_type="application/json")
+        assert reply.status_code == 201, reply.content[:300]
+    single_rate = len(singles) / (time.perf_counter() - started)
+
+    # 2. Raw INSERTs of the same stored rows.
+    responses = list(Response.objects.filter(pk__in=ids).values_list(
+        *[f.attname for f in Response._meta.concrete_fields]))
+    audit_fields = [f.attname for f in AuditEvent._meta.concrete_fields if f.attname != "id"]
+    events = list(AuditEvent.objects.filter(seq__gt=seq_before, object_type="response",
+                                            object_id__in=ids).values_list(*audit_fields))
+    touched = {r[2] for r in responses}
+    schedules = list(CheckupSchedule.objects.filter(patient_id__in=touched)
+                     .values_list("next_due", "next_kind", "updated_at", "patient_id"))
+    adapt = connection.ops
+    seq_at = audit_fields.index("seq")
+    top = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    response_rows = [_db_row(adapt, (uuid.uuid4(), *row[1:])) for row in responses]
+    event_rows = [_db_row(adapt, row[:seq_at] + (top + n + 1,) + row[seq_at + 1 :])
+                  for n, row in enumerate(events)]
+    schedule_rows = [_db_row(adapt, row) for row in schedules]
+
+    def insert(model, fields):
+        names = ", ".join(connection.ops.quote_name(f) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({marks})"
+
+    response_sql = insert(Response, [f.attname for f in Response._meta.concrete_fields])
+    event_sql = insert(AuditEvent, audit_fields)
+    schedule_sql = (f"UPDATE {CheckupSchedule._meta.db_table} SET next_due = %s, "
+                    "next_kind = %s, updated_at = %s WHERE patient_id = %s")
+    connection.ensure_connection()
+    raw = connection.connection
+    started = time.perf_counter()
+    with transaction.atomic():
+        cursor = raw.cursor()
+        cursor.executemany(_driver(response_sql), response_rows)
+        cursor.executemany(_driver(event_sql), event_rows)
+        cursor.executemany(_driver(schedule_sql), schedule_rows)
+    raw_seconds = time.perf_counter() - started
+    raw_rate = len(response_rows) / raw_seconds
+    rows = len(response_rows) + len(event_rows) + len(schedule_rows)
+
+    print(f"\ncheck-ups stored: {len(ids):,} for {len(touched):,} patients "
+          f"({rows:,} rows: responses, audit events, schedule updates)")
+    print(f"API, {args.batch} per request: {api_seconds:7.2f} s  {api_rate:10,.0f} check-ups/s")
+    print(f"raw executemany:     {raw_seconds:7.2f} s  {raw_rate:10,.0f} check-ups/s")
+    print(f"ratio API / raw:     {api_rate / raw_rate:7.1%}   (target >= 25%)")
+    print(f"one check-up per request (context): {single_rate:,.0f} check-ups/s")
+
+
+def _db_row(ops, row):
+    """Python values → what the driver takes (JSON as text, UUIDs and times per backend)."""
+    import datetime
+
+    out = []
+    for value in row:
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        elif isinstance(value, uuid.UUID):
+            value = value.hex if ops.connection.vendor == "sqlite" else value
+        elif isinstance(value, datetime.datetime):
+            value = ops.adapt_datetimefield_value(value)
+        elif isinstance(value, datetime.date):
+            value = ops.adapt_datefield_value(value)
+        out.append(value)
+    return tuple(out)
+
+
+def _driver(sql: str) -> str:
+    """Django's %s placeholders → the driver's own (sqlite3 uses ?)."""
+    from django.db import connection
+
+    return sql.replace("%s", "?") if connection.vendor == "sqlite" else sql
+
+
+if __name__ == "__main__":
+    main()
