@@ -58,3 +58,15 @@ def insert_many(model, columns, rows) -> int:
     with connection.cursor() as cursor:
         cursor.executemany(insert_sql(model, columns), [adapt(row) for row in rows])
     return len(rows)
+
+
+def update_many(model, columns, key, rows) -> int:
+    """UPDATE `columns` of the row whose `key` column matches, for each row (values of
+    `columns` then the key's value), in one executemany."""
+    adapt = adapter(model, [*columns, key])
+    sets = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in columns)
+    sql = (f"UPDATE {model._meta.db_table} SET {sets} "
+           f"WHERE {connection.ops.quote_name(key)} = %s")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [adapt(row) for row in rows])
+    return len(rows)

@@ -56,6 +56,8 @@ class Response(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The service's local date of completion: schedules count in days.
+    completed_on = models.DateField(null=True, blank=True)
     # {item id: value}; the question the person is on, so they resume where they left off.
     answers = models.JSONField(default=dict)
     position = models.PositiveSmallIntegerField(default=0)
@@ -67,12 +69,16 @@ class Response(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["patient", "instrument_code", "completed_at"]),
+            models.Index(fields=["patient", "completed_on"]),
             models.Index(fields=["organisation", "status"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.instrument_code} for {self.patient_id} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        self.completed_on = timezone.localdate(self.completed_at) if self.completed_at else None
+        super().save(*args, **kwargs)
 
     @property
     def is_draft(self) -> bool:
@@ -82,8 +88,8 @@ class Response(models.Model):
 # Column order for writing many responses at once (tandem.bulk): the API's batches, the demo.
 RESPONSE_COLUMNS = ("id", "organisation_id", "patient_id", "episode_id", "instrument_code",
                     "instrument_version", "status", "mode", "entered_by_id", "started_at",
-                    "updated_at", "completed_at", "answers", "position", "scores", "headline",
-                    "band", "band_level")
+                    "updated_at", "completed_at", "completed_on", "answers", "position", "scores",
+                    "headline", "band", "band_level")
 
 
 class CheckupSettings(models.Model):

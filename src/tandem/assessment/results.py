@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from tandem.assessment import registry
@@ -85,7 +84,7 @@ class InstrumentResults:
 
 
 def _date(response: Response) -> datetime.date:
-    return timezone.localdate(response.completed_at)
+    return response.completed_on
 
 
 def track(instrument: Instrument, scale: Scale, responses: list[Response],

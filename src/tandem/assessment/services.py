@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from tandem.accounts.permissions import changeable_patients
@@ -28,7 +27,7 @@ from tandem.assessment.models import (
     UrgentAnswer,
 )
 from tandem.audit.trail import record_many, record_request
-from tandem.bulk import insert_many
+from tandem.bulk import insert_many, update_many
 from tandem.core import schedule as sched
 from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
@@ -213,6 +212,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
     )
     extra_rules: dict[str, list[SafetyRule]] = {}
     now = timezone.now()
+    today = timezone.localdate(now)
     errors, rows, flags = [], [], []
     for n, sub in enumerate(submissions):
         where = ["body", "responses", n]
@@ -238,7 +238,9 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         rows.append((
             rid, org.pk, sub.patient_id, episodes.get(sub.patient_id), instrument.code,
             instrument.version, ResponseStatus.COMPLETED.value, sub.mode, request.user.pk, when,
-            when, when, {k: v for k, v in clean.items() if v is not None}, 0, result.values(),
+            when, when, timezone.localdate(when) if sub.completed_at else today,
+            {k: v for k, v in clean.items() if v is not None},
+            0, result.values(),
             head.value, band, level,
         ))
         if instrument.code not in extra_rules:
@@ -291,8 +293,13 @@ def next_occasions(episode, dates: dict[str, list[datetime.date]], codes: list[s
     if episode is None:
         return dict.fromkeys(codes)
     dates_of = episode_dates(episode)
-    return {code: sched.next_occasion(sched.occasions(dates_of, dates.get(code, []), today, rules))
-            for code in codes}
+    found, seen = {}, {}
+    for code in codes:
+        done = tuple(sorted(dates.get(code, ())))
+        if done not in seen:  # questionnaires of one check-up usually share their dates
+            seen[done] = sched.next_occasion(sched.occasions(dates_of, list(done), today, rules))
+        found[code] = seen[done]
+    return found
 
 
 def checkup_status(patient, today: datetime.date | None = None) -> list[InstrumentStatus]:
@@ -324,16 +331,10 @@ def completion_dates(since: dict, codes) -> dict:
         by_date.setdefault(day, []).append(patient_id)
     which = Q(pk__in=[])
     for day, ids in by_date.items():
-        start = datetime.datetime.combine(day - datetime.timedelta(days=1), datetime.time(),
-                                          tzinfo=datetime.UTC)
-        which |= Q(patient_id__in=ids, completed_at__gte=start)
-    rows = (
-        Response.objects.filter(which, status=ResponseStatus.COMPLETED,
-                                instrument_code__in=list(codes))
-        # The local date is worked out by the database: one conversion per row.
-        .annotate(day=TruncDate("completed_at"))
-        .values_list("patient_id", "instrument_code", "day")
-    )
+        which |= Q(patient_id__in=ids, completed_on__gte=day)
+    rows = Response.objects.filter(
+        which, status=ResponseStatus.COMPLETED, instrument_code__in=list(codes)
+    ).values_list("patient_id", "instrument_code", "completed_on")
     found: dict = {}
     for patient_id, code, day in rows:
         found.setdefault(patient_id, {}).setdefault(code, []).append(day)
@@ -374,7 +375,6 @@ def refresh_schedules(organisation, patient_ids, today: datetime.date | None = N
             new.append(CheckupSchedule(organisation_id=organisation.pk, patient_id=patient_id,
                                        next_due=due, next_kind=kind, updated_at=now))
         elif (schedule.next_due, schedule.next_kind) != (due, kind):
-            schedule.next_due, schedule.next_kind, schedule.updated_at = due, kind, now
-            changed.append(schedule)
+            changed.append((due, kind, now, schedule.pk))
     CheckupSchedule.objects.bulk_create(new)
-    CheckupSchedule.objects.bulk_update(changed, ["next_due", "next_kind", "updated_at"])
+    update_many(CheckupSchedule, ["next_due", "next_kind", "updated_at"], "id", changed)

@@ -144,7 +144,7 @@ class Instrument(Strict):
     def items_by_id(self) -> dict[str, Item]:
         return {item.id: item for item in self.items}
 
-    @property
+    @cached_property
     def primary(self) -> Scale:
         return next((s for s in self.scales if s.primary), self.scales[0])
 

@@ -110,7 +110,7 @@ def missing_required(instrument: Instrument, answers: dict) -> list[str]:
     return [i.id for i in instrument.items if i.required and answers.get(i.id) is None]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every scale of every check-up, so kept cheap
 class ScaleScore:
     code: str
     title: str
@@ -121,7 +121,7 @@ class ScaleScore:
     prorated: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Result:
     scales: dict[str, ScaleScore]
     primary: str

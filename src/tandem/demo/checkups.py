@@ -96,7 +96,7 @@ class CheckupHistory:
                 rid = self.uid()
                 responses.append((
                     rid, self.org, patient_id, episode_id, code, ins.version, "completed", mode,
-                    entered_by, when, when, when, json.dumps(answers), 0,
+                    entered_by, when, when, when, day.isoformat(), json.dumps(answers), 0,
                     json.dumps(result.values()), head.value, head.band.label if head.band else "",
                     head.band.level if head.band else None,
                 ))
