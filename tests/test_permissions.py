@@ -46,6 +46,8 @@ EXPECTED = {
     ("patients:checkup-new", "POST"): CHANGE_P1,
     ("patients:checkup-entry", "GET"): CHANGE_P1,
     ("patients:checkup-entry", "POST"): CHANGE_P1,
+    ("patients:checkup-schedule", "GET"): CHANGE_P1,
+    ("patients:checkup-schedule", "POST"): CHANGE_P1,
     ("portal:home", "GET"): {"patient"},
     ("portal:checkups", "GET"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
@@ -139,6 +141,7 @@ def url_for(world, name):
     kwargs = {
         "patients:checkups": {"patient_id": p1.pk},
         "patients:checkup-new": {"patient_id": p1.pk},
+        "patients:checkup-schedule": {"patient_id": p1.pk},
         "patients:checkup-detail": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
         "patients:checkup-entry": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
         "portal:checkup-start": {"code": "phq9"},

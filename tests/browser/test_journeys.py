@@ -29,7 +29,8 @@ def pages_for(role, world):
     change = [f"/patients/{p1.pk}/edit/", f"/patients/{p1.pk}/episodes/new/",
               f"/patients/{p1.pk}/episodes/{episode.pk}/", f"/patients/{p1.pk}/care-team/new/",
               f"/patients/{p1.pk}/care-team/{member.pk}/end/", "/patients/new/",
-              f"/patients/{p1.pk}/checkups/new/", f"/patients/{p1.pk}/checkups/{draft.pk}/"]
+              f"/patients/{p1.pk}/checkups/new/", f"/patients/{p1.pk}/checkups/{draft.pk}/",
+              f"/patients/{p1.pk}/checkups/schedule/"]
     return {
         "practitioner": clinical + change,
         "prescriber": clinical,

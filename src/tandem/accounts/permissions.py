@@ -247,6 +247,7 @@ RULES: dict[str, Rule] = {
     "patients:checkup-detail": READ_PATIENT,
     "patients:checkup-new": CHANGE_PATIENT,
     "patients:checkup-entry": CHANGE_PATIENT,
+    "patients:checkup-schedule": CHANGE_PATIENT,
     "portal:home": PORTAL,
     "portal:checkups": PORTAL,
     "portal:checkup-start": PORTAL,

@@ -88,6 +88,16 @@ class AnswersForm(forms.Form):
                 self.add_error(None, f"{item_id}: {message}")
 
 
+class PatientScheduleForm(forms.ModelForm):
+    """A different interval between in-treatment check-ups for one patient."""
+
+    class Meta:
+        from tandem.assessment.models import CheckupSchedule
+
+        model = CheckupSchedule
+        fields = ["interval_weeks"]
+
+
 class StartForm(forms.Form):
     """A practitioner starts entering a check-up."""
 

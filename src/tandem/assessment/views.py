@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment import registry, services
-from tandem.assessment.forms import AnswersForm, StartForm, posted
+from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted
 from tandem.assessment.models import Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
+from tandem.audit.trail import record_request
 
 
 def results(request, patient_id):
@@ -84,6 +85,23 @@ def entry(request, patient_id, response_id):
         "patient": patient, "response": response, "instrument": instrument, "form": form,
         "urgent": urgent, "contacts": crisis_contacts(patient.organisation) if urgent else [],
     })
+
+
+@transaction.atomic
+def schedule(request, patient_id):
+    patient = request.patient
+    instance = services.refresh_schedule(patient)
+    default = services.settings_for(patient.organisation).interval_weeks
+    form = PatientScheduleForm(request.POST or None, instance=instance)
+    form.fields["interval_weeks"].help_text = (
+        f"Leave blank to use the service's interval ({default} weeks).")
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        services.refresh_schedule(patient)
+        record_request(request, "update", patient=patient, obj=instance)
+        messages.success(request, "Check-up schedule saved.")
+        return redirect("patients:checkups", patient_id=patient.pk)
+    return render(request, "assessment/schedule.html", {"form": form, "patient": patient})
 
 
 def _say_urgent(request, flags):

@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("<uuid:patient_id>/checkups/", checkups.results, name="checkups"),
     path("<uuid:patient_id>/checkups/new/", checkups.new, name="checkup-new"),
+    path("<uuid:patient_id>/checkups/schedule/", checkups.schedule, name="checkup-schedule"),
     path(
         "<uuid:patient_id>/checkups/<uuid:response_id>/", checkups.entry, name="checkup-entry"
     ),
