@@ -36,7 +36,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from tandem.assessment.models import CheckupSchedule, Response
     from tandem.demo.load import BATCH, ensure_service, generator, insert_statements, load
+    from tandem.monitoring.models import Flag
     from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 
     call_command("flush" if args.postgres else "migrate", interactive=False, verbosity=0)
@@ -57,7 +59,7 @@ def main() -> None:
     placeholder = "?" if connection.vendor == "sqlite" else "%s"
     statements = [sql.replace("%s", placeholder) for sql in insert_statements()]
     Patient.objects.filter(portal_user__isnull=False).update(portal_user=None)
-    for model in (CareTeamMember, Episode, CareTeam, Patient):
+    for model in (Flag, Response, CheckupSchedule, CareTeamMember, Episode, CareTeam, Patient):
         model.objects.all().delete()
 
     raw = connection.connection
