@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tandem.assessment.models import Mode
+from tandem.assessment.models import CheckupSchedule, Mode
 from tandem.core.instruments import Instrument, Item
 from tandem.core.scoring import AnswerError, check_answer
 
@@ -92,8 +92,6 @@ class PatientScheduleForm(forms.ModelForm):
     """A different interval between in-treatment check-ups for one patient."""
 
     class Meta:
-        from tandem.assessment.models import CheckupSchedule
-
         model = CheckupSchedule
         fields = ["interval_weeks"]
 

@@ -115,7 +115,7 @@ def help_now(request, response_id, number):
     return render(request, "assessment/portal_help.html", {
         "response": response, "instrument": instrument,
         "contacts": crisis_contacts(request.patient.organisation),
-        "carry_on": carry_on, "done": not response.is_draft,
+        "carry_on": carry_on,
     })
 
 

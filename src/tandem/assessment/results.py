@@ -192,11 +192,11 @@ def top_profile(instrument: Instrument, responses: list[Response]) -> dict:
         if not any(cells):
             continue  # a substance never used in any check-up stays off the picture
         section = instrument.item(ids[0]).section
-        label = r_other_name(responses) if substance == "other" else section
+        label = _other_name(responses) if substance == "other" else section
         rows.append({"label": label or section, "cells": cells})
     return {"weeks": [end for end, _r, _w in weeks], "rows": rows}
 
 
-def r_other_name(responses: list[Response]) -> str:
+def _other_name(responses: list[Response]) -> str:
     names = [r.answers.get("other_name") for r in responses if r.answers.get("other_name")]
     return f"Other: {names[-1]}" if names else ""
