@@ -167,3 +167,23 @@ def test_admin_sees_every_problem_of_an_invalid_upload(live_world, visit):
     assert "items[0].options: a choice item needs at least two options" in problems
     tab.axe()
     tab.screenshot("instrument-upload-problems")
+
+
+def test_a_question_can_be_answered_with_the_keyboard_alone(live_world, visit):
+    from tandem.assessment.models import Response
+
+    tab = visit(viewport=PHONE)
+    tab.sign_in("patient", PASSWORD)
+    tab.go("/portal/checkups/")
+    tab.page.locator("form[action='/portal/checkups/start/phq9/'] button").focus()
+    tab.page.keyboard.press("Enter")
+    assert tab.page.locator(".progress-label").inner_text() == "Question 1 of 9"
+    for _ in range(30):  # Tab until the first answer has focus
+        tab.page.keyboard.press("Tab")
+        if tab.page.evaluate("document.activeElement.name") == "item_1":
+            break
+    tab.page.keyboard.press("Space")  # choose "Not at all"
+    tab.page.keyboard.press("ArrowDown")  # move to, and choose, "Several days"
+    tab.page.keyboard.press("Enter")  # submits with the first button: Next
+    assert tab.page.locator(".progress-label").inner_text() == "Question 2 of 9"
+    assert Response.objects.get(patient=live_world.p1).answers == {"1": 1}
