@@ -177,6 +177,7 @@ def test_a_question_can_be_answered_with_the_keyboard_alone(live_world, visit):
     tab.go("/portal/checkups/")
     tab.page.locator("form[action='/portal/checkups/start/phq9/'] button").focus()
     tab.page.keyboard.press("Enter")
+    tab.page.wait_for_url("**/1/")
     assert tab.page.locator(".progress-label").inner_text() == "Question 1 of 9"
     for _ in range(30):  # Tab until the first answer has focus
         tab.page.keyboard.press("Tab")
@@ -185,5 +186,6 @@ def test_a_question_can_be_answered_with_the_keyboard_alone(live_world, visit):
     tab.page.keyboard.press("Space")  # choose "Not at all"
     tab.page.keyboard.press("ArrowDown")  # move to, and choose, "Several days"
     tab.page.keyboard.press("Enter")  # submits with the first button: Next
+    tab.page.wait_for_url("**/2/")
     assert tab.page.locator(".progress-label").inner_text() == "Question 2 of 9"
     assert Response.objects.get(patient=live_world.p1).answers == {"1": 1}
