@@ -61,3 +61,18 @@ def test_team_lead_list_covers_team_and_shows_role(world):
     page = world.client("team_lead").get("/patients/").context["page"]
     assert sorted(p.service_id for p in page) == ["T-001", "T-002"]
     assert {p.role_label for p in page} == {"Team lead"}
+
+
+def test_patients_with_an_urgent_alert_come_first(world):
+    from tandem.monitoring.models import Flag
+
+    add_caseload(world, 3, 0)  # "Load 00000".. sort before "Patient T-001" by name
+    client = world.client("practitioner")
+    first = client.get("/patients/").context["page"].object_list[0]
+    assert first.service_id == "C-00000" and not first.urgent
+    Flag.objects.create(organisation=world.org, patient=world.p1, rule="safety-answer",
+                        evidence_key="x", severity="urgent", evidence="PHQ-9 question 9")
+    page = client.get("/patients/")
+    first = page.context["page"].object_list[0]
+    assert first == world.p1 and first.urgent
+    assert "Urgent alert" in page.content.decode()

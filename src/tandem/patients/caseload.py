@@ -1,9 +1,10 @@
 """The staff caseload query: a fixed number of SQL queries whatever the caseload size."""
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from tandem.accounts.permissions import visible_patients
+from tandem.monitoring.models import Flag, FlagStatus, Severity
 from tandem.patients.models import CareTeamMember, Episode, active_membership
 
 SORTS = {
@@ -27,6 +28,8 @@ def caseload(user, *, search: str = "", sort: str = "name"):
             episode_status=Subquery(latest.values("status")[:1]),
             episode_start=Subquery(latest.values("start_date")[:1]),
             my_care_role=Subquery(my_role.values("role")[:1]),
+            urgent=Exists(Flag.objects.filter(
+                patient=OuterRef("pk"), status=FlagStatus.ACTIVE, severity=Severity.URGENT)),
         )
     )
     search = search.strip()
@@ -37,4 +40,5 @@ def caseload(user, *, search: str = "", sort: str = "name"):
             | Q(preferred_name__icontains=search)
             | Q(service_id__icontains=search)
         )
-    return qs.order_by(*SORTS.get(sort, SORTS["name"]))
+    # Anyone with an open urgent alert comes first, whatever the sort.
+    return qs.order_by("-urgent", *SORTS.get(sort, SORTS["name"]))
