@@ -320,3 +320,13 @@ def test_a_patient_can_have_their_own_interval(world):
     schedule.refresh_from_db()
     # Day 70's check-up is overdue: day 105's window has not opened yet (it opens on day 91).
     assert schedule.next_due == episode.start_date + datetime.timedelta(weeks=10)
+
+
+def test_patients_see_their_own_progress(world):
+    complete(world.p1, "phq9", {str(i): 2 for i in range(1, 10)}, 80)
+    complete(world.p1, "phq9", {str(i): 1 for i in range(1, 10)}, 10)
+    client = world.client("patient")
+    assert "See my progress" in client.get("/portal/checkups/").content.decode()
+    page = client.get("/portal/progress/").content.decode()
+    assert page.count("<svg") == 1 and "reliably improved" in page
+    assert "/view/" not in page  # no links into staff pages

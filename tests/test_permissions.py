@@ -50,6 +50,7 @@ EXPECTED = {
     ("patients:checkup-schedule", "POST"): CHANGE_P1,
     ("portal:home", "GET"): {"patient"},
     ("portal:checkups", "GET"): {"patient"},
+    ("portal:progress", "GET"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
     ("portal:checkup-question", "GET"): {"patient"},
     ("portal:checkup-question", "POST"): {"patient"},

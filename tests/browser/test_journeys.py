@@ -35,7 +35,7 @@ def pages_for(role, world):
         "practitioner": clinical + change,
         "prescriber": clinical,
         "team_lead": clinical + change[:1],
-        "patient": ["/portal/checkups/", f"/portal/checkups/{draft.pk}/1/",
+        "patient": ["/portal/checkups/", "/portal/progress/", f"/portal/checkups/{draft.pk}/1/",
                     f"/portal/checkups/{draft.pk}/review/"],
         "service_admin": ["/manage/users/new/", f"/manage/users/{world.users['auditor'].pk}/",
                           "/manage/teams/", "/manage/teams/new/", "/manage/checkups/",

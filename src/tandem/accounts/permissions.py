@@ -250,6 +250,7 @@ RULES: dict[str, Rule] = {
     "patients:checkup-schedule": CHANGE_PATIENT,
     "portal:home": PORTAL,
     "portal:checkups": PORTAL,
+    "portal:progress": PORTAL,
     "portal:checkup-start": PORTAL,
     "portal:checkup-question": PORTAL,
     "portal:checkup-help": PORTAL,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from tandem.assessment import registry, services
 from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
-from tandem.assessment.results import crisis_contacts, due_context, history_rows
+from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
 from tandem.core.instruments import Instrument, Item
 
 
@@ -43,6 +43,13 @@ def checkups(request):
         "patient": patient,
         **due_context(patient),
         "history": history_rows(patient, limit=20),
+    })
+
+
+def progress(request):
+    """The patient's own charts: the same figures their care team sees."""
+    return render(request, "assessment/portal_progress.html", {
+        "patient": request.patient, "results": results_for(request.patient), "portal": True,
     })
 
 

@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("checkups/", checkups.checkups, name="checkups"),
+    path("progress/", checkups.progress, name="progress"),
     path("checkups/start/<slug:code>/", checkups.start, name="checkup-start"),
     path("checkups/<uuid:response_id>/<int:number>/", checkups.question, name="checkup-question"),
     path("checkups/<uuid:response_id>/help/<int:number>/", checkups.help_now, name="checkup-help"),
