@@ -40,6 +40,12 @@ EXPECTED = {
     ("patients:member-new", "POST"): CHANGE_P1,
     ("patients:member-end", "GET"): CHANGE_P1,
     ("patients:member-end", "POST"): CHANGE_P1,
+    ("patients:priorities", "GET"): READ_P1,
+    ("patients:priorities-new", "POST"): CHANGE_P1,
+    ("patients:sort-session", "GET"): READ_P1,
+    ("patients:sort", "GET"): CHANGE_P1,
+    ("patients:sort", "POST"): CHANGE_P1,
+    ("patients:sort-discussion", "POST"): CHANGE_P1,
     ("patients:checkups", "GET"): READ_P1,
     ("patients:checkup-detail", "GET"): READ_P1,
     ("patients:checkup-new", "GET"): CHANGE_P1,
@@ -51,6 +57,9 @@ EXPECTED = {
     ("portal:home", "GET"): {"patient"},
     ("portal:checkups", "GET"): {"patient"},
     ("portal:progress", "GET"): {"patient"},
+    ("portal:priorities", "GET"): {"patient"},
+    ("portal:sort", "GET"): {"patient"},
+    ("portal:sort", "POST"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
     ("portal:checkup-question", "GET"): {"patient"},
     ("portal:checkup-question", "POST"): {"patient"},
@@ -132,6 +141,14 @@ def draft_for(patient):
     )[0]
 
 
+def session_for(patient, world):
+    from tandem.planning.models import SortSession
+
+    return SortSession.objects.get_or_create(
+        patient=patient, defaults={"organisation": patient.organisation,
+                                   "started_by": world.users["practitioner"]})[0]
+
+
 def url_for(world, name):
     from django.urls import reverse
 
@@ -139,7 +156,16 @@ def url_for(world, name):
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
     response = draft_for(p1) if "checkup-" in name or "response-" in name else None
+    session = session_for(p1, world) if "sort" in name else None
     kwargs = {
+        "patients:priorities": {"patient_id": p1.pk},
+        "patients:priorities-new": {"patient_id": p1.pk},
+        "patients:sort-session": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0)},
+        "patients:sort": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0),
+                          "voice": "practitioner"},
+        "patients:sort-discussion": {"patient_id": p1.pk,
+                                     "session_id": getattr(session, "pk", 0)},
+        "portal:sort": {"session_id": getattr(session, "pk", 0)},
         "patients:checkups": {"patient_id": p1.pk},
         "patients:checkup-new": {"patient_id": p1.pk},
         "patients:checkup-schedule": {"patient_id": p1.pk},

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "tandem.patients",
     "tandem.assessment",
     "tandem.monitoring",
+    "tandem.planning",
     "tandem.audit",
     "tandem.portal",
     "tandem.api",

@@ -2,6 +2,7 @@ from django.urls import path
 
 from tandem.assessment import views as checkups
 from tandem.patients import views
+from tandem.planning import views as planning
 
 app_name = "patients"
 urlpatterns = [
@@ -14,6 +15,19 @@ urlpatterns = [
     path("<uuid:patient_id>/care-team/new/", views.member_new, name="member-new"),
     path(
         "<uuid:patient_id>/care-team/<uuid:member_id>/end/", views.member_end, name="member-end"
+    ),
+    path("<uuid:patient_id>/priorities/", planning.priorities, name="priorities"),
+    path("<uuid:patient_id>/priorities/new/", planning.start, name="priorities-new"),
+    path(
+        "<uuid:patient_id>/priorities/<uuid:session_id>/", planning.session, name="sort-session"
+    ),
+    path(
+        "<uuid:patient_id>/priorities/<uuid:session_id>/discussion/",
+        planning.discussion,
+        name="sort-discussion",
+    ),
+    path(
+        "<uuid:patient_id>/priorities/<uuid:session_id>/<slug:voice>/", planning.sort, name="sort"
     ),
     path("<uuid:patient_id>/checkups/", checkups.results, name="checkups"),
     path("<uuid:patient_id>/checkups/new/", checkups.new, name="checkup-new"),

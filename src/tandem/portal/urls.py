@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.assessment import portal as checkups
+from tandem.planning import portal as planning
 from tandem.portal import views
 
 app_name = "portal"
@@ -8,6 +9,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("checkups/", checkups.checkups, name="checkups"),
     path("progress/", checkups.progress, name="progress"),
+    path("priorities/", planning.priorities, name="priorities"),
+    path("priorities/<uuid:session_id>/", planning.sort, name="sort"),
     path("checkups/start/<slug:code>/", checkups.start, name="checkup-start"),
     path("checkups/<uuid:response_id>/<int:number>/", checkups.question, name="checkup-question"),
     path("checkups/<uuid:response_id>/help/<int:number>/", checkups.help_now, name="checkup-help"),

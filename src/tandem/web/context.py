@@ -12,7 +12,8 @@ def navigation(request):
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "My patients"))
     if Role.PATIENT in roles:
-        nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups")]
+        nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups"),
+                ("portal:priorities", "My priorities")]
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
                 ("manage:checkups", "Check-ups")]

@@ -1,0 +1,118 @@
+"""Priority sorts: starting a round, saving and submitting each voice's sort, comparing.
+
+Neither side sees the other's sort until both have submitted (`visible_to`)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.assessment import registry
+from tandem.assessment.services import current_episode
+from tandem.audit.trail import record_request
+from tandem.core.agreement import Comparison, compare
+from tandem.planning.models import PrioritySort, SortSession, Voice
+
+
+class AlreadySubmitted(Exception):
+    pass
+
+
+def cards_for(patient) -> list[tuple[str, str, str]]:
+    return registry.cards(patient.organisation)
+
+
+@transaction.atomic
+def start_session(request, patient) -> SortSession:
+    session = SortSession.objects.create(
+        organisation_id=patient.organisation_id, patient=patient,
+        episode=current_episode(patient), started_by=request.user)
+    record_request(request, "create", patient=patient, obj=session)
+    return session
+
+
+def sort_of(session: SortSession, voice: str) -> PrioritySort | None:
+    return next((s for s in session.sorts.all() if s.voice == voice), None)
+
+
+@transaction.atomic
+def save_sort(request, session: SortSession, voice: str, entries: list[dict], *, submit: bool,
+              handed_over: bool = False) -> PrioritySort:
+    sort = PrioritySort.objects.select_for_update().filter(session=session, voice=voice).first()
+    if sort is not None and sort.submitted:
+        raise AlreadySubmitted
+    now = timezone.now()
+    created = sort is None
+    if created:
+        sort = PrioritySort(organisation_id=session.organisation_id, session=session,
+                            voice=voice, started_at=now)
+    sort.cards = entries
+    sort.entered_by = request.user
+    sort.handed_over = handed_over
+    sort.updated_at = now
+    if submit:
+        sort.submitted_at = now
+    sort.save()
+    record_request(request, "create" if created else "update", patient=session.patient, obj=sort)
+    return sort
+
+
+def both_submitted(session: SortSession) -> bool:
+    sorts = list(session.sorts.all())
+    return len(sorts) == 2 and all(s.submitted for s in sorts)
+
+
+def comparison(session: SortSession) -> Comparison | None:
+    if not both_submitted(session):
+        return None
+    a = sort_of(session, Voice.PATIENT).piles()
+    b = sort_of(session, Voice.PRACTITIONER).piles()
+    # If the service changed its cards between the two sorts, compare the cards both sorted.
+    common = {c for pile in a.values() for c in pile} & {c for pile in b.values() for c in pile}
+    return compare(*({k: [c for c in v if c in common] for k, v in piles.items()}
+                     for piles in (a, b)))
+
+
+@transaction.atomic
+def save_discussion(request, session: SortSession, text: str) -> None:
+    session.discussion = text
+    session.discussion_by = request.user
+    session.discussion_at = timezone.now()
+    session.save(update_fields=["discussion", "discussion_by", "discussion_at"])
+    record_request(request, "update", patient=session.patient, obj=session)
+
+
+def comparison_view(session: SortSession) -> dict:
+    """Everything the comparison page shows, with card labels: both rankings side by side,
+    agreement, the largest disagreements first, cards only one side chose, help and notes."""
+    result = comparison(session)
+    if result is None:
+        return {}
+    labels = {code: label for code, label, _q in cards_for(session.patient)}
+    patient, practitioner = sort_of(session, Voice.PATIENT), sort_of(session, Voice.PRACTITIONER)
+    entries = {v: {c["code"]: c for c in s.cards} for v, s in
+               ((Voice.PATIENT, patient), (Voice.PRACTITIONER, practitioner))}
+    pile_words = {"now": "Now", "later": "Later", "not": "Not for me"}
+
+    def side(voice, code):
+        entry = entries[voice].get(code, {})
+        word = pile_words.get(entry.get("pile"), "—")
+        if entry.get("pile") == "now":
+            word += f" (#{entry.get('rank')})"
+        return {"pile": word, "help": entry.get("help"), "note": entry.get("note", "")}
+
+    rows = [{"code": code, "label": labels.get(code, code),
+             "patient": side(Voice.PATIENT, code), "practitioner": side(Voice.PRACTITIONER, code)}
+            for code in labels]
+    return {
+        "result": result,
+        "rows": rows,
+        "patient_now": [labels.get(c, c) for c in patient.piles()["now"]],
+        "practitioner_now": [labels.get(c, c) for c in practitioner.piles()["now"]],
+        "agree": [labels.get(c, c) for c in result.agree],
+        "disagreements": [{"label": labels.get(card, card), "patient": pile_words[a],
+                           "practitioner": pile_words[b], "distance": d}
+                          for card, a, b, d in result.disagreements],
+        "only_patient_now": [labels.get(c, c) for c in result.only_a_now],
+        "only_practitioner_now": [labels.get(c, c) for c in result.only_b_now],
+    }
