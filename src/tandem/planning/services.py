@@ -109,7 +109,7 @@ def comparison_view(session: SortSession) -> dict:
         "rows": rows,
         "patient_now": [labels.get(c, c) for c in patient.piles()["now"]],
         "practitioner_now": [labels.get(c, c) for c in practitioner.piles()["now"]],
-        "agree": [labels.get(c, c) for c in result.agree],
+        "agree": sorted(labels.get(c, c) for c in result.agree),
         "disagreements": [{"label": labels.get(card, card), "patient": pile_words[a],
                            "practitioner": pile_words[b], "distance": d}
                           for card, a, b, d in result.disagreements],

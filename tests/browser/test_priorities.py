@@ -1,0 +1,89 @@
+"""Shared goal-setting in Chromium: the practitioner sorts the cards by keyboard alone, the
+patient sorts on a phone in the portal, and both see the comparison; zero axe violations."""
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_both_sort_independently_then_compare(live_world, visit):
+    from tandem.planning.models import PrioritySort
+
+    staff = visit()
+    staff.sign_in("practitioner", PASSWORD)
+    staff.go(f"/patients/{live_world.p1.pk}/priorities/")
+    staff.axe()
+    staff.page.get_by_role("button", name="Start a priority sort").click()
+    staff.axe()
+    staff.page.get_by_role("link", name="Sort the cards").click()
+    staff.axe()
+    # Keyboard only: reach each control with Tab, choose with Space and the arrow keys.
+    page = staff.page
+
+    def tab_to(element_id):
+        for _ in range(400):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"could not reach #{element_id} with Tab")
+
+    tab_to("id_pile_drug_use_0")
+    page.keyboard.press("Space")  # Work on this now
+    tab_to("id_rank_drug_use")
+    page.keyboard.press("ArrowDown")  # rank 1
+    tab_to("id_pile_alcohol_use_0")
+    page.keyboard.press("Space")
+    tab_to("id_rank_alcohol_use")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # rank 2
+    for code in ("physical_health", "mental_health", "distress", "housing", "eating",
+                 "relationships", "social_life", "daytime", "money", "offending", "family"):
+        tab_to(f"id_pile_{code}_0")
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowDown")  # Later
+    tab_to("id_pile_family_1")
+    page.keyboard.press("ArrowDown")  # Not for me / fine as it is
+    page.get_by_role("button", name="Submit this sort").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/priorities/*/")
+    assert page.get_by_text("Sort submitted.").is_visible()
+    mine = PrioritySort.objects.get(voice="practitioner")
+    assert mine.piles() == {"now": ["drug_use", "alcohol_use"],
+                            "later": ["physical_health", "mental_health", "distress", "housing",
+                                      "eating", "relationships", "social_life", "daytime",
+                                      "money", "offending"],
+                            "not": ["family"]}
+
+    patient = visit(viewport=(390, 844))
+    patient.sign_in("patient", PASSWORD)
+    patient.go("/portal/priorities/")
+    patient.axe()
+    patient.page.get_by_role("link", name="Sort the cards").click()
+    assert patient.page.get_by_role("heading", name="What matters to you now?").is_visible()
+    patient.axe()
+    for code in ("drug_use", "alcohol_use", "physical_health", "mental_health", "distress",
+                 "housing", "eating", "relationships", "social_life", "daytime", "money",
+                 "offending", "family"):
+        pile = {"housing": 0, "alcohol_use": 0, "offending": 2}.get(code, 1)
+        patient.page.locator(f"#id_pile_{code}_{pile}").check()
+    patient.page.locator("#id_rank_housing").select_option("1")
+    patient.page.locator("#id_rank_alcohol_use").select_option("2")
+    patient.page.locator("#id_help_housing").check()
+    patient.page.fill("#id_note_housing", "Sofa-surfing at my sister's")
+    patient.screenshot("priorities-phone-sort")
+    patient.page.get_by_role("button", name="Submit my sort").click()
+    assert patient.page.get_by_text("your priorities are sent").is_visible()
+    patient.page.get_by_role("link", name="See how our sorts compare").click()
+    assert patient.page.get_by_role("heading", name="How the two sorts compare").is_visible()
+    patient.axe()
+
+    staff.page.reload()
+    assert page.get_by_role("heading", name="Where the sorts differ, largest first").is_visible()
+    assert page.get_by_text("Sofa-surfing at my sister's").is_visible()
+    page.fill("#id_discussion", "Housing first; alcohol next, with the patient's GP.")
+    page.get_by_role("button", name="Save the discussion").click()
+    assert page.get_by_text("Discussion saved.").is_visible()
+    staff.axe()
+    staff.screenshot("priorities-comparison")
