@@ -109,6 +109,10 @@ EXPECTED = {
     (API + "response-submit", "POST"): CHANGE_P1,
     (API + "scores", "GET"): READ_P1,
     (API + "response-batch", "POST"): REGISTER,  # each patient named is checked as well
+    (API + "sort-list", "GET"): READ_P1,
+    (API + "sort-list", "POST"): CHANGE_P1,
+    (API + "sort-detail", "PUT"): CHANGE_P1,
+    (API + "sort-comparison", "GET"): READ_P1,
 }
 
 
@@ -166,6 +170,10 @@ def url_for(world, name):
         "patients:sort-discussion": {"patient_id": p1.pk,
                                      "session_id": getattr(session, "pk", 0)},
         "portal:sort": {"session_id": getattr(session, "pk", 0)},
+        API + "sort-list": {"patient_id": p1.pk},
+        API + "sort-detail": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0),
+                              "voice": "practitioner"},
+        API + "sort-comparison": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0)},
         "patients:checkups": {"patient_id": p1.pk},
         "patients:checkup-new": {"patient_id": p1.pk},
         "patients:checkup-schedule": {"patient_id": p1.pk},

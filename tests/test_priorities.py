@@ -126,3 +126,57 @@ def test_earlier_sorts_are_kept(world):
     assert first.pk != second.pk
     page = world.client("patient").get("/portal/priorities/").content.decode()
     assert page.count("Sort the cards") == 2
+
+
+def api_cards(now=(), not_for_me=()):
+    cards = []
+    for code in CODES:
+        pile = "now" if code in now else "not" if code in not_for_me else "later"
+        cards.append({"code": code, "pile": pile,
+                      "rank": list(now).index(code) + 1 if code in now else None})
+    return cards
+
+
+def test_api_sorts_hide_the_patients_side_until_both_submit(world):
+    from tests.test_api import bearer
+
+    client, _ = bearer(world.users["practitioner"])
+    base = f"/api/v1/patients/{world.p1.pk}/sorts"
+    session = client.post(base).json()
+    url = f"{base}/{session['id']}"
+    reply = client.put(f"{url}/patient", {"cards": api_cards(now=["housing"]), "submit": True,
+                                          "handed_over": True},
+                       content_type="application/json")
+    assert reply.status_code == 200
+    listed = client.get(base).json()[0]
+    assert [s["cards"] for s in listed["sorts"] if s["voice"] == "patient"] == [None]
+    assert client.get(f"{url}/comparison").status_code == 409
+    client.put(f"{url}/practitioner", {"cards": api_cards(now=["drug_use"],
+                                                          not_for_me=["housing"]),
+                                       "submit": True}, content_type="application/json")
+    comparison = client.get(f"{url}/comparison").json()
+    assert comparison["disagreements"][0] == {"card": "housing", "patient": "now",
+                                              "practitioner": "not", "distance": 2}
+    assert comparison["only_patient_now"] == ["housing"]
+    again = client.put(f"{url}/practitioner", {"cards": api_cards(), "submit": True},
+                       content_type="application/json")
+    assert again.status_code == 409
+
+
+def test_api_names_each_bad_card(world):
+    from tests.test_api import bearer
+
+    client, _ = bearer(world.users["practitioner"])
+    base = f"/api/v1/patients/{world.p1.pk}/sorts"
+    session = client.post(base).json()
+    cards = api_cards(now=["housing", "family"])
+    cards[0] = {"code": "nope", "pile": "now"}
+    next(c for c in cards if c["code"] == "family")["rank"] = 1
+    reply = client.put(f"{base}/{session['id']}/practitioner", {"cards": cards, "submit": True},
+                       content_type="application/json")
+    assert reply.status_code == 422
+    detail = reply.json()["detail"]
+    assert {"loc": ["body", "cards", 0, "code"], "msg": "No card has this code."} in detail
+    assert {"loc": ["body", "cards", "drug_use", "pile"],
+            "msg": "Choose a pile for drug use."} in detail
+    assert any(e["loc"][-2:] == ["family", "rank"] for e in detail)

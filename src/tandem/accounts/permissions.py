@@ -292,6 +292,9 @@ RULES: dict[str, Rule] = {
     API + "response-submit": API_PATIENT,
     API + "scores": API_PATIENT,
     API + "response-batch": CHANGES_SOME_PATIENTS,
+    API + "sort-list": API_PATIENT,
+    API + "sort-detail": API_PATIENT,
+    API + "sort-comparison": API_PATIENT,
 }
 
 

@@ -15,6 +15,7 @@ from ninja.security import HttpBearer, django_auth
 
 from tandem.api import schemas as s
 from tandem.api.checkups import router as checkups
+from tandem.api.priorities import router as priorities
 from tandem.core.errors import Invalid
 from tandem.patients import services
 from tandem.patients.caseload import caseload
@@ -42,6 +43,7 @@ api = NinjaAPI(
 
 
 api.add_router("", checkups)
+api.add_router("", priorities)
 
 
 @api.exception_handler(Invalid)
