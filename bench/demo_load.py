@@ -40,6 +40,7 @@ def main() -> None:
     from tandem.demo.load import BATCH, ensure_service, generator, insert_statements, load
     from tandem.monitoring.models import Flag
     from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
+    from tandem.planning.models import PrioritySort, SortSession
 
     call_command("flush" if args.postgres else "migrate", interactive=False, verbosity=0)
     if args.postgres:
@@ -59,7 +60,8 @@ def main() -> None:
     placeholder = "?" if connection.vendor == "sqlite" else "%s"
     statements = [sql.replace("%s", placeholder) for sql in insert_statements()]
     Patient.objects.filter(portal_user__isnull=False).update(portal_user=None)
-    for model in (Flag, Response, CheckupSchedule, CareTeamMember, Episode, CareTeam, Patient):
+    for model in (PrioritySort, SortSession, Flag, Response, CheckupSchedule, CareTeamMember,
+                  Episode, CareTeam, Patient):
         model.objects.all().delete()
 
     raw = connection.connection

@@ -29,3 +29,19 @@ def test_demo_check_up_histories_are_varied_and_scored(db):
     assert CheckupSchedule.objects.count() == 150
     patient1 = Patient.objects.get(portal_user=User.objects.get(username="patient1"))
     assert is_due(checkup_status(patient1))
+
+
+def test_demo_priority_sorts_compare(db):
+    from tandem.planning.models import SortSession
+    from tandem.planning.services import both_submitted, comparison
+
+    call_command("demo", patients=60, password="demo-pass-123")
+    sessions = list(SortSession.objects.prefetch_related("sorts"))
+    compared = [s for s in sessions if both_submitted(s)]
+    assert len(compared) >= 30
+    results = [comparison(s) for s in compared]
+    assert any(r.disagreements for r in results) and any(r.kappa > 0.3 for r in results)
+    assert all(s.discussion for s in compared)
+    patient1 = Patient.objects.get(portal_user=User.objects.get(username="patient1"))
+    waiting = [s for s in sessions if s.patient_id == patient1.pk and not s.sorts.all()]
+    assert waiting  # patient1 has a round to sort in the portal

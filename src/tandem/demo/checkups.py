@@ -65,12 +65,14 @@ class CheckupHistory:
     def _pick(self, seq):
         return seq[int(self.rand() * len(seq))]
 
+    def pick_problem(self) -> tuple[str, ...]:
+        return self._pick(PROBLEM_MIX)
+
     def rows(self, patient_id: str, episode_id: str, episode: sched.EpisodeDates,
-             keyworker: int | None, portal: bool):
+             keyworker: int | None, portal: bool, problem: tuple[str, ...]):
         rand = self.rand
         course = "improving" if portal else self._pick(COURSES)
         start_hardness = 0.35 + 0.5 * rand()
-        problem = self._pick(PROBLEM_MIX)
         occasions = sched.planned(episode, self.rules, self.today)
         done_dates = [due + datetime.timedelta(days=int(rand() * 6) - 2) for _k, due in occasions]
         done_dates = [d for d in done_dates if d <= self.today]

@@ -25,8 +25,10 @@ from tandem.demo.people import (
     Generator,
     Staff,
 )
+from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
 from tandem.monitoring.models import Flag
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
+from tandem.planning.models import PrioritySort, SortSession
 
 ORGANISATION = "Riverside Recovery Service"
 TEAMS = ("Team A — North", "Team B — South")
@@ -122,6 +124,8 @@ TABLES = (
     (Response, RESPONSE_COLUMNS),
     (CheckupSchedule, SCHEDULE_COLUMNS[1:]),  # its id is the database's own
     (Flag, FLAG_COLUMNS),
+    (SortSession, SESSION_COLUMNS),
+    (PrioritySort, SORT_COLUMNS),
 )
 
 

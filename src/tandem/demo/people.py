@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tandem.core.schedule import EpisodeDates
 from tandem.demo.checkups import CheckupHistory
+from tandem.demo.priorities import PriorityHistory
 
 GIVEN = (
     "Aaliyah Aaron Abdul Adam Aisha Alan Alex Alice Amir Amy Andrew Angela Anna Anthony Ava "
@@ -98,9 +99,10 @@ class Generator:
             return f"{(bits(128) & _VERSION_MASK) | _VERSION_BITS:032x}"
 
         patients, care_teams, episodes, members = [], [], [], []
-        responses, schedules, flags = [], [], []
+        responses, schedules, flags, sessions, sorts = [], [], [], [], []
         org, staff, date = self.org, self.staff, self.iso.__getitem__
         history = CheckupHistory(org, self.today, self.stamp, uid, rand)
+        priorities = PriorityHistory(org, self.stamp, uid, rand)
         days_ago = self.today.toordinal()
         for number in numbers:
             team_index = number % 2
@@ -171,11 +173,22 @@ class Generator:
             dates = EpisodeDates(
                 datetime.date.fromordinal(days_ago - current), status,
                 datetime.date.fromisoformat(exit_date) if exit_date else None)
-            done, schedule, raised = history.rows(pid, episode_id, dates, keyworker, portal)
+            problem = history.pick_problem()
+            done, schedule, raised = history.rows(pid, episode_id, dates, keyworker, portal,
+                                                  problem)
             responses += done
             schedules.append(schedule[1:])  # the schedule's id is the database's own
             flags += raised
-        return patients, care_teams, episodes, members, responses, schedules, flags
+            if status != "finished":
+                rounds, sorted_ = priorities.rows(pid, episode_id, dates.start, keyworker,
+                                                  problem, self.today)
+                sessions += rounds
+                sorts += sorted_
+            if portal:  # a new round waiting for the portal patient's own sort
+                sessions.append((uid(), org, pid, episode_id, keyworker,
+                                 self.stamp(self.today), "", None, None))
+        return (patients, care_teams, episodes, members, responses, schedules, flags, sessions,
+                sorts)
 
 
 OUTSIDE = (
