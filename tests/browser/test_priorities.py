@@ -3,6 +3,7 @@ patient sorts on a phone in the portal, and both see the comparison; zero axe vi
 
 import pytest
 
+from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -87,3 +88,38 @@ def test_both_sort_independently_then_compare(live_world, visit):
     assert page.get_by_text("Discussion saved.").is_visible()
     staff.axe()
     staff.screenshot("priorities-comparison")
+
+
+def test_cards_can_be_dragged_between_piles(live_world, browser, live_server):
+    from tandem.planning.models import PrioritySort, SortSession
+
+    session = SortSession.objects.create(organisation=live_world.org, patient=live_world.p1,
+                                         started_by=live_world.users["practitioner"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # CSP enforced
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", "patient")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server.url}/portal/priorities/{session.pk}/")
+    now, not_for_me = page.locator("ol[data-pile=now]"), page.locator("ol[data-pile=not]")
+    page.locator(".sort-waiting .sort-chip[data-code=mental_health]").drag_to(now)
+    assert page.locator("#id_pile_mental_health_0").is_checked()
+    assert page.locator("#id_rank_mental_health").input_value() == "1"
+    page.locator(".sort-chip[data-code=housing]").drag_to(
+        page.locator(".sort-chip[data-code=mental_health]"), target_position={"x": 5, "y": 2})
+    assert page.locator("#id_rank_housing").input_value() == "1"  # dropped above: first
+    assert page.locator("#id_rank_mental_health").input_value() == "2"
+    page.locator("#id_pile_family_1").check()  # the form and the board stay in step
+    assert page.locator("ol[data-pile=later] .sort-chip[data-code=family]").count() == 1
+    page.locator(".sort-chip[data-code=family]").drag_to(not_for_me)
+    assert page.locator("#id_pile_family_2").is_checked()
+    page.screenshot(path=str(ARTIFACTS / "priorities-drag-and-drop.png"))
+    page.get_by_role("button", name="Save and finish later").click()
+    saved = PrioritySort.objects.get()
+    assert saved.piles()["now"] == ["housing", "mental_health"]
+    assert saved.piles()["not"] == ["family"]
+    assert [e for e in errors if "Content Security Policy" in e] == []
+    context.close()

@@ -19,7 +19,7 @@ class SortForm(forms.Form):
         for code, label, _question in cards:
             entry = known.get(code, {})
             self.fields[f"pile_{code}"] = forms.ChoiceField(
-                label=label, choices=Pile.choices, widget=forms.RadioSelect, required=False,
+                label="Pile", choices=Pile.choices, widget=forms.RadioSelect, required=False,
                 initial=entry.get("pile"))
             self.fields[f"rank_{code}"] = forms.TypedChoiceField(
                 label=f"Rank of {label} (if “work on this now”)", choices=ranks, coerce=int,
