@@ -40,6 +40,11 @@ EXPECTED = {
     ("patients:member-new", "POST"): CHANGE_P1,
     ("patients:member-end", "GET"): CHANGE_P1,
     ("patients:member-end", "POST"): CHANGE_P1,
+    ("patients:goals", "GET"): READ_P1,
+    ("patients:goal-new", "GET"): CHANGE_P1,
+    ("patients:goal-new", "POST"): CHANGE_P1,
+    ("patients:goal-edit", "GET"): CHANGE_P1,
+    ("patients:goal-edit", "POST"): CHANGE_P1,
     ("patients:priorities", "GET"): READ_P1,
     ("patients:priorities-new", "POST"): CHANGE_P1,
     ("patients:sort-session", "GET"): READ_P1,
@@ -58,6 +63,7 @@ EXPECTED = {
     ("portal:checkups", "GET"): {"patient"},
     ("portal:progress", "GET"): {"patient"},
     ("portal:priorities", "GET"): {"patient"},
+    ("portal:goals", "GET"): {"patient"},
     ("portal:sort", "GET"): {"patient"},
     ("portal:sort", "POST"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
@@ -145,6 +151,16 @@ def draft_for(patient):
     )[0]
 
 
+def goal_for(patient, world):
+    from tandem.planning.models import Goal
+
+    user = world.users["practitioner"]
+    return Goal.objects.get_or_create(patient=patient, defaults={
+        "organisation": patient.organisation, "card": "housing", "statement": "A flat",
+        "proposed_by": "both", "gas_minus2": "a", "gas_minus1": "b", "gas_0": "c",
+        "gas_plus1": "d", "gas_plus2": "e", "created_by": user, "updated_by": user})[0]
+
+
 def session_for(patient, world):
     from tandem.planning.models import SortSession
 
@@ -162,6 +178,10 @@ def url_for(world, name):
     response = draft_for(p1) if "checkup-" in name or "response-" in name else None
     session = session_for(p1, world) if "sort" in name else None
     kwargs = {
+        "patients:goals": {"patient_id": p1.pk},
+        "patients:goal-new": {"patient_id": p1.pk},
+        "patients:goal-edit": {"patient_id": p1.pk, "goal_id": goal_for(p1, world).pk
+                               if name == "patients:goal-edit" else 0},
         "patients:priorities": {"patient_id": p1.pk},
         "patients:priorities-new": {"patient_id": p1.pk},
         "patients:sort-session": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0)},

@@ -123,3 +123,30 @@ def test_cards_can_be_dragged_between_piles(live_world, browser, live_server):
     assert saved.piles()["not"] == ["family"]
     assert [e for e in errors if "Content Security Policy" in e] == []
     context.close()
+
+
+def test_concurrent_goal_edits_show_what_changed_and_lose_nothing(live_world, visit):
+    from tests.test_goals import goal_data
+
+    staff = visit()
+    staff.sign_in("practitioner", PASSWORD)
+    live_world.client("practitioner").post(f"/patients/{live_world.p1.pk}/goals/new/",
+                                           goal_data())
+    from tandem.planning.models import Goal
+
+    goal = Goal.objects.get()
+    staff.go(f"/patients/{live_world.p1.pk}/goals/{goal.pk}/")
+    staff.axe()
+    staff.page.fill("#id_statement", "A pint on Saturdays, none in the week")
+    # Meanwhile the team lead saves a change to the same goal.
+    live_world.client("team_lead").post(f"/patients/{live_world.p1.pk}/goals/{goal.pk}/",
+                                        goal_data(version="1", gas_0="Under 10 units a week"))
+    staff.page.get_by_role("button", name="Save the goal").click()
+    assert staff.page.get_by_text("Team_Lead Tester changed this goal").is_visible()
+    assert staff.page.input_value("#id_statement") == "A pint on Saturdays, none in the week"
+    staff.axe()
+    staff.screenshot("goal-conflict")
+    staff.page.get_by_role("button", name="Save the goal").click()
+    assert staff.page.get_by_text("Goal saved.").is_visible()
+    goal.refresh_from_db()
+    assert goal.statement == "A pint on Saturdays, none in the week" and goal.version == 3

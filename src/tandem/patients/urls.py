@@ -16,6 +16,9 @@ urlpatterns = [
     path(
         "<uuid:patient_id>/care-team/<uuid:member_id>/end/", views.member_end, name="member-end"
     ),
+    path("<uuid:patient_id>/goals/", planning.goals, name="goals"),
+    path("<uuid:patient_id>/goals/new/", planning.goal_form, name="goal-new"),
+    path("<uuid:patient_id>/goals/<uuid:goal_id>/", planning.goal_form, name="goal-edit"),
     path("<uuid:patient_id>/priorities/", planning.priorities, name="priorities"),
     path("<uuid:patient_id>/priorities/new/", planning.start, name="priorities-new"),
     path(

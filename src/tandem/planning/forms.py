@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import forms
 
-from tandem.planning.models import Pile
+from tandem.patients.forms import DATE
+from tandem.planning.models import SUBSTANCE_CARDS, Goal, GoalType, Pile, Proposer
 
 
 class SortForm(forms.Form):
@@ -71,3 +72,56 @@ class DiscussionForm(forms.Form):
     discussion = forms.CharField(
         label="What you talked about: how feasible each priority is and what it would bring",
         widget=forms.Textarea(attrs={"rows": 5}), max_length=5000, required=False)
+
+
+class GoalForm(forms.ModelForm):
+    """A goal in the patient's words, with its GAS levels. `version` carries the version the
+    person started from, so two people editing at once never overwrite each other silently."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    type_change_reason = forms.CharField(
+        label="Why the kind of goal is changing", max_length=300, required=False,
+        help_text="Needed when the kind of substance goal changes; kept in the goal's history.")
+
+    class Meta:
+        model = Goal
+        fields = ["card", "statement", "proposed_by", "priority", "start_date", "target_date",
+                  "lifecycle_status", "achievement_status", "goal_type", "goal_type_chosen_by",
+                  "gas_minus2", "gas_minus1", "gas_0", "gas_plus1", "gas_plus2"]
+        widgets = {"start_date": DATE, "target_date": DATE,
+                   "statement": forms.Textarea(attrs={"rows": 3})}
+        labels = {"goal_type_chosen_by": "Whose choice is the kind of goal",
+                  "priority": "Priority (1 first)"}
+        help_texts = {
+            "statement": "As the patient puts it.",
+            "goal_type": "For drug and alcohol goals only. The patient chooses; it can change "
+                         "at any time.",
+        }
+
+    def __init__(self, *args, cards, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["card"] = forms.ChoiceField(
+            label="Area of life", choices=[(code, label) for code, label, _q in cards])
+        self.fields["goal_type"].choices = [("", "— (not a substance goal)")] + list(
+            GoalType.choices)
+        self.fields["goal_type_chosen_by"].choices = [("", "—")] + list(Proposer.choices)
+        self.initial.setdefault("version", self.instance.version)
+
+    def clean(self):
+        data = super().clean()
+        card, kind = data.get("card"), data.get("goal_type")
+        if card in SUBSTANCE_CARDS:
+            if not kind:
+                self.add_error("goal_type", "Choose the kind of goal the patient wants.")
+            if not data.get("goal_type_chosen_by"):
+                self.add_error("goal_type_chosen_by", "Say whose choice it was.")
+        elif kind and card:
+            self.add_error("goal_type", "Only drug and alcohol goals have a kind of goal.")
+        start, target = data.get("start_date"), data.get("target_date")
+        if start and target and target < start:
+            self.add_error("target_date", "The target date is before the start date.")
+        changing = self.instance.pk and kind and kind != self.instance.goal_type
+        if changing and self.instance.goal_type and not data.get("type_change_reason"):
+            self.add_error("type_change_reason", "Say why the kind of goal is changing.")
+        return data

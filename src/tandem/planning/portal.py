@@ -38,3 +38,8 @@ def sort(request, session_id):
     return render(request, "planning/sort.html", {
         "session": found, "form": form, "voice": Voice.PATIENT, "portal": True,
     })
+
+
+def goals(request):
+    return render(request, "planning/portal_goals.html",
+                  {"goals": services.goals_of(request.patient)})

@@ -11,7 +11,7 @@ from tandem.assessment import registry
 from tandem.assessment.services import current_episode
 from tandem.audit.trail import record_request
 from tandem.core.agreement import Comparison, compare
-from tandem.planning.models import PrioritySort, SortSession, Voice
+from tandem.planning.models import Goal, GoalTypeChange, PrioritySort, SortSession, Voice
 
 
 class AlreadySubmitted(Exception):
@@ -113,6 +113,76 @@ def comparison_view(session: SortSession) -> dict:
         "disagreements": [{"label": labels.get(card, card), "patient": pile_words[a],
                            "practitioner": pile_words[b], "distance": d}
                           for card, a, b, d in result.disagreements],
+        # Cards either side wants to work on now: the ones to take forward as goals.
+        "forward": [(code, labels.get(code, code)) for code in dict.fromkeys(
+            [*patient.piles()["now"], *practitioner.piles()["now"]])],
         "only_patient_now": [labels.get(c, c) for c in result.only_a_now],
         "only_practitioner_now": [labels.get(c, c) for c in result.only_b_now],
     }
+
+
+class Conflict(Exception):
+    """Someone else saved the goal since this person started editing it."""
+
+    def __init__(self, current: Goal, changed: list[tuple[str, str, str]]):
+        super().__init__("goal changed")
+        self.current = current
+        self.changed = changed  # (field label, value now saved, value typed)
+
+
+def _display(form, name: str, value) -> str:
+    field = form.fields[name]
+    choices = dict(getattr(field, "choices", []) or [])
+    return str(choices.get(value, value if value not in (None, "") else "—"))
+
+
+@transaction.atomic
+def save_goal(request, patient, form, *, sort_session=None) -> Goal:
+    """Create or update a goal from a validated GoalForm. Raises Conflict, with what changed,
+    if the goal was saved by someone else after this form was opened; nothing is lost: the
+    form keeps what was typed and now carries the current version."""
+    goal = form.instance
+    now = timezone.now()
+    new_version = 1
+    previous_type = ""
+    if not goal._state.adding:
+        current = Goal.objects.select_for_update().get(pk=goal.pk)
+        started_from = form.cleaned_data.get("version")
+        if started_from != current.version:
+            changed = [
+                (form.fields[name].label, _display(form, name, getattr(current, name)),
+                 _display(form, name, form.cleaned_data.get(name)))
+                for name in form.Meta.fields
+                if getattr(current, name) != form.cleaned_data.get(name)
+            ]
+            raise Conflict(current, changed)
+        previous_type = current.goal_type
+        new_version = current.version + 1
+    else:
+        goal.organisation_id = patient.organisation_id
+        goal.patient = patient
+        goal.episode = current_episode(patient)
+        goal.sort_session = sort_session
+        goal.created_by = request.user
+    goal = form.save(commit=False)
+    goal.version = new_version
+    goal.updated_by = request.user
+    goal.updated_at = now
+    goal.save()
+    if goal.goal_type and goal.goal_type != previous_type:
+        GoalTypeChange.objects.create(
+            goal=goal, changed_at=now, from_type=previous_type, to_type=goal.goal_type,
+            chosen_by=goal.goal_type_chosen_by or "patient",
+            reason=form.cleaned_data.get("type_change_reason", ""), recorded_by=request.user)
+    record_request(request, "create" if new_version == 1 else "update", patient=patient,
+                   obj=goal)
+    return goal
+
+
+def goals_of(patient) -> list[Goal]:
+    """The patient's goals in priority order, each with its card's label."""
+    labels = {code: label for code, label, _q in cards_for(patient)}
+    found = list(patient.goals.prefetch_related("type_changes"))
+    for goal in found:
+        goal.card_label = labels.get(goal.card, goal.card)
+    return found

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment.forms import posted
 from tandem.planning import services
-from tandem.planning.forms import DiscussionForm, SortForm
-from tandem.planning.models import SortSession, Voice
+from tandem.planning.forms import DiscussionForm, GoalForm, SortForm
+from tandem.planning.models import Goal, SortSession, Voice
 
 
 def _session(request, session_id) -> SortSession:
@@ -92,3 +92,52 @@ def discussion(request, patient_id, session_id):
         messages.error(request, "The discussion is longer than 5,000 characters; "
                        "it was not saved.")
     return redirect("patients:sort-session", patient_id=request.patient.pk, session_id=found.pk)
+
+
+def goals(request, patient_id):
+    patient = request.patient
+    return render(request, "planning/goals.html", {
+        "patient": patient, "goals": services.goals_of(patient),
+        "can_change": request.access_role in CHANGES_RECORDS,
+    })
+
+
+def goal_form(request, patient_id, goal_id=None):
+    patient = request.patient
+    goal = get_object_or_404(Goal, pk=goal_id, patient=patient) if goal_id else None
+    cards = services.cards_for(patient)
+    sort_session = None
+    initial = {}
+    if goal is None:
+        chosen = request.GET.get("from", "")
+        sort_session = SortSession.objects.filter(pk=chosen, patient=patient).first() if (
+            _is_uuid(chosen)) else None
+        initial = {"card": request.GET.get("card"), "proposed_by": "both"}
+    form = GoalForm(request.POST or None, instance=goal, cards=cards, initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_goal(request, patient, form, sort_session=sort_session)
+        except services.Conflict as exc:
+            conflict = exc
+            # Keep everything typed; the next save knowingly replaces the newer version.
+            data = request.POST.copy()
+            data["version"] = str(exc.current.version)
+            form = GoalForm(data, instance=goal, cards=cards)
+            form.is_valid()
+        else:
+            messages.success(request, "Goal saved.")
+            return redirect("patients:goals", patient_id=patient.pk)
+    return render(request, "planning/goal_form.html", {
+        "patient": patient, "form": form, "goal": goal, "conflict": conflict,
+    })
+
+
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -10,6 +10,7 @@ urlpatterns = [
     path("checkups/", checkups.checkups, name="checkups"),
     path("progress/", checkups.progress, name="progress"),
     path("priorities/", planning.priorities, name="priorities"),
+    path("goals/", planning.goals, name="goals"),
     path("priorities/<uuid:session_id>/", planning.sort, name="sort"),
     path("checkups/start/<slug:code>/", checkups.start, name="checkup-start"),
     path("checkups/<uuid:response_id>/<int:number>/", checkups.question, name="checkup-question"),
