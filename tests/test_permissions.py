@@ -40,6 +40,18 @@ EXPECTED = {
     ("patients:member-new", "POST"): CHANGE_P1,
     ("patients:member-end", "GET"): CHANGE_P1,
     ("patients:member-end", "POST"): CHANGE_P1,
+    ("patients:plan", "GET"): READ_P1,
+    ("patients:plan-edit", "GET"): CHANGE_P1,
+    ("patients:plan-edit", "POST"): CHANGE_P1,
+    ("patients:plan-sign", "POST"): CHANGE_P1,
+    ("patients:plan-difference", "GET"): READ_P1,
+    ("patients:plan-print", "GET"): READ_P1,
+    ("patients:plan-pdf", "GET"): READ_P1,
+    ("patients:action-new", "GET"): CHANGE_P1,
+    ("patients:action-new", "POST"): CHANGE_P1,
+    ("patients:action-edit", "GET"): CHANGE_P1,
+    ("patients:action-edit", "POST"): CHANGE_P1,
+    ("patients:proposal-respond", "POST"): CHANGE_P1,
     ("patients:goals", "GET"): READ_P1,
     ("patients:goal-new", "GET"): CHANGE_P1,
     ("patients:goal-new", "POST"): CHANGE_P1,
@@ -64,6 +76,11 @@ EXPECTED = {
     ("portal:progress", "GET"): {"patient"},
     ("portal:priorities", "GET"): {"patient"},
     ("portal:goals", "GET"): {"patient"},
+    ("portal:plan", "GET"): {"patient"},
+    ("portal:plan-sign", "POST"): {"patient"},
+    ("portal:plan-propose", "POST"): {"patient"},
+    ("portal:plan-print", "GET"): {"patient"},
+    ("portal:plan-pdf", "GET"): {"patient"},
     ("portal:sort", "GET"): {"patient"},
     ("portal:sort", "POST"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
@@ -161,6 +178,27 @@ def goal_for(patient, world):
         "gas_plus1": "d", "gas_plus2": "e", "created_by": user, "updated_by": user})[0]
 
 
+def plan_for(patient, world):
+    """A plan with one version, one action and one proposal."""
+    import datetime
+
+    from tandem.planning.care_plan import snapshot
+    from tandem.planning.models import CarePlan, PlanAction, PlanProposal, PlanVersion
+
+    user = world.users["practitioner"]
+    plan, created = CarePlan.objects.get_or_create(patient=patient, defaults={
+        "organisation": patient.organisation, "updated_by": user,
+        "review_date": datetime.date.today() + datetime.timedelta(days=60)})
+    if created:
+        PlanAction.objects.create(organisation=patient.organisation, plan=plan,
+                                  intervention="housing-support", description="Referral",
+                                  updated_by=user)
+        PlanVersion.objects.create(plan=plan, number=1, snapshot=snapshot(plan), created_by=user)
+        PlanProposal.objects.create(plan=plan, text="More evening sessions",
+                                    created_by=world.users["patient"])
+    return plan
+
+
 def session_for(patient, world):
     from tandem.planning.models import SortSession
 
@@ -177,7 +215,20 @@ def url_for(world, name):
     member = p1.care_team.members.first()
     response = draft_for(p1) if "checkup-" in name or "response-" in name else None
     session = session_for(p1, world) if "sort" in name else None
+    plan = plan_for(p1, world) if "plan" in name or "action" in name or "proposal" in name \
+        else None
     kwargs = {
+        "patients:plan": {"patient_id": p1.pk},
+        "patients:plan-edit": {"patient_id": p1.pk},
+        "patients:plan-sign": {"patient_id": p1.pk},
+        "patients:plan-difference": {"patient_id": p1.pk},
+        "patients:plan-print": {"patient_id": p1.pk},
+        "patients:plan-pdf": {"patient_id": p1.pk},
+        "patients:action-new": {"patient_id": p1.pk},
+        "patients:action-edit": {"patient_id": p1.pk,
+                                 "action_id": plan.actions.first().pk if plan else 0},
+        "patients:proposal-respond": {"patient_id": p1.pk,
+                                      "proposal_id": plan.proposals.first().pk if plan else 0},
         "patients:goals": {"patient_id": p1.pk},
         "patients:goal-new": {"patient_id": p1.pk},
         "patients:goal-edit": {"patient_id": p1.pk, "goal_id": goal_for(p1, world).pk

@@ -2,6 +2,7 @@ from django.urls import path
 
 from tandem.assessment import views as checkups
 from tandem.patients import views
+from tandem.planning import care_plan_views as plan
 from tandem.planning import views as planning
 
 app_name = "patients"
@@ -15,6 +16,21 @@ urlpatterns = [
     path("<uuid:patient_id>/care-team/new/", views.member_new, name="member-new"),
     path(
         "<uuid:patient_id>/care-team/<uuid:member_id>/end/", views.member_end, name="member-end"
+    ),
+    path("<uuid:patient_id>/plan/", plan.plan, name="plan"),
+    path("<uuid:patient_id>/plan/edit/", plan.plan_form, name="plan-edit"),
+    path("<uuid:patient_id>/plan/sign/", plan.sign, name="plan-sign"),
+    path("<uuid:patient_id>/plan/difference/", plan.difference, name="plan-difference"),
+    path("<uuid:patient_id>/plan/print/", plan.printable, name="plan-print"),
+    path("<uuid:patient_id>/plan/print.pdf", plan.printable, {"pdf": True}, name="plan-pdf"),
+    path("<uuid:patient_id>/plan/actions/new/", plan.action_form, name="action-new"),
+    path(
+        "<uuid:patient_id>/plan/actions/<uuid:action_id>/", plan.action_form, name="action-edit"
+    ),
+    path(
+        "<uuid:patient_id>/plan/proposals/<int:proposal_id>/",
+        plan.respond,
+        name="proposal-respond",
     ),
     path("<uuid:patient_id>/goals/", planning.goals, name="goals"),
     path("<uuid:patient_id>/goals/new/", planning.goal_form, name="goal-new"),

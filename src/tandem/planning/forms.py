@@ -4,9 +4,19 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from tandem.patients.forms import DATE
-from tandem.planning.models import SUBSTANCE_CARDS, Goal, GoalType, Pile, Proposer
+from tandem.patients.models import CareTeamMember
+from tandem.planning.models import (
+    SUBSTANCE_CARDS,
+    CarePlan,
+    Goal,
+    GoalType,
+    Pile,
+    PlanAction,
+    Proposer,
+)
 
 
 class SortForm(forms.Form):
@@ -125,3 +135,70 @@ class GoalForm(forms.ModelForm):
         if changing and self.instance.goal_type and not data.get("type_change_reason"):
             self.add_error("type_change_reason", "Say why the kind of goal is changing.")
         return data
+
+
+class CarePlanForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = CarePlan
+        fields = ["review_date", "status"]
+        widgets = {"review_date": DATE}
+        help_texts = {"review_date": "No later than 3 months ahead."}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("version", self.instance.version)
+
+    def clean_review_date(self):
+        from tandem.planning.care_plan import default_review_date
+
+        day = self.cleaned_data["review_date"]
+        today = timezone.localdate()
+        if day < today:
+            raise forms.ValidationError("The review date cannot be in the past.")
+        if day > default_review_date(today):
+            raise forms.ValidationError(
+                f"Review the plan no later than 3 months ahead "
+                f"({default_review_date(today).day} {default_review_date(today):%B %Y}).")
+        return day
+
+
+class ActionForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = PlanAction
+        fields = ["intervention", "description", "goal", "provider", "frequency", "start_date",
+                  "end_date", "status"]
+        widgets = {"start_date": DATE, "end_date": DATE}
+        labels = {"provider": "Who provides it", "goal": "For which goal"}
+
+    def __init__(self, *args, patient, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["goal"].queryset = patient.goals.all()
+        self.fields["provider"].queryset = CareTeamMember.objects.filter(
+            care_team__patient=patient).select_related("user")
+        self.initial.setdefault("version", self.instance.version)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The end date is before the start date.")
+        return data
+
+
+class ProposalForm(forms.Form):
+    text = forms.CharField(label="What would you like to change in your plan?",
+                           widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+
+
+class ResponseForm(forms.Form):
+    status = forms.ChoiceField(label="Answer", choices=[
+        ("accepted", "Accept: I will change the plan"),
+        ("discuss", "Let's talk about it together")], widget=forms.RadioSelect)
+    response = forms.CharField(label="A note for the patient", required=False, max_length=2000,
+                               widget=forms.Textarea(attrs={"rows": 3}))

@@ -211,3 +211,153 @@ class GoalTypeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_type or '—'} → {self.to_type}"
+
+
+class PlanStatus(models.TextChoices):
+    """FHIR R4 CarePlan.status (http://hl7.org/fhir/R4/valueset-request-status.html)."""
+
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ON_HOLD = "on-hold", "On hold"
+    REVOKED = "revoked", "Revoked"
+    COMPLETED = "completed", "Completed"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
+class Intervention(models.TextChoices):
+    OPIOID_SUBSTITUTION = "opioid-substitution", "Opioid substitution treatment"
+    OTHER_MEDICATION = "other-medication", "Other medication"
+    MOTIVATIONAL_INTERVIEWING = "motivational-interviewing", "Motivational interviewing"
+    CBT = "cbt", "Cognitive behavioural therapy"
+    CONTINGENCY_MANAGEMENT = "contingency-management", "Contingency management"
+    MUTUAL_AID = "mutual-aid", "Mutual-aid facilitation"
+    FAMILY_SUPPORT = "family-support", "Family support"
+    HOUSING_SUPPORT = "housing-support", "Housing support"
+    EMPLOYMENT_SUPPORT = "employment-support", "Employment support"
+    EDUCATION = "education-training", "Education and training"
+    PHYSICAL_HEALTH = "physical-health", "Physical health"
+    MENTAL_HEALTH = "mental-health", "Mental health"
+    HARM_REDUCTION = "harm-reduction", "Harm reduction"
+
+
+class ActionStatus(models.TextChoices):
+    """FHIR R4 CarePlan.activity.detail.status
+    (http://hl7.org/fhir/R4/valueset-care-plan-activity-status.html)."""
+
+    NOT_STARTED = "not-started", "Not started"
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_PROGRESS = "in-progress", "In progress"
+    ON_HOLD = "on-hold", "On hold"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Stopped"
+
+
+class CarePlan(models.Model):
+    """The patient's recovery care plan for one episode (FHIR CarePlan): their goals, the
+    actions, a review date and sign-offs, kept as numbered versions (PlanVersion)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_plans")
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=PlanStatus.choices,
+                              default=PlanStatus.ACTIVE)
+    review_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Recovery plan of {self.created_at:%d %b %Y}"
+
+
+class PlanAction(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="actions")
+    goal = models.ForeignKey(Goal, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="actions", help_text="The goal this action serves.")
+    intervention = models.CharField(max_length=40, choices=Intervention.choices)
+    description = models.CharField(max_length=300)
+    provider = models.ForeignKey("patients.CareTeamMember", on_delete=models.SET_NULL,
+                                 null=True, blank=True, related_name="+",
+                                 help_text="Who provides it, from the care team.")
+    frequency = models.CharField("how often", max_length=100, blank=True)
+    start_date = models.DateField(default=timezone.localdate)
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ActionStatus.choices,
+                              default=ActionStatus.NOT_STARTED)
+    updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["start_date", "intervention"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class PlanVersion(models.Model):
+    """A numbered version of the plan: what it said, and who signed it when. Any change after
+    someone has signed makes a new version, which asks for both signatures again."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    patient_signed_at = models.DateTimeField(null=True, blank=True)
+    patient_signed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True,
+                                          blank=True, related_name="+")
+    practitioner_signed_at = models.DateTimeField(null=True, blank=True)
+    practitioner_signed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True,
+                                               blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["plan", "number"],
+                                               name="plan_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"Version {self.number}"
+
+    @property
+    def signed_by_anyone(self) -> bool:
+        return bool(self.patient_signed_at or self.practitioner_signed_at)
+
+    @property
+    def fully_signed(self) -> bool:
+        return bool(self.patient_signed_at and self.practitioner_signed_at)
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", "Waiting for an answer"
+    ACCEPTED = "accepted", "Accepted"
+    DISCUSS = "discuss", "To talk about together"
+
+
+class PlanProposal(models.Model):
+    """A change the patient proposes from the portal; the practitioner accepts or discusses."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="proposals")
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=ProposalStatus.choices,
+                              default=ProposalStatus.OPEN)
+    response = models.TextField(blank=True, max_length=2000)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    responded_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:60]

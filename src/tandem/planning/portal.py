@@ -1,14 +1,17 @@
-"""The patient's own priority sorts in the portal."""
+"""The patient's own priorities, goals and recovery plan in the portal."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from tandem.assessment.forms import posted
-from tandem.planning import services
-from tandem.planning.forms import SortForm
+from tandem.planning import care_plan, services
+from tandem.planning.forms import ProposalForm, SortForm
 from tandem.planning.models import SortSession, Voice
+from tandem.planning.printing import pdf_response
 
 
 def priorities(request):
@@ -43,3 +46,53 @@ def sort(request, session_id):
 def goals(request):
     return render(request, "planning/portal_goals.html",
                   {"goals": services.goals_of(request.patient)})
+
+
+def plan(request):
+    found = care_plan.current_plan(request.patient)
+    context = {"plan": found, "form": ProposalForm()}
+    if found is not None:
+        latest = care_plan.latest_version(found)
+        context |= {"latest": latest, "goals": latest.snapshot["goals"] if latest else [],
+                    "actions": latest.snapshot["actions"] if latest else [],
+                    "proposals": found.proposals.all()}
+    return render(request, "planning/portal_plan.html", context)
+
+
+@require_POST
+def plan_sign(request):
+    found = care_plan.current_plan(request.patient)
+    if found is None or care_plan.latest_version(found) is None:
+        raise Http404("No plan to sign.")
+    care_plan.sign(request, found, as_patient=True)
+    messages.success(request, "Thank you: you signed your plan.")
+    return redirect("portal:plan")
+
+
+@require_POST
+def plan_propose(request):
+    found = care_plan.current_plan(request.patient)
+    if found is None:
+        raise Http404("No plan yet.")
+    form = ProposalForm(request.POST)
+    if form.is_valid():
+        care_plan.propose(request, found, form.cleaned_data["text"])
+        messages.success(request, "Sent to your keyworker. Their answer will show here.")
+        return redirect("portal:plan")
+    latest = care_plan.latest_version(found)
+    return render(request, "planning/portal_plan.html", {
+        "plan": found, "form": form, "latest": latest, "goals": latest.snapshot["goals"],
+        "actions": latest.snapshot["actions"], "proposals": found.proposals.all()})
+
+
+def plan_print(request, pdf=False):
+    found = care_plan.current_plan(request.patient)
+    if found is None:
+        raise Http404("No plan yet.")
+    version = care_plan.latest_version(found)
+    context = {"patient": request.patient, "plan": found, "version": version,
+               "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
+    if pdf:
+        return pdf_response(request, "planning/plan_print.html", context,
+                            "my-recovery-plan.pdf")
+    return render(request, "planning/plan_print.html", context)

@@ -130,9 +130,34 @@ class Conflict(Exception):
         self.changed = changed  # (field label, value now saved, value typed)
 
 
+def check_version(model, pk, form):
+    """The stored row, locked for this transaction; raises Conflict (with what differs) if it
+    was saved since the version the form was opened at (the form's `version` field)."""
+    current = model.objects.select_for_update().get(pk=pk)
+    if form.cleaned_data.get("version") != current.version:
+        changed = [
+            (form.fields[name].label, _display(form, name, getattr(current, _attr(current, name))),
+             _display(form, name, _value(form.cleaned_data.get(name))))
+            for name in form.Meta.fields
+            if getattr(current, _attr(current, name)) != _value(form.cleaned_data.get(name))
+        ]
+        raise Conflict(current, changed)
+    return current
+
+
+def _attr(obj, name: str) -> str:
+    """Foreign keys are compared by id."""
+    field = obj._meta.get_field(name)
+    return field.attname
+
+
+def _value(value):
+    return value.pk if hasattr(value, "_meta") else value
+
+
 def _display(form, name: str, value) -> str:
     field = form.fields[name]
-    choices = dict(getattr(field, "choices", []) or [])
+    choices = {getattr(k, "value", k): v for k, v in (getattr(field, "choices", []) or [])}
     return str(choices.get(value, value if value not in (None, "") else "—"))
 
 
@@ -146,16 +171,7 @@ def save_goal(request, patient, form, *, sort_session=None) -> Goal:
     new_version = 1
     previous_type = ""
     if not goal._state.adding:
-        current = Goal.objects.select_for_update().get(pk=goal.pk)
-        started_from = form.cleaned_data.get("version")
-        if started_from != current.version:
-            changed = [
-                (form.fields[name].label, _display(form, name, getattr(current, name)),
-                 _display(form, name, form.cleaned_data.get(name)))
-                for name in form.Meta.fields
-                if getattr(current, name) != form.cleaned_data.get(name)
-            ]
-            raise Conflict(current, changed)
+        current = check_version(Goal, goal.pk, form)
         previous_type = current.goal_type
         new_version = current.version + 1
     else:

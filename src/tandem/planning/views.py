@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment.forms import posted
-from tandem.planning import services
+from tandem.planning import care_plan, services
 from tandem.planning.forms import DiscussionForm, GoalForm, SortForm
 from tandem.planning.models import Goal, SortSession, Voice
 
@@ -117,7 +118,9 @@ def goal_form(request, patient_id, goal_id=None):
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_goal(request, patient, form, sort_session=sort_session)
+            with transaction.atomic():
+                services.save_goal(request, patient, form, sort_session=sort_session)
+                care_plan.goals_changed(request, patient)  # goals are part of the plan
         except services.Conflict as exc:
             conflict = exc
             # Keep everything typed; the next save knowingly replaces the newer version.

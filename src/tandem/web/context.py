@@ -13,7 +13,8 @@ def navigation(request):
         nav.append(("patients:list", "My patients"))
     if Role.PATIENT in roles:
         nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups"),
-                ("portal:priorities", "My priorities"), ("portal:goals", "My goals")]
+                ("portal:plan", "My plan"), ("portal:priorities", "My priorities"),
+                ("portal:goals", "My goals")]
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
                 ("manage:checkups", "Check-ups")]

@@ -1,0 +1,182 @@
+"""The recovery care plan: creating it, recording a version on every change, sign-off by the
+patient and the practitioner, readable differences between versions, the patient's proposed
+changes, and the printable plan.
+
+A version is the plan as it read at that moment (goals in the patient's words, actions, review
+date). While nobody has signed the latest version, changes update it; once anyone has signed,
+the next change makes a new version, which asks for both signatures again."""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.assessment.services import current_episode
+from tandem.audit.trail import record_request
+from tandem.core.schedule import add_months
+from tandem.planning.models import (
+    CarePlan,
+    LifecycleStatus,
+    PlanProposal,
+    PlanStatus,
+    PlanVersion,
+    ProposalStatus,
+)
+from tandem.planning.services import goals_of
+
+REVIEW_WITHIN_MONTHS = 3  # the issue's default: a review no later than 3 months ahead
+OPEN_GOALS = (LifecycleStatus.PROPOSED, LifecycleStatus.PLANNED, LifecycleStatus.ACCEPTED,
+              LifecycleStatus.ACTIVE, LifecycleStatus.ON_HOLD)
+
+
+def default_review_date(today: datetime.date | None = None) -> datetime.date:
+    return add_months(today or timezone.localdate(), REVIEW_WITHIN_MONTHS)
+
+
+def current_plan(patient) -> CarePlan | None:
+    return (patient.care_plans.exclude(status__in=[PlanStatus.REVOKED,
+                                                   PlanStatus.ENTERED_IN_ERROR])
+            .order_by("-created_at").first())
+
+
+def plan_goals(patient):
+    return [g for g in goals_of(patient) if g.lifecycle_status in OPEN_GOALS]
+
+
+def _date(day) -> str:
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+def snapshot(plan: CarePlan) -> dict:
+    """The plan as it reads now, in plain values (kept with each version)."""
+    goals = plan_goals(plan.patient)
+    actions = plan.actions.select_related("goal", "provider__user").order_by("start_date", "pk")
+    return {
+        "status": plan.get_status_display(),
+        "review_date": plan.review_date.isoformat(),
+        "goals": [{
+            "area": g.card_label, "statement": g.statement, "priority": g.priority,
+            "kind": g.get_goal_type_display() if g.goal_type else "",
+            "target": g.target_date.isoformat() if g.target_date else "",
+            "levels": [text for _level, text in g.gas_levels()],
+        } for g in goals],
+        "actions": [{
+            "intervention": a.get_intervention_display(), "description": a.description,
+            "provider": str(a.provider) if a.provider else "",
+            "frequency": a.frequency, "from": a.start_date.isoformat(),
+            "to": a.end_date.isoformat() if a.end_date else "",
+            "status": a.get_status_display(), "goal": a.goal.statement if a.goal else "",
+        } for a in actions],
+    }
+
+
+def lines(snap: dict) -> list[str]:
+    """A version as plain lines, for reading and for the differences between versions."""
+    day = datetime.date.fromisoformat
+    out = [f"Review by {_date(day(snap['review_date']))}", f"Status: {snap['status']}"]
+    for goal in snap["goals"]:
+        kind = f" ({goal['kind']})" if goal["kind"] else ""
+        target = f", by {_date(day(goal['target']))}" if goal["target"] else ""
+        out.append(f"Goal {goal['priority']}, {goal['area']}: “{goal['statement']}”{kind}{target}")
+        for level, text in zip(("−2", "−1", "0", "+1", "+2"), goal["levels"], strict=True):
+            out.append(f"    {level}: {text}")
+    for action in snap["actions"]:
+        who = f", with {action['provider']}" if action["provider"] else ""
+        how = f", {action['frequency']}" if action["frequency"] else ""
+        until = f" to {_date(day(action['to']))}" if action["to"] else ""
+        out.append(f"Action, {action['intervention']}: {action['description']}{who}{how}; "
+                   f"from {_date(day(action['from']))}{until}; {action['status'].lower()}")
+    return out
+
+
+def latest_version(plan: CarePlan) -> PlanVersion | None:
+    return plan.versions.order_by("-number").first()
+
+
+def record_version(request, plan: CarePlan) -> PlanVersion:
+    """Keep the plan as it reads now: a new version if the latest was signed by anyone,
+    otherwise the latest (unsigned) version is brought up to date."""
+    snap = snapshot(plan)
+    latest = latest_version(plan)
+    if latest is not None and latest.snapshot == snap:
+        return latest
+    if latest is None or latest.signed_by_anyone:
+        version = PlanVersion.objects.create(
+            plan=plan, number=(latest.number + 1) if latest else 1, snapshot=snap,
+            created_by=request.user)
+        record_request(request, "create", patient=plan.patient, obj=version)
+        return version
+    latest.snapshot = snap
+    latest.created_at = timezone.now()
+    latest.created_by = request.user
+    latest.save(update_fields=["snapshot", "created_at", "created_by"])
+    record_request(request, "update", patient=plan.patient, obj=latest)
+    return latest
+
+
+@transaction.atomic
+def create(request, patient, form) -> CarePlan:
+    plan = form.save(commit=False)
+    plan.organisation_id = patient.organisation_id
+    plan.patient = patient
+    plan.episode = current_episode(patient)
+    plan.updated_by = request.user
+    plan.save()
+    record_request(request, "create", patient=patient, obj=plan)
+    record_version(request, plan)
+    return plan
+
+
+def goals_changed(request, patient) -> None:
+    """Goals are part of the plan: a change to one is a change to the plan."""
+    plan = current_plan(patient)
+    if plan is not None:
+        record_version(request, plan)
+
+
+@transaction.atomic
+def sign(request, plan: CarePlan, *, as_patient: bool) -> PlanVersion:
+    version = PlanVersion.objects.select_for_update().filter(plan=plan).order_by(
+        "-number").first()
+    now = timezone.now()
+    if as_patient:
+        version.patient_signed_at, version.patient_signed_by = now, request.user
+    else:
+        version.practitioner_signed_at, version.practitioner_signed_by = now, request.user
+    version.save()
+    record_request(request, "update", patient=plan.patient, obj=version)
+    return version
+
+
+def difference(older: PlanVersion, newer: PlanVersion) -> list[tuple[str, str]]:
+    """("same" | "added" | "removed", line) for reading one version against another."""
+    out = []
+    for line in difflib.ndiff(lines(older.snapshot), lines(newer.snapshot)):
+        tag, text = line[:2], line[2:]
+        if tag == "  ":
+            out.append(("same", text))
+        elif tag == "+ ":
+            out.append(("added", text))
+        elif tag == "- ":
+            out.append(("removed", text))
+    return out
+
+
+@transaction.atomic
+def propose(request, plan: CarePlan, text: str) -> PlanProposal:
+    proposal = PlanProposal.objects.create(plan=plan, text=text, created_by=request.user)
+    record_request(request, "create", patient=plan.patient, obj=proposal)
+    return proposal
+
+
+@transaction.atomic
+def respond(request, proposal: PlanProposal, status: str, response: str) -> None:
+    proposal.status = ProposalStatus(status)
+    proposal.response = response
+    proposal.responded_at = timezone.now()
+    proposal.responded_by = request.user
+    proposal.save()
+    record_request(request, "update", patient=proposal.plan.patient, obj=proposal)

@@ -1,0 +1,159 @@
+"""Staff pages for the recovery care plan. The permission layer put the patient on
+request.patient; every plan, action and version is looked up within that patient."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from tandem.accounts.permissions import CHANGES_RECORDS
+from tandem.audit.trail import record_request
+from tandem.planning import care_plan, services
+from tandem.planning.forms import ActionForm, CarePlanForm, ResponseForm
+from tandem.planning.models import CarePlan, PlanAction, PlanProposal
+from tandem.planning.printing import pdf_response
+
+
+def _plan(request) -> CarePlan:
+    plan = care_plan.current_plan(request.patient)
+    if plan is None:
+        raise Http404("No recovery plan yet.")
+    return plan
+
+
+def plan(request, patient_id):
+    patient = request.patient
+    found = care_plan.current_plan(patient)
+    context = {"patient": patient, "plan": found,
+               "can_change": request.access_role in CHANGES_RECORDS}
+    if found is not None:
+        versions = list(found.versions.select_related(
+            "created_by", "patient_signed_by", "practitioner_signed_by"))
+        latest = versions[-1] if versions else None
+        context |= {
+            "goals": care_plan.plan_goals(patient),
+            "actions": found.actions.select_related("goal", "provider__user"),
+            "versions": versions, "latest": latest,
+            "lines": care_plan.lines(latest.snapshot) if latest else [],
+            "proposals": found.proposals.select_related("created_by", "responded_by"),
+            "response_form": ResponseForm(),
+            "review_overdue": found.review_date < timezone.localdate(),
+        }
+    return render(request, "planning/plan.html", context)
+
+
+def plan_form(request, patient_id):
+    """Create the plan, or change its review date and status."""
+    patient = request.patient
+    found = care_plan.current_plan(patient)
+    initial = {} if found else {"review_date": care_plan.default_review_date()}
+    form = CarePlanForm(request.POST or None, instance=found, initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                if found is None:
+                    care_plan.create(request, patient, form)
+                else:
+                    current = services.check_version(CarePlan, found.pk, form)
+                    saved = form.save(commit=False)
+                    saved.version = current.version + 1
+                    saved.updated_by, saved.updated_at = request.user, timezone.now()
+                    saved.save()
+                    care_plan.record_version(request, saved)
+        except services.Conflict as exc:
+            conflict, form = exc, _refreshed(CarePlanForm, request, exc, instance=found)
+        else:
+            messages.success(request, "Plan saved.")
+            return redirect("patients:plan", patient_id=patient.pk)
+    return render(request, "planning/plan_form.html",
+                  {"patient": patient, "form": form, "plan": found, "conflict": conflict})
+
+
+def _refreshed(form_class, request, conflict, **kwargs):
+    """The form again with everything typed, now carrying the newer version."""
+    data = request.POST.copy()
+    data["version"] = str(conflict.current.version)
+    form = form_class(data, **kwargs)
+    form.is_valid()
+    return form
+
+
+def action_form(request, patient_id, action_id=None):
+    patient = request.patient
+    found = _plan(request)
+    action = get_object_or_404(PlanAction, pk=action_id, plan=found) if action_id else None
+    form = ActionForm(request.POST or None, instance=action, patient=patient)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                saved = form.save(commit=False)
+                if action is not None:
+                    current = services.check_version(PlanAction, action.pk, form)
+                    saved.version = current.version + 1
+                saved.organisation_id = patient.organisation_id
+                saved.plan = found
+                saved.updated_by, saved.updated_at = request.user, timezone.now()
+                saved.save()
+                record_request(request, "create" if action is None else "update",
+                                        patient=patient, obj=saved)
+                care_plan.record_version(request, found)
+        except services.Conflict as exc:
+            conflict = exc
+            form = _refreshed(ActionForm, request, exc, instance=action, patient=patient)
+        else:
+            messages.success(request, "Action saved.")
+            return redirect("patients:plan", patient_id=patient.pk)
+    return render(request, "planning/action_form.html", {
+        "patient": patient, "form": form, "action": action, "conflict": conflict})
+
+
+@require_POST
+def sign(request, patient_id):
+    found = _plan(request)
+    care_plan.sign(request, found, as_patient=False)
+    messages.success(request, "You signed this version of the plan.")
+    return redirect("patients:plan", patient_id=request.patient.pk)
+
+
+def difference(request, patient_id):
+    found = _plan(request)
+    versions = {v.number: v for v in found.versions.all()}
+    try:
+        older, newer = (versions[int(request.GET.get(k, ""))] for k in ("from", "to"))
+    except (KeyError, ValueError):
+        messages.error(request, "Choose two versions of the plan to compare.")
+        return redirect("patients:plan", patient_id=request.patient.pk)
+    return render(request, "planning/difference.html", {
+        "patient": request.patient, "older": older, "newer": newer,
+        "lines": care_plan.difference(older, newer)})
+
+
+@require_POST
+def respond(request, patient_id, proposal_id):
+    found = _plan(request)
+    proposal = get_object_or_404(PlanProposal, pk=proposal_id, plan=found)
+    form = ResponseForm(request.POST)
+    if form.is_valid():
+        care_plan.respond(request, proposal, form.cleaned_data["status"],
+                          form.cleaned_data["response"])
+        messages.success(request, "Answer saved; the patient sees it in the portal.")
+    else:
+        messages.error(request, "Choose an answer to the patient's proposal.")
+    return redirect("patients:plan", patient_id=request.patient.pk)
+
+
+def printable(request, patient_id, pdf=False):
+    found = _plan(request)
+    version = found.versions.order_by("-number").first()
+    context = {"patient": request.patient, "plan": found, "version": version,
+               "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
+    if pdf:
+        return pdf_response(request, "planning/plan_print.html", context,
+                            f"recovery-plan-{request.patient.service_id}.pdf")
+    return render(request, "planning/plan_print.html", context)

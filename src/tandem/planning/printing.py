@@ -1,0 +1,21 @@
+"""The printable plan as PDF, rendered from the same HTML as the print view by WeasyPrint
+(a maintained HTML-to-PDF library; it uses the system's Pango, which Debian's Chromium also
+needs, so CI machines have it)."""
+
+from __future__ import annotations
+
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+
+def pdf_response(request, template: str, context: dict, filename: str) -> HttpResponse:
+    from weasyprint import CSS, HTML  # imported here: only this view needs it
+
+    html = render_to_string(template, context | {"for_pdf": True}, request=request)
+    stylesheet = finders.find("tandem/print.css")
+    document = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf(
+        stylesheets=[CSS(filename=stylesheet)])
+    response = HttpResponse(document, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

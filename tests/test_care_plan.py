@@ -1,0 +1,133 @@
+"""The recovery care plan: created with a review date no later than 3 months ahead, goals and
+actions, sign-off by both, a new version after any change to a signed plan, readable
+differences, the patient's proposals, the printable plan and its PDF, concurrent edits."""
+
+import datetime
+
+from django.test import Client
+
+from tandem.core.schedule import add_months
+from tandem.planning.models import CarePlan, PlanProposal, PlanVersion
+from tests.test_goals import goal_data
+
+TODAY = datetime.date.today()
+
+
+def make_plan(world, review=None):
+    client = world.client("practitioner")
+    client.post(f"/patients/{world.p1.pk}/goals/new/", goal_data())
+    reply = client.post(f"/patients/{world.p1.pk}/plan/edit/", {
+        "review_date": (review or TODAY + datetime.timedelta(days=60)).isoformat(),
+        "status": "active"})
+    assert reply.status_code == 302, reply.content[:400]
+    return client, CarePlan.objects.get()
+
+
+def action_data(**extra):
+    return {"intervention": "housing-support", "description": "Referral to City Housing Options",
+            "frequency": "weekly", "start_date": TODAY.isoformat(), "status": "in-progress",
+            **extra}
+
+
+def test_review_date_defaults_to_three_months_and_no_later(world):
+    client = world.client("practitioner")
+    page = client.get(f"/patients/{world.p1.pk}/plan/edit/")
+    assert page.context["form"].initial["review_date"] == add_months(TODAY, 3)
+    late = client.post(f"/patients/{world.p1.pk}/plan/edit/", {
+        "review_date": (add_months(TODAY, 3) + datetime.timedelta(days=1)).isoformat(),
+        "status": "active"}).content.decode()
+    assert "Review the plan no later than 3 months ahead" in late
+    past = client.post(f"/patients/{world.p1.pk}/plan/edit/", {
+        "review_date": "2020-01-01", "status": "active"}).content.decode()
+    assert "The review date cannot be in the past." in past
+    assert not CarePlan.objects.exists()
+
+
+def test_sign_off_and_a_new_version_after_any_change(world):
+    client, plan = make_plan(world)
+    assert client.post(f"/patients/{world.p1.pk}/plan/actions/new/",
+                       action_data()).status_code == 302
+    assert plan.versions.count() == 1  # unsigned: the version is brought up to date
+    patient = world.client("patient")
+    assert "I agree: sign my plan" in patient.get("/portal/plan/").content.decode()
+    patient.post("/portal/plan/sign/")
+    client.post(f"/patients/{world.p1.pk}/plan/sign/")
+    first = PlanVersion.objects.get()
+    assert first.fully_signed and first.patient_signed_by == world.users["patient"]
+    # A change after sign-off makes version 2, which asks for both signatures again.
+    client.post(f"/patients/{world.p1.pk}/plan/actions/new/",
+                action_data(intervention="mutual-aid", description="SMART Recovery meeting"))
+    second = plan.versions.get(number=2)
+    assert not second.signed_by_anyone
+    assert "Version 2: waiting for signatures" in client.get(
+        f"/patients/{world.p1.pk}/plan/").content.decode()
+    diff = client.get(f"/patients/{world.p1.pk}/plan/difference/?from=1&to=2")
+    lines = diff.context["lines"]
+    assert ("added", next(t for k, t in lines if "SMART Recovery" in t)) in lines
+    assert all(kind != "removed" for kind, _ in lines)
+    assert "Added: " in diff.content.decode()
+
+
+def test_goal_changes_are_plan_changes(world):
+    client, plan = make_plan(world)
+    client.post(f"/patients/{world.p1.pk}/plan/sign/")
+    goal = plan.patient.goals.get()
+    client.post(f"/patients/{world.p1.pk}/goals/{goal.pk}/",
+                goal_data(version="1", statement="One pint on Saturdays"))
+    assert plan.versions.count() == 2
+    diff = client.get(f"/patients/{world.p1.pk}/plan/difference/?from=1&to=2").context["lines"]
+    assert any(k == "removed" and "couple of pints" in t for k, t in diff)
+    assert any(k == "added" and "One pint on Saturdays" in t for k, t in diff)
+
+
+def test_patient_proposes_and_the_practitioner_answers(world):
+    client, plan = make_plan(world)
+    patient = world.client("patient")
+    empty = patient.post("/portal/plan/propose/", {"text": ""}).content.decode()
+    assert "This field is required." in empty
+    patient.post("/portal/plan/propose/", {"text": "Can we meet in the evenings?"})
+    proposal = PlanProposal.objects.get()
+    assert proposal.created_by == world.users["patient"]
+    assert "Can we meet in the evenings?" in client.get(
+        f"/patients/{world.p1.pk}/plan/").content.decode()
+    client.post(f"/patients/{world.p1.pk}/plan/proposals/{proposal.pk}/",
+                {"status": "accepted", "response": "Yes: Tuesdays at 6pm from next week."})
+    page = patient.get("/portal/plan/").content.decode()
+    assert "Accepted: Yes: Tuesdays at 6pm from next week." in page
+
+
+def test_printable_plan_and_pdf(world):
+    client, plan = make_plan(world)
+    client.post(f"/patients/{world.p1.pk}/plan/actions/new/", action_data())
+    page = world.client("patient").get("/portal/plan/print/").content.decode()
+    assert "My recovery plan" in page and "Cut down to a couple of pints" in page
+    assert "Referral to City Housing Options" in page
+    pdf = world.client("patient").get("/portal/plan/print.pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    staff = client.get(f"/patients/{world.p1.pk}/plan/print.pdf")
+    assert staff.content.startswith(b"%PDF") and len(staff.content) > 2000
+
+
+def test_concurrent_plan_edits_show_what_changed(world):
+    client, plan = make_plan(world)
+    other = Client()
+    other.force_login(world.users["team_lead"])
+    url = f"/patients/{world.p1.pk}/plan/edit/"
+    soon = TODAY + datetime.timedelta(days=30)
+    assert other.post(url, {"review_date": soon.isoformat(), "status": "active",
+                            "version": "1"}).status_code == 302
+    page = client.post(url, {"review_date": (TODAY + datetime.timedelta(days=45)).isoformat(),
+                             "status": "on-hold", "version": "1"})
+    text = page.content.decode()
+    assert "Team_Lead Tester changed this" in text
+    assert 'value="2"' in text and "On hold" in text
+    plan.refresh_from_db()
+    assert plan.review_date == soon and plan.status == "active"
+
+
+def test_action_messages_name_the_field(world):
+    client, _plan = make_plan(world)
+    page = client.post(f"/patients/{world.p1.pk}/plan/actions/new/",
+                       action_data(description="", end_date="2020-01-01")).content.decode()
+    assert "This field is required." in page
+    assert "The end date is before the start date." in page
