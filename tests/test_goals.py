@@ -86,7 +86,7 @@ def test_two_people_editing_never_overwrite_each_other_silently(world):
     page = first.post(url, goal_data(version="1", priority="2"))
     text = page.content.decode()
     assert page.status_code == 200
-    assert "Team_Lead Tester changed this goal" in text
+    assert "Team_Lead Tester changed this at" in text
     assert "Two pints, Saturdays only" in text  # what is saved now
     assert "Cut down to a couple of pints at the weekend" in text  # what they typed, kept
     assert 'name="version" value="2"' in text
