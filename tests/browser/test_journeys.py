@@ -21,28 +21,33 @@ def pages_for(role, world):
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
-    from tests.test_permissions import draft_for, goal_for, session_for
+    from tests.test_permissions import draft_for, goal_for, plan_for, session_for
 
     draft = draft_for(p1)
     session = session_for(p1, world)
     goal = goal_for(p1, world)
+    plan = plan_for(p1, world)
+    action = plan.actions.first()
     clinical = [f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs",
                 f"/patients/{p1.pk}/checkups/", f"/patients/{p1.pk}/checkups/{draft.pk}/view/",
                 f"/patients/{p1.pk}/priorities/", f"/patients/{p1.pk}/priorities/{session.pk}/",
-                f"/patients/{p1.pk}/goals/"]
+                f"/patients/{p1.pk}/goals/", f"/patients/{p1.pk}/plan/",
+                f"/patients/{p1.pk}/plan/print/"]
     change = [f"/patients/{p1.pk}/edit/", f"/patients/{p1.pk}/episodes/new/",
               f"/patients/{p1.pk}/episodes/{episode.pk}/", f"/patients/{p1.pk}/care-team/new/",
               f"/patients/{p1.pk}/care-team/{member.pk}/end/", "/patients/new/",
               f"/patients/{p1.pk}/checkups/new/", f"/patients/{p1.pk}/checkups/{draft.pk}/",
               f"/patients/{p1.pk}/checkups/schedule/",
               f"/patients/{p1.pk}/priorities/{session.pk}/patient/",
-              f"/patients/{p1.pk}/goals/new/", f"/patients/{p1.pk}/goals/{goal.pk}/"]
+              f"/patients/{p1.pk}/goals/new/", f"/patients/{p1.pk}/goals/{goal.pk}/",
+              f"/patients/{p1.pk}/plan/edit/", f"/patients/{p1.pk}/plan/actions/new/",
+              f"/patients/{p1.pk}/plan/actions/{action.pk}/"]
     return {
         "practitioner": clinical + change,
         "prescriber": clinical,
         "team_lead": clinical + change[:1],
         "patient": ["/portal/checkups/", "/portal/progress/", "/portal/priorities/",
-                    "/portal/goals/",
+                    "/portal/goals/", "/portal/plan/", "/portal/plan/print/",
                     f"/portal/priorities/{session.pk}/", f"/portal/checkups/{draft.pk}/1/",
                     f"/portal/checkups/{draft.pk}/review/"],
         "service_admin": ["/manage/users/new/", f"/manage/users/{world.users['auditor'].pk}/",
