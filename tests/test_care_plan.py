@@ -131,3 +131,55 @@ def test_action_messages_name_the_field(world):
                        action_data(description="", end_date="2020-01-01")).content.decode()
     assert "This field is required." in page
     assert "The end date is before the start date." in page
+
+
+def test_a_review_rates_goals_both_ways_and_sets_the_next_review(world):
+    from tandem.planning.models import Goal, Review
+
+    client, plan = make_plan(world)
+    client.post(f"/patients/{world.p1.pk}/goals/new/", goal_data(
+        card="housing", statement="Get my own flat", goal_type="", goal_type_chosen_by="",
+        priority="2"))
+    client.post(f"/patients/{world.p1.pk}/plan/sign/")
+    drinking, housing = Goal.objects.order_by("priority")
+    url = f"/patients/{world.p1.pk}/plan/review/"
+    form = client.get(url).content.decode()
+    assert "+1: Under 10 units a week" in form  # each goal's own levels
+    nxt = TODAY + datetime.timedelta(days=70)
+    reply = client.post(url, {
+        "held_on": TODAY.isoformat(), "next_review": nxt.isoformat(), "notes": "Going well",
+        f"patient_{drinking.pk}": "1", f"practitioner_{drinking.pk}": "0",
+        f"patient_{housing.pk}": "-1", f"practitioner_{housing.pk}": "-1",
+        f"comment_{housing.pk}": "On the waiting list"})
+    assert reply.status_code == 302
+    review = Review.objects.get()
+    # Worked from Kiresuk & Sherman with equal weights and rho 0.3 (core/gas.py):
+    # two goals, levels +1 and -1 → 50; levels 0 and -1 → 50 - 10/sqrt(0.7*2 + 0.3*4) = 43.8.
+    assert review.t_score_patient == 50.0
+    assert review.t_score_practitioner == 43.8
+    plan.refresh_from_db()
+    assert plan.review_date == nxt
+    assert plan.versions.count() == 2  # the plan was signed; the new review date is version 2
+    page = client.get(f"/patients/{world.p1.pk}/plan/reviews/{review.pk}/").content.decode()
+    assert "+1: Under 10 units a week" in page and "On the waiting list" in page
+
+
+def test_review_messages_name_the_field(world):
+    client, plan = make_plan(world)
+    url = f"/patients/{world.p1.pk}/plan/review/"
+    page = client.post(url, {"held_on": (TODAY + datetime.timedelta(days=1)).isoformat(),
+                             "next_review": (TODAY + datetime.timedelta(days=200)).isoformat()
+                             }).content.decode()
+    assert "The review cannot be in the future." in page
+    assert "Set the next review no later than 3 months after this one." in page
+    assert "Rate at least one goal." in page
+
+
+def test_an_overdue_review_shows_the_day_after_its_date(world):
+    client, plan = make_plan(world)
+    CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY)
+    assert "the review is overdue" not in client.get(
+        f"/patients/{world.p1.pk}/plan/").content.decode()
+    CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY - datetime.timedelta(days=1))
+    assert "the review is overdue" in client.get(
+        f"/patients/{world.p1.pk}/plan/").content.decode()

@@ -44,6 +44,9 @@ EXPECTED = {
     ("patients:plan-edit", "GET"): CHANGE_P1,
     ("patients:plan-edit", "POST"): CHANGE_P1,
     ("patients:plan-sign", "POST"): CHANGE_P1,
+    ("patients:review-new", "GET"): CHANGE_P1,
+    ("patients:review-new", "POST"): CHANGE_P1,
+    ("patients:review", "GET"): READ_P1,
     ("patients:plan-difference", "GET"): READ_P1,
     ("patients:plan-print", "GET"): READ_P1,
     ("patients:plan-pdf", "GET"): READ_P1,
@@ -183,7 +186,7 @@ def plan_for(patient, world):
     import datetime
 
     from tandem.planning.care_plan import snapshot
-    from tandem.planning.models import CarePlan, PlanAction, PlanProposal, PlanVersion
+    from tandem.planning.models import CarePlan, PlanAction, PlanProposal, PlanVersion, Review
 
     user = world.users["practitioner"]
     plan, created = CarePlan.objects.get_or_create(patient=patient, defaults={
@@ -196,6 +199,8 @@ def plan_for(patient, world):
         PlanVersion.objects.create(plan=plan, number=1, snapshot=snapshot(plan), created_by=user)
         PlanProposal.objects.create(plan=plan, text="More evening sessions",
                                     created_by=world.users["patient"])
+        Review.objects.create(organisation=patient.organisation, plan=plan, created_by=user,
+                              next_review=plan.review_date, t_score_patient=50)
     return plan
 
 
@@ -215,12 +220,15 @@ def url_for(world, name):
     member = p1.care_team.members.first()
     response = draft_for(p1) if "checkup-" in name or "response-" in name else None
     session = session_for(p1, world) if "sort" in name else None
-    plan = plan_for(p1, world) if "plan" in name or "action" in name or "proposal" in name \
-        else None
+    plan = plan_for(p1, world) if any(w in name for w in ("plan", "action", "proposal",
+                                                           "review")) else None
     kwargs = {
         "patients:plan": {"patient_id": p1.pk},
         "patients:plan-edit": {"patient_id": p1.pk},
         "patients:plan-sign": {"patient_id": p1.pk},
+        "patients:review-new": {"patient_id": p1.pk},
+        "patients:review": {"patient_id": p1.pk,
+                            "review_id": plan.reviews.first().pk if plan else 0},
         "patients:plan-difference": {"patient_id": p1.pk},
         "patients:plan-print": {"patient_id": p1.pk},
         "patients:plan-pdf": {"patient_id": p1.pk},

@@ -56,3 +56,13 @@ def test_plan_signed_by_both_then_changed_on_the_patients_proposal(live_world, v
     assert "Tuesdays" in staff.page.locator("ins").first.inner_text()
     staff.axe()
     staff.screenshot("plan-difference")
+    # A review rates the goal, both views, and sets the next review.
+    staff.page.get_by_role("link", name="Back to the plan").click()
+    staff.page.get_by_role("link", name="Hold a review").click()
+    staff.axe()
+    staff.page.get_by_label("+1: Under 10 units a week").first.check()
+    staff.page.get_by_label("0: No more than 14 units a week").nth(1).check()
+    staff.page.get_by_role("button", name="Save the review").click()
+    assert staff.page.get_by_text("Review saved.").is_visible()
+    assert staff.page.locator("strong", has_text="60.0").is_visible()  # patient: +1 alone
+    staff.axe()

@@ -32,7 +32,8 @@ def pages_for(role, world):
                 f"/patients/{p1.pk}/checkups/", f"/patients/{p1.pk}/checkups/{draft.pk}/view/",
                 f"/patients/{p1.pk}/priorities/", f"/patients/{p1.pk}/priorities/{session.pk}/",
                 f"/patients/{p1.pk}/goals/", f"/patients/{p1.pk}/plan/",
-                f"/patients/{p1.pk}/plan/print/"]
+                f"/patients/{p1.pk}/plan/print/",
+                f"/patients/{p1.pk}/plan/reviews/{plan.reviews.first().pk}/"]
     change = [f"/patients/{p1.pk}/edit/", f"/patients/{p1.pk}/episodes/new/",
               f"/patients/{p1.pk}/episodes/{episode.pk}/", f"/patients/{p1.pk}/care-team/new/",
               f"/patients/{p1.pk}/care-team/{member.pk}/end/", "/patients/new/",
@@ -41,7 +42,7 @@ def pages_for(role, world):
               f"/patients/{p1.pk}/priorities/{session.pk}/patient/",
               f"/patients/{p1.pk}/goals/new/", f"/patients/{p1.pk}/goals/{goal.pk}/",
               f"/patients/{p1.pk}/plan/edit/", f"/patients/{p1.pk}/plan/actions/new/",
-              f"/patients/{p1.pk}/plan/actions/{action.pk}/"]
+              f"/patients/{p1.pk}/plan/actions/{action.pk}/", f"/patients/{p1.pk}/plan/review/"]
     return {
         "practitioner": clinical + change,
         "prescriber": clinical,

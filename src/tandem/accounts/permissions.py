@@ -246,6 +246,8 @@ RULES: dict[str, Rule] = {
     "patients:plan": READ_PATIENT,
     "patients:plan-edit": CHANGE_PATIENT,
     "patients:plan-sign": CHANGE_PATIENT,
+    "patients:review-new": CHANGE_PATIENT,
+    "patients:review": READ_PATIENT,
     "patients:plan-difference": READ_PATIENT,
     "patients:plan-print": READ_PATIENT,
     "patients:plan-pdf": READ_PATIENT,

@@ -16,17 +16,22 @@ from django.utils import timezone
 
 from tandem.assessment.services import current_episode
 from tandem.audit.trail import record_request
+from tandem.core import gas
+from tandem.core.gas import Rating
 from tandem.core.schedule import add_months
 from tandem.planning.models import (
     CarePlan,
+    GoalRating,
     LifecycleStatus,
     PlanProposal,
     PlanStatus,
     PlanVersion,
     ProposalStatus,
+    Review,
 )
 from tandem.planning.services import goals_of
 
+LEVEL_WORDS = [(level, text) for level, text in gas.LEVEL_LABELS.items()]
 REVIEW_WITHIN_MONTHS = 3  # the issue's default: a review no later than 3 months ahead
 OPEN_GOALS = (LifecycleStatus.PROPOSED, LifecycleStatus.PLANNED, LifecycleStatus.ACCEPTED,
               LifecycleStatus.ACTIVE, LifecycleStatus.ON_HOLD)
@@ -180,3 +185,32 @@ def respond(request, proposal: PlanProposal, status: str, response: str) -> None
     proposal.responded_by = request.user
     proposal.save()
     record_request(request, "update", patient=proposal.plan.patient, obj=proposal)
+
+
+def t_score(levels: list[int | None]) -> float | None:
+    """GAS T-score of the goals rated (equal weights, ρ = 0.3: core/gas.py)."""
+    rated = [Rating(level) for level in levels if level is not None]
+    return round(gas.t_score(rated), 1) if rated else None
+
+
+@transaction.atomic
+def hold_review(request, plan: CarePlan, form) -> Review:
+    """Record a review: the ratings, both T-scores, the next review date on the plan (which
+    makes a plan version)."""
+    ratings = form.ratings()
+    review = Review.objects.create(
+        organisation_id=plan.organisation_id, plan=plan, held_on=form.cleaned_data["held_on"],
+        next_review=form.cleaned_data["next_review"], notes=form.cleaned_data["notes"],
+        t_score_patient=t_score([p for _g, p, _r, _c in ratings]),
+        t_score_practitioner=t_score([r for _g, _p, r, _c in ratings]),
+        created_by=request.user)
+    GoalRating.objects.bulk_create([
+        GoalRating(review=review, goal=goal, patient_level=p, practitioner_level=r, comment=c)
+        for goal, p, r, c in ratings if p is not None or r is not None or c])
+    record_request(request, "create", patient=plan.patient, obj=review)
+    plan.review_date = review.next_review
+    plan.version += 1
+    plan.updated_by, plan.updated_at = request.user, timezone.now()
+    plan.save(update_fields=["review_date", "version", "updated_by", "updated_at"])
+    record_version(request, plan)
+    return review

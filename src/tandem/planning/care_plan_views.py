@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.audit.trail import record_request
 from tandem.planning import care_plan, services
-from tandem.planning.forms import ActionForm, CarePlanForm, ResponseForm
-from tandem.planning.models import CarePlan, PlanAction, PlanProposal
+from tandem.planning.forms import ActionForm, CarePlanForm, ResponseForm, ReviewForm
+from tandem.planning.models import CarePlan, PlanAction, PlanProposal, Review
 from tandem.planning.printing import pdf_response
 
 
@@ -40,6 +40,7 @@ def plan(request, patient_id):
             "versions": versions, "latest": latest,
             "lines": care_plan.lines(latest.snapshot) if latest else [],
             "proposals": found.proposals.select_related("created_by", "responded_by"),
+            "reviews": found.reviews.all(),
             "response_form": ResponseForm(),
             "review_overdue": found.review_date < timezone.localdate(),
         }
@@ -157,3 +158,34 @@ def printable(request, patient_id, pdf=False):
         return pdf_response(request, "planning/plan_print.html", context,
                             f"recovery-plan-{request.patient.service_id}.pdf")
     return render(request, "planning/plan_print.html", context)
+
+
+def review_form(request, patient_id):
+    patient = request.patient
+    found = _plan(request)
+    goals = care_plan.plan_goals(patient)
+    form = ReviewForm(request.POST or None, goals=goals, initial={
+        "held_on": timezone.localdate(),
+        "next_review": care_plan.default_review_date()})
+    if request.method == "POST" and form.is_valid():
+        review = care_plan.hold_review(request, found, form)
+        messages.success(request, "Review saved. Change goals and actions below if the review "
+                         "revised them; each change is kept as a new version of the plan.")
+        return redirect("patients:review", patient_id=patient.pk, review_id=review.pk)
+    return render(request, "planning/review_form.html",
+                  {"patient": patient, "form": form, "plan": found})
+
+
+def review(request, patient_id, review_id):
+    found = _plan(request)
+    held = get_object_or_404(Review.objects.select_related("created_by"), pk=review_id,
+                             plan__patient=request.patient)
+    ratings = list(held.ratings.select_related("goal"))
+    labels = dict(care_plan.LEVEL_WORDS)
+    for rating in ratings:
+        texts = dict(rating.goal.gas_levels())
+        rating.patient_text = texts.get(rating.patient_level, "")
+        rating.practitioner_text = texts.get(rating.practitioner_level, "")
+    return render(request, "planning/review.html", {
+        "patient": request.patient, "plan": found, "review": held, "ratings": ratings,
+        "labels": labels, "can_change": request.access_role in CHANGES_RECORDS})

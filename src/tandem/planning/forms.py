@@ -202,3 +202,60 @@ class ResponseForm(forms.Form):
         ("discuss", "Let's talk about it together")], widget=forms.RadioSelect)
     response = forms.CharField(label="A note for the patient", required=False, max_length=2000,
                                widget=forms.Textarea(attrs={"rows": 3}))
+
+
+LEVEL_CHOICES = [("", "Not rated")] + [(str(level), f"{level:+d}" if level else "0")
+                                      for level in (-2, -1, 0, 1, 2)]
+
+
+class ReviewForm(forms.Form):
+    """Each goal rated on its own five levels, by the patient and by the practitioner."""
+
+    held_on = forms.DateField(label="Date of the review", widget=DATE)
+    next_review = forms.DateField(label="Next review", widget=DATE,
+                                  help_text="No later than 3 months after this review.")
+    notes = forms.CharField(label="Notes from the review", required=False, max_length=5000,
+                            widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, goals, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.goals = goals
+        for goal in goals:
+            levels = [("", "Not rated")] + [
+                (str(level), f"{level:+d}: {text}" if level else f"0: {text}")
+                for level, text in reversed(goal.gas_levels())]
+            for who, label in (("patient", "The patient's view"),
+                               ("practitioner", "The practitioner's view")):
+                self.fields[f"{who}_{goal.pk}"] = forms.TypedChoiceField(
+                    label=label, choices=levels, coerce=int, empty_value=None, required=False,
+                    widget=forms.RadioSelect)
+            self.fields[f"comment_{goal.pk}"] = forms.CharField(
+                label="Comment", required=False, max_length=300)
+
+    def groups(self):
+        return [(goal, [self[f"{kind}_{goal.pk}"] for kind in
+                        ("patient", "practitioner", "comment")]) for goal in self.goals]
+
+    def clean(self):
+        from tandem.planning.care_plan import default_review_date
+
+        data = super().clean()
+        held, nxt = data.get("held_on"), data.get("next_review")
+        if held and held > timezone.localdate():
+            self.add_error("held_on", "The review cannot be in the future.")
+        if held and nxt:
+            if nxt <= held:
+                self.add_error("next_review", "The next review must be after this one.")
+            elif nxt > default_review_date(held):
+                self.add_error("next_review",
+                               "Set the next review no later than 3 months after this one.")
+        if self.goals and not any(data.get(f"{who}_{g.pk}") is not None
+                                  for g in self.goals for who in ("patient", "practitioner")):
+            self.add_error(None, "Rate at least one goal.")
+        return data
+
+    def ratings(self) -> list[tuple]:
+        data = self.cleaned_data
+        return [(goal, data.get(f"patient_{goal.pk}"), data.get(f"practitioner_{goal.pk}"),
+                 data.get(f"comment_{goal.pk}", "")) for goal in self.goals]

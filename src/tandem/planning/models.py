@@ -361,3 +361,41 @@ class PlanProposal(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class Review(models.Model):
+    """A dated review meeting: each goal rated on its Goal Attainment Scale, the patient's and
+    the practitioner's views recorded separately, a GAS T-score for each view, the next review
+    date set (FHIR: a CarePlan revision plus Observations of goal attainment)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="reviews")
+    held_on = models.DateField(default=timezone.localdate)
+    next_review = models.DateField()
+    notes = models.TextField(blank=True, max_length=5000)
+    t_score_patient = models.FloatField(null=True, blank=True)
+    t_score_practitioner = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-held_on", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"Review of {self.held_on:%d %b %Y}"
+
+
+class GoalRating(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="ratings")
+    goal = models.ForeignKey(Goal, on_delete=models.PROTECT, related_name="ratings")
+    patient_level = models.SmallIntegerField(null=True, blank=True)
+    practitioner_level = models.SmallIntegerField(null=True, blank=True)
+    comment = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["review", "goal"],
+                                               name="one_rating_per_goal")]
+
+    def __str__(self) -> str:
+        return f"{self.goal}: {self.patient_level}/{self.practitioner_level}"
