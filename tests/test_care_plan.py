@@ -183,3 +183,48 @@ def test_an_overdue_review_shows_the_day_after_its_date(world):
     CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY - datetime.timedelta(days=1))
     assert "the review is overdue" in client.get(
         f"/patients/{world.p1.pk}/plan/").content.decode()
+
+
+def test_api_goals_plan_versions_and_reviews(world):
+    from tests.test_api import bearer
+
+    api, _ = bearer(world.users["practitioner"])
+    base = f"/api/v1/patients/{world.p1.pk}"
+    body = {k: v for k, v in goal_data().items()}
+    body["priority"] = 1
+    bad = api.post(f"{base}/goals", {**body, "goal_type": ""}, content_type="application/json")
+    assert bad.status_code == 422
+    assert {"loc": ["body", "goal_type"],
+            "msg": "Choose the kind of goal the patient wants."} in bad.json()["detail"]
+    created = api.post(f"{base}/goals", body, content_type="application/json")
+    assert created.status_code == 201
+    goal = created.json()
+    assert goal["goal_type"] == "controlled" and goal["lifecycle_status"] == "active"
+    assert goal["gas_levels"]["+1"] == "Under 10 units a week"
+    assert api.get(f"{base}/plan").status_code == 404
+    client, plan = make_plan(world)
+    api.post(f"{base}/plan/sign")
+    read = api.get(f"{base}/plan").json()
+    assert read["versions"][0]["practitioner_signed_at"] is not None
+    assert read["versions"][0]["snapshot"]["goals"][0]["kind"] == "Controlled or moderate use"
+    # A stale version is refused with what changed; nothing is saved.
+    client.post(f"/patients/{world.p1.pk}/goals/{goal['id']}/",
+                goal_data(version="1", statement="Only at weekends"))
+    stale = api.put(f"{base}/goals/{goal['id']}", {**body, "version": 1},
+                    content_type="application/json")
+    assert stale.status_code == 409
+    assert any(c["saved"] == "Only at weekends" for c in stale.json()["detail"]["changed"])
+    nxt = (TODAY + datetime.timedelta(days=60)).isoformat()
+    review = api.post(f"{base}/plan/reviews", {
+        "held_on": TODAY.isoformat(), "next_review": nxt,
+        "ratings": [{"goal_id": goal["id"], "patient_level": 2, "practitioner_level": 1}]},
+        content_type="application/json")
+    assert review.status_code == 201
+    assert review.json()["t_score_patient"] == 70.0  # one goal: 50 + 10 × 2
+    assert review.json()["t_score_practitioner"] == 60.0
+    assert api.get(f"{base}/plan").json()["review_date"] == nxt
+    wrong = api.post(f"{base}/plan/reviews", {
+        "held_on": TODAY.isoformat(), "next_review": nxt,
+        "ratings": [{"goal_id": str(world.p2.pk), "patient_level": 1}]},
+        content_type="application/json")
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"][-1] == "goal_id"

@@ -139,6 +139,13 @@ EXPECTED = {
     (API + "sort-list", "POST"): CHANGE_P1,
     (API + "sort-detail", "PUT"): CHANGE_P1,
     (API + "sort-comparison", "GET"): READ_P1,
+    (API + "goal-list", "GET"): READ_P1,
+    (API + "goal-list", "POST"): CHANGE_P1,
+    (API + "goal-detail", "PUT"): CHANGE_P1,
+    (API + "plan", "GET"): READ_P1,
+    (API + "plan-sign", "POST"): CHANGE_P1,
+    (API + "review-list", "GET"): READ_P1,
+    (API + "review-list", "POST"): CHANGE_P1,
 }
 
 
@@ -250,6 +257,12 @@ def url_for(world, name):
                                      "session_id": getattr(session, "pk", 0)},
         "portal:sort": {"session_id": getattr(session, "pk", 0)},
         API + "sort-list": {"patient_id": p1.pk},
+        API + "goal-list": {"patient_id": p1.pk},
+        API + "goal-detail": {"patient_id": p1.pk, "goal_id": goal_for(p1, world).pk
+                              if name.endswith("goal-detail") else 0},
+        API + "plan": {"patient_id": p1.pk},
+        API + "plan-sign": {"patient_id": p1.pk},
+        API + "review-list": {"patient_id": p1.pk},
         API + "sort-detail": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0),
                               "voice": "practitioner"},
         API + "sort-comparison": {"patient_id": p1.pk, "session_id": getattr(session, "pk", 0)},

@@ -315,6 +315,11 @@ RULES: dict[str, Rule] = {
     API + "sort-list": API_PATIENT,
     API + "sort-detail": API_PATIENT,
     API + "sort-comparison": API_PATIENT,
+    API + "goal-list": API_PATIENT,
+    API + "goal-detail": API_PATIENT,
+    API + "plan": API_PATIENT,
+    API + "plan-sign": API_PATIENT,
+    API + "review-list": API_PATIENT,
 }
 
 

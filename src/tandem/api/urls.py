@@ -14,6 +14,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
 
 from tandem.api import schemas as s
+from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
 from tandem.api.priorities import router as priorities
 from tandem.core.errors import Invalid
@@ -44,6 +45,7 @@ api = NinjaAPI(
 
 api.add_router("", checkups)
 api.add_router("", priorities)
+api.add_router("", care_plans)
 
 
 @api.exception_handler(Invalid)
