@@ -40,7 +40,17 @@ def main() -> None:
     from tandem.demo.load import BATCH, ensure_service, generator, insert_statements, load
     from tandem.monitoring.models import Flag
     from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
-    from tandem.planning.models import PrioritySort, SortSession
+    from tandem.planning.models import (
+        CarePlan,
+        Goal,
+        GoalRating,
+        GoalTypeChange,
+        PlanAction,
+        PlanVersion,
+        PrioritySort,
+        Review,
+        SortSession,
+    )
 
     call_command("flush" if args.postgres else "migrate", interactive=False, verbosity=0)
     if args.postgres:
@@ -60,7 +70,8 @@ def main() -> None:
     placeholder = "?" if connection.vendor == "sqlite" else "%s"
     statements = [sql.replace("%s", placeholder) for sql in insert_statements()]
     Patient.objects.filter(portal_user__isnull=False).update(portal_user=None)
-    for model in (PrioritySort, SortSession, Flag, Response, CheckupSchedule, CareTeamMember,
+    for model in (GoalRating, Review, PlanVersion, PlanAction, CarePlan, GoalTypeChange, Goal,
+                  PrioritySort, SortSession, Flag, Response, CheckupSchedule, CareTeamMember,
                   Episode, CareTeam, Patient):
         model.objects.all().delete()
 

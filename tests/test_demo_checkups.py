@@ -45,3 +45,19 @@ def test_demo_priority_sorts_compare(db):
     patient1 = Patient.objects.get(portal_user=User.objects.get(username="patient1"))
     waiting = [s for s in sessions if s.patient_id == patient1.pk and not s.sorts.all()]
     assert waiting  # patient1 has a round to sort in the portal
+
+
+def test_demo_goals_plans_and_reviews(db):
+    from tandem.planning import care_plan
+    from tandem.planning.models import CarePlan, Goal, GoalType, Review
+
+    call_command("demo", patients=120, password="demo-pass-123")
+    kinds = set(Goal.objects.exclude(goal_type="").values_list("goal_type", flat=True))
+    assert kinds == set(GoalType.values)  # every kind of substance goal appears
+    assert Review.objects.exclude(t_score_patient=None).exists()
+    plans = list(CarePlan.objects.all()[:40])
+    assert any(p.versions.count() > 2 for p in plans)
+    assert any(p.versions.last().fully_signed for p in plans)
+    for plan in plans:
+        # The demo writes versions in exactly the shape the app itself keeps.
+        assert plan.versions.order_by("number").last().snapshot == care_plan.snapshot(plan)

@@ -25,10 +25,29 @@ from tandem.demo.people import (
     Generator,
     Staff,
 )
+from tandem.demo.plans import (
+    ACTION_COLUMNS,
+    GOAL_COLUMNS,
+    PLAN_COLUMNS,
+    RATING_COLUMNS,
+    REVIEW_COLUMNS,
+    TYPE_CHANGE_COLUMNS,
+    VERSION_COLUMNS,
+)
 from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
 from tandem.monitoring.models import Flag
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
-from tandem.planning.models import PrioritySort, SortSession
+from tandem.planning.models import (
+    CarePlan,
+    Goal,
+    GoalRating,
+    GoalTypeChange,
+    PlanAction,
+    PlanVersion,
+    PrioritySort,
+    Review,
+    SortSession,
+)
 
 ORGANISATION = "Riverside Recovery Service"
 TEAMS = ("Team A — North", "Team B — South")
@@ -126,6 +145,13 @@ TABLES = (
     (Flag, FLAG_COLUMNS),
     (SortSession, SESSION_COLUMNS),
     (PrioritySort, SORT_COLUMNS),
+    (Goal, GOAL_COLUMNS),
+    (GoalTypeChange, TYPE_CHANGE_COLUMNS),
+    (CarePlan, PLAN_COLUMNS),
+    (PlanAction, ACTION_COLUMNS),
+    (PlanVersion, VERSION_COLUMNS),
+    (Review, REVIEW_COLUMNS),
+    (GoalRating, RATING_COLUMNS),
 )
 
 

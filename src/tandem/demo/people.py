@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tandem.core.schedule import EpisodeDates
 from tandem.demo.checkups import CheckupHistory
+from tandem.demo.plans import PlanHistory
 from tandem.demo.priorities import PriorityHistory
 
 GIVEN = (
@@ -41,6 +42,10 @@ SURGERIES = ("Riverside Medical Practice", "Hill Street Surgery", "Canal Road He
 EXIT_REASONS = ("completed_free", "completed_occasional", "left", "transferred", "moved",
                 "transferred_custody", "withdrawn")
 CONTACT = ("phone", "phone", "sms", "sms", "email", "letter", "in_person")
+
+
+# The order plans.PlanHistory's tables are loaded in (see load.TABLES).
+PLAN_TABLES = ("goals", "changes", "plans", "actions", "versions", "reviews", "ratings")
 
 
 @dataclass
@@ -100,9 +105,12 @@ class Generator:
 
         patients, care_teams, episodes, members = [], [], [], []
         responses, schedules, flags, sessions, sorts = [], [], [], [], []
+        planned = {name: [] for name in PLAN_TABLES}
         org, staff, date = self.org, self.staff, self.iso.__getitem__
         history = CheckupHistory(org, self.today, self.stamp, uid, rand)
         priorities = PriorityHistory(org, self.stamp, uid, rand)
+        plans = PlanHistory(org, self.today, self.stamp, uid, rand)
+        labels = dict((code, label) for code, label, _q in priorities.cards)
         days_ago = self.today.toordinal()
         for number in numbers:
             team_index = number % 2
@@ -180,15 +188,18 @@ class Generator:
             schedules.append(schedule[1:])  # the schedule's id is the database's own
             flags += raised
             if status != "finished":
-                rounds, sorted_ = priorities.rows(pid, episode_id, dates.start, keyworker,
-                                                  problem, self.today)
+                rounds, sorted_, first = priorities.rows(pid, episode_id, dates.start,
+                                                         keyworker, problem, self.today)
                 sessions += rounds
                 sorts += sorted_
+                for name, rows in plans.rows(pid, episode_id, first, keyworker, problem,
+                                             labels).items():
+                    planned[name] += rows
             if portal:  # a new round waiting for the portal patient's own sort
                 sessions.append((uid(), org, pid, episode_id, keyworker,
                                  self.stamp(self.today), "", None, None))
         return (patients, care_teams, episodes, members, responses, schedules, flags, sessions,
-                sorts)
+                sorts, *(planned[name] for name in PLAN_TABLES))
 
 
 OUTSIDE = (

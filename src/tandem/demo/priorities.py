@@ -30,7 +30,8 @@ class PriorityHistory:
         self.stamp = stamp
         self.uid = uid
         self.rand = rand
-        self.codes = [code for code, _label, _q in registry.default_cards()]
+        self.cards = registry.default_cards()
+        self.codes = [code for code, _label, _q in self.cards]
         self.labels = dict((code, label) for code, label, _q in registry.default_cards())
 
     def _shuffled(self, items):
@@ -57,7 +58,7 @@ class PriorityHistory:
 
     def rows(self, patient_id: str, episode_id: str, start: datetime.date,
              keyworker: int | None, problem: tuple[str, ...], today: datetime.date):
-        sessions, sorts = [], []
+        sessions, sorts, first_round = [], [], None
         card = SUBSTANCE_CARD.get(problem[0], "drug_use")
         rounds = [start] + ([start + datetime.timedelta(days=120)]
                             if (today - start).days > 150 and self.rand() < 0.5 else [])
@@ -71,11 +72,15 @@ class PriorityHistory:
                              DISCUSSIONS[int(self.rand() * len(DISCUSSIONS))].format(first=first),
                              keyworker, when))
             for voice, lead in (("patient", patient_first), ("practitioner", practitioner_first)):
+                cards = self.sort(lead, voice)
+                if voice == "patient" and first_round is None:
+                    now = sorted((c for c in cards if c["pile"] == "now"), key=lambda c: c["rank"])
+                    first_round = (sid, day, [c["code"] for c in now])
                 sorts.append((self.uid(), self.org, sid, voice,
                                keyworker if voice == "practitioner" or self.rand() < 0.4
                                else None, voice == "patient" and self.rand() < 0.4, when, when,
-                               when, json.dumps(self.sort(lead, voice))))
-        return sessions, sorts
+                               when, json.dumps(cards)))
+        return sessions, sorts, first_round
 
     def _pick_other(self, card: str) -> str:
         options = [c for c in ("housing", "mental_health", "family", "money") if c != card]
