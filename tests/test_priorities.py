@@ -144,9 +144,8 @@ def test_api_sorts_hide_the_patients_side_until_both_submit(world):
     base = f"/api/v1/patients/{world.p1.pk}/sorts"
     session = client.post(base).json()
     url = f"{base}/{session['id']}"
-    reply = client.put(f"{url}/patient", {"cards": api_cards(now=["housing"]), "submit": True,
-                                          "handed_over": True},
-                       content_type="application/json")
+    reply = client.put(f"{url}/patient", {"cards": api_cards(now=["housing"]), "submit": True},
+                       content_type="application/json")  # the patient, on a staff screen
     assert reply.status_code == 200
     listed = client.get(base).json()[0]
     assert [s["cards"] for s in listed["sorts"] if s["voice"] == "patient"] == [None]
@@ -180,3 +179,23 @@ def test_api_names_each_bad_card(world):
     assert {"loc": ["body", "cards", "drug_use", "pile"],
             "msg": "Choose a pile for drug use."} in detail
     assert any(e["loc"][-2:] == ["family", "rank"] for e in detail)
+
+
+def test_staff_never_see_or_replace_a_sort_the_patient_started_in_the_portal(world):
+    session = start(world)
+    world.client("patient").post(f"/portal/priorities/{session.pk}/",
+                                 {"action": "save", "pile_housing": "now", "rank_housing": "1"})
+    staff = world.client("practitioner")
+    url = f"/patients/{world.p1.pk}/priorities/{session.pk}/patient/"
+    reply = staff.get(url)
+    assert reply.status_code == 302
+    page = staff.get(reply["Location"]).content.decode()
+    assert "has started sorting in the portal" in page
+    assert staff.post(url, sort_data(now=["family"])).status_code == 302
+    assert PrioritySort.objects.get().piles()["now"] == ["housing"]
+    from tests.test_api import bearer
+
+    api, _ = bearer(world.users["practitioner"])
+    blocked = api.put(f"/api/v1/patients/{world.p1.pk}/sorts/{session.pk}/patient",
+                      {"cards": api_cards(now=["family"])}, content_type="application/json")
+    assert blocked.status_code == 409

@@ -31,7 +31,6 @@ class CardIn(Schema):
 class SortIn(Schema):
     cards: list[CardIn]
     submit: bool = Field(False, description="Submit (final) rather than save a draft")
-    handed_over: bool = Field(False, description="The patient sorted on a staff screen")
 
 
 class SortOut(Schema):
@@ -132,7 +131,10 @@ def save_sort(request: HttpRequest, patient_id: uuid.UUID, session_id: uuid.UUID
         raise Invalid(errors)
     try:
         services.save_sort(request, session, voice, form.entries(), submit=body.submit,
-                           handed_over=body.handed_over and voice == Voice.PATIENT)
+                           handed_over=voice == Voice.PATIENT)
     except services.AlreadySubmitted:
         raise HttpError(409, "This sort is submitted and can no longer change.") from None
+    except services.SortingInPortal:
+        raise HttpError(409, "The patient is sorting in the portal; their sort stays "
+                        "private until both are submitted.") from None
     return _session_out(_session(request, session_id))

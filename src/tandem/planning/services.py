@@ -18,6 +18,10 @@ class AlreadySubmitted(Exception):
     pass
 
 
+class SortingInPortal(Exception):
+    """The patient has started their own sort in the portal; staff never see or replace it."""
+
+
 def cards_for(patient) -> list[tuple[str, str, str]]:
     return registry.cards(patient.organisation)
 
@@ -41,6 +45,8 @@ def save_sort(request, session: SortSession, voice: str, entries: list[dict], *,
     sort = PrioritySort.objects.select_for_update().filter(session=session, voice=voice).first()
     if sort is not None and sort.submitted:
         raise AlreadySubmitted
+    if sort is not None and handed_over and not sort.handed_over:
+        raise SortingInPortal
     now = timezone.now()
     created = sort is None
     if created:

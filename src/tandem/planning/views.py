@@ -23,9 +23,13 @@ def _session(request, session_id) -> SortSession:
 def priorities(request, patient_id):
     patient = request.patient
     sessions = list(patient.sort_sessions.prefetch_related("sorts"))
+    labels = {code: label for code, label, _q in services.cards_for(patient)}
     for session in sessions:
         session.patient_sort = services.sort_of(session, Voice.PATIENT)
         session.practitioner_sort = services.sort_of(session, Voice.PRACTITIONER)
+        session.compared = services.both_submitted(session)
+        if session.compared:
+            session.patient_now = [labels.get(c, c) for c in session.patient_sort.piles()["now"]]
     return render(request, "planning/priorities.html", {
         "patient": patient, "sessions": sessions,
         "can_change": request.access_role in CHANGES_RECORDS,
@@ -60,6 +64,11 @@ def sort(request, patient_id, session_id, voice):
     existing = services.sort_of(found, voice)
     if existing is not None and existing.submitted:
         messages.info(request, "This sort has been submitted and can no longer change.")
+        return redirect("patients:sort-session", patient_id=request.patient.pk,
+                        session_id=found.pk)
+    if voice == Voice.PATIENT and existing is not None and not existing.handed_over:
+        messages.info(request, f"{request.patient.name} has started sorting in the portal; "
+                      "their sort stays private there until you have both submitted.")
         return redirect("patients:sort-session", patient_id=request.patient.pk,
                         session_id=found.pk)
     cards = services.cards_for(request.patient)
