@@ -31,7 +31,6 @@ from tandem.planning.models import (
 )
 from tandem.planning.services import goals_of
 
-LEVEL_WORDS = [(level, text) for level, text in gas.LEVEL_LABELS.items()]
 REVIEW_WITHIN_MONTHS = 3  # the default: a review no later than 3 months ahead
 OPEN_GOALS = (LifecycleStatus.PROPOSED, LifecycleStatus.PLANNED, LifecycleStatus.ACCEPTED,
               LifecycleStatus.ACTIVE, LifecycleStatus.ON_HOLD)

@@ -181,11 +181,10 @@ def review(request, patient_id, review_id):
     held = get_object_or_404(Review.objects.select_related("created_by"), pk=review_id,
                              plan__patient=request.patient)
     ratings = list(held.ratings.select_related("goal"))
-    labels = dict(care_plan.LEVEL_WORDS)
     for rating in ratings:
         texts = dict(rating.goal.gas_levels())
         rating.patient_text = texts.get(rating.patient_level, "")
         rating.practitioner_text = texts.get(rating.practitioner_level, "")
     return render(request, "planning/review.html", {
         "patient": request.patient, "plan": found, "review": held, "ratings": ratings,
-        "labels": labels, "can_change": request.access_role in CHANGES_RECORDS})
+        "can_change": request.access_role in CHANGES_RECORDS})

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tandem.patients.forms import DATE
 from tandem.patients.models import CareTeamMember
+from tandem.planning.care_plan import default_review_date
 from tandem.planning.models import (
     SUBSTANCE_CARDS,
     CarePlan,
@@ -152,8 +153,6 @@ class CarePlanForm(forms.ModelForm):
         self.initial.setdefault("version", self.instance.version)
 
     def clean_review_date(self):
-        from tandem.planning.care_plan import default_review_date
-
         day = self.cleaned_data["review_date"]
         today = timezone.localdate()
         if day < today:
@@ -238,8 +237,6 @@ class ReviewForm(forms.Form):
                         ("patient", "practitioner", "comment")]) for goal in self.goals]
 
     def clean(self):
-        from tandem.planning.care_plan import default_review_date
-
         data = super().clean()
         held, nxt = data.get("held_on"), data.get("next_review")
         if held and held > timezone.localdate():

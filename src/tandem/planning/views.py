@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -146,8 +148,6 @@ def goal_form(request, patient_id, goal_id=None):
 
 
 def _is_uuid(text: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(text)
     except ValueError:
