@@ -79,6 +79,14 @@ class Visit:
         self.page.fill("#id_password", password)
         self.page.click("main button[type=submit]")
 
+    def tab_to(self, element_id, limit=500):
+        """Press Tab until the element with this id has focus (keyboard-only journeys)."""
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            if self.page.evaluate("document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"could not reach #{element_id} with Tab")
+
     def axe(self):
         self.page.add_script_tag(path=str(AXE))
         result = self.page.evaluate(

@@ -21,14 +21,7 @@ def test_both_sort_independently_then_compare(live_world, visit):
     staff.page.get_by_role("link", name="Sort the cards").click()
     staff.axe()
     # Keyboard only: reach each control with Tab, choose with Space and the arrow keys.
-    page = staff.page
-
-    def tab_to(element_id):
-        for _ in range(400):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.id") == element_id:
-                return
-        raise AssertionError(f"could not reach #{element_id} with Tab")
+    page, tab_to = staff.page, staff.tab_to
 
     tab_to("id_pile_drug_use_0")
     page.keyboard.press("Space")  # Work on this now

@@ -14,14 +14,8 @@ CARDS = ("drug_use", "alcohol_use", "physical_health", "mental_health", "distres
 LEVELS = ("Much worse", "A bit worse", "As expected", "A bit better", "Much better")
 
 
-def keyboard_sort(page, now):
-    def tab_to(element_id):
-        for _ in range(500):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.id") == element_id:
-                return
-        raise AssertionError(f"could not reach #{element_id} with Tab")
-
+def keyboard_sort(tab, now):
+    page, tab_to = tab.page, tab.tab_to
     for code in CARDS:
         tab_to(f"id_pile_{code}_0")
         if code in now:
@@ -62,7 +56,7 @@ def test_the_whole_shared_goal_setting_journey(live_world, visit):
     staff.page.get_by_role("button", name="Start a priority sort").click()
     session_url = staff.page.url
     staff.page.get_by_role("link", name="Sort the cards").click()
-    keyboard_sort(staff.page, now=["alcohol_use", "housing", "mental_health"])
+    keyboard_sort(staff, now=["alcohol_use", "housing", "mental_health"])
 
     patient = visit(viewport=(390, 844))
     patient.sign_in("patient", PASSWORD)
