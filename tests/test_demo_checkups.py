@@ -61,3 +61,29 @@ def test_demo_goals_plans_and_reviews(db):
     for plan in plans:
         # The demo writes versions in exactly the shape the app itself keeps.
         assert plan.versions.order_by("number").last().snapshot == care_plan.snapshot(plan)
+
+
+def test_every_staff_page_of_every_demo_patient_renders(db):
+    from django.test import Client
+
+    from tandem.planning.models import Review
+
+    call_command("demo", patients=40, password="demo-pass-123")
+    lead = Client()
+    lead.force_login(User.objects.get(username="lead"))
+    for patient in Patient.objects.filter(team__name__startswith="Team A"):
+        base = f"/patients/{patient.pk}/"
+        for path in ("", "checkups/", "priorities/", "goals/", "plan/", "plan/print/"):
+            reply = lead.get(base + path)
+            assert reply.status_code in (200, 404), (path, reply.status_code)
+            if path != "plan/print/":
+                assert reply.status_code == 200, path
+        for session in patient.sort_sessions.all():
+            assert lead.get(f"{base}priorities/{session.pk}/").status_code == 200
+        for review in Review.objects.filter(plan__patient=patient):
+            assert lead.get(f"{base}plan/reviews/{review.pk}/").status_code == 200
+    portal = Client()
+    portal.force_login(User.objects.get(username="patient1"))
+    for path in ("/portal/", "/portal/checkups/", "/portal/progress/", "/portal/priorities/",
+                 "/portal/goals/", "/portal/plan/"):
+        assert portal.get(path).status_code == 200, path
