@@ -228,3 +228,14 @@ def test_api_goals_plan_versions_and_reviews(world):
         "ratings": [{"goal_id": str(world.p2.pk), "patient_level": 1}]},
         content_type="application/json")
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"][-1] == "goal_id"
+
+
+def test_without_pango_the_pdf_link_explains_and_the_print_view_still_works(world, monkeypatch):
+    import sys
+
+    make_plan(world)
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as if the library cannot load
+    reply = world.client("patient").get("/portal/plan/print.pdf")
+    assert reply.status_code == 503
+    assert "The PDF is not available on this server" in reply.content.decode()
+    assert world.client("patient").get("/portal/plan/print/").status_code == 200

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 
 
 def pdf_response(request, template: str, context: dict, filename: str) -> HttpResponse:
-    from weasyprint import CSS, HTML  # imported here: only this view needs it
+    try:
+        from weasyprint import CSS, HTML  # imported here: only this view needs it
+    except (ImportError, OSError):  # no Pango on this server (README); the print view works
+        return render(request, "planning/pdf_unavailable.html", status=503)
 
     html = render_to_string(template, context | {"for_pdf": True}, request=request)
     stylesheet = finders.find("tandem/print.css")
