@@ -118,12 +118,9 @@ def _safety(response, instrument, answers: dict) -> list:
     """Raise an urgent flag for each answer given now that meets a safety rule."""
     extra = service_safety_rules(response.organisation_id, instrument.code)
     raised = []
-    for rule in [*instrument.safety, *extra]:
-        value = answers.get(rule.item)
-        if value is None or isinstance(value, str) or float(value) < rule.at_least:
-            continue
+    for rule in safety_hits(instrument, answers, extra):
         flag, created = raise_safety_flag(response, instrument, rule,
-                                          answer_text(instrument, rule.item, value))
+                                          answer_text(instrument, rule.item, answers[rule.item]))
         if created:
             raised.append(flag)
     return raised
@@ -158,11 +155,18 @@ def store_result(response: Response, result: Result) -> None:
     response.band_level = headline.band.level if headline.band else None
 
 
+def complete_answers(instrument: Instrument, raw: dict) -> tuple[dict, dict[str, str]]:
+    """Checked answers for a whole check-up, and every problem: wrong answers and required
+    questions left blank."""
+    clean, errors = check_answers(instrument, raw)
+    errors |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in errors}
+    return clean, errors
+
+
 def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode: str,
                     completed_at: datetime.datetime | None = None) -> tuple[Response, Result, list]:
     """Check, store and score a whole check-up in one go (practitioner entry, the API)."""
-    clean, errors = check_answers(instrument, raw)
-    errors |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in errors}
+    clean, errors = complete_answers(instrument, raw)
     if errors:
         raise AnswersInvalid(errors)
     now = timezone.now()
@@ -225,8 +229,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
             continue
         if sub.completed_at and sub.completed_at > now:
             errors.append({"loc": [*where, "completed_at"], "msg": "Cannot be in the future."})
-        clean, problems = check_answers(instrument, sub.answers)
-        problems |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in problems}
+        clean, problems = complete_answers(instrument, sub.answers)
         errors += [{"loc": [*where, "answers", item], "msg": msg} for item, msg in problems.items()]
         if errors:
             continue
