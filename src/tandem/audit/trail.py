@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tandem.accounts.models import Organisation
 from tandem.audit.models import CHAINED, AuditEvent, chain_values
 from tandem.bulk import insert_many
 from tandem.core.audit_chain import GENESIS, Break, StoredLink, first_broken_link, link_hash
@@ -25,6 +26,11 @@ def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _lock_chain(organisation_id: int) -> None:
+    """Hold the organisation's row until this transaction ends: one chain writer at a time."""
+    list(Organisation.objects.select_for_update().filter(pk=organisation_id).values_list("pk"))
+
+
 def record(
     *,
     organisation,
@@ -41,8 +47,10 @@ def record(
 ) -> AuditEvent:
     """Append one event to the organisation's chain.
 
-    The (organisation, seq) unique constraint makes the chain linear even with several app
-    servers: two writers that read the same tail collide, and the loser re-reads and retries.
+    Writers to one organisation's chain queue on a lock of its organisation row (PostgreSQL;
+    SQLite serialises write transactions anyway), so the chain stays linear with several app
+    servers. The (organisation, seq) unique constraint backs this up: should two writers still
+    read the same tail, they collide and the loser re-reads and retries.
     """
     if obj is not None:
         object_type = object_type or obj._meta.model_name
@@ -50,6 +58,7 @@ def record(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
+                _lock_chain(organisation.pk)
                 last = (
                     AuditEvent.objects.filter(organisation=organisation)
                     .order_by("-seq")
@@ -99,6 +108,7 @@ def record_many(request, action: str, objects) -> int:
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
+                _lock_chain(organisation)
                 last = (
                     AuditEvent.objects.filter(organisation_id=organisation)
                     .order_by("-seq").values_list("seq", "hash").first()
@@ -138,8 +148,6 @@ def record_request(request, action: str, *, patient=None, obj=None, role: str = 
 
 def verify(organisation=None) -> list[tuple[object, Break]]:
     """Check every organisation's chain; return the first broken link of each broken chain."""
-    from tandem.accounts.models import Organisation
-
     orgs = [organisation] if organisation else list(Organisation.objects.order_by("pk"))
     problems = []
     for org in orgs:
