@@ -15,7 +15,7 @@ from tandem.audit.trail import record_request
 from tandem.planning import care_plan, services
 from tandem.planning.forms import ActionForm, CarePlanForm, ResponseForm, ReviewForm
 from tandem.planning.models import CarePlan, PlanAction, PlanProposal, Review
-from tandem.planning.printing import pdf_response
+from tandem.planning.printing import printable_plan
 
 
 def _plan(request) -> CarePlan:
@@ -150,14 +150,8 @@ def respond(request, patient_id, proposal_id):
 
 
 def printable(request, patient_id, pdf=False):
-    found = _plan(request)
-    version = found.versions.order_by("-number").first()
-    context = {"patient": request.patient, "plan": found, "version": version,
-               "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
-    if pdf:
-        return pdf_response(request, "planning/plan_print.html", context,
-                            f"recovery-plan-{request.patient.service_id}.pdf")
-    return render(request, "planning/plan_print.html", context)
+    return printable_plan(request, _plan(request),
+                          f"recovery-plan-{request.patient.service_id}.pdf", pdf)
 
 
 def review_form(request, patient_id):

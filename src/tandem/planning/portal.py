@@ -11,7 +11,7 @@ from tandem.assessment.forms import posted
 from tandem.planning import care_plan, services
 from tandem.planning.forms import ProposalForm, SortForm
 from tandem.planning.models import SortSession, Voice
-from tandem.planning.printing import pdf_response
+from tandem.planning.printing import printable_plan
 
 
 def priorities(request):
@@ -49,13 +49,16 @@ def goals(request):
 
 
 def plan(request):
-    found = care_plan.current_plan(request.patient)
-    context = {"plan": found, "form": ProposalForm()}
-    if found is not None:
-        latest = care_plan.latest_version(found)
-        context |= {"latest": latest, "goals": latest.snapshot["goals"] if latest else [],
-                    "actions": latest.snapshot["actions"] if latest else [],
-                    "proposals": found.proposals.all()}
+    return _plan_page(request, care_plan.current_plan(request.patient), ProposalForm())
+
+
+def _plan_page(request, found, form):
+    """My recovery plan: the latest version as the patient signs it, and their proposals."""
+    context = {"plan": found, "form": form}
+    latest = care_plan.latest_version(found) if found is not None else None
+    if latest is not None:
+        context |= {"latest": latest, "goals": latest.snapshot["goals"],
+                    "actions": latest.snapshot["actions"], "proposals": found.proposals.all()}
     return render(request, "planning/portal_plan.html", context)
 
 
@@ -79,20 +82,11 @@ def plan_propose(request):
         care_plan.propose(request, found, form.cleaned_data["text"])
         messages.success(request, "Sent to your keyworker. Their answer will show here.")
         return redirect("portal:plan")
-    latest = care_plan.latest_version(found)
-    return render(request, "planning/portal_plan.html", {
-        "plan": found, "form": form, "latest": latest, "goals": latest.snapshot["goals"],
-        "actions": latest.snapshot["actions"], "proposals": found.proposals.all()})
+    return _plan_page(request, found, form)
 
 
 def plan_print(request, pdf=False):
     found = care_plan.current_plan(request.patient)
-    if found is None:
+    if found is None or care_plan.latest_version(found) is None:
         raise Http404("No plan yet.")
-    version = care_plan.latest_version(found)
-    context = {"patient": request.patient, "plan": found, "version": version,
-               "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
-    if pdf:
-        return pdf_response(request, "planning/plan_print.html", context,
-                            "my-recovery-plan.pdf")
-    return render(request, "planning/plan_print.html", context)
+    return printable_plan(request, found, "my-recovery-plan.pdf", pdf)

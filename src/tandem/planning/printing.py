@@ -1,4 +1,5 @@
-"""The printable plan as PDF, rendered from the same HTML as the print view by WeasyPrint
+"""The printable plan ("My recovery plan"), as HTML and as PDF rendered from the same HTML by
+WeasyPrint
 (a maintained HTML-to-PDF library; it uses the system's Pango, which Debian's Chromium also
 needs, so CI machines have it)."""
 
@@ -23,3 +24,13 @@ def pdf_response(request, template: str, context: dict, filename: str) -> HttpRe
     response = HttpResponse(document, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def printable_plan(request, plan, filename: str, pdf: bool) -> HttpResponse:
+    """The latest version of the plan, to print or (with `pdf`) to download."""
+    version = plan.versions.order_by("-number").first()
+    context = {"patient": plan.patient, "plan": plan, "version": version,
+               "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
+    if pdf:
+        return pdf_response(request, "planning/plan_print.html", context, filename)
+    return render(request, "planning/plan_print.html", context)
