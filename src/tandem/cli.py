@@ -8,6 +8,7 @@ import sys
 VERBS = {
     "serve": ("serve", "apply migrations and serve Tandem with gunicorn"),
     "demo": ("demo", "create the demo service (Riverside Recovery Service) and synthetic patients"),
+    "worker": ("worker", "run background tasks: flag evaluation, the nightly sweep, schedules"),
     "migrate": ("migrate", "apply database migrations"),
     "createadmin": ("createadmin", "create a service admin (and the organisation if needed)"),
     "token": ("token", "create, list or revoke API bearer tokens"),

@@ -24,6 +24,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "tandem.accounts",
     "tandem.patients",
     "tandem.assessment",
@@ -92,6 +94,12 @@ def database_settings(url: str | None) -> dict:
 
 DATABASES = {"default": database_settings(os.environ.get("TANDEM_DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background work (flag evaluation, the nightly sweep, schedule recomputation) goes through
+# a queue in the database, run by `tandem worker` (django-tasks with django-tasks-db).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# The local hour after which a worker starts the day's sweep (or catches up on starting).
+SWEEP_HOUR = int(os.environ.get("TANDEM_SWEEP_HOUR", "2"))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

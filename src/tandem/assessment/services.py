@@ -34,6 +34,7 @@ from tandem.core.instruments import Instrument, SafetyRule
 from tandem.core.scoring import Result, check_answers, missing_required, safety_hits, score
 from tandem.monitoring.models import Flag
 from tandem.monitoring.services import raise_safety_flag, safety_flag
+from tandem.monitoring.tasks import after_change
 from tandem.patients.models import OPEN_STATUSES, Episode
 
 REQUIRED = "Answer this question."
@@ -144,6 +145,7 @@ def submit(request, response: Response, instrument: Instrument) -> Result:
         response.save()
         record_request(request, "update", patient=response.patient, obj=response)
         refresh_schedule(response.patient)
+        after_change(response.organisation_id, [response.patient_id])
     return result
 
 
@@ -185,6 +187,7 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
         record_request(request, "create", patient=patient, obj=response)
         flags = _safety(response, instrument, clean)
         refresh_schedule(patient)
+        after_change(patient.organisation_id, [patient.pk])
     return response, result, flags
 
 
@@ -258,6 +261,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         Flag.objects.bulk_create(flags)
         record_many(request, "create", [(row[2], "response", row[0]) for row in rows])
         refresh_schedules(org, [row[2] for row in rows])
+        after_change(org.pk, {row[2] for row in rows})
     return [row[0] for row in rows], flags
 
 

@@ -43,6 +43,8 @@ class Flag(models.Model):
     evidence = models.TextField()
     suggested_action = models.TextField(blank=True)
     raised_at = models.DateTimeField(default=timezone.now)
+    # When later data showing the same problem last updated the evidence.
+    updated_at = models.DateTimeField(default=timezone.now)
     response = models.ForeignKey(
         "assessment.Response", on_delete=models.PROTECT, null=True, blank=True,
         related_name="flags",
@@ -72,3 +74,75 @@ class Flag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == FlagStatus.ACTIVE
+
+    @property
+    def rule_title(self) -> str:
+        from tandem.core.flags import RULES
+
+        spec = RULES.get(self.rule)
+        return spec.title if spec else self.rule
+
+
+class RuleSetting(models.Model):
+    """One organisation's choices for one flag rule: on or off, severity, thresholds and the
+    suggested action (for safety answers: the service's escalation steps). No row: the
+    rule's defaults (`tandem.core.flags.RULES`)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    rule = models.CharField(max_length=40)  # a code in tandem.core.flags.RULES
+    enabled = models.BooleanField("on", default=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
+    thresholds = models.JSONField(default=dict, blank=True)
+    suggested_action = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "rule"], name="rule_setting_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} for {self.organisation_id}"
+
+
+class ContactMethod(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    PHONE = "phone", "Phone call"
+    VIDEO = "video", "Video call"
+    MESSAGE = "message", "Text message or email"
+    HOME_VISIT = "home_visit", "Home visit"
+    OUTREACH = "outreach", "Outreach"
+
+
+class Contact(models.Model):
+    """A contact with the patient recorded by a practitioner (the no-contact rule counts
+    these, completed check-ups and reviews)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts")
+    on = models.DateField("date", default=timezone.localdate)
+    method = models.CharField(max_length=20, choices=ContactMethod.choices)
+    note = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-on", "-recorded_at"]
+        indexes = [models.Index(fields=["patient", "on"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} on {self.on}"
+
+
+class Sweep(models.Model):
+    """One nightly sweep. The unique day means one sweep per day however many workers run."""
+
+    day = models.DateField(unique=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    patients = models.PositiveIntegerField(default=0)
+    raised = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Sweep of {self.day}"

@@ -1,0 +1,700 @@
+"""Early-warning flag rules: pure functions of one patient's data and the date. No Django imports.
+
+Each rule reads a `Facts` and returns `Finding`s. A finding names the problem by a stable
+`key` — the rule's subject plus the *onset* of the problem (the first data point of the
+current unbroken run that shows it) — so evaluating the same data twice, or a later check-up
+that shows the same problem again, gives the same key: the shell then updates the open flag
+instead of raising a second one. A problem that clears and comes back later has a new onset,
+so a new key.
+
+Rules, their default severities and thresholds are in `RULES`; a service switches rules on
+or off and changes thresholds through `Config` (stored per organisation by the shell).
+Sources for the thresholds are given per rule below.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Date = datetime.date
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SafetyHit:
+    """An answer that met an instrument's safety rule (from core.scoring.safety_hits)."""
+
+    item: str
+    message: str
+    value_text: str
+
+
+@dataclass(frozen=True)
+class Checkup:
+    """One completed questionnaire."""
+
+    id: str
+    instrument: str  # instrument code, e.g. "phq9", "top", "life-domains"
+    instrument_name: str
+    completed_on: Date
+    answers: Mapping[str, Any]
+    scores: Mapping[str, float | None]  # {scale code: value}
+    safety: tuple[SafetyHit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What the deterioration and life-domain rules need to know about one scale."""
+
+    instrument: str
+    code: str
+    title: str
+    higher_is: str  # "better" | "worse"
+    reliable_change: float | None = None  # smallest reliable difference (core.rci.threshold)
+
+
+@dataclass(frozen=True)
+class GoalRating:
+    goal_id: str
+    goal: str  # the goal in the patient's words
+    patient_level: int | None
+    practitioner_level: int | None
+
+
+@dataclass(frozen=True)
+class Review:
+    id: str
+    held_on: Date
+    ratings: tuple[GoalRating, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    review_date: Date
+    version: int
+    version_created_on: Date
+    patient_signed: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    today: Date
+    episode_status: str | None  # "active" | "post-exit-monitoring" | "finished" | None
+    episode_start: Date | None = None
+    checkups: tuple[Checkup, ...] = ()  # completed, oldest first (any instruments)
+    scales: Mapping[tuple[str, str], Scale] = field(default_factory=dict)
+    next_checkup_due: Date | None = None
+    plan: Plan | None = None
+    reviews: tuple[Review, ...] = ()  # oldest first
+    last_contact: Date | None = None
+
+
+# --- outputs and configuration -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    key: str
+    severity: str  # "urgent" | "high" | "medium" | "low"
+    evidence: str  # plain words, with dates and figures
+    suggested_action: str
+    response_id: str | None = None  # the check-up that shows it, where there is one
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    enabled: bool = True
+    severity: str | None = None  # None: the rule's default
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+Config = Mapping[str, RuleConfig]
+
+
+# --- rules and their thresholds ------------------------------------------------------------
+
+SEVERITIES = ("urgent", "high", "medium", "low")
+
+POST_EXIT = (
+    " They have left treatment: offer to re-engage them (Re-engage on their page opens a new "
+    "episode)."
+)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    name: str
+    label: str
+    default: float
+    minimum: float
+    maximum: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    code: str
+    title: str
+    description: str
+    severity: str
+    suggested_action: str
+    thresholds: tuple[Threshold, ...]
+    source: str
+
+
+RULES: dict[str, RuleSpec] = {
+    spec.code: spec
+    for spec in (
+        RuleSpec(
+            code="safety-answer",
+            title="Safety answer",
+            description="An answer in a check-up met the instrument's safety rule (for example "
+            "thoughts of self-harm).",
+            severity="urgent",
+            suggested_action="Contact the patient today. If you cannot reach them, follow the "
+            "service's escalation procedure (duty worker, then the crisis team; 999 if life is "
+            "at risk). Record what you did when you resolve this flag.",
+            thresholds=(),
+            source="Each instrument's own safety rule, given in its definition file (e.g. PHQ-9 "
+            "item 9: Kroenke, Spitzer & Williams 2001, J Gen Intern Med 16(9):606-13).",
+        ),
+        RuleSpec(
+            code="return-to-use",
+            title="Return to use",
+            description="They report using a substance that was a problem for them again, after "
+            "some weeks without it.",
+            severity="high",
+            suggested_action="Talk with them about the return to use soon, review their plan and "
+            "harm-reduction advice (naloxone, safer use), and consider an earlier review.",
+            thresholds=(
+                Threshold("weeks_without", "Weeks without the substance before it counts as a "
+                          "return", 4, 1, 52, "weeks"),
+            ),
+            source="Tandem issue 5 (service-defined early-warning rule); TOP substance-use days "
+            "per week follow the Treatment Outcomes Profile (Marsden et al. 2008, Addiction "
+            "103(9):1450-60).",
+        ),
+        RuleSpec(
+            code="reliable-deterioration",
+            title="Reliable deterioration",
+            description="A questionnaire score got worse by more than measurement error "
+            "explains, since the start of the episode or since the check-up before.",
+            severity="high",
+            suggested_action="Check in with them about what has changed, and consider bringing "
+            "the plan review forward.",
+            thresholds=(),
+            source="Reliable change index (Jacobson & Truax 1991, J Consult Clin Psychol "
+            "59(1):12-19); the smallest reliable change for each scale is given, with its "
+            "source, in the instrument's definition file.",
+        ),
+        RuleSpec(
+            code="life-domain-drop",
+            title="Life-domain rating dropped",
+            description="Their own rating of a part of their life fell by several points and has "
+            "not recovered.",
+            severity="medium",
+            suggested_action="Ask about what has happened with the life domain, and whether the "
+            "plan needs a new goal or action.",
+            thresholds=(Threshold("points", "Drop in the 0–10 rating", 3, 1, 10, "points"),),
+            source="Tandem's own threshold (3 points on the 0–10 life-domain rating); not a "
+            "validated cut-off.",
+        ),
+        RuleSpec(
+            code="checkup-overdue",
+            title="Check-up overdue",
+            description="A check-up is overdue by more than the allowed number of days.",
+            severity="medium",
+            suggested_action="Contact them to arrange the check-up (it can be done on their "
+            "phone).",
+            thresholds=(
+                Threshold("days_in_treatment", "Days overdue allowed in treatment", 14, 0, 180,
+                          "days"),
+                Threshold("days_post_exit", "Days overdue allowed after exit", 30, 0, 365,
+                          "days"),
+            ),
+            source="Tandem issue 5: overdue by more than 14 days in treatment or 30 days after "
+            "exit.",
+        ),
+        RuleSpec(
+            code="review-overdue",
+            title="Plan review overdue",
+            description="The care plan's review date has passed.",
+            severity="medium",
+            suggested_action="Book the review with them; plans are reviewed at least every 3 "
+            "months.",
+            thresholds=(Threshold("days", "Days past the review date allowed", 0, 0, 90,
+                                  "days"),),
+            source="NICE CG51 / Drug misuse and dependence: UK guidelines on clinical management "
+            "(2017): care plans reviewed at least every 3 months.",
+        ),
+        RuleSpec(
+            code="plan-unsigned",
+            title="Plan not signed",
+            description="The latest version of the care plan has not been signed by the patient.",
+            severity="low",
+            suggested_action="Go through the changes with them and ask them to sign in the "
+            "portal or at the next appointment.",
+            thresholds=(Threshold("days", "Days after a change before flagging", 14, 1, 90,
+                                  "days"),),
+            source="Tandem issue 5: plan not signed by the patient 14 days after a change.",
+        ),
+        RuleSpec(
+            code="housing",
+            title="Housing problem",
+            description="At their latest outcomes check-up they reported an acute housing "
+            "problem or a risk of eviction.",
+            severity="high",
+            suggested_action="Refer to the housing worker or the local authority housing options "
+            "team today.",
+            thresholds=(),
+            source="Treatment Outcomes Profile housing items (Marsden et al. 2008).",
+        ),
+        RuleSpec(
+            code="no-contact",
+            title="No recent contact",
+            description="No contact has been recorded for a while during treatment.",
+            severity="medium",
+            suggested_action="Try to reach them by their preferred contact method; if you "
+            "cannot, follow the service's disengagement procedure.",
+            thresholds=(Threshold("days", "Days without recorded contact", 28, 7, 180,
+                                  "days"),),
+            source="Tandem issue 5: no recorded contact for 28 days while in treatment.",
+        ),
+        RuleSpec(
+            code="goal-not-progressing",
+            title="Goal not progressing",
+            description="A goal was rated −2 (much less than expected) at two reviews in a row.",
+            severity="medium",
+            suggested_action="Revisit this goal with them: is it still theirs, and is the plan "
+            "giving them the help they need?",
+            thresholds=(),
+            source="Goal attainment scaling levels (Kiresuk & Sherman 1968); two reviews at −2 "
+            "is Tandem issue 5's rule.",
+        ),
+    )
+}
+
+
+def thresholds(spec: RuleSpec, rc: RuleConfig | None) -> dict[str, float]:
+    """The rule's threshold values: its defaults, overridden by name from the service's config
+    (unknown names and values that are not numbers are ignored; values are kept in range)."""
+    values = {t.name: float(t.default) for t in spec.thresholds}
+    if rc is None:
+        return values
+    for t in spec.thresholds:
+        raw = rc.thresholds.get(t.name)
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            values[t.name] = min(max(value, float(t.minimum)), float(t.maximum))
+    return values
+
+
+# --- wording helpers -----------------------------------------------------------------------
+
+
+def day(d: Date) -> str:
+    """3 March 2026."""
+    return f"{d.day} {d:%B %Y}"
+
+
+def num(x: float) -> str:
+    """A figure without a trailing .0 (at most two decimal places)."""
+    if abs(x - round(x)) < 1e-9:
+        return str(int(round(x)))
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def plural(n: float, word: str) -> str:
+    return f"{num(n)} {word}" if n == 1 else f"{num(n)} {word}s"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a rule found, before the rule's severity and action are added."""
+
+    key: str
+    evidence: str
+    response_id: str | None = None
+    suggested_action: str | None = None  # None: the rule's own
+
+
+def _safety_answer(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    return [
+        _Found(
+            f"{c.id}:{hit.item}",
+            f"{c.instrument_name}, question {hit.item}: {hit.message} "
+            f"(answered “{hit.value_text}”).",
+            c.id,
+        )
+        for c in facts.checkups
+        for hit in c.safety
+    ]
+
+
+SUBSTANCES = ("alcohol", "opioids", "crack", "cocaine", "amphetamines", "cannabis", "other")
+SUBSTANCE_NAMES = {
+    "alcohol": "drinking",
+    "opioids": "illicit opioids",
+    "crack": "crack",
+    "cocaine": "cocaine powder",
+    "amphetamines": "amphetamines",
+    "cannabis": "cannabis",
+}
+WEEKS = ("w4", "w3", "w2", "w1")  # earliest first: w4 is 22–28 days ago, w1 the last 7 days
+
+
+def _weeks(c: Checkup, s: str) -> list[float | None]:
+    """Days of use of `s` per week, earliest week first; None where not answered."""
+    return [_number(c.answers.get(f"{s}_{w}")) for w in WEEKS]
+
+
+def _days(c: Checkup, s: str) -> float:
+    return sum(v for v in _weeks(c, s) if v is not None)
+
+
+def _zero_weeks_before_use(tops: list[Checkup], k: int, s: str) -> int:
+    """Known weeks without `s` immediately before check-up k's first week of use, counting
+    back through k's earlier weeks and then through earlier check-ups' weeks."""
+    weeks = _weeks(tops[k], s)
+    first = next(i for i, v in enumerate(weeks) if v is not None and v > 0)
+    count = 0
+    for v in reversed(weeks[:first]):
+        if v != 0:
+            return count
+        count += 1
+    for earlier in reversed(tops[:k]):
+        for v in reversed(_weeks(earlier, s)):
+            if v != 0:
+                return count
+            count += 1
+    return count
+
+
+def _substance_phrases(s: str, tops: list[Checkup]) -> tuple[str, str]:
+    """("using crack", "using") or ("drinking", "drinking")."""
+    if s == "alcohol":
+        return "drinking", "drinking"
+    if s == "other":
+        named = [c.answers.get("other_name") for c in reversed(tops)]
+        name = next((n.strip() for n in named if isinstance(n, str) and n.strip()), None)
+        return f"using {name or 'the other drug'}", "using"
+    return f"using {SUBSTANCE_NAMES[s]}", "using"
+
+
+def _return_to_use(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    tops = [c for c in facts.checkups if c.instrument == "top"]
+    found = []
+    for s in SUBSTANCES:
+        using = [_days(c, s) >= 1 for c in tops]
+        if not using or not using[-1]:
+            continue
+        start = len(tops) - 1  # the trailing run of check-ups that report use
+        while start > 0 and using[start - 1]:
+            start -= 1
+        onset = None
+        for k in range(start, len(tops)):
+            was_problem = any(using[:k])
+            if was_problem and _zero_weeks_before_use(tops, k, s) >= limits["weeks_without"]:
+                onset = k
+                break
+        if onset is None:
+            continue
+        r, latest = tops[onset], tops[-1]
+        doing, still = _substance_phrases(s, tops)
+        before = tops[onset - 1] if onset > 0 else None
+        if before is not None and all(v == 0 for v in _weeks(before, s)):
+            evidence = (
+                f"Days {doing} rose from 0 to {num(_days(r, s))} in the 28 days before the "
+                f"check-up on {day(r.completed_on)}."
+            )
+        else:
+            weeks = _zero_weeks_before_use(tops, onset, s)
+            evidence = (
+                f"{doing[0].upper()}{doing[1:]} again after at least {plural(weeks, 'week')} "
+                f"without it: {plural(_days(r, s), 'day')} in the 28 days before the check-up "
+                f"on {day(r.completed_on)}."
+            )
+        if latest is not r:
+            evidence += (
+                f" Still {still} at the check-up on {day(latest.completed_on)}: "
+                f"{plural(_days(latest, s), 'day')} in 28."
+            )
+        found.append(_Found(f"{s}:{r.id}", evidence, latest.id))
+    return found
+
+
+def _worse_by(scale: Scale, before: float, after: float) -> float:
+    return after - before if scale.higher_is == "worse" else before - after
+
+
+def _reference(scale: Scale, series: list[tuple[Checkup, float]], i: int) -> int | None:
+    """Which earlier point makes check-up i a reliable deterioration: 0 (the baseline, first
+    in `series`) if it does, else i - 1 (the check-up before) if that does, else None."""
+    rc = scale.reliable_change or 0.0
+    if _worse_by(scale, series[0][1], series[i][1]) >= rc - 1e-9:
+        return 0
+    if _worse_by(scale, series[i - 1][1], series[i][1]) >= rc - 1e-9:
+        return i - 1
+    return None
+
+
+def _reliable_deterioration(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    found = []
+    for scale in facts.scales.values():
+        rc = scale.reliable_change
+        if rc is None or rc <= 0:
+            continue
+        series = [
+            (c, float(v))
+            for c in facts.checkups
+            if c.instrument == scale.instrument
+            and (v := _number(c.scores.get(scale.code))) is not None
+        ]
+        if len(series) < 2:
+            continue
+        first = 0
+        if facts.episode_start is not None:
+            first = next(
+                (i for i, (c, _) in enumerate(series) if c.completed_on >= facts.episode_start), 0
+            )
+        series = series[first:]
+        last = len(series) - 1
+        if last == 0 or (ref := _reference(scale, series, last)) is None:
+            continue
+        onset = last
+        while onset > 1 and _reference(scale, series, onset - 1) is not None:
+            onset -= 1
+        (ref_c, ref_v), (latest, value) = series[ref], series[last]
+        whole = all(abs(v - round(v)) < 1e-9 for _, v in series)
+        smallest = num(math.ceil(rc - 1e-9)) if whole else num(rc)
+        evidence = (
+            f"{scale.title} went from {num(ref_v)} to {num(value)} between the check-ups on "
+            f"{day(ref_c.completed_on)} and {day(latest.completed_on)}: a reliable "
+            f"deterioration (a change of {smallest} or more is reliable)."
+        )
+        key = f"{scale.instrument}:{scale.code}:{series[onset][0].id}"
+        found.append(_Found(key, evidence, latest.id))
+    return found
+
+
+def _life_domain_drop(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    points = limits["points"]
+    found = []
+    for scale in facts.scales.values():
+        if scale.instrument != "life-domains":
+            continue
+        series = [
+            (c, float(v))
+            for c in facts.checkups
+            if c.instrument == "life-domains"
+            and (v := _number(c.scores.get(scale.code))) is not None
+        ]
+        onset: int | None = None  # index of the first check-up of the current drop
+        for i in range(1, len(series)):
+            value = series[i][1]
+            if onset is not None and series[onset - 1][1] - points >= value:
+                continue  # still at least `points` below the rating before the drop
+            onset = i if value <= series[i - 1][1] - points else None
+        if onset is None:
+            continue
+        (first, value), (latest, now) = series[onset], series[-1]
+        evidence = (
+            f"Their rating for {scale.title} fell from {num(series[onset - 1][1])} to "
+            f"{num(value)} at the check-up on {day(first.completed_on)}."
+        )
+        if latest is not first:
+            evidence += f" It is {num(now)} at the check-up on {day(latest.completed_on)}."
+        action = (
+            f"Ask about what has happened with {scale.title.lower()}, and whether the plan "
+            "needs a new goal or action."
+        )
+        found.append(_Found(f"{scale.code}:{first.id}", evidence, latest.id, action))
+    return found
+
+
+def _checkup_overdue(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    due = facts.next_checkup_due
+    if due is None:
+        return []
+    allowed = {
+        "active": limits["days_in_treatment"],
+        "post-exit-monitoring": limits["days_post_exit"],
+    }.get(facts.episode_status or "")
+    late = (facts.today - due).days
+    if allowed is None or late <= allowed:
+        return []
+    evidence = f"Their check-up was due on {day(due)} and is {plural(late, 'day')} overdue."
+    return [_Found(f"due:{due.isoformat()}", evidence)]
+
+
+def _review_overdue(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    plan = facts.plan
+    if plan is None:
+        return []
+    late = (facts.today - plan.review_date).days
+    if late <= limits["days"]:
+        return []
+    evidence = (
+        f"The care plan review was due on {day(plan.review_date)} ({plural(late, 'day')} ago)."
+    )
+    return [_Found(f"{plan.id}:{plan.review_date.isoformat()}", evidence)]
+
+
+def _plan_unsigned(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    plan = facts.plan
+    if plan is None or plan.patient_signed:
+        return []
+    waiting = (facts.today - plan.version_created_on).days
+    if waiting < limits["days"]:
+        return []
+    evidence = (
+        f"Version {plan.version} of the care plan, changed on {day(plan.version_created_on)}, "
+        f"has not been signed by them after {plural(waiting, 'day')}."
+    )
+    return [_Found(f"{plan.id}:v{plan.version}", evidence)]
+
+
+def _housing_problems(c: Checkup) -> list[str]:
+    problems = []
+    if c.answers.get("housing_acute") is True:
+        problems.append("an acute housing problem")
+    if c.answers.get("housing_eviction_risk") is True:
+        problems.append("a risk of eviction")
+    return problems
+
+
+def _housing(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    tops = [c for c in facts.checkups if c.instrument == "top"]
+    if not tops or not _housing_problems(tops[-1]):
+        return []
+    onset = len(tops) - 1
+    while onset > 0 and _housing_problems(tops[onset - 1]):
+        onset -= 1
+    first, latest = tops[onset], tops[-1]
+    evidence = (
+        f"At the check-up on {day(latest.completed_on)} they reported "
+        f"{' and '.join(_housing_problems(latest))}."
+    )
+    if latest is not first:
+        evidence += f" First reported on {day(first.completed_on)}."
+    return [_Found(f"housing:{first.id}", evidence, latest.id)]
+
+
+def _no_contact(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    if facts.episode_status != "active":
+        return []
+    since = facts.last_contact or facts.episode_start
+    if since is None:
+        return []
+    days = (facts.today - since).days
+    if days < limits["days"]:
+        return []
+    when = day(since) if facts.last_contact else f"their episode started on {day(since)}"
+    evidence = f"No contact has been recorded since {when} ({plural(days, 'day')})."
+    return [_Found(f"since:{since.isoformat()}", evidence)]
+
+
+def _dates(dates: list[Date]) -> str:
+    if len(dates) == 2:
+        return f"at the reviews on {day(dates[0])} and {day(dates[1])}"
+    return f"at every review from {day(dates[0])} to {day(dates[-1])} ({len(dates)} reviews)"
+
+
+def _goal_not_progressing(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    rated: dict[str, list[tuple[Review, GoalRating]]] = {}
+    for review in facts.reviews:
+        seen = set()
+        for rating in review.ratings:
+            if rating.goal_id in seen:
+                continue
+            if rating.patient_level is None and rating.practitioner_level is None:
+                continue
+            seen.add(rating.goal_id)
+            rated.setdefault(rating.goal_id, []).append((review, rating))
+    found = []
+    for goal_id, history in rated.items():
+        low = [-2 in (g.patient_level, g.practitioner_level) for _, g in history]
+        if len(low) < 2 or not (low[-1] and low[-2]):
+            continue
+        onset = len(low) - 2
+        while onset > 0 and low[onset - 1]:
+            onset -= 1
+        run = history[onset:]
+        patient = all(g.patient_level == -2 for _, g in run)
+        practitioner = all(g.practitioner_level == -2 for _, g in run)
+        views = (
+            "both views" if patient and practitioner
+            else "the patient's view" if patient
+            else "the practitioner's view" if practitioner
+            else "the patient's or the practitioner's view"
+        )
+        evidence = (
+            f"“{run[-1][1].goal}” was rated −2 (much less than expected) "
+            f"{_dates([r.held_on for r, _ in run])} ({views})."
+        )
+        found.append(_Found(f"{goal_id}:{run[0][0].id}", evidence))
+    return found
+
+
+_RULE_FUNCTIONS = {
+    "safety-answer": _safety_answer,
+    "return-to-use": _return_to_use,
+    "reliable-deterioration": _reliable_deterioration,
+    "life-domain-drop": _life_domain_drop,
+    "checkup-overdue": _checkup_overdue,
+    "review-overdue": _review_overdue,
+    "plan-unsigned": _plan_unsigned,
+    "housing": _housing,
+    "no-contact": _no_contact,
+    "goal-not-progressing": _goal_not_progressing,
+}
+
+
+def evaluate(facts: Facts, config: Config | None = None) -> list[Finding]:
+    """Every enabled rule's findings, most severe first, then in the order of `RULES`."""
+    config = config or {}
+    facts = replace(
+        facts,
+        checkups=tuple(sorted(facts.checkups, key=lambda c: c.completed_on)),
+        reviews=tuple(sorted(facts.reviews, key=lambda r: r.held_on)),
+    )
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for code, spec in RULES.items():
+        rc = config.get(code)
+        if rc is not None and not rc.enabled:
+            continue
+        severity = rc.severity if rc is not None and rc.severity in SEVERITIES else spec.severity
+        for f in _RULE_FUNCTIONS[code](facts, thresholds(spec, rc)):
+            if (code, f.key) in seen:
+                continue
+            seen.add((code, f.key))
+            action = f.suggested_action or spec.suggested_action
+            if facts.episode_status == "post-exit-monitoring":
+                action += POST_EXIT
+            findings.append(Finding(code, f.key, severity, f.evidence, action, f.response_id))
+    rule_order = {code: i for i, code in enumerate(RULES)}
+    findings.sort(key=lambda f: (SEVERITIES.index(f.severity), rule_order[f.rule]))
+    return findings

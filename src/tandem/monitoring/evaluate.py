@@ -1,0 +1,238 @@
+"""Running the flag rules (`tandem.core.flags`) over stored data, for one patient or many.
+
+`gather` reads what the rules need for a batch of patients with a fixed number of queries;
+`apply` turns findings into Flag records: a new flag for a new problem, the open flag's
+evidence brought up to date when later data shows the same problem, nothing when the
+problem's flag was already resolved (its key is taken). The unique key on Flag makes this
+safe when two workers or a request and a worker evaluate the same patient at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Max
+from django.utils import timezone
+
+from tandem.assessment import registry
+from tandem.assessment.models import Response, ResponseStatus, UrgentAnswer
+from tandem.assessment.services import answer_text
+from tandem.core import flags as rules
+from tandem.core.instruments import SafetyRule
+from tandem.core.rci import threshold
+from tandem.core.scoring import safety_hits
+from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
+from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
+
+# Check-ups older than this cannot decide a flag: the rules look at the latest check-ups and
+# the unbroken run of check-ups leading up to them (a year of 12-weekly check-ups and more).
+WINDOW_DAYS = 400
+BATCH = 1000
+
+
+@dataclass
+class Settings:
+    """One organisation's rule configuration, read once per batch."""
+
+    config: dict[str, rules.RuleConfig]
+    actions: dict[str, str]  # the service's own suggested actions (escalation steps)
+
+
+def settings_for(organisation_id) -> Settings:
+    config, actions = {}, {}
+    for row in RuleSetting.objects.filter(organisation_id=organisation_id):
+        config[row.rule] = rules.RuleConfig(enabled=row.enabled, severity=row.severity or None,
+                                            thresholds=row.thresholds or {})
+        if row.suggested_action.strip():
+            actions[row.rule] = row.suggested_action.strip()
+    return Settings(config, actions)
+
+
+def scales_of(instruments) -> dict[tuple[str, str], rules.Scale]:
+    found = {}
+    for ins in instruments.values():
+        for s in ins.scales:
+            rc = s.reliable_change
+            found[(ins.code, s.code)] = rules.Scale(
+                ins.code, s.code, s.title, s.higher_is,
+                threshold(rc.sd, rc.reliability) if rc else None)
+    return found
+
+
+def _latest_episodes(ids) -> dict:
+    """Each patient's current episode: the latest open one, else the latest."""
+    found = {}
+    for e in Episode.objects.filter(patient_id__in=ids).order_by("start_date"):
+        current = found.get(e.patient_id)
+        if current is None or e.status in OPEN_STATUSES or current.status not in OPEN_STATUSES:
+            found[e.patient_id] = e
+    return found
+
+
+def gather(organisation, ids, today: datetime.date) -> dict:
+    """{patient id: core.flags.Facts} for these patients of one organisation."""
+    from tandem.assessment.models import CheckupSchedule
+    from tandem.planning.models import CarePlan, GoalRating, PlanStatus, PlanVersion
+
+    ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids]
+    instruments = registry.available(organisation)
+    scales = scales_of(instruments)
+    extra: dict[str, list[SafetyRule]] = {}
+    for u in UrgentAnswer.objects.filter(organisation=organisation):
+        extra.setdefault(u.instrument_code, []).append(SafetyRule(
+            item=u.item_id, at_least=u.at_least, message=u.message,
+            citation="Marked urgent by the service"))
+    episodes = _latest_episodes(ids)
+    since = today - datetime.timedelta(days=WINDOW_DAYS)
+    checkups: dict = {}
+    last_checkup: dict = {}
+    rows = (Response.objects.filter(patient_id__in=ids, status=ResponseStatus.COMPLETED,
+                                    completed_on__gte=since)
+            .order_by("completed_on", "completed_at")
+            .values_list("id", "patient_id", "instrument_code", "completed_on", "answers",
+                         "scores"))
+    for rid, pid, code, day, answers, scores in rows:
+        ins = instruments.get(code)
+        if ins is None:
+            continue
+        hits = tuple(
+            rules.SafetyHit(rule.item, rule.message,
+                            answer_text(ins, rule.item, answers.get(rule.item)))
+            for rule in safety_hits(ins, answers, extra.get(code, ())))
+        checkups.setdefault(pid, []).append(rules.Checkup(
+            str(rid), code, ins.short_title or ins.title, day, answers, scores, hits))
+        last_checkup[pid] = day
+    due = dict(CheckupSchedule.objects.filter(patient_id__in=ids)
+               .values_list("patient_id", "next_due"))
+    plans = {}
+    for plan in (CarePlan.objects.filter(patient_id__in=ids)
+                 .exclude(status__in=[PlanStatus.REVOKED, PlanStatus.ENTERED_IN_ERROR])
+                 .order_by("created_at").only("id", "patient_id", "review_date")):
+        plans[plan.patient_id] = plan  # the latest wins
+    versions = {}
+    for v in (PlanVersion.objects.filter(plan_id__in=[p.pk for p in plans.values()])
+              .order_by("number").only("plan_id", "number", "created_at", "patient_signed_at")):
+        versions[v.plan_id] = v
+    reviews: dict = {}
+    for r in (GoalRating.objects.filter(review__plan__patient_id__in=ids,
+                                        review__held_on__gte=since)
+              .order_by("review__held_on", "review__created_at")
+              .values_list("review_id", "review__plan__patient_id", "review__held_on",
+                           "goal_id", "goal__statement", "patient_level", "practitioner_level")):
+        rid, pid, held, goal_id, text, p_level, s_level = r
+        by_review = reviews.setdefault(pid, {})
+        if rid not in by_review:
+            by_review[rid] = (held, [])
+        by_review[rid][1].append(rules.GoalRating(str(goal_id), text, p_level, s_level))
+    contacts = dict(Contact.objects.filter(patient_id__in=ids).values("patient_id")
+                    .annotate(last=Max("on")).values_list("patient_id", "last"))
+    facts = {}
+    for pid in ids:
+        episode = episodes.get(pid)
+        plan = plans.get(pid)
+        version = versions.get(plan.pk) if plan else None
+        patient_reviews = tuple(rules.Review(str(rid), held, tuple(ratings))
+                                for rid, (held, ratings) in reviews.get(pid, {}).items())
+        last = [d for d in (contacts.get(pid), last_checkup.get(pid),
+                            patient_reviews[-1].held_on if patient_reviews else None) if d]
+        facts[pid] = rules.Facts(
+            today=today,
+            episode_status=episode.status if episode else None,
+            episode_start=episode.start_date if episode else None,
+            checkups=tuple(checkups.get(pid, ())),
+            scales=scales,
+            next_checkup_due=due.get(pid),
+            plan=rules.Plan(str(plan.pk), plan.review_date, version.number,
+                            timezone.localdate(version.created_at),
+                            version.patient_signed_at is not None) if version else None,
+            reviews=patient_reviews,
+            last_contact=max(last) if last else None,
+        )
+    return facts
+
+
+def findings_for(facts: dict, settings: Settings) -> dict:
+    found = {}
+    for pid, f in facts.items():
+        found[pid] = [_with_action(x, settings) for x in rules.evaluate(f, settings.config)]
+    return found
+
+
+def _with_action(finding: rules.Finding, settings: Settings) -> rules.Finding:
+    own = settings.actions.get(finding.rule)
+    if not own:
+        return finding
+    spec = rules.RULES[finding.rule]
+    action = finding.suggested_action.replace(spec.suggested_action, own, 1)
+    return rules.Finding(finding.rule, finding.key, finding.severity, finding.evidence, action,
+                         finding.response_id)
+
+
+def apply(organisation_id, found: dict, now=None) -> tuple[int, int]:
+    """Store findings as flags. Returns (raised, updated)."""
+    now = now or timezone.now()
+    ids = [pid for pid, items in found.items() if items]
+    if not ids:
+        return 0, 0
+    existing = {
+        (pid, rule, key): (fid, status, evidence)
+        for fid, pid, rule, key, status, evidence in Flag.objects.filter(patient_id__in=ids)
+        .values_list("id", "patient_id", "rule", "evidence_key", "status", "evidence")
+    }
+    new, changed = [], []
+    for pid in ids:
+        for f in found[pid]:
+            known = existing.get((pid, f.rule, f.key))
+            if known is None:
+                new.append(Flag(
+                    organisation_id=organisation_id, patient_id=pid, rule=f.rule,
+                    evidence_key=f.key, severity=f.severity, evidence=f.evidence,
+                    suggested_action=f.suggested_action, raised_at=now, updated_at=now,
+                    response_id=f.response_id))
+            elif known[1] == FlagStatus.ACTIVE and known[2] != f.evidence:
+                changed.append(Flag(id=known[0], evidence=f.evidence, updated_at=now,
+                                    response_id=f.response_id))
+    # Another worker may raise the same flag at the same moment: the unique key keeps one.
+    Flag.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    Flag.objects.bulk_update(changed, ["evidence", "updated_at", "response_id"], batch_size=500)
+    return len(new), len(changed)
+
+
+def evaluate_patients(organisation, ids, today: datetime.date | None = None) -> tuple[int, int]:
+    today = today or timezone.localdate()
+    settings = settings_for(organisation.pk)
+    return apply(organisation.pk, findings_for(gather(organisation, ids, today), settings))
+
+
+def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tuple[int, int]:
+    return evaluate_patients(patient.organisation, [patient.pk], today)
+
+
+def monitored(organisation):
+    """Patients the sweep looks at: those with an episode in treatment or post-exit monitoring."""
+    return (Patient.objects.filter(organisation=organisation,
+                                   episodes__status__in=[EpisodeStatus.ACTIVE,
+                                                         EpisodeStatus.MONITORING])
+            .order_by("pk").values_list("pk", flat=True).distinct())
+
+
+def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None) -> dict:
+    """Evaluate every monitored patient of every organisation, a batch at a time."""
+    from tandem.accounts.models import Organisation
+
+    today = today or timezone.localdate()
+    totals = {"patients": 0, "raised": 0, "updated": 0}
+    for org in Organisation.objects.order_by("pk"):
+        settings = settings_for(org.pk)
+        ids = list(monitored(org))
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            raised, updated = apply(org.pk, findings_for(gather(org, chunk, today), settings))
+            totals["patients"] += len(chunk)
+            totals["raised"] += raised
+            totals["updated"] += updated
+            if progress:
+                progress(len(chunk))
+    return totals
