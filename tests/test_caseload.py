@@ -2,6 +2,7 @@
 
 import datetime
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -32,22 +33,38 @@ def queries_for_page(client, url):
     return len(ctx.captured_queries), response
 
 
-def test_my_patients_query_count_is_constant(world):
-    client = world.client("practitioner")
-    add_caseload(world, 4, 0)  # with p1: 5 patients
-    small, response = queries_for_page(client, "/patients/?sort=status")
-    assert response.context["page"].paginator.count == 5
-    add_caseload(world, 495, 100)  # 500 patients
-    large, response = queries_for_page(client, "/patients/?sort=status")
-    assert response.context["page"].paginator.count == 500
+def flag_some(world, every=3):
+    from tandem.monitoring.models import Flag
+
+    Flag.objects.bulk_create([
+        Flag(organisation=world.org, patient=p, rule="no-contact", evidence_key=str(p.pk),
+             severity="medium", evidence="No contact has been recorded since 1 March 2026.")
+        for p in Patient.objects.filter(service_id__startswith="C-")[::every]],
+        ignore_conflicts=True)
+
+
+@pytest.mark.parametrize("role", ["practitioner", "team_lead"])
+@pytest.mark.parametrize("sort", ["need", "status"])
+def test_caseload_query_count_is_constant_at_10_and_1000_patients(world, role, sort):
+    client = world.client(role)
+    add_caseload(world, 9, 0)  # with p1: 10 patients
+    flag_some(world)
+    small, response = queries_for_page(client, f"/patients/?sort={sort}")
+    assert response.context["page"].paginator.count == (10 if role == "practitioner" else 11)
+    add_caseload(world, 990, 100)  # 1,000 patients
+    flag_some(world, every=7)
+    large, response = queries_for_page(client, f"/patients/?sort={sort}")
+    assert response.context["page"].paginator.count >= 1000
     assert small == large
-    assert large <= 15  # session, user, roles, audit append, count, page
+    # session (read, save), user, roles, audit append (5 with savepoints), teams, counts,
+    # page, its flags, and the keyworkers' loads for a lead
+    assert large <= 17
 
 
 def test_my_patients_is_sorted_paginated_and_searchable(world):
     add_caseload(world, 30, 0)
     client = world.client("practitioner")
-    page1 = client.get("/patients/").context["page"]
+    page1 = client.get("/patients/?sort=name").context["page"]
     assert page1.paginator.num_pages == 2
     names = [p.family_name for p in page1]
     assert names == sorted(names)
@@ -68,11 +85,59 @@ def test_patients_with_an_urgent_alert_come_first(world):
 
     add_caseload(world, 3, 0)  # "Load 00000".. sort before "Patient T-001" by name
     client = world.client("practitioner")
-    first = client.get("/patients/").context["page"].object_list[0]
+    first = client.get("/patients/?sort=name").context["page"].object_list[0]
     assert first.service_id == "C-00000" and not first.urgent
     Flag.objects.create(organisation=world.org, patient=world.p1, rule="safety-answer",
                         evidence_key="x", severity="urgent", evidence="PHQ-9 question 9")
-    page = client.get("/patients/")
+    page = client.get("/patients/?sort=name")
     first = page.context["page"].object_list[0]
     assert first == world.p1 and first.urgent
     assert "Urgent alert" in page.content.decode()
+
+
+def test_who_needs_me_today_sorts_by_need_and_says_why(world):
+    from tandem.assessment.models import CheckupSchedule
+    from tandem.monitoring.models import Flag
+    from tandem.planning.models import CarePlan, PlanVersion
+
+    add_caseload(world, 5, 0)
+    patients = {p.service_id: p for p in Patient.objects.all()}
+    today = datetime.date.today()
+    user = world.users["practitioner"]
+    Flag.objects.create(organisation=world.org, patient=patients["C-00003"], rule="housing",
+                        evidence_key="h", severity="high",
+                        evidence="At the check-up on 3 March 2026 they reported a risk of "
+                                 "eviction.")
+    Flag.objects.create(organisation=world.org, patient=patients["C-00004"], rule="no-contact",
+                        evidence_key="n", severity="low", evidence="No contact since May.")
+    CheckupSchedule.objects.create(organisation=world.org, patient=patients["C-00001"],
+                                   next_due=today - datetime.timedelta(days=20))
+    plan = CarePlan.objects.create(organisation=world.org, patient=patients["C-00002"],
+                                   status="active", review_date=today + datetime.timedelta(30),
+                                   updated_by=user)
+    PlanVersion.objects.create(plan=plan, number=1, snapshot={}, created_by=user)
+    client = world.client("practitioner")
+    reply = client.get("/patients/")
+    order = [p.service_id for p in reply.context["page"]]
+    assert order[:4] == ["C-00003", "C-00004", "C-00001", "C-00002"]
+    text = reply.content.decode()
+    assert "they reported a risk of eviction" in text
+    assert "Check-up overdue since" in text
+    assert "Care-plan version waiting for a signature" in text
+    counts = reply.context["counts"]
+    assert counts == {"total": 6, "urgent": 0, "flagged": 2, "overdue": 1, "unsigned": 1}
+    only_housing = client.get("/patients/?flag=housing").context["page"]
+    assert [p.service_id for p in only_housing] == ["C-00003"]
+    post_exit = client.get("/patients/?status=post-exit-monitoring").context["page"]
+    assert {p.episode_status for p in post_exit} == {"post-exit-monitoring"}
+    assert client.get("/patients/?team=999999").status_code == 200  # not one of mine: ignored
+
+
+def test_team_lead_sees_each_keyworkers_load(world):
+    add_caseload(world, 4, 0)
+    reply = world.client("team_lead").get("/patients/")
+    loads = reply.context["loads"]
+    mine = next(row for row in loads if row["user_id"] == world.users["practitioner"].pk)
+    assert mine["patients"] == 5
+    assert "Keyworkers' caseloads in your team" in reply.content.decode()
+    assert world.client("practitioner").get("/patients/").context["loads"] is None

@@ -72,6 +72,14 @@ EXPECTED = {
     ("patients:checkup-new", "POST"): CHANGE_P1,
     ("patients:checkup-entry", "GET"): CHANGE_P1,
     ("patients:checkup-entry", "POST"): CHANGE_P1,
+    ("patients:flags", "GET"): READ_P1,
+    ("patients:flag", "GET"): READ_P1,
+    ("patients:flag", "POST"): CHANGE_P1,
+    ("patients:contact-new", "GET"): CHANGE_P1,
+    ("patients:contact-new", "POST"): CHANGE_P1,
+    ("patients:re-engage", "GET"): CHANGE_P1,
+    ("patients:re-engage", "POST"): CHANGE_P1,
+    ("patients:timeline", "GET"): READ_P1,
     ("patients:checkup-schedule", "GET"): CHANGE_P1,
     ("patients:checkup-schedule", "POST"): CHANGE_P1,
     ("portal:home", "GET"): {"patient"},
@@ -113,6 +121,8 @@ EXPECTED = {
     ("manage:life-domains", "POST"): ADMIN,
     ("manage:urgent-answers", "GET"): ADMIN,
     ("manage:urgent-answers", "POST"): ADMIN,
+    ("manage:flag-rules", "GET"): ADMIN,
+    ("manage:flag-rules", "POST"): ADMIN,
     ("audit:events", "GET"): {"auditor"},
     ("api-docs", "GET"): SIGNED_IN,
     (API + "api-root", "GET"): set(),
@@ -146,6 +156,12 @@ EXPECTED = {
     (API + "plan-sign", "POST"): CHANGE_P1,
     (API + "review-list", "GET"): READ_P1,
     (API + "review-list", "POST"): CHANGE_P1,
+    (API + "flag-list", "GET"): CASELOAD,
+    (API + "patient-flags", "GET"): READ_P1,
+    (API + "flag-acknowledge", "POST"): CHANGE_P1,
+    (API + "flag-resolve", "POST"): CHANGE_P1,
+    (API + "caseload", "GET"): CASELOAD,
+    (API + "timeline", "GET"): READ_P1,
 }
 
 
@@ -166,6 +182,15 @@ def test_every_url_has_a_rule_and_an_expectation():
     assert names - set(RULES) == set(), "URLs without a permission rule"
     assert names == {name for name, _ in EXPECTED}, "EXPECTED out of step with the URLconf"
     assert set(RULES) - names == set(), "rules for URLs that no longer exist"
+
+
+def flag_for(patient):
+    from tandem.monitoring.models import Flag
+
+    return Flag.objects.get_or_create(
+        patient=patient, rule="no-contact", evidence_key="since:2026-01-01",
+        defaults={"organisation": patient.organisation, "severity": "medium",
+                  "evidence": "No contact has been recorded since 1 January 2026."})[0]
 
 
 def draft_for(patient):
@@ -229,7 +254,17 @@ def url_for(world, name):
     session = session_for(p1, world) if "sort" in name else None
     plan = plan_for(p1, world) if any(w in name for w in ("plan", "action", "proposal",
                                                            "review")) else None
+    flag = flag_for(p1) if "flag" in name else None
     kwargs = {
+        "patients:flags": {"patient_id": p1.pk},
+        "patients:flag": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
+        "patients:contact-new": {"patient_id": p1.pk},
+        "patients:re-engage": {"patient_id": p1.pk},
+        "patients:timeline": {"patient_id": p1.pk},
+        API + "patient-flags": {"patient_id": p1.pk},
+        API + "flag-acknowledge": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
+        API + "flag-resolve": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
+        API + "timeline": {"patient_id": p1.pk},
         "patients:plan": {"patient_id": p1.pk},
         "patients:plan-edit": {"patient_id": p1.pk},
         "patients:plan-sign": {"patient_id": p1.pk},

@@ -8,9 +8,9 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 HOME_HEADINGS = {
-    "practitioner": "My patients",
-    "prescriber": "My patients",
-    "team_lead": "My patients",
+    "practitioner": "Who needs me today",
+    "prescriber": "Who needs me today",
+    "team_lead": "Who needs me today",
     "patient": "Hello, Pat",
     "service_admin": "Users",
     "auditor": "Audit trail",
@@ -21,14 +21,16 @@ def pages_for(role, world):
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
-    from tests.test_permissions import draft_for, goal_for, plan_for, session_for
+    from tests.test_permissions import draft_for, flag_for, goal_for, plan_for, session_for
 
     draft = draft_for(p1)
     session = session_for(p1, world)
     goal = goal_for(p1, world)
     plan = plan_for(p1, world)
     action = plan.actions.first()
-    clinical = [f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs",
+    flag = flag_for(p1)
+    clinical = [f"/patients/{p1.pk}/flags/", f"/patients/{p1.pk}/flags/{flag.pk}/",
+                f"/patients/{p1.pk}/timeline/", "/patients/",f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs",
                 f"/patients/{p1.pk}/checkups/", f"/patients/{p1.pk}/checkups/{draft.pk}/view/",
                 f"/patients/{p1.pk}/priorities/", f"/patients/{p1.pk}/priorities/{session.pk}/",
                 f"/patients/{p1.pk}/goals/", f"/patients/{p1.pk}/plan/",
@@ -42,7 +44,8 @@ def pages_for(role, world):
               f"/patients/{p1.pk}/priorities/{session.pk}/patient/",
               f"/patients/{p1.pk}/goals/new/", f"/patients/{p1.pk}/goals/{goal.pk}/",
               f"/patients/{p1.pk}/plan/edit/", f"/patients/{p1.pk}/plan/actions/new/",
-              f"/patients/{p1.pk}/plan/actions/{action.pk}/", f"/patients/{p1.pk}/plan/review/"]
+              f"/patients/{p1.pk}/plan/actions/{action.pk}/", f"/patients/{p1.pk}/plan/review/",
+              f"/patients/{p1.pk}/contacts/new/", f"/patients/{p1.pk}/re-engage/"]
     return {
         "practitioner": clinical + change,
         "prescriber": clinical,
@@ -54,7 +57,8 @@ def pages_for(role, world):
         "service_admin": ["/manage/users/new/", f"/manage/users/{world.users['auditor'].pk}/",
                           "/manage/teams/", "/manage/teams/new/", "/manage/checkups/",
                           "/manage/checkups/questionnaires/", "/manage/checkups/crisis-contacts/",
-                          "/manage/checkups/life-domains/", "/manage/checkups/urgent-answers/"],
+                          "/manage/checkups/life-domains/", "/manage/checkups/urgent-answers/",
+                          "/manage/checkups/early-warning/"],
         "auditor": ["/audit/?action=read", "/not-a-page/", "/patients/"],
     }[role]
 

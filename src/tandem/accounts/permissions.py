@@ -225,6 +225,8 @@ AUDITOR = HasRole(Role.AUDITOR)
 READ_PATIENT = PatientRecord()
 CHANGE_PATIENT = PatientRecord(change=True)
 API_PATIENT = PatientRecord(methods_that_change={"POST", "PUT", "PATCH", "DELETE"})
+# A page anyone on the care team may read, whose form (POST) only those who change records use.
+READ_PATIENT_POST_CHANGES = PatientRecord(methods_that_change={"POST"})
 PORTAL = Portal()
 
 API = "api-1.0.0:"
@@ -243,6 +245,11 @@ RULES: dict[str, Rule] = {
     "patients:episode-edit": CHANGE_PATIENT,
     "patients:member-new": CHANGE_PATIENT,
     "patients:member-end": CHANGE_PATIENT,
+    "patients:flags": READ_PATIENT,
+    "patients:flag": READ_PATIENT_POST_CHANGES,
+    "patients:contact-new": CHANGE_PATIENT,
+    "patients:re-engage": CHANGE_PATIENT,
+    "patients:timeline": READ_PATIENT,
     "patients:plan": READ_PATIENT,
     "patients:plan-edit": CHANGE_PATIENT,
     "patients:plan-sign": CHANGE_PATIENT,
@@ -294,6 +301,7 @@ RULES: dict[str, Rule] = {
     "manage:crisis-contacts": ADMIN,
     "manage:life-domains": ADMIN,
     "manage:urgent-answers": ADMIN,
+    "manage:flag-rules": ADMIN,
     "audit:events": AUDITOR,
     "api-docs": SIGNED_IN,
     API + "api-root": NOBODY,  # django-ninja's placeholder for reversing /api/v1/
@@ -320,11 +328,17 @@ RULES: dict[str, Rule] = {
     API + "plan": API_PATIENT,
     API + "plan-sign": API_PATIENT,
     API + "review-list": API_PATIENT,
+    API + "flag-list": STAFF_CASELOAD,
+    API + "patient-flags": API_PATIENT,
+    API + "flag-acknowledge": API_PATIENT,
+    API + "flag-resolve": API_PATIENT,
+    API + "caseload": STAFF_CASELOAD,
+    API + "timeline": API_PATIENT,
 }
 
 
 # List pages: one "search" audit event per request (no single patient is opened).
-LIST_VIEWS = {"patients:list", API + "patient-list"}
+LIST_VIEWS = {"patients:list", API + "patient-list", API + "flag-list", API + "caseload"}
 
 
 def rule_for(view_name: str | None) -> Rule | None:

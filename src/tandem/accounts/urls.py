@@ -2,6 +2,7 @@ from django.urls import path
 
 from tandem.accounts import views
 from tandem.assessment import manage as checkups
+from tandem.monitoring import views as monitoring
 
 app_name = "manage"
 urlpatterns = [
@@ -16,4 +17,5 @@ urlpatterns = [
     path("checkups/crisis-contacts/", checkups.crisis_contacts, name="crisis-contacts"),
     path("checkups/life-domains/", checkups.life_domains, name="life-domains"),
     path("checkups/urgent-answers/", checkups.urgent_answers, name="urgent-answers"),
+    path("checkups/early-warning/", monitoring.rule_settings, name="flag-rules"),
 ]

@@ -16,10 +16,11 @@ from ninja.security import HttpBearer, django_auth
 from tandem.api import schemas as s
 from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
+from tandem.api.monitoring import router as monitoring
 from tandem.api.priorities import router as priorities
 from tandem.core.errors import Invalid
 from tandem.patients import services
-from tandem.patients.caseload import caseload
+from tandem.patients.caseload import Filters, caseload
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
 from tandem.patients.models import Episode
 from tandem.patients.views import staff_teams
@@ -46,6 +47,7 @@ api = NinjaAPI(
 api.add_router("", checkups)
 api.add_router("", priorities)
 api.add_router("", care_plans)
+api.add_router("", monitoring)
 
 
 @api.exception_handler(Invalid)
@@ -57,7 +59,7 @@ def invalid(request, exc: Invalid):
 @paginate(LimitOffsetPagination)
 def list_patients(request: HttpRequest, q: str = Query("", max_length=100)):
     """Patients the caller may see (care team membership, or team lead of their team)."""
-    return caseload(request.user, search=q)
+    return caseload(request.user, Filters(search=q), sort="name")
 
 
 @api.post(

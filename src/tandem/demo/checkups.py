@@ -16,16 +16,31 @@ import json
 
 from tandem.assessment import registry
 from tandem.assessment.models import RESPONSE_COLUMNS  # noqa: F401 - the order of its rows
+from tandem.core import flags as flag_rules
 from tandem.core import schedule as sched
+from tandem.core.rci import threshold
 from tandem.core.scoring import score
 from tandem.monitoring.services import SAFETY_STEPS
 
 SCHEDULE_COLUMNS = ("id", "organisation_id", "patient_id", "interval_weeks", "next_due",
                     "next_kind", "updated_at")
 FLAG_COLUMNS = ("id", "organisation_id", "patient_id", "rule", "evidence_key", "severity",
-                "status", "evidence", "suggested_action", "raised_at", "response_id",
-                "acknowledged_at", "acknowledged_by_id", "resolved_at", "resolved_by_id",
-                "action_taken")
+                "status", "evidence", "suggested_action", "raised_at", "updated_at",
+                "response_id", "acknowledged_at", "acknowledged_by_id", "resolved_at",
+                "resolved_by_id", "action_taken")
+# The demo's safety flags are written beside their responses below; the other rules run
+# through the real core (`tandem.core.flags`) on each generated history.
+DEMO_RULES = {"safety-answer": flag_rules.RuleConfig(enabled=False)}
+# What the keyworker did, for the demo's resolved flags.
+DONE = {
+    "return-to-use": "Talked it through at the next appointment; naloxone re-supplied and an "
+                     "earlier review booked.",
+    "reliable-deterioration": "Met the same week; referred to the psychologist on the team.",
+    "life-domain-drop": "Discussed at the next appointment; a new action added to the plan.",
+    "checkup-overdue": "Check-up done by phone.",
+    "housing": "Referred to City Housing Options; tenancy support arranged.",
+    "no-contact": "Reached them by phone; appointment booked.",
+}
 
 CHECKUP = ("top", "life-domains", "phq9", "gad7")
 COURSES = ("improving", "improving", "improving", "relapsing", "stalled", "dropped out",
@@ -61,6 +76,12 @@ class CheckupHistory:
         self.rand = rand
         self.instruments = registry.shipped()
         self.rules = sched.Rules()
+        self.scales = {
+            (ins.code, s.code): flag_rules.Scale(
+                ins.code, s.code, s.title, s.higher_is,
+                threshold(s.reliable_change.sd, s.reliable_change.reliability)
+                if s.reliable_change else None)
+            for ins in self.instruments.values() for s in ins.scales}
 
     def _pick(self, seq):
         return seq[int(self.rand() * len(seq))]
@@ -83,7 +104,8 @@ class CheckupHistory:
         elif course == "re-engaged" and len(done_dates) > 3:
             gap = 1 + int(rand() * (len(done_dates) - 2))
             done_dates = done_dates[:gap] + done_dates[gap + 1 + int(rand() * 2):]
-        responses, flags = [], []
+        responses, flags, seen = [], [], []
+        window = self.today - datetime.timedelta(days=400)  # as monitoring.evaluate reads
         steps = len(done_dates)
         for step, day in enumerate(done_dates):
             h = hardness(course, step, steps, start_hardness)
@@ -96,6 +118,9 @@ class CheckupHistory:
                 result = score(ins, answers)
                 head = result.headline
                 rid = self.uid()
+                if day >= window:
+                    seen.append(flag_rules.Checkup(rid, code, ins.short_title or ins.title, day,
+                                                   answers, result.values()))
                 responses.append((
                     rid, self.org, patient_id, episode_id, code, ins.version, "completed", mode,
                     entered_by, when, when, when, day.isoformat(), json.dumps(answers), 0,
@@ -109,7 +134,7 @@ class CheckupHistory:
                         self.uid(), self.org, patient_id, "safety-answer", f"{rid}:{rule.item}",
                         "urgent", "active" if latest else "inactive",
                         f"{ins.name}, question {rule.item}: {rule.message}.", SAFETY_STEPS,
-                        when, rid, None if latest else when, None if latest else keyworker,
+                        when, when, rid, None if latest else when, None if latest else keyworker,
                         None if latest else when, None if latest else keyworker,
                         "" if latest else "Phoned the same day; safety plan reviewed with the "
                         "patient and the duty worker.",
@@ -123,7 +148,33 @@ class CheckupHistory:
             nxt = min(candidates, key=lambda o: o.due) if candidates else None
         schedule = (None, self.org, patient_id, None, nxt.due.isoformat() if nxt else None,
                     nxt.kind if nxt else "", self.stamp(self.today))
+        if episode.status != "finished":
+            flags += self.warnings(patient_id, episode, seen, nxt.due if nxt else None, keyworker)
         return responses, schedule, flags
+
+    def warnings(self, patient_id, episode, seen, due, keyworker) -> list[tuple]:
+        """Flag rows from the real rules over this history: the older ones resolved by the
+        keyworker, recent ones open (some acknowledged), as a service's history would be."""
+        facts = flag_rules.Facts(
+            today=self.today, episode_status=episode.status, episode_start=episode.start,
+            checkups=tuple(seen), scales=self.scales, next_checkup_due=due,
+            last_contact=seen[-1].completed_on if seen else None)
+        days = {c.id: c.completed_on for c in seen}
+        rows = []
+        for f in flag_rules.evaluate(facts, DEMO_RULES):
+            day = days.get(f.response_id) or self.today - datetime.timedelta(days=3)
+            when = self.stamp(day)
+            resolved = (self.today - day).days > 21 and keyworker is not None
+            acknowledged = resolved or (keyworker is not None and self.rand() < 0.5)
+            rows.append((
+                self.uid(), self.org, patient_id, f.rule, f.key, f.severity,
+                "inactive" if resolved else "active", f.evidence, f.suggested_action, when,
+                when, f.response_id, when if acknowledged else None,
+                keyworker if acknowledged else None, when if resolved else None,
+                keyworker if resolved else None,
+                DONE.get(f.rule, "Discussed with them and the plan updated.") if resolved else "",
+            ))
+        return rows
 
     def answers(self, code: str, h: float, problem: tuple[str, ...]) -> dict:
         rand = self.rand

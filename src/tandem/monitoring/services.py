@@ -4,8 +4,10 @@ evaluating the same data twice never duplicates it."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from tandem.monitoring.models import Flag, FlagStatus, Severity
+from tandem.audit.trail import record_request
+from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
 
 # What the care team should do about an urgent safety answer, shown with the flag until a
 # service writes its own escalation steps.
@@ -62,3 +64,53 @@ def raise_safety_flag(response, instrument, rule, value_text: str) -> tuple[Flag
 
 def open_flags(patient):
     return patient.flags.filter(status=FlagStatus.ACTIVE)
+
+
+def acknowledge(request, flag: Flag) -> Flag:
+    """A practitioner has seen the flag and is dealing with it (it stays open)."""
+    if flag.acknowledged_at is None and flag.is_open:
+        flag.acknowledged_at, flag.acknowledged_by = timezone.now(), request.user
+        flag.save(update_fields=["acknowledged_at", "acknowledged_by"])
+        record_request(request, "update", patient=flag.patient, obj=flag)
+    return flag
+
+
+def resolve(request, flag: Flag, action_taken: str, *, in_error: bool = False) -> Flag:
+    """Close the flag with what was done (required); it stays in the history. `in_error`:
+    the flag should never have been raised (FHIR status entered-in-error)."""
+    if not action_taken.strip():
+        raise ValueError("action_taken is required")
+    now = timezone.now()
+    if flag.acknowledged_at is None:
+        flag.acknowledged_at, flag.acknowledged_by = now, request.user
+    flag.status = FlagStatus.ENTERED_IN_ERROR if in_error else FlagStatus.INACTIVE
+    flag.resolved_at, flag.resolved_by = now, request.user
+    flag.action_taken = action_taken.strip()
+    flag.save()
+    record_request(request, "update", patient=flag.patient, obj=flag)
+    return flag
+
+
+def record_contact(request, patient, form) -> Contact:
+    contact = form.save(commit=False)
+    contact.organisation_id = patient.organisation_id
+    contact.patient = patient
+    contact.recorded_by = request.user
+    contact.save()
+    record_request(request, "create", patient=patient, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def reengage(request, patient, form, flag: Flag | None = None):
+    """Open a new episode for someone who left treatment: the post-exit monitoring episode
+    closes, the care team stays, the last plan comes across as a draft, history is kept."""
+    from tandem.patients.services import start_episode
+    from tandem.planning.care_plan import carry_over
+
+    episode = start_episode(request, patient, form)
+    plan = carry_over(request, patient, episode) if form.cleaned_data.get("carry_plan") else None
+    if flag is not None and flag.is_open:
+        resolve(request, flag, f"Re-engaged: a new episode started on "
+                               f"{episode.start_date:%-d %B %Y}.")
+    return episode, plan

@@ -179,3 +179,28 @@ class EndMemberForm(forms.ModelForm):
         if end < self.instance.start_date:
             raise forms.ValidationError("The end date is before this person joined the team.")
         return end
+
+
+class CaseloadFilterForm(forms.Form):
+    """Filters on the caseload; every field optional, a GET form."""
+
+    q = forms.CharField(label="Name or service ID", required=False, max_length=100)
+    team = forms.TypedChoiceField(label="Team", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label="Episode", required=False,
+                               choices=[("", "Any"), *EpisodeStatus.choices])
+    flag = forms.ChoiceField(label="Flag", required=False)
+
+    def __init__(self, *args, teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        from tandem.core.flags import RULES
+
+        self.fields["team"].choices = [("", "All my teams"), *[(t.pk, t.name) for t in teams]]
+        self.fields["flag"].choices = [("", "Any or none"),
+                                       *[(code, spec.title) for code, spec in RULES.items()]]
+
+    def filters(self):
+        from tandem.patients.caseload import Filters
+
+        d = self.cleaned_data
+        return Filters(search=d.get("q") or "", team=d.get("team"), status=d.get("status") or "",
+                       rule=d.get("flag") or "")

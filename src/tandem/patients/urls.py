@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.assessment import views as checkups
+from tandem.monitoring import views as monitoring
 from tandem.patients import views
 from tandem.planning import care_plan_views as plan
 from tandem.planning import views as planning
@@ -17,6 +18,11 @@ urlpatterns = [
     path(
         "<uuid:patient_id>/care-team/<uuid:member_id>/end/", views.member_end, name="member-end"
     ),
+    path("<uuid:patient_id>/flags/", monitoring.flags, name="flags"),
+    path("<uuid:patient_id>/flags/<uuid:flag_id>/", monitoring.flag, name="flag"),
+    path("<uuid:patient_id>/contacts/new/", monitoring.contact_new, name="contact-new"),
+    path("<uuid:patient_id>/re-engage/", monitoring.reengage, name="re-engage"),
+    path("<uuid:patient_id>/timeline/", monitoring.patient_timeline, name="timeline"),
     path("<uuid:patient_id>/plan/", plan.plan, name="plan"),
     path("<uuid:patient_id>/plan/edit/", plan.plan_form, name="plan-edit"),
     path("<uuid:patient_id>/plan/sign/", plan.sign, name="plan-sign"),

@@ -10,10 +10,13 @@ from django.utils import timezone
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import CHANGES_RECORDS, team_ids
 from tandem.assessment.results import due_context
+from tandem.monitoring import timeline
+from tandem.monitoring.models import SEVERITY_ORDER
 from tandem.monitoring.services import open_flags
 from tandem.patients import caseload as caseload_query
 from tandem.patients import services
 from tandem.patients.forms import (
+    CaseloadFilterForm,
     EndMemberForm,
     EpisodeForm,
     MemberForm,
@@ -28,18 +31,42 @@ ROLE_LABELS = dict(CareRole.choices)
 
 
 def patient_list(request):
-    sort = request.GET.get("sort", "name")
-    search = request.GET.get("q", "")
-    qs = caseload_query.caseload(request.user, search=search, sort=sort)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    """Who needs me today: the caseload sorted by need, with filters and counts; a team lead
+    also sees each keyworker's load."""
+    sort = request.GET.get("sort", "need")
+    sort = sort if sort in caseload_query.SORTS else "need"
+    form = CaseloadFilterForm(request.GET or None, teams=_teams_for(request.user))
+    filters = form.filters() if form.is_valid() else caseload_query.Filters()
+    qs = caseload_query.caseload(request.user, filters, sort=sort)
+    counts = caseload_query.counts(qs)
+    paginator = Paginator(qs, PAGE_SIZE)
+    paginator.count = counts["total"]  # known already: saves a second COUNT(*)
+    page = paginator.get_page(request.GET.get("page"))
+    caseload_query.with_reasons(page)
     for patient in page:
         patient.status_label = STATUS_LABELS.get(patient.episode_status, "No episode")
         patient.role_label = ROLE_LABELS.get(patient.my_care_role, "Team lead")
+    lead_teams = team_ids(request.user, Role.TEAM_LEAD)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "patients/list.html",
-        {"page": page, "sort": sort, "q": search, "sorts": caseload_query.SORTS},
+        {
+            "page": page, "sort": sort, "form": form, "sorts": caseload_query.SORT_LABELS,
+            "counts": counts,
+            "loads": caseload_query.practitioner_loads(lead_teams) if lead_teams else None,
+            "query": query.urlencode(),
+        },
     )
+
+
+def _teams_for(user):
+    from tandem.accounts.models import Team
+
+    ids = team_ids(user, Role.PRACTITIONER) | team_ids(user, Role.TEAM_LEAD) | team_ids(
+        user, Role.PRESCRIBER)
+    return Team.objects.filter(organisation_id=user.organisation_id, pk__in=ids).order_by("name")
 
 
 def patient_detail(request, patient_id):
@@ -49,6 +76,7 @@ def patient_detail(request, patient_id):
         .select_related("user")
     )
     today = timezone.localdate()
+    episodes = list(patient.episodes.order_by("-start_date"))
     first = {CareRole.KEYWORKER: 0, CareRole.PRESCRIBER: 1}
     members = sorted(members, key=lambda m: (first.get(m.role, 2), m.start_date))
     return render(
@@ -56,12 +84,14 @@ def patient_detail(request, patient_id):
         "patients/detail.html",
         {
             "patient": patient,
-            "episodes": patient.episodes.order_by("-start_date"),
+            "episodes": episodes,
             "current_members": [m for m in members if m.is_active_on(today)],
             "past_members": [m for m in members if not m.is_active_on(today)],
             # The permission layer already worked out the access role for this request.
             "can_change": request.access_role in CHANGES_RECORDS,
-            "flags": open_flags(patient),
+            "flags": sorted(open_flags(patient), key=lambda f: SEVERITY_ORDER[f.severity]),
+            "events": timeline.events(patient, limit=12),
+            "in_monitoring": any(e.status == EpisodeStatus.MONITORING for e in episodes),
             **due_context(patient),
         },
     )

@@ -20,9 +20,11 @@ from tandem.core import gas
 from tandem.core.gas import Rating
 from tandem.core.schedule import add_months
 from tandem.planning.models import (
+    ActionStatus,
     CarePlan,
     GoalRating,
     LifecycleStatus,
+    PlanAction,
     PlanProposal,
     PlanStatus,
     PlanVersion,
@@ -213,3 +215,35 @@ def hold_review(request, plan: CarePlan, form) -> Review:
     plan.save(update_fields=["review_date", "version", "updated_by", "updated_at"])
     record_version(request, plan)
     return review
+
+
+FINISHED_ACTIONS = (ActionStatus.COMPLETED, ActionStatus.CANCELLED, ActionStatus.STOPPED)
+
+
+@transaction.atomic
+def carry_over(request, patient, episode) -> CarePlan | None:
+    """On re-engagement: the last plan comes into the new episode as a draft to revisit
+    together (its unfinished actions, a review within 3 months); the old plan is completed
+    and keeps its versions and signatures."""
+    old = current_plan(patient)
+    if old is None:
+        return None
+    plan = CarePlan.objects.create(
+        organisation_id=patient.organisation_id, patient=patient, episode=episode,
+        status=PlanStatus.DRAFT, review_date=default_review_date(episode.start_date),
+        updated_by=request.user)
+    PlanAction.objects.bulk_create([
+        PlanAction(organisation_id=a.organisation_id, plan=plan, goal_id=a.goal_id,
+                   intervention=a.intervention, description=a.description,
+                   provider_id=a.provider_id, frequency=a.frequency,
+                   start_date=max(a.start_date, episode.start_date), end_date=None,
+                   status=ActionStatus.NOT_STARTED, updated_by=request.user)
+        for a in old.actions.exclude(status__in=FINISHED_ACTIONS)])
+    old.status = PlanStatus.COMPLETED
+    old.updated_by, old.updated_at = request.user, timezone.now()
+    old.version += 1
+    old.save(update_fields=["status", "updated_by", "updated_at", "version"])
+    record_request(request, "update", patient=patient, obj=old)
+    record_request(request, "create", patient=patient, obj=plan)
+    record_version(request, plan)
+    return plan

@@ -10,7 +10,7 @@ def navigation(request):
     roles = roles_of(user)
     nav = []
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
-        nav.append(("patients:list", "My patients"))
+        nav.append(("patients:list", "Who needs me today"))
     if Role.PATIENT in roles:
         nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups"),
                 ("portal:plan", "My plan"), ("portal:priorities", "My priorities"),
@@ -29,4 +29,5 @@ CHECKUP_ADMIN_PAGES = [
     ("manage:crisis-contacts", "Crisis contacts"),
     ("manage:life-domains", "Life-domain cards"),
     ("manage:urgent-answers", "Answers marked urgent"),
+    ("manage:flag-rules", "Early-warning rules"),
 ]

@@ -18,6 +18,8 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 from tandem.monitoring.tasks import sweep_due
 
+BATCH = 50
+
 
 class Command(BaseCommand):
     help = "Run background tasks (flag evaluation, the nightly sweep, schedule recomputation)."
@@ -48,9 +50,12 @@ class Command(BaseCommand):
                 if day and verbosity:
                     self.stdout.write(f"Queued the sweep of {day}.")
             # Run what is ready (up to 50 tasks), then come back to check the sweep and signals.
-            Worker(queue_names=["default"], interval=0, batch=True, backend_name="default",
-                   startup_delay=False, max_tasks=50, worker_id=worker_id,
-                   excluded_queue_names=[]).run()
+            worker = Worker(queue_names=["default"], interval=0, batch=True,
+                            backend_name="default", startup_delay=False, max_tasks=BATCH,
+                            worker_id=worker_id, excluded_queue_names=[])
+            worker.run()
+            if worker._run_tasks >= BATCH:
+                continue  # there may be more waiting
             if batch:
                 break
             time.sleep(interval)

@@ -1,0 +1,148 @@
+"""Flags, the caseload ("who needs me today") and the patient timeline in the JSON API.
+Statuses are FHIR R4 Flag statuses. Access is decided by the permission layer; lists only
+cover `visible_patients`, and every request is audited like the pages."""
+
+
+import datetime
+import uuid
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from tandem.accounts.permissions import visible_patients
+from tandem.core.errors import Invalid
+from tandem.monitoring import services, timeline
+from tandem.monitoring.models import Flag, FlagStatus, Severity
+from tandem.patients import caseload as caseload_query
+
+router = Router(tags=["flags and caseload"])
+
+
+class FlagOut(Schema):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    rule: str
+    rule_title: str
+    severity: Severity
+    status: FlagStatus = Field(..., description="FHIR R4 Flag.status")
+    evidence: str
+    suggested_action: str
+    raised_at: datetime.datetime
+    updated_at: datetime.datetime
+    response_id: uuid.UUID | None
+    acknowledged_at: datetime.datetime | None
+    acknowledged_by: str | None = Field(None, alias="acknowledged_by.display_name")
+    resolved_at: datetime.datetime | None
+    resolved_by: str | None = Field(None, alias="resolved_by.display_name")
+    action_taken: str
+
+
+class ResolveIn(Schema):
+    action_taken: str = Field("", description="What was done (required)")
+    in_error: bool = Field(False, description="The flag was raised in error (entered-in-error)")
+
+
+def _flags(qs, status, severity, rule):
+    qs = qs.select_related("acknowledged_by", "resolved_by").order_by("-raised_at")
+    if status:
+        qs = qs.filter(status=status)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if rule:
+        qs = qs.filter(rule=rule)
+    return qs
+
+
+@router.get("/flags", response=list[FlagOut], url_name="flag-list")
+@paginate(LimitOffsetPagination)
+def list_flags(request: HttpRequest, status: FlagStatus | None = None,
+               severity: Severity | None = None, rule: str = Query("", max_length=40)):
+    """Flags of every patient you may see, newest first."""
+    return _flags(Flag.objects.filter(patient__in=visible_patients(request.user)), status,
+                  severity, rule)
+
+
+@router.get("/patients/{patient_id}/flags", response=list[FlagOut], url_name="patient-flags")
+@paginate(LimitOffsetPagination)
+def patient_flags(request: HttpRequest, patient_id: uuid.UUID, status: FlagStatus | None = None,
+                  severity: Severity | None = None, rule: str = Query("", max_length=40)):
+    return _flags(request.patient.flags.all(), status, severity, rule)
+
+
+@router.post("/patients/{patient_id}/flags/{flag_id}/acknowledge", response=FlagOut,
+             url_name="flag-acknowledge")
+@transaction.atomic
+def acknowledge(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID):
+    flag = get_object_or_404(Flag.objects.select_for_update(), pk=flag_id,
+                             patient=request.patient)
+    return services.acknowledge(request, flag)
+
+
+@router.post("/patients/{patient_id}/flags/{flag_id}/resolve", response=FlagOut,
+             url_name="flag-resolve")
+@transaction.atomic
+def resolve(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID, data: ResolveIn):
+    flag = get_object_or_404(Flag.objects.select_for_update(), pk=flag_id,
+                             patient=request.patient)
+    if not flag.is_open:
+        raise Invalid([{"loc": ["path", "flag_id"], "msg": "This flag is already resolved."}])
+    if not data.action_taken.strip():
+        raise Invalid([{"loc": ["body", "action_taken"],
+                        "msg": "Write what was done before resolving the flag."}])
+    return services.resolve(request, flag, data.action_taken, in_error=data.in_error)
+
+
+class CaseloadRow(Schema):
+    id: uuid.UUID
+    service_id: str
+    name: str
+    team: str = Field(..., alias="team.name")
+    episode_status: str | None
+    need: int = Field(..., description="0-3 open flag (urgent..low), 4 overdue, "
+                                        "5 awaiting signature, 6 nothing due")
+    need_label: str
+    reasons: list[str]
+    flag_count: int
+    next_checkup_due: datetime.date | None = Field(None, alias="checkup_due")
+    review_due: datetime.date | None
+
+
+class CaseloadOut(Schema):
+    counts: dict[str, int]
+    count: int
+    results: list[CaseloadRow]
+
+
+@router.get("/caseload", response=CaseloadOut, url_name="caseload")
+def caseload(request: HttpRequest, q: str = Query("", max_length=100), team: int | None = None,
+             status: str = Query("", max_length=24), flag: str = Query("", max_length=40),
+             sort: str = Query("need", max_length=20), limit: int = Query(50, ge=1, le=200),
+             offset: int = Query(0, ge=0)):
+    """Who needs you today: your caseload sorted by need, each row with its reasons."""
+    qs = caseload_query.caseload(
+        request.user, caseload_query.Filters(search=q, team=team, status=status, rule=flag),
+        sort=sort if sort in caseload_query.SORTS else "need")
+    counts = caseload_query.counts(qs)
+    rows = list(qs[offset:offset + limit])
+    caseload_query.with_reasons(rows)
+    return {"counts": counts, "count": counts["total"], "results": rows}
+
+
+class EventOut(Schema):
+    at: datetime.datetime
+    kind: str
+    title: str
+    detail: str
+    url: str | None
+
+
+@router.get("/patients/{patient_id}/timeline", response=list[EventOut], url_name="timeline")
+def patient_timeline(request: HttpRequest, patient_id: uuid.UUID,
+                     kinds: str = Query("", description="comma-separated kinds to include"),
+                     limit: int = Query(200, ge=1, le=2000)):
+    """Everything that happened to this patient, newest first."""
+    wanted = {k.strip() for k in kinds.split(",") if k.strip()} or None
+    return timeline.events(request.patient, kinds=wanted, limit=limit)

@@ -1,0 +1,88 @@
+from django import forms
+from django.utils import timezone
+
+from tandem.monitoring.models import Contact, RuleSetting, Severity
+from tandem.patients.models import Setting
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ResolveForm(forms.Form):
+    action_taken = forms.CharField(
+        label="What was done", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required: who you spoke to, what you did and what happens next.",
+        error_messages={"required": "Write what was done before resolving the flag."},
+    )
+    in_error = forms.BooleanField(label="This flag was raised in error", required=False)
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["on", "method", "note"]
+        widgets = {"on": DATE}
+
+    def clean_on(self):
+        day = self.cleaned_data["on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("The date of the contact cannot be in the future.")
+        return day
+
+
+class ReengageForm(forms.Form):
+    start_date = forms.DateField(label="New episode starts", widget=DATE,
+                                 initial=timezone.localdate)
+    setting = forms.ChoiceField(choices=Setting.choices)
+    carry_plan = forms.BooleanField(
+        label="Bring their last care plan into the new episode as a draft to revisit together",
+        required=False, initial=True)
+
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+
+    def clean_start_date(self):
+        start = self.cleaned_data["start_date"]
+        if start > timezone.localdate():
+            raise forms.ValidationError("The start date cannot be in the future.")
+        latest = self.patient.episodes.order_by("-start_date").first() if self.patient else None
+        if latest and latest.status == "active":
+            raise forms.ValidationError("They are already in treatment.")
+        if latest and start < (latest.exit_date or latest.start_date):
+            raise forms.ValidationError(
+                "The new episode must start on or after the end of the previous one.")
+        return start
+
+
+class RuleSettingForm(forms.ModelForm):
+    """One rule's settings; a number field per threshold the rule has."""
+
+    class Meta:
+        model = RuleSetting
+        fields = ["enabled", "severity", "suggested_action"]
+        widgets = {"suggested_action": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, spec=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        self.fields["severity"].choices = [("", f"Default ({spec.severity})"),
+                                           *Severity.choices]
+        self.fields["suggested_action"].label = (
+            "Escalation steps" if spec.code == "safety-answer" else "Suggested action")
+        self.fields["suggested_action"].help_text = f"Leave blank for: {spec.suggested_action}"
+        saved = (self.instance.thresholds or {}) if self.instance.pk else {}
+        for t in spec.thresholds:
+            self.fields[f"t_{t.name}"] = forms.FloatField(
+                label=f"{t.label} ({t.unit})", min_value=t.minimum, max_value=t.maximum,
+                initial=saved.get(t.name, t.default))
+
+    def save(self, commit=True):
+        setting = super().save(commit=False)
+        setting.thresholds = {t.name: self.cleaned_data[f"t_{t.name}"]
+                              for t in self.spec.thresholds
+                              if self.cleaned_data.get(f"t_{t.name}") is not None}
+        if commit:
+            setting.save()
+        return setting
+
+
