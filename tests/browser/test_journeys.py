@@ -30,7 +30,8 @@ def pages_for(role, world):
     action = plan.actions.first()
     flag = flag_for(p1)
     clinical = [f"/patients/{p1.pk}/flags/", f"/patients/{p1.pk}/flags/{flag.pk}/",
-                f"/patients/{p1.pk}/timeline/", "/patients/",f"/patients/{p1.pk}/", "/patients/?sort=status", "/api/v1/docs",
+                f"/patients/{p1.pk}/timeline/", "/patients/", f"/patients/{p1.pk}/",
+                "/patients/?sort=status", "/api/v1/docs",
                 f"/patients/{p1.pk}/checkups/", f"/patients/{p1.pk}/checkups/{draft.pk}/view/",
                 f"/patients/{p1.pk}/priorities/", f"/patients/{p1.pk}/priorities/{session.pk}/",
                 f"/patients/{p1.pk}/goals/", f"/patients/{p1.pk}/plan/",
