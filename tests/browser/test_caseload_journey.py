@@ -71,7 +71,7 @@ def test_flag_at_the_top_acknowledged_resolved_and_a_re_engagement(live_world, v
     tab.page.get_by_role("link", name="Re-engage in treatment").click()
     tab.axe()
     tab.page.get_by_role("button", name="Start the new episode").click()
-    assert tab.page.get_by_text("New episode started").is_visible()
+    assert tab.page.get_by_text("New episode started.").first.is_visible()
     statuses = list(p1.episodes.order_by("start_date").values_list("status", flat=True))
     assert statuses == ["finished", "active"]
     tab.go(f"/patients/{p1.pk}/")

@@ -145,4 +145,8 @@ def patient_timeline(request: HttpRequest, patient_id: uuid.UUID,
                      limit: int = Query(200, ge=1, le=2000)):
     """Everything that happened to this patient, newest first."""
     wanted = {k.strip() for k in kinds.split(",") if k.strip()} or None
+    unknown = sorted((wanted or set()) - set(timeline.KINDS))
+    if unknown:
+        raise Invalid([{"loc": ["query", "kinds"],
+                        "msg": f"Unknown kind {unknown[0]!r}; use {', '.join(timeline.KINDS)}."}])
     return timeline.events(request.patient, kinds=wanted, limit=limit)
