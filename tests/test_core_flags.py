@@ -365,37 +365,44 @@ def test_reliable_deterioration_skips_checkups_without_a_score():
 def test_life_domain_drop_evidence_and_action():
     f = only(facts(life("l1", D(2026, 1, 2), housing=7), life("l2", D(2026, 3, 3), housing=3)),
              "life-domain-drop")
-    assert f.key == "housing:l2" and f.response_id == "l2" and f.severity == "medium"
+    assert f.key == "domains:l2" and f.response_id == "l2" and f.severity == "medium"
     assert f.evidence == (
-        "Their rating for Housing fell from 7 to 3 at the check-up on 3 March 2026."
+        "At the check-up on 3 March 2026, ratings had fallen by 3 or more: Housing from 7 to 3."
     )
     assert f.suggested_action == (
-        "Ask about what has happened with housing, and whether the plan needs a new goal or "
+        "Ask about what has happened (housing), and whether the plan needs a new goal or "
         "action."
     )
 
 
+def test_life_domains_falling_together_are_one_flag_naming_each():
+    f = only(facts(life("l1", D(2026, 1, 2), housing=7, money=8),
+                   life("l2", D(2026, 3, 3), housing=3, money=4)), "life-domain-drop")
+    assert f.key == "domains:l2"
+    assert "Housing from 7 to 3" in f.evidence and "Money from 8 to 4" in f.evidence
+
+
 def test_life_domain_drop_of_exactly_three_counts_two_does_not():
     assert only(facts(life("l1", D(2026, 1, 2), money=7), life("l2", D(2026, 3, 3), money=4)),
-                "life-domain-drop").key == "money:l2"
+                "life-domain-drop").key == "domains:l2"
     two = facts(life("l1", D(2026, 1, 2), money=7), life("l2", D(2026, 3, 3), money=5))
     assert found(two, "life-domain-drop") == []
     config = {"life-domain-drop": RuleConfig(thresholds={"points": 2})}
-    assert only(two, "life-domain-drop", config).key == "money:l2"
+    assert only(two, "life-domain-drop", config).key == "domains:l2"
 
 
 def test_life_domain_drop_continuing_keeps_key_and_updates_evidence():
     history = [life("l1", D(2026, 1, 2), housing=7), life("l2", D(2026, 3, 3), housing=3),
                life("l3", D(2026, 6, 5), housing=2)]
     f = only(facts(*history), "life-domain-drop")
-    assert f.key == "housing:l2" and f.response_id == "l3"
+    assert f.key == "domains:l2" and f.response_id == "l3"
     assert f.evidence == (
-        "Their rating for Housing fell from 7 to 3 at the check-up on 3 March 2026. "
-        "It is 2 at the check-up on 5 June 2026."
+        "At the check-up on 5 June 2026, ratings had fallen by 3 or more: Housing from 7 to 3 "
+        "(3 March 2026; now 2)."
     )
     # 4 is still 3 below the 7 before the drop: the same problem
     still = [*history[:2], life("l3", D(2026, 6, 5), housing=4)]
-    assert only(facts(*still), "life-domain-drop").key == "housing:l2"
+    assert only(facts(*still), "life-domain-drop").key == "domains:l2"
 
 
 def test_life_domain_drop_recovered_then_dropped_again_is_new():
@@ -404,14 +411,14 @@ def test_life_domain_drop_recovered_then_dropped_again_is_new():
     assert found(facts(*history), "life-domain-drop") == []
     again = [*history, life("l4", D(2026, 5, 5), housing=2)]
     f = only(facts(*again), "life-domain-drop")
-    assert f.key == "housing:l4" and "fell from 5 to 2" in f.evidence
+    assert f.key == "domains:l4" and "Housing from 5 to 2" in f.evidence
 
 
 def test_life_domain_drop_skips_unanswered_and_other_domains():
     history = [life("l1", D(2026, 1, 2), housing=7, money=5),
                life("l2", D(2026, 2, 2), money=5),
                life("l3", D(2026, 3, 3), housing=4, money=6)]
-    assert [x.key for x in found(facts(*history), "life-domain-drop")] == ["housing:l3"]
+    assert [x.key for x in found(facts(*history), "life-domain-drop")] == ["domains:l3"]
 
 
 # --- checkup-overdue -----------------------------------------------------------------------

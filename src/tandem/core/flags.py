@@ -198,8 +198,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             code="life-domain-drop",
             title="Life-domain rating dropped",
-            description="Their own rating of a part of their life fell by several points and has "
-            "not recovered.",
+            description="Their own rating of one or more parts of their life fell by several "
+            "points and has not recovered (one flag names every domain that fell).",
             severity="medium",
             suggested_action="Ask about what has happened with the life domain, and whether the "
             "plan needs a new goal or action.",
@@ -500,38 +500,47 @@ def _reliable_deterioration(facts: Facts, limits: dict[str, float]) -> list[_Fou
 
 
 def _life_domain_drop(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    """One finding for all the domains that fell: a relapse moves many at once, and the care
+    team needs one flag that names them, not one per domain. The onset is the first check-up
+    of the current run in which any domain is down."""
     points = limits["points"]
-    found = []
+    checkups = [c for c in facts.checkups if c.instrument == "life-domains"]
+    index = {c.id: i for i, c in enumerate(checkups)}
+    down_at = [False] * len(checkups)  # some domain is in a drop at this check-up
+    latest_drops = []  # (scale, value before, value at onset, onset check-up, value now)
     for scale in facts.scales.values():
         if scale.instrument != "life-domains":
             continue
-        series = [
-            (c, float(v))
-            for c in facts.checkups
-            if c.instrument == "life-domains"
-            and (v := _number(c.scores.get(scale.code))) is not None
-        ]
-        onset: int | None = None  # index of the first check-up of the current drop
+        series = [(c, float(v)) for c in checkups
+                  if (v := _number(c.scores.get(scale.code))) is not None]
+        onset: int | None = None  # index in `series` of the first check-up of the drop
         for i in range(1, len(series)):
             value = series[i][1]
-            if onset is not None and series[onset - 1][1] - points >= value:
-                continue  # still at least `points` below the rating before the drop
-            onset = i if value <= series[i - 1][1] - points else None
-        if onset is None:
-            continue
-        (first, value), (latest, now) = series[onset], series[-1]
-        evidence = (
-            f"Their rating for {scale.title} fell from {num(series[onset - 1][1])} to "
-            f"{num(value)} at the check-up on {day(first.completed_on)}."
-        )
-        if latest is not first:
-            evidence += f" It is {num(now)} at the check-up on {day(latest.completed_on)}."
-        action = (
-            f"Ask about what has happened with {scale.title.lower()}, and whether the plan "
-            "needs a new goal or action."
-        )
-        found.append(_Found(f"{scale.code}:{first.id}", evidence, latest.id, action))
-    return found
+            if not (onset is not None and series[onset - 1][1] - points >= value):
+                onset = i if value <= series[i - 1][1] - points else None
+            if onset is not None:
+                down_at[index[series[i][0].id]] = True
+        if onset is not None and checkups and series[-1][0] is checkups[-1]:
+            latest_drops.append((scale, series[onset - 1][1], series[onset][1],
+                                 series[onset][0], series[-1][1]))
+    if not latest_drops:
+        return []
+    first = len(checkups) - 1
+    while first > 0 and down_at[first - 1]:
+        first -= 1
+    latest = checkups[-1]
+    parts = []
+    for scale, before, at, when, now in sorted(latest_drops, key=lambda d: d[0].title):
+        text = f"{scale.title} from {num(before)} to {num(at)}"
+        if when is not latest:
+            text += f" ({day(when.completed_on)}; now {num(now)})"
+        parts.append(text)
+    evidence = (f"At the check-up on {day(latest.completed_on)}, ratings had fallen by "
+                f"{num(points)} or more: " + "; ".join(parts) + ".")
+    titles = ", ".join(d[0].title.lower() for d in latest_drops)
+    action = (f"Ask about what has happened ({titles}), and whether the plan needs a new goal "
+              "or action.")
+    return [_Found(f"domains:{checkups[first].id}", evidence, latest.id, action)]
 
 
 def _checkup_overdue(facts: Facts, limits: dict[str, float]) -> list[_Found]:

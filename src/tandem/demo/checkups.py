@@ -22,6 +22,8 @@ from tandem.core.rci import threshold
 from tandem.core.scoring import score
 from tandem.monitoring.services import SAFETY_STEPS
 
+CONTACT_COLUMNS = ("id", "organisation_id", "patient_id", "on", "method", "note",
+                   "recorded_by_id", "recorded_at")
 SCHEDULE_COLUMNS = ("id", "organisation_id", "patient_id", "interval_weeks", "next_due",
                     "next_kind", "updated_at")
 FLAG_COLUMNS = ("id", "organisation_id", "patient_id", "rule", "evidence_key", "severity",
@@ -90,7 +92,8 @@ class CheckupHistory:
         return self._pick(PROBLEM_MIX)
 
     def rows(self, patient_id: str, episode_id: str, episode: sched.EpisodeDates,
-             keyworker: int | None, portal: bool, problem: tuple[str, ...]):
+             keyworker: int | None, portal: bool, problem: tuple[str, ...],
+             last_contact: datetime.date | None = None):
         rand = self.rand
         course = "improving" if portal else self._pick(COURSES)
         start_hardness = 0.35 + 0.5 * rand()
@@ -149,16 +152,18 @@ class CheckupHistory:
         schedule = (None, self.org, patient_id, None, nxt.due.isoformat() if nxt else None,
                     nxt.kind if nxt else "", self.stamp(self.today))
         if episode.status != "finished":
-            flags += self.warnings(patient_id, episode, seen, nxt.due if nxt else None, keyworker)
+            flags += self.warnings(patient_id, episode, seen, nxt.due if nxt else None, keyworker,
+                                   last_contact)
         return responses, schedule, flags
 
-    def warnings(self, patient_id, episode, seen, due, keyworker) -> list[tuple]:
+    def warnings(self, patient_id, episode, seen, due, keyworker, contact) -> list[tuple]:
         """Flag rows from the real rules over this history: the older ones resolved by the
         keyworker, recent ones open (some acknowledged), as a service's history would be."""
         facts = flag_rules.Facts(
             today=self.today, episode_status=episode.status, episode_start=episode.start,
             checkups=tuple(seen), scales=self.scales, next_checkup_due=due,
-            last_contact=seen[-1].completed_on if seen else None)
+            last_contact=max([d for d in (contact, seen[-1].completed_on if seen else None)
+                              if d], default=None))
         days = {c.id: c.completed_on for c in seen}
         rows = []
         for f in flag_rules.evaluate(facts, DEMO_RULES):
@@ -190,7 +195,8 @@ class CheckupHistory:
             return answers
         if code == "life-domains":
             ins = self.instruments[code]
-            return {item.id: max(0, min(10, round(10 * (1 - h) + (rand() - 0.5) * 4)))
+            # ±1 of noise: a fall of 3 or more comes from a real change of course (a relapse).
+            return {item.id: max(0, min(10, round(10 * (1 - h) + (rand() - 0.5) * 2)))
                     for item in ins.items}
         answers = {}
         for substance in (*SUBSTANCES, "other", "tobacco", "inject"):

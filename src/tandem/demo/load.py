@@ -16,7 +16,12 @@ from tqdm import tqdm
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.bulk import insert_sql
-from tandem.demo.checkups import FLAG_COLUMNS, RESPONSE_COLUMNS, SCHEDULE_COLUMNS
+from tandem.demo.checkups import (
+    CONTACT_COLUMNS,
+    FLAG_COLUMNS,
+    RESPONSE_COLUMNS,
+    SCHEDULE_COLUMNS,
+)
 from tandem.demo.people import (
     CARE_TEAM_COLUMNS,
     EPISODE_COLUMNS,
@@ -35,7 +40,7 @@ from tandem.demo.plans import (
     VERSION_COLUMNS,
 )
 from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
-from tandem.monitoring.models import Flag
+from tandem.monitoring.models import Contact, Flag
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 from tandem.planning.models import (
     CarePlan,
@@ -152,6 +157,7 @@ TABLES = (
     (PlanVersion, VERSION_COLUMNS),
     (Review, REVIEW_COLUMNS),
     (GoalRating, RATING_COLUMNS),
+    (Contact, CONTACT_COLUMNS),
 )
 
 

@@ -45,6 +45,7 @@ CONTACT = ("phone", "phone", "sms", "sms", "email", "letter", "in_person")
 
 
 # The order plans.PlanHistory's tables are loaded in (see load.TABLES).
+CONTACT_KINDS = ("in_person", "in_person", "phone", "phone", "video", "message")
 PLAN_TABLES = ("goals", "changes", "plans", "actions", "versions", "reviews", "ratings")
 
 
@@ -104,7 +105,7 @@ class Generator:
             return f"{(bits(128) & _VERSION_MASK) | _VERSION_BITS:032x}"
 
         patients, care_teams, episodes, members = [], [], [], []
-        responses, schedules, flags, sessions, sorts = [], [], [], [], []
+        responses, schedules, flags, sessions, sorts, contacts = [], [], [], [], [], []
         planned = {name: [] for name in PLAN_TABLES}
         org, staff, date = self.org, self.staff, self.iso.__getitem__
         history = CheckupHistory(org, self.today, self.stamp, uid, rand)
@@ -182,8 +183,16 @@ class Generator:
                 datetime.date.fromordinal(days_ago - current), status,
                 datetime.date.fromisoformat(exit_date) if exit_date else None)
             problem = history.pick_problem()
+            last_contact = None
+            if status == "active":  # keyworking sessions: most seen in the last month
+                for gap in sorted((randint(0, 45) for _ in range(1 + randint(0, 2))),
+                                  reverse=True):
+                    day = max(dates.start, self.today - datetime.timedelta(days=gap))
+                    last_contact = day
+                    contacts.append((uid(), org, pid, day.isoformat(), choice(CONTACT_KINDS),
+                                     "", keyworker, self.stamp(day)))
             done, schedule, raised = history.rows(pid, episode_id, dates, keyworker, portal,
-                                                  problem)
+                                                  problem, last_contact)
             responses += done
             schedules.append(schedule[1:])  # the schedule's id is the database's own
             flags += raised
@@ -199,7 +208,7 @@ class Generator:
                 sessions.append((uid(), org, pid, episode_id, keyworker,
                                  self.stamp(self.today), "", None, None))
         return (patients, care_teams, episodes, members, responses, schedules, flags, sessions,
-                sorts, *(planned[name] for name in PLAN_TABLES))
+                sorts, *(planned[name] for name in PLAN_TABLES), contacts)
 
 
 OUTSIDE = (
