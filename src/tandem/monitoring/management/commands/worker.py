@@ -39,8 +39,14 @@ class Command(BaseCommand):
         def stop(signum, frame):
             self.running = False
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.loop(worker_id, batch, interval, no_sweep, verbosity)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def loop(self, worker_id, batch, interval, no_sweep, verbosity):
         if verbosity:
             self.stdout.write(f"Worker {worker_id} started.")
         while self.running:
