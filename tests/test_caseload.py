@@ -91,7 +91,7 @@ def test_patients_with_an_urgent_alert_come_first(world):
                         evidence_key="x", severity="urgent", evidence="PHQ-9 question 9")
     page = client.get("/patients/?sort=name")
     first = page.context["page"].object_list[0]
-    assert first == world.p1 and first.urgent
+    assert first.pk == world.p1.pk and first.urgent
     assert "Urgent alert" in page.content.decode()
 
 

@@ -122,11 +122,9 @@ def caseload(request: HttpRequest, q: str = Query("", max_length=100), team: int
              sort: str = Query("need", max_length=20), limit: int = Query(50, ge=1, le=200),
              offset: int = Query(0, ge=0)):
     """Who needs you today: your caseload sorted by need, each row with its reasons."""
-    qs = caseload_query.caseload(
+    rows, counts = caseload_query.caseload(
         request.user, caseload_query.Filters(search=q, team=team, status=status, rule=flag),
-        sort=sort if sort in caseload_query.SORTS else "need")
-    counts = caseload_query.counts(qs)
-    rows = list(qs[offset:offset + limit])
+        sort=sort if sort in caseload_query.SORTS else "need", limit=limit, offset=offset)
     caseload_query.with_reasons(rows)
     return {"counts": counts, "count": counts["total"], "results": rows}
 

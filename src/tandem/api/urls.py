@@ -5,6 +5,7 @@ the patient it resolved (`request.patient`) and `visible_patients` for lists."""
 import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -13,6 +14,7 @@ from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
 
+from tandem.accounts.permissions import visible_patients
 from tandem.api import schemas as s
 from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
@@ -20,7 +22,6 @@ from tandem.api.monitoring import router as monitoring
 from tandem.api.priorities import router as priorities
 from tandem.core.errors import Invalid
 from tandem.patients import services
-from tandem.patients.caseload import Filters, caseload
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
 from tandem.patients.models import Episode
 from tandem.patients.views import staff_teams
@@ -59,7 +60,12 @@ def invalid(request, exc: Invalid):
 @paginate(LimitOffsetPagination)
 def list_patients(request: HttpRequest, q: str = Query("", max_length=100)):
     """Patients the caller may see (care team membership, or team lead of their team)."""
-    return caseload(request.user, Filters(search=q), sort="name")
+    qs = visible_patients(request.user).select_related("team")
+    q = q.strip()
+    if q:
+        qs = qs.filter(Q(family_name__icontains=q) | Q(given_name__icontains=q)
+                       | Q(preferred_name__icontains=q) | Q(service_id__icontains=q))
+    return qs.order_by("family_name", "given_name", "service_id")
 
 
 @api.post(

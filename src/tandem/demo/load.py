@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import secrets
 import sys
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from tandem.demo.checkups import (
 from tandem.demo.people import (
     CARE_TEAM_COLUMNS,
     EPISODE_COLUMNS,
+    FAMILY,
+    GIVEN,
     MEMBER_COLUMNS,
     PATIENT_COLUMNS,
     Generator,
@@ -57,6 +60,9 @@ from tandem.planning.models import (
 ORGANISATION = "Riverside Recovery Service"
 TEAMS = ("Team A — North", "Team B — South")
 BATCH = 5000
+# Patients per keyworker when a large demo needs more staff (UK community drug and alcohol
+# caseloads are commonly 40 to 60 per keyworker; demo figure only).
+CASELOAD = 45
 
 # username, first, last, roles, team index (None: no team)
 ACCOUNTS = [
@@ -115,7 +121,8 @@ def _grant(org, user, role, team=None):
 
 
 @transaction.atomic
-def ensure_service(password: str | None) -> tuple[Organisation, list[Team], Staff, dict]:
+def ensure_service(password: str | None, patients: int = 0,
+                   ) -> tuple[Organisation, list[Team], Staff, dict]:
     org, _ = Organisation.objects.get_or_create(name=ORGANISATION)
     teams = [Team.objects.get_or_create(organisation=org, name=name)[0] for name in TEAMS]
     passwords: dict[str, str] = {}
@@ -137,7 +144,33 @@ def ensure_service(password: str | None) -> tuple[Organisation, list[Team], Staf
             user.save()
         _grant(org, user, Role.PRACTITIONER, teams[team_index])
         keyworkers[team_index].append(user.pk)
+    for team_index, team in enumerate(teams):
+        keyworkers[team_index] += _more_keyworkers(org, team, team_index, patients)
     return org, teams, Staff(keyworkers, users["prescriber"].pk), passwords
+
+
+def _more_keyworkers(org, team, team_index: int, patients: int) -> list[int]:
+    """Enough further keyworkers (without passwords) that each carries about CASELOAD
+    patients, as a real service would staff a large demo."""
+    prefix = f"kw{team_index}-"
+    wanted = math.ceil(patients / len(TEAMS) / CASELOAD) - 3  # the named and two colleagues
+    have = list(User.objects.filter(username__startswith=prefix).order_by("username")
+                .values_list("pk", flat=True))
+    missing = range(len(have), max(0, wanted))
+    if missing:
+        unusable = make_password(None)
+        made = User.objects.bulk_create([
+            User(username=f"{prefix}{n:05d}", organisation=org, password=unusable,
+                 first_name=GIVEN[n % len(GIVEN)], last_name=FAMILY[(7 * n + team_index)
+                                                                    % len(FAMILY)])
+            for n in missing])
+        made = User.objects.filter(username__in=[u.username for u in made]).order_by(
+            "username")
+        RoleGrant.objects.bulk_create([
+            RoleGrant(organisation=org, user=u, role=Role.PRACTITIONER, team=team)
+            for u in made])
+        have += [u.pk for u in made]
+    return have
 
 
 TABLES = (
@@ -187,7 +220,7 @@ def load(
     password: str | None = None,
     progress: bool | None = None,
 ) -> DemoResult:
-    org, teams, staff, passwords = ensure_service(password)
+    org, teams, staff, passwords = ensure_service(password, patients)
     existing = set(
         Patient.objects.filter(organisation=org, service_id__startswith="RRS-")
         .values_list("service_id", flat=True)

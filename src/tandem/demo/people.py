@@ -45,6 +45,7 @@ CONTACT = ("phone", "phone", "sms", "sms", "email", "letter", "in_person")
 
 
 # The order plans.PlanHistory's tables are loaded in (see load.TABLES).
+NAMED_KEYWORKER_UNTIL = 150  # patient numbers the named demo keyworkers share in
 CONTACT_KINDS = ("in_person", "in_person", "phone", "phone", "video", "message")
 PLAN_TABLES = ("goals", "changes", "plans", "actions", "versions", "reviews", "ratings")
 
@@ -154,8 +155,10 @@ class Generator:
                              exit_date, reason, closed))
 
             keyworkers = staff.keyworkers[team_index]
-            # The named demo keyworker carries a larger share than the other practitioners.
-            keyworker = keyworkers[0] if portal or rand() < 0.4 else choice(keyworkers)
+            # The named demo keyworker carries a larger share of the first patients; a large
+            # demo spreads the rest over its further keyworkers (load.CASELOAD each).
+            named = portal or (number <= NAMED_KEYWORKER_UNTIL and rand() < 0.4)
+            keyworker = keyworkers[0] if named else choice(keyworkers[1:] or keyworkers)
             if rand() < 0.2 and len(keyworkers) > 1 and not portal:
                 earlier = choice([k for k in keyworkers if k != keyworker])
                 handover = date(max(0, first - randint(20, 200)))

@@ -1,4 +1,5 @@
-"""The staff caseload, "who needs me today": a fixed number of SQL queries whatever its size.
+"""The staff caseload, "who needs me today": one SQL statement gives a page of patients and the
+counts, whatever the caseload's size.
 
 Each patient gets a *need* from their data, and the default order is by need:
 
@@ -6,41 +7,26 @@ Each patient gets a *need* from their data, and the default order is by need:
     4    a care-plan review or a check-up overdue
     5    the current plan version waiting for a signature
     6    everyone else
+
+The statement is written by hand: built with the ORM, each need expression re-inlined its
+subqueries and compiling it cost more than running it (bench/caseload_load.py). Every value
+reaches the database as a parameter.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
-from tandem.accounts.permissions import visible_patients
+from tandem.accounts.models import Role
+from tandem.accounts.permissions import roles_of, team_ids
 from tandem.monitoring.models import SEVERITY_ORDER, Flag, FlagStatus
-from tandem.patients.models import CareRole, CareTeamMember, Episode, active_membership
+from tandem.patients.models import CareRole, CareTeamMember, active_membership
 
-SORTS = {
-    "need": ("need", "flag_count_desc", "checkup_due", "family_name", "given_name"),
-    "name": ("family_name", "given_name", "service_id"),
-    "-name": ("-family_name", "-given_name", "-service_id"),
-    "service_id": ("service_id",),
-    "status": ("episode_status", "family_name", "given_name"),
-    "start": ("-episode_start", "family_name"),
-}
 SORT_LABELS = {
     "need": "Who needs me most",
     "name": "Name (A–Z)",
@@ -49,14 +35,17 @@ SORT_LABELS = {
     "status": "Episode status",
     "start": "Most recent episode",
 }
-OPEN_PLANS = ("draft", "active", "on-hold")
+SORTS = {
+    "need": "need, flag_count DESC, checkup_due IS NULL, checkup_due, family_name, given_name",
+    "name": "family_name, given_name, service_id",
+    "-name": "family_name DESC, given_name DESC, service_id DESC",
+    "service_id": "service_id",
+    "status": "episode_status IS NULL, episode_status, family_name, given_name",
+    "start": "episode_start IS NULL, episode_start DESC, family_name",
+}
 NEED_LABELS = {0: "Urgent", 1: "High", 2: "Medium", 3: "Low", 4: "Overdue",
                5: "Awaiting signature", 6: ""}
-
-
-def severity_rank():
-    return Case(*[When(severity=s, then=Value(n)) for s, n in SEVERITY_ORDER.items()],
-                output_field=IntegerField())
+COUNTS = ("total", "urgent", "flagged", "overdue", "unsigned")
 
 
 @dataclass(frozen=True)
@@ -67,114 +56,241 @@ class Filters:
     rule: str = ""  # flag rule
 
 
-def caseload(user, filters: Filters | None = None, *, sort: str = "need",
-             today: datetime.date | None = None):
-    from tandem.planning.models import CarePlan, PlanVersion
+@dataclass
+class Team:
+    id: int
+    name: str
 
+
+@dataclass
+class Row:
+    """One patient of the caseload, with why they are there."""
+
+    id: object
+    service_id: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    team: Team
+    episode_status: str | None
+    episode_start: datetime.date | None
+    my_care_role: str | None
+    flag_rank: int | None
+    flag_count: int
+    checkup_due: datetime.date | None
+    review_due: datetime.date | None
+    awaiting_signature: bool
+    need: int
+    review_overdue: bool = False
+    checkup_overdue: bool = False
+    open_flags: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+
+    @property
+    def pk(self):
+        return self.id
+
+    @property
+    def name(self) -> str:
+        return f"{self.preferred_name or self.given_name} {self.family_name}"
+
+    @property
+    def urgent(self) -> bool:
+        return self.flag_rank == 0
+
+    @property
+    def need_label(self) -> str:
+        return NEED_LABELS.get(self.need, "")
+
+    # Dates as the page shows them (formatted here: a template filter per cell is slow).
+    @property
+    def episode_start_text(self) -> str:
+        return _short(self.episode_start)
+
+    @property
+    def review_due_text(self) -> str:
+        return _short(self.review_due)
+
+    @property
+    def checkup_due_text(self) -> str:
+        return _short(self.checkup_due)
+
+
+def _short(day) -> str:
+    return f"{day.day} {day:%b %Y}" if day else ""
+
+
+SQL = """
+WITH mine AS (
+    SELECT p.id, p.service_id, p.given_name, p.family_name, p.preferred_name, p.team_id,
+      (SELECT e.status FROM patients_episode e WHERE e.patient_id = p.id
+       ORDER BY e.start_date DESC LIMIT 1) AS episode_status,
+      (SELECT e.start_date FROM patients_episode e WHERE e.patient_id = p.id
+       ORDER BY e.start_date DESC LIMIT 1) AS episode_start,
+      (SELECT m.role FROM patients_careteammember m
+       JOIN patients_careteam ct ON ct.id = m.care_team_id
+       WHERE ct.patient_id = p.id AND m.user_id = %(user)s AND m.start_date <= %(today)s
+         AND (m.end_date IS NULL OR m.end_date >= %(today)s)
+       ORDER BY m.start_date LIMIT 1) AS my_care_role,
+      (SELECT MIN(CASE f.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+                  ELSE 3 END)
+       FROM monitoring_flag f WHERE f.patient_id = p.id AND f.status = 'active') AS flag_rank,
+      (SELECT COUNT(*) FROM monitoring_flag f
+       WHERE f.patient_id = p.id AND f.status = 'active') AS flag_count,
+      (SELECT s.next_due FROM assessment_checkupschedule s WHERE s.patient_id = p.id)
+        AS checkup_due,
+      (SELECT cp.review_date FROM planning_careplan cp
+       WHERE cp.patient_id = p.id AND cp.status IN ('draft', 'active', 'on-hold')
+       ORDER BY cp.created_at DESC LIMIT 1) AS review_due,
+      (SELECT CASE WHEN v.patient_signed_at IS NULL OR v.practitioner_signed_at IS NULL
+              THEN 1 ELSE 0 END
+       FROM planning_planversion v JOIN planning_careplan cp ON cp.id = v.plan_id
+       WHERE cp.patient_id = p.id AND cp.status IN ('draft', 'active', 'on-hold')
+       ORDER BY cp.created_at DESC, v.number DESC LIMIT 1) AS awaiting_signature
+    FROM patients_patient p
+    WHERE p.organisation_id = %(org)s AND ({visible}) {where}
+),
+needs AS (
+    SELECT mine.*,
+      CASE WHEN review_due < %(today)s THEN 1 ELSE 0 END AS review_overdue,
+      CASE WHEN checkup_due < %(today)s
+                AND episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END
+        AS checkup_overdue
+    FROM mine {status}
+),
+ranked AS (
+    SELECT needs.*,
+      CASE WHEN flag_rank IS NOT NULL THEN flag_rank
+           WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 4
+           WHEN awaiting_signature = 1 THEN 5 ELSE 6 END AS need
+    FROM needs
+)
+SELECT ranked.*, t.name AS team_name,
+  COUNT(*) OVER () AS total,
+  SUM(CASE WHEN flag_rank = 0 THEN 1 ELSE 0 END) OVER () AS urgent,
+  SUM(CASE WHEN flag_rank IS NOT NULL THEN 1 ELSE 0 END) OVER () AS flagged,
+  SUM(CASE WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 1 ELSE 0 END) OVER () AS overdue,
+  SUM(CASE WHEN awaiting_signature = 1 THEN 1 ELSE 0 END) OVER () AS unsigned
+FROM ranked JOIN accounts_team t ON t.id = ranked.team_id
+ORDER BY {urgent_first}{order}
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def _date(value):
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit: int = 25,
+             offset: int = 0, today: datetime.date | None = None) -> tuple[list[Row], dict]:
+    """One page of the patients this user may see as staff, and the counts of all of them."""
     filters = filters or Filters()
     today = today or timezone.localdate()
-    latest = Episode.objects.filter(patient=OuterRef("pk")).order_by("-start_date")
-    my_role = CareTeamMember.objects.filter(
-        active_membership(today), care_team__patient=OuterRef("pk"), user=user
-    ).order_by("start_date")
-    open_flags = Flag.objects.filter(patient=OuterRef("pk"), status=FlagStatus.ACTIVE)
-    plans = CarePlan.objects.filter(patient=OuterRef("pk"), status__in=OPEN_PLANS)
-    unsigned = PlanVersion.objects.filter(
-        plan__patient=OuterRef("pk"), plan__status__in=OPEN_PLANS
-    ).order_by("-plan__created_at", "-number").annotate(
-        waiting=Case(When(Q(patient_signed_at__isnull=True)
-                          | Q(practitioner_signed_at__isnull=True), then=Value(True)),
-                     default=Value(False), output_field=BooleanField()))
-    qs = (
-        visible_patients(user)
-        .select_related("team")
-        .annotate(
-            episode_status=Subquery(latest.values("status")[:1]),
-            episode_start=Subquery(latest.values("start_date")[:1]),
-            my_care_role=Subquery(my_role.values("role")[:1]),
-            flag_rank=Subquery(open_flags.annotate(rank=severity_rank())
-                               .order_by("rank").values("rank")[:1]),
-            flag_count=Coalesce(Subquery(open_flags.order_by().values("patient")
-                                         .annotate(n=Count("pk")).values("n")[:1]), 0),
-            review_due=Subquery(plans.order_by("-created_at").values("review_date")[:1]),
-            checkup_due=F("checkup_schedule__next_due"),
-            awaiting_signature=Coalesce(Subquery(unsigned.values("waiting")[:1]), False),
-        )
-    )
-    qs = qs.annotate(
-        review_overdue=Case(When(review_due__lt=today, then=Value(True)), default=Value(False),
-                            output_field=BooleanField()),
-        checkup_overdue=Case(When(checkup_due__lt=today,
-                                  episode_status__in=["active", "post-exit-monitoring"],
-                                  then=Value(True)),
-                             default=Value(False), output_field=BooleanField()),
-    )
-    qs = qs.annotate(
-        need=Case(
-            When(flag_rank__isnull=False, then="flag_rank"),
-            When(Q(review_overdue=True) | Q(checkup_overdue=True), then=Value(4)),
-            When(awaiting_signature=True, then=Value(5)),
-            default=Value(6), output_field=IntegerField()),
-        flag_count_desc=-1 * Coalesce("flag_count", 0),
-    )
+    ops = connection.ops
+    params = {"user": user.pk, "org": user.organisation_id,
+              "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset}
+    roles = roles_of(user)
+    visible = ["1 = 0"]
+    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+        visible.append(
+            "p.id IN (SELECT ct.patient_id FROM patients_careteammember m"
+            " JOIN patients_careteam ct ON ct.id = m.care_team_id"
+            " WHERE m.user_id = %(user)s AND m.start_date <= %(today)s"
+            " AND (m.end_date IS NULL OR m.end_date >= %(today)s))")
+    lead_teams = sorted(team_ids(user, Role.TEAM_LEAD))
+    if lead_teams:
+        names = [f"lead_team_{n}" for n in range(len(lead_teams))]
+        visible.append("p.team_id IN (" + ", ".join(f"%({n})s" for n in names) + ")")
+        params.update(zip(names, lead_teams, strict=True))
+    where = []
     search = filters.search.strip()
     if search:
-        qs = qs.filter(
-            Q(family_name__icontains=search)
-            | Q(given_name__icontains=search)
-            | Q(preferred_name__icontains=search)
-            | Q(service_id__icontains=search)
-        )
+        params["q"] = _like(search)
+        where.append("AND (" + " OR ".join(
+            f"LOWER(p.{column}) LIKE %(q)s ESCAPE '\\'"
+            for column in ("family_name", "given_name", "preferred_name", "service_id")) + ")")
     if filters.team:
-        qs = qs.filter(team_id=filters.team)
-    if filters.status:
-        qs = qs.filter(episode_status=filters.status)
+        params["team"] = filters.team
+        where.append("AND p.team_id = %(team)s")
     if filters.rule:
-        qs = qs.filter(Exists(Flag.objects.filter(patient=OuterRef("pk"),
-                                                  status=FlagStatus.ACTIVE, rule=filters.rule)))
-    order = SORTS.get(sort, SORTS["need"])
-    if sort != "need":
+        params["rule"] = filters.rule
+        where.append("AND EXISTS (SELECT 1 FROM monitoring_flag f WHERE f.patient_id = p.id"
+                     " AND f.status = 'active' AND f.rule = %(rule)s)")
+    status = ""
+    if filters.status:
+        params["status"] = filters.status
+        status = "WHERE episode_status = %(status)s"
+    sql = SQL.format(
+        visible=" OR ".join(visible), where=" ".join(where), status=status,
         # Anyone with an open urgent alert comes first, whatever the sort.
-        qs = qs.annotate(urgent_first=Case(When(flag_rank=0, then=Value(0)), default=Value(1),
-                                           output_field=IntegerField()))
-        order = ("urgent_first", *order)
-    return qs.order_by(*order)
+        urgent_first="" if sort == "need" else "CASE WHEN flag_rank = 0 THEN 0 ELSE 1 END, ",
+        order=SORTS.get(sort, SORTS["need"]))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        found = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    counts = dict.fromkeys(COUNTS, 0)
+    if found:
+        counts = {k: int(found[0][k] or 0) for k in COUNTS}
+    elif offset:  # past the last page: count without it
+        return [], caseload(user, filters, sort=sort, limit=1, offset=0, today=today)[1]
+    rows = [Row(
+        id=_uuid(r["id"]), service_id=r["service_id"], given_name=r["given_name"],
+        family_name=r["family_name"], preferred_name=r["preferred_name"],
+        team=Team(r["team_id"], r["team_name"]), episode_status=r["episode_status"],
+        episode_start=_date(r["episode_start"]), my_care_role=r["my_care_role"],
+        flag_rank=r["flag_rank"], flag_count=int(r["flag_count"] or 0),
+        checkup_due=_date(r["checkup_due"]), review_due=_date(r["review_due"]),
+        awaiting_signature=bool(r["awaiting_signature"]), need=int(r["need"]),
+        review_overdue=bool(r["review_overdue"]), checkup_overdue=bool(r["checkup_overdue"]),
+    ) for r in found]
+    return rows, counts
 
 
-def with_reasons(page) -> None:
-    """Load the open flags of one page of patients (one query) and say why each row is there."""
-    patients = list(page)
-    flags = {}
-    for flag in (Flag.objects.filter(patient__in=patients, status=FlagStatus.ACTIVE)
-                 .order_by("raised_at")):
+def _uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+def with_reasons(rows) -> None:
+    """Load the open flags of one page of patients (one query), say why each row is there, and
+    give each row and flag its link (URLs reversed once, not once per row)."""
+    detail = reverse("patients:detail", args=[ZERO])
+    flag_url = reverse("patients:flag", args=[ZERO, ZERO])
+    flags: dict = {}
+    for flag in (Flag.objects.filter(patient_id__in=[r.id for r in rows],
+                                     status=FlagStatus.ACTIVE).order_by("raised_at")):
         flags.setdefault(flag.patient_id, []).append(flag)
-    for p in patients:
-        p.open_flags = sorted(flags.get(p.pk, []), key=lambda f: SEVERITY_ORDER[f.severity])
-        p.urgent = p.flag_rank == 0
-        p.need_label = NEED_LABELS.get(p.need, "")
-        reasons = [f"{f.rule_title}: {f.evidence}" for f in p.open_flags]
-        if p.review_overdue:
-            reasons.append(f"Care-plan review overdue since {p.review_due:%-d %B %Y}.")
-        if p.checkup_overdue:
-            reasons.append(f"Check-up overdue since {p.checkup_due:%-d %B %Y}.")
-        if p.awaiting_signature:
+    for r in rows:
+        r.url = detail.replace(ZERO, str(r.id))
+        r.open_flags = sorted(flags.get(r.id, []), key=lambda f: SEVERITY_ORDER[f.severity])
+        for f in r.open_flags:
+            f.url = flag_url.replace(ZERO, str(r.id), 1).replace(ZERO, str(f.pk), 1)
+        reasons = [f"{f.rule_title}: {f.evidence}" for f in r.open_flags]
+        if r.review_overdue:
+            reasons.append(f"Care-plan review overdue since {r.review_due:%-d %B %Y}.")
+        if r.checkup_overdue:
+            reasons.append(f"Check-up overdue since {r.checkup_due:%-d %B %Y}.")
+        if r.awaiting_signature:
             reasons.append("The latest care-plan version is waiting for a signature.")
-        p.reasons = reasons
-
-
-def counts(qs) -> dict:
-    """The figures at the top of the caseload (one query)."""
-    return qs.order_by().aggregate(
-        total=Count("pk"),
-        urgent=Count("pk", filter=Q(flag_rank=0)),
-        flagged=Count("pk", filter=Q(flag_rank__isnull=False)),
-        overdue=Count("pk", filter=Q(review_overdue=True) | Q(checkup_overdue=True)),
-        unsigned=Count("pk", filter=Q(awaiting_signature=True)),
-    )
+        r.reasons = reasons
 
 
 def practitioner_loads(team_ids, today: datetime.date | None = None) -> list[dict]:
     """Each keyworker's load in these teams (one query): patients, with open flags, overdue."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
     today = today or timezone.localdate()
     flagged = Flag.objects.filter(patient=OuterRef("care_team__patient"),
                                   status=FlagStatus.ACTIVE)

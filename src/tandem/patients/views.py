@@ -2,7 +2,7 @@
 the URL names is on `request.patient`."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -37,15 +37,23 @@ def patient_list(request):
     sort = sort if sort in caseload_query.SORTS else "need"
     form = CaseloadFilterForm(request.GET or None, teams=_teams_for(request.user))
     filters = form.filters() if form.is_valid() else caseload_query.Filters()
-    qs = caseload_query.caseload(request.user, filters, sort=sort)
-    counts = caseload_query.counts(qs)
-    paginator = Paginator(qs, PAGE_SIZE)
-    paginator.count = counts["total"]  # known already: saves a second COUNT(*)
-    page = paginator.get_page(request.GET.get("page"))
-    caseload_query.with_reasons(page)
-    for patient in page:
-        patient.status_label = STATUS_LABELS.get(patient.episode_status, "No episode")
-        patient.role_label = ROLE_LABELS.get(patient.my_care_role, "Team lead")
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        number = 1
+    rows, counts = caseload_query.caseload(request.user, filters, sort=sort, limit=PAGE_SIZE,
+                                           offset=(number - 1) * PAGE_SIZE)
+    paginator = Paginator([], PAGE_SIZE)
+    paginator.count = counts["total"]  # the statement counted them all already
+    if not rows and number > paginator.num_pages:  # past the end: show the last page
+        number = paginator.num_pages
+        rows, _ = caseload_query.caseload(request.user, filters, sort=sort, limit=PAGE_SIZE,
+                                          offset=(number - 1) * PAGE_SIZE)
+    page = Page(rows, number, paginator)
+    caseload_query.with_reasons(rows)
+    for row in rows:
+        row.status_label = STATUS_LABELS.get(row.episode_status, "No episode")
+        row.role_label = ROLE_LABELS.get(row.my_care_role, "Team lead")
     lead_teams = team_ids(request.user, Role.TEAM_LEAD)
     query = request.GET.copy()
     query.pop("page", None)
