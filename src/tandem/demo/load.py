@@ -59,6 +59,8 @@ from tandem.planning.models import (
 
 ORGANISATION = "Riverside Recovery Service"
 TEAMS = ("Team A — North", "Team B — South")
+# A large demo has more teams, as a large service would: one per TEAM_SIZE patients.
+TEAM_SIZE = 2000
 BATCH = 5000
 # Patients per keyworker when a large demo needs more staff (UK community drug and alcohol
 # caseloads are commonly 40 to 60 per keyworker; demo figure only).
@@ -124,7 +126,9 @@ def _grant(org, user, role, team=None):
 def ensure_service(password: str | None, patients: int = 0,
                    ) -> tuple[Organisation, list[Team], Staff, dict]:
     org, _ = Organisation.objects.get_or_create(name=ORGANISATION)
-    teams = [Team.objects.get_or_create(organisation=org, name=name)[0] for name in TEAMS]
+    names = [*TEAMS, *(f"Team {n}" for n in range(len(TEAMS) + 1,
+                                                    math.ceil(patients / TEAM_SIZE) + 1))]
+    teams = [Team.objects.get_or_create(organisation=org, name=name)[0] for name in names]
     passwords: dict[str, str] = {}
     users = {}
     for username, first, last, roles, team_index in ACCOUNTS:
@@ -134,6 +138,7 @@ def ensure_service(password: str | None, patients: int = 0,
                 Role.PRACTITIONER, Role.TEAM_LEAD) else None)
         users[username] = user
     keyworkers = {0: [users["keyworker"].pk], 1: [users["keyworker2"].pk]}
+    keyworkers.update({n: [] for n in range(len(TEAMS), len(teams))})
     for username, first, last, team_index in COLLEAGUES:
         user, created = User.objects.get_or_create(
             username=username,
@@ -153,7 +158,9 @@ def _more_keyworkers(org, team, team_index: int, patients: int) -> list[int]:
     """Enough further keyworkers (without passwords) that each carries about CASELOAD
     patients, as a real service would staff a large demo."""
     prefix = f"kw{team_index}-"
-    wanted = math.ceil(patients / len(TEAMS) / CASELOAD) - 3  # the named and two colleagues
+    teams = max(len(TEAMS), math.ceil(patients / TEAM_SIZE))
+    named = 3 if team_index < len(TEAMS) else 0  # the named keyworker and two colleagues
+    wanted = math.ceil(patients / teams / CASELOAD) - named
     have = list(User.objects.filter(username__startswith=prefix).order_by("username")
                 .values_list("pk", flat=True))
     missing = range(len(have), max(0, wanted))

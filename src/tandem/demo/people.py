@@ -115,7 +115,9 @@ class Generator:
         labels = dict((code, label) for code, label, _q in priorities.cards)
         days_ago = self.today.toordinal()
         for number in numbers:
-            team_index = number % 2
+            # The first patients share the two named teams; a large demo's others spread
+            # over all its teams.
+            team_index = number % (2 if number <= NAMED_KEYWORKER_UNTIL else len(self.teams))
             given, family = choice(GIVEN), choice(FAMILY)
             pid, ctid = uid(), uid()
             email = f"{given.lower()}.{family.lower()}{number}@example.org" if rand() < 0.6 else ""
