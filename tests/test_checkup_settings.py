@@ -87,6 +87,11 @@ def test_schedule_settings_validate_and_save(world):
         "instruments": ["phq9", "audit-c"]}).status_code == 302
     saved = CheckupSettings.objects.get(organisation=world.org)
     assert (saved.interval_weeks, saved.instrument_codes()) == (6, ["phq9", "audit-c"])
+    from django_tasks_db.models import DBTaskResult
+
+    # Every patient's next check-up is recomputed by the worker.
+    (task,) = DBTaskResult.objects.filter(task_path__endswith="refresh_schedules")
+    assert task.status == "READY" and task.args_kwargs["args"] == [world.org.pk]
     portal = world.client("patient").get("/portal/checkups/").content.decode()
     assert "AUDIT-C" in portal and "GAD-7" not in portal
 

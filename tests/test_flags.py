@@ -173,9 +173,16 @@ def test_services_switch_rules_and_change_thresholds(world):
     assert bad.status_code == 200 and "Ensure this value is greater than or equal to 7" in (
         bad.content.decode())
     del data["no-contact-enabled"]
+    del data["safety-answer-enabled"]  # safety answers cannot be switched off
     data["safety-answer-suggested_action"] = "Ring the duty worker on 0161 000 0000."
     assert admin.post(url, data).status_code == 302
     assert RuleSetting.objects.get(organisation=world.org, rule="no-contact").enabled is False
+    assert RuleSetting.objects.get(organisation=world.org, rule="safety-answer").enabled is True
+    # The service's escalation steps come with an urgent flag raised in the request itself.
+    enter(world.client("practitioner"), world.p1, "phq9", {str(i): "0" for i in range(1, 9)}
+          | {"9": "2"})
+    (urgent,) = flags(world.p1, "safety-answer")
+    assert urgent.suggested_action == "Ring the duty worker on 0161 000 0000."
     settings = evaluate.settings_for(world.org.pk)
     assert settings.config["no-contact"].enabled is False
     evaluate.evaluate_patient(world.p1)

@@ -21,6 +21,7 @@ from tandem.assessment.models import (
     UrgentAnswer,
 )
 from tandem.core.instruments import DefinitionError, parse
+from tandem.monitoring.tasks import refresh_schedules
 
 MAX_UPLOAD = 1_000_000  # bytes
 
@@ -95,7 +96,10 @@ def settings_page(request):
     form = SettingsForm(request.POST or None, instance=instance, organisation=org)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Check-up settings saved. Schedules follow them from now on.")
+        # Every patient's next check-up moves with the settings: the worker recomputes them.
+        refresh_schedules.enqueue(org.pk)
+        messages.success(request, "Check-up settings saved. Every patient's next check-up is "
+                                  "being recomputed in the background.")
         return redirect("manage:checkups")
     return render(request, "assessment/manage_settings.html", {"form": form})
 

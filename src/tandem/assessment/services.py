@@ -33,7 +33,7 @@ from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
 from tandem.core.scoring import Result, check_answers, missing_required, safety_hits, score
 from tandem.monitoring.models import Flag
-from tandem.monitoring.services import raise_safety_flag, safety_flag
+from tandem.monitoring.services import escalation_steps, raise_safety_flag, safety_flag
 from tandem.monitoring.tasks import after_change
 from tandem.patients.models import OPEN_STATUSES, Episode
 
@@ -218,6 +218,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         .order_by("start_date").values_list("patient_id", "pk")  # the latest open one wins
     )
     extra_rules: dict[str, list[SafetyRule]] = {}
+    steps = escalation_steps(org.pk)
     now = timezone.now()
     today = timezone.localdate(now)
     errors, rows, flags = [], [], []
@@ -253,7 +254,8 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
             extra_rules[instrument.code] = service_safety_rules(org, instrument.code)
         for rule in safety_hits(instrument, clean, extra_rules[instrument.code]):
             flags.append(safety_flag(org.pk, sub.patient_id, rid, instrument, rule,
-                                     answer_text(instrument, rule.item, clean[rule.item])))
+                                     answer_text(instrument, rule.item, clean[rule.item]),
+                                     steps))
     if errors:
         raise Invalid(errors)
     with transaction.atomic():

@@ -43,7 +43,9 @@ class Settings:
 def settings_for(organisation_id) -> Settings:
     config, actions = {}, {}
     for row in RuleSetting.objects.filter(organisation_id=organisation_id):
-        config[row.rule] = rules.RuleConfig(enabled=row.enabled, severity=row.severity or None,
+        # Safety answers are always flagged (see monitoring.forms.ALWAYS_ON).
+        config[row.rule] = rules.RuleConfig(enabled=row.enabled or row.rule == "safety-answer",
+                                            severity=row.severity or None,
                                             thresholds=row.thresholds or {})
         if row.suggested_action.strip():
             actions[row.rule] = row.suggested_action.strip()

@@ -54,6 +54,9 @@ class ReengageForm(forms.Form):
         return start
 
 
+ALWAYS_ON = "safety-answer"
+
+
 class RuleSettingForm(forms.ModelForm):
     """One rule's settings; a number field per threshold the rule has."""
 
@@ -70,6 +73,11 @@ class RuleSettingForm(forms.ModelForm):
         self.fields["suggested_action"].label = (
             "Escalation steps" if spec.code == "safety-answer" else "Suggested action")
         self.fields["suggested_action"].help_text = f"Leave blank for: {spec.suggested_action}"
+        if spec.code == ALWAYS_ON:
+            self.fields["enabled"].disabled = True
+            self.fields["enabled"].initial = True
+            self.fields["enabled"].help_text = (
+                "Always on: an answer that needs same-day attention is never left unflagged.")
         saved = (self.instance.thresholds or {}) if self.instance.pk else {}
         for t in spec.thresholds:
             self.fields[f"t_{t.name}"] = forms.FloatField(
@@ -78,6 +86,8 @@ class RuleSettingForm(forms.ModelForm):
 
     def save(self, commit=True):
         setting = super().save(commit=False)
+        if self.spec.code == ALWAYS_ON:
+            setting.enabled = True
         setting.thresholds = {t.name: self.cleaned_data[f"t_{t.name}"]
                               for t in self.spec.thresholds
                               if self.cleaned_data.get(f"t_{t.name}") is not None}

@@ -36,8 +36,17 @@ def raise_flag(*, patient, rule: str, evidence_key: str, severity: str, evidence
     return flag, True
 
 
+def escalation_steps(organisation_id) -> str:
+    """The service's own escalation steps for safety answers, or Tandem's default."""
+    from tandem.monitoring.models import RuleSetting
+
+    own = (RuleSetting.objects.filter(organisation_id=organisation_id, rule="safety-answer")
+           .values_list("suggested_action", flat=True).first())
+    return (own or "").strip() or SAFETY_STEPS
+
+
 def safety_flag(organisation_id, patient_id, response_id, instrument, rule,
-                value_text: str) -> Flag:
+                value_text: str, steps: str = SAFETY_STEPS) -> Flag:
     """The urgent flag (unsaved) for an answer that meets a safety rule."""
     return Flag(
         organisation_id=organisation_id,
@@ -47,14 +56,14 @@ def safety_flag(organisation_id, patient_id, response_id, instrument, rule,
         severity=Severity.URGENT,
         evidence=f"{instrument.name}, question {rule.item}: {rule.message} "
         f"(answered “{value_text}”).",
-        suggested_action=SAFETY_STEPS,
+        suggested_action=steps,
         response_id=response_id,
     )
 
 
 def raise_safety_flag(response, instrument, rule, value_text: str) -> tuple[Flag, bool]:
     flag = safety_flag(response.organisation_id, response.patient_id, response.pk, instrument,
-                       rule, value_text)
+                       rule, value_text, escalation_steps(response.organisation_id))
     return raise_flag(
         patient=response.patient, rule=flag.rule, evidence_key=flag.evidence_key,
         severity=flag.severity, evidence=flag.evidence, suggested_action=flag.suggested_action,
