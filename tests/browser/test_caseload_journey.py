@@ -76,5 +76,7 @@ def test_flag_at_the_top_acknowledged_resolved_and_a_re_engagement(live_world, v
     assert statuses == ["finished", "active"]
     tab.go(f"/patients/{p1.pk}/")
     assert tab.page.get_by_text("Episode started: Community").first.is_visible()
+    # The overdue check-up of the old episode was dealt with by re-engaging.
+    assert not tab.page.get_by_text("offer to re-engage them").count()
     tab.screenshot("re-engaged-timeline")
     tab.axe()

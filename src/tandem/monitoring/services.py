@@ -71,6 +71,10 @@ def raise_safety_flag(response, instrument, rule, value_text: str) -> tuple[Flag
     )
 
 
+# Rules whose evidence belongs to one episode (its check-up schedule, its contact).
+EPISODE_RULES = ("checkup-overdue", "no-contact")
+
+
 def open_flags(patient):
     return patient.flags.filter(status=FlagStatus.ACTIVE)
 
@@ -119,7 +123,12 @@ def reengage(request, patient, form, flag: Flag | None = None):
 
     episode = start_episode(request, patient, form)
     plan = carry_over(request, patient, episode) if form.cleaned_data.get("carry_plan") else None
-    if flag is not None and flag.is_open:
-        resolve(request, flag, f"Re-engaged: a new episode started on "
-                               f"{episode.start_date:%-d %B %Y}.")
+    done = f"Re-engaged: a new episode started on {episode.start_date:%-d %B %Y}."
+    # The flag that prompted it, and those about the old episode's schedule and contact (the
+    # new episode starts its own), are dealt with; any other open flag stays for the team.
+    stale = list(open_flags(patient).filter(rule__in=EPISODE_RULES))
+    for item in ([flag] if flag is not None else []) + stale:
+        item.refresh_from_db()
+        if item.is_open:
+            resolve(request, item, done)
     return episode, plan
