@@ -66,7 +66,8 @@ class Flag(models.Model):
                 fields=["patient", "rule", "evidence_key"], name="flag_once_per_evidence"
             )
         ]
-        indexes = [models.Index(fields=["organisation", "status", "severity"])]
+        indexes = [models.Index(fields=["organisation", "status", "severity"]),
+                   models.Index(fields=["patient", "status"])]
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()}: {self.evidence[:60]}"

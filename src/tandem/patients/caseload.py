@@ -121,34 +121,46 @@ def _short(day) -> str:
 
 
 SQL = """
-WITH mine AS (
+WITH visible AS ({visible}),
+flags AS (
+    SELECT f.patient_id,
+      MIN(CASE f.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+          ELSE 3 END) AS flag_rank,
+      COUNT(*) AS flag_count
+    FROM monitoring_flag f
+    WHERE f.status = 'active' AND f.patient_id IN (SELECT id FROM visible)
+    GROUP BY f.patient_id
+),
+roles AS (
+    SELECT ct.patient_id, MIN(m.role) AS my_care_role
+    FROM patients_careteammember m JOIN patients_careteam ct ON ct.id = m.care_team_id
+    WHERE m.user_id = %(user)s AND m.start_date <= %(today)s
+      AND (m.end_date IS NULL OR m.end_date >= %(today)s)
+    GROUP BY ct.patient_id
+),
+mine AS (
     SELECT p.id, p.service_id, p.given_name, p.family_name, p.preferred_name, p.team_id,
-      (SELECT e.status FROM patients_episode e WHERE e.patient_id = p.id
-       ORDER BY e.start_date DESC LIMIT 1) AS episode_status,
-      (SELECT e.start_date FROM patients_episode e WHERE e.patient_id = p.id
-       ORDER BY e.start_date DESC LIMIT 1) AS episode_start,
-      (SELECT m.role FROM patients_careteammember m
-       JOIN patients_careteam ct ON ct.id = m.care_team_id
-       WHERE ct.patient_id = p.id AND m.user_id = %(user)s AND m.start_date <= %(today)s
-         AND (m.end_date IS NULL OR m.end_date >= %(today)s)
-       ORDER BY m.start_date LIMIT 1) AS my_care_role,
-      (SELECT MIN(CASE f.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
-                  ELSE 3 END)
-       FROM monitoring_flag f WHERE f.patient_id = p.id AND f.status = 'active') AS flag_rank,
-      (SELECT COUNT(*) FROM monitoring_flag f
-       WHERE f.patient_id = p.id AND f.status = 'active') AS flag_count,
-      (SELECT s.next_due FROM assessment_checkupschedule s WHERE s.patient_id = p.id)
-        AS checkup_due,
-      (SELECT cp.review_date FROM planning_careplan cp
-       WHERE cp.patient_id = p.id AND cp.status IN ('draft', 'active', 'on-hold')
-       ORDER BY cp.created_at DESC LIMIT 1) AS review_due,
-      (SELECT CASE WHEN v.patient_signed_at IS NULL OR v.practitioner_signed_at IS NULL
-              THEN 1 ELSE 0 END
-       FROM planning_planversion v JOIN planning_careplan cp ON cp.id = v.plan_id
-       WHERE cp.patient_id = p.id AND cp.status IN ('draft', 'active', 'on-hold')
-       ORDER BY cp.created_at DESC, v.number DESC LIMIT 1) AS awaiting_signature
-    FROM patients_patient p
-    WHERE p.organisation_id = %(org)s AND ({visible}) {where}
+      e.status AS episode_status, e.start_date AS episode_start, roles.my_care_role,
+      flags.flag_rank, COALESCE(flags.flag_count, 0) AS flag_count,
+      s.next_due AS checkup_due, cp.review_date AS review_due,
+      CASE WHEN v.id IS NULL THEN 0
+           WHEN v.patient_signed_at IS NULL OR v.practitioner_signed_at IS NULL THEN 1
+           ELSE 0 END AS awaiting_signature
+    FROM visible JOIN patients_patient p ON p.id = visible.id
+    LEFT JOIN patients_episode e ON e.id = (
+        SELECT e2.id FROM patients_episode e2 WHERE e2.patient_id = p.id
+        ORDER BY e2.start_date DESC, e2.id DESC LIMIT 1)
+    LEFT JOIN roles ON roles.patient_id = p.id
+    LEFT JOIN flags ON flags.patient_id = p.id
+    LEFT JOIN assessment_checkupschedule s ON s.patient_id = p.id
+    LEFT JOIN planning_careplan cp ON cp.id = (
+        SELECT cp2.id FROM planning_careplan cp2
+        WHERE cp2.patient_id = p.id AND cp2.status IN ('draft', 'active', 'on-hold')
+        ORDER BY cp2.created_at DESC LIMIT 1)
+    LEFT JOIN planning_planversion v ON v.id = (
+        SELECT v2.id FROM planning_planversion v2 WHERE v2.plan_id = cp.id
+        ORDER BY v2.number DESC LIMIT 1)
+    WHERE p.organisation_id = %(org)s {where}
 ),
 needs AS (
     SELECT mine.*,
@@ -196,19 +208,24 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     ops = connection.ops
     params = {"user": user.pk, "org": user.organisation_id,
               "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset}
+    # Who this user may see (as accounts.permissions.visible_patients), as a set of ids the
+    # statement starts from, so it never walks the organisation's other patients.
     roles = roles_of(user)
-    visible = ["1 = 0"]
+    visible = []
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
         visible.append(
-            "p.id IN (SELECT ct.patient_id FROM patients_careteammember m"
+            "SELECT ct.patient_id AS id FROM patients_careteammember m"
             " JOIN patients_careteam ct ON ct.id = m.care_team_id"
             " WHERE m.user_id = %(user)s AND m.start_date <= %(today)s"
-            " AND (m.end_date IS NULL OR m.end_date >= %(today)s))")
+            " AND (m.end_date IS NULL OR m.end_date >= %(today)s)")
     lead_teams = sorted(team_ids(user, Role.TEAM_LEAD))
     if lead_teams:
         names = [f"lead_team_{n}" for n in range(len(lead_teams))]
-        visible.append("p.team_id IN (" + ", ".join(f"%({n})s" for n in names) + ")")
+        visible.append("SELECT t.id FROM patients_patient t WHERE t.team_id IN ("
+                       + ", ".join(f"%({n})s" for n in names) + ")")
         params.update(zip(names, lead_teams, strict=True))
+    if not visible:
+        return [], dict.fromkeys(COUNTS, 0)
     where = []
     search = filters.search.strip()
     if search:
@@ -228,7 +245,7 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
         params["status"] = filters.status
         status = "WHERE episode_status = %(status)s"
     sql = SQL.format(
-        visible=" OR ".join(visible), where=" ".join(where), status=status,
+        visible=" UNION ".join(visible), where=" ".join(where), status=status,
         # Anyone with an open urgent alert comes first, whatever the sort.
         urgent_first="" if sort == "need" else "CASE WHEN flag_rank = 0 THEN 0 ELSE 1 END, ",
         order=SORTS.get(sort, SORTS["need"]))

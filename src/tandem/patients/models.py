@@ -129,7 +129,9 @@ class Episode(models.Model):
                 name="episode_exit_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["patient", "status"])]
+        indexes = [models.Index(fields=["patient", "status"]),
+                   # The latest episode of each patient (the caseload asks for it per row).
+                   models.Index(fields=["patient", "start_date"])]
 
     def __str__(self) -> str:
         return f"{self.get_setting_display()} from {self.start_date:%d %b %Y}"

@@ -271,6 +271,7 @@ class CarePlan(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["patient", "created_at"])]  # each patient's latest
 
     def __str__(self) -> str:
         return f"Recovery plan of {self.created_at:%d %b %Y}"
