@@ -142,6 +142,7 @@ def run_one_after_the_other(base: str, cookie: str, clients: int, seconds: int) 
     }
     results = {}
     for name, extra in runs.items():
+        time.sleep(5)  # requests still queued from the run before finish first
         out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "60s",
                               "-s", str(script), *extra], capture_output=True, text=True,
                              timeout=seconds + 120).stdout
