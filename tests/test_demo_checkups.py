@@ -26,6 +26,20 @@ def test_demo_check_up_histories_are_varied_and_scored(db):
     assert min(counts) < 8 < max(counts)  # drop-outs and long histories
     assert Flag.objects.filter(status="active").exists()
     assert Flag.objects.filter(status="inactive").exclude(action_taken="").exists()
+    rules = set(Flag.objects.values_list("rule", flat=True))
+    assert {"safety-answer", "return-to-use", "reliable-deterioration", "life-domain-drop",
+            "housing", "no-contact"} <= rules
+    # The demo's flags are the app's own: the sweep finds no check-up problem afresh.
+    from tandem.monitoring import evaluate
+
+    before = set(Flag.objects.values_list("patient_id", "rule", "evidence_key"))
+    evaluate.sweep()
+    after = set(Flag.objects.values_list("patient_id", "rule", "evidence_key"))
+    check_up_rules = {"safety-answer", "return-to-use", "reliable-deterioration",
+                      "life-domain-drop", "housing"}
+    assert {f for f in after - before if f[1] in check_up_rules} == set()
+    flag = Flag.objects.filter(rule="return-to-use").first()
+    assert flag.response.patient_id == flag.patient_id  # the check-up it points to
     assert CheckupSchedule.objects.count() == 150
     patient1 = Patient.objects.get(portal_user=User.objects.get(username="patient1"))
     assert is_due(checkup_status(patient1))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 
 from tandem.assessment import registry
 from tandem.assessment.models import RESPONSE_COLUMNS  # noqa: F401 - the order of its rows
@@ -21,6 +22,13 @@ from tandem.core import schedule as sched
 from tandem.core.rci import threshold
 from tandem.core.scoring import score
 from tandem.monitoring.services import SAFETY_STEPS
+
+
+def key(rid: str) -> str:
+    """A response id as the app writes it in flag keys (str(uuid.UUID)), from the demo's
+    32-hex-digit row value."""
+    return str(uuid.UUID(rid))
+
 
 CONTACT_COLUMNS = ("id", "organisation_id", "patient_id", "on", "method", "note",
                    "recorded_by_id", "recorded_at")
@@ -122,8 +130,8 @@ class CheckupHistory:
                 head = result.headline
                 rid = self.uid()
                 if day >= window:
-                    seen.append(flag_rules.Checkup(rid, code, ins.short_title or ins.title, day,
-                                                   answers, result.values()))
+                    seen.append(flag_rules.Checkup(key(rid), code, ins.short_title or ins.title,
+                                                   day, answers, result.values()))
                 responses.append((
                     rid, self.org, patient_id, episode_id, code, ins.version, "completed", mode,
                     entered_by, when, when, when, day.isoformat(), json.dumps(answers), 0,
@@ -134,7 +142,8 @@ class CheckupHistory:
                     # Resolved unless it is from the latest check-up, so the demo has both.
                     latest = step == steps - 1
                     flags.append((
-                        self.uid(), self.org, patient_id, "safety-answer", f"{rid}:{rule.item}",
+                        self.uid(), self.org, patient_id, "safety-answer",
+                        f"{key(rid)}:{rule.item}",
                         "urgent", "active" if latest else "inactive",
                         f"{ins.name}, question {rule.item}: {rule.message}.", SAFETY_STEPS,
                         when, when, rid, None if latest else when, None if latest else keyworker,
@@ -174,7 +183,8 @@ class CheckupHistory:
             rows.append((
                 self.uid(), self.org, patient_id, f.rule, f.key, f.severity,
                 "inactive" if resolved else "active", f.evidence, f.suggested_action, when,
-                when, f.response_id, when if acknowledged else None,
+                when, uuid.UUID(f.response_id).hex if f.response_id else None,
+                when if acknowledged else None,
                 keyworker if acknowledged else None, when if resolved else None,
                 keyworker if resolved else None,
                 DONE.get(f.rule, "Discussed with them and the plan updated.") if resolved else "",
