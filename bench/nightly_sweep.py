@@ -126,15 +126,18 @@ def sql_aggregate(today):
         SELECT patient_id, status, start_date FROM patients_episode
         WHERE status IN ('active', 'post-exit-monitoring')),
     plan AS (
-        SELECT p.patient_id, p.id, p.review_date FROM planning_careplan p
-        WHERE p.status NOT IN ('revoked', 'entered-in-error')
-          AND p.created_at = (SELECT MAX(q.created_at) FROM planning_careplan q
-                              WHERE q.patient_id = p.patient_id
-                                AND q.status NOT IN ('revoked', 'entered-in-error'))),
+        SELECT patient_id, id, review_date FROM (
+            SELECT p.patient_id, p.id, p.review_date,
+                   ROW_NUMBER() OVER (PARTITION BY p.patient_id ORDER BY p.created_at DESC) AS n
+            FROM planning_careplan p
+            WHERE p.status NOT IN ('revoked', 'entered-in-error')) AS latest
+        WHERE n = 1),
     version AS (
-        SELECT v.plan_id, v.created_at, v.patient_signed_at FROM planning_planversion v
-        WHERE v.number = (SELECT MAX(w.number) FROM planning_planversion w
-                          WHERE w.plan_id = v.plan_id)),
+        SELECT plan_id, created_at, patient_signed_at FROM (
+            SELECT v.plan_id, v.created_at, v.patient_signed_at,
+                   ROW_NUMBER() OVER (PARTITION BY v.plan_id ORDER BY v.number DESC) AS n
+            FROM planning_planversion v) AS latest
+        WHERE n = 1),
     contact AS (
         SELECT patient_id, MAX(day) AS last FROM (
             SELECT patient_id, "on" AS day FROM monitoring_contact

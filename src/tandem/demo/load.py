@@ -246,6 +246,10 @@ def load(
                 rows += len(table)
         bar.update(len(chunk))
     bar.close()
+    if wanted:
+        # Fresh statistics after a bulk load, so the planner sees the tables as they are.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     passwords.update(_portal_accounts(org, password))
     return DemoResult(org, len(wanted), rows, passwords)
 
