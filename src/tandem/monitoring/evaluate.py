@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from tandem.assessment import registry
-from tandem.assessment.models import Response, ResponseStatus, UrgentAnswer
+from tandem.assessment.models import CheckupSchedule, Response, ResponseStatus, UrgentAnswer
 from tandem.assessment.services import answer_text
 from tandem.core import flags as rules
 from tandem.core.instruments import SafetyRule
@@ -25,6 +25,7 @@ from tandem.core.rci import threshold
 from tandem.core.scoring import safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
+from tandem.planning.models import CarePlan, GoalRating, PlanStatus, PlanVersion
 
 # Check-ups older than this cannot decide a flag: the rules look at the latest check-ups and
 # the unbroken run of check-ups leading up to them (a year of 12-weekly check-ups and more).
@@ -75,9 +76,6 @@ def _latest_episodes(ids) -> dict:
 
 def gather(organisation, ids, today: datetime.date) -> dict:
     """{patient id: core.flags.Facts} for these patients of one organisation."""
-    from tandem.assessment.models import CheckupSchedule
-    from tandem.planning.models import CarePlan, GoalRating, PlanStatus, PlanVersion
-
     ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids]
     instruments = registry.available(organisation)
     scales = scales_of(instruments)

@@ -2,9 +2,7 @@ from django import forms
 from django.utils import timezone
 
 from tandem.monitoring.models import Contact, RuleSetting, Severity
-from tandem.patients.models import Setting
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from tandem.patients.forms import DATE, NewEpisodeForm
 
 
 class ResolveForm(forms.Form):
@@ -29,29 +27,16 @@ class ContactForm(forms.ModelForm):
         return day
 
 
-class ReengageForm(forms.Form):
-    start_date = forms.DateField(label="New episode starts", widget=DATE,
-                                 initial=timezone.localdate)
-    setting = forms.ChoiceField(choices=Setting.choices)
+class ReengageForm(NewEpisodeForm):
+    """A new episode (same checks as starting one), and whether the last plan comes along."""
+
     carry_plan = forms.BooleanField(
         label="Bring their last care plan into the new episode as a draft to revisit together",
         required=False, initial=True)
 
-    def __init__(self, *args, patient=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.patient = patient
-
-    def clean_start_date(self):
-        start = self.cleaned_data["start_date"]
-        if start > timezone.localdate():
-            raise forms.ValidationError("The start date cannot be in the future.")
-        latest = self.patient.episodes.order_by("-start_date").first() if self.patient else None
-        if latest and latest.status == "active":
-            raise forms.ValidationError("They are already in treatment.")
-        if latest and start < (latest.exit_date or latest.start_date):
-            raise forms.ValidationError(
-                "The new episode must start on or after the end of the previous one.")
-        return start
+        self.fields["start_date"].label = "New episode starts"
 
 
 ALWAYS_ON = "safety-answer"

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, User
+from tandem.core.flags import RULES
 from tandem.patients.models import Patient
 
 
@@ -78,8 +79,6 @@ class Flag(models.Model):
 
     @property
     def rule_title(self) -> str:
-        from tandem.core.flags import RULES
-
         spec = RULES.get(self.rule)
         return spec.title if spec else self.rule
 

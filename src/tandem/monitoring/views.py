@@ -2,6 +2,7 @@
 permission layer; the patient the URL names is on `request.patient`."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -67,8 +68,7 @@ def contact_new(request, patient_id):
 @transaction.atomic
 def reengage(request, patient_id):
     patient = request.patient
-    flag_id = request.GET.get("flag") or request.POST.get("flag")
-    prompting = patient.flags.filter(pk=flag_id).first() if _uuid(flag_id) else None
+    prompting = _flag_named(patient, request.GET.get("flag") or request.POST.get("flag"))
     form = ReengageForm(posted(request), patient=patient)
     if request.method == "POST" and form.is_valid():
         episode, plan = services.reengage(request, patient, form, prompting)
@@ -82,14 +82,12 @@ def reengage(request, patient_id):
     })
 
 
-def _uuid(value) -> bool:
-    import uuid
-
+def _flag_named(patient, flag_id):
+    """The patient's flag with this id, or None (also for a missing or malformed id)."""
     try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
+        return patient.flags.filter(pk=flag_id).first() if flag_id else None
+    except ValidationError:
+        return None
 
 
 def patient_timeline(request, patient_id):

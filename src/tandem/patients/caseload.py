@@ -16,9 +16,11 @@ reaches the database as a parameter.
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -272,8 +274,6 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
 
 
 def _uuid(value):
-    import uuid
-
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
@@ -306,8 +306,6 @@ def with_reasons(rows) -> None:
 
 def practitioner_loads(team_ids, today: datetime.date | None = None) -> list[dict]:
     """Each keyworker's load in these teams (one query): patients, with open flags, overdue."""
-    from django.db.models import Count, Exists, OuterRef, Q
-
     today = today or timezone.localdate()
     flagged = Flag.objects.filter(patient=OuterRef("care_team__patient"),
                                   status=FlagStatus.ACTIVE)

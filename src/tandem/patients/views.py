@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from tandem.accounts.models import Role
+from tandem.accounts.models import Role, Team
 from tandem.accounts.permissions import CHANGES_RECORDS, team_ids
 from tandem.assessment.results import due_context
 from tandem.monitoring import timeline
@@ -70,10 +70,7 @@ def patient_list(request):
 
 
 def _teams_for(user):
-    from tandem.accounts.models import Team
-
-    ids = team_ids(user, Role.PRACTITIONER) | team_ids(user, Role.TEAM_LEAD) | team_ids(
-        user, Role.PRESCRIBER)
+    ids = staff_teams(user) | team_ids(user, Role.PRESCRIBER)
     return Team.objects.filter(organisation_id=user.organisation_id, pk__in=ids).order_by("name")
 
 
