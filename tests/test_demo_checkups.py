@@ -38,6 +38,8 @@ def test_demo_check_up_histories_are_varied_and_scored(db):
     check_up_rules = {"safety-answer", "return-to-use", "reliable-deterioration",
                       "life-domain-drop", "housing"}
     assert {f for f in after - before if f[1] in check_up_rules} == set()
+    # Some plans have fallen behind, and the sweep says so.
+    assert {"review-overdue", "plan-unsigned"} <= {f[1] for f in after - before}
     flag = Flag.objects.filter(rule="return-to-use").first()
     assert flag.response.patient_id == flag.patient_id  # the check-up it points to
     assert CheckupSchedule.objects.count() == 150

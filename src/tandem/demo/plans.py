@@ -1,6 +1,7 @@
 """Synthetic goals, recovery plans and reviews for demo patients, from their first priority
 sort: up to three goals in the patient's words (substance goals of every kind, some changed
-along the way), a plan with actions, versions signed by both, and reviews every three months
+along the way), a plan with actions, versions signed by both (a few behind: a missed review, a
+version the patient has not signed yet), and reviews every three months
 rating each goal, both views, with their GAS T-scores from the pure core."""
 
 from __future__ import annotations
@@ -145,7 +146,12 @@ class PlanHistory:
         while day <= self.today:
             reviews_due.append(day)
             day = add_months(day, 3)
+        # Some services fall behind: about one plan in sixteen has missed its latest review,
+        # and about one in twenty is still waiting for the patient to sign its latest version.
         review_date = add_months(reviews_due[-1], 3) if reviews_due else add_months(start, 3)
+        if reviews_due and self.rand() < 0.06:
+            review_date = reviews_due.pop()
+        awaiting_patient = self.rand() < 0.05
         out["plans"].append((plan_id, self.org, patient_id, episode_id, "active",
                              review_date.isoformat(), start_stamp, keyworker, start_stamp,
                              1 + len(reviews_due)))
@@ -163,8 +169,9 @@ class PlanHistory:
             snap = self.snapshot(goals, action_rows, review, labels)
             stamp = self.stamp(when)
             recent = (self.today - when).days < 10
+            unsigned = recent or (awaiting_patient and number == 1 + len(reviews_due))
             out["versions"].append((plan_id, number, json.dumps(snap), stamp, keyworker,
-                                    None if recent else stamp, None,
+                                    None if unsigned else stamp, None,
                                     None if recent else stamp, None if recent else keyworker))
             if number == 1:
                 continue
