@@ -17,6 +17,20 @@ settings.register_profile("tandem", deadline=None, suppress_health_check=[Health
 settings.load_profile("tandem")
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def caseload_entries_stay_true(request):
+    """After every test that touched the database, each patient's caseload entry still matches
+    their data: a write that went round `caseload.refresh` fails the test that made it."""
+    uses_db = {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    if uses_db:
+        request.getfixturevalue("transactional_db" if "db" not in uses_db else "db")
+    yield
+    if uses_db:
+        from tandem.patients.caseload import stale_entries
+
+        assert stale_entries() == [], "caseload entries out of step with their data"
 TODAY = datetime.date.today()
 
 

@@ -177,10 +177,12 @@ def test_review_messages_name_the_field(world):
 
 def test_an_overdue_review_shows_the_day_after_its_date(world):
     client, plan = make_plan(world)
-    CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY)
+    plan.review_date = TODAY
+    plan.save(update_fields=["review_date"])
     assert "the review is overdue" not in client.get(
         f"/patients/{world.p1.pk}/plan/").content.decode()
-    CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY - datetime.timedelta(days=1))
+    plan.review_date = TODAY - datetime.timedelta(days=1)
+    plan.save(update_fields=["review_date"])
     assert "the review is overdue" in client.get(
         f"/patients/{world.p1.pk}/plan/").content.decode()
 

@@ -1,6 +1,7 @@
 import importlib
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.conftest import PASSWORD
@@ -37,9 +38,23 @@ def test_wrong_password_message_does_not_say_which_part_was_wrong(world):
     assert b"did not match" in response.content
 
 
-def test_session_expires_after_inactivity(settings):
+def test_activity_moves_the_idle_expiry_forward_at_most_once_a_minute(world, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from tandem.accounts import middleware
+
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    clock = [1_000_000.0]
+    monkeypatch.setattr(middleware, "_clock", lambda: clock[0])
+    client = world.client("practitioner")
+    client.get("/patients/")
+    first = Session.objects.get().expire_date
+    clock[0] += 30
+    client.get("/patients/")
+    assert Session.objects.get().expire_date == first  # not written again within the minute
+    clock[0] += 31
+    client.get("/patients/")
+    assert Session.objects.get().expire_date > first  # activity keeps the session alive
 
 
 def test_security_headers_and_csp_without_inline_script(world):

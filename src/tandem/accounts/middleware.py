@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
@@ -32,6 +33,28 @@ def refusal(request, status: int):
     if is_api(request):
         return JsonResponse({"detail": messages[status]}, status=status)
     return render(request, f"{status}.html", {"message": messages[status]}, status=status)
+
+
+SESSION_REFRESH_SECONDS = 60
+_clock = time.time
+
+
+class SessionActivityMiddleware:
+    """Move a signed-in session's idle expiry (TANDEM_SESSION_IDLE_MINUTES) forward as its user
+    works, writing the session at most once a minute: Django's SESSION_SAVE_EVERY_REQUEST would
+    write it on every request. Sits after SessionMiddleware, which saves what this marks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key and not session.is_empty():
+            now = int(_clock())
+            if now - session.get("_active_at", 0) >= SESSION_REFRESH_SECONDS:
+                session["_active_at"] = now  # changed, so saved with a new expiry
+        return response
 
 
 class BearerTokenMiddleware:

@@ -35,6 +35,7 @@ from tandem.core.scoring import Result, check_answers, missing_required, safety_
 from tandem.monitoring.models import Flag
 from tandem.monitoring.services import escalation_steps, raise_safety_flag, safety_flag
 from tandem.monitoring.tasks import after_change
+from tandem.patients import caseload
 from tandem.patients.models import OPEN_STATUSES, Episode
 
 REQUIRED = "Answer this question."
@@ -261,6 +262,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
     with transaction.atomic():
         insert_many(Response, RESPONSE_COLUMNS, rows)
         Flag.objects.bulk_create(flags)
+        caseload.refresh({flag.patient_id for flag in flags})  # bulk writes send no signals
         record_many(request, "create", [(row[2], "response", row[0]) for row in rows])
         refresh_schedules(org, [row[2] for row in rows])
         after_change(org.pk, {row[2] for row in rows})
@@ -387,3 +389,4 @@ def refresh_schedules(organisation, patient_ids, today: datetime.date | None = N
             changed.append((due, kind, now, schedule.pk))
     CheckupSchedule.objects.bulk_create(new)
     update_many(CheckupSchedule, ["next_due", "next_kind", "updated_at"], "id", changed)
+    caseload.refresh(ids)  # bulk writes send no signals

@@ -44,6 +44,7 @@ from tandem.demo.plans import (
 )
 from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
 from tandem.monitoring.models import Contact, Flag
+from tandem.patients import caseload
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 from tandem.planning.models import (
     CarePlan,
@@ -247,6 +248,7 @@ def load(
         bar.update(len(chunk))
     bar.close()
     if wanted:
+        caseload.refresh()  # the rows went in as plain INSERTs, which send no signals
         # Fresh statistics after a bulk load, so the planner sees the tables as they are.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

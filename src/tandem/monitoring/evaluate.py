@@ -24,6 +24,7 @@ from tandem.core.instruments import SafetyRule
 from tandem.core.rci import threshold
 from tandem.core.scoring import safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
+from tandem.patients import caseload
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
 from tandem.planning.models import CarePlan, GoalRating, PlanStatus, PlanVersion
 
@@ -197,6 +198,7 @@ def apply(organisation_id, found: dict, now=None) -> tuple[int, int]:
     # Another worker may raise the same flag at the same moment: the unique key keeps one.
     Flag.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
     Flag.objects.bulk_update(changed, ["evidence", "updated_at", "response_id"], batch_size=500)
+    caseload.refresh({flag.patient_id for flag in new})  # bulk writes send no signals
     return len(new), len(changed)
 
 
@@ -235,4 +237,5 @@ def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None)
             totals["updated"] += updated
             if progress:
                 progress(len(chunk))
+    caseload.refresh()  # every caseload entry rewritten from its data, whatever wrote it
     return totals

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PatientsConfig(AppConfig):
     name = "tandem.patients"
     label = "patients"
+
+    def ready(self):
+        from tandem.patients import signals
+
+        signals.connect(self)

@@ -233,3 +233,41 @@ class CareTeamMember(models.Model):
 
     def is_active_on(self, on: datetime.date) -> bool:
         return self.start_date <= on and (self.end_date is None or self.end_date >= on)
+
+
+class CaseloadEntry(models.Model):
+    """One patient's standing on the caseload ("who needs me today"), so the caseload page reads
+    one row per patient however large the team.
+
+    Kept by `patients.caseload.refresh` whenever the patient, an episode, a flag, the check-up
+    schedule, a care plan, a plan version or the care team changes (patients/signals.py; the
+    bulk paths call it themselves); the nightly sweep refreshes every entry. What needs today's date
+    (overdue, and so the need itself) is worked out when the page is read.
+    """
+
+    patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE,
+                                   related_name="+")
+    # No index of their own: the page finds entries by patient or by team (Meta.indexes).
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+",
+                                     db_index=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    service_id = models.CharField(max_length=40)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    preferred_name = models.CharField(max_length=100, blank=True)
+    episode_status = models.CharField(max_length=30, null=True)  # the latest episode's
+    episode_start = models.DateField(null=True)
+    flag_rank = models.PositiveSmallIntegerField(null=True)  # most severe open flag, 0 = urgent
+    flag_count = models.PositiveIntegerField(default=0)
+    checkup_due = models.DateField(null=True)
+    review_due = models.DateField(null=True)  # the current plan's
+    awaiting_signature = models.BooleanField(default=False)  # its latest version
+    # The keyworker today (the longest-serving, if two): memberships that start or end on a
+    # later date take effect at the nightly sweep, which refreshes every entry.
+    keyworker = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"Caseload entry of {self.given_name} {self.family_name}"

@@ -1,0 +1,54 @@
+"""Keep each patient's caseload entry (models.CaseloadEntry) in step with every save and delete
+of what it summarises. Bulk writes (bulk_create, bulk.insert_many/update_many) send no signals:
+their callers call `caseload.refresh` themselves."""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.db.models.signals import post_delete, post_migrate, post_save
+
+from tandem.assessment.models import CheckupSchedule
+from tandem.monitoring.models import Flag
+from tandem.patients import caseload
+from tandem.patients.models import CareTeam, CareTeamMember, CaseloadEntry, Episode, Patient
+from tandem.planning.models import CarePlan, PlanVersion
+
+
+def _patient_changed(sender, instance, **kwargs):
+    caseload.refresh([instance.pk])
+
+
+def _part_changed(sender, instance, origin=None, **kwargs):
+    if not isinstance(origin, Patient):  # the patient's own deletion takes the entry with it
+        caseload.refresh([instance.patient_id])
+
+
+def _version_changed(sender, instance, **kwargs):
+    caseload.refresh(CarePlan.objects.filter(pk=instance.plan_id).values_list("patient_id",
+                                                                             flat=True))
+
+
+def _member_changed(sender, instance, **kwargs):
+    caseload.refresh(CareTeam.objects.filter(pk=instance.care_team_id).values_list("patient_id",
+                                                                              flat=True))
+
+
+def _fill_after_migrate(sender, using="default", **kwargs):
+    """Give every patient an entry when the table is new (the first migrate after an upgrade)."""
+    connection = connections[using]
+    if CaseloadEntry._meta.db_table not in connection.introspection.table_names():
+        return  # migrated back to before the table
+    if CaseloadEntry.objects.using(using).count() != Patient.objects.using(using).count():
+        caseload.refresh()
+
+
+def connect(app_config) -> None:
+    post_migrate.connect(_fill_after_migrate, sender=app_config, dispatch_uid="caseload-fill")
+    for signal in (post_save, post_delete):
+        signal.connect(_patient_changed, sender=Patient, dispatch_uid=f"caseload-{signal}")
+        for model in (Episode, Flag, CheckupSchedule, CarePlan):
+            signal.connect(_part_changed, sender=model,
+                           dispatch_uid=f"caseload-{model.__name__}-{signal}")
+        signal.connect(_version_changed, sender=PlanVersion, dispatch_uid=f"caseload-v-{signal}")
+        signal.connect(_member_changed, sender=CareTeamMember,
+                       dispatch_uid=f"caseload-m-{signal}")
