@@ -45,7 +45,7 @@ def record(
     client: str | None = None,
     purpose: str = "",
 ) -> AuditEvent:
-    """Append one event to the organisation's chain.
+    """Append one event to the organisation's chain (`organisation`: the object or its id).
 
     Writers to one organisation's chain queue on a lock of its organisation row (PostgreSQL;
     SQLite serialises write transactions anyway), so the chain stays linear with several app
@@ -55,19 +55,20 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or str(obj.pk)
+    organisation_id = getattr(organisation, "pk", organisation)
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
-                _lock_chain(organisation.pk)
+                _lock_chain(organisation_id)
                 last = (
-                    AuditEvent.objects.filter(organisation=organisation)
+                    AuditEvent.objects.filter(organisation_id=organisation_id)
                     .order_by("-seq")
                     .values_list("seq", "hash")
                     .first()
                 )
                 seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
                 event = AuditEvent(
-                    organisation=organisation,
+                    organisation_id=organisation_id,
                     seq=seq,
                     occurred_at=timezone.now(),
                     actor=actor if actor is not None and actor.is_authenticated else None,
@@ -132,7 +133,7 @@ def record_many(request, action: str, objects) -> int:
 def record_request(request, action: str, *, patient=None, obj=None, role: str = "", **kw):
     user = request.user
     return record(
-        organisation=user.organisation,
+        organisation=user.organisation_id,
         action=action,
         actor=user,
         role=role or getattr(request, "access_role", ""),

@@ -166,33 +166,40 @@ WITH roles AS (
       AND (m.end_date IS NULL OR m.end_date >= %(today)s)
     GROUP BY ct.patient_id
 ),
-needs AS (
+needs AS NOT MATERIALIZED (
     SELECT c.patient_id AS id, c.service_id, c.given_name, c.family_name, c.preferred_name,
-      c.team_id, c.episode_status, c.episode_start, roles.my_care_role, c.flag_rank,
-      c.flag_count, c.checkup_due, c.review_due, c.awaiting_signature,
+      c.team_id, c.episode_status, c.episode_start, c.flag_rank, c.flag_count, c.checkup_due,
+      c.review_due, c.awaiting_signature,
       CASE WHEN c.review_due < %(today)s THEN 1 ELSE 0 END AS review_overdue,
       CASE WHEN c.checkup_due < %(today)s
                 AND c.episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END
         AS checkup_overdue
-    FROM patients_caseloadentry c LEFT JOIN roles ON roles.patient_id = c.patient_id
+    FROM patients_caseloadentry c
     WHERE c.organisation_id = %(org)s AND ({visible}) {where}
 ),
-ranked AS (
+ranked AS NOT MATERIALIZED (
     SELECT needs.*,
       CASE WHEN flag_rank IS NOT NULL THEN flag_rank
            WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 4
            WHEN awaiting_signature THEN 5 ELSE 6 END AS need
     FROM needs
+),
+counts AS (
+    SELECT COUNT(*) AS total,
+      SUM(CASE WHEN flag_rank = 0 THEN 1 ELSE 0 END) AS urgent,
+      SUM(CASE WHEN flag_rank IS NOT NULL THEN 1 ELSE 0 END) AS flagged,
+      SUM(CASE WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 1 ELSE 0 END) AS overdue,
+      SUM(CASE WHEN awaiting_signature THEN 1 ELSE 0 END) AS unsigned
+    FROM needs
+),
+page AS (
+    SELECT * FROM ranked ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT ranked.*, t.name AS team_name,
-  COUNT(*) OVER () AS total,
-  SUM(CASE WHEN flag_rank = 0 THEN 1 ELSE 0 END) OVER () AS urgent,
-  SUM(CASE WHEN flag_rank IS NOT NULL THEN 1 ELSE 0 END) OVER () AS flagged,
-  SUM(CASE WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 1 ELSE 0 END) OVER () AS overdue,
-  SUM(CASE WHEN awaiting_signature THEN 1 ELSE 0 END) OVER () AS unsigned
-FROM ranked JOIN accounts_team t ON t.id = ranked.team_id
-ORDER BY {urgent_first}{order}
-LIMIT %(limit)s OFFSET %(offset)s
+SELECT page.*, roles.my_care_role, t.name AS team_name, counts.*
+FROM counts LEFT JOIN page ON 1 = 1
+LEFT JOIN roles ON roles.patient_id = page.id
+LEFT JOIN accounts_team t ON t.id = page.team_id
+ORDER BY {order}
 """
 
 
@@ -244,20 +251,16 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     if filters.status:
         params["status"] = filters.status
         where.append("AND c.episode_status = %(status)s")
-    sql = SQL.format(
-        visible=" OR ".join(visible), where=" ".join(where),
-        # Anyone with an open urgent alert comes first, whatever the sort.
-        urgent_first="" if sort == "need" else "CASE WHEN flag_rank = 0 THEN 0 ELSE 1 END, ",
-        order=SORTS.get(sort, SORTS["need"]))
+    # Anyone with an open urgent alert comes first, whatever the sort.
+    urgent_first = "" if sort == "need" else "CASE WHEN flag_rank = 0 THEN 0 ELSE 1 END, "
+    sql = SQL.format(visible=" OR ".join(visible), where=" ".join(where),
+                     order=urgent_first + SORTS.get(sort, SORTS["need"]))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [c[0] for c in cursor.description]
         found = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    counts = dict.fromkeys(COUNTS, 0)
-    if found:
-        counts = {k: int(found[0][k] or 0) for k in COUNTS}
-    elif offset:  # past the last page: count without it
-        return [], caseload(user, filters, sort=sort, limit=1, offset=0, today=today)[1]
+    # The counts come on every row, and on a row of their own past the last page.
+    counts = {k: int(found[0][k] or 0) for k in COUNTS}
     rows = [Row(
         id=_uuid(r["id"]), service_id=r["service_id"], given_name=r["given_name"],
         family_name=r["family_name"], preferred_name=r["preferred_name"],
@@ -267,7 +270,7 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
         checkup_due=_date(r["checkup_due"]), review_due=_date(r["review_due"]),
         awaiting_signature=bool(r["awaiting_signature"]), need=int(r["need"]),
         review_overdue=bool(r["review_overdue"]), checkup_overdue=bool(r["checkup_overdue"]),
-    ) for r in found]
+    ) for r in found if r["id"] is not None]
     return rows, counts
 
 
@@ -359,22 +362,26 @@ def with_reasons(rows) -> None:
 
 
 LOADS = """
-SELECT c.keyworker_id AS user_id, u.first_name, u.last_name, COUNT(*) AS patients,
-  SUM(CASE WHEN c.flag_rank IS NOT NULL THEN 1 ELSE 0 END) AS flagged,
-  SUM(CASE WHEN c.flag_rank = 0 THEN 1 ELSE 0 END) AS urgent,
-  SUM(CASE WHEN c.checkup_due < %(today)s
-      AND c.episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END) AS overdue
-FROM patients_caseloadentry c JOIN accounts_user u ON u.id = c.keyworker_id
-WHERE c.team_id IN ({teams})
-GROUP BY c.keyworker_id, u.first_name, u.last_name
+SELECT loads.*, u.first_name, u.last_name
+FROM (
+    SELECT c.keyworker_id AS user_id, COUNT(*) AS patients,
+      SUM(CASE WHEN c.flag_rank IS NOT NULL THEN 1 ELSE 0 END) AS flagged,
+      SUM(CASE WHEN c.flag_rank = 0 THEN 1 ELSE 0 END) AS urgent,
+      SUM(CASE WHEN c.checkup_due < %(today)s
+          AND c.episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END) AS overdue
+    FROM patients_caseloadentry c
+    WHERE c.organisation_id = %(org)s AND c.team_id IN ({teams}) AND c.keyworker_id IS NOT NULL
+    GROUP BY c.keyworker_id
+) loads JOIN accounts_user u ON u.id = loads.user_id
 ORDER BY patients DESC, u.last_name, u.first_name
 """
 
 
-def practitioner_loads(team_ids, today: datetime.date | None = None) -> list[dict]:
-    """Each keyworker's load in these teams (one query): their patients, those with open flags,
-    with an urgent one, and with a check-up overdue."""
-    params = {"today": connection.ops.adapt_datefield_value(today or timezone.localdate())}
+def practitioner_loads(organisation_id, team_ids, today: datetime.date | None = None) -> list:
+    """Each keyworker's load in these teams of the organisation (one query): their patients,
+    those with open flags, with an urgent one, and with a check-up overdue."""
+    params = {"org": organisation_id,
+              "today": connection.ops.adapt_datefield_value(today or timezone.localdate())}
     names = [f"team_{n}" for n in range(len(team_ids))]
     params.update(zip(names, sorted(team_ids), strict=True))
     with connection.cursor() as cursor:

@@ -247,7 +247,7 @@ class CaseloadEntry(models.Model):
 
     patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE,
                                    related_name="+")
-    # No index of their own: the page finds entries by patient or by team (Meta.indexes).
+    # No index of their own: the page finds entries by patient, or by team (Meta.indexes).
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+",
                                      db_index=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -267,7 +267,13 @@ class CaseloadEntry(models.Model):
     keyworker = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["team", "family_name", "given_name"])]
+        # Every column, team first: a team lead's caseload, its counts and the keyworkers'
+        # loads are read from the index alone, never from the table (bench/caseload_load.py).
+        indexes = [models.Index(
+            fields=["organisation", "team", "family_name", "given_name", "preferred_name",
+                    "service_id", "episode_status", "episode_start", "flag_rank", "flag_count",
+                    "checkup_due", "review_due", "awaiting_signature", "keyworker", "patient"],
+            name="caseload_by_team")]
 
     def __str__(self) -> str:
         return f"Caseload entry of {self.given_name} {self.family_name}"

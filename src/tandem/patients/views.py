@@ -14,7 +14,7 @@ from tandem.monitoring import timeline
 from tandem.monitoring.models import SEVERITY_ORDER
 from tandem.monitoring.services import open_flags
 from tandem.patients import caseload as caseload_query
-from tandem.patients import services
+from tandem.patients import caseload_html, services
 from tandem.patients.forms import (
     CaseloadFilterForm,
     EndMemberForm,
@@ -55,6 +55,8 @@ def patient_list(request):
         row.status_label = STATUS_LABELS.get(row.episode_status, "No episode")
         row.role_label = ROLE_LABELS.get(row.my_care_role, "Team lead")
     lead_teams = team_ids(request.user, Role.TEAM_LEAD)
+    loads = (caseload_query.practitioner_loads(request.user.organisation_id, lead_teams)
+             if lead_teams else None)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -62,8 +64,8 @@ def patient_list(request):
         "patients/list.html",
         {
             "page": page, "sort": sort, "form": form, "sorts": caseload_query.SORT_LABELS,
-            "counts": counts,
-            "loads": caseload_query.practitioner_loads(lead_teams) if lead_teams else None,
+            "counts": counts, "rows_html": caseload_html.caseload_rows(rows),
+            "loads": loads, "loads_html": caseload_html.load_rows(loads or ()),
             "query": query.urlencode(),
         },
     )
