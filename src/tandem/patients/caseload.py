@@ -19,14 +19,14 @@ import datetime
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of, team_ids
 from tandem.core.flags import RULES
-from tandem.monitoring.models import SEVERITY_ORDER, Flag, FlagStatus
+from tandem.monitoring.models import SEVERITY_ORDER
 from tandem.patients.models import Patient
 
 SORT_LABELS = {
@@ -62,6 +62,22 @@ class Filters:
 class Team:
     id: int
     name: str
+
+
+@dataclass
+class OpenFlag:
+    """What the caseload shows of an open flag."""
+
+    id: object
+    severity: str
+    rule: str
+    evidence: str
+    url: str = ""
+
+    @property
+    def rule_title(self) -> str:
+        spec = RULES.get(self.rule)
+        return spec.title if spec else self.rule
 
 
 @dataclass
@@ -195,11 +211,16 @@ counts AS (
 page AS (
     SELECT * FROM ranked ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT page.*, roles.my_care_role, t.name AS team_name, counts.*
+SELECT page.*, roles.my_care_role, t.name AS team_name, counts.*, f.id AS flag_id,
+  f.severity AS flag_severity, f.rule AS flag_rule, f.evidence AS flag_evidence
 FROM counts LEFT JOIN page ON 1 = 1
 LEFT JOIN roles ON roles.patient_id = page.id
 LEFT JOIN accounts_team t ON t.id = page.team_id
-ORDER BY {order}
+LEFT JOIN (
+    SELECT * FROM monitoring_flag
+    WHERE status = 'active' AND patient_id IN (SELECT id FROM page)
+) f ON f.patient_id = page.id
+ORDER BY {order}, f.raised_at
 """
 
 
@@ -259,19 +280,29 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
         cursor.execute(sql, params)
         names = [c[0] for c in cursor.description]
         found = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    # The counts come on every row, and on a row of their own past the last page.
+    # The counts come on every row, and on a row of their own past the last page; a patient
+    # comes once per open flag.
     counts = {k: int(found[0][k] or 0) for k in COUNTS}
-    rows = [Row(
-        id=_uuid(r["id"]), service_id=r["service_id"], given_name=r["given_name"],
-        family_name=r["family_name"], preferred_name=r["preferred_name"],
-        team=Team(r["team_id"], r["team_name"]), episode_status=r["episode_status"],
-        episode_start=_date(r["episode_start"]), my_care_role=r["my_care_role"],
-        flag_rank=r["flag_rank"], flag_count=int(r["flag_count"] or 0),
-        checkup_due=_date(r["checkup_due"]), review_due=_date(r["review_due"]),
-        awaiting_signature=bool(r["awaiting_signature"]), need=int(r["need"]),
-        review_overdue=bool(r["review_overdue"]), checkup_overdue=bool(r["checkup_overdue"]),
-    ) for r in found if r["id"] is not None]
-    return rows, counts
+    rows: dict = {}
+    for r in found:
+        if r["id"] is None:
+            continue
+        row = rows.get(r["id"])
+        if row is None:
+            row = rows[r["id"]] = Row(
+                id=_uuid(r["id"]), service_id=r["service_id"], given_name=r["given_name"],
+                family_name=r["family_name"], preferred_name=r["preferred_name"],
+                team=Team(r["team_id"], r["team_name"]), episode_status=r["episode_status"],
+                episode_start=_date(r["episode_start"]), my_care_role=r["my_care_role"],
+                flag_rank=r["flag_rank"], flag_count=int(r["flag_count"] or 0),
+                checkup_due=_date(r["checkup_due"]), review_due=_date(r["review_due"]),
+                awaiting_signature=bool(r["awaiting_signature"]), need=int(r["need"]),
+                review_overdue=bool(r["review_overdue"]),
+                checkup_overdue=bool(r["checkup_overdue"]))
+        if r["flag_id"] is not None:
+            row.open_flags.append(OpenFlag(_uuid(r["flag_id"]), r["flag_severity"],
+                                           r["flag_rule"], r["flag_evidence"]))
+    return list(rows.values()), counts
 
 
 UPSERT = (f"INSERT INTO patients_caseloadentry ({', '.join(ENTRY_COLUMNS)}) {ENTRIES}"
@@ -287,18 +318,29 @@ def _today(today) -> list:
 
 def refresh(patient_ids=None, today: datetime.date | None = None) -> None:
     """Rewrite the caseload entries of these patients (every patient's when None) from the
-    tables they summarise, in one statement per 500 patients."""
-    with connection.cursor() as cursor:
-        if patient_ids is None:
-            cursor.execute(UPSERT.format(ids="1 = 1"), _today(today))
-            return
-        pk = Patient._meta.pk
-        ids = [pk.get_db_prep_value(pk.to_python(i), connection)
-               for i in dict.fromkeys(patient_ids)]
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            cursor.execute(UPSERT.format(ids=f"p.id IN ({', '.join(['%s'] * len(chunk))})"),
-                           _today(today) + chunk)
+    tables they summarise, 500 patients at a time.
+
+    Each batch first locks its patients' rows: on PostgreSQL two transactions changing one
+    patient (a worker raising a flag while a practitioner signs the plan) would otherwise each
+    write the entry from a snapshot without the other's change. The lock makes the second wait
+    for the first to commit, and its statement then sees both. It is FOR NO KEY UPDATE, so rows
+    that only refer to the patient are not held up; on SQLite writers take turns anyway.
+    """
+    if patient_ids is None:
+        ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
+    else:
+        ids = sorted(dict.fromkeys(Patient._meta.pk.to_python(i) for i in patient_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        with transaction.atomic():
+            list(Patient.objects.select_for_update(no_key=True).filter(pk__in=chunk)
+                 .order_by("pk").values_list("pk"))
+            pk = Patient._meta.pk
+            values = [pk.get_db_prep_value(i, connection) for i in chunk]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    UPSERT.format(ids=f"p.id IN ({', '.join(['%s'] * len(chunk))})"),
+                    _today(today) + values)
 
 
 def stale_entries(today: datetime.date | None = None) -> list:
@@ -319,36 +361,14 @@ def _uuid(value):
 ZERO = "00000000-0000-0000-0000-000000000000"
 
 
-@dataclass
-class OpenFlag:
-    """What the caseload shows of an open flag."""
-
-    id: object
-    severity: str
-    rule: str
-    evidence: str
-    url: str = ""
-
-    @property
-    def rule_title(self) -> str:
-        spec = RULES.get(self.rule)
-        return spec.title if spec else self.rule
-
-
 def with_reasons(rows) -> None:
-    """Load the open flags of one page of patients (one query), say why each row is there, and
+    """Say why each row is there (its open flags, most severe first, and what is overdue), and
     give each row and flag its link (URLs reversed once, not once per row)."""
     detail = reverse("patients:detail", args=[ZERO])
     flag_url = reverse("patients:flag", args=[ZERO, ZERO])
-    flags: dict = {}
-    for patient_id, *fields in (
-            Flag.objects.filter(patient_id__in=[r.id for r in rows], status=FlagStatus.ACTIVE)
-            .order_by("raised_at")
-            .values_list("patient_id", "id", "severity", "rule", "evidence")):
-        flags.setdefault(patient_id, []).append(OpenFlag(*fields))
     for r in rows:
         r.url = detail.replace(ZERO, str(r.id))
-        r.open_flags = sorted(flags.get(r.id, []), key=lambda f: SEVERITY_ORDER[f.severity])
+        r.open_flags.sort(key=lambda f: SEVERITY_ORDER[f.severity])
         for f in r.open_flags:
             f.url = flag_url.replace(ZERO, str(r.id), 1).replace(ZERO, str(f.id), 1)
         reasons = [f"{f.rule_title}: {f.evidence}" for f in r.open_flags]

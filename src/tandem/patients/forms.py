@@ -198,6 +198,15 @@ class CaseloadFilterForm(forms.Form):
         self.fields["flag"].choices = [("", "Any or none"),
                                        *[(code, spec.title) for code, spec in RULES.items()]]
 
+    def selects(self):
+        """Each choice field with its options as (value, label, selected), for the caseload
+        page to write out directly: Django's widget templates render each option as a
+        template of its own, a visible part of the page's time."""
+        for name in ("team", "status", "flag"):
+            field = self[name]
+            current = str(field.value() or "")
+            yield field, [(str(v), label, str(v) == current) for v, label in field.field.choices]
+
     def filters(self):
         from tandem.patients.caseload import Filters
 
