@@ -253,3 +253,16 @@ def test_the_filters_keep_what_was_chosen(world):
     assert '<option value="active" selected>In treatment</option>' in text
     assert f'<option value="{world.team_a.pk}" selected>{world.team_a.name}</option>' in text
     assert '<label for="id_flag">Flag:</label>' in text
+
+
+def test_names_and_evidence_are_escaped_in_the_caseload_rows(world):
+    from tandem.monitoring.models import Flag
+
+    world.p1.family_name = '<script>alert("x")</script>'
+    world.p1.save()
+    Flag.objects.create(organisation=world.org, patient=world.p1, rule="housing",
+                        evidence_key="k", severity="high", evidence="Rent <b>arrears</b> & more")
+    text = world.client("practitioner").get("/patients/").content.decode()
+    assert "<script>alert" not in text and "<b>arrears" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "Rent &lt;b&gt;arrears&lt;/b&gt; &amp; more" in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation
@@ -26,9 +26,19 @@ def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _lock_chain(organisation_id: int) -> None:
-    """Hold the organisation's row until this transaction ends: one chain writer at a time."""
-    list(Organisation.objects.select_for_update().filter(pk=organisation_id).values_list("pk"))
+def _lock_chain(organisation_id: int) -> tuple[int, str] | None:
+    """Hold the organisation's row until this transaction ends (one chain writer at a time),
+    then read the chain's last (seq, hash), or None. Two plain statements, as this runs on
+    every page that shows patient data: the read must come after the lock, so it sees what
+    the writer before it committed."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {Organisation._meta.db_table} WHERE id = %s{lock}",
+                       [organisation_id])
+        cursor.execute(f"SELECT seq, hash FROM {AuditEvent._meta.db_table}"
+                       " WHERE organisation_id = %s ORDER BY seq DESC LIMIT 1",
+                       [organisation_id])
+        return cursor.fetchone()
 
 
 def record(
@@ -59,13 +69,7 @@ def record(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
-                _lock_chain(organisation_id)
-                last = (
-                    AuditEvent.objects.filter(organisation_id=organisation_id)
-                    .order_by("-seq")
-                    .values_list("seq", "hash")
-                    .first()
-                )
+                last = _lock_chain(organisation_id)
                 seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
                 event = AuditEvent(
                     organisation_id=organisation_id,
@@ -109,11 +113,7 @@ def record_many(request, action: str, objects) -> int:
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
-                _lock_chain(organisation)
-                last = (
-                    AuditEvent.objects.filter(organisation_id=organisation)
-                    .order_by("-seq").values_list("seq", "hash").first()
-                )
+                last = _lock_chain(organisation)
                 seq, prev = (last[0], last[1]) if last else (0, GENESIS)
                 now = timezone.now()
                 rows = []
