@@ -305,9 +305,13 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     return list(rows.values()), counts
 
 
+# An entry is only written when something in it changed ({distinct}: IS DISTINCT FROM, or
+# SQLite's IS NOT), so the nightly rewrite of every entry leaves unchanged rows alone.
 UPSERT = (f"INSERT INTO patients_caseloadentry ({', '.join(ENTRY_COLUMNS)}) {ENTRIES}"
           " WHERE {ids} ON CONFLICT (patient_id) DO UPDATE SET "
-          + ", ".join(f"{c} = excluded.{c}" for c in ENTRY_COLUMNS[1:]))
+          + ", ".join(f"{c} = excluded.{c}" for c in ENTRY_COLUMNS[1:])
+          + " WHERE " + " OR ".join(f"patients_caseloadentry.{c} {{distinct}} excluded.{c}"
+                                    for c in ENTRY_COLUMNS[1:]))
 CHUNK = 500
 
 
@@ -339,7 +343,9 @@ def refresh(patient_ids=None, today: datetime.date | None = None) -> None:
             values = [pk.get_db_prep_value(i, connection) for i in chunk]
             with connection.cursor() as cursor:
                 cursor.execute(
-                    UPSERT.format(ids=f"p.id IN ({', '.join(['%s'] * len(chunk))})"),
+                    UPSERT.format(ids=f"p.id IN ({', '.join(['%s'] * len(chunk))})",
+                                  distinct="IS NOT" if connection.vendor == "sqlite"
+                                  else "IS DISTINCT FROM"),
                     _today(today) + values)
 
 
