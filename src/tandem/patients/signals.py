@@ -23,12 +23,16 @@ def _part_changed(sender, instance, origin=None, **kwargs):
         caseload.refresh([instance.patient_id])
 
 
-def _version_changed(sender, instance, **kwargs):
+def _version_changed(sender, instance, origin=None, **kwargs):
+    if isinstance(origin, Patient):
+        return
     caseload.refresh(CarePlan.objects.filter(pk=instance.plan_id).values_list("patient_id",
                                                                              flat=True))
 
 
-def _member_changed(sender, instance, **kwargs):
+def _member_changed(sender, instance, origin=None, **kwargs):
+    if isinstance(origin, Patient):
+        return
     caseload.refresh(CareTeam.objects.filter(pk=instance.care_team_id).values_list("patient_id",
                                                                               flat=True))
 
