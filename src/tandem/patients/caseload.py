@@ -1,5 +1,8 @@
-"""The staff caseload, "who needs me today": one SQL statement gives a page of patients and the
-counts, whatever the caseload's size.
+"""The staff caseload, "who needs me today": one SQL statement gives a page of patients, their
+open flags and the counts, whatever the caseload's size.
+
+It reads each patient's caseload entry (models.CaseloadEntry: one row per patient, rewritten
+by `refresh` below whenever what it summarises changes), never the tables behind it.
 
 Each patient gets a *need* from their data, and the default order is by need:
 
@@ -8,9 +11,8 @@ Each patient gets a *need* from their data, and the default order is by need:
     5    the current plan version waiting for a signature
     6    everyone else
 
-The statement is written by hand: built with the ORM, each need expression re-inlined its
-subqueries and compiling it cost more than running it (bench/caseload_load.py). Every value
-reaches the database as a parameter.
+The statements are written by hand: built with the ORM, compiling them cost more than running
+them (bench/caseload_load.py). Every value reaches the database as a parameter.
 """
 
 from __future__ import annotations
