@@ -104,6 +104,7 @@ class Row:
     review_overdue: bool = False
     checkup_overdue: bool = False
     open_flags: list = field(default_factory=list)
+    due: list = field(default_factory=list)  # what is overdue or waiting, in words
     reasons: list = field(default_factory=list)
 
     @property
@@ -126,14 +127,6 @@ class Row:
     @property
     def episode_start_text(self) -> str:
         return _short(self.episode_start)
-
-    @property
-    def review_due_text(self) -> str:
-        return _short(self.review_due)
-
-    @property
-    def checkup_due_text(self) -> str:
-        return _short(self.checkup_due)
 
 
 def _short(day) -> str:
@@ -332,23 +325,20 @@ def refresh(patient_ids=None, today: datetime.date | None = None) -> None:
     for the first to commit, and its statement then sees both. It is FOR NO KEY UPDATE, so rows
     that only refer to the patient are not held up; on SQLite writers take turns anyway.
     """
+    pk = Patient._meta.pk
     if patient_ids is None:
         ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
     else:
-        ids = sorted(dict.fromkeys(Patient._meta.pk.to_python(i) for i in patient_ids))
+        ids = sorted(dict.fromkeys(pk.to_python(i) for i in patient_ids))
+    distinct = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        with transaction.atomic():
+        marks = ", ".join(["%s"] * len(chunk))
+        with transaction.atomic(), connection.cursor() as cursor:
             list(Patient.objects.select_for_update(no_key=True).filter(pk__in=chunk)
                  .order_by("pk").values_list("pk"))
-            pk = Patient._meta.pk
-            values = [pk.get_db_prep_value(i, connection) for i in chunk]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    UPSERT.format(ids=f"p.id IN ({', '.join(['%s'] * len(chunk))})",
-                                  distinct="IS NOT" if connection.vendor == "sqlite"
-                                  else "IS DISTINCT FROM"),
-                    _today(today) + values)
+            cursor.execute(UPSERT.format(ids=f"p.id IN ({marks})", distinct=distinct),
+                           _today(today) + [pk.get_db_prep_value(i, connection) for i in chunk])
 
 
 def stale_entries(today: datetime.date | None = None) -> list:
@@ -379,14 +369,13 @@ def with_reasons(rows) -> None:
         r.open_flags.sort(key=lambda f: SEVERITY_ORDER[f.severity])
         for f in r.open_flags:
             f.url = flag_url.replace(ZERO, str(r.id), 1).replace(ZERO, str(f.id), 1)
-        reasons = [f"{f.rule_title}: {f.evidence}" for f in r.open_flags]
-        if r.review_overdue:
-            reasons.append(f"Care-plan review overdue since {r.review_due:%-d %B %Y}.")
-        if r.checkup_overdue:
-            reasons.append(f"Check-up overdue since {r.checkup_due:%-d %B %Y}.")
-        if r.awaiting_signature:
-            reasons.append("The latest care-plan version is waiting for a signature.")
-        r.reasons = reasons
+        # What is due besides the flags, in the words the page and the API both use.
+        r.due = [text for shown, text in (
+            (r.review_overdue, f"Care-plan review overdue since {_short(r.review_due)}"),
+            (r.checkup_overdue, f"Check-up overdue since {_short(r.checkup_due)}"),
+            (r.awaiting_signature, "Care-plan version waiting for a signature"),
+        ) if shown]
+        r.reasons = [f"{f.rule_title}: {f.evidence}" for f in r.open_flags] + r.due
 
 
 LOADS = """

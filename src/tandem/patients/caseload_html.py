@@ -22,13 +22,7 @@ def e(value) -> str:
 
 def _why(p) -> str:
     items = [f'<li><a href="{e(f.url)}">{e(f.rule_title)}</a>: {e(f.evidence)}</li>'
-             for f in p.open_flags]
-    if p.review_overdue:
-        items.append(f"<li>Care-plan review overdue since {e(p.review_due_text)}</li>")
-    if p.checkup_overdue:
-        items.append(f"<li>Check-up overdue since {e(p.checkup_due_text)}</li>")
-    if p.awaiting_signature:
-        items.append("<li>Care-plan version waiting for a signature</li>")
+             for f in p.open_flags] + [f"<li>{e(text)}</li>" for text in p.due]
     if not items:
         return '<span class="muted">Nothing due</span>'
     return f'<ul class="reasons">{"".join(items)}</ul>'
