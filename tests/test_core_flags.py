@@ -85,7 +85,8 @@ def only(f, rule, config=None):
 
 def test_rules_in_order_with_valid_severities_and_thresholds():
     assert list(RULES) == [
-        "safety-answer", "return-to-use", "reliable-deterioration", "life-domain-drop",
+        "safety-answer", "safety-unanswered", "severe-score", "injecting", "return-to-use",
+        "reliable-deterioration", "life-domain-drop",
         "checkup-overdue", "review-overdue", "plan-unsigned", "housing", "no-contact",
         "goal-not-progressing",
     ]
@@ -100,7 +101,7 @@ def test_rules_in_order_with_valid_severities_and_thresholds():
 def test_default_thresholds():
     found_ = {c: thresholds(s, None) for c, s in RULES.items() if s.thresholds}
     assert found_ == {
-        "return-to-use": {"weeks_without": 4},
+        "return-to-use": {"weeks_without": 4, "opioid_weeks_without": 1},
         "life-domain-drop": {"points": 3},
         "checkup-overdue": {"days_in_treatment": 14, "days_post_exit": 30},
         "review-overdue": {"days": 0},

@@ -9,10 +9,13 @@ from tandem.core.instruments import parse
 from tandem.core.scoring import (
     AnswerError,
     check_answer,
+    DECLINED,
     check_answers,
+    declined_safety,
     missing_required,
     round_half_up,
     score,
+    unanswered_safety,
 )
 
 FREQ = [{"value": v, "label": f"option {v}"} for v in range(4)]
@@ -114,10 +117,36 @@ def test_no_missing_allowed_gives_no_score():
 
 def test_prorating_rounds_half_up():
     ins = make(missing={"max_missing": 1, "method": "prorate", "citation": "test"})
-    # 4 answered summing to 6: 6 * 5/4 = 7.5 → 8
-    result = score(ins, {"q1": 3, "q2": 2, "q3": 1, "q4": 0})
+    # 4 answered summing to 6: 6 * 5/4 = 7.5 → 8 (q4 missing; q5 is the safety question)
+    result = score(ins, {"q1": 3, "q2": 2, "q3": 1, "q5": 0})
     assert result.headline.value == 8 and result.headline.prorated
-    assert score(ins, {"q1": 3, "q2": 2, "q3": 1}).headline.value is None
+    assert score(ins, {"q1": 3, "q2": 2, "q5": 1}).headline.value is None
+
+
+def test_a_safety_question_is_never_prorated():
+    ins = make(missing={"max_missing": 2, "method": "prorate", "citation": "test"})
+    for answers in ({"q1": 3, "q2": 2, "q3": 1, "q4": 0},
+                    {"q1": 3, "q2": 2, "q3": 1, "q4": 0, "q5": DECLINED}):
+        head = score(ins, answers).headline
+        assert head.value is None and head.band is None and head.safety_missing
+    assert unanswered_safety(ins, {"q1": 3}) == ["q5"]
+    assert unanswered_safety(ins, {"q5": DECLINED}) == []
+    assert declined_safety(ins, {"q5": DECLINED}) == ["q5"]
+
+
+def test_declining_is_allowed_on_a_safety_question_only():
+    clean, errors = check_answers(INS, {"q5": "declined", "q1": "declined"})
+    assert clean == {"q5": DECLINED}
+    assert errors == {"q1": "Choose one of the answers given."}
+    assert score(INS, {"q5": DECLINED}).safety == []  # declining is not a "yes"
+
+
+@pytest.mark.parametrize("raw", [10**400, -(10**400), float("inf"), float("nan"), "1e400",
+                                 "NaN", "-Infinity", 2.5, "2.5"])
+def test_overflowing_non_finite_and_fractional_answers_are_refused_by_name(raw):
+    clean, errors = check_answers(INS, {"q1": raw, "days": raw})
+    assert set(errors) == {"q1", "days"} and clean == {}
+    assert errors["days"] == "Enter a whole number from 0 to 7 days."
 
 
 def test_mean_scale_and_value_scale():
@@ -128,7 +157,7 @@ def test_mean_scale_and_value_scale():
         bands_citation="",
         missing={"max_missing": 2, "method": "prorate"},
     )
-    assert score(ins, {"q1": 3, "q2": 2, "q3": 2}).headline.value == 2.3
+    assert score(ins, {"q1": 3, "q2": 2, "q5": 2}).headline.value == 2.3
     assert score(INS, {"days": 4}).scales["days"].value == 4
 
 
@@ -200,7 +229,7 @@ def test_changing_one_answer_changes_total_by_the_option_difference(chosen, item
     assert after - before == new - chosen[item]
 
 
-@given(answers, st.sampled_from([f"q{i}" for i in range(1, 6)]))
+@given(answers, st.sampled_from([f"q{i}" for i in range(1, 5)]))
 def test_prorated_score_stays_inside_the_range(chosen, drop):
     ins = make(missing={"max_missing": 1, "method": "prorate"})
     partial = {k: v for k, v in chosen.items() if k != drop}

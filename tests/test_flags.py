@@ -77,12 +77,25 @@ def test_a_resolved_flag_is_not_raised_again_for_the_same_evidence(world):
     assert not flag.is_open and flag.evidence.startswith("At the check-up on")
 
 
-def test_deterioration_after_a_check_up_is_flagged_by_the_worker(world, worker):
+def test_deterioration_after_a_check_up_is_flagged_in_the_same_request(world):
     complete(world.p1, "phq9", PHQ9_LOW, 60)  # 0 (minimal)
     client = world.client("practitioner")
     _, reply = enter(client, world.p1, "phq9", {str(i): "2" for i in range(1, 9)} | {"9": "0"})
     assert reply.status_code == 302
-    # No worker has run: the page worked, the evaluation waits in the queue.
+    (flag,) = flags(world.p1, "reliable-deterioration")
+    assert "PHQ-9" in flag.evidence and "from 0 to 16" in flag.evidence
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_a_batch_of_check_ups_is_evaluated_by_the_worker(world, worker):
+    complete(world.p1, "phq9", PHQ9_LOW, 60)  # 0 (minimal)
+    client = world.client("practitioner")
+    answers = {str(i): 2 for i in range(1, 9)} | {"9": 0}
+    reply = client.post("/api/v1/responses", {"responses": [
+        {"patient_id": str(world.p1.pk), "instrument": "phq9", "answers": answers}]},
+        content_type="application/json")
+    assert reply.status_code == 201, reply.content
+    # No worker has run: the batch is stored, its evaluation waits in the queue.
     assert flags(world.p1, "reliable-deterioration") == []
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     worker()

@@ -3,7 +3,14 @@ import uuid
 
 from ninja import Field, Schema
 
-from tandem.patients.models import CareRole, ContactMethod, EpisodeStatus, ExitReason, Setting
+from tandem.patients.models import (
+    CareRole,
+    ContactMethod,
+    EpisodeStatus,
+    ExitReason,
+    Setting,
+    SexForThresholds,
+)
 
 
 class PatientOut(Schema):
@@ -14,6 +21,7 @@ class PatientOut(Schema):
     preferred_name: str
     date_of_birth: datetime.date
     pronouns: str
+    sex_for_thresholds: SexForThresholds
     team: str = Field(..., alias="team.name")
     phone: str
     email: str
@@ -28,6 +36,9 @@ class PatientIn(Schema):
     preferred_name: str = Field("", max_length=100)
     date_of_birth: datetime.date
     pronouns: str = Field("", max_length=40)
+    sex_for_thresholds: SexForThresholds = Field(
+        SexForThresholds.NOT_RECORDED,
+        description="For thresholds that differ by sex (AUDIT-C); \"\" is not recorded")
     team_id: int
     phone: str = Field("", max_length=40)
     email: str = Field("", max_length=254)

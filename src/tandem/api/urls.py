@@ -12,6 +12,7 @@ from django.utils import timezone
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from tandem.accounts.permissions import visible_patients
@@ -25,6 +26,14 @@ from tandem.patients import services
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
 from tandem.patients.models import Episode
 from tandem.patients.views import staff_teams
+from tandem.web import strict_json
+
+
+class StrictParser(Parser):
+    """JSON bodies read by `web.strict_json`: a repeated key or NaN is refused (422)."""
+
+    def parse_body(self, request):
+        return strict_json.loads(request.body)
 
 
 class BearerToken(HttpBearer):
@@ -42,7 +51,22 @@ api = NinjaAPI(
     auth=[BearerToken(), django_auth],
     docs_url=None,
     urls_namespace="api-1.0.0",
+    parser=StrictParser(),
 )
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    """Ninja's own errors; a body it could not read says why (422 for JSON that would be
+    read wrongly, such as a repeated key; 400 for text that is not JSON)."""
+    cause = exc.__cause__
+    if isinstance(cause, strict_json.JSONProblem):
+        return api.create_response(request, {"detail": [{"loc": ["body"], "msg": str(cause)}]},
+                                   status=422)
+    if isinstance(cause, ValueError) and exc.status_code == 400:
+        return api.create_response(request, {"detail": f"The body is not valid JSON: {cause}"},
+                                   status=400)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 api.add_router("", checkups)

@@ -22,6 +22,7 @@ from tandem.assessment.models import (
 )
 from tandem.core.instruments import DefinitionError, parse
 from tandem.monitoring.tasks import refresh_schedules
+from tandem.web import strict_json
 
 MAX_UPLOAD = 1_000_000  # bytes
 
@@ -64,10 +65,12 @@ class UploadForm(forms.Form):
             except UnicodeDecodeError:
                 raise forms.ValidationError("The file is not UTF-8 text.") from None
         try:
-            data = json.loads(text)
+            data = strict_json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        except strict_json.JSONProblem as exc:
+            raise forms.ValidationError(f"Not accepted: {exc}") from None
         try:
             instrument = parse(data)
         except DefinitionError as exc:

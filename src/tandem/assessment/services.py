@@ -31,9 +31,24 @@ from tandem.bulk import insert_many, update_many
 from tandem.core import schedule as sched
 from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
-from tandem.core.scoring import Result, check_answers, missing_required, safety_hits, score
+from tandem.core.scoring import (
+    DECLINED,
+    DECLINED_LABEL,
+    Result,
+    check_answers,
+    declined_safety,
+    inconsistent,
+    missing_required,
+    safety_hits,
+    score,
+)
 from tandem.monitoring.models import Flag
-from tandem.monitoring.services import escalation_steps, raise_safety_flag, safety_flag
+from tandem.monitoring.services import (
+    check_safety,
+    escalation_steps,
+    safety_flag,
+    unanswered_flag,
+)
 from tandem.monitoring.tasks import after_change
 from tandem.patients import caseload
 from tandem.patients.models import OPEN_STATUSES, Episode
@@ -89,6 +104,8 @@ def answer_text(instrument: Instrument, item_id: str, value) -> str:
     item = instrument.item(item_id)
     if value is None:
         return "not answered"
+    if value == DECLINED:
+        return DECLINED_LABEL
     if item.type == "choice":
         return next((o.label for o in item.options if o.value == value), str(value))
     if item.type == "boolean":
@@ -100,32 +117,29 @@ def answer_text(instrument: Instrument, item_id: str, value) -> str:
 def save_answers(request, response: Response, instrument: Instrument, raw: dict,
                  position: int | None = None) -> list:
     """Check and keep the answers given (a blank clears one). Raises AnswersInvalid naming
-    each bad item, and keeps nothing from that call. Returns the flags newly raised by
-    safety rules."""
+    each bad item (an answer that contradicts another is named too), and keeps nothing from
+    that call. Returns the flags newly raised by safety rules, in this request."""
     clean, errors = check_answers(instrument, raw)
     if errors:
         raise AnswersInvalid(errors)
+    merged = {k: v for k, v in {**response.answers, **clean}.items() if v is not None}
+    clashes = inconsistent(instrument, merged)
+    if clashes:
+        raise AnswersInvalid(clashes)
     with transaction.atomic():
-        response.answers = {**response.answers, **clean}
-        response.answers = {k: v for k, v in response.answers.items() if v is not None}
+        response.answers = merged
         if position is not None:
             response.position = position
         response.updated_at = timezone.now()
         response.save(update_fields=["answers", "position", "updated_at"])
         record_request(request, "update", patient=response.patient, obj=response)
-        return _safety(response, instrument, clean)
+        return _safety(response, instrument)
 
 
-def _safety(response, instrument, answers: dict) -> list:
-    """Raise an urgent flag for each answer given now that meets a safety rule."""
+def _safety(response, instrument) -> list:
+    """Every new or worse safety answer raises its flag now (monitoring.services)."""
     extra = service_safety_rules(response.organisation_id, instrument.code)
-    raised = []
-    for rule in safety_hits(instrument, answers, extra):
-        flag, created = raise_safety_flag(response, instrument, rule,
-                                          answer_text(instrument, rule.item, answers[rule.item]))
-        if created:
-            raised.append(flag)
-    return raised
+    return check_safety(response, instrument, extra, answer_text)
 
 
 def safety_flags(response: Response):
@@ -133,20 +147,29 @@ def safety_flags(response: Response):
     return list(response.flags.filter(rule="safety-answer"))
 
 
+def sex_of(patient) -> str:
+    return getattr(patient, "sex_for_thresholds", "") or ""
+
+
 def submit(request, response: Response, instrument: Instrument) -> Result:
-    """Score and complete a draft. Raises AnswersInvalid for required questions unanswered."""
+    """Score and complete a draft. Raises AnswersInvalid for required questions unanswered
+    and for answers that contradict each other."""
     missing = missing_required(instrument, response.answers)
     if missing:
         raise AnswersInvalid(dict.fromkeys(missing, REQUIRED))
-    result = score(instrument, response.answers)
+    clashes = inconsistent(instrument, response.answers)
+    if clashes:
+        raise AnswersInvalid(clashes)
+    result = score(instrument, response.answers, sex=sex_of(response.patient))
     with transaction.atomic():
         store_result(response, result)
         response.status = ResponseStatus.COMPLETED
         response.completed_at = response.updated_at = timezone.now()
         response.save()
         record_request(request, "update", patient=response.patient, obj=response)
+        _safety(response, instrument)
         refresh_schedule(response.patient)
-        after_change(response.organisation_id, [response.patient_id])
+        after_change(response.organisation_id, [response.patient_id], now=True)
     return result
 
 
@@ -163,6 +186,8 @@ def complete_answers(instrument: Instrument, raw: dict) -> tuple[dict, dict[str,
     questions left blank."""
     clean, errors = check_answers(instrument, raw)
     errors |= {i: REQUIRED for i in missing_required(instrument, clean) if i not in errors}
+    if not errors:
+        errors = inconsistent(instrument, clean)
     return clean, errors
 
 
@@ -173,7 +198,7 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
     if errors:
         raise AnswersInvalid(errors)
     now = timezone.now()
-    result = score(instrument, clean)
+    result = score(instrument, clean, sex=sex_of(patient))
     with transaction.atomic():
         response = Response(
             organisation_id=patient.organisation_id, patient=patient,
@@ -186,9 +211,9 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
         store_result(response, result)
         response.save(force_insert=True)
         record_request(request, "create", patient=patient, obj=response)
-        flags = _safety(response, instrument, clean)
+        flags = _safety(response, instrument)
         refresh_schedule(patient)
-        after_change(patient.organisation_id, [patient.pk])
+        after_change(patient.organisation_id, [patient.pk], now=True)
     return response, result, flags
 
 
@@ -213,7 +238,9 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
     org = request.user.organisation
     available = registry.available(org)
     ids = {s.patient_id for s in submissions}
-    allowed = set(changeable_patients(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    sexes = dict(changeable_patients(request.user).filter(pk__in=ids)
+                 .values_list("pk", "sex_for_thresholds"))
+    allowed = set(sexes)
     episodes = dict(
         Episode.objects.filter(patient_id__in=allowed, status__in=OPEN_STATUSES)
         .order_by("start_date").values_list("patient_id", "pk")  # the latest open one wins
@@ -238,7 +265,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         errors += [{"loc": [*where, "answers", item], "msg": msg} for item, msg in problems.items()]
         if errors:
             continue
-        result = score(instrument, clean)
+        result = score(instrument, clean, sex=sexes.get(sub.patient_id))
         head = result.headline
         band, level = (head.band.label, head.band.level) if head.band else ("", None)
         when = sub.completed_at or now
@@ -253,10 +280,16 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         ))
         if instrument.code not in extra_rules:
             extra_rules[instrument.code] = service_safety_rules(org, instrument.code)
+        seen = set()
         for rule in safety_hits(instrument, clean, extra_rules[instrument.code]):
-            flags.append(safety_flag(org.pk, sub.patient_id, rid, instrument, rule,
-                                     answer_text(instrument, rule.item, clean[rule.item]),
-                                     steps))
+            if rule.item not in seen:  # one flag per question, as in a request
+                seen.add(rule.item)
+                flags.append(safety_flag(org.pk, sub.patient_id, rid, instrument, rule,
+                                         clean[rule.item],
+                                         answer_text(instrument, rule.item, clean[rule.item]),
+                                         steps))
+        flags += [unanswered_flag(org.pk, sub.patient_id, rid, instrument, item)
+                  for item in declined_safety(instrument, clean)]
     if errors:
         raise Invalid(errors)
     with transaction.atomic():

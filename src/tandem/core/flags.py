@@ -46,6 +46,7 @@ class Checkup:
     answers: Mapping[str, Any]
     scores: Mapping[str, float | None]  # {scale code: value}
     safety: tuple[SafetyHit, ...] = ()
+    declined: tuple[str, ...] = ()  # safety questions answered "I'd rather not say"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Scale:
     title: str
     higher_is: str  # "better" | "worse"
     reliable_change: float | None = None  # smallest reliable difference (core.rci.threshold)
+    severe_at: float | None = None  # the most severe band starts here (instrument file)
+    severe_label: str = ""  # e.g. "severe depression"
+    instrument_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,12 @@ class RuleSpec:
     suggested_action: str
     thresholds: tuple[Threshold, ...]
     source: str
+    # Safety rules: always on, and their severity cannot be changed by a service.
+    fixed: bool = False
+    # Rules about a state that a later action ends (a check-up done, a plan signed): when the
+    # condition no longer holds, the open flag closes itself with this reason. Empty: only a
+    # person closes the flag (clinical evidence is always looked at by someone).
+    clears_itself: str = ""
 
 
 RULES: dict[str, RuleSpec] = {
@@ -165,6 +175,51 @@ RULES: dict[str, RuleSpec] = {
             thresholds=(),
             source="Each instrument's own safety rule, given in its definition file (e.g. PHQ-9 "
             "item 9: Kroenke, Spitzer & Williams 2001, J Gen Intern Med 16(9):606-13).",
+            fixed=True,
+        ),
+        RuleSpec(
+            code="safety-unanswered",
+            title="Safety question not answered",
+            description="They chose “I'd rather not say” on a safety question (for example "
+            "PHQ-9 question 9, about thoughts of self-harm).",
+            severity="high",
+            suggested_action="Ask them about it in person, gently, at the next contact (soon): "
+            "a question left unanswered is not a “no”.",
+            thresholds=(),
+            source="Tandem's own rule: a safety question is never estimated from other answers "
+            "or taken as “no” (see docs/clinical-safety.md).",
+            fixed=True,
+        ),
+        RuleSpec(
+            code="severe-score",
+            title="Score in the most severe band",
+            description="A questionnaire score is in its most severe band (PHQ-9 20 or more, "
+            "GAD-7 15 or more, K10 30 or more, AUDIT 20 or more), with or without an earlier "
+            "check-up to compare.",
+            severity="high",
+            suggested_action="Talk with them soon about how they are, review risk, and consider "
+            "a fuller assessment or referral (for AUDIT zone IV: assess for dependence and "
+            "withdrawal before any change in drinking).",
+            thresholds=(),
+            source="The most severe band of each instrument, with its source in the instrument's "
+            "definition file: PHQ-9 20-27 severe (Kroenke, Spitzer & Williams 2001); GAD-7 "
+            "15-21 severe (Spitzer et al. 2006); K10 30-50 very high (Andrews & Slade 2001); "
+            "AUDIT 20-40 zone IV (Babor et al. 2001, WHO/MSD/MSB/01.6a).",
+        ),
+        RuleSpec(
+            code="injecting",
+            title="Injecting risk",
+            description="They report injecting for the first time in this episode, or sharing "
+            "needles, syringes or other injecting equipment.",
+            severity="high",
+            suggested_action="Talk with them about safer injecting today: the needle and syringe "
+            "programme, not sharing any equipment, blood-borne virus testing and vaccination, "
+            "and naloxone.",
+            thresholds=(),
+            source="Sharing injecting equipment transmits HIV and hepatitis B and C (NICE PH52, "
+            "Needle and syringe programmes, 2014); injecting raises the risk of overdose (Drug "
+            "misuse and dependence: UK guidelines on clinical management, 2017). Items follow "
+            "the Treatment Outcomes Profile (Marsden et al. 2008).",
         ),
         RuleSpec(
             code="return-to-use",
@@ -177,10 +232,16 @@ RULES: dict[str, RuleSpec] = {
             thresholds=(
                 Threshold("weeks_without", "Weeks without the substance before it counts as a "
                           "return", 4, 1, 52, "weeks"),
+                Threshold("opioid_weeks_without", "Weeks without illicit opioids before a lapse "
+                          "counts as a return (overdose risk)", 1, 1, 52, "weeks"),
             ),
-            source="Tandem issue 5 (service-defined early-warning rule); TOP substance-use days "
-            "per week follow the Treatment Outcomes Profile (Marsden et al. 2008, Addiction "
-            "103(9):1450-60).",
+            source="A service-defined early-warning rule; TOP substance-use days per week follow "
+            "the Treatment Outcomes Profile (Marsden et al. 2008, Addiction 103(9):1450-60). "
+            "Opioids after one week without: tolerance falls quickly, and the weeks after "
+            "detoxification, prison release or leaving residential treatment carry the highest "
+            "overdose risk (Strang et al. 2003, BMJ 326:959-60; Merrall et al. 2010, Addiction "
+            "105(9):1545-54: drug-related deaths 3 to 8 times higher in the first two weeks "
+            "after release).",
         ),
         RuleSpec(
             code="reliable-deterioration",
@@ -220,8 +281,9 @@ RULES: dict[str, RuleSpec] = {
                 Threshold("days_post_exit", "Days overdue allowed after exit", 30, 0, 365,
                           "days"),
             ),
-            source="Tandem issue 5: overdue by more than 14 days in treatment or 30 days after "
-            "exit.",
+            source="Tandem's service default: overdue by more than 14 days in treatment or 30 "
+            "days after exit.",
+            clears_itself="the check-up is no longer overdue",
         ),
         RuleSpec(
             code="review-overdue",
@@ -234,6 +296,7 @@ RULES: dict[str, RuleSpec] = {
                                   "days"),),
             source="NICE CG51 / Drug misuse and dependence: UK guidelines on clinical management "
             "(2017): care plans reviewed at least every 3 months.",
+            clears_itself="the plan has been reviewed or its review date is no longer past",
         ),
         RuleSpec(
             code="plan-unsigned",
@@ -244,7 +307,9 @@ RULES: dict[str, RuleSpec] = {
             "portal or at the next appointment.",
             thresholds=(Threshold("days", "Days after a change before flagging", 14, 1, 90,
                                   "days"),),
-            source="Tandem issue 5: plan not signed by the patient 14 days after a change.",
+            source="Tandem's service default: plan not signed by the patient 14 days after a "
+            "change.",
+            clears_itself="the latest version of the plan has been signed or replaced",
         ),
         RuleSpec(
             code="housing",
@@ -266,7 +331,10 @@ RULES: dict[str, RuleSpec] = {
             "cannot, follow the service's disengagement procedure.",
             thresholds=(Threshold("days", "Days without recorded contact", 28, 7, 180,
                                   "days"),),
-            source="Tandem issue 5: no recorded contact for 28 days while in treatment.",
+            source="Tandem's service default: no contact by a person (a meeting, call, visit or "
+            "a check-up done with a practitioner) for 28 days while in treatment; a check-up the "
+            "patient completed alone or one imported from another system is not contact.",
+            clears_itself="contact has been recorded",
         ),
         RuleSpec(
             code="goal-not-progressing",
@@ -276,8 +344,8 @@ RULES: dict[str, RuleSpec] = {
             suggested_action="Revisit this goal with them: is it still theirs, and is the plan "
             "giving them the help they need?",
             thresholds=(),
-            source="Goal attainment scaling levels (Kiresuk & Sherman 1968); two reviews at −2 "
-            "is Tandem issue 5's rule.",
+            source="Goal attainment scaling levels (Kiresuk & Sherman 1968); two reviews in a "
+            "row at −2 is Tandem's service default.",
         ),
     )
 }
@@ -340,17 +408,95 @@ class _Found:
     suggested_action: str | None = None  # None: the rule's own
 
 
+def safety_evidence(instrument_name: str, item: str, message: str, value_text: str,
+                    later: str = "") -> str:
+    """The safety flag's evidence; `later`: the answer it was changed to, below the rule."""
+    changed = f", later changed to “{later}”" if later else ""
+    return (f"{instrument_name}, question {item}: {message} "
+            f"(answered “{value_text}”{changed}).")
+
+
+def unanswered_evidence(instrument_name: str, item: str) -> str:
+    return (f"{instrument_name}, question {item}: safety question not answered (they chose "
+            "“I'd rather not say”). Ask about it in person.")
+
+
 def _safety_answer(facts: Facts, limits: dict[str, float]) -> list[_Found]:
-    return [
-        _Found(
-            f"{c.id}:{hit.item}",
-            f"{c.instrument_name}, question {hit.item}: {hit.message} "
-            f"(answered “{hit.value_text}”).",
-            c.id,
-        )
-        for c in facts.checkups
-        for hit in c.safety
-    ]
+    seen, found = set(), []
+    for c in facts.checkups:
+        for hit in c.safety:
+            if (c.id, hit.item) not in seen:  # one flag per question
+                seen.add((c.id, hit.item))
+                found.append(_Found(f"{c.id}:{hit.item}", safety_evidence(
+                    c.instrument_name, hit.item, hit.message, hit.value_text), c.id))
+    return found
+
+
+def _safety_unanswered(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    return [_Found(f"{c.id}:{item}:declined", unanswered_evidence(c.instrument_name, item), c.id)
+            for c in facts.checkups for item in c.declined]
+
+
+def _severe_score(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    """The latest score of a scale is in its most severe band. The onset is the first
+    check-up of the unbroken run in that band."""
+    found = []
+    for scale in facts.scales.values():
+        if scale.severe_at is None:
+            continue
+        series = [(c, float(v)) for c in facts.checkups if c.instrument == scale.instrument
+                  and (v := _number(c.scores.get(scale.code))) is not None]
+        if not series or series[-1][1] < scale.severe_at:
+            continue
+        onset = len(series) - 1
+        while onset > 0 and series[onset - 1][1] >= scale.severe_at:
+            onset -= 1
+        first, (latest, value) = series[onset][0], series[-1]
+        name = f"{scale.instrument_name} ({scale.title.lower()})" if scale.instrument_name \
+            else scale.title
+        evidence = (f"{name}: {num(value)} at the check-up on {day(latest.completed_on)}, in the "
+                    f"most severe band ({num(scale.severe_at)} or more: {scale.severe_label}).")
+        if first is not latest:
+            evidence += f" In this band since {day(first.completed_on)}."
+        found.append(_Found(f"{scale.instrument}:{scale.code}:{first.id}", evidence, latest.id))
+    return found
+
+
+SHARED = (("inject_shared_needle", "a needle or syringe"),
+          ("inject_shared_equipment", "a spoon, water or filter"))
+
+
+def _shared(c: Checkup) -> list[str]:
+    return [words for item, words in SHARED if c.answers.get(item) is True]
+
+
+def _injecting(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    """Sharing any injecting equipment (at the latest outcomes check-up), and injecting for
+    the first time in the episode (after an earlier check-up in it with no injecting)."""
+    tops = [c for c in facts.checkups if c.instrument == "top"
+            and (facts.episode_start is None or c.completed_on >= facts.episode_start)]
+    if not tops:
+        return []
+    found = []
+    latest = tops[-1]
+    if _shared(latest):
+        onset = len(tops) - 1
+        while onset > 0 and _shared(tops[onset - 1]):
+            onset -= 1
+        evidence = (f"At the check-up on {day(latest.completed_on)} they said they had injected "
+                    f"with {' and '.join(_shared(latest))} that someone else had used.")
+        if onset != len(tops) - 1:
+            evidence += f" First reported on {day(tops[onset].completed_on)}."
+        found.append(_Found(f"sharing:{tops[onset].id}", evidence, latest.id))
+    first = next((i for i, c in enumerate(tops) if _days(c, "inject") >= 1), None)
+    if first:  # not None and not the episode's first check-up (injecting already known)
+        c, before = tops[first], tops[first - 1]
+        days = plural(_days(c, "inject"), "day")
+        evidence = (f"Injecting for the first time this episode: {days}"
+                    f" in the 28 days before the check-up on {day(c.completed_on)} (none at the "
+                    f"check-up on {day(before.completed_on)}).")
+        found.append(_Found(f"first:{c.id}", evidence, c.id))
+    return found
 
 
 SUBSTANCES = ("alcohol", "opioids", "crack", "cocaine", "amphetamines", "cannabis", "other")
@@ -403,10 +549,18 @@ def _substance_phrases(s: str, tops: list[Checkup]) -> tuple[str, str]:
     return f"using {SUBSTANCE_NAMES[s]}", "using"
 
 
+OVERDOSE_RISK = (
+    "After time without opioids their tolerance will have fallen, so the risk of overdose is "
+    "at its highest: contact them today, make sure they have naloxone and know how to use it, "
+    "talk about not using alone and using less, and review their plan and medication."
+)
+
+
 def _return_to_use(facts: Facts, limits: dict[str, float]) -> list[_Found]:
     tops = [c for c in facts.checkups if c.instrument == "top"]
     found = []
     for s in SUBSTANCES:
+        weeks_without = limits["opioid_weeks_without" if s == "opioids" else "weeks_without"]
         using = [_days(c, s) >= 1 for c in tops]
         if not using or not using[-1]:
             continue
@@ -416,7 +570,7 @@ def _return_to_use(facts: Facts, limits: dict[str, float]) -> list[_Found]:
         onset = None
         for k in range(start, len(tops)):
             was_problem = any(using[:k])
-            if was_problem and _zero_weeks_before_use(tops, k, s) >= limits["weeks_without"]:
+            if was_problem and _zero_weeks_before_use(tops, k, s) >= weeks_without:
                 onset = k
                 break
         if onset is None:
@@ -441,7 +595,11 @@ def _return_to_use(facts: Facts, limits: dict[str, float]) -> list[_Found]:
                 f" Still {still} at the check-up on {day(latest.completed_on)}: "
                 f"{plural(_days(latest, s), 'day')} in 28."
             )
-        found.append(_Found(f"{s}:{r.id}", evidence, latest.id))
+        if s == "opioids":
+            evidence += " Risk of overdose: tolerance falls after time without opioids."
+            found.append(_Found(f"{s}:{r.id}", evidence, latest.id, OVERDOSE_RISK))
+        else:
+            found.append(_Found(f"{s}:{r.id}", evidence, latest.id))
     return found
 
 
@@ -669,6 +827,9 @@ def _goal_not_progressing(facts: Facts, limits: dict[str, float]) -> list[_Found
 
 _RULE_FUNCTIONS = {
     "safety-answer": _safety_answer,
+    "safety-unanswered": _safety_unanswered,
+    "severe-score": _severe_score,
+    "injecting": _injecting,
     "return-to-use": _return_to_use,
     "reliable-deterioration": _reliable_deterioration,
     "life-domain-drop": _life_domain_drop,
@@ -693,9 +854,11 @@ def evaluate(facts: Facts, config: Config | None = None) -> list[Finding]:
     seen: set[tuple[str, str]] = set()
     for code, spec in RULES.items():
         rc = config.get(code)
-        if rc is not None and not rc.enabled:
+        if rc is not None and not rc.enabled and not spec.fixed:
             continue
-        severity = rc.severity if rc is not None and rc.severity in SEVERITIES else spec.severity
+        severity = spec.severity
+        if rc is not None and rc.severity in SEVERITIES and not spec.fixed:
+            severity = rc.severity
         for f in _RULE_FUNCTIONS[code](facts, thresholds(spec, rc)):
             if (code, f.key) in seen:
                 continue

@@ -26,7 +26,7 @@ Number = int | float
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Licence(Strict):
@@ -54,7 +54,8 @@ class Item(Strict):
     max: Number | None = None
     unit: str = ""
     required: bool = True
-    help: str = ""
+    help: str = ""  # shown to everyone who answers
+    interviewer_help: str = ""  # shown to staff only (e.g. a skip rule for an interviewer)
     loinc: str = ""
     section: str = ""  # a heading shown above the item (e.g. "Alcohol")
 
@@ -72,6 +73,33 @@ class ReliableChange(Strict):
 
     sd: float = Field(gt=0)  # standard deviation of a reference (usually clinical) sample
     reliability: float = Field(gt=0, lt=1)  # test-retest or internal consistency
+    citation: Text
+
+
+class SexBands(Strict):
+    """Bands that differ by the patient's sex for clinical thresholds (e.g. AUDIT-C). When it
+    is not recorded, the `female` bands (the lower threshold) are used, and the page says so."""
+
+    female: list[Band] = Field(min_length=1)
+    male: list[Band] = Field(min_length=1)
+    citation: Text
+
+    @field_validator("female", "male")
+    @classmethod
+    def _apart(cls, bands: list[Band]) -> list[Band]:
+        ordered = sorted(bands, key=lambda b: b.min)
+        for before, band in zip(ordered, ordered[1:], strict=False):
+            if band.min <= before.max:
+                raise ValueError(f"the band '{band.label}' overlaps '{before.label}'")
+        return bands
+
+
+class Severe(Strict):
+    """The most severe band: a score of at least `at_least` raises a high flag even with no
+    earlier check-up to compare (core.flags, rule "severe-score")."""
+
+    at_least: Number
+    label: Text  # plain words for the care team, e.g. "severe depression"
     citation: Text
 
 
@@ -98,10 +126,26 @@ class Scale(Strict):
     higher_is: Literal["worse", "better"]
     bands: list[Band] = []
     bands_citation: str = ""
+    sex_bands: SexBands | None = None  # used instead of `bands` where thresholds differ by sex
+    severe: Severe | None = None
     reliable_change: ReliableChange | None = None
     primary: bool = False  # the headline score for this instrument
     loinc: str = ""
     unit: str = ""
+
+
+class Check(Strict):
+    """Answers that cannot both be true, checked whenever all the items named are answered.
+
+    "at_most_sum": `item` cannot be more than the sum of the `of` items (e.g. days injecting in
+    a week cannot exceed the days of using any drug that week). "only_if_any": `item` answered
+    yes (or above 0) needs at least one of the `of` items above 0 (e.g. sharing needles needs
+    some injecting)."""
+
+    kind: Literal["at_most_sum", "only_if_any"]
+    item: Code
+    of: list[Code] = Field(min_length=1)
+    message: Text  # {item} and {of} are replaced by the answers given
 
 
 class SafetyRule(Strict):
@@ -120,13 +164,18 @@ class Instrument(Strict):
     version: Text
     description: str = ""
     recall_period: str = ""
-    preamble: str = ""
+    preamble: str = ""  # shown to everyone who answers, so in words for the patient
+    interviewer_note: str = ""  # shown to staff entering answers only
+    # A profile of separate figures (e.g. the TOP-style outcomes profile): no single "score"
+    # is shown to the patient.
+    profile: bool = False
     loinc: str = ""
     licence: Licence
     citation: Text  # the published source of the items and their wording
     items: list[Item] = Field(min_length=1)
     scales: list[Scale] = Field(min_length=1)
     safety: list[SafetyRule] = []
+    checks: list[Check] = []
 
     @field_validator("version")
     @classmethod
@@ -147,6 +196,12 @@ class Instrument(Strict):
     @cached_property
     def primary(self) -> Scale:
         return next((s for s in self.scales if s.primary), self.scales[0])
+
+    @cached_property
+    def safety_items(self) -> frozenset[str]:
+        """Items with a safety rule: never estimated from other answers, and a person may say
+        they would rather not answer (which is flagged for the care team to ask in person)."""
+        return frozenset(rule.item for rule in self.safety)
 
     def scale(self, code: str) -> Scale:
         return next(s for s in self.scales if s.code == code)
@@ -332,4 +387,10 @@ def cross_reference_problems(data: dict) -> list[str]:
     for i, rule in _dicts(data.get("safety")):
         if isinstance(rule.get("item"), str) and rule["item"] not in items:
             problems.append(f"safety[{i}].item: no item has the id '{rule['item']}'")
+    for i, check in _dicts(data.get("checks")):
+        named = [("item", check.get("item"))] + [(f"of[{j}]", x)
+                                                 for j, x in enumerate(_list(check.get("of")))]
+        for where, item_id in named:
+            if isinstance(item_id, str) and item_id not in items:
+                problems.append(f"checks[{i}].{where}: no item has the id '{item_id}'")
     return problems

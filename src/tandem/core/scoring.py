@@ -16,6 +16,14 @@ from tandem.core.instruments import Band, Instrument, Item, SafetyRule, Scale, i
 
 Answer = int | float | str | bool | None
 
+# "I'd rather not say", allowed on a safety question only: stored as this value, never scored,
+# and flagged for the care team to ask in person (monitoring.services).
+DECLINED = "declined"
+DECLINED_LABEL = "I'd rather not say"
+
+# The patient's sex for clinical thresholds (Patient.sex_for_thresholds); "" is not recorded.
+SEXES = ("female", "male")
+
 
 class AnswerError(ValueError):
     """A plain message for one item, e.g. "Enter a whole number from 0 to 7"."""
@@ -25,13 +33,18 @@ def _number_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def check_answer(item: Item, raw) -> Answer:
+def check_answer(item: Item, raw, *, declinable: bool = False) -> Answer:
     """The value to store for `raw` (from a form field or JSON), or AnswerError.
 
     An empty answer is None; whether it is allowed is decided at submission (`missing_required`).
+    `declinable`: the item is a safety question, which may be answered DECLINED.
     """
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
+    if isinstance(raw, str) and raw.strip().lower() == DECLINED:
+        if declinable:
+            return DECLINED
+        raise AnswerError(_expected(item))
     if item.type == "string":
         if not isinstance(raw, str):
             raise AnswerError("Enter text.")
@@ -63,15 +76,15 @@ def check_answer(item: Item, raw) -> Answer:
 
 
 def _to_number(raw, item: Item) -> float:
-    if isinstance(raw, int | float):
-        number = float(raw)
-    elif isinstance(raw, str):
-        try:
+    try:
+        if isinstance(raw, int | float):
+            number = float(raw)  # an int too large for a float raises OverflowError
+        elif isinstance(raw, str):
             number = float(raw.strip())
-        except ValueError:
-            raise AnswerError(_expected(item)) from None
-    else:
-        raise AnswerError(_expected(item))
+        else:
+            raise AnswerError(_expected(item))
+    except (ValueError, OverflowError):
+        raise AnswerError(_expected(item)) from None
     if not math.isfinite(number):
         raise AnswerError(_expected(item))
     return number
@@ -99,10 +112,53 @@ def check_answers(instrument: Instrument, raw: dict) -> tuple[dict, dict[str, st
             errors[item_id] = "This instrument has no such question."
             continue
         try:
-            clean[item_id] = check_answer(item, value)
+            clean[item_id] = check_answer(item, value,
+                                          declinable=item_id in instrument.safety_items)
         except AnswerError as exc:
             errors[item_id] = str(exc)
     return clean, errors
+
+
+def unanswered_safety(instrument: Instrument, answers: dict) -> list[str]:
+    """Safety questions with no answer at all (neither a value nor DECLINED)."""
+    return [i.id for i in instrument.items
+            if i.id in instrument.safety_items and answers.get(i.id) is None]
+
+
+def declined_safety(instrument: Instrument, answers: dict) -> list[str]:
+    """Safety questions the person chose not to answer."""
+    return [i.id for i in instrument.items
+            if i.id in instrument.safety_items and answers.get(i.id) == DECLINED]
+
+
+def _shown(instrument: Instrument, item_id: str, value) -> str:
+    item = instrument.item(item_id)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    number = _number_text(value)
+    if item.type == "integer" and item.unit:
+        return f"{number} {item.unit}"
+    return number
+
+
+def inconsistent(instrument: Instrument, answers: dict) -> dict[str, str]:
+    """Answers that cannot both be true (the instrument's `checks`), by the item to correct.
+    A check is made only once every item it names is answered."""
+    errors: dict[str, str] = {}
+    for check in instrument.checks:
+        values = [answers.get(i) for i in (check.item, *check.of)]
+        if any(v is None or isinstance(v, str) for v in values):
+            continue
+        value, others = float(values[0]), [float(v) for v in values[1:]]
+        if check.kind == "at_most_sum":
+            wrong = value > sum(others)
+        else:  # only_if_any
+            wrong = value > 0 and not any(v > 0 for v in others)
+        if wrong and check.item not in errors:
+            of = ", ".join(_shown(instrument, i, answers[i]) for i in check.of)
+            errors[check.item] = check.message.format(
+                item=_shown(instrument, check.item, values[0]), of=of)
+    return errors
 
 
 def missing_required(instrument: Instrument, answers: dict) -> list[str]:
@@ -119,6 +175,10 @@ class ScaleScore:
     answered: int
     of: int
     prorated: bool = False
+    # Set when a safety question went unanswered: the score is not estimated without it.
+    safety_missing: bool = False
+    # Set when the bands depend on sex and it was not recorded (the lower threshold was used).
+    sex_not_recorded: bool = False
 
 
 @dataclass(slots=True)
@@ -148,16 +208,21 @@ def item_score(item: Item, value, reversed_: bool) -> float:
     return number
 
 
-def score_scale(instrument: Instrument, scale: Scale, answers: dict) -> ScaleScore:
+def score_scale(instrument: Instrument, scale: Scale, answers: dict,
+                sex: str | None = None) -> ScaleScore:
     values = []
+    safety_missing = False
     for item_id in scale.items:
         value = answers.get(item_id)
-        if value is not None:
+        if value is not None and not isinstance(value, str):  # DECLINED counts as missing
             values.append(item_score(instrument.item(item_id), value, item_id in scale.reversed))
+        elif item_id in instrument.safety_items:
+            safety_missing = True
     n, answered = len(scale.items), len(values)
     missing = n - answered
     prorated = False
-    if missing > scale.missing.max_missing or answered == 0:
+    if missing > scale.missing.max_missing or answered == 0 or safety_missing:
+        # A safety question is never estimated from the other answers.
         total = None
     elif scale.method == "mean":
         total = round_half_up(sum(values) / answered, 1)
@@ -171,19 +236,29 @@ def score_scale(instrument: Instrument, scale: Scale, answers: dict) -> ScaleSco
             prorated = True
     if total is not None and total == int(total):
         total = int(total)
-    band = band_for(scale, total)
-    return ScaleScore(scale.code, scale.title, total, band, answered, n, prorated)
+    band = band_for(scale, total, sex)
+    return ScaleScore(scale.code, scale.title, total, band, answered, n, prorated,
+                      safety_missing, scale.sex_bands is not None and sex not in SEXES)
 
 
-def band_for(scale: Scale, value) -> Band | None:
+def bands_for(scale: Scale, sex: str | None = None) -> list[Band]:
+    """The scale's bands; for bands that differ by sex, the patient's, or when sex is not
+    recorded the lower threshold's (the female bands), so nobody is under-called."""
+    if scale.sex_bands is None:
+        return scale.bands
+    return scale.sex_bands.male if sex == "male" else scale.sex_bands.female
+
+
+def band_for(scale: Scale, value, sex: str | None = None) -> Band | None:
     if value is None:
         return None
-    for band in scale.bands:
+    bands = bands_for(scale, sex)
+    for band in bands:
         if band.min <= value <= band.max:
             return band
     # A mean or prorated value can fall between two whole-number bands (e.g. 4.5): it belongs
     # to the higher band, matching "a score of 5 or more" style cut-offs.
-    above = [b for b in scale.bands if b.min > value]
+    above = [b for b in bands if b.min > value]
     return min(above, key=lambda b: b.min) if above else None
 
 
@@ -199,7 +274,8 @@ def safety_hits(
     return hits
 
 
-def score(instrument: Instrument, answers: dict, extra_safety: list[SafetyRule] = ()) -> Result:
-    """Score clean answers (from `check_answers`)."""
-    scales = {s.code: score_scale(instrument, s, answers) for s in instrument.scales}
+def score(instrument: Instrument, answers: dict, extra_safety: list[SafetyRule] = (),
+          sex: str | None = None) -> Result:
+    """Score clean answers (from `check_answers`); `sex` for bands that differ by sex."""
+    scales = {s.code: score_scale(instrument, s, answers, sex) for s in instrument.scales}
     return Result(scales, instrument.primary.code, safety_hits(instrument, answers, extra_safety))

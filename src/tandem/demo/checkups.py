@@ -37,10 +37,12 @@ SCHEDULE_COLUMNS = ("id", "organisation_id", "patient_id", "interval_weeks", "ne
 FLAG_COLUMNS = ("id", "organisation_id", "patient_id", "rule", "evidence_key", "severity",
                 "status", "evidence", "suggested_action", "raised_at", "updated_at",
                 "response_id", "acknowledged_at", "acknowledged_by_id", "resolved_at",
-                "resolved_by_id", "action_taken")
-# The demo's safety flags are written beside their responses below; the other rules run
-# through the real core (`tandem.core.flags`) on each generated history.
-DEMO_RULES = {"safety-answer": flag_rules.RuleConfig(enabled=False)}
+                "resolved_by_id", "action_taken", "answer_value")
+# The demo's safety flags are written beside their responses below (resolved ones with what
+# the keyworker did); the other rules run through the real core (`tandem.core.flags`) on each
+# generated history, and `tandem.demo.load` ends with a sweep, so the demo's flags are what
+# the rules produce.
+WRITTEN_HERE = ("safety-answer",)
 # What the keyworker did, for the demo's resolved flags.
 DONE = {
     "return-to-use": "Talked it through at the next appointment; naloxone re-supplied and an "
@@ -141,15 +143,18 @@ class CheckupHistory:
                 for rule in result.safety:
                     # Resolved unless it is from the latest check-up, so the demo has both.
                     latest = step == steps - 1
+                    value = answers[rule.item]
+                    text = next(o.label for o in ins.item(rule.item).options if o.value == value)
                     flags.append((
                         self.uid(), self.org, patient_id, "safety-answer",
                         f"{key(rid)}:{rule.item}",
                         "urgent", "active" if latest else "inactive",
-                        f"{ins.name}, question {rule.item}: {rule.message}.", SAFETY_STEPS,
+                        flag_rules.safety_evidence(ins.name, rule.item, rule.message, text),
+                        SAFETY_STEPS,
                         when, when, rid, None if latest else when, None if latest else keyworker,
                         None if latest else when, None if latest else keyworker,
                         "" if latest else "Phoned the same day; safety plan reviewed with the "
-                        "patient and the duty worker.",
+                        "patient and the duty worker.", float(value),
                     ))
         found = {code: done_dates for code in CHECKUP}
         nxt = None
@@ -175,7 +180,9 @@ class CheckupHistory:
                               if d], default=None))
         days = {c.id: c.completed_on for c in seen}
         rows = []
-        for f in flag_rules.evaluate(facts, DEMO_RULES):
+        for f in flag_rules.evaluate(facts):
+            if f.rule in WRITTEN_HERE:
+                continue
             day = days.get(f.response_id) or self.today - datetime.timedelta(days=3)
             when = self.stamp(day)
             resolved = (self.today - day).days > 21 and keyworker is not None
@@ -188,6 +195,7 @@ class CheckupHistory:
                 keyworker if acknowledged else None, when if resolved else None,
                 keyworker if resolved else None,
                 DONE.get(f.rule, "Discussed with them and the plan updated.") if resolved else "",
+                None,
             ))
         return rows
 
@@ -216,7 +224,8 @@ class CheckupHistory:
                 elif substance == "tobacco":
                     days = 7 if h > 0.2 else level(7)
                 elif substance == "inject" and "opioids" in problem:
-                    days = max(0, level(7, 0.4) - 3)
+                    # Injecting days cannot exceed the days of use that week.
+                    days = min(answers[f"opioids_w{week}"], max(0, level(7, 0.4) - 3))
                 else:
                     days = 0
                 answers[f"{substance}_w{week}"] = days

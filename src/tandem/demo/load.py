@@ -43,6 +43,7 @@ from tandem.demo.plans import (
     VERSION_COLUMNS,
 )
 from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
+from tandem.monitoring import evaluate
 from tandem.monitoring.models import Contact, Flag
 from tandem.patients import caseload
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
@@ -249,6 +250,10 @@ def load(
     bar.close()
     if wanted:
         caseload.refresh()  # the rows went in as plain INSERTs, which send no signals
+        # The flags end as the rules would leave them (plans' reviews and signatures, and
+        # whatever the generated histories show), as after the service's nightly sweep.
+        with transaction.atomic():
+            evaluate.sweep(timezone.localdate())
         # Fresh statistics after a bulk load, so the planner sees the tables as they are (and on
         # PostgreSQL the visibility map too, for index-only scans), as autovacuum would later.
         vacuum = connection.vendor == "postgresql" and not connection.in_atomic_block

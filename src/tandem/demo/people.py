@@ -60,9 +60,12 @@ class Staff:
 
 # Column order of the tuples below; load.py checks these against the models.
 PATIENT_COLUMNS = ("id", "organisation_id", "team_id", "service_id", "given_name", "family_name",
-                   "preferred_name", "date_of_birth", "pronouns", "phone", "email",
+                   "preferred_name", "date_of_birth", "pronouns", "sex_for_thresholds",
+                   "phone", "email",
                    "preferred_contact", "ok_to_leave_message", "contact_notes", "portal_user_id",
                    "created_at")
+# Demo only: sex for clinical thresholds follows the pronouns; "they/them" is not recorded.
+SEX_FOR = {"she/her": "female", "he/him": "male"}
 CARE_TEAM_COLUMNS = ("id", "organisation_id", "patient_id", "status")
 EPISODE_COLUMNS = ("id", "organisation_id", "patient_id", "start_date", "setting", "status",
                    "exit_date", "exit_reason", "closed_date")
@@ -121,9 +124,10 @@ class Generator:
             given, family = choice(GIVEN), choice(FAMILY)
             pid, ctid = uid(), uid()
             email = f"{given.lower()}.{family.lower()}{number}@example.org" if rand() < 0.6 else ""
+            pronouns = choice(PRONOUNS)
             patients.append((
                 pid, org, self.teams[team_index], f"{self.prefix}-{number:06d}", given, family,
-                "", date(randint(18 * 365, 68 * 365)), choice(PRONOUNS),
+                "", date(randint(18 * 365, 68 * 365)), pronouns, SEX_FOR.get(pronouns, ""),
                 f"07700 9{randint(0, 99999):05d}", email, choice(CONTACT), rand() < 0.5, "",
                 None, self.created_at,
             ))

@@ -13,16 +13,22 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from tandem.assessment import registry
-from tandem.assessment.models import CheckupSchedule, Response, ResponseStatus, UrgentAnswer
+from tandem.assessment.models import (
+    CheckupSchedule,
+    Mode,
+    Response,
+    ResponseStatus,
+    UrgentAnswer,
+)
 from tandem.assessment.services import answer_text
 from tandem.core import flags as rules
 from tandem.core.instruments import SafetyRule
 from tandem.core.rci import threshold
-from tandem.core.scoring import safety_hits
+from tandem.core.scoring import declined_safety, safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
 from tandem.patients import caseload
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
@@ -45,9 +51,8 @@ class Settings:
 def settings_for(organisation_id) -> Settings:
     config, actions = {}, {}
     for row in RuleSetting.objects.filter(organisation_id=organisation_id):
-        # Safety answers are always flagged (see monitoring.forms.ALWAYS_ON).
-        config[row.rule] = rules.RuleConfig(enabled=row.enabled or row.rule == "safety-answer",
-                                            severity=row.severity or None,
+        # Safety rules are always on at their own severity (core.flags.RuleSpec.fixed).
+        config[row.rule] = rules.RuleConfig(enabled=row.enabled, severity=row.severity or None,
                                             thresholds=row.thresholds or {})
         if row.suggested_action.strip():
             actions[row.rule] = row.suggested_action.strip()
@@ -61,8 +66,15 @@ def scales_of(instruments) -> dict[tuple[str, str], rules.Scale]:
             rc = s.reliable_change
             found[(ins.code, s.code)] = rules.Scale(
                 ins.code, s.code, s.title, s.higher_is,
-                threshold(rc.sd, rc.reliability) if rc else None)
+                threshold(rc.sd, rc.reliability) if rc else None,
+                s.severe.at_least if s.severe else None, s.severe.label if s.severe else "",
+                ins.name)
     return found
+
+
+# Check-ups that count as contact with a person (the no-contact rule): not one the patient
+# completed alone in the portal, nor one imported from another system.
+IN_PERSON = (Mode.WITH_PRACTITIONER, Mode.PHONE)
 
 
 def _latest_episodes(ids) -> dict:
@@ -93,8 +105,8 @@ def gather(organisation, ids, today: datetime.date) -> dict:
                                     completed_on__gte=since)
             .order_by("completed_on", "completed_at")
             .values_list("id", "patient_id", "instrument_code", "completed_on", "answers",
-                         "scores"))
-    for rid, pid, code, day, answers, scores in rows:
+                         "scores", "mode"))
+    for rid, pid, code, day, answers, scores, mode in rows:
         ins = instruments.get(code)
         if ins is None:
             continue
@@ -103,8 +115,10 @@ def gather(organisation, ids, today: datetime.date) -> dict:
                             answer_text(ins, rule.item, answers.get(rule.item)))
             for rule in safety_hits(ins, answers, extra.get(code, ())))
         checkups.setdefault(pid, []).append(rules.Checkup(
-            str(rid), code, ins.short_title or ins.title, day, answers, scores, hits))
-        last_checkup[pid] = day
+            str(rid), code, ins.name, day, answers, scores, hits,
+            tuple(declined_safety(ins, answers))))
+        if mode in IN_PERSON:
+            last_checkup[pid] = day
     due = dict(CheckupSchedule.objects.filter(patient_id__in=ids)
                .values_list("patient_id", "next_due"))
     plans = {}
@@ -154,6 +168,13 @@ def gather(organisation, ids, today: datetime.date) -> dict:
     return facts
 
 
+def clearing_rules(settings: Settings) -> dict[str, str]:
+    """{rule: reason} for the enabled rules whose open flags close when their condition no
+    longer holds (core.flags.RuleSpec.clears_itself)."""
+    return {code: spec.clears_itself for code, spec in rules.RULES.items()
+            if spec.clears_itself and settings.config.get(code, rules.RuleConfig()).enabled}
+
+
 def findings_for(facts: dict, settings: Settings) -> dict:
     found = {}
     for pid, f in facts.items():
@@ -171,9 +192,15 @@ def _with_action(finding: rules.Finding, settings: Settings) -> rules.Finding:
                          finding.response_id)
 
 
-def apply(organisation_id, found: dict, now=None) -> tuple[int, int]:
-    """Store findings as flags. Returns (raised, updated)."""
+def apply(organisation_id, found: dict, now=None,
+          clearing: dict[str, str] | None = None) -> tuple[int, int]:
+    """Store findings as flags. Returns (raised, updated).
+
+    `clearing` ({rule: reason}, see `clearing_rules`): an open flag of one of these rules
+    whose finding is gone (every patient in `found` was evaluated) closes with the reason."""
     now = now or timezone.now()
+    if clearing:
+        close_cleared(found, clearing, now)
     ids = [pid for pid, items in found.items() if items]
     if not ids:
         return 0, 0
@@ -202,10 +229,28 @@ def apply(organisation_id, found: dict, now=None) -> tuple[int, int]:
     return len(new), len(changed)
 
 
+def close_cleared(found: dict, clearing: dict[str, str], now) -> int:
+    """Close the open flags of `clearing` rules that these patients' findings no longer
+    show, with the reason recorded (no person closed them: resolved_by stays empty)."""
+    still = {(pid, f.rule, f.key) for pid, items in found.items() for f in items}
+    stale = [(fid, pid, rule) for fid, pid, rule, key in Flag.objects.filter(
+        patient_id__in=list(found), rule__in=list(clearing), status=FlagStatus.ACTIVE)
+        .values_list("id", "patient_id", "rule", "evidence_key")
+        if (pid, rule, key) not in still]
+    when = rules.day(timezone.localdate(now))
+    for rule in {r for _f, _p, r in stale}:
+        Flag.objects.filter(pk__in=[f for f, _p, r in stale if r == rule]).update(
+            status=FlagStatus.INACTIVE, resolved_at=now, updated_at=now,
+            action_taken=f"Closed by Tandem on {when}: {clearing[rule]}.")
+    caseload.refresh({pid for _f, pid, _r in stale})  # bulk writes send no signals
+    return len(stale)
+
+
 def evaluate_patients(organisation, ids, today: datetime.date | None = None) -> tuple[int, int]:
     today = today or timezone.localdate()
     settings = settings_for(organisation.pk)
-    return apply(organisation.pk, findings_for(gather(organisation, ids, today), settings))
+    return apply(organisation.pk, findings_for(gather(organisation, ids, today), settings),
+                 clearing=clearing_rules(settings))
 
 
 def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tuple[int, int]:
@@ -213,11 +258,16 @@ def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tu
 
 
 def monitored(organisation):
-    """Patients the sweep looks at: those with an episode in treatment or post-exit monitoring."""
-    return (Patient.objects.filter(organisation=organisation,
-                                   episodes__status__in=[EpisodeStatus.ACTIVE,
-                                                         EpisodeStatus.MONITORING])
-            .order_by("pk").values_list("pk", flat=True).distinct())
+    """Patients the sweep looks at: those with an episode in treatment or post-exit
+    monitoring, and anyone with an open flag (so a flag whose condition has cleared closes,
+    whatever became of the episode)."""
+    episodes = Episode.objects.filter(
+        organisation=organisation, status__in=[EpisodeStatus.ACTIVE, EpisodeStatus.MONITORING])
+    flagged = Flag.objects.filter(organisation=organisation, status=FlagStatus.ACTIVE)
+    return (Patient.objects.filter(Q(pk__in=episodes.values("patient_id"))
+                                   | Q(pk__in=flagged.values("patient_id")),
+                                   organisation=organisation)
+            .order_by("pk").values_list("pk", flat=True))
 
 
 def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None) -> dict:
@@ -231,7 +281,8 @@ def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None)
         ids = list(monitored(org))
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
-            raised, updated = apply(org.pk, findings_for(gather(org, chunk, today), settings))
+            raised, updated = apply(org.pk, findings_for(gather(org, chunk, today), settings),
+                                    clearing=clearing_rules(settings))
             totals["patients"] += len(chunk)
             totals["raised"] += raised
             totals["updated"] += updated

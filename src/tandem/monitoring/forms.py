@@ -39,9 +39,6 @@ class ReengageForm(NewEpisodeForm):
         self.fields["start_date"].label = "New episode starts"
 
 
-ALWAYS_ON = "safety-answer"
-
-
 class RuleSettingForm(forms.ModelForm):
     """One rule's settings; a number field per threshold the rule has."""
 
@@ -53,26 +50,45 @@ class RuleSettingForm(forms.ModelForm):
     def __init__(self, *args, spec=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec = spec
-        self.fields["severity"].choices = [("", f"Default ({spec.severity})"),
-                                           *Severity.choices]
         self.fields["suggested_action"].label = (
             "Escalation steps" if spec.code == "safety-answer" else "Suggested action")
         self.fields["suggested_action"].help_text = f"Leave blank for: {spec.suggested_action}"
-        if spec.code == ALWAYS_ON:
+        if spec.fixed:
+            # A safety rule is always on at its own severity: neither is offered, and a
+            # posted value is ignored (disabled fields take their initial value).
+            default = Severity(spec.severity).label
             self.fields["enabled"].disabled = True
             self.fields["enabled"].initial = True
             self.fields["enabled"].help_text = (
-                "Always on: an answer that needs same-day attention is never left unflagged.")
+                "Always on: a safety answer is never left unflagged.")
+            self.fields["severity"].disabled = True
+            self.fields["severity"].choices = [("", default)]
+            self.fields["severity"].initial = ""
+            self.fields["severity"].help_text = f"Always “{default}”: it cannot be lowered."
+        else:
+            self.fields["severity"].choices = [("", f"Default ({spec.severity})"),
+                                               *Severity.choices]
         saved = (self.instance.thresholds or {}) if self.instance.pk else {}
         for t in spec.thresholds:
             self.fields[f"t_{t.name}"] = forms.FloatField(
                 label=f"{t.label} ({t.unit})", min_value=t.minimum, max_value=t.maximum,
                 initial=saved.get(t.name, t.default))
 
+    def clean(self):
+        data = super().clean()
+        if self.spec.fixed:
+            posted = self.data.get(self.add_prefix("severity"), "")
+            if posted not in ("", self.spec.severity):
+                self.add_error("severity", f"{self.spec.title} flags are always "
+                               f"“{Severity(self.spec.severity).label}”; this cannot be changed.")
+            if self.data.get(self.add_prefix("enabled"), "on") in ("", "off", "false"):
+                self.add_error("enabled", f"{self.spec.title} is always on.")
+        return data
+
     def save(self, commit=True):
         setting = super().save(commit=False)
-        if self.spec.code == ALWAYS_ON:
-            setting.enabled = True
+        if self.spec.fixed:
+            setting.enabled, setting.severity = True, ""
         setting.thresholds = {t.name: self.cleaned_data[f"t_{t.name}"]
                               for t in self.spec.thresholds
                               if self.cleaned_data.get(f"t_{t.name}") is not None}

@@ -59,6 +59,9 @@ class Flag(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     action_taken = models.TextField(blank=True)
+    # For a safety answer: the answer's value this flag is about (its evidence follows the
+    # latest answer while it is open); a later answer worse than this raises a new flag.
+    answer_value = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-raised_at"]

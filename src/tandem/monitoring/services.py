@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tandem.audit.trail import record_request
+from tandem.core import flags as flag_rules
+from tandem.core.flags import RULES
 from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
 
 # What the care team should do about an urgent safety answer, shown with the flag until a
@@ -40,35 +42,110 @@ def escalation_steps(organisation_id) -> str:
     """The service's own escalation steps for safety answers, or Tandem's default."""
     from tandem.monitoring.models import RuleSetting
 
-    own = (RuleSetting.objects.filter(organisation_id=organisation_id, rule="safety-answer")
+    own = (RuleSetting.objects.filter(organisation_id=organisation_id, rule=SAFETY)
            .values_list("suggested_action", flat=True).first())
     return (own or "").strip() or SAFETY_STEPS
 
 
+SAFETY = "safety-answer"
+UNANSWERED = "safety-unanswered"
+
+
+def safety_evidence(instrument, rule, value_text: str, later: str = "") -> str:
+    return flag_rules.safety_evidence(instrument.name, rule.item, rule.message, value_text, later)
+
+
 def safety_flag(organisation_id, patient_id, response_id, instrument, rule,
-                value_text: str, steps: str = SAFETY_STEPS) -> Flag:
+                value, value_text: str, steps: str = SAFETY_STEPS) -> Flag:
     """The urgent flag (unsaved) for an answer that meets a safety rule."""
     return Flag(
-        organisation_id=organisation_id,
-        patient_id=patient_id,
-        rule="safety-answer",
-        evidence_key=f"{response_id}:{rule.item}",
-        severity=Severity.URGENT,
-        evidence=f"{instrument.name}, question {rule.item}: {rule.message} "
-        f"(answered “{value_text}”).",
-        suggested_action=steps,
-        response_id=response_id,
+        organisation_id=organisation_id, patient_id=patient_id, rule=SAFETY,
+        evidence_key=f"{response_id}:{rule.item}", severity=Severity.URGENT,
+        evidence=safety_evidence(instrument, rule, value_text), suggested_action=steps,
+        response_id=response_id, answer_value=float(value),
     )
 
 
-def raise_safety_flag(response, instrument, rule, value_text: str) -> tuple[Flag, bool]:
-    flag = safety_flag(response.organisation_id, response.patient_id, response.pk, instrument,
-                       rule, value_text, escalation_steps(response.organisation_id))
-    return raise_flag(
-        patient=response.patient, rule=flag.rule, evidence_key=flag.evidence_key,
-        severity=flag.severity, evidence=flag.evidence, suggested_action=flag.suggested_action,
-        response=response,
+def unanswered_flag(organisation_id, patient_id, response_id, instrument, item_id) -> Flag:
+    """The high flag (unsaved) for a safety question the person chose not to answer."""
+    spec = RULES[UNANSWERED]
+    return Flag(
+        organisation_id=organisation_id, patient_id=patient_id, rule=UNANSWERED,
+        evidence_key=f"{response_id}:{item_id}:declined", severity=spec.severity,
+        evidence=flag_rules.unanswered_evidence(instrument.name, item_id),
+        suggested_action=spec.suggested_action, response_id=response_id,
     )
+
+
+def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
+    """Apply the safety rules to the response's answers as they stand now, in the caller's
+    transaction; returns the flags newly raised.
+
+    For each safety question: an answer that meets a rule raises an urgent flag unless one is
+    open (whose evidence then follows the latest answer) or the last resolved one was about
+    an answer at least as bad; so a new or worse answer is never missed. A question the
+    person chose not to answer raises a high flag to ask in person."""
+    from tandem.core.scoring import DECLINED, safety_hits
+
+    answers = response.answers
+    hits: dict[str, object] = {}
+    for rule in safety_hits(instrument, answers, extra_rules):
+        hits.setdefault(rule.item, rule)  # the instrument's own rule first
+    items = dict.fromkeys([r.item for r in [*instrument.safety, *extra_rules]])
+    existing = list(Flag.objects.select_for_update().filter(
+        response_id=response.pk, rule__in=[SAFETY, UNANSWERED]).order_by("raised_at"))
+    steps = None
+    raised = []
+    for item_id in items:
+        value = answers.get(item_id)
+        if value == DECLINED:
+            if not any(f.evidence_key == f"{response.pk}:{item_id}:declined" for f in existing):
+                raised.append(unanswered_flag(response.organisation_id, response.patient_id,
+                                              response.pk, instrument, item_id))
+            continue
+        mine = [f for f in existing if f.rule == SAFETY and (
+            f.evidence_key == f"{response.pk}:{item_id}"
+            or f.evidence_key.startswith(f"{response.pk}:{item_id}:"))]
+        rule = hits.get(item_id)
+        text = answer_text(instrument, item_id, value)
+        still_open = [f for f in mine if f.is_open]
+        if still_open:
+            flag = still_open[-1]
+            if rule is not None:
+                evidence, worth = safety_evidence(instrument, rule, text), float(value)
+            else:  # lowered below the rule, or cleared: keep what was said, and the change
+                said = flag.evidence.rsplit("(answered “", 1)[-1].split("”", 1)[0]
+                rule_then = next(r for r in [*instrument.safety, *extra_rules]
+                                 if r.item == item_id)
+                evidence = safety_evidence(instrument, rule_then, said, later=text)
+                worth = flag.answer_value
+            if evidence != flag.evidence:
+                flag.evidence, flag.answer_value = evidence, worth
+                flag.updated_at = timezone.now()
+                flag.save(update_fields=["evidence", "answer_value", "updated_at"])
+            continue
+        if rule is None:
+            continue
+        last = mine[-1] if mine else None
+        if last is not None and not _worse(float(value), text, last, instrument, rule):
+            continue
+        steps = steps if steps is not None else escalation_steps(response.organisation_id)
+        flag = safety_flag(response.organisation_id, response.patient_id, response.pk,
+                           instrument, rule, value, text, steps)
+        if mine:
+            flag.evidence_key = f"{response.pk}:{item_id}:{len(mine) + 1}"
+        raised.append(flag)
+    for flag in raised:
+        flag.save(force_insert=True)
+    return raised
+
+
+def _worse(value: float, text: str, last: Flag, instrument, rule) -> bool:
+    """Is this answer worse than the one the last resolved flag was about?"""
+    if last.answer_value is not None:
+        return value > last.answer_value
+    # A flag from before answer values were kept: any different answer counts as new.
+    return safety_evidence(instrument, rule, text) != last.evidence
 
 
 # Rules whose evidence belongs to one episode (its check-up schedule, its contact).

@@ -61,9 +61,15 @@ def nightly_sweep(day: str) -> dict:
     return totals
 
 
-def after_change(organisation_id, patient_ids) -> None:
-    """Queue flag evaluation for patients whose data just changed (in the caller's transaction)."""
-    evaluate_patients.enqueue(organisation_id, [str(p) for p in patient_ids])
+def after_change(organisation_id, patient_ids, *, now: bool = False) -> None:
+    """Flag evaluation for patients whose data just changed, in the caller's transaction:
+    queued for the worker, or with `now` run in this request (one patient's own change, so
+    that a flag whose condition it cleared, such as an overdue check-up, closes at once and
+    a new finding shows on the next page)."""
+    if now:
+        evaluate_patients.call(organisation_id, [str(p) for p in patient_ids])
+    else:
+        evaluate_patients.enqueue(organisation_id, [str(p) for p in patient_ids])
 
 
 def sweep_due(now: datetime.datetime | None = None, hour: int = 2) -> str | None:

@@ -22,7 +22,7 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = [
             "service_id", "given_name", "family_name", "preferred_name", "date_of_birth",
-            "pronouns", "team", "phone", "email", "preferred_contact", "ok_to_leave_message",
+            "pronouns", "sex_for_thresholds", "team", "phone", "email", "preferred_contact", "ok_to_leave_message",
             "contact_notes",
         ]
         widgets = {"date_of_birth": DATE}

@@ -29,6 +29,15 @@ class ContactMethod(models.TextChoices):
     IN_PERSON = "in_person", "Only in person"
 
 
+class SexForThresholds(models.TextChoices):
+    """Sex as used by clinical thresholds that differ by it (e.g. AUDIT-C: 3 or more for
+    women, 4 or more for men). Not recorded: the lower threshold is used, and results say so."""
+
+    NOT_RECORDED = "", "Not recorded"
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+
+
 class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
@@ -39,6 +48,12 @@ class Patient(models.Model):
     preferred_name = models.CharField(max_length=100, blank=True)
     date_of_birth = models.DateField()
     pronouns = models.CharField(max_length=40, blank=True)
+    sex_for_thresholds = models.CharField(
+        "sex for clinical thresholds", max_length=10, choices=SexForThresholds.choices,
+        blank=True, default=SexForThresholds.NOT_RECORDED,
+        help_text="Used only where a questionnaire's thresholds differ by sex (AUDIT-C). When "
+        "not recorded, the lower threshold is used.",
+    )
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
     preferred_contact = models.CharField(
