@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from tandem.core.instruments import parse
 from tandem.core.scoring import (
+    DECLINED,
     AnswerError,
     check_answer,
-    DECLINED,
     check_answers,
     declined_safety,
     missing_required,

@@ -47,7 +47,7 @@ def test_worked_examples(example):
     ins = registry.shipped()[example["instrument"]]
     clean, errors = check_answers(ins, example["answers"])
     assert errors == {}
-    result = score(ins, clean)
+    result = score(ins, clean, sex=example.get("sex"))
     for scale, expected in example["expected"].items():
         assert result.scales[scale].value == expected, example["source"]
     if "band" in example:

@@ -19,7 +19,14 @@ from tandem.assessment import registry, services
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import completed, track
 from tandem.core.errors import Invalid
-from tandem.core.scoring import check_answers, score
+from tandem.core.scoring import (
+    check_answers,
+    declined_safety,
+    inconsistent,
+    score,
+    unanswered_safety,
+)
+from tandem.patients.models import SexForThresholds
 
 router = Router(tags=["check-ups"])
 
@@ -42,15 +49,22 @@ class ScaleOut(Schema):
     answered: int
     of: int
     prorated: bool
+    note: str = Field("", description="Why there is no score, or which threshold was used")
 
 
 class ScoreIn(Schema):
-    answers: dict[str, Any] = Field(..., description="Item id → answer")
+    answers: dict[str, Any] = Field(..., description="Item id → answer; \"declined\" on a "
+                                    "safety question records that the person would rather not "
+                                    "say")
+    sex: SexForThresholds = Field(SexForThresholds.NOT_RECORDED, description="For bands that "
+                                  "differ by sex (AUDIT-C); \"\" (not recorded) uses the lower "
+                                  "threshold")
 
 
 class SafetyOut(Schema):
     item: str
     message: str
+    declined: bool = Field(False, description="The person chose not to answer: ask in person")
 
 
 class ScoreOut(Schema):
@@ -182,20 +196,41 @@ def get_instrument(request: HttpRequest, code: str):
 @router.post("/instruments/{code}/score", response=ScoreOut, url_name="instrument-score")
 def score_answers(request: HttpRequest, code: str, body: ScoreIn):
     """Score a set of answers without storing anything. Unanswered items count as missing
-    (the instrument's missing-item rule decides whether a score is given)."""
+    (the instrument's missing-item rule decides whether a score is given), except a safety
+    question, which is never estimated: leaving one out is a 422 naming it (send "declined"
+    if the person would rather not say)."""
     instrument = _instrument(request, code)
     clean, errors = check_answers(instrument, body.answers)
+    errors |= {item: SAFETY_REQUIRED for item in unanswered_safety(instrument, clean)
+               if item not in errors}
+    if not errors:
+        errors = inconsistent(instrument, clean)
     if errors:
         raise _invalid(errors)
-    result = score(instrument, clean)
+    result = score(instrument, clean, sex=body.sex)
+    declined = [{"item": item, "message": "Safety question not answered: ask in person.",
+                 "declined": True} for item in declined_safety(instrument, clean)]
     return {
         "instrument": instrument.code, "version": instrument.version,
         "primary": result.primary,
         "scales": [{"code": s.code, "title": s.title, "value": s.value,
                     "band": s.band.label if s.band else None, "answered": s.answered,
-                    "of": s.of, "prorated": s.prorated} for s in result.scales.values()],
-        "safety": [{"item": r.item, "message": r.message} for r in result.safety],
+                    "of": s.of, "prorated": s.prorated, "note": scale_note(s)}
+                   for s in result.scales.values()],
+        "safety": [{"item": r.item, "message": r.message} for r in result.safety] + declined,
     }
+
+
+SAFETY_REQUIRED = ("This is a safety question: it is never estimated from the other answers. "
+                   "Send the answer given, or \"declined\" if the person would rather not say.")
+
+
+def scale_note(s) -> str:
+    if s.safety_missing:
+        return "No score: a safety question was not answered."
+    if s.sex_not_recorded:
+        return "Sex not recorded: the lower threshold was used."
+    return ""
 
 
 @router.get("/patients/{uuid:patient_id}/responses", response=list[ResponseOut],

@@ -7,17 +7,19 @@ from django import forms
 
 from tandem.assessment.models import CheckupSchedule, Mode
 from tandem.core.instruments import Instrument, Item
-from tandem.core.scoring import AnswerError, check_answer
+from tandem.core.scoring import DECLINED, DECLINED_LABEL, AnswerError, check_answer
 
 
 class AnswerField(forms.Field):
-    def __init__(self, item: Item, **kwargs):
+    def __init__(self, item: Item, *, declinable: bool = False, staff: bool = False, **kwargs):
         self.item = item
-        super().__init__(required=False, label=item.text, help_text=hint(item), **kwargs)
+        self.declinable = declinable
+        super().__init__(required=False, label=item.text, help_text=hint(item, staff=staff),
+                         **kwargs)
 
     def to_python(self, value):
         try:
-            return check_answer(self.item, value)
+            return check_answer(self.item, value, declinable=self.declinable)
         except AnswerError as exc:
             raise forms.ValidationError(str(exc)) from None
 
@@ -27,18 +29,24 @@ class AnswerField(forms.Field):
         return value
 
 
-def hint(item: Item) -> str:
-    """The item's help, and for numbers the range expected (e.g. "0 to 7 days")."""
+def hint(item: Item, staff: bool = False) -> str:
+    """The item's help (with the interviewer's note for staff), and for numbers the range
+    expected (e.g. "0 to 7 days")."""
     parts = [item.help] if item.help else []
+    if staff and item.interviewer_help:
+        parts.append(item.interviewer_help)
     if item.type in ("integer", "decimal"):
         unit = f" {item.unit}" if item.unit else ""
         parts.append(f"{item.min:g} to {item.max:g}{unit}.")
     return " ".join(parts)
 
 
-def widget_for(item: Item):
+def widget_for(item: Item, declinable: bool = False):
     if item.type == "choice":
-        return forms.RadioSelect(choices=[(o.value, o.label) for o in item.options])
+        choices = [(o.value, o.label) for o in item.options]
+        if declinable:  # a safety question: saying so is better than leaving it blank
+            choices.append((DECLINED, DECLINED_LABEL))
+        return forms.RadioSelect(choices=choices)
     if item.type == "boolean":
         return forms.RadioSelect(choices=[("yes", "Yes"), ("no", "No")])
     if item.type in ("integer", "decimal"):
@@ -63,13 +71,15 @@ class AnswersForm(forms.Form):
     """Fields for some or all of an instrument's items, named item_<id>."""
 
     def __init__(self, *args, instrument: Instrument, items: list[Item] | None = None,
-                 answers: dict | None = None, **kwargs):
+                 answers: dict | None = None, staff: bool = False, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.instrument = instrument
         self.items = items if items is not None else list(instrument.items)
         for item in self.items:
-            field = AnswerField(item, widget=widget_for(item))
+            declinable = item.id in instrument.safety_items
+            field = AnswerField(item, declinable=declinable, staff=staff,
+                                widget=widget_for(item, declinable))
             field.item_required = item.required
             self.fields[field_name(item)] = field
             if answers and item.id in answers:

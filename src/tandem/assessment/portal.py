@@ -15,6 +15,7 @@ from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
 from tandem.core.instruments import Instrument, Item
+from tandem.core.scoring import declined_safety
 
 
 def pages(instrument: Instrument) -> list[list[Item]]:
@@ -90,7 +91,7 @@ def question(request, response_id, number):
             except services.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
             else:
-                if flags:  # crisis contacts at once, then carry on
+                if any(f.severity == "urgent" for f in flags):  # crisis contacts at once
                     return redirect("portal:checkup-help", response_id=response.pk,
                                     number=min(number + 1, len(screens) + 1))
                 if action == "later":
@@ -156,7 +157,11 @@ def done(request, response_id):
     if response.status != ResponseStatus.COMPLETED:
         return redirect("portal:checkup-review", response_id=response.pk)
     urgent = services.safety_flags(response)
+    declined = bool(declined_safety(instrument, response.answers))
     return render(request, "assessment/portal_done.html", {
         "response": response, "instrument": instrument, "urgent": urgent,
+        "declined": declined,
+        # After a safety answer the page says only what fits it; a profile has no score.
+        "show_score": not urgent and not instrument.profile and response.headline is not None,
         "contacts": crisis_contacts(request.patient.organisation) if urgent else [],
     })

@@ -5,6 +5,7 @@ profile. Reads only; the pictures come from the pure core (core/charts.py, core/
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 
 from django.utils.safestring import mark_safe
@@ -14,8 +15,8 @@ from tandem.assessment.models import CrisisContact, Response, ResponseStatus
 from tandem.assessment.services import checkup_status, is_due
 from tandem.core import charts
 from tandem.core.instruments import Instrument, Scale
-from tandem.core.rci import Change, reliable_change
-from tandem.core.scoring import band_for
+from tandem.core.rci import Change, reliable_change, threshold
+from tandem.core.scoring import SEXES, band_for, bands_for
 
 LIFE_DOMAINS = registry.LIFE_DOMAINS
 TOP = "top"
@@ -66,6 +67,17 @@ class ScaleTrack:
     rows: list[dict]  # date, value, band, change from the previous check-up
     overall: Change | None  # first to latest
     chart: str
+    # The bands differ by sex and it is not recorded: the lower threshold was used.
+    sex_not_recorded: bool = False
+
+    @property
+    def reliable_points(self) -> str:
+        """The smallest change that counts as reliable, in points (e.g. "6")."""
+        rc = self.scale.reliable_change
+        if rc is None:
+            return ""
+        points = threshold(rc.sd, rc.reliability)
+        return str(math.ceil(points - 1e-9)) if self.scale.method == "sum" else f"{points:.1f}"
 
     @property
     def latest(self):
@@ -88,11 +100,12 @@ def _date(response: Response) -> datetime.date:
 
 
 def track(instrument: Instrument, scale: Scale, responses: list[Response],
-          prefix: str, chart: bool = True) -> ScaleTrack:
+          prefix: str, chart: bool = True, sex: str = "") -> ScaleTrack:
     rows, previous = [], None
+    unknown_sex = scale.sex_bands is not None and sex not in SEXES
     for r in responses:
         value = r.scores.get(scale.code)
-        band = _band_label(scale, value)
+        band = _band_label(scale, value, sex)
         rows.append({"date": _date(r), "value": value, "band": band, "mode": r.get_mode_display(),
                      "change": change_between(scale, previous, value), "response": r})
         if value is not None:
@@ -100,11 +113,11 @@ def track(instrument: Instrument, scale: Scale, responses: list[Response],
     values = [row["value"] for row in rows if row["value"] is not None]
     overall = change_between(scale, values[0], values[-1]) if len(values) > 1 else None
     if not chart:
-        return ScaleTrack(scale, rows, overall, "")
+        return ScaleTrack(scale, rows, overall, "", unknown_sex)
     points = [charts.Point(row["date"], row["value"],
                            f"{row['value']:g}" + (f" ({row['band']})" if row["band"] else ""))
               for row in rows if row["value"] is not None]
-    bands = [charts.BandArea(b.min, b.max, b.label, b.level) for b in scale.bands]
+    bands = [charts.BandArea(b.min, b.max, b.label, b.level) for b in bands_for(scale, sex)]
     low, high = scale.range
     better = "Lower is better." if scale.higher_is == "worse" else "Higher is better."
     svg = charts.trajectory_svg(
@@ -114,11 +127,12 @@ def track(instrument: Instrument, scale: Scale, responses: list[Response],
         "same figures.",
         id_prefix=prefix,
     )
-    return ScaleTrack(scale, rows, overall, mark_safe(svg))  # noqa: S308 - built by core.charts, all text escaped
+    return ScaleTrack(scale, rows, overall, mark_safe(svg),  # noqa: S308 - built by core.charts, all text escaped
+                      unknown_sex)
 
 
-def _band_label(scale: Scale, value) -> str:
-    band = band_for(scale, value)
+def _band_label(scale: Scale, value, sex: str = "") -> str:
+    band = band_for(scale, value, sex)
     return band.label if band else ""
 
 
@@ -140,7 +154,8 @@ def results_for(patient) -> list[InstrumentResults]:
         else:
             scales = [instrument.primary, *[s for s in instrument.scales
                                             if s.reliable_change and not s.primary]]
-        tracks = [track(instrument, s, responses, f"{code}-{s.code}") for s in scales]
+        tracks = [track(instrument, s, responses, f"{code}-{s.code}",
+                        sex=patient.sex_for_thresholds) for s in scales]
         result = InstrumentResults(instrument, responses, tracks)
         if code == LIFE_DOMAINS:
             _add_radar(result)

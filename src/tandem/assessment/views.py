@@ -52,7 +52,8 @@ def entry(request, patient_id, response_id):
     instrument = registry.get(patient.organisation, response.instrument_code)
     if instrument is None:
         raise Http404("This questionnaire is no longer in use.")
-    form = AnswersForm(posted(request), instrument=instrument, answers=response.answers)
+    form = AnswersForm(posted(request), instrument=instrument, answers=response.answers,
+                       staff=True)
     urgent = []
     if request.method == "POST":
         finishing = request.POST.get("action") == "finish"
@@ -81,6 +82,7 @@ def entry(request, patient_id, response_id):
                 messages.success(request, "Draft saved.")
                 return redirect("patients:checkup-entry", patient_id=patient.pk,
                                 response_id=response.pk)
+    urgent = [f for f in urgent if f.severity == "urgent"]
     return render(request, "assessment/entry.html", {
         "patient": patient, "response": response, "instrument": instrument, "form": form,
         "urgent": urgent, "contacts": crisis_contacts(patient.organisation) if urgent else [],
@@ -106,8 +108,11 @@ def schedule(request, patient_id):
 
 def _say_urgent(request, flags):
     for flag in flags:
-        messages.warning(request, f"Urgent alert recorded for the care team: {flag.evidence} "
-                         "Give the patient the crisis contacts now.")
+        if flag.severity == "urgent":
+            messages.warning(request, f"Urgent alert recorded for the care team: "
+                             f"{flag.evidence} Give the patient the crisis contacts now.")
+        else:
+            messages.warning(request, f"Recorded for the care team: {flag.evidence}")
 
 
 def detail(request, patient_id, response_id):

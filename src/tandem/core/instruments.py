@@ -73,7 +73,8 @@ class ReliableChange(Strict):
 
     sd: float = Field(gt=0)  # standard deviation of a reference (usually clinical) sample
     reliability: float = Field(gt=0, lt=1)  # test-retest or internal consistency
-    citation: Text
+    citation: Text  # the full source, with any working (kept in the file and docs/)
+    short: str = ""  # a one-line citation for the page
 
 
 class SexBands(Strict):
@@ -145,7 +146,7 @@ class Check(Strict):
     kind: Literal["at_most_sum", "only_if_any"]
     item: Code
     of: list[Code] = Field(min_length=1)
-    message: Text  # {item} and {of} are replaced by the answers given
+    message: Text  # {item}: the answer to `item`; {total}: the sum of the `of` answers
 
 
 class SafetyRule(Strict):

@@ -131,6 +131,10 @@ def declined_safety(instrument: Instrument, answers: dict) -> list[str]:
             if i.id in instrument.safety_items and answers.get(i.id) == DECLINED]
 
 
+def num(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
 def _shown(instrument: Instrument, item_id: str, value) -> str:
     item = instrument.item(item_id)
     if isinstance(value, bool):
@@ -155,9 +159,8 @@ def inconsistent(instrument: Instrument, answers: dict) -> dict[str, str]:
         else:  # only_if_any
             wrong = value > 0 and not any(v > 0 for v in others)
         if wrong and check.item not in errors:
-            of = ", ".join(_shown(instrument, i, answers[i]) for i in check.of)
             errors[check.item] = check.message.format(
-                item=_shown(instrument, check.item, values[0]), of=of)
+                item=_shown(instrument, check.item, values[0]), total=num(sum(others)))
     return errors
 
 

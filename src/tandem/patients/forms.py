@@ -22,8 +22,8 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = [
             "service_id", "given_name", "family_name", "preferred_name", "date_of_birth",
-            "pronouns", "sex_for_thresholds", "team", "phone", "email", "preferred_contact", "ok_to_leave_message",
-            "contact_notes",
+            "pronouns", "sex_for_thresholds", "team", "phone", "email", "preferred_contact",
+            "ok_to_leave_message", "contact_notes",
         ]
         widgets = {"date_of_birth": DATE}
         help_texts = {"preferred_name": "The name the patient likes to be called, if different."}
