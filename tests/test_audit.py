@@ -12,7 +12,7 @@ def test_viewing_a_patient_writes_an_event_with_who_role_and_address(world):
     client.get(f"/patients/{world.p1.pk}/?purpose=care", REMOTE_ADDR="10.1.2.3")
     event = AuditEvent.objects.filter(patient=world.p1).latest("seq")
     assert event.actor == world.users["practitioner"]
-    assert (event.role, event.action, event.object_type) == ("practitioner", "read", "patient")
+    assert (event.role, event.action, event.object_type) == ("practitioner", "read", "summary")
     assert event.client_address == "10.1.2.3"
     assert event.purpose == "care"
 
@@ -26,12 +26,13 @@ def test_changes_and_api_reads_are_audited(world):
     actions = list(AuditEvent.objects.filter(patient=world.p1).order_by("seq")
                    .values_list("action", "object_type", "role")[before:])
     assert ("create", "careteammember", "team_lead") in actions
-    assert ("read", "patient", "team_lead") in actions
+    assert ("read", "episodes", "team_lead") in actions
 
 
-def test_refused_access_writes_no_patient_event(world):
+def test_refused_access_is_recorded_as_refused_never_as_a_view(world):
     world.client("practitioner_b").get(f"/patients/{world.p1.pk}/")
-    assert not AuditEvent.objects.filter(patient=world.p1, actor=world.users["practitioner_b"])
+    events = AuditEvent.objects.filter(actor=world.users["practitioner_b"], patient=world.p1)
+    assert list(events.values_list("action", flat=True)) == ["refused"]
 
 
 def test_events_cannot_be_changed_or_deleted_through_the_app(world):
@@ -111,8 +112,8 @@ def test_portal_shows_the_patient_who_looked_at_their_record(world):
     world.client("practitioner").get(f"/patients/{world.p1.pk}/")
     world.client("team_lead").get(f"/patients/{world.p2.pk}/")  # someone else's record
     page = world.client("patient").get("/portal/").content.decode()
-    assert "Practitioner Tester" in page
-    assert "Keyworker or practitioner" in page
+    assert "Practitioner Tester (keyworker)" in page
+    assert "Looked at the front page of your record." in page
     assert "Team_Lead Tester" not in page
 
 

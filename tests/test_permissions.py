@@ -124,6 +124,7 @@ EXPECTED = {
     ("manage:flag-rules", "GET"): ADMIN,
     ("manage:flag-rules", "POST"): ADMIN,
     ("audit:events", "GET"): {"auditor"},
+    ("audit:export", "GET"): {"auditor"},
     ("api-docs", "GET"): SIGNED_IN,
     (API + "api-root", "GET"): set(),
     (API + "openapi-json", "GET"): SIGNED_IN,

@@ -11,6 +11,11 @@ Who may see what:
 The middleware (accounts/middleware.py) applies `RULES` to every request before any view runs;
 views and API endpoints then use `visible_patients` for lists. tests/test_permissions.py walks
 every URL with every role against the expected table, and fails for any URL without a rule.
+
+The same middleware writes the audit trail's record of access: `RECORD_PARTS` names the part
+of the record each patient URL shows (a patient URL without one is refused), `LISTS` the pages
+and endpoints that list patients (each patient they showed is recorded), and every refusal of
+a signed-in user is recorded too (see docs/audit.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -110,6 +116,9 @@ class Decision:
     allowed: bool
     status: int = 403  # when refused: 401 (sign in), 403 (forbidden) or 404 (hidden)
     role: str = ""
+    # When refused: the patient of the user's own organisation the URL named, for the audit
+    # trail only (the refusal itself never says whether the patient exists).
+    patient: object = None
 
 
 ALLOW = Decision(True)
@@ -162,23 +171,26 @@ class PatientRecord(Rule):
     def decide(self, request, kwargs):
         from tandem.patients.models import Patient
 
-        if not roles_of(request.user) & set(CLINICAL_STAFF):
-            return Decision(False)
-        patient = (
-            Patient.objects.filter(
-                pk=kwargs.get("patient_id"), organisation_id=request.user.organisation_id
+        try:
+            patient = (
+                Patient.objects.filter(
+                    pk=kwargs.get("patient_id"), organisation_id=request.user.organisation_id
+                )
+                .select_related("team")
+                .first()
             )
-            .select_related("team")
-            .first()
-        )
+        except ValidationError:  # not a patient id at all
+            patient = None
+        if not roles_of(request.user) & set(CLINICAL_STAFF):
+            return Decision(False, patient=patient)
         if patient is None:
             return Decision(False, status=404)
         role = access_role(request.user, patient)
         if role is None:
-            return Decision(False, status=404)
+            return Decision(False, status=404, patient=patient)
         changing = self.change or request.method in self.methods_that_change
         if changing and role not in CHANGES_RECORDS:
-            return Decision(False)
+            return Decision(False, patient=patient)
         request.patient = patient
         return Decision(True, role=role)
 
@@ -303,6 +315,7 @@ RULES: dict[str, Rule] = {
     "manage:urgent-answers": ADMIN,
     "manage:flag-rules": ADMIN,
     "audit:events": AUDITOR,
+    "audit:export": AUDITOR,
     "api-docs": SIGNED_IN,
     API + "api-root": NOBODY,  # django-ninja's placeholder for reversing /api/v1/
     API + "openapi-json": SIGNED_IN,
@@ -337,8 +350,114 @@ RULES: dict[str, Rule] = {
 }
 
 
-# List pages: one "search" audit event per request (no single patient is opened).
-LIST_VIEWS = {"patients:list", API + "patient-list", API + "flag-list", API + "caseload"}
+# What part of one patient's record each patient URL shows or changes, for the audit trail:
+# every view of it is recorded with this as the event's object_type, so an auditor (and the
+# patient) can tell the plan from the check-ups. The words for each value are in
+# tandem.audit.parts. A URL whose rule opens a patient's record and that is missing here is
+# refused, like a URL without a rule (tests/test_permissions.py checks none is missing).
+RECORD_PARTS: dict[str, str] = {
+    "patients:detail": "summary",
+    "patients:edit": "details",
+    "patients:episode-new": "episodes",
+    "patients:episode-edit": "episode",
+    "patients:member-new": "care-team",
+    "patients:member-end": "care-team",
+    "patients:flags": "flags",
+    "patients:flag": "flag",
+    "patients:contact-new": "contacts",
+    "patients:re-engage": "re-engagement",
+    "patients:timeline": "timeline",
+    "patients:plan": "plan",
+    "patients:plan-edit": "plan",
+    "patients:plan-sign": "plan",
+    "patients:review-new": "reviews",
+    "patients:review": "review",
+    "patients:plan-difference": "plan",
+    "patients:plan-print": "plan-print",
+    "patients:plan-pdf": "plan-print",
+    "patients:action-new": "plan-action",
+    "patients:action-edit": "plan-action",
+    "patients:proposal-respond": "plan-proposal",
+    "patients:goals": "goals",
+    "patients:goal-new": "goals",
+    "patients:goal-edit": "goal",
+    "patients:priorities": "priorities",
+    "patients:priorities-new": "priorities",
+    "patients:sort-session": "priority-sort",
+    "patients:sort": "priority-sort",
+    "patients:sort-discussion": "priority-sort",
+    "patients:checkups": "checkups",
+    "patients:checkup-detail": "checkup",
+    "patients:checkup-new": "checkups",
+    "patients:checkup-entry": "checkup",
+    "patients:checkup-schedule": "checkup-schedule",
+    "portal:home": "summary",
+    "portal:checkups": "checkups",
+    "portal:progress": "progress",
+    "portal:priorities": "priorities",
+    "portal:goals": "goals",
+    "portal:plan": "plan",
+    "portal:plan-sign": "plan",
+    "portal:plan-propose": "plan-proposal",
+    "portal:plan-print": "plan-print",
+    "portal:plan-pdf": "plan-print",
+    "portal:sort": "priority-sort",
+    "portal:checkup-start": "checkups",
+    "portal:checkup-question": "checkup",
+    "portal:checkup-help": "checkup",
+    "portal:checkup-review": "checkup",
+    "portal:checkup-done": "checkup",
+    API + "patient-detail": "details",
+    API + "episode-list": "episodes",
+    API + "episode-detail": "episode",
+    API + "care-team": "care-team",
+    API + "care-team-members": "care-team",
+    API + "response-list": "checkups",
+    API + "response-detail": "checkup",
+    API + "response-submit": "checkup",
+    API + "scores": "scores",
+    API + "sort-list": "priorities",
+    API + "sort-detail": "priority-sort",
+    API + "sort-comparison": "priority-sort",
+    API + "goal-list": "goals",
+    API + "goal-detail": "goal",
+    API + "plan": "plan",
+    API + "plan-sign": "plan",
+    API + "review-list": "reviews",
+    API + "patient-flags": "flags",
+    API + "flag-acknowledge": "flag",
+    API + "flag-resolve": "flag",
+    API + "timeline": "timeline",
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page or endpoint listing patients: one audit event for each patient it showed.
+
+    A web page's view names the patients it showed (`request.shown_patients`); for the API the
+    middleware reads them from the JSON it sends: each item of `items` names its patient by
+    `patient_key`. A request with a search term (`q`) is recorded as a patient search."""
+
+    part: str
+    items: str = ""
+    patient_key: str = ""
+    searched: str = "patient-search"
+
+
+LISTS: dict[str, Listing] = {
+    "patients:list": Listing("caseload"),
+    API + "patient-list": Listing("patient-list", items="items", patient_key="id"),
+    API + "flag-list": Listing("flag-list", items="items", patient_key="patient_id"),
+    API + "caseload": Listing("caseload", items="results", patient_key="id"),
+}
+
+
+def opens_a_record(rule: Rule) -> bool:
+    """Whether this rule opens one patient's record (so its URL must declare a part)."""
+    if isinstance(rule, ByMethod):
+        return any(opens_a_record(r) for r in rule.by_method.values())
+    return isinstance(rule, PatientRecord | Portal)
 
 
 def rule_for(view_name: str | None) -> Rule | None:

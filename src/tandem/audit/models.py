@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     LOGIN = "login", "Signed in"
     LOGIN_FAILED = "login-failed", "Failed sign-in"
     LOGOUT = "logout", "Signed out"
+    REFUSED = "refused", "Refused"  # the permission layer turned the request away
 
 
 FHIR_ACTION = {
@@ -43,6 +44,7 @@ FHIR_ACTION = {
     "login": "E",
     "login-failed": "E",
     "logout": "E",
+    "refused": "E",  # with AuditEvent.outcome "4" (minor failure) in FHIR
 }
 
 
@@ -57,6 +59,8 @@ class AuditEvent(models.Model):
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, null=True, blank=True
     )
+    # What the event is about: a part of the record, a list, or a changed record's model
+    # (tandem.audit.parts has the words for each).
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     path = models.CharField(max_length=300, blank=True)

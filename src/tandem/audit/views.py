@@ -1,12 +1,18 @@
-"""The auditor's view of the trail. Patients appear by service ID only: nothing clinical."""
+"""The auditor's view of the trail, and its export. Patients appear by service ID only:
+nothing clinical."""
 
+import csv
 import datetime
 
 from django import forms
 from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from tandem.audit import parts
 from tandem.audit.models import Action, AuditEvent
+from tandem.audit.trail import record_request
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -15,6 +21,8 @@ class AuditFilter(forms.Form):
     user = forms.CharField(required=False, label="Username")
     patient = forms.CharField(required=False, label="Patient service ID")
     action = forms.ChoiceField(required=False, choices=[("", "Any")] + Action.choices)
+    what = forms.ChoiceField(required=False, label="What",
+                             choices=[("", "Anything")] + parts.choices())
     since = forms.DateField(required=False, widget=DATE, label="From")
     until = forms.DateField(required=False, widget=DATE, label="To")
 
@@ -25,10 +33,10 @@ class AuditFilter(forms.Form):
         return data
 
 
-def events(request):
-    org = request.user.organisation
+def filtered(request):
+    """The organisation's events the filter in the query string asks for, newest first."""
     form = AuditFilter(request.GET or None)
-    qs = AuditEvent.objects.filter(organisation=org).select_related("patient")
+    qs = AuditEvent.objects.filter(organisation_id=request.user.organisation_id)
     if form.is_valid():
         data = form.cleaned_data
         if data["user"]:
@@ -37,17 +45,64 @@ def events(request):
             qs = qs.filter(patient__service_id__iexact=data["patient"].strip())
         if data["action"]:
             qs = qs.filter(action=data["action"])
+        if data["what"]:
+            qs = qs.filter(object_type=data["what"])
         if data["since"]:
             qs = qs.filter(occurred_at__date__gte=data["since"])
         if data["until"]:
             qs = qs.filter(occurred_at__date__lt=data["until"] + datetime.timedelta(days=1))
-    qs = qs.order_by("-seq").only(
+    return form, qs.select_related("patient").order_by("-seq")
+
+
+def events(request):
+    form, qs = filtered(request)
+    qs = qs.only(
         "seq", "occurred_at", "actor_username", "role", "action", "object_type", "object_id",
-        "client_address", "purpose", "patient__service_id", "hash",
+        "path", "client_address", "purpose", "patient__service_id", "hash",
     )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    for event in page:
+        event.what = parts.staff_words(event.object_type)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request, "audit/events.html", {"page": page, "form": form, "query": query.urlencode()}
     )
+
+
+COLUMNS = ("seq", "when", "username", "role", "action", "patient service ID", "what",
+           "object type", "object id", "path", "address", "purpose", "hash")
+
+
+def _cell(value) -> str:
+    """A value as a spreadsheet shows it, never as a formula (a path or a purpose is typed by
+    whoever made the request)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def export(request):
+    """The events the filter selects, as CSV, with what each was about in words. The export
+    is itself recorded."""
+    _form, qs = filtered(request)
+    record_request(request, "export", object_type="audit-trail")
+    actions = dict(Action.choices)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(COLUMNS)
+        for e in qs.iterator(chunk_size=2000):
+            yield writer.writerow([_cell(v) for v in (
+                e.seq, timezone.localtime(e.occurred_at).isoformat(timespec="seconds"),
+                e.actor_username, e.role, actions.get(e.action, e.action),
+                e.patient.service_id if e.patient else "", parts.staff_words(e.object_type),
+                e.object_type, e.object_id, e.path, e.client_address, e.purpose, e.hash)])
+
+    name = f"audit-trail-{timezone.localdate():%Y-%m-%d}.csv"
+    return StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -50,6 +50,7 @@ def patient_list(request):
         rows, _ = caseload_query.caseload(request.user, filters, sort=sort, limit=PAGE_SIZE,
                                           offset=(number - 1) * PAGE_SIZE)
     page = Page(rows, number, paginator)
+    request.shown_patients = [row.id for row in rows]  # each is audited (permissions.LISTS)
     caseload_query.with_reasons(rows)
     for row in rows:
         row.status_label = STATUS_LABELS.get(row.episode_status, "No episode")
