@@ -240,9 +240,11 @@ def test_the_number_of_queries_does_not_grow_with_the_history(world):
 
 def test_flag_links_when_the_flag_page_exists(world):
     build_history(world)
-    flag = world.p1.flags.get()
-    for event in events(world.p1, kinds={"flag-raised", "flag-resolved"}):
-        assert event.url is None or str(flag.pk) in event.url
+    flags = {str(pk) for pk in world.p1.flags.values_list("pk", flat=True)}
+    found = events(world.p1, kinds={"flag-raised", "flag-resolved"})
+    assert found
+    for event in found:
+        assert event.url is None or event.url.split("/")[-2] in flags
 
 
 def test_timeline_partial(world):

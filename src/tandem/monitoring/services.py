@@ -10,6 +10,7 @@ from tandem.audit.trail import record_request
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
 from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
+from tandem.monitoring.tasks import after_change
 
 # What the care team should do about an urgent safety answer, shown with the flag until a
 # service writes its own escalation steps.
@@ -188,6 +189,7 @@ def record_contact(request, patient, form) -> Contact:
     contact.recorded_by = request.user
     contact.save()
     record_request(request, "create", patient=patient, obj=contact)
+    after_change(patient.organisation_id, [patient.pk], now=True)  # may end "no contact"
     return contact
 
 

@@ -72,6 +72,11 @@ def after_change(organisation_id, patient_ids, *, now: bool = False) -> None:
         evaluate_patients.enqueue(organisation_id, [str(p) for p in patient_ids])
 
 
+def reevaluate(sender, *, patient_id, organisation_id, **kwargs) -> None:
+    """Receiver for the events of the apps below (planning.events): evaluate now."""
+    after_change(organisation_id, [patient_id], now=True)
+
+
 def sweep_due(now: datetime.datetime | None = None, hour: int = 2) -> str | None:
     """Queue today's sweep if it is past `hour` and no worker has queued it yet.
 

@@ -307,6 +307,7 @@ def _flags(patient, kinds, limit):
         order = F("resolved_at")
     else:
         order = _latest("raised_at", "resolved_at")
+    found = []
     for f in _cut(rows.order_by(order.desc(), "-pk"), limit):
         url = _url("patients:flag", patient.pk, f.pk)
         if "flag-resolved" in kinds and f.resolved_at:
@@ -314,12 +315,17 @@ def _flags(patient, kinds, limit):
                 title = f"Flag withdrawn, raised in error: {f.rule_title}"
             else:
                 title = f"Flag resolved: {f.rule_title}"
-            yield Event(f.resolved_at, "flag-resolved", title,
-                        _join(f.action_taken, _by(f.resolved_by)), url)
+            found.append((f.pk, Event(f.resolved_at, "flag-resolved", title,
+                                      _join(f.action_taken, _by(f.resolved_by)), url)))
         if "flag-raised" in kinds:
-            yield Event(f.raised_at, "flag-raised",
-                        f"Flag raised: {f.rule_title} ({f.get_severity_display()})", f.evidence,
-                        url)
+            found.append((f.pk, Event(
+                f.raised_at, "flag-raised",
+                f"Flag raised: {f.rule_title} ({f.get_severity_display()})", f.evidence, url)))
+    # Flags raised together (one evaluation) share a moment: newest id first, whichever
+    # kinds were asked for, so a filtered timeline reads in the same order as the whole.
+    found.sort(key=lambda pe: (pe[1].at, str(pe[0])), reverse=True)
+    for _pk, event in found:
+        yield event
 
 
 def _episodes(patient, kinds, limit):

@@ -19,6 +19,7 @@ from tandem.audit.trail import record_request
 from tandem.core import gas
 from tandem.core.gas import Rating
 from tandem.core.schedule import add_months
+from tandem.planning import events
 from tandem.planning.models import (
     ActionStatus,
     CarePlan,
@@ -154,6 +155,8 @@ def sign(request, plan: CarePlan, *, as_patient: bool) -> PlanVersion:
         version.practitioner_signed_at, version.practitioner_signed_by = now, request.user
     version.save()
     record_request(request, "update", patient=plan.patient, obj=version)
+    events.plan_signed.send(sender=PlanVersion, patient_id=plan.patient_id,
+                            organisation_id=plan.organisation_id)
     return version
 
 
@@ -214,6 +217,8 @@ def hold_review(request, plan: CarePlan, form) -> Review:
     plan.updated_by, plan.updated_at = request.user, timezone.now()
     plan.save(update_fields=["review_date", "version", "updated_by", "updated_at"])
     record_version(request, plan)
+    events.review_held.send(sender=Review, patient_id=plan.patient_id,
+                            organisation_id=plan.organisation_id)
     return review
 
 

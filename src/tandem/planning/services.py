@@ -110,8 +110,15 @@ def comparison_view(session: SortSession) -> dict:
     rows = [{"code": code, "label": labels.get(code, code),
              "patient": side(Voice.PATIENT, code), "practitioner": side(Voice.PRACTITIONER, code)}
             for code in labels]
+    first_p, first_s = patient.piles()["now"][:1], practitioner.piles()["now"][:1]
     return {
         "result": result,
+        # In plain words for everyone: how many areas landed in the same pile, and whether
+        # both put the same area first.
+        "same_pile": len(result.agree),
+        "areas": len(rows),
+        "both_first": labels.get(first_p[0], first_p[0]).lower()
+        if first_p and first_p == first_s else "",
         "rows": rows,
         "patient_now": [labels.get(c, c) for c in patient.piles()["now"]],
         "practitioner_now": [labels.get(c, c) for c in practitioner.piles()["now"]],
