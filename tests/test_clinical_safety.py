@@ -408,3 +408,34 @@ def test_k10_and_audit_say_they_have_no_reliable_change_figure(world):
                else "/portal/progress/")
         page = world.client(role).get(url).content.decode()
         assert "No reliable-change figure for this questionnaire" in page, role
+
+
+# --- AUDIT-C by sex ----------------------------------------------------------------------------
+
+
+def test_audit_c_applies_the_threshold_for_the_patients_sex(world):
+    from tandem.patients.models import Patient
+
+    three = {"1": 2, "2": 0, "3": 1}  # a total of 3
+    client = world.client("practitioner")
+    for sex, band in (("female", "Increasing risk (positive screen)"), ("male", "Lower risk"),
+                      ("", "Increasing risk (positive screen)")):
+        Patient.objects.filter(pk=world.p1.pk).update(sex_for_thresholds=sex)
+        reply = client.post(f"/api/v1/patients/{world.p1.pk}/responses",
+                            {"instrument": "audit-c", "answers": three},
+                            content_type="application/json")
+        assert (reply.status_code, reply.json()["band"]) == (201, band), sex
+    scored = client.post("/api/v1/instruments/audit-c/score", {"answers": three, "sex": "male"},
+                         content_type="application/json").json()["scales"][0]
+    assert (scored["band"], scored["note"]) == ("Lower risk", "")
+    unknown = client.post("/api/v1/instruments/audit-c/score", {"answers": three},
+                          content_type="application/json").json()["scales"][0]
+    assert unknown["band"] == "Increasing risk (positive screen)"
+    assert unknown["note"] == "Sex not recorded: the lower threshold was used."
+    # Not recorded (as now): the results say which threshold was used, to staff and patient.
+    staff = client.get(f"/patients/{world.p1.pk}/checkups/").content.decode()
+    assert "Sex for clinical thresholds is not recorded, so the lower (women's) threshold" in staff
+    portal = world.client("patient").get("/portal/progress/").content.decode()
+    assert "lower of two thresholds" in portal
+    form = client.get(f"/patients/{world.p1.pk}/edit/").content.decode()
+    assert "Sex for clinical thresholds" in form
