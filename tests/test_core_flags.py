@@ -779,3 +779,35 @@ def test_repeating_the_latest_checkup_keeps_keys_stable(f, instrument):
     for (rule, name), key in before.items():
         if rule != "reliable-deterioration":
             assert after.get((rule, name)) == key
+
+
+# --- severe scores (pure) ------------------------------------------------------------------
+
+SEVERE_PHQ9 = {("phq9", "total"): dataclasses.replace(
+    PHQ9, severe_at=20, severe_label="severe depression", instrument_name="PHQ-9")}
+
+
+@given(st.lists(st.integers(0, 27), min_size=1, max_size=6))
+def test_severe_score_fires_exactly_when_the_latest_is_in_the_top_band(totals):
+    checkups = [phq9(f"c{i}", TODAY - datetime.timedelta(days=30 * (len(totals) - i)), t)
+                for i, t in enumerate(totals)]
+    found = [f for f in evaluate(facts(*checkups, scales=SEVERE_PHQ9))
+             if f.rule == "severe-score"]
+    assert bool(found) == (totals[-1] >= 20)
+    if found:
+        (f,) = found
+        onset = len(totals) - 1
+        while onset > 0 and totals[onset - 1] >= 20:
+            onset -= 1
+        assert f.key == f"phq9:total:c{onset}" and f.severity == "high"
+        assert f.response_id == f"c{len(totals) - 1}"
+        assert f"{totals[-1]} at the check-up on" in f.evidence
+
+
+def test_safety_rules_keep_their_severity_and_stay_on_whatever_the_config():
+    hit = SafetyHit("9", "thoughts of self-harm", "Several days")
+    c = dataclasses.replace(phq9("c1", TODAY, 5), safety=(hit,), declined=("9",))
+    config = {"safety-answer": RuleConfig(enabled=False, severity="low"),
+              "safety-unanswered": RuleConfig(enabled=False, severity="low")}
+    found = {f.rule: f.severity for f in evaluate(facts(c), config)}
+    assert found == {"safety-answer": "urgent", "safety-unanswered": "high"}

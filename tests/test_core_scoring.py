@@ -234,3 +234,33 @@ def test_prorated_score_stays_inside_the_range(chosen, drop):
     ins = make(missing={"max_missing": 1, "method": "prorate"})
     partial = {k: v for k, v in chosen.items() if k != drop}
     assert 0 <= score(ins, partial).headline.value <= 15
+
+
+# --- thresholds by sex, and answers that cannot both be true ------------------------------
+
+
+@given(st.integers(0, 12))
+def test_audit_c_never_under_calls_when_sex_is_not_recorded(total):
+    from tandem.assessment import registry
+    from tandem.core.scoring import band_for
+
+    scale = registry.shipped()["audit-c"].primary
+    female, male = band_for(scale, total, "female"), band_for(scale, total, "male")
+    assert female.level >= male.level
+    assert band_for(scale, total, "") == band_for(scale, total, None) == female
+    assert (female.level >= 1) == (total >= 3) and (male.level >= 1) == (total >= 4)
+
+
+@given(st.lists(st.integers(0, 7), min_size=6, max_size=6), st.integers(0, 7))
+def test_injecting_days_never_exceed_the_days_of_use_that_week(use, injecting):
+    from tandem.assessment import registry
+    from tandem.core.scoring import inconsistent
+
+    top = registry.shipped()["top"]
+    drugs = ("opioids", "crack", "cocaine", "amphetamines", "cannabis", "other")
+    answers = {f"{d}_w1": n for d, n in zip(drugs, use, strict=True)} | {"inject_w1": injecting}
+    errors = inconsistent(top, answers)
+    assert ("inject_w1" in errors) == (injecting > sum(use))
+    if errors:
+        assert f"{injecting} days" in errors["inject_w1"] and f"({sum(use)} in all" in (
+            errors["inject_w1"])
