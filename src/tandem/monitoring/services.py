@@ -14,11 +14,7 @@ from tandem.monitoring.tasks import after_change
 
 # What the care team should do about an urgent safety answer, shown with the flag until a
 # service writes its own escalation steps.
-SAFETY_STEPS = (
-    "Contact the patient today. If you cannot reach them, follow the service's escalation "
-    "procedure (duty worker, then the crisis team; 999 if life is at risk). Record what you "
-    "did when you resolve this flag."
-)
+SAFETY_STEPS = RULES["safety-answer"].suggested_action
 
 
 def raise_flag(*, patient, rule: str, evidence_key: str, severity: str, evidence: str,
@@ -136,9 +132,15 @@ def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
         if mine:
             flag.evidence_key = f"{response.pk}:{item_id}:{len(mine) + 1}"
         raised.append(flag)
+    saved = []
     for flag in raised:
-        flag.save(force_insert=True)
-    return raised
+        try:
+            with transaction.atomic():  # a savepoint: the answers are kept whatever happens
+                flag.save(force_insert=True)
+        except IntegrityError:  # raised at the same moment by another request
+            continue
+        saved.append(flag)
+    return saved
 
 
 def _worse(value: float, text: str, last: Flag, instrument, rule) -> bool:
