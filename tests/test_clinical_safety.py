@@ -260,7 +260,7 @@ def test_an_overdue_check_up_flag_closes_when_the_patient_does_the_check_up(worl
     (flag,) = flags(world.p1, "checkup-overdue")
     assert not flag.is_open and flag.resolved_by is None
     assert flag.action_taken.startswith("Closed by Tandem on ")
-    assert "no longer overdue" in flag.action_taken
+    assert "no check-up is overdue" in flag.action_taken
     # Still open: no contact by a person (a check-up done alone is not contact).
     assert [f.rule for f in Flag.objects.filter(patient=world.p1, status="active")] == [
         "no-contact"]
@@ -285,7 +285,7 @@ def test_a_plan_unsigned_flag_closes_when_the_patient_signs_and_the_sweep_closes
     CarePlan.objects.filter(pk=plan.pk).update(review_date=TODAY + datetime.timedelta(days=30))
     evaluate.sweep()
     (review,) = flags(world.p1, "review-overdue")
-    assert not review.is_open and "reviewed or its review date" in review.action_taken
+    assert not review.is_open and "review date is no longer past" in review.action_taken
 
 
 def test_clinical_flags_are_left_for_a_person_to_close(world):
@@ -439,3 +439,95 @@ def test_audit_c_applies_the_threshold_for_the_patients_sex(world):
     assert "lower of two thresholds" in portal
     form = client.get(f"/patients/{world.p1.pk}/edit/").content.decode()
     assert "Sex for clinical thresholds" in form
+
+
+def test_an_answer_taken_back_then_given_again_after_the_flag_was_resolved_is_flagged(world):
+    client = world.client("patient")
+    base = start(client)[:-2]
+    answer(client, f"{base}9/", "2")
+    answer(client, f"{base}9/", "0")  # taken back: the open flag says so
+    (flag,) = flags(world.p1, "safety-answer")
+    assert "later changed to “Not at all”" in flag.evidence
+    resolve(world, flag)  # the clinician closed it having seen "Not at all"
+    assert "/help/" in answer(client, f"{base}9/", "1")["Location"]
+    old, new = flags(world.p1, "safety-answer")
+    assert not old.is_open and new.is_open and "“Several days”" in new.evidence
+
+
+def test_an_open_safety_flag_follows_a_change_to_rather_not_say(world):
+    client = world.client("patient")
+    base = start(client)[:-2]
+    answer(client, f"{base}9/", "3")
+    answer(client, f"{base}9/", "declined")
+    (urgent,) = flags(world.p1, "safety-answer")
+    assert urgent.is_open and "later changed to “I'd rather not say”" in urgent.evidence
+    assert len(flags(world.p1, "safety-unanswered")) == 1
+
+
+def test_a_draft_with_contradicting_answers_is_kept_and_its_urgent_answer_flagged(world):
+    from tandem.assessment.models import UrgentAnswer
+
+    UrgentAnswer.objects.create(organisation=world.org, instrument_code="top",
+                                item_id="inject_shared_needle", at_least=1,
+                                message="injected with a needle someone else had used")
+    from tandem.assessment import registry
+
+    answers = {item.id: 0 for item in registry.shipped()["top"].items if item.type == "integer"}
+    answers |= {"housing_acute": False, "housing_eviction_risk": False,
+                "inject_shared_needle": True}  # but no days of injecting
+    client = world.client("practitioner")
+    made = client.post(f"/api/v1/patients/{world.p1.pk}/responses", {
+        "instrument": "top", "submit": False, "answers": answers},
+        content_type="application/json")
+    assert made.status_code == 201 and len(made.json()["urgent_flags"]) == 1
+    rid = made.json()["id"]
+    submitted = client.post(f"/api/v1/patients/{world.p1.pk}/responses/{rid}/submit")
+    assert submitted.status_code == 422
+    assert [p["loc"][-1] for p in submitted.json()["detail"]] == ["inject_shared_needle"]
+    draft = Response.objects.get(pk=rid)
+    assert draft.is_draft and draft.answers["inject_shared_needle"] is True
+    assert flags(world.p1, "safety-answer")[0].is_open
+
+
+def test_a_failure_while_evaluating_at_once_keeps_the_check_up_and_its_urgent_flag(
+        world, monkeypatch):
+    from django_tasks_db.models import DBTaskResult
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a rule broke")
+
+    monkeypatch.setattr(evaluate, "gather", broken)
+    _url, reply = enter(world.client("practitioner"), world.p1, "phq9",
+                        {str(i): "0" for i in range(1, 9)} | {"9": "2"})
+    assert reply.status_code == 302
+    assert Response.objects.get(patient=world.p1).status == "completed"
+    assert flags(world.p1, "safety-answer")[0].severity == "urgent"
+    assert DBTaskResult.objects.filter(status="READY").count() == 1  # left for the worker
+
+
+def test_an_uploaded_questionnaire_cannot_make_its_safety_question_optional():
+    from tandem.core.instruments import DefinitionError, parse
+
+    definition = {
+        "code": "mine", "title": "Mine", "version": "1", "citation": "here",
+        "licence": {"terms": "ours", "source": "here"},
+        "items": [{"id": "q1", "text": "Q", "type": "choice", "required": False,
+                   "options": [{"value": 0, "label": "No"}, {"value": 1, "label": "Yes"}]}],
+        "scales": [{"code": "t", "title": "T", "items": ["q1"], "range": [0, 1],
+                    "higher_is": "worse"}],
+        "safety": [{"item": "q1", "at_least": 1, "message": "said yes", "citation": "here"}],
+    }
+    with pytest.raises(DefinitionError) as problem:
+        parse(definition)
+    assert any(p.startswith("safety[0].item: 'q1' is a safety question") for p in
+               problem.value.problems)
+
+
+def test_the_word_declined_is_an_ordinary_answer_where_it_cannot_mean_rather_not_say(world):
+    reply = world.client("practitioner").post(
+        "/api/v1/instruments/top/score", {"answers": {"other_name": "declined",
+                                                       "inject_w1": "declined"}},
+        content_type="application/json")
+    assert reply.status_code == 422
+    assert reply.json()["detail"] == [{"loc": ["body", "answers", "inject_w1"],
+                                       "msg": "Enter a whole number from 0 to 7 days."}]

@@ -811,3 +811,22 @@ def test_safety_rules_keep_their_severity_and_stay_on_whatever_the_config():
               "safety-unanswered": RuleConfig(enabled=False, severity="low")}
     found = {f.rule: f.severity for f in evaluate(facts(c), config)}
     assert found == {"safety-answer": "urgent", "safety-unanswered": "high"}
+
+
+def test_an_opioid_lapse_inside_one_profile_is_a_return_with_overdose_risk():
+    history = [top("t1", D(2026, 1, 2), opioids=(7, 7, 7, 7)),
+               top("t2", D(2026, 2, 2), opioids=(5, 0, 0, 2))]  # detox, 2 weeks, a lapse
+    f = only(facts(*history), "return-to-use")
+    assert f.key == "opioids:t2" and "Risk of overdose" in f.evidence
+    assert f.evidence.startswith("Using illicit opioids again after at least 2 weeks without it")
+    assert "naloxone" in f.suggested_action
+
+
+def test_a_second_opioid_lapse_after_weeks_without_is_a_new_flag():
+    first = [top("t1", D(2026, 1, 2), opioids=(7, 7, 7, 7)),
+             top("t2", D(2026, 2, 2), opioids=(0, 0, 0, 1))]
+    assert only(facts(*first), "return-to-use").key == "opioids:t2"
+    again = [*first, top("t3", D(2026, 3, 2), opioids=(0, 0, 0, 3))]
+    assert only(facts(*again), "return-to-use").key == "opioids:t3"
+    still = [*first, top("t3", D(2026, 3, 2), opioids=(2, 2, 2, 3))]
+    assert only(facts(*still), "return-to-use").key == "opioids:t2"  # the same lapse going on

@@ -337,7 +337,8 @@ def patient_scores(request: HttpRequest, patient_id: uuid.UUID):
         if instrument is None:
             continue
         for scale in instrument.scales:
-            t = track(instrument, scale, rows, f"{code}-{scale.code}", chart=False)
+            t = track(instrument, scale, rows, f"{code}-{scale.code}", chart=False,
+                      sex=patient.sex_for_thresholds)
             trajectories.append({
                 "instrument": code, "scale": scale.code, "title": scale.title,
                 "higher_is": scale.higher_is, "range": scale.range,

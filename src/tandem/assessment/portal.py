@@ -15,7 +15,7 @@ from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
 from tandem.core.instruments import Instrument, Item
-from tandem.core.scoring import declined_safety
+from tandem.core.scoring import declined_safety, inconsistent
 
 
 def pages(instrument: Instrument) -> list[list[Item]]:
@@ -98,6 +98,14 @@ def question(request, response_id, number):
                     messages.success(request, "Saved. You can carry on where you left off, "
                                      "on this or any other device.")
                     return redirect("portal:checkups")
+                # Saved; but an answer here that cannot be true with another is said now.
+                clashes = {item: message for item, message
+                           in inconsistent(instrument, response.answers).items()
+                           if item in {i.id for i in items}}
+                if action == "next" and clashes:
+                    form.add_item_errors(clashes)
+                    return _question_page(request, response, instrument, form, number, items,
+                                          len(screens))
                 target = number - 1 if action == "back" else number + 1
                 if target < 1:
                     return redirect("portal:checkups")
@@ -105,10 +113,14 @@ def question(request, response_id, number):
                     return redirect("portal:checkup-review", response_id=response.pk)
                 return redirect("portal:checkup-question", response_id=response.pk,
                                 number=target)
+    return _question_page(request, response, instrument, form, number, items, len(screens))
+
+
+def _question_page(request, response, instrument, form, number, items, total):
     return render(request, "assessment/portal_question.html", {
         "response": response, "instrument": instrument, "form": form, "number": number,
-        "total": len(screens), "section": items[0].section if len(items) > 1 else "",
-        "percent": round(100 * (number - 1) / len(screens)),
+        "total": total, "section": items[0].section if len(items) > 1 else "",
+        "percent": round(100 * (number - 1) / total),
     })
 
 

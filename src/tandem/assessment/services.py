@@ -117,15 +117,13 @@ def answer_text(instrument: Instrument, item_id: str, value) -> str:
 def save_answers(request, response: Response, instrument: Instrument, raw: dict,
                  position: int | None = None) -> list:
     """Check and keep the answers given (a blank clears one). Raises AnswersInvalid naming
-    each bad item (an answer that contradicts another is named too), and keeps nothing from
-    that call. Returns the flags newly raised by safety rules, in this request."""
+    each bad item, and keeps nothing from that call. Returns the flags newly raised by safety
+    rules, in this request. Answers that contradict each other are kept in the draft (and any
+    safety answer among them flagged): they are refused when the check-up is submitted."""
     clean, errors = check_answers(instrument, raw)
     if errors:
         raise AnswersInvalid(errors)
     merged = {k: v for k, v in {**response.answers, **clean}.items() if v is not None}
-    clashes = inconsistent(instrument, merged)
-    if clashes:
-        raise AnswersInvalid(clashes)
     with transaction.atomic():
         response.answers = merged
         if position is not None:

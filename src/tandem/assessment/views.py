@@ -66,11 +66,11 @@ def entry(request, patient_id, response_id):
             })
         if not form.errors:
             try:
-                with transaction.atomic():
-                    urgent = services.save_answers(request, response, instrument,
-                                                   form.answers())
-                    if finishing:
-                        services.submit(request, response, instrument)
+                # Saved (and any safety answer flagged) before finishing is tried: a problem
+                # found on finishing leaves the draft and its flags in place.
+                urgent = services.save_answers(request, response, instrument, form.answers())
+                if finishing:
+                    services.submit(request, response, instrument)
             except services.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
             else:

@@ -283,7 +283,8 @@ RULES: dict[str, RuleSpec] = {
             ),
             source="Tandem's service default: overdue by more than 14 days in treatment or 30 "
             "days after exit.",
-            clears_itself="the check-up is no longer overdue",
+            clears_itself="no check-up is overdue beyond the days allowed any more (one was "
+            "done, the schedule or the episode changed, or the service changed the rule)",
         ),
         RuleSpec(
             code="review-overdue",
@@ -296,7 +297,8 @@ RULES: dict[str, RuleSpec] = {
                                   "days"),),
             source="NICE CG51 / Drug misuse and dependence: UK guidelines on clinical management "
             "(2017): care plans reviewed at least every 3 months.",
-            clears_itself="the plan has been reviewed or its review date is no longer past",
+            clears_itself="the plan's review date is no longer past (it was reviewed or the date "
+            "was moved, or the service changed the rule)",
         ),
         RuleSpec(
             code="plan-unsigned",
@@ -309,7 +311,8 @@ RULES: dict[str, RuleSpec] = {
                                   "days"),),
             source="Tandem's service default: plan not signed by the patient 14 days after a "
             "change.",
-            clears_itself="the latest version of the plan has been signed or replaced",
+            clears_itself="the latest version of the plan is signed or has been replaced, or the "
+            "service changed the rule",
         ),
         RuleSpec(
             code="housing",
@@ -331,10 +334,12 @@ RULES: dict[str, RuleSpec] = {
             "cannot, follow the service's disengagement procedure.",
             thresholds=(Threshold("days", "Days without recorded contact", 28, 7, 180,
                                   "days"),),
-            source="Tandem's service default: no contact by a person (a meeting, call, visit or "
-            "a check-up done with a practitioner) for 28 days while in treatment; a check-up the "
-            "patient completed alone or one imported from another system is not contact.",
-            clears_itself="contact has been recorded",
+            source="Tandem's service default: 28 days in treatment without contact by a person "
+            "(a contact a practitioner records, a review, or a check-up done with a "
+            "practitioner or by phone); a check-up the patient completed alone, or one imported "
+            "from another system, is not contact.",
+            clears_itself="there is no longer a gap in contact while in treatment (a contact was "
+            "recorded, the episode changed, or the service changed the rule)",
         ),
         RuleSpec(
             code="goal-not-progressing",
@@ -520,22 +525,23 @@ def _days(c: Checkup, s: str) -> float:
     return sum(v for v in _weeks(c, s) if v is not None)
 
 
-def _zero_weeks_before_use(tops: list[Checkup], k: int, s: str) -> int:
-    """Known weeks without `s` immediately before check-up k's first week of use, counting
-    back through k's earlier weeks and then through earlier check-ups' weeks."""
-    weeks = _weeks(tops[k], s)
-    first = next(i for i, v in enumerate(weeks) if v is not None and v > 0)
-    count = 0
-    for v in reversed(weeks[:first]):
-        if v != 0:
-            return count
-        count += 1
-    for earlier in reversed(tops[:k]):
-        for v in reversed(_weeks(earlier, s)):
-            if v != 0:
-                return count
-            count += 1
-    return count
+def _latest_return(tops: list[Checkup], s: str, need: float) -> tuple[int, int] | None:
+    """The latest week of use of `s` that follows at least `need` known weeks without it,
+    after some earlier use (in an earlier week, of this check-up or an earlier one), as
+    (index of its check-up, weeks without before it). A week not answered breaks the run of
+    weeks without. A lapse inside one 28-day profile counts as much as one across two."""
+    found, zeros, used = None, 0, False
+    for k, c in enumerate(tops):
+        for v in _weeks(c, s):
+            if v is None:
+                zeros = 0
+            elif v == 0:
+                zeros += 1
+            else:
+                if used and zeros >= need:
+                    found = (k, zeros)
+                used, zeros = True, 0
+    return found
 
 
 def _substance_phrases(s: str, tops: list[Checkup]) -> tuple[str, str]:
@@ -567,24 +573,19 @@ def _return_to_use(facts: Facts, limits: dict[str, float]) -> list[_Found]:
         start = len(tops) - 1  # the trailing run of check-ups that report use
         while start > 0 and using[start - 1]:
             start -= 1
-        onset = None
-        for k in range(start, len(tops)):
-            was_problem = any(using[:k])
-            if was_problem and _zero_weeks_before_use(tops, k, s) >= weeks_without:
-                onset = k
-                break
-        if onset is None:
+        lapse = _latest_return(tops, s, weeks_without)
+        if lapse is None or lapse[0] < start:
             continue
+        onset, weeks = lapse
         r, latest = tops[onset], tops[-1]
         doing, still = _substance_phrases(s, tops)
         before = tops[onset - 1] if onset > 0 else None
-        if before is not None and all(v == 0 for v in _weeks(before, s)):
+        if before is not None and all(v == 0 for v in _weeks(before, s)) and weeks >= 4:
             evidence = (
                 f"Days {doing} rose from 0 to {num(_days(r, s))} in the 28 days before the "
                 f"check-up on {day(r.completed_on)}."
             )
         else:
-            weeks = _zero_weeks_before_use(tops, onset, s)
             evidence = (
                 f"{doing[0].upper()}{doing[1:]} again after at least {plural(weeks, 'week')} "
                 f"without it: {plural(_days(r, s), 'day')} in the 28 days before the check-up "

@@ -388,6 +388,9 @@ def cross_reference_problems(data: dict) -> list[str]:
     for i, rule in _dicts(data.get("safety")):
         if isinstance(rule.get("item"), str) and rule["item"] not in items:
             problems.append(f"safety[{i}].item: no item has the id '{rule['item']}'")
+        elif isinstance(rule.get("item"), str) and items[rule["item"]].get("required") is False:
+            problems.append(f"safety[{i}].item: '{rule['item']}' is a safety question, so it "
+                            "must be required (a person may still say they would rather not)")
     for i, check in _dicts(data.get("checks")):
         named = [("item", check.get("item"))] + [(f"of[{j}]", x)
                                                  for j, x in enumerate(_list(check.get("of")))]

@@ -41,10 +41,8 @@ def check_answer(item: Item, raw, *, declinable: bool = False) -> Answer:
     """
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
-    if isinstance(raw, str) and raw.strip().lower() == DECLINED:
-        if declinable:
-            return DECLINED
-        raise AnswerError(_expected(item))
+    if declinable and isinstance(raw, str) and raw.strip().lower() == DECLINED:
+        return DECLINED
     if item.type == "string":
         if not isinstance(raw, str):
             raise AnswerError("Enter text.")

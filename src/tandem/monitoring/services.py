@@ -95,11 +95,10 @@ def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
     raised = []
     for item_id in items:
         value = answers.get(item_id)
-        if value == DECLINED:
-            if not any(f.evidence_key == f"{response.pk}:{item_id}:declined" for f in existing):
-                raised.append(unanswered_flag(response.organisation_id, response.patient_id,
-                                              response.pk, instrument, item_id))
-            continue
+        declined_key = f"{response.pk}:{item_id}:declined"
+        if value == DECLINED and not any(f.evidence_key == declined_key for f in existing):
+            raised.append(unanswered_flag(response.organisation_id, response.patient_id,
+                                          response.pk, instrument, item_id))
         mine = [f for f in existing if f.rule == SAFETY and (
             f.evidence_key == f"{response.pk}:{item_id}"
             or f.evidence_key.startswith(f"{response.pk}:{item_id}:"))]
@@ -110,13 +109,15 @@ def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
             flag = still_open[-1]
             if rule is not None:
                 evidence, worth = safety_evidence(instrument, rule, text), float(value)
-            else:  # lowered below the rule, or cleared: keep what was said, and the change
+            else:  # lowered below the rule, cleared or declined: what was said, and the change
                 said = flag.evidence.rsplit("(answered “", 1)[-1].split("”", 1)[0]
                 rule_then = next(r for r in [*instrument.safety, *extra_rules]
                                  if r.item == item_id)
                 evidence = safety_evidence(instrument, rule_then, said, later=text)
-                worth = flag.answer_value
-            if evidence != flag.evidence:
+                # Once resolved like this, the flag was about the answer as it now stands, so
+                # any answer meeting the rule again raises a new flag.
+                worth = float(value) if _number(value) else BELOW_ANY
+            if (evidence, worth) != (flag.evidence, flag.answer_value):
                 flag.evidence, flag.answer_value = evidence, worth
                 flag.updated_at = timezone.now()
                 flag.save(update_fields=["evidence", "answer_value", "updated_at"])
@@ -141,6 +142,14 @@ def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
             continue
         saved.append(flag)
     return saved
+
+
+# The value a safety flag is about once its answer was cleared or declined: below any answer.
+BELOW_ANY = -1e9
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _worse(value: float, text: str, last: Flag, instrument, rule) -> bool:

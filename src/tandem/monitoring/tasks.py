@@ -66,10 +66,15 @@ def after_change(organisation_id, patient_ids, *, now: bool = False) -> None:
     queued for the worker, or with `now` run in this request (one patient's own change, so
     that a flag whose condition it cleared, such as an overdue check-up, closes at once and
     a new finding shows on the next page)."""
+    ids = [str(p) for p in patient_ids]
     if now:
-        evaluate_patients.call(organisation_id, [str(p) for p in patient_ids])
-    else:
-        evaluate_patients.enqueue(organisation_id, [str(p) for p in patient_ids])
+        try:
+            with transaction.atomic():  # a savepoint: a failure here never undoes the change
+                evaluate_patients.call(organisation_id, ids)
+            return
+        except Exception:  # noqa: BLE001 - the save and its urgent flags must stand
+            log.exception("Evaluating %s at once failed; queued for the worker instead", ids)
+    evaluate_patients.enqueue(organisation_id, ids)
 
 
 def reevaluate(sender, *, patient_id, organisation_id, **kwargs) -> None:
