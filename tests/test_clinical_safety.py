@@ -531,3 +531,24 @@ def test_the_word_declined_is_an_ordinary_answer_where_it_cannot_mean_rather_not
     assert reply.status_code == 422
     assert reply.json()["detail"] == [{"loc": ["body", "answers", "inject_w1"],
                                        "msg": "Enter a whole number from 0 to 7 days."}]
+
+
+def test_the_portal_says_at_once_when_injecting_days_exceed_the_days_of_use(world):
+    import re as regex
+
+    client = world.client("patient")
+    base = start(client, "top")[:-2]
+    for n in range(1, 9):  # no use of anything in any week
+        page = client.get(f"{base}{n}/").content.decode()
+        names = regex.findall(r'name="(item_[a-z0-9_]+)"', page)
+        client.post(f"{base}{n}/", {**{name: "0" for name in names
+                                       if not name.endswith(("amount", "name"))},
+                                    "action": "next"})
+    reply = client.post(f"{base}9/", {"item_inject_w1": "2", "item_inject_w2": "0",
+                                      "item_inject_w3": "0", "item_inject_w4": "0",
+                                      "item_inject_shared_needle": "no",
+                                      "item_inject_shared_equipment": "no", "action": "next"})
+    assert reply.status_code == 200  # the same screen, saying what is wrong
+    assert "Injecting on 2 days in week 1 is more than the days of using any drug" in (
+        reply.content.decode())
+    assert Response.objects.get(patient=world.p1).answers["inject_w1"] == 2  # kept
