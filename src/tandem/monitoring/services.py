@@ -9,6 +9,7 @@ from django.utils import timezone
 from tandem.audit.trail import record_request
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
+from tandem.core.scoring import DECLINED, safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
 from tandem.monitoring.tasks import after_change
 
@@ -82,8 +83,6 @@ def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
     open (whose evidence then follows the latest answer) or the last resolved one was about
     an answer at least as bad; so a new or worse answer is never missed. A question the
     person chose not to answer raises a high flag to ask in person."""
-    from tandem.core.scoring import DECLINED, safety_hits
-
     answers = response.answers
     hits: dict[str, object] = {}
     for rule in safety_hits(instrument, answers, extra_rules):
