@@ -32,9 +32,8 @@ from tandem.core import schedule as sched
 from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
 from tandem.core.scoring import (
-    DECLINED,
-    DECLINED_LABEL,
     Result,
+    answer_text,
     check_answers,
     declined_safety,
     inconsistent,
@@ -100,20 +99,6 @@ def start(request, patient, instrument: Instrument, *, mode: str) -> Response:
     return response
 
 
-def answer_text(instrument: Instrument, item_id: str, value) -> str:
-    item = instrument.item(item_id)
-    if value is None:
-        return "not answered"
-    if value == DECLINED:
-        return DECLINED_LABEL
-    if item.type == "choice":
-        return next((o.label for o in item.options if o.value == value), str(value))
-    if item.type == "boolean":
-        return "Yes" if value else "No"
-    number = f"{value:g}" if isinstance(value, float) else str(value)
-    return f"{number} {item.unit}".strip()
-
-
 def save_answers(request, response: Response, instrument: Instrument, raw: dict,
                  position: int | None = None) -> list:
     """Check and keep the answers given (a blank clears one). Raises AnswersInvalid naming
@@ -137,16 +122,12 @@ def save_answers(request, response: Response, instrument: Instrument, raw: dict,
 def _safety(response, instrument) -> list:
     """Every new or worse safety answer raises its flag now (monitoring.services)."""
     extra = service_safety_rules(response.organisation_id, instrument.code)
-    return check_safety(response, instrument, extra, answer_text)
+    return check_safety(response, instrument, extra)
 
 
 def safety_flags(response: Response):
     """Urgent flags this response raised (to show crisis contacts again on its result)."""
     return list(response.flags.filter(rule="safety-answer"))
-
-
-def sex_of(patient) -> str:
-    return getattr(patient, "sex_for_thresholds", "") or ""
 
 
 def submit(request, response: Response, instrument: Instrument) -> Result:
@@ -158,7 +139,7 @@ def submit(request, response: Response, instrument: Instrument) -> Result:
     clashes = inconsistent(instrument, response.answers)
     if clashes:
         raise AnswersInvalid(clashes)
-    result = score(instrument, response.answers, sex=sex_of(response.patient))
+    result = score(instrument, response.answers, sex=response.patient.sex_for_thresholds)
     with transaction.atomic():
         store_result(response, result)
         response.status = ResponseStatus.COMPLETED
@@ -196,7 +177,7 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
     if errors:
         raise AnswersInvalid(errors)
     now = timezone.now()
-    result = score(instrument, clean, sex=sex_of(patient))
+    result = score(instrument, clean, sex=patient.sex_for_thresholds)
     with transaction.atomic():
         response = Response(
             organisation_id=patient.organisation_id, patient=patient,

@@ -129,18 +129,19 @@ def declined_safety(instrument: Instrument, answers: dict) -> list[str]:
             if i.id in instrument.safety_items and answers.get(i.id) == DECLINED]
 
 
-def num(x: float) -> str:
-    return str(int(x)) if x == int(x) else f"{x:g}"
-
-
-def _shown(instrument: Instrument, item_id: str, value) -> str:
+def answer_text(instrument: Instrument, item_id: str, value) -> str:
+    """An answer as the person saw it: the option's label, Yes or No, the number with its
+    unit, "I'd rather not say"."""
     item = instrument.item(item_id)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    number = _number_text(value)
-    if item.type == "integer" and item.unit:
-        return f"{number} {item.unit}"
-    return number
+    if value is None:
+        return "not answered"
+    if value == DECLINED:
+        return DECLINED_LABEL
+    if item.type == "choice":
+        return next((o.label for o in item.options if o.value == value), str(value))
+    if item.type == "boolean":
+        return "Yes" if value else "No"
+    return f"{_number_text(value)} {item.unit}".strip()
 
 
 def inconsistent(instrument: Instrument, answers: dict) -> dict[str, str]:
@@ -158,7 +159,8 @@ def inconsistent(instrument: Instrument, answers: dict) -> dict[str, str]:
             wrong = value > 0 and not any(v > 0 for v in others)
         if wrong and check.item not in errors:
             errors[check.item] = check.message.format(
-                item=_shown(instrument, check.item, values[0]), total=num(sum(others)))
+                item=answer_text(instrument, check.item, values[0]),
+                total=_number_text(sum(others)))
     return errors
 
 

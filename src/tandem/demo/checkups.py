@@ -20,7 +20,7 @@ from tandem.assessment.models import RESPONSE_COLUMNS  # noqa: F401 - the order 
 from tandem.core import flags as flag_rules
 from tandem.core import schedule as sched
 from tandem.core.rci import threshold
-from tandem.core.scoring import score
+from tandem.core.scoring import answer_text, score
 from tandem.monitoring.services import SAFETY_STEPS
 
 
@@ -144,7 +144,7 @@ class CheckupHistory:
                     # Resolved unless it is from the latest check-up, so the demo has both.
                     latest = step == steps - 1
                     value = answers[rule.item]
-                    text = next(o.label for o in ins.item(rule.item).options if o.value == value)
+                    text = answer_text(ins, rule.item, value)
                     flags.append((
                         self.uid(), self.org, patient_id, "safety-answer",
                         f"{key(rid)}:{rule.item}",

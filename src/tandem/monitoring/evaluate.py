@@ -24,11 +24,10 @@ from tandem.assessment.models import (
     ResponseStatus,
     UrgentAnswer,
 )
-from tandem.assessment.services import answer_text
 from tandem.core import flags as rules
 from tandem.core.instruments import SafetyRule
 from tandem.core.rci import threshold
-from tandem.core.scoring import declined_safety, safety_hits
+from tandem.core.scoring import answer_text, declined_safety, safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
 from tandem.patients import caseload
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient

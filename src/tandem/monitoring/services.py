@@ -9,7 +9,7 @@ from django.utils import timezone
 from tandem.audit.trail import record_request
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
-from tandem.core.scoring import DECLINED, safety_hits
+from tandem.core.scoring import DECLINED, answer_text, safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
 from tandem.monitoring.tasks import after_change
 
@@ -75,7 +75,7 @@ def unanswered_flag(organisation_id, patient_id, response_id, instrument, item_i
     )
 
 
-def check_safety(response, instrument, extra_rules, answer_text) -> list[Flag]:
+def check_safety(response, instrument, extra_rules) -> list[Flag]:
     """Apply the safety rules to the response's answers as they stand now, in the caller's
     transaction; returns the flags newly raised.
 
