@@ -245,11 +245,16 @@ def close_cleared(found: dict, clearing: dict[str, str], now) -> int:
     return len(stale)
 
 
-def evaluate_patients(organisation, ids, today: datetime.date | None = None) -> tuple[int, int]:
-    today = today or timezone.localdate()
-    settings = settings_for(organisation.pk)
+def evaluate_batch(organisation, ids, today: datetime.date, settings: Settings):
+    """Evaluate these patients of one organisation and store what was found: new flags,
+    evidence brought up to date, cleared flags closed. Returns (raised, updated)."""
     return apply(organisation.pk, findings_for(gather(organisation, ids, today), settings),
                  clearing=clearing_rules(settings))
+
+
+def evaluate_patients(organisation, ids, today: datetime.date | None = None) -> tuple[int, int]:
+    return evaluate_batch(organisation, ids, today or timezone.localdate(),
+                          settings_for(organisation.pk))
 
 
 def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tuple[int, int]:
@@ -280,8 +285,7 @@ def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None)
         ids = list(monitored(org))
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
-            raised, updated = apply(org.pk, findings_for(gather(org, chunk, today), settings),
-                                    clearing=clearing_rules(settings))
+            raised, updated = evaluate_batch(org, chunk, today, settings)
             totals["patients"] += len(chunk)
             totals["raised"] += raised
             totals["updated"] += updated
