@@ -97,6 +97,8 @@ class RuleSetting(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     thresholds = models.JSONField(default=dict, blank=True)
     suggested_action = models.TextField(blank=True, max_length=2000)
+    # Optimistic locking: a save names the version it started from (0: no row yet).
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         constraints = [
