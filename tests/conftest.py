@@ -4,10 +4,12 @@ so each permission rule has a case that allows and one that refuses."""
 from __future__ import annotations
 
 import datetime
+import sys
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
@@ -31,7 +33,20 @@ def caseload_entries_stay_true(request):
         from tandem.patients.caseload import stale_entries
 
         assert stale_entries() == [], "caseload entries out of step with their data"
+
+
 TODAY = datetime.date.today()
+
+
+@pytest.fixture(autouse=True)
+def today_is_today():
+    """Test modules fix `TODAY` when imported; a run that crosses midnight would then compare
+    yesterday's date with pages that show today's. Set it afresh before each test in every test
+    module (functions read module globals when called, so shared helpers see it too)."""
+    today = timezone.localdate()
+    for name, module in list(sys.modules.items()):
+        if (name == "tests" or name.startswith("tests.")) and hasattr(module, "TODAY"):
+            module.TODAY = today
 
 
 def make_user(org, username, role=None, team=None, **extra):
