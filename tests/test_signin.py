@@ -101,3 +101,32 @@ def test_idle_session_is_signed_out(world):
     Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
     response = client.get("/patients/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_guesses_from_elsewhere_do_not_lock_a_clinician_out_at_their_own_address(world):
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(6):
+        attacker.post("/accounts/login/", {"username": "practitioner", "password": "wrong"})
+    assert attacker.post("/accounts/login/", {"username": "practitioner",
+                                              "password": PASSWORD}).status_code == 429
+    clinician = Client(REMOTE_ADDR="198.51.100.20")
+    response = clinician.post("/accounts/login/", {"username": "practitioner",
+                                                   "password": PASSWORD})
+    assert response.status_code == 302
+    assert "_auth_user_id" in clinician.session
+
+
+def test_an_address_guessing_across_many_usernames_is_locked(world):
+    from tandem.accounts.lockout import ADDRESS_LIMIT, PAIR_LIMIT
+
+    sprayer = Client(REMOTE_ADDR="203.0.113.10")
+    names = [f"someone{n}" for n in range(ADDRESS_LIMIT // (PAIR_LIMIT - 1) + 1)]
+    for name in names:  # never reaching one username's own limit
+        for _ in range(PAIR_LIMIT - 1):
+            sprayer.post("/accounts/login/", {"username": name, "password": "wrong"})
+    # locked at this address even with a right password for an untouched username
+    response = sprayer.post("/accounts/login/", {"username": "prescriber", "password": PASSWORD})
+    assert response.status_code == 429 and "_auth_user_id" not in sprayer.session
+    # and nobody else is
+    assert Client(REMOTE_ADDR="198.51.100.21").post(
+        "/accounts/login/", {"username": "prescriber", "password": PASSWORD}).status_code == 302

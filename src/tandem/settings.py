@@ -124,10 +124,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in throttling (django-axes): five failures lock the username, or the address, for 15 minutes.
-AXES_FAILURE_LIMIT = 5
+# Sign-in throttling (django-axes), for 15 minutes: five failures lock a username at the address
+# they came from (not everywhere), twenty lock the address whatever the usernames
+# (tandem.accounts.lockout explains the limit).
+AXES_FAILURE_LIMIT = "tandem.accounts.lockout.failure_limit"
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one trips the lock
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
