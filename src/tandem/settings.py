@@ -135,6 +135,18 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "tandem.audit.trail.client_address"
 
+# Email (a new person's link to set their password; a reset an admin sends): SMTP when
+# TANDEM_EMAIL_HOST is set, otherwise printed to the console (the demo, development). Tests
+# use Django's in-memory outbox.
+EMAIL_HOST = os.environ.get("TANDEM_EMAIL_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("TANDEM_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("TANDEM_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("TANDEM_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = config.env_bool("TANDEM_EMAIL_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("TANDEM_EMAIL_FROM", "tandem@localhost")
+
 # Sessions end after 30 minutes without activity.
 SESSION_COOKIE_AGE = int(os.environ.get("TANDEM_SESSION_IDLE_MINUTES", "30")) * 60
 SESSION_SAVE_EVERY_REQUEST = False  # accounts.middleware.SessionActivityMiddleware instead

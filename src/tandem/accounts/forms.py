@@ -1,7 +1,8 @@
 from django import forms
-from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm
 from django.db import transaction
 
+from tandem.accounts.changes import differences
 from tandem.accounts.models import Role, RoleGrant, Team, User
 
 STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
@@ -32,7 +33,12 @@ class TeamForm(forms.ModelForm):
 
 
 class UserForm(forms.ModelForm):
-    """Create or edit a staff account: details, roles and the teams they apply to."""
+    """Create or edit a staff account: details, roles and the teams they apply to.
+
+    No password: a new person is emailed a link to set their own, and an admin can send a
+    reset (views.password_reset); an admin never chooses anyone's password. Nobody changes
+    their own roles, teams or active state: for their own account those fields are not offered,
+    and posting them is refused. `changes` lists what a save changed, for the audit trail."""
 
     roles = forms.MultipleChoiceField(
         choices=STAFF_ROLES, widget=forms.CheckboxSelectMultiple, required=True
@@ -43,69 +49,92 @@ class UserForm(forms.ModelForm):
         required=False,
         help_text="Practitioners and team leads work within these teams.",
     )
-    password1 = forms.CharField(
-        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        required=False, strip=False,
-    )
-    password2 = forms.CharField(
-        label="Password again",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        required=False, strip=False,
-    )
 
     class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email", "is_active"]
 
-    def __init__(self, *args, organisation, **kwargs):
+    def __init__(self, *args, organisation, editor, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
         self.fields["teams"].queryset = Team.objects.filter(organisation=organisation)
         self.fields["first_name"].required = True
         self.fields["last_name"].required = True
-        if self.instance.pk:
-            grants = list(self.instance.grants.all())
-            self.initial["roles"] = sorted({g.role for g in grants})
-            self.initial["teams"] = sorted({g.team_id for g in grants if g.team_id})
-            self.fields["password1"].help_text = "Leave blank to keep the current password."
-        else:
-            self.fields["password1"].required = True
-            self.fields["password2"].required = True
+        self.fields["email"].required = True
+        self.fields["email"].help_text = (
+            "Tandem emails the link to set a password here, and tells this address if it "
+            "is changed.")
+        self.own = self.instance.pk is not None and self.instance.pk == editor.pk
+        self.before = snapshot(self.instance) if self.instance.pk else None
+        self.changes: list[str] = []
+        if self.own:
+            for name in ("roles", "teams", "is_active"):
+                del self.fields[name]
+        elif self.before:
+            self.initial["roles"] = sorted(self.before["roles"])
+            self.initial["teams"] = sorted(
+                g.team_id for g in self.instance.grants.all() if g.team_id)
 
     def clean(self):
         data = super().clean()
+        if self.own and any(name in self.data for name in ("roles", "teams")):
+            raise forms.ValidationError(
+                "You cannot change your own roles or teams: another service admin can.")
         roles = set(data.get("roles") or [])
         if roles & TEAM_ROLES and not data.get("teams"):
             self.add_error("teams", "Choose at least one team for a practitioner or team lead.")
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 or p2:
-            if p1 != p2:
-                self.add_error("password2", "The two passwords do not match.")
-            else:
-                candidate = self.instance
-                candidate.username = data.get("username", candidate.username)
-                try:
-                    password_validation.validate_password(p1, candidate)
-                except forms.ValidationError as error:
-                    self.add_error("password1", error)
         return data
 
     @transaction.atomic
     def save(self, commit=True):
         user = super().save(commit=False)
         user.organisation = self.organisation
-        if self.cleaned_data.get("password1"):
-            user.set_password(self.cleaned_data["password1"])
+        if user.pk is None:
+            user.set_unusable_password()  # they set their own from the emailed link
         user.save()
-        roles = set(self.cleaned_data["roles"])
-        teams = list(self.cleaned_data.get("teams") or [])
-        user.grants.exclude(role=Role.PATIENT).delete()
-        grants = []
-        for role in sorted(roles):
-            if role in TEAM_ROLES:
-                grants += [RoleGrant(organisation=self.organisation, user=user, role=role, team=t)
-                           for t in teams]
-            else:
-                grants.append(RoleGrant(organisation=self.organisation, user=user, role=role))
-        RoleGrant.objects.bulk_create(grants)
+        if not self.own:
+            roles = set(self.cleaned_data["roles"])
+            teams = list(self.cleaned_data.get("teams") or [])
+            before = self.before or {"roles": set(), "teams": set()}
+            if roles != before["roles"] or {t.name for t in teams} != before["teams"]:
+                user.grants.exclude(role=Role.PATIENT).delete()
+                grants = []
+                for role in sorted(roles):
+                    if role in TEAM_ROLES:
+                        grants += [RoleGrant(organisation=self.organisation, user=user,
+                                             role=role, team=t) for t in teams]
+                    else:
+                        grants.append(RoleGrant(organisation=self.organisation, user=user,
+                                                role=role))
+                RoleGrant.objects.bulk_create(grants)  # checked: staff roles only
+        before = self.before or {}
+        after = snapshot(user)
+        self.changes = differences(
+            (label, before.get(key), after[key]) for key, label in SNAPSHOT_LABELS)
         return user
+
+
+SNAPSHOT_LABELS = [("roles", "roles"), ("teams", "teams"), ("is_active", "active"),
+                   ("email", "email"), ("username", "username"),
+                   ("first_name", "first name"), ("last_name", "last name")]
+
+
+def snapshot(user: User) -> dict:
+    """The account as the audit trail describes it: details, role codes and team names."""
+    grants = list(user.grants.select_related("team").exclude(role=Role.PATIENT))
+    return {"roles": {g.role for g in grants}, "teams": {g.team.name for g in grants if g.team},
+            "is_active": user.is_active, "email": user.email, "username": user.username,
+            "first_name": user.first_name, "last_name": user.last_name}
+
+
+class AccountEmailForm(PasswordResetForm):
+    """Django's password-reset email (its token generator and confirm view), sent to one
+    chosen account rather than to every account sharing the address, including an account
+    that has no password yet."""
+
+    def __init__(self, user: User):
+        super().__init__({"email": user.email})
+        self.user = user
+
+    def get_users(self, email):
+        return [self.user] if self.user.is_active and self.user.email else []

@@ -6,7 +6,8 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -58,13 +59,63 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+def mixed_accounts(user_ids) -> list[int]:
+    """Of these users, those holding both a patient grant and a staff grant."""
+    patients = RoleGrant.objects.filter(role=Role.PATIENT, user_id__in=user_ids)
+    return sorted(set(
+        RoleGrant.objects.exclude(role=Role.PATIENT)
+        .filter(user_id__in=patients.values("user_id")).values_list("user_id", flat=True)))
+
+
+def _refuse_mixed(user_ids) -> None:
+    mixed = mixed_accounts(user_ids)
+    if mixed:
+        raise ValidationError(
+            "A patient's portal account cannot hold a staff role, and a staff account cannot "
+            f"be a patient's portal account (user {', '.join(map(str, mixed))}).")
+
+
+class RoleGrantQuerySet(models.QuerySet):
+    """Bulk paths keep the rule `RoleGrant.save` keeps: checked inside the same transaction,
+    after the rows are written, so nothing that breaks it is committed."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            _refuse_mixed({g.user_id for g in objs})
+        return created
+
+    def update(self, **kwargs):
+        with transaction.atomic(using=self.db):
+            users = set(self.values_list("user_id", flat=True))
+            count = super().update(**kwargs)
+            if "user" in kwargs or "user_id" in kwargs:
+                users.add(getattr(kwargs.get("user"), "pk", kwargs.get("user_id")))
+            _refuse_mixed(users)
+        return count
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            count = super().bulk_update(objs, fields, *args, **kwargs)
+            _refuse_mixed({g.user_id for g in objs})
+        return count
+
+
 class RoleGrant(models.Model):
-    """One role held by one user, optionally within one team (practitioners, team leads)."""
+    """One role held by one user, optionally within one team (practitioners, team leads).
+
+    A user is either a patient (the portal account of one patient record) or staff, never
+    both: `save` and every bulk path (RoleGrantQuerySet) refuse a grant that would mix them,
+    with the user's row locked so two grants written at once cannot both slip through."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
     role = models.CharField(max_length=20, choices=Role.choices)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True)
+
+    objects = RoleGrantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -82,6 +133,24 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} ({self.team})" if self.team else self.get_role_display()
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            list(User.objects.select_for_update().filter(pk=self.user_id).values_list("pk"))
+            self.clean()
+            super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.user_id is None:
+            return
+        others = RoleGrant.objects.filter(user_id=self.user_id).exclude(pk=self.pk)
+        if self.role == Role.PATIENT and others.exclude(role=Role.PATIENT).exists():
+            raise ValidationError({"role": "A staff account cannot be a patient's portal "
+                                           "account."})
+        if self.role != Role.PATIENT and others.filter(role=Role.PATIENT).exists():
+            raise ValidationError({"role": "A patient's portal account cannot hold a staff "
+                                           "role."})
 
 
 def _digest(token: str) -> str:

@@ -305,6 +305,9 @@ RULES: dict[str, Rule] = {
     "manage:users": ADMIN,
     "manage:user-new": ADMIN,
     "manage:user-edit": ADMIN,
+    "manage:user-password-reset": ADMIN,
+    "manage:password-set": PUBLIC,  # the emailed link's token decides
+    "manage:password-set-done": PUBLIC,
     "manage:teams": ADMIN,
     "manage:team-new": ADMIN,
     "manage:team-edit": ADMIN,

@@ -1,0 +1,54 @@
+"""Audit events for a service admin's changes (users, roles, teams, settings), each saying
+what changed, e.g. "changed: roles practitioner→practitioner,team_lead; teams A→A,B".
+
+The audit event has no field for the detail of a change, so the summary is kept in its
+`purpose` (200 characters, hashed into the chain like every other field). `trail.record_request`
+fills `purpose` from the request's purpose-of-use header, so this calls `trail.record` with the
+same fields and the summary instead."""
+
+from __future__ import annotations
+
+from tandem.audit import trail
+
+EMPTY = "—"
+
+
+def shown(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(sorted(str(v) for v in value)) or EMPTY
+    return EMPTY if value in (None, "") else str(value)
+
+
+def difference(label: str, before, after) -> str | None:
+    """'label before→after', or None when nothing changed."""
+    old, new = shown(before), shown(after)
+    return None if old == new else f"{label} {old}→{new}"
+
+
+def differences(pairs) -> list[str]:
+    """(label, before, after) triples → the ones that changed, as 'label before→after'."""
+    return [d for label, before, after in pairs if (d := difference(label, before, after))]
+
+
+def record_change(request, action: str, obj, changes: list[str], *, prefix: str = "changed: ",
+                  object_type: str = "", object_id: str = "") -> None:
+    """One audit event for `obj` (or the named object), its purpose the summary of changes."""
+    summary = prefix + "; ".join(changes)
+    if len(summary) > 200:
+        summary = summary[:199] + "…"
+    trail.record(
+        organisation=request.user.organisation_id,
+        action=action,
+        actor=request.user,
+        role=getattr(request, "access_role", ""),
+        obj=obj,
+        object_type=object_type,
+        object_id=object_id,
+        path=request.get_full_path(),
+        client=trail.client_address(request),
+        purpose=summary,
+    )
