@@ -114,6 +114,7 @@ class CheckupSettings(models.Model):
         help_text="0 stops check-ups at exit.",
     )
     instruments = models.JSONField("questionnaires in a check-up", default=list)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
 
     def __str__(self) -> str:
         return f"Check-up settings of {self.organisation}"
@@ -160,6 +161,7 @@ class LifeDomain(models.Model):
     question = models.CharField(max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
 
     class Meta:
         ordering = ["position", "pk"]
@@ -183,6 +185,7 @@ class CrisisContact(models.Model):
     hours = models.CharField(max_length=120, blank=True)
     description = models.CharField(max_length=300, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
 
     class Meta:
         ordering = ["position", "pk"]
@@ -202,6 +205,7 @@ class UrgentAnswer(models.Model):
     item_id = models.CharField("question", max_length=40)
     at_least = models.FloatField("when the answer is at least")
     message = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
 
     class Meta:
         constraints = [
