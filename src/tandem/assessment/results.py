@@ -175,7 +175,7 @@ def _add_radar(result: InstrumentResults, keep: int = 4) -> None:
                       latest=(n == len(recent) - 1))
         for n, r in enumerate(recent)
     ]
-    result.radar = mark_safe(charts.radar_svg(  # noqa: S308 - built by core.charts, escaped
+    result.radar = mark_safe(charts.areas_svg(  # noqa: S308 - built by core.charts, escaped
         [s.title for s in domain_scales], series, max_value=10,
         title="How things are in each area of life",
         description="Ratings from 0 (very bad) to 10 (very good); the latest check-up is the "

@@ -246,3 +246,60 @@ def radar_svg(axes: list[str], series: list[Series], *, max_value: float = 10, t
                        fill=INK, class_="legend-label"))
     return svg_document(id_prefix, view_w, view_h, title, description, "chart chart-radar",
                         "".join(out))
+
+
+def bars_svg(axes: list[str], series: list[Series], *, max_value: float = 10, title: str,
+             description: str = "", id_prefix: str = "bars", width: int = 420) -> str:
+    """Horizontal bars, one group per axis and one bar per series (latest strongest); for
+    sets too small for a star chart. Returns an SVG string."""
+    if not (math.isfinite(max_value) and max_value > 0):
+        raise ValueError("max_value must be a positive number")
+    if any(len(s.values) != len(axes) for s in series):
+        raise ValueError("every series needs one value per axis")
+    label_width = max((len(a) for a in axes), default=0) * 7.0 + 12
+    left, right, bar, gap = label_width, width - 16.0, 12.0, 14.0
+    group = bar * max(len(series), 1) + gap
+    top = 8.0
+    out = []
+    for i, axis in enumerate(axes):
+        y0 = top + i * group
+        out.append(tag("text", esc(axis), x=left - 8, y=y0 + bar * max(len(series), 1) / 2,
+                       text_anchor="end", dominant_baseline="middle", font_size=12, fill=INK,
+                       class_="axis-label"))
+        for j, s in enumerate(series):
+            raw = s.values[i]
+            y = y0 + j * bar
+            if raw is None or math.isnan(raw):
+                out.append(tag("text", tag("title", esc(f"{axis}: not answered ({s.label})"))
+                               + "not answered", x=left + 4, y=y + bar / 2, font_size=10,
+                               dominant_baseline="middle", fill=MUTED, class_="unanswered"))
+                continue
+            value = min(max(raw, 0.0), max_value)
+            tip = f"{axis}: {format(raw, 'g')} ({s.label})"
+            out.append(tag("rect", tag("title", esc(tip)), x=left, y=y + 1,
+                           width=(right - left) * value / max_value, height=bar - 2,
+                           fill=ACCENT if s.latest else GRID,
+                           class_="series series-latest" if s.latest else "series"))
+    height = top + group * len(axes)
+    out.append(tag("line", x1=left, x2=left, y1=top, y2=height - gap, stroke=MUTED,
+                   stroke_width=1, class_="axis"))
+    for j, s in enumerate(series):
+        y = height + 10 + 20 * j
+        out.append(tag("rect", x=16, y=y - 5, width=24, height=10,
+                       fill=ACCENT if s.latest else GRID, class_="legend-key"))
+        text = f"{s.label} (latest)" if s.latest else s.label
+        out.append(tag("text", esc(text), x=48, y=y, dominant_baseline="middle", font_size=12,
+                       fill=INK, class_="legend-label"))
+    return svg_document(id_prefix, width, height + 20 * len(series) + 8, title, description,
+                        "chart chart-bars", "".join(out))
+
+
+def areas_svg(axes: list[str], series: list[Series], *, max_value: float = 10, title: str,
+              description: str = "", id_prefix: str = "radar") -> str:
+    """A star chart of ratings by area of life, or bars when there are fewer than three
+    areas (a star needs three spokes): a service's small set never breaks a page."""
+    if len(axes) >= 3:
+        return radar_svg(axes, series, max_value=max_value, title=title,
+                         description=description, id_prefix=id_prefix)
+    return bars_svg(axes, series, max_value=max_value, title=title, description=description,
+                    id_prefix=id_prefix)
