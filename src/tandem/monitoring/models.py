@@ -151,3 +151,18 @@ class Sweep(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep of {self.day}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running `tandem worker` as last seen: its lease on the tasks it has claimed. It beats
+    every few seconds, also while a task runs; a task whose worker has not been seen for the
+    lease is run again (tandem.monitoring.leases). Not tenant data: workers serve everyone."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Worker {self.worker_id} on {self.host}, last seen {self.last_seen}"

@@ -2,23 +2,30 @@
 
 Built on django-tasks-db's worker. Each task row is claimed under `SELECT … FOR UPDATE SKIP
 LOCKED` (PostgreSQL) or an exclusive transaction (SQLite), so several workers never run the
-same task; one sweep per day is decided by the Sweep table's unique day.
+same task; one sweep per day is decided by the Sweep table's unique day. A worker keeps a
+heartbeat while it lives; a task left running by a worker that died is run again, a few
+times at most, then shown as failed (tandem.monitoring.leases, `tandem worker --status`).
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
+from tandem.monitoring import leases
 from tandem.monitoring.tasks import sweep_due
 
 BATCH = 50
+QUEUE = "default"
 
 
 class Command(BaseCommand):
@@ -31,17 +38,31 @@ class Command(BaseCommand):
                             help="seconds to wait when the queue is empty (default 1)")
         parser.add_argument("--no-sweep", action="store_true",
                             help="do not queue the nightly sweep (run tasks only)")
+        parser.add_argument("--status", action="store_true",
+                            help="print the queue (queued, running, failed, finished in the "
+                                 "last 24 hours), the live workers and the failed tasks, "
+                                 "then exit")
 
-    def handle(self, *, batch, interval, no_sweep, verbosity, **options):
+    def handle(self, *, batch, interval, no_sweep, status, verbosity, **options):
+        if status:
+            self.print_status()
+            return
+        # django-tasks-db logs each start and stop of its worker, here once a round.
+        logging.getLogger("django_tasks_db").setLevel(
+            logging.INFO if verbosity > 1 else logging.WARNING)
         worker_id = get_random_string(32)
         self.running = True
+        self.worker = None
 
         def stop(signum, frame):
             self.running = False
+            if self.worker:
+                self.worker.running = False  # finish the task in hand, then stop
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.loop(worker_id, batch, interval, no_sweep, verbosity)
+            with leases.Heartbeat(worker_id, leases.beat_every(leases.lease_seconds())):
+                self.loop(worker_id, batch, interval, no_sweep, verbosity)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -49,19 +70,54 @@ class Command(BaseCommand):
     def loop(self, worker_id, batch, interval, no_sweep, verbosity):
         if verbosity:
             self.stdout.write(f"Worker {worker_id} started.")
+        every = leases.beat_every(leases.lease_seconds())
+        looked = None
         while self.running:
             close_old_connections()
+            if looked is None or time.monotonic() - looked >= every:
+                leases.recover_orphans()  # tasks whose worker died: queued again or failed
+                looked = time.monotonic()
             if not no_sweep:
                 day = sweep_due(hour=settings.SWEEP_HOUR)
                 if day and verbosity:
                     self.stdout.write(f"Queued the sweep of {day}.")
             # Run what is ready (up to 50 tasks), then come back to check the sweep and signals.
-            worker = Worker(queue_names=["default"], interval=0, batch=True,
-                            backend_name="default", startup_delay=False, max_tasks=BATCH,
-                            worker_id=worker_id, excluded_queue_names=[])
-            worker.run()
-            if worker._run_tasks >= BATCH:
-                continue  # there may be more waiting
+            self.worker = Worker(queue_names=[QUEUE], interval=0, batch=True,
+                                 backend_name="default", startup_delay=False, max_tasks=BATCH,
+                                 worker_id=worker_id, excluded_queue_names=[])
+            self.worker.run()
+            if not self.running:
+                break
+            if DBTaskResult.objects.ready().filter(queue_name=QUEUE).exists():
+                continue  # there is more waiting
             if batch:
                 break
             time.sleep(interval)
+
+    def print_status(self):
+        now = timezone.now()
+        s = leases.queue_status(now)
+        self.stdout.write(f"Tasks: {s.queued} queued, {s.running} running, {s.failed} failed, "
+                          f"{s.finished_recently} finished in the last 24 hours.")
+        self.stdout.write(f"Workers alive: {len(s.workers)} (lease "
+                          f"{leases.lease_seconds():g} s, at most {leases.max_attempts()} "
+                          "attempts a task).")
+        for w in s.workers:
+            self.stdout.write(f"  {w.worker_id} on {w.host} (pid {w.pid}), started "
+                              f"{timezone.localtime(w.started_at):%Y-%m-%d %H:%M:%S}, seen "
+                              f"{(now - w.last_seen).total_seconds():.0f} s ago")
+        if s.running_tasks:
+            self.stdout.write("Running:")
+        for t in s.running_tasks:
+            self.stdout.write(f"  {t.pk} {t.task_path}, started "
+                              f"{timezone.localtime(t.started_at):%Y-%m-%d %H:%M:%S} by "
+                              f"{t.worker_ids[-1] if t.worker_ids else '?'} "
+                              f"(attempt {len(t.worker_ids)})")
+        if s.failed_tasks:
+            more = f", the latest {len(s.failed_tasks)}" if s.failed > len(s.failed_tasks) else ""
+            self.stdout.write(f"Failed{more}:")
+        for t in s.failed_tasks:
+            given_up = " (given up)" if t.exception_class_path == leases.WORKER_DIED else ""
+            self.stdout.write(f"  {t.pk} {t.task_path}{given_up}, failed "
+                              f"{timezone.localtime(t.finished_at):%Y-%m-%d %H:%M:%S} after "
+                              f"{len(t.worker_ids)} attempt(s): {leases.error_of(t)}")
