@@ -14,7 +14,7 @@ import signal
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -44,6 +44,10 @@ class Command(BaseCommand):
                                  "then exit")
 
     def handle(self, *, batch, interval, no_sweep, status, verbosity, **options):
+        try:
+            leases.lease_seconds(), leases.max_attempts()
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         if status:
             self.print_status()
             return
