@@ -1,5 +1,11 @@
 """The service admin's check-up settings: the schedule and standard check-up, instruments
-(upload a new definition), crisis contacts, life-domain cards and answers marked urgent."""
+(upload a new definition), crisis contacts, life-domain cards and answers marked urgent.
+
+Every save is an audit event saying what changed (tandem.accounts.changes). Each page carries
+the version of every row it shows, and a save checks them with the rows locked, as planning's
+goals and plans do: if another admin saved in between, nothing is saved, the page says what
+they changed, and the form keeps what was typed, now carrying the newer versions (saving again
+replaces theirs, knowingly)."""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ import json
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.forms import modelformset_factory
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 
+from tandem.accounts.changes import differences, record_change, shown
 from tandem.assessment import registry
 from tandem.assessment.forms import posted
 from tandem.assessment.models import (
@@ -27,7 +35,21 @@ from tandem.web import strict_json
 MAX_UPLOAD = 1_000_000  # bytes
 
 
-class SettingsForm(forms.ModelForm):
+MIN_LIFE_DOMAINS = 3  # the check-up chart's star needs three spokes
+
+
+class Versioned(forms.ModelForm):
+    """A form carrying the version of the row it was opened at (0: no row yet)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("version", self.instance.version)
+
+
+class SettingsForm(Versioned):
     instruments = forms.MultipleChoiceField(
         label="Questionnaires in a check-up", widget=forms.CheckboxSelectMultiple)
 
@@ -38,9 +60,28 @@ class SettingsForm(forms.ModelForm):
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
+        self.initial.setdefault("version", 0)
         self.fields["instruments"].choices = [
             (code, ins.title) for code, ins in registry.available(organisation).items()]
         self.initial["instruments"] = self.instance.instrument_codes()
+
+
+def label_of(model, name: str) -> str:
+    return str(model._meta.get_field(name).verbose_name)
+
+
+# Short words for the audit trail (an event's summary has 200 characters).
+SETTINGS_WORDS = {"interval_weeks": "weeks between check-ups",
+                  "post_exit_every_months": "months between check-ups after exit",
+                  "post_exit_for_months": "months of check-ups after exit",
+                  "instruments": "questionnaires"}
+
+
+def _settings_values(settings: CheckupSettings) -> dict:
+    return {"interval_weeks": settings.interval_weeks,
+            "post_exit_every_months": settings.post_exit_every_months,
+            "post_exit_for_months": settings.post_exit_for_months,
+            "instruments": settings.instrument_codes()}
 
 
 class UploadForm(forms.Form):
@@ -94,17 +135,47 @@ class UploadForm(forms.Form):
 
 def settings_page(request):
     org = request.user.organisation
-    instance = CheckupSettings.objects.filter(organisation=org).first() or CheckupSettings(
-        organisation=org)
-    form = SettingsForm(request.POST or None, instance=instance, organisation=org)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method != "POST":
+        instance = CheckupSettings.objects.filter(organisation=org).first()
+        form = SettingsForm(instance=instance or CheckupSettings(organisation=org),
+                            organisation=org)
+        return render(request, "assessment/manage_settings.html", {"form": form})
+    conflict = []
+    with transaction.atomic():
+        current = CheckupSettings.objects.select_for_update().filter(organisation=org).first()
+        instance = current or CheckupSettings(organisation=org)
+        before = _settings_values(instance)
+        form = SettingsForm(request.POST, instance=instance, organisation=org)
+        if form.is_valid():
+            version = current.version if current else 0
+            posted = form.cleaned_data.get("version")
+            if posted is not None and posted != version:
+                typed = _settings_values(form.instance)
+                conflict = [("Check-up schedule", "changed since you opened this page",
+                             [(label_of(CheckupSettings, name), shown(before[name]),
+                               shown(typed[name])) for name in before
+                              if shown(before[name]) != shown(typed[name])])]
+                data = request.POST.copy()
+                data["version"] = str(version)
+                fresh = CheckupSettings.objects.filter(organisation=org).first()
+                form = SettingsForm(data, instance=fresh or CheckupSettings(organisation=org),
+                                    organisation=org)
+            else:
+                saved = form.save(commit=False)
+                saved.version = version + 1
+                saved.save()
+                changes = differences((SETTINGS_WORDS[name], before[name], value)
+                                      for name, value in _settings_values(saved).items())
+                if changes:
+                    record_change(request, "update", saved, changes)
+    if form.is_valid() and not conflict:
         # Every patient's next check-up moves with the settings: the worker recomputes them.
         refresh_schedules.enqueue(org.pk)
         messages.success(request, "Check-up settings saved. Every patient's next check-up is "
                                   "being recomputed in the background.")
         return redirect("manage:checkups")
-    return render(request, "assessment/manage_settings.html", {"form": form})
+    return render(request, "assessment/manage_settings.html",
+                  {"form": form, "conflict": conflict})
 
 
 @transaction.atomic
@@ -113,9 +184,11 @@ def instruments(request):
     form = UploadForm(posted(request), request.FILES or None, organisation=org)
     if request.method == "POST" and form.is_valid():
         ins = form.cleaned_data["instrument"]
-        UploadedInstrument.objects.create(
+        uploaded = UploadedInstrument.objects.create(
             organisation=org, code=ins.code, version=ins.version, title=ins.title,
             definition=form.cleaned_data["definition"], uploaded_by=request.user)
+        record_change(request, "create", uploaded, [f"{ins.code} version {ins.version}"],
+                      prefix="uploaded: ")
         messages.success(request, f"Imported {ins.title}, version {ins.version}.")
         return redirect("manage:instruments")
     return render(request, "assessment/manage_instruments.html", {
@@ -127,23 +200,115 @@ def instruments(request):
 
 def _formset_page(request, model, fields, template, title, intro, labels=None, clean=None):
     org = request.user.organisation
-    FormSet = modelformset_factory(model, fields=fields, extra=2, can_delete=True,
-                                   labels=labels or {})
-    formset = FormSet(request.POST or None, queryset=model.objects.filter(organisation=org),
-                      prefix="rows")
-    if request.method == "POST" and formset.is_valid():
-        if clean:
-            clean(org, formset)
-        if not any(f.errors for f in formset.forms):
-            with transaction.atomic():
-                for obj in formset.save(commit=False):
-                    obj.organisation = org
-                    obj.save()
-                for obj in formset.deleted_objects:
-                    obj.delete()
-            messages.success(request, f"{title} saved.")
-            return redirect(request.resolver_match.view_name)
-    return render(request, template, {"formset": formset, "title": title, "intro": intro})
+    FormSet = modelformset_factory(model, form=Versioned, fields=fields, extra=2,
+                                   can_delete=True, labels=labels or {})
+    queryset = model.objects.filter(organisation=org)
+    if request.method != "POST":
+        formset = FormSet(queryset=queryset, prefix="rows")
+        return render(request, template, {"formset": formset, "title": title, "intro": intro})
+    conflict = []
+    try:
+        with transaction.atomic():
+            current = {row.pk: row for row in queryset.select_for_update()}
+            conflict = _row_conflicts(request.POST, model, fields, current)
+            if conflict:
+                formset = FormSet(_refreshed(request.POST, fields, current), queryset=queryset,
+                                  prefix="rows")
+            else:
+                formset = FormSet(request.POST, queryset=queryset, prefix="rows")
+                if formset.is_valid():
+                    if clean:
+                        clean(org, formset, current)
+                    if not formset.total_error_count():
+                        changes = _save_rows(formset, org, model, fields, current)
+                        if changes:
+                            record_change(request, "update", None, changes,
+                                          object_type=model._meta.model_name)
+                        messages.success(request, f"{title} saved.")
+                        return redirect(request.resolver_match.view_name)
+    except IntegrityError:  # a row with the same key was added by someone else meanwhile
+        formset = FormSet(request.POST, queryset=queryset, prefix="rows")
+        formset.is_valid()
+        formset.non_form_errors().append(
+            "Someone else added a row with the same code or question meanwhile; nothing was "
+            "saved. Reload the page to see it.")
+    return render(request, template, {"formset": formset, "title": title, "intro": intro,
+                                      "conflict": conflict})
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _row_conflicts(post, model, fields, current) -> list[tuple[str, str, list]]:
+    """(row, what happened, [(field, saved now, typed)]) for each row of the posted page that
+    someone else changed or removed since it was opened. A row posted without a version (a
+    page from before versions) is not checked."""
+    RowForm = forms.modelform_factory(model, fields=fields)
+    found = []
+    for i in range(min(_int(post.get("rows-INITIAL_FORMS")) or 0, 1000)):
+        pk, version = _int(post.get(f"rows-{i}-id")), _int(post.get(f"rows-{i}-version"))
+        if version is None:
+            continue
+        if pk not in current:
+            typed = post.get(f"rows-{i}-{fields[0]}", "")
+            found.append((typed, "removed since you opened this page; it is below again as a "
+                                 "new row: clear it to let it go", []))
+        elif current[pk].version != version:
+            row = RowForm(post, prefix=f"rows-{i}", instance=current[pk])
+            found.append((str(current[pk]), "changed since you opened this page", [
+                (label_of(model, name), shown(getattr(current[pk], name)),
+                 shown(row[name].value())) for name in row.changed_data]))
+    return found
+
+
+def _refreshed(post, fields, current) -> QueryDict:
+    """The posted rows again, carrying the versions saved now; a row removed meanwhile comes
+    back as a new row, so what was typed in it is not lost."""
+    keys = [*fields, "id", "version", "DELETE"]
+    initial = _int(post.get("rows-INITIAL_FORMS")) or 0
+    kept, revived = [], []
+    for i in range(min(_int(post.get("rows-TOTAL_FORMS")) or 0, 1000)):
+        row = {k: post.getlist(f"rows-{i}-{k}") for k in keys}
+        pk = _int(post.get(f"rows-{i}-id"))
+        if i < initial and pk in current:
+            row["version"] = [str(current[pk].version)]
+            kept.append(row)
+        elif i >= initial or not row["DELETE"]:
+            row["id"], row["version"] = [], []
+            revived.append(row)
+    data = QueryDict(mutable=True)
+    data.update({"rows-TOTAL_FORMS": str(len(kept) + len(revived)),
+                 "rows-INITIAL_FORMS": str(len(kept)), "rows-MIN_NUM_FORMS": "0",
+                 "rows-MAX_NUM_FORMS": "1000"})
+    for n, row in enumerate(kept + revived):
+        for key, values in row.items():
+            data.setlist(f"rows-{n}-{key}", values)
+    return data
+
+
+def _save_rows(formset, org, model, fields, current) -> list[str]:
+    """Save the page's rows (each changed row's version goes up); what changed, in words."""
+    changes = []
+    for obj in formset.save(commit=False):
+        obj.organisation = org
+        old = current.get(obj.pk)
+        if old is None:
+            changes.append(f"added {obj}")
+        else:
+            obj.version = old.version + 1
+            detail = differences((label_of(model, name), getattr(old, name), getattr(obj, name))
+                                 for name in fields)
+            if detail:
+                changes.append(f"{old}: {', '.join(detail)}")
+        obj.save()
+    for obj in formset.deleted_objects:
+        changes.append(f"removed {obj}")
+        obj.delete()
+    return changes
 
 
 def crisis_contacts(request):
@@ -156,13 +321,25 @@ def crisis_contacts(request):
 
 
 def life_domains(request):
-    def clean(org, formset):
+    def clean(org, formset, current):
         codes = [f.cleaned_data.get("code") for f in formset.forms
                  if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         for f in formset.forms:
             code = f.cleaned_data.get("code") if f.cleaned_data else None
             if code and codes.count(code) > 1:
                 f.add_error("code", "Each card needs its own code.")
+        # The cards that would be in use after this save: rows not on the page as they are,
+        # rows on the page as typed.
+        on_page = {f.instance.pk for f in formset.forms if f.instance.pk}
+        active = sum(row.active for pk, row in current.items() if pk not in on_page)
+        active += sum(1 for f in formset.forms
+                      if f.cleaned_data and not f.cleaned_data.get("DELETE")
+                      and f.cleaned_data.get("code") and f.cleaned_data.get("active"))
+        if 0 < active < MIN_LIFE_DOMAINS:
+            formset.non_form_errors().append(
+                f"Keep at least three active cards (you would have {active}): the check-up "
+                "chart compares three or more areas of life. To use Tandem's default set "
+                "instead, remove them all.")
 
     return _formset_page(
         request, LifeDomain, ["code", "label", "question", "position", "active"],
@@ -174,7 +351,7 @@ def life_domains(request):
 
 
 def urgent_answers(request):
-    def clean(org, formset):
+    def clean(org, formset, current):
         available = registry.available(org)
         for f in formset.forms:
             data = f.cleaned_data
