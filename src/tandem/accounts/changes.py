@@ -18,6 +18,8 @@ def shown(value) -> str:
         return "yes"
     if value is False:
         return "no"
+    if isinstance(value, float):
+        return format(value, "g")
     if isinstance(value, list | tuple | set | frozenset):
         return ",".join(sorted(str(v) for v in value)) or EMPTY
     return EMPTY if value in (None, "") else str(value)

@@ -40,7 +40,10 @@ class ReengageForm(NewEpisodeForm):
 
 
 class RuleSettingForm(forms.ModelForm):
-    """One rule's settings; a number field per threshold the rule has."""
+    """One rule's settings; a number field per threshold the rule has. `version` carries the
+    version of the saved row the page was opened at (0: none yet)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
     class Meta:
         model = RuleSetting
@@ -50,6 +53,7 @@ class RuleSettingForm(forms.ModelForm):
     def __init__(self, *args, spec=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec = spec
+        self.initial.setdefault("version", self.instance.version if self.instance.pk else 0)
         self.fields["suggested_action"].label = (
             "Escalation steps" if spec.code == "safety-answer" else "Suggested action")
         self.fields["suggested_action"].help_text = f"Leave blank for: {spec.suggested_action}"
@@ -95,5 +99,14 @@ class RuleSettingForm(forms.ModelForm):
         if commit:
             setting.save()
         return setting
+
+
+def rule_values(setting: RuleSetting | None, spec) -> dict:
+    """A rule's settings in words for the audit trail (a missing row: the defaults)."""
+    saved = setting or RuleSetting(rule=spec.code)
+    return {"on": saved.enabled, "severity": saved.severity or "default",
+            "action": saved.suggested_action or "default",
+            **{t.name: float((saved.thresholds or {}).get(t.name, t.default))
+               for t in spec.thresholds}}
 
 
