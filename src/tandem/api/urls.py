@@ -21,6 +21,7 @@ from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
 from tandem.api.monitoring import router as monitoring
 from tandem.api.priorities import router as priorities
+from tandem.api.records import register as add_record_changes
 from tandem.core.errors import Invalid
 from tandem.patients import services
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
@@ -73,6 +74,7 @@ api.add_router("", checkups)
 api.add_router("", priorities)
 api.add_router("", care_plans)
 api.add_router("", monitoring)
+add_record_changes(api)  # PATCH beside the GETs of patient-detail and episode-detail
 
 
 @api.exception_handler(Invalid)

@@ -1,8 +1,7 @@
 from django import forms
-from django.utils import timezone
 
 from tandem.monitoring.models import Contact, RuleSetting, Severity
-from tandem.patients.forms import DATE, NewEpisodeForm
+from tandem.patients.forms import DATE, NewEpisodeForm, check_date
 
 
 class ResolveForm(forms.Form):
@@ -20,11 +19,12 @@ class ContactForm(forms.ModelForm):
         fields = ["on", "method", "note"]
         widgets = {"on": DATE}
 
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.born = patient.date_of_birth if patient is not None else None
+
     def clean_on(self):
-        day = self.cleaned_data["on"]
-        if day > timezone.localdate():
-            raise forms.ValidationError("The date of the contact cannot be in the future.")
-        return day
+        return check_date(self.cleaned_data["on"], "The date of the contact", born=self.born)
 
 
 class ReengageForm(NewEpisodeForm):

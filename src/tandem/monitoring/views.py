@@ -63,7 +63,7 @@ def flag(request, patient_id, flag_id):
 @transaction.atomic
 def contact_new(request, patient_id):
     patient = request.patient
-    form = ContactForm(posted(request))
+    form = ContactForm(posted(request), patient=patient)
     if request.method == "POST" and form.is_valid():
         services.record_contact(request, patient, form)
         messages.success(request, "Contact recorded.")

@@ -13,11 +13,34 @@ from tandem.patients.models import (
     Patient,
     Setting,
 )
+from tandem.patients.versioning import VersionedForm
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# No date on a record is before this (nor before the patient was born).
+EARLIEST = datetime.date(1900, 1, 1)
+# Planned dates (a care-team membership's start or end) are at most this far ahead.
+AHEAD = datetime.timedelta(days=366)
 
 
-class PatientForm(forms.ModelForm):
+def check_date(day: datetime.date, what: str, *, born: datetime.date | None = None,
+               planned: bool = False) -> datetime.date:
+    """Refuse a date that cannot be true on a patient's record: before they were born (or
+    before 1900), or in the future for what already happened (`planned`: more than a year
+    ahead). `what` starts the message, e.g. "The start date"."""
+    today = timezone.localdate()
+    if born is not None and day < born:
+        raise forms.ValidationError(
+            f"{what} is before the patient was born ({born.day} {born:%B %Y}).")
+    if day < EARLIEST:
+        raise forms.ValidationError(f"{what} cannot be before 1900.")
+    if planned and day > today + AHEAD:
+        raise forms.ValidationError(f"{what} cannot be more than a year ahead.")
+    if not planned and day > today:
+        raise forms.ValidationError(f"{what} cannot be in the future.")
+    return day
+
+
+class PatientForm(VersionedForm, forms.ModelForm):
     class Meta:
         model = Patient
         fields = [
@@ -35,13 +58,7 @@ class PatientForm(forms.ModelForm):
         self.fields["team"].empty_label = None
 
     def clean_date_of_birth(self):
-        dob = self.cleaned_data["date_of_birth"]
-        today = timezone.localdate()
-        if dob > today:
-            raise forms.ValidationError("Date of birth cannot be in the future.")
-        if dob < today - datetime.timedelta(days=365 * 120):
-            raise forms.ValidationError("Date of birth is more than 120 years ago.")
-        return dob
+        return check_date(self.cleaned_data["date_of_birth"], "Date of birth")
 
     def clean_service_id(self):
         service_id = self.cleaned_data["service_id"].strip()
@@ -61,14 +78,14 @@ class NewEpisodeForm(forms.Form):
     start_date = forms.DateField(widget=DATE, initial=timezone.localdate)
     setting = forms.ChoiceField(choices=Setting.choices)
 
-    def __init__(self, *args, patient=None, **kwargs):
+    def __init__(self, *args, patient=None, born: datetime.date | None = None, **kwargs):
+        """`patient`: whose episode (None when registering them: give `born` then)."""
         super().__init__(*args, **kwargs)
         self.patient = patient
+        self.born = patient.date_of_birth if patient is not None else born
 
     def clean_start_date(self):
-        start = self.cleaned_data["start_date"]
-        if start > timezone.localdate():
-            raise forms.ValidationError("The start date cannot be in the future.")
+        start = check_date(self.cleaned_data["start_date"], "The start date", born=self.born)
         if self.patient is not None:
             if self.patient.episodes.filter(status=EpisodeStatus.ACTIVE).exists():
                 raise forms.ValidationError(
@@ -83,7 +100,7 @@ class NewEpisodeForm(forms.Form):
         return start
 
 
-class EpisodeForm(forms.ModelForm):
+class EpisodeForm(VersionedForm, forms.ModelForm):
     """Record an exit (into post-exit monitoring, or closed) or end the monitoring."""
 
     class Meta:
@@ -91,6 +108,9 @@ class EpisodeForm(forms.ModelForm):
         fields = ["setting", "status", "exit_date", "exit_reason"]
         widgets = {"exit_date": DATE}
         labels = {"status": "Status"}
+
+    # The columns a save writes (versioning.save): the form's fields and the closing date.
+    saves_fields = ("setting", "status", "exit_date", "exit_reason", "closed_date")
 
     def clean(self):
         data = super().clean()
@@ -135,8 +155,9 @@ class MemberForm(forms.ModelForm):
         labels = {"user": "Colleague", "name": "Name (someone outside the service)"}
         help_texts = {"user": "Choose a colleague, or leave blank and give a name below."}
 
-    def __init__(self, *args, organisation, **kwargs):
+    def __init__(self, *args, organisation, patient=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.born = patient.date_of_birth if patient is not None else None
         self.fields["user"].queryset = (
             User.objects.filter(
                 organisation=organisation,
@@ -146,6 +167,10 @@ class MemberForm(forms.ModelForm):
             .distinct()
             .order_by("last_name", "first_name")
         )
+
+    def clean_start_date(self):
+        return check_date(self.cleaned_data["start_date"], "The start date", born=self.born,
+                          planned=True)
 
     def clean(self):
         data = super().clean()
@@ -163,7 +188,7 @@ class MemberForm(forms.ModelForm):
         return data
 
 
-class EndMemberForm(forms.ModelForm):
+class EndMemberForm(VersionedForm, forms.ModelForm):
     class Meta:
         model = CareTeamMember
         fields = ["end_date"]
@@ -178,7 +203,7 @@ class EndMemberForm(forms.ModelForm):
         end = self.cleaned_data["end_date"]
         if end < self.instance.start_date:
             raise forms.ValidationError("The end date is before this person joined the team.")
-        return end
+        return check_date(end, "The end date", planned=True)
 
 
 class CaseloadFilterForm(forms.Form):

@@ -65,6 +65,9 @@ class Patient(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_record"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Optimistic locking: each save names the version it started from (patients/versioning.py);
+    # the database default serves bulk inserts that name no version.
+    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         constraints = [
@@ -130,6 +133,9 @@ class Episode(models.Model):
     exit_date = models.DateField(null=True, blank=True)
     exit_reason = models.CharField(max_length=24, choices=ExitReason.choices, blank=True)
     closed_date = models.DateField(null=True, blank=True)
+    # Optimistic locking: each save names the version it started from (patients/versioning.py);
+    # the database default serves bulk inserts that name no version.
+    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-start_date"]
@@ -225,6 +231,9 @@ class CareTeamMember(models.Model):
     role = models.CharField(max_length=20, choices=CareRole.choices)
     start_date = models.DateField(default=timezone.localdate)
     end_date = models.DateField(null=True, blank=True)
+    # Optimistic locking: each save names the version it started from (patients/versioning.py);
+    # the database default serves bulk inserts that name no version.
+    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["start_date"]

@@ -13,6 +13,7 @@ from tandem.accounts.permissions import roles_of
 from tandem.assessment.services import refresh_schedule
 from tandem.audit.trail import record_request
 from tandem.core.errors import Invalid
+from tandem.patients import versioning
 from tandem.patients.models import CareRole, CareTeam, CareTeamMember, Episode, EpisodeStatus
 
 
@@ -31,6 +32,13 @@ def check(form, loc=("body",), rename: dict[str, str] | None = None):
 
 def register_patient(request, patient_form, episode_form):
     org = request.user.organisation
+    born = patient_form.cleaned_data["date_of_birth"]
+    if episode_form.cleaned_data["start_date"] < born:
+        # The web page gives the episode form the birth date (it says so by the field); a
+        # caller that did not is answered here, before anything is saved.
+        raise Invalid([{"loc": ["body", "episode_start_date"],
+                        "msg": f"The start date is before the patient was born "
+                               f"({born.day} {born:%B %Y})."}])
     patient = patient_form.save()
     care_team = CareTeam.objects.create(organisation=org, patient=patient)
     episode = Episode.objects.create(
@@ -58,7 +66,7 @@ def start_episode(request, patient, episode_form) -> Episode:
     for previous in patient.episodes.filter(status=EpisodeStatus.MONITORING):
         previous.status = EpisodeStatus.FINISHED
         previous.closed_date = start
-        previous.save(update_fields=["status", "closed_date"])
+        versioning.bump(previous, ["status", "closed_date"])  # an open edit form is now stale
         record_request(request, "update", patient=patient, obj=previous)
     episode = Episode.objects.create(
         organisation=patient.organisation,
@@ -84,8 +92,10 @@ def add_member(request, patient, member_form) -> CareTeamMember:
 
 
 def save_changes(request, patient, form):
-    """Save a validated ModelForm that changes this patient's record, and audit it."""
-    obj = form.save()
+    """Save a validated ModelForm (a VersionedForm) that changes this patient's record, and
+    audit it. Raises versioning.Stale, saving nothing, if someone saved the record since the
+    version the form was opened at."""
+    obj = versioning.save(form)
     record_request(request, "update", patient=patient, obj=obj)
     if isinstance(obj, Episode):
         refresh_schedule(patient)  # an exit or a status change moves the check-up schedule

@@ -14,7 +14,7 @@ from tandem.monitoring import timeline
 from tandem.monitoring.models import SEVERITY_ORDER
 from tandem.monitoring.services import open_flags
 from tandem.patients import caseload as caseload_query
-from tandem.patients import caseload_html, services
+from tandem.patients import caseload_html, services, versioning
 from tandem.patients.forms import (
     CaseloadFilterForm,
     EndMemberForm,
@@ -116,7 +116,8 @@ def patient_new(request):
         organisation=request.user.organisation,
         teams=staff_teams(request.user),
     )
-    episode_form = NewEpisodeForm(request.POST or None, prefix="episode")
+    born = form.cleaned_data["date_of_birth"] if form.is_valid() else None
+    episode_form = NewEpisodeForm(request.POST or None, prefix="episode", born=born)
     if request.method == "POST" and form.is_valid() and episode_form.is_valid():
         patient = services.register_patient(request, form, episode_form)
         messages.success(request, f"Registered {patient.name}.")
@@ -124,20 +125,39 @@ def patient_new(request):
     return render(request, "patients/new.html", {"form": form, "episode_form": episode_form})
 
 
+def _save_versioned(request, patient, form, make_form):
+    """Save the form; None when saved. If someone else saved the record since the form was
+    opened, nothing is saved: (the form again with everything typed, now carrying the current
+    version; what changed) for the page to show."""
+    try:
+        services.save_changes(request, patient, form)
+    except versioning.Stale as stale:
+        data = request.POST.copy()
+        data["version"] = str(stale.current.version)
+        again = make_form(data, stale.current)
+        again.is_valid()
+        return again, stale
+    return None
+
+
 @transaction.atomic
 def patient_edit(request, patient_id):
     patient = request.patient
-    form = PatientForm(
-        request.POST or None,
-        instance=patient,
-        organisation=request.user.organisation,
-        teams=staff_teams(request.user) | {patient.team_id},
-    )
+    teams = staff_teams(request.user) | {patient.team_id}
+
+    def make_form(data, instance):
+        return PatientForm(data, instance=instance, organisation=request.user.organisation,
+                           teams=teams)
+
+    form, stale = make_form(request.POST or None, patient), None
     if request.method == "POST" and form.is_valid():
-        services.save_changes(request, patient, form)
-        messages.success(request, "Details saved.")
-        return redirect("patients:detail", patient_id=patient.pk)
-    return render(request, "patients/edit.html", {"form": form, "patient": patient})
+        if (refused := _save_versioned(request, patient, form, make_form)) is None:
+            messages.success(request, "Details saved.")
+            return redirect("patients:detail", patient_id=patient.pk)
+        form, stale = refused
+    return render(request, "patients/edit.html",
+                  {"form": form, "patient": stale.current if stale else patient,
+                   "stale": stale})
 
 
 @transaction.atomic
@@ -155,21 +175,27 @@ def episode_new(request, patient_id):
 def episode_edit(request, patient_id, episode_id):
     patient = request.patient
     episode = get_object_or_404(Episode, pk=episode_id, patient=patient)
-    form = EpisodeForm(request.POST or None, instance=episode)
+
+    def make_form(data, instance):
+        return EpisodeForm(data, instance=instance)
+
+    form, stale = make_form(request.POST or None, episode), None
     if request.method == "POST" and form.is_valid():
-        services.save_changes(request, patient, form)
-        messages.success(request, "Episode saved.")
-        return redirect("patients:detail", patient_id=patient.pk)
+        if (refused := _save_versioned(request, patient, form, make_form)) is None:
+            messages.success(request, "Episode saved.")
+            return redirect("patients:detail", patient_id=patient.pk)
+        form, stale = refused
     return render(
         request, "patients/episode_edit.html",
-        {"form": form, "patient": patient, "episode": episode},
+        {"form": form, "patient": patient, "episode": stale.current if stale else episode,
+         "stale": stale},
     )
 
 
 @transaction.atomic
 def member_new(request, patient_id):
     patient = request.patient
-    form = MemberForm(request.POST or None, organisation=patient.organisation)
+    form = MemberForm(request.POST or None, organisation=patient.organisation, patient=patient)
     if request.method == "POST" and form.is_valid():
         member = services.add_member(request, patient, form)
         messages.success(request, f"Added {member.person_name} to the care team.")
@@ -183,12 +209,14 @@ def member_end(request, patient_id, member_id):
     member = get_object_or_404(
         CareTeamMember.objects.select_related("user"), pk=member_id, care_team__patient=patient
     )
-    form = EndMemberForm(request.POST or None, instance=member)
+    form, stale = EndMemberForm(request.POST or None, instance=member), None
     if request.method == "POST" and form.is_valid():
-        services.save_changes(request, patient, form)
-        messages.success(request, f"{member.person_name} has left the care team.")
-        return redirect("patients:detail", patient_id=patient.pk)
-    return render(
-        request, "patients/member_end.html", {"form": form, "patient": patient, "member": member}
-    )
+        refused = _save_versioned(request, patient, form,
+                                  lambda data, instance: EndMemberForm(data, instance=instance))
+        if refused is None:
+            messages.success(request, f"{member.person_name} has left the care team.")
+            return redirect("patients:detail", patient_id=patient.pk)
+        form, stale = refused
+    return render(request, "patients/member_end.html",
+                  {"form": form, "patient": patient, "member": member, "stale": stale})
 

@@ -1,0 +1,126 @@
+"""Versioned saves: two people changing one record at once never silently overwrite each other.
+
+A versioned model has `version = PositiveIntegerField(default=1)`; its form (`VersionedForm`)
+carries the version it was opened at in a hidden field, and an API call sends it. `save` moves
+the row from that version to the next in one conditional statement
+(`UPDATE … SET version = version + 1 WHERE id = … AND version = n`), so of two saves started
+from the same version exactly one wins, on SQLite and PostgreSQL alike. The other raises
+`Stale`, having written nothing, with each field whose saved value now differs from what was
+submitted (`Change`); the page shows them and keeps what was typed, the API answers 409.
+
+Every other write to a versioned row bumps its version too (`bump`), so an open form notices it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django import forms
+from django.db import models, transaction
+from django.db.models import F
+from django.utils.text import capfirst
+
+# The largest version the column holds on every database (a PositiveIntegerField).
+MAX_VERSION = 2**31 - 1
+
+
+class VersionedForm(forms.Form):
+    """Mix into a ModelForm (first among its bases): the version the form was opened at."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1,
+                                 max_value=MAX_VERSION)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("version", self.instance.version)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field whose saved value differs from what this person submitted."""
+
+    field: str
+    label: str
+    saved: object  # plain values (str, int, bool, ISO date or None), as the API sends them
+    yours: object
+    saved_text: str  # the same in words, as a page shows them
+    yours_text: str
+
+
+class Stale(Exception):
+    """Someone saved the record after the version this save started from; nothing was saved."""
+
+    def __init__(self, current: models.Model, changes: list[Change]):
+        super().__init__(f"{current._meta.verbose_name} changed since the version submitted")
+        self.current = current
+        self.changes = changes
+
+
+def save(form: forms.ModelForm, *, fields: Iterable[str] | None = None) -> models.Model:
+    """Save a validated ModelForm (a VersionedForm) over an existing row, if the row is still
+    at the version the form carries; raise Stale otherwise. `fields` are the columns the form
+    writes (its `saves_fields`, else its own fields), so nothing else on the row is
+    overwritten."""
+    obj = form.save(commit=False)
+    version = form.cleaned_data.get("version")
+    with transaction.atomic():
+        if version is None or not claim(obj, version):
+            current = type(obj)._default_manager.get(pk=obj.pk)
+            raise Stale(current, differences(form, current))
+        obj.version = version + 1
+        fields = fields or getattr(form, "saves_fields", None) or form._meta.fields
+        obj.save(update_fields=[*fields, "version"])
+    return obj
+
+
+def claim(obj: models.Model, version: int) -> bool:
+    """Move the row from `version` to the next; False if it is no longer at `version`."""
+    return bool(type(obj)._default_manager.filter(pk=obj.pk, version=version)
+                .update(version=F("version") + 1))
+
+
+def bump(obj: models.Model, update_fields: Iterable[str]) -> None:
+    """Save the named fields of a versioned row and move it to its next version (for writes
+    that do not come from a form the person opened, such as a re-entry closing an episode)."""
+    obj.version = F("version") + 1
+    obj.save(update_fields=[*update_fields, "version"])
+    obj.refresh_from_db(fields=["version"])
+
+
+def differences(form: forms.ModelForm, current: models.Model) -> list[Change]:
+    """Each of the form's model fields whose saved value differs from what was submitted."""
+    found = []
+    for name, field in form.fields.items():
+        if name not in form._meta.fields:
+            continue
+        model_field = current._meta.get_field(name)
+        saved = getattr(current, model_field.attname)
+        typed = form.cleaned_data.get(name)
+        yours = typed.pk if isinstance(typed, models.Model) else typed
+        if _plain(saved) == _plain(yours):
+            continue
+        found.append(Change(
+            field=name, label=str(field.label or capfirst(model_field.verbose_name)),
+            saved=_plain(saved), yours=_plain(yours),
+            saved_text=_text(field, getattr(current, name)), yours_text=_text(field, typed)))
+    return found
+
+
+def _plain(value):
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return None if value == "" else value
+
+
+def _text(field: forms.Field, value) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime.date):
+        return f"{value.day} {value:%B %Y}"
+    if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+        return str(dict(field.choices).get(value, value))
+    return str(value)

@@ -1,0 +1,153 @@
+"""Dates on records are refused, with the field named, when they cannot be true: before the
+patient was born (or before 1900), in the future for things that already happened, and more
+than a year ahead for things that may be planned (a care-team membership's start or end)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+
+from tandem.accounts.models import ApiToken
+from tandem.patients.models import CareTeamMember, Patient
+
+TODAY = datetime.date.today()
+BEFORE_BIRTH = "1985-05-16"  # the day before the test patients were born
+YEAR_ONE = "0001-01-01"
+FAR_AHEAD = "9999-12-31"
+
+
+def errors_of(response, form="form"):
+    assert response.status_code == 200, response.status_code
+    return {name: [str(e) for e in errs]
+            for name, errs in response.context[form].errors.items()}
+
+
+def api(world, role="practitioner") -> Client:
+    _token, plain = ApiToken.issue(world.users[role], "test")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+
+
+def locs(response) -> dict[str, str]:
+    assert response.status_code == 422, (response.status_code, response.content[:300])
+    return {e["loc"][-1]: e["msg"] for e in response.json()["detail"]}
+
+
+def new_patient(**extra) -> dict:
+    return {"service_id": "D-001", "given_name": "Dana", "family_name": "Dates",
+            "date_of_birth": "1990-03-04", "episode_start_date": TODAY.isoformat(), **extra}
+
+
+# --- registering a patient -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [YEAR_ONE, "1899-12-31", "1990-03-03"])
+def test_api_registration_refuses_an_episode_start_before_birth_or_1900(world, start):
+    reply = api(world).post("/api/v1/patients",
+                            new_patient(team_id=world.team_a.pk, episode_start_date=start),
+                            content_type="application/json")
+    assert "episode_start_date" in locs(reply)
+    assert not Patient.objects.filter(service_id="D-001").exists()
+
+
+@pytest.mark.parametrize("dob, words", [("1899-12-31", "1900"), (FAR_AHEAD, "future"),
+                                        (YEAR_ONE, "1900")])
+def test_date_of_birth_is_not_in_the_future_nor_before_1900(world, dob, words):
+    reply = api(world).post("/api/v1/patients",
+                            new_patient(team_id=world.team_a.pk, date_of_birth=dob),
+                            content_type="application/json")
+    assert words in locs(reply)["date_of_birth"]
+
+
+@pytest.mark.parametrize("start", [YEAR_ONE, "1990-03-03"])
+def test_page_registration_refuses_an_episode_start_before_birth(world, start):
+    data = new_patient(team=world.team_a.pk, preferred_contact="phone")
+    data = {k: v for k, v in data.items() if k != "episode_start_date"}
+    data |= {"episode-start_date": start, "episode-setting": "community"}
+    reply = world.client("practitioner").post("/patients/new/", data)
+    assert "start_date" in errors_of(reply, "episode_form")
+    assert not Patient.objects.filter(service_id="D-001").exists()
+
+
+# --- episodes ----------------------------------------------------------------------------------
+
+
+def test_new_episode_cannot_start_before_birth(world):
+    world.p1.episodes.get().delete()  # no earlier episode bounds it: only the birth date
+    reply = api(world).post(f"/api/v1/patients/{world.p1.pk}/episodes",
+                            {"start_date": BEFORE_BIRTH, "setting": "community"},
+                            content_type="application/json")
+    assert "born" in locs(reply)["start_date"]
+    page = world.client("practitioner").post(f"/patients/{world.p1.pk}/episodes/new/",
+                                             {"start_date": YEAR_ONE, "setting": "community"})
+    assert "start_date" in errors_of(page)
+
+
+def test_re_engagement_cannot_start_before_birth(world):
+    world.p1.episodes.get().delete()  # no earlier episode bounds it: only the birth date
+    page = world.client("practitioner").post(f"/patients/{world.p1.pk}/re-engage/",
+                                             {"start_date": BEFORE_BIRTH, "setting": "community"})
+    assert "born" in errors_of(page)["start_date"][0]
+
+
+@pytest.mark.parametrize("exit_date", [YEAR_ONE, FAR_AHEAD])
+def test_episode_exit_date_out_of_range_is_refused(world, exit_date):
+    episode = world.p1.episodes.get()
+    page = world.client("practitioner").post(
+        f"/patients/{world.p1.pk}/episodes/{episode.pk}/",
+        {"setting": "community", "status": "post-exit-monitoring", "exit_date": exit_date,
+         "exit_reason": "completed_free", "version": "1"})
+    assert "exit_date" in errors_of(page)
+
+
+# --- care-team members -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start, words", [(YEAR_ONE, "born"), (BEFORE_BIRTH, "born"),
+                                          (FAR_AHEAD, "year")])
+def test_member_start_date_is_bounded(world, start, words):
+    page = world.client("practitioner").post(
+        f"/patients/{world.p1.pk}/care-team/new/",
+        {"role": "housing", "name": "Hana Lee", "start_date": start})
+    assert words in errors_of(page)["start_date"][0]
+    assert not CareTeamMember.objects.filter(name="Hana Lee").exists()
+
+
+@pytest.mark.parametrize("start", [YEAR_ONE, FAR_AHEAD])
+def test_api_member_start_date_is_bounded(world, start):
+    reply = api(world).post(f"/api/v1/patients/{world.p1.pk}/care-team/members",
+                            {"role": "housing", "name": "Hana Lee", "start_date": start},
+                            content_type="application/json")
+    assert "start_date" in locs(reply)
+    assert not CareTeamMember.objects.filter(name="Hana Lee").exists()
+
+
+def test_member_may_start_within_the_coming_year(world):
+    soon = TODAY + datetime.timedelta(days=30)
+    reply = world.client("practitioner").post(
+        f"/patients/{world.p1.pk}/care-team/new/",
+        {"role": "housing", "name": "Hana Lee", "start_date": soon.isoformat()})
+    assert reply.status_code == 302
+    assert CareTeamMember.objects.get(name="Hana Lee").start_date == soon
+
+
+def test_member_end_date_is_bounded(world):
+    member = CareTeamMember.objects.get(care_team__patient=world.p1, role="prescriber")
+    url = f"/patients/{world.p1.pk}/care-team/{member.pk}/end/"
+    page = world.client("practitioner").post(url, {"end_date": FAR_AHEAD, "version": "1"})
+    assert "year" in errors_of(page)["end_date"][0]
+    member.refresh_from_db()
+    assert member.end_date is None
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day, words", [(YEAR_ONE, "born"), (BEFORE_BIRTH, "born"),
+                                        (FAR_AHEAD, "future")])
+def test_contact_date_is_bounded(world, day, words):
+    page = world.client("practitioner").post(f"/patients/{world.p1.pk}/contacts/new/",
+                                             {"on": day, "method": "phone", "note": "Rang"})
+    assert words in errors_of(page)["on"][0]
+    assert not world.p1.contacts.exists()
