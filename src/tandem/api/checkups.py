@@ -15,6 +15,8 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from tandem.accounts.permissions import changeable_patients
+from tandem.api.schemas import Conflict
 from tandem.assessment import registry, services
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import completed, track
@@ -173,6 +175,22 @@ def _instrument(request, code: str):
     return instrument
 
 
+def _aware(when: datetime.datetime | None) -> datetime.datetime | None:
+    """A time sent without an offset is in the service's time zone."""
+    if when is not None and timezone.is_naive(when):
+        return timezone.make_aware(when)
+    return when
+
+
+def completion_problem(when: datetime.datetime, born: datetime.date | None) -> str | None:
+    """Why a check-up cannot have been completed at `when` (by someone born on `born`)."""
+    if when > timezone.now():
+        return "Cannot be in the future."
+    if born is not None and when.date() < born:
+        return f"Cannot be before the patient was born ({born.day} {born:%B %Y})."
+    return None
+
+
 def _invalid(errors: dict[str, str]) -> Invalid:
     return Invalid([{"loc": ["body", "answers", item], "msg": msg} for item, msg in errors.items()])
 
@@ -252,13 +270,15 @@ def create_response(request: HttpRequest, patient_id: uuid.UUID, body: ResponseI
     a draft to finish later. Answers that meet a safety rule raise an urgent flag at once."""
     instrument = _instrument(request, body.instrument)
     patient = request.patient
-    if body.completed_at and body.completed_at > timezone.now():
-        raise Invalid([{"loc": ["body", "completed_at"], "msg": "Cannot be in the future."}])
+    completed_at = _aware(body.completed_at)
+    problem = completed_at and completion_problem(completed_at, patient.date_of_birth)
+    if problem:
+        raise Invalid([{"loc": ["body", "completed_at"], "msg": problem}])
     try:
         if body.submit:
             response, _result, flags = services.record_complete(
                 request, patient, instrument, body.answers, mode=body.mode,
-                completed_at=body.completed_at)
+                completed_at=completed_at)
         else:
             with transaction.atomic():
                 response = services.start(request, patient, instrument, mode=body.mode)
@@ -298,7 +318,7 @@ def update_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
 
 
 @router.post("/patients/{uuid:patient_id}/responses/{uuid:response_id}/submit",
-             response=ResponseOut, url_name="response-submit")
+             response={200: ResponseOut, 409: Conflict}, url_name="response-submit")
 def submit_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uuid.UUID):
     response = _response(request, response_id)
     if not response.is_draft:
@@ -316,9 +336,25 @@ def create_batch(request: HttpRequest, body: BatchIn):
     """Store up to 1,000 completed check-ups, for any patients whose records you may change,
     all or nothing: every problem is reported by its place in the batch and nothing is stored
     until there are none. For integrations (a clinical system's outcomes, a phone app syncing)."""
-    submissions = [services.Submission(item.patient_id, item.instrument, item.answers,
-                                       item.mode, item.completed_at) for item in body.responses]
-    ids, flags = services.record_batch(request, submissions)
+    births = dict(changeable_patients(request.user)
+                  .filter(pk__in={item.patient_id for item in body.responses})
+                  .values_list("pk", "date_of_birth"))
+    errors, submissions = [], []
+    for n, item in enumerate(body.responses):
+        when = _aware(item.completed_at)
+        problem = when and completion_problem(when, births.get(item.patient_id))
+        if problem:
+            errors.append({"loc": ["body", "responses", n, "completed_at"], "msg": problem})
+            when = None  # reported; the other checks still run on the rest of the item
+        submissions.append(services.Submission(item.patient_id, item.instrument, item.answers,
+                                               item.mode, when))
+    try:
+        with transaction.atomic():  # all or nothing: undone if any time was refused
+            ids, flags = services.record_batch(request, submissions)
+            if errors:
+                raise Invalid([])
+    except Invalid as exc:
+        raise Invalid(sorted(errors + exc.errors, key=lambda e: e["loc"][2])) from None
     return Status(201, {"created": len(ids), "ids": ids, "urgent_flags": flags})
 
 

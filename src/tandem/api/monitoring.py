@@ -5,14 +5,17 @@ cover `visible_patients`, and every request is audited like the pages."""
 
 import datetime
 import uuid
+from typing import Annotated
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from pydantic import WithJsonSchema
 
 from tandem.accounts.permissions import visible_patients
+from tandem.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, Paging
 from tandem.core.errors import Invalid
 from tandem.monitoring import services, timeline
 from tandem.monitoring.models import Flag, FlagStatus, Severity
@@ -57,7 +60,7 @@ def _flags(qs, status, severity, rule):
 
 
 @router.get("/flags", response=list[FlagOut], url_name="flag-list")
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_flags(request: HttpRequest, status: FlagStatus | None = None,
                severity: Severity | None = None, rule: str = Query("", max_length=40)):
     """Flags of every patient you may see, newest first."""
@@ -65,14 +68,15 @@ def list_flags(request: HttpRequest, status: FlagStatus | None = None,
                   severity, rule)
 
 
-@router.get("/patients/{patient_id}/flags", response=list[FlagOut], url_name="patient-flags")
-@paginate(LimitOffsetPagination)
+@router.get("/patients/{uuid:patient_id}/flags", response=list[FlagOut],
+            url_name="patient-flags")
+@paginate(Paging)
 def patient_flags(request: HttpRequest, patient_id: uuid.UUID, status: FlagStatus | None = None,
                   severity: Severity | None = None, rule: str = Query("", max_length=40)):
     return _flags(request.patient.flags.all(), status, severity, rule)
 
 
-@router.post("/patients/{patient_id}/flags/{flag_id}/acknowledge", response=FlagOut,
+@router.post("/patients/{uuid:patient_id}/flags/{uuid:flag_id}/acknowledge", response=FlagOut,
              url_name="flag-acknowledge")
 @transaction.atomic
 def acknowledge(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID):
@@ -81,7 +85,7 @@ def acknowledge(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID)
     return services.acknowledge(request, flag)
 
 
-@router.post("/patients/{patient_id}/flags/{flag_id}/resolve", response=FlagOut,
+@router.post("/patients/{uuid:patient_id}/flags/{uuid:flag_id}/resolve", response=FlagOut,
              url_name="flag-resolve")
 @transaction.atomic
 def resolve(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID, data: ResolveIn):
@@ -117,16 +121,25 @@ class CaseloadOut(Schema):
 
 
 @router.get("/caseload", response=CaseloadOut, url_name="caseload")
-def caseload(request: HttpRequest, q: str = Query("", max_length=100), team: int | None = None,
+def caseload(request: HttpRequest, q: str = Query("", max_length=100),
+             team: int | None = Query(None, ge=1, le=MAX_ID),
              status: str = Query("", max_length=24), flag: str = Query("", max_length=40),
-             sort: str = Query("need", max_length=20), limit: int = Query(50, ge=1, le=200),
-             offset: int = Query(0, ge=0)):
+             sort: str = Query("need", max_length=20),
+             limit: int = Query(50, ge=1, le=min(200, MAX_LIMIT)),
+             offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     """Who needs you today: your caseload sorted by need, each row with its reasons."""
     rows, counts = caseload_query.caseload(
         request.user, caseload_query.Filters(search=q, team=team, status=status, rule=flag),
         sort=sort if sort in caseload_query.SORTS else "need", limit=limit, offset=offset)
     caseload_query.with_reasons(rows)
     return {"counts": counts, "count": counts["total"], "results": rows}
+
+
+# What `kinds` may hold (empty parts are ignored), for the OpenAPI document; the view names an
+# unknown kind itself.
+_KIND = "(?:" + "|".join(timeline.KINDS) + ")"
+KINDS_PATTERN = rf"^\s*{_KIND}?\s*(?:,\s*{_KIND}?\s*)*$"
+KINDS_SCHEMA = WithJsonSchema({"type": "string", "pattern": KINDS_PATTERN})
 
 
 class EventOut(Schema):
@@ -137,9 +150,11 @@ class EventOut(Schema):
     url: str | None
 
 
-@router.get("/patients/{patient_id}/timeline", response=list[EventOut], url_name="timeline")
+@router.get("/patients/{uuid:patient_id}/timeline", response=list[EventOut],
+            url_name="timeline")
 def patient_timeline(request: HttpRequest, patient_id: uuid.UUID,
-                     kinds: str = Query("", description="comma-separated kinds to include"),
+                     kinds: Annotated[str, KINDS_SCHEMA] = Query(
+                         "", description="comma-separated kinds to include"),
                      limit: int = Query(200, ge=1, le=2000)):
     """Everything that happened to this patient, newest first."""
     wanted = {k.strip() for k in kinds.split(",") if k.strip()} or None

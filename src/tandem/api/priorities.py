@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from tandem.api.schemas import Conflict
 from tandem.core.errors import Invalid
 from tandem.planning import services
 from tandem.planning.forms import SortForm
@@ -93,7 +94,7 @@ def start_sort(request: HttpRequest, patient_id: uuid.UUID):
 
 # Declared before the sort itself, so "comparison" is never taken for a voice.
 @router.get("/patients/{uuid:patient_id}/sorts/{uuid:session_id}/comparison",
-            response=ComparisonOut, url_name="sort-comparison")
+            response={200: ComparisonOut, 409: Conflict}, url_name="sort-comparison")
 def compare_sorts(request: HttpRequest, patient_id: uuid.UUID, session_id: uuid.UUID):
     result = services.comparison(_session(request, session_id))
     if result is None:

@@ -1,5 +1,6 @@
 import datetime
 import uuid
+from typing import Any
 
 from ninja import Field, Schema
 
@@ -98,4 +99,21 @@ class CareTeamOut(Schema):
 
 
 class Error(Schema):
-    detail: str | list
+    detail: str = Field(..., description="What is wrong, in words")
+
+
+class Problem(Schema):
+    loc: list[str | int] = Field(..., description="Where: \"body\", \"query\" or \"path\", "
+                                 "then the field (and its place in a list)")
+    msg: str = Field(..., description="What is wrong with it, in words")
+    type: str | None = Field(None, description="A code for the kind of problem, when given")
+
+
+class Problems(Schema):
+    detail: list[Problem] = Field(..., description="One entry per problem")
+
+
+class Conflict(Schema):
+    detail: str | dict[str, Any] = Field(..., description="Why the change cannot be made now; "
+                                         "for a record changed since the version you read, "
+                                         "a message and what changed")

@@ -9,9 +9,9 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Status
+from ninja import Query, Status
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
@@ -19,7 +19,9 @@ from tandem.accounts.permissions import visible_patients
 from tandem.api import schemas as s
 from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
+from tandem.api.contract import TandemAPI
 from tandem.api.monitoring import router as monitoring
+from tandem.api.paging import Paging
 from tandem.api.priorities import router as priorities
 from tandem.api.records import register as add_record_changes
 from tandem.core.errors import Invalid
@@ -31,10 +33,11 @@ from tandem.web import strict_json
 
 
 class StrictParser(Parser):
-    """JSON bodies read by `web.strict_json`: a repeated key or NaN is refused (422)."""
+    """JSON bodies read by `web.strict_json`: a repeated key, NaN or a NUL character in a
+    string is refused (422, naming where)."""
 
     def parse_body(self, request):
-        return strict_json.loads(request.body)
+        return strict_json.loads(request.body, refuse_nul=True)
 
 
 class BearerToken(HttpBearer):
@@ -44,7 +47,7 @@ class BearerToken(HttpBearer):
         return request.user if getattr(request, "token_auth", False) else None
 
 
-api = NinjaAPI(
+api = TandemAPI(
     title="Tandem API",
     version="1.0.0",
     description="Recovery care planning. Authenticate with a session or a bearer token "
@@ -62,8 +65,8 @@ def http_error(request, exc: HttpError):
     read wrongly, such as a repeated key; 400 for text that is not JSON)."""
     cause = exc.__cause__
     if isinstance(cause, strict_json.JSONProblem):
-        return api.create_response(request, {"detail": [{"loc": ["body"], "msg": str(cause)}]},
-                                   status=422)
+        return api.create_response(
+            request, {"detail": [{"loc": ["body", *cause.loc], "msg": str(cause)}]}, status=422)
     if isinstance(cause, ValueError) and exc.status_code == 400:
         return api.create_response(request, {"detail": f"The body is not valid JSON: {cause}"},
                                    status=400)
@@ -83,7 +86,7 @@ def invalid(request, exc: Invalid):
 
 
 @api.get("/patients", response=list[s.PatientOut], url_name="patient-list", tags=["patients"])
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_patients(request: HttpRequest, q: str = Query("", max_length=100)):
     """Patients the caller may see (care team membership, or team lead of their team)."""
     qs = visible_patients(request.user).select_related("team")

@@ -107,7 +107,13 @@ def _url(name: str, *args) -> str | None:
 
 
 def _midnight(d: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(d, datetime.time.min))
+    """Local midnight of day `d`. Before standard time zones (about 1880) a zone's offset was
+    local mean time, in seconds (London: -00:01:15), which no RFC 3339 date-time can write:
+    such a day's midnight is taken in UTC."""
+    at = timezone.make_aware(datetime.datetime.combine(d, datetime.time.min))
+    if at.utcoffset() % datetime.timedelta(minutes=1):
+        return datetime.datetime.combine(d, datetime.time.min, tzinfo=datetime.UTC)
+    return at
 
 
 def _on_day(d: datetime.date, recorded: datetime.datetime | None) -> tuple[datetime.datetime, bool]:

@@ -50,6 +50,7 @@ SORTS = {
 NEED_LABELS = {0: "Urgent", 1: "High", 2: "Medium", 3: "Low", 4: "Overdue",
                5: "Awaiting signature", 6: ""}
 COUNTS = ("total", "urgent", "flagged", "overdue", "unsigned")
+MAX_ROWS = 2**31 - 1  # a limit or offset beyond any caseload, within every database's integer
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,9 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     filters = filters or Filters()
     today = today or timezone.localdate()
     ops = connection.ops
+    # Past the end is an empty page (the page then shows the last one), never a number too
+    # large for the database's integer (`?page=99999999999999999999`).
+    limit, offset = min(max(limit, 0), MAX_ROWS), min(max(offset, 0), MAX_ROWS)
     params = {"user": user.pk, "org": user.organisation_id,
               "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset}
     # Who this user may see (as accounts.permissions.visible_patients).
