@@ -32,31 +32,36 @@ from tandem.patients.models import (
 )
 from tandem.patients.views import staff_teams
 
+MAX_ID = 2**63 - 1
 VERSION = Field(None, ge=1, le=versioning.MAX_VERSION,
                 description="The version you read (required)")
 
 
 class PatientChange(Schema):
+    """Only the fields sent change; null clears a field (and is refused where it is needed)."""
+
     version: int | None = VERSION
-    service_id: str = Field(None, min_length=1, max_length=40)
-    given_name: str = Field(None, min_length=1, max_length=100)
-    family_name: str = Field(None, min_length=1, max_length=100)
-    preferred_name: str = Field(None, max_length=100)
-    date_of_birth: datetime.date = None
-    pronouns: str = Field(None, max_length=40)
-    sex_for_thresholds: SexForThresholds = None
-    team_id: int = None
-    phone: str = Field(None, max_length=40)
-    email: str = Field(None, max_length=254)
-    preferred_contact: ContactMethod = None
-    ok_to_leave_message: bool = None
-    contact_notes: str = Field(None, max_length=300)
+    service_id: str | None = Field(None, max_length=40)
+    given_name: str | None = Field(None, max_length=100)
+    family_name: str | None = Field(None, max_length=100)
+    preferred_name: str | None = Field(None, max_length=100)
+    date_of_birth: datetime.date | None = None
+    pronouns: str | None = Field(None, max_length=40)
+    sex_for_thresholds: SexForThresholds | None = None
+    team_id: int | None = Field(None, ge=1, le=MAX_ID)
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=254)
+    preferred_contact: ContactMethod | None = None
+    ok_to_leave_message: bool | None = None
+    contact_notes: str | None = Field(None, max_length=300)
 
 
 class EpisodeChange(Schema):
+    """Only the fields sent change; null clears a field (and is refused where it is needed)."""
+
     version: int | None = VERSION
-    setting: Setting = None
-    status: EpisodeStatus = None
+    setting: Setting | None = None
+    status: EpisodeStatus | None = None
     exit_date: datetime.date | None = None
     exit_reason: ExitReason | None = None
 
