@@ -247,3 +247,28 @@ def test_timeline_kinds_are_documented_as_a_pattern(openapi):
     pattern = re.compile(kinds["schema"]["pattern"])
     assert pattern.fullmatch("checkup,flag-raised") and pattern.fullmatch("")
     assert not pattern.fullmatch("checkup,nonsense")
+
+
+# --- what schemathesis found ----------------------------------------------------------------
+
+
+def test_a_method_the_url_does_not_take_is_a_405_saying_which_it_does(world):
+    reply = bearer(world.users["practitioner"]).generic("TRACE", "/api/v1/patients")
+    assert reply.status_code == 405
+    assert set(reply["Allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_json_bodies_are_not_coerced_to_booleans_or_integers(world):
+    client = bearer(world.users["practitioner"])
+    url = f"/api/v1/patients/{world.p1.pk}/responses"
+    reply = client.post(url, {"instrument": "phq9", "answers": PHQ9, "submit": 0},
+                        content_type="application/json")
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["loc"][-1] == "submit"
+    reply = client.post("/api/v1/patients", {
+        "service_id": "S-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01",
+        "team_id": str(world.team_a.pk), "episode_start_date": "2026-01-10"},
+        content_type="application/json")
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["loc"][-1] == "team_id"
+    assert not world.p1.responses.exists()

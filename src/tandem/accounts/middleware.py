@@ -150,7 +150,10 @@ def refuse(request, name, decision):
             request, "refused", patient=decision.patient,
             role=",".join(sorted(permissions.roles_of(user)))[:40],
             object_type=permissions.RECORD_PARTS.get(name or "", ""))
-    return refusal(request, decision.status)
+    response = refusal(request, decision.status)
+    if decision.status == 405:  # RFC 9110: a 405 says which methods the URL takes
+        response["Allow"] = ", ".join(getattr(permissions.rule_for(name), "by_method", ()))
+    return response
 
 
 def record_listing(request, listing, response) -> None:

@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import StrictInt
 
 from tandem.core.errors import Invalid
 from tandem.patients.services import check
@@ -26,7 +27,7 @@ class GoalIn(Schema):
     card: str
     statement: str
     proposed_by: str
-    priority: int = 1
+    priority: StrictInt = 1
     start_date: datetime.date | None = None
     target_date: datetime.date | None = None
     lifecycle_status: str = "active"
@@ -39,7 +40,8 @@ class GoalIn(Schema):
     gas_0: str
     gas_plus1: str
     gas_plus2: str
-    version: int | None = Field(None, description="The version you read (updates only)")
+    version: StrictInt | None = Field(None, ge=1, le=2**31 - 1,
+                                      description="The version you read (updates only)")
 
 
 class TypeChangeOut(Schema):
@@ -93,8 +95,8 @@ class PlanOut(Schema):
 
 class RatingIn(Schema):
     goal_id: uuid.UUID
-    patient_level: int | None = Field(None, ge=-2, le=2)
-    practitioner_level: int | None = Field(None, ge=-2, le=2)
+    patient_level: StrictInt | None = Field(None, ge=-2, le=2)
+    practitioner_level: StrictInt | None = Field(None, ge=-2, le=2)
     comment: str = Field("", max_length=300)
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import StrictBool
 
 from tandem.accounts.permissions import changeable_patients
 from tandem.api.schemas import Conflict
@@ -89,7 +90,7 @@ class ResponseIn(Schema):
     instrument: str = Field(..., max_length=40)
     mode: Mode = Mode.WITH_PRACTITIONER
     answers: dict[str, Any] = {}
-    submit: bool = Field(True, description="Score and complete now; false keeps a draft")
+    submit: StrictBool = Field(True, description="Score and complete now; false keeps a draft")
     completed_at: datetime.datetime | None = None
 
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
-from pydantic import WithJsonSchema
+from pydantic import StrictBool, WithJsonSchema
 
 from tandem.accounts.permissions import visible_patients
 from tandem.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, Paging
@@ -45,7 +45,8 @@ class FlagOut(Schema):
 
 class ResolveIn(Schema):
     action_taken: str = Field("", description="What was done (required)")
-    in_error: bool = Field(False, description="The flag was raised in error (entered-in-error)")
+    in_error: StrictBool = Field(False,
+                                 description="The flag was raised in error (entered-in-error)")
 
 
 def _flags(qs, status, severity, rule):

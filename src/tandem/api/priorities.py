@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import StrictBool, StrictInt
 
 from tandem.api.schemas import Conflict
 from tandem.core.errors import Invalid
@@ -24,14 +25,14 @@ router = Router(tags=["priorities"])
 class CardIn(Schema):
     code: str
     pile: Pile | None = None
-    rank: int | None = None
-    help: bool = False
+    rank: StrictInt | None = None
+    help: StrictBool = False
     note: str = ""
 
 
 class SortIn(Schema):
     cards: list[CardIn]
-    submit: bool = Field(False, description="Submit (final) rather than save a draft")
+    submit: StrictBool = Field(False, description="Submit (final) rather than save a draft")
 
 
 class SortOut(Schema):

@@ -3,7 +3,9 @@ import uuid
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import StrictBool, StrictInt
 
+from tandem.api.paging import MAX_ID
 from tandem.patients.models import (
     CareRole,
     ContactMethod,
@@ -40,11 +42,11 @@ class PatientIn(Schema):
     sex_for_thresholds: SexForThresholds = Field(
         SexForThresholds.NOT_RECORDED,
         description="For thresholds that differ by sex (AUDIT-C); \"\" is not recorded")
-    team_id: int
+    team_id: StrictInt = Field(..., ge=1, le=MAX_ID)
     phone: str = Field("", max_length=40)
     email: str = Field("", max_length=254)
     preferred_contact: ContactMethod = ContactMethod.PHONE
-    ok_to_leave_message: bool = False
+    ok_to_leave_message: StrictBool = False
     episode_start_date: datetime.date
     episode_setting: Setting = Setting.COMMUNITY
 
@@ -85,7 +87,7 @@ class MemberOut(Schema):
 
 class MemberIn(Schema):
     role: CareRole
-    user_id: int | None = None
+    user_id: StrictInt | None = Field(None, ge=1, le=MAX_ID)
     name: str = Field("", max_length=200)
     organisation_name: str = Field("", max_length=200)
     contact: str = Field("", max_length=200)
