@@ -10,6 +10,8 @@ from tandem import config
 
 DATA_DIR = config.data_dir()
 SECRET_KEY = config.secret_key(DATA_DIR)
+# The key of the audit trail's hash chain (docs/operations.md). Unset: derived from SECRET_KEY.
+AUDIT_KEY = os.environ.get("TANDEM_AUDIT_KEY", "")
 DEBUG = config.env_bool("TANDEM_DEBUG", False)
 # HTTPS-only cookies, HSTS and the redirect to HTTPS. On by default; `tandem demo --serve`
 # and local development over plain http turn it off.
@@ -40,7 +42,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tandem.web.no_store.NoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
     "csp.middleware.CSPMiddleware",
+    # One transaction per request, tried again on a deadlock; inside it, everything below.
+    "tandem.web.transactions.TransactionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tandem.accounts.middleware.SessionActivityMiddleware",
     "django.middleware.common.CommonMiddleware",

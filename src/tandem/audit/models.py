@@ -50,7 +50,10 @@ FHIR_ACTION = {
 
 class AuditEvent(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    seq = models.PositiveBigIntegerField()
+    # Its place in the organisation's chain, given with `prev_hash` and `hash` when the
+    # transaction that wrote it ends (tandem.audit.trail): empty only until then, so a stored
+    # event without one was never part of the chain.
+    seq = models.PositiveBigIntegerField(null=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True)
     actor_username = models.CharField(max_length=150, blank=True)
@@ -66,8 +69,8 @@ class AuditEvent(models.Model):
     path = models.CharField(max_length=300, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     purpose = models.CharField(max_length=200, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
 
     objects = AuditQuerySet.as_manager()
 
@@ -95,6 +98,21 @@ class AuditEvent(models.Model):
     def chained_fields(self) -> dict[str, object]:
         """Exactly the fields the hash covers."""
         return chain_values({name: getattr(self, attname) for name, attname in CHAINED})
+
+
+class ChainHead(models.Model):
+    """The last link of one organisation's chain, and the lock its writers take turns on.
+
+    Only the audit trail reads or writes these rows, and only as the last thing a transaction
+    does (tandem.audit.trail.seal), so waiting for one never closes a circle of waits."""
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.PROTECT,
+                                        primary_key=True, related_name="+")
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} at #{self.seq}"
 
 
 # The fields the hash covers: (name in the hash, column). Values are taken as stored, with the

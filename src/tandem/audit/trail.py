@@ -1,17 +1,164 @@
-"""Writing and verifying the audit trail."""
+"""Writing and verifying the audit trail.
+
+Every event goes on its organisation's hash chain (tandem.core.audit_chain), keyed with
+`chain_key()`. An event is written at once, in the transaction of whatever it records, and
+given its place in the chain (sequence number, previous hash, hash) by `seal`, which queues on
+a lock of the organisation's chain head (audit.ChainHead), so that several app servers keep
+one chain linear.
+
+LOCK ORDER. The chain head is the LAST lock a transaction takes, and it takes no other lock
+while holding it; waiting for it can therefore never close a circle of waits (a deadlock). A
+request runs in one transaction (tandem.web.transactions) inside `sealed_at_end`: what it
+records is written as it goes and sealed just before it commits, after the deferred
+foreign-key checks of the whole transaction have been run (they take share locks on the rows
+referred to: the organisation, the patient, the user). Before, the chain was locked on the
+organisation row at the moment of recording, between a request's other writes: one request
+held a patient and waited for the organisation while another held the organisation and
+waited for the patient (docs/audit.md). Outside a request (a command, the worker) an event is
+sealed when recorded; such code should record last in its transaction, or use
+`sealed_at_end` itself.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+from contextvars import ContextVar
+
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from tandem.accounts.models import Organisation
-from tandem.audit.models import CHAINED, AuditEvent, chain_values
-from tandem.bulk import insert_many
-from tandem.core.audit_chain import GENESIS, Break, StoredLink, first_broken_link, link_hash
+from tandem.audit.models import AuditEvent, ChainHead
+from tandem.bulk import insert_many, update_many
+from tandem.core.audit_chain import (
+    GENESIS,
+    Break,
+    StoredLink,
+    check_anchor,
+    first_broken_link,
+    link_hash,
+)
 
-MAX_ATTEMPTS = 20
+KEY_SALT = "tandem.audit.chain-key"
+COLUMNS = [f.attname for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+def chain_key() -> bytes:
+    """The key of every organisation's chain: TANDEM_AUDIT_KEY, or else one derived from the
+    secret key with a salt of its own. It never changes: events linked with another key no
+    longer verify (docs/operations.md)."""
+    if settings.AUDIT_KEY:
+        return settings.AUDIT_KEY.encode()
+    return salted_hmac(KEY_SALT, "audit chain", algorithm="sha256").digest()
+
+
+# The events recorded inside `sealed_at_end` and not sealed yet (None: seal as recorded).
+_pending: ContextVar[list[AuditEvent] | None] = ContextVar("audit_pending", default=None)
+
+
+@contextlib.contextmanager
+def sealed_at_end():
+    """Seal what is recorded inside this block when it ends, rather than as it is recorded.
+    Use it as the last thing inside a transaction (as the request middleware does); an
+    exception leaves the events unsealed, for the transaction to roll them back. On SQLite,
+    whose writers take turns and cannot deadlock, events are sealed as recorded anyway."""
+    if _pending.get() is not None or not connection.features.has_select_for_update:
+        yield  # inside one already (the outer block seals), or SQLite
+        return
+    token = _pending.set([])
+    try:
+        yield
+        events = _pending.get()
+        if events:
+            seal(events)
+    finally:
+        _pending.reset(token)
+
+
+def _append(events: list[AuditEvent]) -> None:
+    pending = _pending.get()
+    if pending is not None:  # written now, in place in the chain at the end
+        AuditEvent.objects.bulk_create(events)
+        pending.extend(events)
+        return
+    with transaction.atomic():  # written in place in the chain at once
+        for organisation_id, group in _by_organisation(events):
+            seq, prev = _link(organisation_id, group)
+            if len(group) == 1:
+                group[0].save()
+            else:
+                insert_many(AuditEvent, COLUMNS, [
+                    tuple(getattr(e, c) for c in COLUMNS) for e in group])
+            _move_head(organisation_id, seq, prev)
+
+
+def seal(events: list[AuditEvent]) -> None:
+    """Give events written earlier in this transaction their places in their chains, as its
+    last step (`sealed_at_end`): first its deferred foreign-key checks are run, so that their
+    locks come before the chain head's; events whose savepoint was rolled back since are left
+    out."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    there = set(AuditEvent.objects.filter(pk__in=[e.pk for e in events])
+                .values_list("pk", flat=True))
+    for organisation_id, group in _by_organisation([e for e in events if e.pk in there]):
+        seq, prev = _link(organisation_id, group)
+        update_many(AuditEvent, ["seq", "prev_hash", "hash"], "id",
+                    [(e.seq, e.prev_hash, e.hash, e.pk) for e in group])
+        _move_head(organisation_id, seq, prev)
+    if connection.savepoint_ids:  # an outer transaction goes on (a test's)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _by_organisation(events):
+    """The events of each organisation, in the order recorded, organisations in id order:
+    one order for everyone who locks several chain heads."""
+    return [(org, [e for e in events if e.organisation_id == org])
+            for org in sorted({e.organisation_id for e in events})]
+
+
+def _link(organisation_id: int, events: list[AuditEvent]) -> tuple[int, str]:
+    """Lock the chain head and give the events the next places; the new head's (seq, hash)."""
+    seq, prev = _lock_head(organisation_id)
+    key = chain_key()
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev
+        event.hash = prev = link_hash(prev, event.chained_fields(), key)
+    return seq, prev
+
+
+def _move_head(organisation_id: int, seq: int, digest: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {ChainHead._meta.db_table} SET seq = %s, hash = %s"
+                       " WHERE organisation_id = %s", [seq, digest, organisation_id])
+
+
+def _lock_head(organisation_id: int) -> tuple[int, str]:
+    """Lock the organisation's chain head until this transaction ends (SQLite: its writers
+    take turns anyway) and return its (seq, hash); a new organisation's head is made here."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    head = ChainHead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {head} WHERE organisation_id = %s{lock}",
+                       [organisation_id])
+        found = cursor.fetchone()
+        if found is None:
+            cursor.execute(f"SELECT seq, hash FROM {AuditEvent._meta.db_table}"
+                           " WHERE organisation_id = %s AND seq IS NOT NULL"
+                           " ORDER BY seq DESC LIMIT 1", [organisation_id])
+            tail = cursor.fetchone() or (0, GENESIS)
+            cursor.execute(f"INSERT INTO {head} (organisation_id, seq, hash) VALUES (%s, %s, %s)"
+                           " ON CONFLICT (organisation_id) DO NOTHING", [organisation_id, *tail])
+            cursor.execute(f"SELECT seq, hash FROM {head} WHERE organisation_id = %s{lock}",
+                           [organisation_id])
+            found = cursor.fetchone()
+    return found
 
 
 def client_address(request) -> str | None:
@@ -24,21 +171,6 @@ def client_address(request) -> str | None:
         if hops:
             return hops[-1]
     return request.META.get("REMOTE_ADDR") or None
-
-
-def _lock_chain(organisation_id: int) -> tuple[int, str] | None:
-    """Hold the organisation's row until this transaction ends (one chain writer at a time),
-    then read the chain's last (seq, hash), or None. Two plain statements, as this runs on
-    every page that shows patient data: the read must come after the lock, so it sees what
-    the writer before it committed."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {Organisation._meta.db_table} WHERE id = %s{lock}",
-                       [organisation_id])
-        cursor.execute(f"SELECT seq, hash FROM {AuditEvent._meta.db_table}"
-                       " WHERE organisation_id = %s ORDER BY seq DESC LIMIT 1",
-                       [organisation_id])
-        return cursor.fetchone()
 
 
 def record(
@@ -55,79 +187,46 @@ def record(
     client: str | None = None,
     purpose: str = "",
 ) -> AuditEvent:
-    """Append one event to the organisation's chain (`organisation`: the object or its id).
-
-    Writers to one organisation's chain queue on a lock of its organisation row (PostgreSQL;
-    SQLite serialises write transactions anyway), so the chain stays linear with several app
-    servers. The (organisation, seq) unique constraint backs this up: should two writers still
-    read the same tail, they collide and the loser re-reads and retries.
-    """
+    """Append one event to the organisation's chain (`organisation`: the object or its id)."""
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or str(obj.pk)
-    organisation_id = getattr(organisation, "pk", organisation)
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                last = _lock_chain(organisation_id)
-                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-                event = AuditEvent(
-                    organisation_id=organisation_id,
-                    seq=seq,
-                    occurred_at=timezone.now(),
-                    actor=actor if actor is not None and actor.is_authenticated else None,
-                    actor_username=getattr(actor, "username", "") or "",
-                    role=role,
-                    action=action,
-                    patient=patient,
-                    object_type=object_type,
-                    object_id=object_id,
-                    path=path[:300],
-                    client_address=client,
-                    purpose=purpose[:200],
-                    prev_hash=prev,
-                )
-                event.hash = link_hash(prev, event.chained_fields())
-                event.save()
-                return event
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not append to the audit chain: too much contention")
+    event = AuditEvent(
+        organisation_id=getattr(organisation, "pk", organisation),
+        occurred_at=timezone.now(),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_username=getattr(actor, "username", "") or "",
+        role=role,
+        action=action,
+        patient=patient,
+        object_type=object_type,
+        object_id=object_id,
+        path=path[:300],
+        client_address=client,
+        purpose=purpose[:200],
+    )
+    _append([event])
+    return event
 
 
 def record_many(request, action: str, objects) -> int:
-    """Append one event per (patient id, object type, object id) for this request, in one go.
-
-    Same chain and same retry on contention as `record`, with one read of the chain's tail and
-    one bulk insert for the lot (tandem.bulk)."""
+    """Append one event per (patient id, object type, object id) for this request, in one
+    insert and one seal for the lot."""
     user = request.user
-    organisation = user.organisation_id
+    now = timezone.now()
     common = {
-        "organisation": organisation, "actor": user.pk, "actor_username": user.username,
-        "role": getattr(request, "access_role", ""), "action": action,
-        "path": request.get_full_path()[:300], "client_address": client_address(request),
+        "organisation_id": user.organisation_id, "actor_id": user.pk,
+        "actor_username": user.username, "role": getattr(request, "access_role", ""),
+        "action": action, "path": request.get_full_path()[:300],
+        "client_address": client_address(request), "occurred_at": now,
         "purpose": (request.headers.get("X-Purpose-Of-Use", "")
                     or request.GET.get("purpose", ""))[:200],
     }
-    columns = [attname for _name, attname in CHAINED] + ["prev_hash", "hash"]
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                last = _lock_chain(organisation)
-                seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-                now = timezone.now()
-                rows = []
-                for patient_id, object_type, object_id in objects:
-                    seq += 1
-                    fields = {**common, "seq": seq, "occurred_at": now, "patient": patient_id,
-                              "object_type": object_type, "object_id": str(object_id)}
-                    digest = link_hash(prev, chain_values(fields))
-                    rows.append((*(fields[name] for name, _a in CHAINED), prev, digest))
-                    prev = digest
-                return insert_many(AuditEvent, columns, rows)
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not append to the audit chain: too much contention")
+    events = [AuditEvent(**common, patient_id=patient_id, object_type=object_type,
+                         object_id=str(object_id))
+              for patient_id, object_type, object_id in objects]
+    _append(events)
+    return len(events)
 
 
 def record_request(request, action: str, *, patient=None, obj=None, role: str = "", **kw):
@@ -148,17 +247,55 @@ def record_request(request, action: str, *, patient=None, obj=None, role: str = 
 
 
 def verify(organisation=None) -> list[tuple[object, Break]]:
-    """Check every organisation's chain; return the first broken link of each broken chain."""
+    """Check every organisation's chain with the key; return the first broken link of each
+    broken chain. A stored event outside the chain (no place in it) is a break too."""
     orgs = [organisation] if organisation else list(Organisation.objects.order_by("pk"))
+    key = chain_key()
     problems = []
     for org in orgs:
-        events = (
-            AuditEvent.objects.filter(organisation=org).order_by("seq").iterator(chunk_size=2000)
-        )
+        events = (AuditEvent.objects.filter(organisation=org, seq__isnull=False)
+                  .order_by("seq").iterator(chunk_size=2000))
         links = (
             StoredLink(e.seq, e.pk, e.chained_fields(), e.prev_hash, e.hash) for e in events
         )
-        broken = first_broken_link(links)
+        broken = first_broken_link(links, key)
+        if broken is None:
+            outside = (AuditEvent.objects.filter(organisation=org, seq__isnull=True)
+                       .order_by("pk").values_list("pk", flat=True).first())
+            if outside is not None:
+                broken = Break(None, outside, "stored outside the chain: it has no place in it")
         if broken:
             problems.append((org, broken))
+    return problems
+
+
+def heads() -> list[dict]:
+    """The last event of each organisation's chain, as an anchor writes it down."""
+    now = timezone.now().astimezone(datetime.UTC).isoformat(timespec="seconds")
+    found = []
+    for org in Organisation.objects.order_by("pk"):
+        last = (AuditEvent.objects.filter(organisation=org, seq__isnull=False).order_by("-seq")
+                .values_list("seq", "hash").first())
+        if last is not None:
+            found.append({"organisation": org.pk, "name": org.name, "seq": last[0],
+                          "hash": last[1], "at": now})
+    return found
+
+
+def check_anchors(anchors: list[dict]) -> list[str]:
+    """What no longer matches each anchored head (organisation id, seq, hash): a chain cut
+    short, or an event at the anchored place that is not the one anchored."""
+    problems = []
+    names = dict(Organisation.objects.values_list("pk", "name"))
+    for anchor in anchors:
+        org = anchor["organisation"]
+        if org not in names:
+            problems.append(f"organisation {org} of the anchor no longer exists")
+            continue
+        chain = AuditEvent.objects.filter(organisation_id=org, seq__isnull=False)
+        stored = chain.filter(seq=anchor["seq"]).values_list("hash", flat=True).first()
+        length = chain.aggregate(n=Max("seq"))["n"] or 0
+        wrong = check_anchor(anchor["seq"], anchor["hash"], stored, length)
+        if wrong:
+            problems.append(f"{names[org]}: {wrong}")
     return problems
