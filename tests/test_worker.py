@@ -257,7 +257,7 @@ def test_status_shows_a_task_that_failed_with_its_error():
     assert "(given up)" not in out.getvalue()
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf"])
 def test_a_bad_lease_setting_is_refused_naming_it(monkeypatch, value):
     monkeypatch.setenv("TANDEM_WORKER_LEASE_SECONDS", value)
     with pytest.raises(ValueError, match="TANDEM_WORKER_LEASE_SECONDS"):

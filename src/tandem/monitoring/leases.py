@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import os
 import socket
 import threading
@@ -38,14 +39,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_MAX_ATTEMPTS = 3
-WORKER_DIED = "tandem.monitoring.leases.WorkerDied"
 
 
 class WorkerDied(Exception):
     """The error recorded on a task given up because its worker kept dying."""
 
 
+WORKER_DIED = f"{WorkerDied.__module__}.{WorkerDied.__qualname__}"
+
+
 def _setting(name: str, env: str, default: float, kind: type) -> float:
+    """settings.NAME if the settings define it, else the environment variable, else default."""
     raw = getattr(settings, name, None)
     if raw is None:
         raw = os.environ.get(env, default)
@@ -53,8 +57,9 @@ def _setting(name: str, env: str, default: float, kind: type) -> float:
         value = kind(raw)
     except (TypeError, ValueError):
         value = 0
-    if value <= 0:
-        raise ValueError(f"{env} must be a number greater than 0 (got {raw!r})")
+    if not (math.isfinite(value) and value > 0):
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{env} must be {what} greater than 0 (got {raw!r})")
     return value
 
 
@@ -170,8 +175,8 @@ def _retry_or_give_up(task: DBTaskResult, now, lease: float, attempts: int) -> R
     task.finished_at = now
     task.return_value = None
     task.exception_class_path = WORKER_DIED
-    task.traceback = (f"{WORKER_DIED}: its worker stopped while running it ({worker}, not "
-                      f"seen for {lease:g} s); given up after {tries} attempts")
+    task.traceback = (f"{WORKER_DIED}: its worker stopped while running it (worker {worker} "
+                      f"silent for over {lease:g} s); given up after {tries} attempts")
     task.save(update_fields=["status", "finished_at", "return_value", "exception_class_path",
                              "traceback"])
     log.error("Task %s %s: its worker %s stopped while running it; given up after %d attempts",
