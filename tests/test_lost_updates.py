@@ -236,3 +236,39 @@ def test_episode_closed_by_a_re_entry_makes_an_open_episode_form_stale(world):
     conflict_shown(staff.post(url, form | {"setting": "residential"}), "Closed")
     episode.refresh_from_db()
     assert (episode.status, episode.setting) == ("finished", "community")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_saves_from_one_version_at_once_exactly_one_wins(world):
+    """Six people save the same version at the same moment (PostgreSQL, several connections):
+    one save wins, every other is told 409, and the record holds the winner's change."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL deployment concern")
+    url = f"/api/v1/patients/{world.p1.pk}"
+    clients = [api(world, "practitioner" if n % 2 else "team_lead") for n in range(6)]
+    barrier, replies, crashed = threading.Barrier(len(clients)), {}, []
+
+    def save(n, client):
+        try:
+            barrier.wait()
+            replies[n] = patch(client, url, {"version": 1, "phone": f"0770090000{n}"})
+        except Exception as error:  # noqa: BLE001 - reported below
+            crashed.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=save, args=(n, c)) for n, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert crashed == []
+    statuses = sorted(r.status_code for r in replies.values())
+    assert statuses == [200, 409, 409, 409, 409, 409]
+    winner = next(n for n, r in replies.items() if r.status_code == 200)
+    patient = Patient.objects.get(pk=world.p1.pk)
+    assert (patient.phone, patient.version) == (f"0770090000{winner}", 2)
