@@ -276,7 +276,8 @@ def test_schedule_follows_exit_and_re_entry(world):
     exit_date = today - datetime.timedelta(days=40)
     reply = client.post(f"/patients/{patient.pk}/episodes/{episode.pk}/", {
         "setting": "community", "status": "post-exit-monitoring",
-        "exit_date": exit_date.isoformat(), "exit_reason": "completed_free"})
+        "exit_date": exit_date.isoformat(), "exit_reason": "completed_free",
+        "version": str(episode.version)})
     assert reply.status_code == 302
     schedule.refresh_from_db()
     assert (schedule.next_kind, schedule.next_due) == ("exit", exit_date)

@@ -45,7 +45,8 @@ def test_exit_needs_date_and_reason_and_cannot_precede_start(world):
                                          "exit_date": early, "exit_reason": "left"}))
     assert errors == {"exit_date": ["The exit date is before the episode started."]}
     ok = client.post(url, {"setting": "community", "status": "post-exit-monitoring",
-                           "exit_date": TODAY.isoformat(), "exit_reason": "completed_free"})
+                           "exit_date": TODAY.isoformat(), "exit_reason": "completed_free",
+                           "version": "1"})
     assert ok.status_code == 302
     episode.refresh_from_db()
     assert episode.status == "post-exit-monitoring" and episode.closed_date is None

@@ -98,7 +98,7 @@ def build_history(world, rounds: int = 1) -> None:
     reply = staff.post(f"{base}/episodes/{episode.pk}/", {
         "setting": "community", "status": "post-exit-monitoring",
         "exit_date": (TODAY - datetime.timedelta(days=1)).isoformat(),
-        "exit_reason": "completed_free"})
+        "exit_reason": "completed_free", "version": str(episode.version)})
     assert reply.status_code == 302, reply.content[:400]
 
 
