@@ -58,7 +58,7 @@ def test_two_workers_never_run_the_same_task(tmp_path):
 
 # --- a worker killed mid-task (kill -9): its task is retried, then given up -------------------
 
-LEASE = "2"  # seconds: short, so the tests need not wait minutes
+LEASE = "3"  # seconds: short, so the tests need not wait minutes (beats every 0.75 s)
 
 
 @pytest.fixture
