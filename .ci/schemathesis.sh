@@ -32,7 +32,9 @@ trap cleanup EXIT
 export TANDEM_DATA_DIR="$work" TANDEM_HTTPS=0 TANDEM_SECRET_KEY="schemathesis-not-secret-$RANDOM"
 export TANDEM_LOG_LEVEL=WARNING
 
-echo "--- schemathesis: loading the demo (${TANDEM_DATABASE_URL:+PostgreSQL}${TANDEM_DATABASE_URL:-SQLite})"
+database=SQLite
+if [ -n "${TANDEM_DATABASE_URL:-}" ]; then database=PostgreSQL; fi
+echo "--- schemathesis: loading the demo ($database)"
 "$VENV/bin/tandem" demo --patients 12 --password "schemathesis demo password" >"$work/demo.log"
 token=$("$VENV/bin/tandem" token create "$USERNAME" --name schemathesis)
 
