@@ -114,7 +114,7 @@ def test_member_start_date_is_bounded(world, start, words):
     assert not CareTeamMember.objects.filter(name="Hana Lee").exists()
 
 
-@pytest.mark.parametrize("start", [YEAR_ONE, FAR_AHEAD])
+@pytest.mark.parametrize("start", [YEAR_ONE, BEFORE_BIRTH, FAR_AHEAD])
 def test_api_member_start_date_is_bounded(world, start):
     reply = api(world).post(f"/api/v1/patients/{world.p1.pk}/care-team/members",
                             {"role": "housing", "name": "Hana Lee", "start_date": start},

@@ -66,14 +66,6 @@ class EpisodeChange(Schema):
     exit_reason: ExitReason | None = None
 
 
-class VersionedPatientOut(s.PatientOut):
-    version: int
-
-
-class VersionedEpisodeOut(s.EpisodeOut):
-    version: int
-
-
 class ChangeOut(Schema):
     field: str
     label: str
@@ -125,7 +117,7 @@ def _patch(request, body: Schema, instance, form_class, out, rename=None, **form
 def update_patient(request: HttpRequest, patient_id: uuid.UUID, body: PatientChange):
     """Change a patient's details: send the `version` you read and the fields to change."""
     patient = request.patient
-    return _patch(request, body, patient, PatientForm, VersionedPatientOut,
+    return _patch(request, body, patient, PatientForm, s.PatientOut,
                   rename={"team": "team_id"}, organisation=request.user.organisation,
                   teams=staff_teams(request.user) | {patient.team_id})
 
@@ -135,14 +127,14 @@ def update_episode(request: HttpRequest, patient_id: uuid.UUID, episode_id: uuid
     """Change an episode, e.g. record an exit (status, exit date and reason): send the
     `version` you read and the fields to change."""
     episode = get_object_or_404(Episode, pk=episode_id, patient=request.patient)
-    return _patch(request, body, episode, EpisodeForm, VersionedEpisodeOut)
+    return _patch(request, body, episode, EpisodeForm, s.EpisodeOut)
 
 
 def register(api: NinjaAPI) -> None:
     """Add these operations to the API's own paths (a PATCH must share its path's URL with
     the GET already there, so it cannot live in a router of its own)."""
     api.patch("/patients/{uuid:patient_id}", url_name="patient-detail", tags=["patients"],
-              response={200: VersionedPatientOut, 409: StaleOut})(update_patient)
+              response={200: s.PatientOut, 409: StaleOut})(update_patient)
     api.patch("/patients/{uuid:patient_id}/episodes/{uuid:episode_id}",
               url_name="episode-detail", tags=["episodes"],
-              response={200: VersionedEpisodeOut, 409: StaleOut})(update_episode)
+              response={200: s.EpisodeOut, 409: StaleOut})(update_episode)

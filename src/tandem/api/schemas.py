@@ -30,6 +30,7 @@ class PatientOut(Schema):
     email: str
     preferred_contact: ContactMethod
     ok_to_leave_message: bool
+    version: int = Field(..., description="Send it back with a change (PATCH)")
 
 
 class PatientIn(Schema):
@@ -60,6 +61,7 @@ class EpisodeOut(Schema):
     exit_date: datetime.date | None
     exit_reason: ExitReason | None = None
     closed_date: datetime.date | None
+    version: int = Field(..., description="Send it back with a change (PATCH)")
 
     @staticmethod
     def resolve_exit_reason(obj):

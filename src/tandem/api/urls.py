@@ -176,7 +176,7 @@ def add_member(request: HttpRequest, patient_id: uuid.UUID, body: s.MemberIn):
     data = body.dict()
     data["user"] = data.pop("user_id")
     data["start_date"] = data["start_date"] or timezone.localdate()
-    form = MemberForm(data, organisation=request.user.organisation)
+    form = MemberForm(data, organisation=request.user.organisation, patient=request.patient)
     services.check(form, rename={"user": "user_id"})
     with transaction.atomic():
         member = services.add_member(request, request.patient, form)
