@@ -15,9 +15,17 @@ import threading
 import time
 from collections import Counter
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.test import Client
 from django.utils import timezone
 
@@ -291,15 +299,17 @@ def test_twenty_people_at_once_lose_nothing(people):
     assert trail.verify() == []
 
 
-class Deadlock(Exception):
-    """What psycopg raises when PostgreSQL breaks a deadlock (SQLSTATE 40P01)."""
+class PsycopgError(Exception):
+    """What psycopg raises, with its SQLSTATE (Django raises its own error from it)."""
 
-    sqlstate = "40P01"
+    def __init__(self, sqlstate):
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
 
 
-def deadlock() -> OperationalError:
-    error = OperationalError("deadlock detected")
-    error.__cause__ = Deadlock()
+def deadlock(sqlstate="40P01") -> DatabaseError:
+    error = (IntegrityError if sqlstate == "23505" else OperationalError)("deadlock detected")
+    error.__cause__ = PsycopgError(sqlstate)
     return error
 
 
@@ -333,8 +343,13 @@ def updates(world):
     return AuditEvent.objects.filter(patient=world.p1, action="update").count()
 
 
-def test_a_request_that_deadlocks_runs_again_and_saves_once(world, monkeypatch):
-    calls = failing(monkeypatch, deadlock(), times=2)
+@pytest.mark.parametrize("sqlstate", [
+    "40P01",  # deadlock detected
+    "40001",  # serialisation failure
+    "23505",  # a unique row another request made at the same moment
+])
+def test_a_request_that_deadlocks_runs_again_and_saves_once(world, monkeypatch, sqlstate):
+    calls = failing(monkeypatch, deadlock(sqlstate), times=2)
     response = edit(world, "Robin")
     assert response.status_code == 302
     assert len(calls) == 3
@@ -370,3 +385,27 @@ def test_sqlite_locked_for_longer_than_its_timeout_is_tried_again(world, monkeyp
     assert edit(world, "Robin").status_code == 302
     assert len(calls) == 2
     assert updates(world) == 1
+
+
+def test_an_event_recorded_in_a_savepoint_rolled_back_leaves_no_gap_in_the_chain(world):
+    """Events are written as recorded and placed in the chain at the end of the request's
+    transaction: one whose savepoint was rolled back in between is gone, and the chain runs
+    on without it."""
+    with transaction.atomic(), trail.sealed_at_end():
+        first = trail.record(organisation=world.org, action="read", patient=world.p1)
+        try:
+            with transaction.atomic():
+                trail.record(organisation=world.org, action="update", patient=world.p1)
+                raise ValueError("changed my mind")
+        except ValueError:
+            pass
+        last = trail.record_many(SimpleNamespace(
+            user=world.users["practitioner"], access_role="practitioner",
+            get_full_path=lambda: "/patients/", headers={}, GET={},
+            META={"REMOTE_ADDR": "10.0.0.1"}), "search", [(world.p1.pk, "caseload", "")])
+    assert last == 1
+    assert not AuditEvent.objects.filter(action="update").exists()
+    chain = list(AuditEvent.objects.filter(organisation=world.org).order_by("seq")
+                 .values_list("seq", "action"))
+    assert chain[-2:] == [(first.seq, "read"), (first.seq + 1, "search")]
+    assert trail.verify() == []

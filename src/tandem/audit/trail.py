@@ -33,7 +33,7 @@ from django.utils.crypto import salted_hmac
 
 from tandem.accounts.models import Organisation
 from tandem.audit.models import AuditEvent, ChainHead
-from tandem.bulk import insert_many, update_many
+from tandem.bulk import insert_many
 from tandem.core.audit_chain import (
     GENESIS,
     Break,
@@ -81,38 +81,68 @@ def sealed_at_end():
 
 def _append(events: list[AuditEvent]) -> None:
     pending = _pending.get()
-    if pending is not None:  # written now, in place in the chain at the end
+    if pending is not None:  # written now, given its place in the chain at the end
         AuditEvent.objects.bulk_create(events)
         pending.extend(events)
         return
-    with transaction.atomic():  # written in place in the chain at once
+    key = chain_key()
+    with transaction.atomic():  # written in its place at once
         for organisation_id, group in _by_organisation(events):
-            seq, prev = _link(organisation_id, group)
+            seq, prev = _link(group, *_lock_head(organisation_id), key)
             if len(group) == 1:
                 group[0].save()
             else:
                 insert_many(AuditEvent, COLUMNS, [
                     tuple(getattr(e, c) for c in COLUMNS) for e in group])
-            _move_head(organisation_id, seq, prev)
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {ChainHead._meta.db_table} SET seq = %s, hash = %s"
+                               " WHERE organisation_id = %s", [seq, prev, organisation_id])
 
 
 def seal(events: list[AuditEvent]) -> None:
     """Give events written earlier in this transaction their places in their chains, as its
-    last step (`sealed_at_end`): first its deferred foreign-key checks are run, so that their
-    locks come before the chain head's; events whose savepoint was rolled back since are left
-    out."""
+    last step (`sealed_at_end`, PostgreSQL): first the transaction's deferred foreign-key
+    checks are run, so that their locks come before the chain head's. An event whose
+    savepoint was rolled back since is no longer there and gets no place."""
+    key = chain_key()
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    there = set(AuditEvent.objects.filter(pk__in=[e.pk for e in events])
-                .values_list("pk", flat=True))
-    for organisation_id, group in _by_organisation([e for e in events if e.pk in there]):
-        seq, prev = _link(organisation_id, group)
-        update_many(AuditEvent, ["seq", "prev_hash", "hash"], "id",
-                    [(e.seq, e.prev_hash, e.hash, e.pk) for e in group])
-        _move_head(organisation_id, seq, prev)
-    if connection.savepoint_ids:  # an outer transaction goes on (a test's)
-        with connection.cursor() as cursor:
+        for organisation_id, group in _by_organisation(events):
+            start = _lock_head(organisation_id)
+            written = _place(cursor, organisation_id, group, start, key)
+            if len(written) < len(group):  # some were rolled back: place the others again
+                cursor.execute(f"UPDATE {AuditEvent._meta.db_table} SET seq = NULL"
+                               " WHERE id = ANY(%s)", [list(written)])
+                _place(cursor, organisation_id, [e for e in group if e.pk in written],
+                       start, key)
+        if connection.savepoint_ids:  # an outer transaction goes on (a test's)
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+PLACES_AT_ONCE = 5000
+
+
+def _place(cursor, organisation_id: int, events: list[AuditEvent], start, key) -> set:
+    """Write the events' places in the chain after `start` (the head's seq and hash) and
+    move the head past them; return the ids of those still there."""
+    seq, prev = _link(events, *start, key)
+    written = set()
+    table, head = AuditEvent._meta.db_table, ChainHead._meta.db_table
+    for i in range(0, len(events), PLACES_AT_ONCE):
+        chunk = events[i:i + PLACES_AT_ONCE]
+        values = ", ".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(chunk))
+        cursor.execute(
+            f"WITH v (id, seq, prev_hash, hash) AS (VALUES {values}),"
+            f" h AS (UPDATE {head} SET seq = %s, hash = %s WHERE organisation_id = %s)"
+            f" UPDATE {table} AS e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash"
+            " FROM v WHERE e.id = v.id RETURNING e.id",
+            [x for e in chunk for x in (e.pk, e.seq, e.prev_hash, e.hash)]
+            + [seq, prev, organisation_id])
+        written |= {row[0] for row in cursor.fetchall()}
+    if not events:
+        cursor.execute(f"UPDATE {head} SET seq = %s, hash = %s WHERE organisation_id = %s",
+                       [seq, prev, organisation_id])
+    return written
 
 
 def _by_organisation(events):
@@ -122,21 +152,13 @@ def _by_organisation(events):
             for org in sorted({e.organisation_id for e in events})]
 
 
-def _link(organisation_id: int, events: list[AuditEvent]) -> tuple[int, str]:
-    """Lock the chain head and give the events the next places; the new head's (seq, hash)."""
-    seq, prev = _lock_head(organisation_id)
-    key = chain_key()
+def _link(events: list[AuditEvent], seq: int, prev: str, key: bytes) -> tuple[int, str]:
+    """Give the events the places after (seq, prev); the new head's (seq, hash)."""
     for event in events:
         seq += 1
         event.seq, event.prev_hash = seq, prev
         event.hash = prev = link_hash(prev, event.chained_fields(), key)
     return seq, prev
-
-
-def _move_head(organisation_id: int, seq: int, digest: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {ChainHead._meta.db_table} SET seq = %s, hash = %s"
-                       " WHERE organisation_id = %s", [seq, digest, organisation_id])
 
 
 def _lock_head(organisation_id: int) -> tuple[int, str]:

@@ -3,9 +3,10 @@
 Everything a request writes, and the audit events it records, commit together or not at all;
 the audit events are sealed into their chain as the transaction's last step (the lock order of
 tandem.audit.trail). Should PostgreSQL still break a deadlock by failing this transaction
-(SQLSTATE 40P01), or fail it as a serialisation failure (40001), or SQLite find the database
-locked for longer than its timeout, everything is rolled back and the whole request runs
-again, up to RETRIES more times after a short random pause, before it fails as an error.
+(SQLSTATE 40P01), or fail it as a serialisation failure (40001) or on a row another request
+made at the same moment (23505), or SQLite find the database locked for longer than its
+timeout, everything is rolled back and the whole request runs again, up to RETRIES more times
+after a short random pause, before it fails as an error.
 
 Django's ATOMIC_REQUESTS cannot do this: it wraps the view alone (not the audit of the
 permission layer before it, nor the list audit after it) and cannot run it again.
@@ -33,7 +34,10 @@ log = logging.getLogger(__name__)
 
 RETRIES = 3
 PAUSE = 0.05  # seconds: the longest first pause; each later one may be twice as long
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# deadlock_detected, serialization_failure, and unique_violation: two requests that each
+# found a row missing and made it (a check-up schedule, say); run again, the later one finds
+# the other's row, or its form now says what is taken.
+RETRYABLE_SQLSTATES = {"40P01", "40001", "23505"}
 SQLITE_LOCKED = ("database is locked", "database table is locked")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 FAILED = "_tandem_failed"  # on the request: the exception an attempt raised
