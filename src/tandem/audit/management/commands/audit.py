@@ -51,7 +51,8 @@ class Command(BaseCommand):
         if output:
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(lines)
-            self.stderr.write(f"Anchored {lines.count(chr(10))} chains in {output}.")
+            count = lines.count("\n")
+            self.stderr.write(f"Anchored {count} chain{'' if count == 1 else 's'} in {output}.")
         else:
             self.stdout.write(lines, ending="")
 
