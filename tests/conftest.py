@@ -38,14 +38,21 @@ def caseload_entries_stay_true(request):
 TODAY = datetime.date.today()
 
 
+# The dates the clock gave while the test modules were imported (local and the machine's).
+CLOCK_DATES = {TODAY, timezone.localdate()}
+
+
 @pytest.fixture(autouse=True)
 def today_is_today():
-    """Test modules fix `TODAY` when imported; a run that crosses midnight would then compare
-    yesterday's date with pages that show today's. Set it afresh before each test in every test
-    module (functions read module globals when called, so shared helpers see it too)."""
+    """Test modules take `TODAY` from the clock when imported; a run that crosses midnight
+    would then compare yesterday's date with pages that show today's. Before each test, every
+    test module's TODAY that came from the clock is set to today (functions read module
+    globals when called, so shared helpers see it too); a fixed date is left alone."""
     today = timezone.localdate()
+    CLOCK_DATES.add(today)
     for name, module in list(sys.modules.items()):
-        if (name == "tests" or name.startswith("tests.")) and hasattr(module, "TODAY"):
+        if ((name == "tests" or name.startswith("tests."))
+                and getattr(module, "TODAY", None) in CLOCK_DATES):
             module.TODAY = today
 
 

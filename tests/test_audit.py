@@ -93,7 +93,7 @@ def test_verify_reports_a_rehashed_event_whose_successor_no_longer_links(world):
     events = [trail.record(organisation=world.org, action="read") for _ in range(3)]
     victim = AuditEvent.objects.get(pk=events[1].pk)
     victim.action = "update"
-    new_hash = link_hash(victim.prev_hash, victim.chained_fields())
+    new_hash = link_hash(victim.prev_hash, victim.chained_fields(), trail.chain_key())
     tamper("UPDATE audit_auditevent SET action = %s, hash = %s WHERE id = %s",
            ["update", new_hash, victim.pk])
     [(_org, broken)] = trail.verify()

@@ -61,8 +61,10 @@ def test_caseload_query_count_is_constant_at_10_and_1000_patients(world, role, s
     assert response.context["page"].paginator.count >= 1000
     assert small == large
     # session, user, roles, audit append (4 and its transaction), teams, the page with its
-    # counts and flags, and the keyworkers' loads for a lead
-    assert large <= 11
+    # counts and flags, and the keyworkers' loads for a lead; on PostgreSQL the request's own
+    # transaction (a savepoint and its release under a test's transaction) and the audit seal
+    # (deferred checks run first, then deferred again) add their statements
+    assert large <= (11 if connection.vendor == "sqlite" else 13)
 
 
 def test_my_patients_is_sorted_paginated_and_searchable(world):

@@ -399,6 +399,9 @@ def refresh_schedules(organisation, patient_ids, today: datetime.date | None = N
                                        next_due=due, next_kind=kind, updated_at=now))
         elif (schedule.next_due, schedule.next_kind) != (due, kind):
             changed.append((due, kind, now, schedule.pk))
-    CheckupSchedule.objects.bulk_create(new)
+    # Two requests may both find no schedule for a patient: the later one's figures win.
+    CheckupSchedule.objects.bulk_create(
+        new, update_conflicts=True, unique_fields=["patient"],
+        update_fields=["next_due", "next_kind", "updated_at"])
     update_many(CheckupSchedule, ["next_due", "next_kind", "updated_at"], "id", changed)
     caseload.refresh(ids)  # bulk writes send no signals
