@@ -3,10 +3,13 @@ compare it: anywhere a request carries one — a query parameter, a form field, 
 string or key of a JSON body — the answer is a 4xx naming where, never a 500. Most meaningful
 with TANDEM_TEST_DATABASE_URL set (PostgreSQL); the answers are the same on SQLite."""
 
+import json
+
 import pytest
 from django.test import Client
 
 from tandem.accounts.models import ApiToken
+from tandem.assessment.models import UploadedInstrument
 from tandem.planning.models import Goal
 from tandem.web import strict_json
 from tests.test_goals import goal_data
@@ -108,3 +111,29 @@ def test_strict_json_names_the_place_of_a_nul():
     assert problem.value.loc == ("a", 1, "b")
     assert strict_json.loads('{"a": "x\\u0001"}', refuse_nul=True) == {"a": "x\x01"}
     assert strict_json.loads('"\\u0000"') == "\x00"  # only when asked
+
+
+def test_nul_in_an_uploaded_questionnaire_is_refused_naming_the_field(world):
+    """A \\u0000 escape in pasted or uploaded JSON text passes the form-field check (six ASCII
+    characters) but would reach PostgreSQL as a NUL: refused, naming the field and the place."""
+    from tests.test_checkup_settings import GOOD, upload
+
+    client = world.client("service_admin")
+    bad = dict(GOOD, title="Sleep\x00 (demo)")
+    for sent, field in ((dict(text=json.dumps(bad)), "pasted definition"),
+                        (dict(definition=bad), "definition file")):
+        reply = upload(client, **sent)
+        assert reply.status_code == 200
+        page = reply.content.decode()
+        assert f"The {field} holds an invisible control character" in page, page
+        assert "(\\u0000) at title: remove it" in page
+    assert not UploadedInstrument.objects.exists()
+
+
+def test_the_400_page_uses_plain_words_and_the_api_keeps_the_technical_ones(world):
+    page = world.client("patient").get("/portal/?until=2026%00").content.decode()
+    assert "Part of what was sent could not be read (an invisible control character in " \
+           "“until”). Please type it again." in page
+    assert "NUL" not in page
+    reply = bearer(world.users["team_lead"]).get("/api/v1/patients?q=a%00b")
+    assert "NUL" in reply.json()["detail"]

@@ -84,6 +84,14 @@ def _settings_values(settings: CheckupSettings) -> dict:
             "instruments": settings.instrument_codes()}
 
 
+def place(loc: tuple) -> str:
+    """A place in a JSON document as the instrument problems name it: items[2].options[1]."""
+    words = ""
+    for part in loc:
+        words += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return words.lstrip(".") or "the top level"
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label="Definition file (JSON)", required=False)
     text = forms.CharField(label="…or paste the definition", widget=forms.Textarea(
@@ -98,7 +106,9 @@ class UploadForm(forms.Form):
         upload, text = self.cleaned_data.get("file"), self.cleaned_data.get("text", "").strip()
         if not upload and not text:
             raise forms.ValidationError("Choose a file or paste a definition.")
+        field = "pasted definition"
         if upload:
+            field = "definition file"
             if upload.size > MAX_UPLOAD:
                 raise forms.ValidationError("The file is larger than 1 MB.")
             try:
@@ -106,10 +116,15 @@ class UploadForm(forms.Form):
             except UnicodeDecodeError:
                 raise forms.ValidationError("The file is not UTF-8 text.") from None
         try:
-            data = strict_json.loads(text)
+            # refuse_nul: a \u0000 escape would reach PostgreSQL as a NUL it cannot store.
+            data = strict_json.loads(text, refuse_nul=True)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        except strict_json.NulProblem as exc:
+            raise forms.ValidationError(
+                f"The {field} holds an invisible control character (\\u0000) at "
+                f"{place(exc.loc)}: remove it and upload again.") from None
         except strict_json.JSONProblem as exc:
             raise forms.ValidationError(f"Not accepted: {exc}") from None
         try:

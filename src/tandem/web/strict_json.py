@@ -28,6 +28,10 @@ class JSONProblem(ValueError):
         self.loc = loc
 
 
+class NulProblem(JSONProblem):
+    """A string or key holds a NUL character (only raised with `refuse_nul`)."""
+
+
 NUL = "\x00"
 
 
@@ -79,6 +83,6 @@ def loads(text: str | bytes, *, refuse_nul: bool = False):
                        parse_int=_int)
     loc = _nul_at(value) if refuse_nul else None
     if loc is not None:
-        raise JSONProblem("Text here holds a NUL character (\\u0000), which is never part of "
+        raise NulProblem("Text here holds a NUL character (\\u0000), which is never part of "
                           "valid text: remove it.", loc)
     return value
