@@ -10,6 +10,7 @@ The retry of a request is tested on both."""
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import threading
 import time
@@ -18,6 +19,7 @@ from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import (
     DatabaseError,
     IntegrityError,
@@ -30,6 +32,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, Role, Team
+from tandem.assessment.models import UploadedInstrument
 from tandem.audit import trail
 from tandem.audit.models import AuditEvent
 from tandem.monitoring.models import Contact
@@ -37,6 +40,7 @@ from tandem.patients import services
 from tandem.patients.models import CareTeamMember, Episode, Patient
 from tandem.planning.models import CarePlan
 from tests.conftest import make_patient, make_user
+from tests.test_checkup_settings import GOOD
 
 THREADS = 20
 ROUNDS = 3
@@ -385,6 +389,29 @@ def test_sqlite_locked_for_longer_than_its_timeout_is_tried_again(world, monkeyp
     assert edit(world, "Robin").status_code == 302
     assert len(calls) == 2
     assert updates(world) == 1
+
+
+def test_an_upload_retried_after_a_deadlock_is_read_again_from_its_start(world, monkeypatch):
+    """The request's body is kept between attempts; its uploaded files are read again from
+    their first byte, not from where the failed attempt left them (at the end: no data)."""
+    real = UploadedInstrument.objects.create
+    calls = []
+
+    def create(**fields):
+        calls.append(1)
+        if len(calls) == 1:
+            raise deadlock()
+        return real(**fields)
+
+    monkeypatch.setattr(UploadedInstrument.objects, "create", create)
+    client = world.client("service_admin")
+    client.raise_request_exception = False
+    upload = SimpleUploadedFile("def.json", json.dumps(GOOD).encode(),
+                                content_type="application/json")
+    response = client.post("/manage/checkups/questionnaires/", {"file": upload})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert len(calls) == 2
+    assert UploadedInstrument.objects.count() == 1
 
 
 def test_an_event_recorded_in_a_savepoint_rolled_back_leaves_no_gap_in_the_chain(world):

@@ -42,7 +42,8 @@ SQLITE_LOCKED = ("database is locked", "database table is locked")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 FAILED = "_tandem_failed"  # on the request: the exception an attempt raised
 LAST = "_tandem_last_attempt"
-# What a request keeps from one attempt to the next: its body, as read and parsed.
+# What a request keeps from one attempt to the next: its body, as read and parsed (its
+# uploaded files rewound to their start).
 KEEP = {"_body", "_post", "_files", "_encoding", "_upload_handlers"}
 
 
@@ -92,6 +93,7 @@ class TransactionMiddleware:
                             request.path, retry.__cause__)
             for name in set(request.__dict__) - before:  # set by the failed attempt
                 del request.__dict__[name]
+            _rewind_uploads(request)
             time.sleep(random.uniform(0, PAUSE * 2**attempt))  # noqa: S311 - only jitter
             attempt += 1
 
@@ -120,6 +122,16 @@ class TransactionMiddleware:
             setattr(request, FAILED, exception)
             return HttpResponse(status=503)
         return None
+
+
+def _rewind_uploads(request) -> None:
+    """The uploaded files the failed attempt read, back at their first byte for the next."""
+    files = request.__dict__.get("_files")
+    if files is None:  # not parsed yet: parsing now would fix the upload handlers too early
+        return
+    for _name, uploads in files.lists():
+        for upload in uploads:
+            upload.seek(0)
 
 
 class RolledBack(Exception):
