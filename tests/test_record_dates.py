@@ -151,3 +151,103 @@ def test_contact_date_is_bounded(world, day, words):
                                              {"on": day, "method": "phone", "note": "Rang"})
     assert words in errors_of(page)["on"][0]
     assert not world.p1.contacts.exists()
+
+
+# --- goals, plan actions and reviews (the planning forms use the same bounds) ---------------
+# Decision: a goal starts no earlier than the patient's birth (or 1900) and not in the future;
+# its target is not before its start and at most 5 years ahead. An action may start up to a
+# year ahead (like a care-team membership) and end at most 5 years ahead.
+
+
+def goal_post(world, **dates):
+    from tests.test_goals import goal_data
+    return world.client("practitioner").post(f"/patients/{world.p1.pk}/goals/new/",
+                                             goal_data(**dates))
+
+
+@pytest.mark.parametrize("start, words", [(YEAR_ONE, "1900|born"), ("1899-12-31", "1900|born"),
+                                          (FAR_AHEAD, "future")])
+def test_goal_start_date_is_bounded(world, start, words):
+    page = goal_post(world, start_date=start, target_date="")
+    [problem] = errors_of(page)["start_date"]
+    assert any(word in problem for word in words.split("|")), problem
+    assert not world.p1.goals.exists()
+
+
+def test_goal_target_date_is_at_most_five_years_ahead(world):
+    page = goal_post(world, target_date=FAR_AHEAD)
+    assert "5 years ahead" in errors_of(page)["target_date"][0]
+    assert not world.p1.goals.exists()
+    in_four_years = TODAY + datetime.timedelta(days=4 * 365)
+    assert goal_post(world, target_date=in_four_years.isoformat()).status_code == 302
+
+
+def test_editing_a_goal_refuses_a_start_before_birth(world):
+    assert goal_post(world).status_code == 302
+    goal = world.p1.goals.get()
+    from tests.test_goals import goal_data
+    page = world.client("practitioner").post(
+        f"/patients/{world.p1.pk}/goals/{goal.pk}/",
+        goal_data(start_date=BEFORE_BIRTH, version=str(goal.version)))
+    assert "born" in errors_of(page)["start_date"][0]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"start_date": YEAR_ONE}, "start_date"), ({"start_date": FAR_AHEAD}, "start_date"),
+    ({"start_date": BEFORE_BIRTH}, "start_date"), ({"target_date": FAR_AHEAD}, "target_date")])
+def test_api_goal_dates_are_bounded(world, body, field):
+    goal = {"card": "housing", "statement": "Somewhere settled", "proposed_by": "patient",
+            "priority": 1, "gas_minus2": "a", "gas_minus1": "b", "gas_0": "c", "gas_plus1": "d",
+            "gas_plus2": "e", "lifecycle_status": "active",
+            "achievement_status": "in-progress"} | body
+    reply = api(world).post(f"/api/v1/patients/{world.p1.pk}/goals", goal,
+                            content_type="application/json")
+    assert field in locs(reply)
+    assert not world.p1.goals.exists()
+
+
+def _plan(world):
+    from tests.test_care_plan import make_plan
+    return make_plan(world)
+
+
+@pytest.mark.parametrize("dates, field, words", [
+    ({"start_date": YEAR_ONE}, "start_date", "born"),
+    ({"start_date": FAR_AHEAD}, "start_date", "year"),
+    ({"end_date": FAR_AHEAD}, "end_date", "5 years")])
+def test_plan_action_dates_are_bounded(world, dates, field, words):
+    from tests.test_care_plan import action_data
+    client, plan = _plan(world)
+    page = client.post(f"/patients/{world.p1.pk}/plan/actions/new/", action_data(**dates))
+    assert words in errors_of(page)[field][0]
+    assert not plan.actions.exists()
+
+
+@pytest.mark.parametrize("held", [YEAR_ONE, BEFORE_BIRTH])
+def test_review_date_is_bounded(world, held):
+    client, plan = _plan(world)
+    page = client.post(f"/patients/{world.p1.pk}/plan/review/",
+                       {"held_on": held, "next_review": held, "notes": ""})
+    errors = errors_of(page)
+    assert "held_on" in errors
+    assert not plan.reviews.exists()
+
+
+# --- date filters: out-of-range days are refused or clamped, never a 500 ----------------------
+
+
+@pytest.mark.parametrize("until", [YEAR_ONE, "0001-03-31", FAR_AHEAD])
+def test_portal_who_looked_window_never_overflows(world, until):
+    reply = world.client("patient").get(f"/portal/?until={until}")
+    assert reply.status_code == 200
+
+
+@pytest.mark.parametrize("query, field", [(f"until={FAR_AHEAD}", "until"),
+                                          (f"since={YEAR_ONE}", "since"),
+                                          (f"since={FAR_AHEAD}", "since")])
+def test_audit_filter_dates_are_bounded(world, query, field):
+    reply = world.client("auditor").get(f"/audit/?{query}")
+    assert reply.status_code == 200
+    assert field in reply.context["form"].errors
+    export = world.client("auditor").get(f"/audit/export.csv?{query}")
+    assert export.status_code < 500

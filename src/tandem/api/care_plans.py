@@ -120,7 +120,8 @@ def _goal_form(request, data: dict, instance=None) -> GoalForm:
     data = {k: ("" if v is None else v) for k, v in data.items()}
     if instance is None and not data.get("start_date"):
         data["start_date"] = datetime.date.today()
-    return GoalForm(data, instance=instance, cards=services.cards_for(request.patient))
+    return GoalForm(data, instance=instance, cards=services.cards_for(request.patient),
+                    patient=request.patient)
 
 
 def _plan_out(plan) -> dict:
@@ -213,6 +214,6 @@ def create_review(request: HttpRequest, patient_id: uuid.UUID, body: ReviewIn):
                  f"practitioner_{r.goal_id}":
                  "" if r.practitioner_level is None else r.practitioner_level,
                  f"comment_{r.goal_id}": r.comment}
-    form = ReviewForm(data, goals=goals)
+    form = ReviewForm(data, goals=goals, patient=request.patient)
     check(form)
     return Status(201, care_plan.hold_review(request, plan, form))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tandem.audit import parts
 from tandem.audit.models import Action, AuditEvent
 from tandem.audit.trail import record_request
+from tandem.patients.forms import check_date
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -25,6 +26,14 @@ class AuditFilter(forms.Form):
                              choices=[("", "Anything")] + parts.choices())
     since = forms.DateField(required=False, widget=DATE, label="From")
     until = forms.DateField(required=False, widget=DATE, label="To")
+
+    def clean_since(self):
+        day = self.cleaned_data["since"]
+        return day and check_date(day, "The 'From' date")
+
+    def clean_until(self):
+        day = self.cleaned_data["until"]
+        return day and check_date(day, "The 'To' date")
 
     def clean(self):
         data = super().clean()

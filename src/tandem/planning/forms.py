@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.utils import timezone
 
-from tandem.patients.forms import DATE
+from tandem.patients.forms import DATE, check_date
 from tandem.patients.models import CareTeamMember
 from tandem.planning.care_plan import default_review_date
 from tandem.planning.models import (
@@ -18,6 +20,25 @@ from tandem.planning.models import (
     PlanAction,
     Proposer,
 )
+
+# A goal's target, or the end of a plan action, is at most this far ahead: GAS goals are
+# reviewed every 3 months, but a long-term aim (back in work, a tenancy kept) may take years;
+# beyond 5 years a date is a slip (9999), not a plan.
+LONGEST_AHEAD = datetime.timedelta(days=5 * 365 + 1)
+
+
+def born_of(patient) -> datetime.date | None:
+    return patient.date_of_birth if patient is not None else None
+
+
+def check_far_date(day: datetime.date, what: str, *, born=None) -> datetime.date:
+    """A planned end (a goal's target, an action's end): not before the patient's birth or
+    1900, and at most 5 years ahead."""
+    today = timezone.localdate()
+    if day > today + LONGEST_AHEAD:
+        raise forms.ValidationError(f"{what} cannot be more than 5 years ahead.")
+    check_date(min(day, today), what, born=born)  # the lower bounds only
+    return day
 
 
 class SortForm(forms.Form):
@@ -109,15 +130,25 @@ class GoalForm(forms.ModelForm):
                          "at any time.",
         }
 
-    def __init__(self, *args, cards, **kwargs):
+    def __init__(self, *args, cards, patient=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.born = born_of(patient or (self.instance.patient if self.instance.patient_id
+                                        else None))
         self.fields["card"] = forms.ChoiceField(
             label="Area of life", choices=[(code, label) for code, label, _q in cards])
         self.fields["goal_type"].choices = [("", "— (not a substance goal)")] + list(
             GoalType.choices)
         self.fields["goal_type_chosen_by"].choices = [("", "—")] + list(Proposer.choices)
         self.initial.setdefault("version", self.instance.version)
+
+    def clean_start_date(self):
+        day = self.cleaned_data["start_date"]
+        return day and check_date(day, "The start date", born=self.born)
+
+    def clean_target_date(self):
+        day = self.cleaned_data["target_date"]
+        return day and check_far_date(day, "The target date", born=self.born)
 
     def clean(self):
         data = super().clean()
@@ -181,6 +212,15 @@ class ActionForm(forms.ModelForm):
         self.fields["provider"].queryset = CareTeamMember.objects.filter(
             care_team__patient=patient).select_related("user")
         self.initial.setdefault("version", self.instance.version)
+        self.born = born_of(patient)
+
+    def clean_start_date(self):
+        day = self.cleaned_data["start_date"]
+        return day and check_date(day, "The start date", born=self.born, planned=True)
+
+    def clean_end_date(self):
+        day = self.cleaned_data["end_date"]
+        return day and check_far_date(day, "The end date", born=self.born)
 
     def clean(self):
         data = super().clean()
@@ -216,10 +256,11 @@ class ReviewForm(forms.Form):
     notes = forms.CharField(label="Notes from the review", required=False, max_length=5000,
                             widget=forms.Textarea(attrs={"rows": 4}))
 
-    def __init__(self, *args, goals, **kwargs):
+    def __init__(self, *args, goals, patient=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.goals = goals
+        self.born = born_of(patient or (goals[0].patient if goals else None))
         for goal in goals:
             levels = [("", "Not rated")] + [
                 (str(level), f"{level:+d}: {text}" if level else f"0: {text}")
@@ -241,6 +282,11 @@ class ReviewForm(forms.Form):
         held, nxt = data.get("held_on"), data.get("next_review")
         if held and held > timezone.localdate():
             self.add_error("held_on", "The review cannot be in the future.")
+        elif held:
+            try:
+                check_date(held, "The date of the review", born=self.born)
+            except forms.ValidationError as problem:
+                self.add_error("held_on", problem)
         if held and nxt:
             if nxt <= held:
                 self.add_error("next_review", "The next review must be after this one.")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from tandem.audit.models import Action, AuditEvent
 from tandem.audit.parts import patient_words
+from tandem.patients.forms import EARLIEST
 
 WINDOW_DAYS = 90
 PER_PAGE = 20
@@ -69,12 +70,13 @@ class Window:
 
 
 def window_end(text: str | None, today: datetime.date) -> datetime.date:
-    """The last day of the window asked for (`?until=`), today at the latest."""
+    """The last day of the window asked for (`?until=`): today at the latest, 1900 at the
+    earliest (no record is older, and the window's first day stays a date)."""
     try:
         asked = datetime.date.fromisoformat(text) if text else today
     except ValueError:
         asked = today
-    return min(asked, today)
+    return max(min(asked, today), EARLIEST)
 
 
 def who_looked(patient, *, until: datetime.date, page_number, care_roles: dict) -> Window:
