@@ -310,16 +310,16 @@ def test_a_patient_can_have_their_own_interval(world):
     assert "the service's interval (12 weeks)" in client.get(url).content.decode()
     bad = client.post(url, {"interval_weeks": "0"}).content.decode()
     assert "Ensure this value is greater than or equal to 1." in bad
-    assert client.post(url, {"interval_weeks": "4"}).status_code == 302
+    assert client.post(url, {"interval_weeks": "4", "version": "service"}).status_code == 302
     schedule = CheckupSchedule.objects.get(patient=world.p1)
     episode = world.p1.episodes.get()
     # Started 90 days ago, nothing done: every 4 weeks, the latest occasion (day 84) is due.
     assert schedule.interval_weeks == 4
     assert schedule.next_due == episode.start_date + datetime.timedelta(weeks=12)
-    client.post(url, {"interval_weeks": "6"})
+    client.post(url, {"interval_weeks": "6", "version": "4"})
     schedule.refresh_from_db()
     assert schedule.next_due == episode.start_date + datetime.timedelta(weeks=12)
-    client.post(url, {"interval_weeks": "5"})
+    client.post(url, {"interval_weeks": "5", "version": "6"})
     schedule.refresh_from_db()
     # Day 70's check-up is overdue: day 105's window has not opened yet (it opens on day 91).
     assert schedule.next_due == episode.start_date + datetime.timedelta(weeks=10)

@@ -273,3 +273,42 @@ def test_many_saves_from_one_version_at_once_exactly_one_wins(world):
     winner = next(n for n, r in replies.items() if r.status_code == 200)
     patient = Patient.objects.get(pk=world.p1.pk)
     assert (patient.phone, patient.version) == (f"0770090000{winner}", 2)
+
+
+# --- a patient's check-up schedule (its one editable field is its version) --------------------
+
+
+@BOTH_ORDERS
+def test_checkup_schedule_second_save_is_stopped_and_the_change_is_audited(world, first, second):
+    from tandem.assessment.models import CheckupSchedule
+    from tandem.audit.models import AuditEvent
+
+    url = f"/patients/{world.p1.pk}/checkups/schedule/"
+    one, two = world.client(first), world.client(second)
+    mine, theirs = opened(one, url), opened(two, url)
+    assert one.post(url, mine | {"interval_weeks": "4"}).status_code == 302
+    page = two.post(url, theirs | {"interval_weeks": "8"})
+    body = conflict_shown(page, "Weeks between check-ups for this patient", "4")
+    schedule = CheckupSchedule.objects.get(patient=world.p1)
+    assert schedule.interval_weeks == 4  # the first save stands
+    again = form_fields(body)
+    assert again["interval_weeks"] == "8"  # what was typed is kept
+    assert two.post(url, again).status_code == 302  # saving again replaces it, knowingly
+    schedule.refresh_from_db()
+    assert schedule.interval_weeks == 8
+    events = AuditEvent.objects.filter(object_type="checkupschedule", patient=world.p1)
+    assert [e.purpose for e in events.order_by("seq")] == [
+        "changed: weeks between check-ups for this patient (service's setting)→4",
+        "changed: weeks between check-ups for this patient 4→8"]
+
+
+def test_checkup_schedule_form_without_its_version_saves_nothing(world):
+    from tandem.assessment.models import CheckupSchedule
+
+    client = world.client("practitioner")
+    url = f"/patients/{world.p1.pk}/checkups/schedule/"
+    data = opened(client, url)
+    del data["version"]
+    page = client.post(url, data | {"interval_weeks": "3"})
+    assert page.status_code == 200
+    assert CheckupSchedule.objects.get(patient=world.p1).interval_weeks is None

@@ -98,12 +98,30 @@ class AnswersForm(forms.Form):
                 self.add_error(None, f"{item_id}: {message}")
 
 
+SERVICE_SETTING = "service"  # the version token of a schedule using the service's interval
+
+
 class PatientScheduleForm(forms.ModelForm):
-    """A different interval between in-treatment check-ups for one patient."""
+    """A different interval between in-treatment check-ups for one patient.
+
+    The schedule's one editable value is its version: `version` carries the interval the page
+    was opened at (or "service"), and a save whose version is not the interval saved now (or
+    is missing) saves nothing, so two people changing it at once never overwrite each other
+    silently. (The row's other columns are recomputed by the worker and pages all the time.)"""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=10)
 
     class Meta:
         model = CheckupSchedule
         fields = ["interval_weeks"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["version"] = token(self.instance.interval_weeks)
+
+
+def token(interval_weeks: int | None) -> str:
+    return SERVICE_SETTING if interval_weeks is None else str(interval_weeks)
 
 
 class StartForm(forms.Form):

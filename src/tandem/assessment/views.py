@@ -8,13 +8,16 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 
+from tandem.accounts.changes import differences
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment import registry, services
-from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted
-from tandem.assessment.models import Response
+from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted, token
+from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
-from tandem.audit.trail import record_request
+from tandem.audit import trail
+from tandem.patients.versioning import Change, Stale
 
 
 def results(request, patient_id):
@@ -89,21 +92,54 @@ def entry(request, patient_id, response_id):
     })
 
 
+SCHEDULE_WORDS = "weeks between check-ups for this patient"
+
+
 @transaction.atomic
 def schedule(request, patient_id):
     patient = request.patient
-    instance = services.refresh_schedule(patient)
+    services.refresh_schedule(patient)  # makes the row if there is none yet
+    instance = CheckupSchedule.objects.select_for_update().get(patient=patient)
+    before = instance.interval_weeks
     default = services.settings_for(patient.organisation).interval_weeks
     form = PatientScheduleForm(request.POST or None, instance=instance)
+    stale = None
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["version"] != token(before):
+            # Someone saved since this page was opened (or the form says nothing of when it
+            # was opened): nothing is saved; the form keeps what was typed, now carrying the
+            # current version, so saving again replaces theirs knowingly.
+            typed = form.cleaned_data["interval_weeks"]
+            label = capfirst(SCHEDULE_WORDS)
+            changes = [] if typed == before else [
+                Change("interval_weeks", label, before, typed, _weeks(before), _weeks(typed))]
+            stale = Stale(instance, changes)
+            data = request.POST.copy()
+            data["version"] = token(before)
+            instance.interval_weeks = before
+            form = PatientScheduleForm(data, instance=instance)
+        else:
+            form.save()
+            services.refresh_schedule(patient)
+            changes = differences([(SCHEDULE_WORDS, _weeks(before),
+                                    _weeks(instance.interval_weeks))])
+            # As accounts.changes.record_change words it, with the patient named so that
+            # their "who looked at my record" lists it.
+            trail.record(organisation=patient.organisation_id, action="update",
+                         actor=request.user, role=getattr(request, "access_role", ""),
+                         patient=patient, obj=instance, path=request.get_full_path(),
+                         client=trail.client_address(request),
+                         purpose="changed: " + "; ".join(changes) if changes else "")
+            messages.success(request, "Check-up schedule saved.")
+            return redirect("patients:checkups", patient_id=patient.pk)
     form.fields["interval_weeks"].help_text = (
         f"Leave blank to use the service's interval ({default} weeks).")
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        services.refresh_schedule(patient)
-        record_request(request, "update", patient=patient, obj=instance)
-        messages.success(request, "Check-up schedule saved.")
-        return redirect("patients:checkups", patient_id=patient.pk)
-    return render(request, "assessment/schedule.html", {"form": form, "patient": patient})
+    return render(request, "assessment/schedule.html",
+                  {"form": form, "patient": patient, "stale": stale})
+
+
+def _weeks(interval: int | None) -> str:
+    return "(service's setting)" if interval is None else str(interval)
 
 
 def _say_urgent(request, flags):
