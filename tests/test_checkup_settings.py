@@ -84,7 +84,7 @@ def test_schedule_settings_validate_and_save(world):
     assert "Ensure this value is greater than or equal to 1." in page
     assert client.post("/manage/checkups/", {
         "interval_weeks": "6", "post_exit_every_months": "2", "post_exit_for_months": "6",
-        "instruments": ["phq9", "audit-c"]}).status_code == 302
+        "instruments": ["phq9", "audit-c"], "version": "0"}).status_code == 302
     saved = CheckupSettings.objects.get(organisation=world.org)
     assert (saved.interval_weeks, saved.instrument_codes()) == (6, ["phq9", "audit-c"])
     from django_tasks_db.models import DBTaskResult

@@ -180,6 +180,7 @@ def test_services_switch_rules_and_change_thresholds(world):
 
     for code, spec in RULES.items():
         data[f"{code}-enabled"] = "on"
+        data[f"{code}-version"] = "0"
         for t in spec.thresholds:
             data[f"{code}-t_{t.name}"] = str(t.default)
     bad = admin.post(url, data | {"no-contact-t_days": "2"})

@@ -74,7 +74,7 @@ def test_crisis_contact_life_domain_and_urgent_answer_changes_are_audited(world)
 
 def test_flag_rule_changes_are_audited_with_what_changed(world):
     client = world.client("service_admin")
-    data = rule_data() | {"no-contact-t_days": "21"}
+    data = rule_data(versions=True) | {"no-contact-t_days": "21"}
     del data["no-contact-enabled"]
     assert client.post(RULES_URL, data).status_code == 302
     purposes = [e.purpose for e in AuditEvent.objects.filter(object_type="rulesetting")]
@@ -142,6 +142,37 @@ def test_second_save_of_the_flag_rules_is_told_what_changed(world):
     page = late.content.decode()
     assert "changed these settings after you opened this page" in page and 'value="35"' in page
     assert RuleSetting.objects.get(rule="no-contact").thresholds["days"] == 21
+
+
+def test_a_settings_page_posted_without_its_version_saves_nothing(world):
+    """A save that does not say which version it started from cannot be checked: it is shown
+    again, carrying the versions saved now, and saving it again is a deliberate choice."""
+    client = world.client("service_admin")
+    late = client.post(CHECKUPS, SETTINGS)
+    assert late.status_code == 200
+    assert "did not say which version" in late.content.decode()
+    assert not CheckupSettings.objects.filter(organisation=world.org).exists()
+    assert late.context["form"]["version"].value() == "0"
+
+
+def test_a_settings_row_posted_without_its_version_saves_nothing(world):
+    contact = CrisisContact.objects.create(organisation=world.org, name="Night line",
+                                           phone="0800 000 000")
+    data = existing([], [(contact, 1, ("Night line", "0800 111 111", "0"))],
+                    ["name", "phone", "position"])
+    del data["rows-0-version"]
+    late = world.client("service_admin").post(CONTACTS, data)
+    assert late.status_code == 200
+    assert "did not say which version" in late.content.decode()
+    contact.refresh_from_db()
+    assert contact.phone == "0800 000 000"
+
+
+def test_the_flag_rules_posted_without_versions_save_nothing(world):
+    late = world.client("service_admin").post(RULES_URL, rule_data() | {"no-contact-t_days": "35"})
+    assert late.status_code == 200
+    assert "did not say which version" in late.content.decode()
+    assert not RuleSetting.objects.filter(rule="no-contact").exists()
 
 
 # --- fewer than three life-domain cards -------------------------------------------------------

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 
 from tandem.accounts.changes import differences, record_change, shown
 from tandem.assessment import registry
-from tandem.assessment.forms import posted
+from tandem.assessment.forms import CHANGED, UNCHECKED, posted
 from tandem.assessment.models import (
     CheckupSettings,
     CrisisContact,
@@ -164,9 +164,9 @@ def settings_page(request):
         if form.is_valid():
             version = current.version if current else 0
             posted = form.cleaned_data.get("version")
-            if posted is not None and posted != version:
+            if posted != version:  # a save without a version cannot be checked: none is made
                 typed = _settings_values(form.instance)
-                conflict = [("Check-up schedule", "changed since you opened this page",
+                conflict = [("Check-up schedule", UNCHECKED if posted is None else CHANGED,
                              [(label_of(CheckupSettings, name), shown(before[name]),
                                shown(typed[name])) for name in before
                               if shown(before[name]) != shown(typed[name])])]
@@ -260,21 +260,19 @@ def _int(value) -> int | None:
 
 def _row_conflicts(post, model, fields, current) -> list[tuple[str, str, list]]:
     """(row, what happened, [(field, saved now, typed)]) for each row of the posted page that
-    someone else changed or removed since it was opened. A row posted without a version (a
-    page from before versions) is not checked."""
+    someone else changed or removed since it was opened, or that was posted without its
+    version (it cannot be checked, so it is not saved either)."""
     RowForm = forms.modelform_factory(model, fields=fields)
     found = []
     for i in range(min(_int(post.get("rows-INITIAL_FORMS")) or 0, 1000)):
         pk, version = _int(post.get(f"rows-{i}-id")), _int(post.get(f"rows-{i}-version"))
-        if version is None:
-            continue
         if pk not in current:
             typed = post.get(f"rows-{i}-{fields[0]}", "")
             found.append((typed, "removed since you opened this page; it is below again as a "
                                  "new row: clear it to let it go", []))
         elif current[pk].version != version:
             row = RowForm(post, prefix=f"rows-{i}", instance=current[pk])
-            found.append((str(current[pk]), "changed since you opened this page", [
+            found.append((str(current[pk]), UNCHECKED if version is None else CHANGED, [
                 (label_of(model, name), shown(getattr(current[pk], name)),
                  shown(row[name].value())) for name in row.changed_data]))
     return found

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.accounts.changes import differences, record_change, shown
-from tandem.assessment.forms import posted
+from tandem.assessment.forms import CHANGED, UNCHECKED, posted
 from tandem.core.flags import RULES
 from tandem.monitoring import services, timeline
 from tandem.monitoring.forms import (
@@ -132,9 +132,10 @@ def rule_settings(request):
         for f in forms:
             code = f.spec.code
             posted_version = f.cleaned_data.get("version")
-            if posted_version is not None and posted_version != versions[code]:
+            if posted_version != versions[code]:  # none posted: cannot be checked, not saved
                 typed = rule_values(f.save(commit=False), f.spec)
-                conflict.append((f.spec.title, "changed since you opened this page", [
+                what = UNCHECKED if posted_version is None else CHANGED
+                conflict.append((f.spec.title, what, [
                     (label, shown(before[code][label]), shown(typed[label]))
                     for label in typed if shown(before[code][label]) != shown(typed[label])]))
         if conflict:
