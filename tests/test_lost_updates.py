@@ -312,3 +312,33 @@ def test_checkup_schedule_form_without_its_version_saves_nothing(world):
     page = client.post(url, data | {"interval_weeks": "3"})
     assert page.status_code == 200
     assert CheckupSchedule.objects.get(patient=world.p1).interval_weeks is None
+
+
+@pytest.mark.parametrize("kind", ["patient", "episode"])
+def test_api_patch_fills_unsent_fields_from_the_record_saved_now(world, monkeypatch, kind):
+    """Someone saves between the API reading the record (for the access check) and the PATCH
+    being applied; a client that already read that newer version sends it. The fields it did
+    not send keep the newer values: nothing is put back from the older read."""
+    from django.db.models import F
+
+    from tandem.api import records
+    from tandem.patients.models import Episode
+
+    episode = world.p1.episodes.get()
+    model, pk, field, value = {
+        "patient": (Patient, world.p1.pk, "phone", "07700 900333"),
+        "episode": (Episode, episode.pk, "setting", "residential")}[kind]
+    original = records._patch
+
+    def someone_saves_meanwhile(request, body, instance, *args, **kwargs):
+        model.objects.filter(pk=pk).update(**{field: value}, version=F("version") + 1)
+        return original(request, body, instance, *args, **kwargs)
+
+    monkeypatch.setattr(records, "_patch", someone_saves_meanwhile)
+    url = {"patient": f"/api/v1/patients/{world.p1.pk}",
+           "episode": f"/api/v1/patients/{world.p1.pk}/episodes/{episode.pk}"}[kind]
+    sent = {"patient": {"email": "pat@example.org"}, "episode": {"status": episode.status}}[kind]
+    reply = patch(api(world, "practitioner"), url, {"version": 2, **sent})
+    assert reply.status_code == 200, reply.content
+    row = model.objects.get(pk=pk)
+    assert getattr(row, field) == value and row.version == 3

@@ -93,13 +93,17 @@ def _patch(request, body: Schema, instance, form_class, out, rename=None, **form
         raise Invalid([{"loc": ["body", "version"], "msg": "Send the version you read."}])
     rename = rename or {}
     back = {theirs: ours for ours, theirs in rename.items()}
-    data = model_to_dict(instance, fields=form_class._meta.fields)
-    data |= {back.get(k, k): "" if v is None else v for k, v in sent.items()}
-    data["version"] = version
-    form = form_class(data, instance=instance, **form_kwargs)
-    services.check(form, rename=rename)
     try:
         with transaction.atomic():
+            # The fields not sent are filled from the row as saved now, read under lock: the
+            # copy read for the access check may be older than the version sent, and would
+            # put back what was saved in between.
+            instance = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+            data = model_to_dict(instance, fields=form_class._meta.fields)
+            data |= {back.get(k, k): "" if v is None else v for k, v in sent.items()}
+            data["version"] = version
+            form = form_class(data, instance=instance, **form_kwargs)
+            services.check(form, rename=rename)
             saved = services.save_changes(request, request.patient, form)
     except versioning.Stale as stale:
         current = stale.current
