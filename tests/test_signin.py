@@ -130,3 +130,52 @@ def test_an_address_guessing_across_many_usernames_is_locked(world):
     # and nobody else is
     assert Client(REMOTE_ADDR="198.51.100.21").post(
         "/accounts/login/", {"username": "prescriber", "password": PASSWORD}).status_code == 302
+
+
+def test_signing_into_ones_own_account_does_not_clear_guesses_at_anothers(world):
+    """A sign-in clears only the signed-in person's own failures at that address: an attacker
+    who signs into an account of their own between guesses still reaches the limit."""
+    from tandem.accounts.lockout import PAIR_LIMIT
+
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(PAIR_LIMIT - 1):
+        assert attacker.post("/accounts/login/", {"username": "practitioner",
+                                                  "password": "wrong"}).status_code == 200
+    own = Client(REMOTE_ADDR="203.0.113.9")
+    assert own.post("/accounts/login/", {"username": "patient",
+                                         "password": PASSWORD}).status_code == 302
+    attacker.post("/accounts/login/", {"username": "practitioner", "password": "wrong"})
+    assert attacker.post("/accounts/login/", {"username": "practitioner",
+                                              "password": PASSWORD}).status_code == 429
+
+
+def test_signing_into_ones_own_account_does_not_clear_an_addresss_guesses(world):
+    from tandem.accounts.lockout import ADDRESS_LIMIT, PAIR_LIMIT
+
+    sprayer = Client(REMOTE_ADDR="203.0.113.10")
+    guesses = 0
+    for n in range(ADDRESS_LIMIT):
+        for _ in range(PAIR_LIMIT - 1):
+            if guesses == ADDRESS_LIMIT - 1:
+                break
+            sprayer.post("/accounts/login/", {"username": f"someone{n}", "password": "wrong"})
+            guesses += 1
+    assert Client(REMOTE_ADDR="203.0.113.10").post("/accounts/login/", {
+        "username": "patient", "password": PASSWORD}).status_code == 302
+    sprayer.post("/accounts/login/", {"username": "someone-else", "password": "wrong"})
+    response = sprayer.post("/accounts/login/", {"username": "prescriber", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_a_person_who_mistyped_and_then_signed_in_starts_afresh(world):
+    from tandem.accounts.lockout import PAIR_LIMIT
+
+    person = Client(REMOTE_ADDR="198.51.100.30")
+    for _ in range(PAIR_LIMIT - 1):
+        person.post("/accounts/login/", {"username": "practitioner", "password": "typo"})
+    assert person.post("/accounts/login/", {"username": "practitioner",
+                                            "password": PASSWORD}).status_code == 302
+    later = Client(REMOTE_ADDR="198.51.100.30")
+    later.post("/accounts/login/", {"username": "practitioner", "password": "typo"})
+    assert later.post("/accounts/login/", {"username": "practitioner",
+                                           "password": PASSWORD}).status_code == 302
