@@ -108,6 +108,7 @@ EXPECTED = {
     ("manage:user-edit", "POST"): ADMIN,
     ("manage:user-password-reset", "POST"): ADMIN,
     ("manage:password-set", "GET"): set(ROLES),
+    ("manage:password-set", "POST"): set(ROLES),
     ("manage:password-set-done", "GET"): set(ROLES),
     ("manage:teams", "GET"): ADMIN,
     ("manage:team-new", "GET"): ADMIN,

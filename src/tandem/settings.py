@@ -136,7 +136,10 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = "tandem.accounts.lockout.failure_limit"
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# A sign-in clears only that person's own failures at that address (the handler), never the
+# address's failures at other usernames.
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "tandem.accounts.lockout.OwnAttemptsHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "tandem.audit.trail.client_address"
@@ -152,6 +155,7 @@ EMAIL_HOST_USER = os.environ.get("TANDEM_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("TANDEM_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = config.env_bool("TANDEM_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("TANDEM_EMAIL_FROM", "tandem@localhost")
+EMAIL_TIMEOUT = 10  # seconds: a stuck mail server does not hold a request for ever
 
 # Sessions end after 30 minutes without activity.
 SESSION_COOKIE_AGE = int(os.environ.get("TANDEM_SESSION_IDLE_MINUTES", "30")) * 60

@@ -1,15 +1,21 @@
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.db import transaction
+from django.utils import timezone
 
 from tandem.accounts.changes import differences
 from tandem.accounts.models import Role, RoleGrant, Team, User
+from tandem.patients import versioning
+from tandem.patients.versioning import VersionedForm
 
 STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
 TEAM_ROLES = {Role.PRACTITIONER, Role.TEAM_LEAD}
 
 
-class TeamForm(forms.ModelForm):
+class TeamForm(VersionedForm, forms.ModelForm):
+    """A team's name. Saved over an existing team with `versioning.save`: a form opened
+    before someone else's save saves nothing."""
+
     class Meta:
         model = Team
         fields = ["name"]
@@ -32,13 +38,18 @@ class TeamForm(forms.ModelForm):
         return super().save(commit)
 
 
-class UserForm(forms.ModelForm):
+class UserForm(VersionedForm, forms.ModelForm):
     """Create or edit a staff account: details, roles and the teams they apply to.
 
     No password: a new person is emailed a link to set their own, and an admin can send a
     reset (views.password_reset); an admin never chooses anyone's password. Nobody changes
     their own roles, teams or active state: for their own account those fields are not offered,
-    and posting them is refused. `changes` lists what a save changed, for the audit trail."""
+    and posting them is refused. `changes` lists what a save changed, for the audit trail.
+
+    Like every editable record (tandem.patients.versioning), an account carries the version
+    its form was opened at: a save from a form opened before another admin's save (or posted
+    without a version) saves nothing and raises `versioning.Stale`, its changes including the
+    roles and teams. An admin's change of the address is dated (views.password_reset)."""
 
     roles = forms.MultipleChoiceField(
         choices=STAFF_ROLES, widget=forms.CheckboxSelectMultiple, required=True
@@ -91,7 +102,20 @@ class UserForm(forms.ModelForm):
         user.organisation = self.organisation
         if user.pk is None:
             user.set_unusable_password()  # they set their own from the emailed link
-        user.save()
+            user.save()
+        else:
+            version = self.cleaned_data.get("version")
+            if version is None or not versioning.claim(user, version):
+                current = User.objects.get(pk=user.pk)
+                raise versioning.Stale(current, versioning.differences(self, current)
+                                       + self.grant_differences(current))
+            user.version = version + 1
+            if user.email != self.before["email"]:
+                user.email_changed_at = timezone.now()
+                user.email_changed_from = self.before["email"]
+            user.save(update_fields=[
+                *(name for name in self._meta.fields if name in self.fields), "version",
+                "email_changed_at", "email_changed_from"])
         if not self.own:
             roles = set(self.cleaned_data["roles"])
             teams = list(self.cleaned_data.get("teams") or [])
@@ -112,6 +136,25 @@ class UserForm(forms.ModelForm):
         self.changes = differences(
             (label, before.get(key), after[key]) for key, label in SNAPSHOT_LABELS)
         return user
+
+    def grant_differences(self, current: User) -> list[versioning.Change]:
+        """The roles and teams saved now, where they differ from those submitted."""
+        if self.own:
+            return []
+        saved = snapshot(current)
+        role_names = dict(Role.choices)
+        pairs = [("roles", "Roles", saved["roles"], set(self.cleaned_data["roles"]),
+                  lambda codes: [role_names[c] for c in codes]),
+                 ("teams", "Teams", saved["teams"],
+                  {t.name for t in self.cleaned_data.get("teams") or []}, lambda names: names)]
+        return [versioning.Change(field=field, label=label, saved=sorted(old),
+                                  yours=sorted(new), saved_text=_listed(words(sorted(old))),
+                                  yours_text=_listed(words(sorted(new))))
+                for field, label, old, new, words in pairs if old != new]
+
+
+def _listed(words) -> str:
+    return ", ".join(words) or "—"
 
 
 SNAPSHOT_LABELS = [("roles", "roles"), ("teams", "teams"), ("is_active", "active"),

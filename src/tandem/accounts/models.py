@@ -24,6 +24,7 @@ class Organisation(models.Model):
 class Team(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="teams")
     name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)  # tandem.patients.versioning
 
     class Meta:
         ordering = ["name"]
@@ -50,6 +51,17 @@ class User(AbstractUser):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="users", null=True
     )
+    # Moved on by every save of the staff form, so a form opened before another admin's
+    # save saves nothing (tandem.patients.versioning); roles and teams are compared too.
+    version = models.PositiveIntegerField(default=1)
+    # An admin's change of the address, and the last link to set a password: a reset is not
+    # sent to an address an admin changed less than a day ago, the person is told of both at
+    # their next sign-in, and the audit trail says where a password came from.
+    email_changed_at = models.DateTimeField(null=True, blank=True)
+    email_changed_from = models.EmailField(blank=True)
+    link_sent_at = models.DateTimeField(null=True, blank=True)
+    link_sent_by = models.CharField(max_length=150, blank=True,
+                                    help_text="the admin who asked; empty for a new account")
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
@@ -75,13 +87,21 @@ def _refuse_mixed(user_ids) -> None:
             f"be a patient's portal account (user {', '.join(map(str, mixed))}).")
 
 
+def lock_users(user_ids) -> None:
+    """Lock these users' rows until the transaction ends, in id order (one order for all)."""
+    list(User.objects.select_for_update().filter(pk__in=set(user_ids) - {None})
+         .order_by("pk").values_list("pk"))
+
+
 class RoleGrantQuerySet(models.QuerySet):
-    """Bulk paths keep the rule `RoleGrant.save` keeps: checked inside the same transaction,
-    after the rows are written, so nothing that breaks it is committed."""
+    """Bulk paths keep the rule `RoleGrant.save` keeps: with the users' rows locked, checked
+    inside the same transaction after the rows are written, so nothing that breaks it is
+    committed, and two writes for one user at once cannot both pass."""
 
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
         with transaction.atomic(using=self.db):
+            lock_users({g.user_id for g in objs})
             created = super().bulk_create(objs, *args, **kwargs)
             _refuse_mixed({g.user_id for g in objs})
         return created
@@ -89,17 +109,23 @@ class RoleGrantQuerySet(models.QuerySet):
     def update(self, **kwargs):
         with transaction.atomic(using=self.db):
             users = set(self.values_list("user_id", flat=True))
-            count = super().update(**kwargs)
             if "user" in kwargs or "user_id" in kwargs:
                 users.add(getattr(kwargs.get("user"), "pk", kwargs.get("user_id")))
+            lock_users(users)
+            count = super().update(**kwargs)
             _refuse_mixed(users)
         return count
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         objs = list(objs)
         with transaction.atomic(using=self.db):
+            users = {g.user_id for g in objs}
+            if "user" in fields or "user_id" in fields:  # and the users they leave
+                users |= set(RoleGrant.objects.filter(pk__in=[g.pk for g in objs])
+                             .values_list("user_id", flat=True))
+            lock_users(users)
             count = super().bulk_update(objs, fields, *args, **kwargs)
-            _refuse_mixed({g.user_id for g in objs})
+            _refuse_mixed(users)
         return count
 
 
@@ -136,7 +162,7 @@ class RoleGrant(models.Model):
 
     def save(self, *args, **kwargs):
         with transaction.atomic():
-            list(User.objects.select_for_update().filter(pk=self.user_id).values_list("pk"))
+            lock_users({self.user_id})
             self.clean()
             super().save(*args, **kwargs)
 

@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.views import (
     LoginView,
@@ -6,20 +8,54 @@ from django.contrib.auth.views import (
 )
 from django.core.mail import send_mail
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from tandem.accounts.changes import difference, record_change
 from tandem.accounts.forms import AccountEmailForm, TeamForm, UserForm
 from tandem.accounts.models import Role, RoleGrant, Team, User
 from tandem.audit import trail
+from tandem.patients import versioning
+
+# After an admin changes someone's address, no reset link goes to the new one for this long:
+# the old address has been told, and its owner has time to say it was not them.
+RESET_WAIT = datetime.timedelta(hours=24)
 
 
 class SignInView(LoginView):
+    """Django's sign-in; the person is then told of what an admin did to their account since
+    they last signed in (a changed address, a reset link sent)."""
+
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        user = form.get_user()
+        since = user.last_login
+        response = super().form_valid(form)
+        for notice in account_notices(user, since):
+            messages.warning(self.request, notice)
+        return response
+
+
+def account_notices(user, since) -> list[str]:
+    def after(moment):
+        return moment is not None and (since is None or moment > since)
+
+    notices = []
+    if after(user.email_changed_at):
+        notices.append(f"Since you last signed in, your email address was changed to "
+                       f"{user.email} by a service admin. If you did not expect this, tell "
+                       f"your service.")
+    if user.link_sent_by and after(user.link_sent_at):
+        notices.append(f"Since you last signed in, a password reset link was sent to you at "
+                       f"{user.link_sent_by}'s request.")
+    return notices
 
 
 def staff_accounts(org):
@@ -39,31 +75,55 @@ def users(request):
     return render(request, "accounts/users.html", {"page": page})
 
 
+def again(request, make_form, stale: versioning.Stale):
+    """The form once more, with everything typed, now carrying the saved version (a save
+    refused as stale: tandem.patients.versioning)."""
+    data = request.POST.copy()
+    data["version"] = str(stale.current.version)
+    form = make_form(data, stale.current)
+    form.is_valid()
+    return form
+
+
 def user_form(request, user_id=None):
     org = request.user.organisation
     instance = get_object_or_404(staff_accounts(org), pk=user_id) if user_id else None
-    old_email = instance.email if instance else ""
-    form = UserForm(request.POST or None, instance=instance, organisation=org,
-                    editor=request.user)
+
+    def make_form(data, instance):
+        return UserForm(data, instance=instance, organisation=org, editor=request.user)
+
+    form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        if instance is None:
-            record_change(request, "create", user, form.changes, prefix="created: ")
-            send_account_email(request, user, "welcome")
-            messages.success(request, f"Added {user.display_name}. They have been emailed a "
-                                      f"link to set their password.")
+        try:
+            user = form.save()
+        except versioning.Stale as refused:
+            form, stale = again(request, make_form, refused), refused
         else:
-            if form.changes:
-                record_change(request, "update", user, form.changes)
-            if old_email and old_email != user.email:
-                tell_old_address(request, user, old_email)
-            messages.success(request, f"Saved {user.display_name}.")
-        return redirect("manage:users")
-    return render(request, "accounts/user_form.html", {"form": form, "subject": instance})
+            if instance is None:
+                record_change(request, "create", user, form.changes, prefix="created: ")
+                if send_account_email(request, user, "welcome"):
+                    messages.success(request, f"Added {user.display_name}. They have been "
+                                              f"emailed a link to set their password.")
+                else:
+                    messages.success(request, f"Added {user.display_name}. No email was sent, "
+                                              "as the account is not active: tick Active and "
+                                              "send a password reset when they need it.")
+            else:
+                if form.changes:
+                    record_change(request, "update", user, form.changes)
+                old_email = form.before["email"]
+                if old_email and old_email != user.email:
+                    tell_old_address(request, user, old_email)
+                messages.success(request, f"Saved {user.display_name}.")
+            return redirect("manage:users")
+    return render(request, "accounts/user_form.html",
+                  {"form": form, "subject": stale.current if stale else instance,
+                   "stale": stale})
 
 
 def password_reset(request, user_id):
-    """Send the person Django's password-reset email. The admin never sees or sets it."""
+    """Send the person Django's password-reset email. The admin never sees or sets it, and
+    cannot send it to an address an admin changed less than RESET_WAIT ago."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     user = get_object_or_404(staff_accounts(request.user.organisation), pk=user_id)
@@ -71,27 +131,44 @@ def password_reset(request, user_id):
         messages.error(request, f"{user.display_name} has no email address or is deactivated: "
                                 "add an address (and tick Active) first.")
         return redirect("manage:user-edit", user_id=user.pk)
+    if user.email_changed_at and timezone.now() < user.email_changed_at + RESET_WAIT:
+        told = ("the old address has been told" if user.email_changed_from else
+                "the account had no address before, so nobody else could be told")
+        after = date_format(timezone.localtime(user.email_changed_at + RESET_WAIT),
+                            "j F Y, H:i")
+        messages.error(request, f"The email address was changed less than 24 hours ago; "
+                                f"{told}. A reset can be sent after {after}.")
+        return redirect("manage:user-edit", user_id=user.pk)
     send_account_email(request, user, "reset")
     record_change(request, "update", user, [user.email], prefix="password reset sent to ")
     messages.success(request, f"A password reset link has been emailed to {user.display_name}.")
     return redirect("manage:user-edit", user_id=user.pk)
 
 
-def send_account_email(request, user, kind: str) -> None:
-    """'welcome' (set your password) or 'reset': a link to Django's reset-confirm page."""
+def send_account_email(request, user, kind: str) -> bool:
+    """'welcome' (set your password) or 'reset': a link to Django's reset-confirm page, sent
+    once the request's transaction has committed (never for a change rolled back, and once
+    for a request run again). Whether it is sent: an inactive account, or one without an
+    address, gets none."""
     form = AccountEmailForm(user)
-    if form.is_valid():
-        form.save(request=request, use_https=request.is_secure(),
-                  subject_template_name=f"accounts/email/{kind}_subject.txt",
-                  email_template_name=f"accounts/email/{kind}.txt",
-                  extra_email_context={"admin": request.user})
+    if not (form.is_valid() and form.get_users(user.email)):
+        return False
+    User.objects.filter(pk=user.pk).update(
+        link_sent_at=timezone.now(), link_sent_by="" if kind == "welcome" else
+        request.user.get_username())
+    transaction.on_commit(lambda: form.save(
+        request=request, use_https=request.is_secure(),
+        subject_template_name=f"accounts/email/{kind}_subject.txt",
+        email_template_name=f"accounts/email/{kind}.txt",
+        extra_email_context={"admin": request.user}), robust=True)
+    return True
 
 
 def tell_old_address(request, user, old_email: str) -> None:
     context = {"user": user, "old_email": old_email, "admin": request.user}
-    send_mail("Your Tandem email address was changed",
-              render_to_string("accounts/email/email_changed.txt", context, request),
-              None, [old_email])
+    body = render_to_string("accounts/email/email_changed.txt", context, request)
+    transaction.on_commit(lambda: send_mail("Your Tandem email address was changed", body,
+                                            None, [old_email]), robust=True)
 
 
 class SetPasswordView(PasswordResetConfirmView):
@@ -103,9 +180,11 @@ class SetPasswordView(PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         user = form.user
+        sent = (f"sent at {user.link_sent_by}'s request" if user.link_sent_by
+                else "for a new account")
         trail.record(organisation=user.organisation_id, action="update", actor=user, obj=user,
                      path=self.request.path[:300], client=trail.client_address(self.request),
-                     purpose="password set by its owner from the emailed link")
+                     purpose=f"password set from the link emailed to {user.email} ({sent})")
         return response
 
 
@@ -122,13 +201,23 @@ def team_form(request, team_id=None):
     org = request.user.organisation
     instance = get_object_or_404(Team, pk=team_id, organisation=org) if team_id else None
     old_name = instance.name if instance else None
-    form = TeamForm(request.POST or None, instance=instance, organisation=org)
+
+    def make_form(data, instance):
+        return TeamForm(data, instance=instance, organisation=org)
+
+    form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
-        team = form.save()
-        change = difference("name", old_name, team.name)
-        if change:
-            record_change(request, "create" if instance is None else "update", team, [change],
-                          prefix="created: " if instance is None else "changed: ")
-        messages.success(request, f"Saved team {team.name}.")
-        return redirect("manage:teams")
-    return render(request, "accounts/team_form.html", {"form": form, "subject": instance})
+        try:
+            team = form.save() if instance is None else versioning.save(form)
+        except versioning.Stale as refused:
+            form, stale = again(request, make_form, refused), refused
+        else:
+            change = difference("name", old_name, team.name)
+            if change:
+                record_change(request, "create" if instance is None else "update", team,
+                              [change], prefix="created: " if instance is None else "changed: ")
+            messages.success(request, f"Saved team {team.name}.")
+            return redirect("manage:teams")
+    return render(request, "accounts/team_form.html",
+                  {"form": form, "subject": stale.current if stale else instance,
+                   "stale": stale})

@@ -1,10 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from tandem.accounts.management.commands.createadmin import COMMAND_LINE
 from tandem.accounts.models import ApiToken, User
+from tandem.audit import trail
 
 
 class Command(BaseCommand):
-    help = "API bearer tokens: create (prints the token once), list, revoke."
+    help = ("API bearer tokens: create (prints the token once), list, revoke. Creating and "
+            "revoking are recorded in the audit trail (role: command line).")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -23,7 +27,12 @@ class Command(BaseCommand):
         user = User.objects.filter(username=opts["username"], is_active=True).first()
         if user is None or user.organisation_id is None:
             raise CommandError(f"No active user {opts['username']!r} in an organisation.")
-        _token, plain = ApiToken.issue(user, opts["name"])
+        with transaction.atomic():
+            token, plain = ApiToken.issue(user, opts["name"])
+            trail.record(organisation=user.organisation_id, action="create", role=COMMAND_LINE,
+                         obj=token, purpose=f"API token {token.prefix} created for "
+                                            f"{user.username}" + (f": {token.name}"
+                                                                  if token.name else ""))
         self.stdout.write(plain)
 
     def list(self, opts):
@@ -35,8 +44,15 @@ class Command(BaseCommand):
             self.stdout.write(f"{t.prefix}  {t.user.username:<16} {state:<18} {t.name}")
 
     def revoke(self, opts):
-        tokens = ApiToken.objects.filter(prefix=opts["prefix"], revoked_at__isnull=True)
-        if tokens.count() != 1:
-            raise CommandError(f"No single active token with prefix {opts['prefix']!r}.")
-        tokens.get().revoke()
+        with transaction.atomic():
+            tokens = (ApiToken.objects.select_for_update().select_related("user")
+                      .filter(prefix=opts["prefix"], revoked_at__isnull=True))
+            found = list(tokens[:2])
+            if len(found) != 1:
+                raise CommandError(f"No single active token with prefix {opts['prefix']!r}.")
+            token = found[0]
+            token.revoke()
+            trail.record(organisation=token.organisation_id, action="update", role=COMMAND_LINE,
+                         obj=token, purpose=f"revoked: API token {token.prefix} of "
+                                            f"{token.user.username}")
         self.stdout.write(f"Revoked token {opts['prefix']}.")
