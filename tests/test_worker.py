@@ -291,3 +291,114 @@ def test_a_task_another_worker_is_recovering_is_skipped(settings):
         release.set()
         thread.join()
     assert [r.task.pk for r in leases.recover_orphans()] == [task.pk]
+
+
+# --- the database restarts under a live worker ---------------------------------------------
+
+POSTGRESQL_SERVER = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="a database server that restarts and drops its connections is PostgreSQL's")
+
+
+def drop_connections(database: str, admin_url: str) -> None:
+    """What a restart of PostgreSQL does to the clients of `database`: ends their sessions."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE datname = %s AND pid <> pg_backend_pid()", [database])
+
+
+def wait_until(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@POSTGRESQL_SERVER
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_connects_again_after_the_database_dropped_its_connection(monkeypatch):
+    """After a restart of PostgreSQL the heartbeat thread's connection is dead: the thread
+    connects afresh, so the worker's heartbeat stays fresh (and its task stays its own)."""
+    backends = []
+    real = leases.Heartbeat.beat
+
+    def beat(self):
+        real(self)
+        backends.append(connection.connection.info.backend_pid)
+
+    monkeypatch.setattr(leases.Heartbeat, "beat", beat)
+    with leases.Heartbeat("w1", every=0.1):
+        assert wait_until(lambda: len(backends) >= 3)  # the thread's own connection beats
+        before = backends[-1]
+        with connection.cursor() as cursor:  # as a restart would: the server ends it
+            cursor.execute("SELECT pg_terminate_backend(%s)", [before])
+        dropped_at = timezone.now()
+        assert wait_until(lambda: WorkerHeartbeat.objects.get(pk="w1").last_seen > dropped_at), \
+            "no heartbeat since the database dropped the connection"
+        assert backends[-1] != before  # on a new connection
+
+
+@POSTGRESQL_SERVER
+def test_a_worker_lives_through_a_restart_of_the_database(worker_env, tmp_path):
+    """The database refuses connections for a few seconds and drops those it had: the worker
+    waits, connects again, keeps its heartbeat fresh and runs the next task."""
+    import psycopg
+
+    url = worker_env["TANDEM_TEST_DATABASE_URL"]
+    base, name = url.rsplit("/", 1)
+    admin = base + "/postgres"
+    worker = start_worker(worker_env, "-v2")
+    try:
+        assert wait_until(lambda: "Worker" in django_code(worker_env, (
+            "from tandem.monitoring.models import WorkerHeartbeat as H\n"
+            "print('Worker' if H.objects.exists() else '')"))), "the worker never beat"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        try:
+            drop_connections(name, admin)
+            time.sleep(3)  # the worker's rounds and beats fail meanwhile
+            assert worker.poll() is None, f"the worker stopped: {worker.stdout.read()[-3000:]}"
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        back = time.time()
+        out = tmp_path / "after.txt"
+        django_code(worker_env, f"from tests.worker_probe import probe\n"
+                                f"probe.enqueue(7, {str(out)!r})")
+        assert wait_until(out.exists, timeout=30), "the task queued after the restart never ran"
+        seen_since = django_code(worker_env, (
+            "from tandem.monitoring.models import WorkerHeartbeat as H\n"
+            "print(max(h.last_seen.timestamp() for h in H.objects.all()))"))
+        assert float(seen_since) > back
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output[-3000:]
+
+
+@POSTGRESQL_SERVER
+def test_a_task_whose_end_was_lost_with_the_database_is_run_again(worker_env, tmp_path):
+    """The database drops the worker's connections while a task runs, so the task's end is
+    never saved: the worker (alive, its heartbeat fresh) puts the task back and runs it again,
+    rather than leaving it RUNNING in its name for ever."""
+    base, name = worker_env["TANDEM_TEST_DATABASE_URL"].rsplit("/", 1)
+    out = tmp_path / "stall.txt"
+    django_code(worker_env, f"from tests.worker_probe import stall\nstall.enqueue({str(out)!r}, "
+                            "once=True, seconds=3)")
+    worker = start_worker(worker_env)
+    try:
+        wait_for_lines(out, "started", 1, worker)
+        drop_connections(name, base + "/postgres")
+        assert wait_until(lambda: tasks_in(worker_env)[0][0] != "RUNNING", timeout=30), \
+            "the task stayed RUNNING"
+        assert tasks_in(worker_env) == [["SUCCESSFUL", 2]]
+        lines = out.read_text().splitlines()
+        assert [line.split()[0] for line in lines] == ["started", "done", "started", "done"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output[-3000:]

@@ -18,6 +18,7 @@ task stuck for ever keeps its lease (no task of ours waits on anything outside t
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
@@ -27,7 +28,7 @@ import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -101,11 +102,15 @@ class Heartbeat:
     def _run(self) -> None:
         try:
             while not self.stopped.wait(self.every):
+                # A connection the database dropped (a restart) is replaced, not used again.
+                close_old_connections()
                 try:
                     self.beat()
-                except DatabaseError:  # e.g. SQLite busy: the next beat tries again
+                except DatabaseError:  # SQLite busy, the database restarting: beat again
                     log.warning("Worker %s could not record its heartbeat", self.worker_id,
                                 exc_info=True)
+                    with contextlib.suppress(DatabaseError):
+                        connection.close()  # the next beat connects afresh
         finally:
             connection.close()  # this thread's own connection
 
@@ -120,9 +125,10 @@ class Heartbeat:
         WorkerHeartbeat.objects.filter(pk=self.worker_id).delete()
 
 
-def _orphans(tasks, cutoff: datetime.datetime) -> list[DBTaskResult]:
-    """Of these RUNNING tasks, those whose (last) worker has not been seen since `cutoff`; a
-    worker with no heartbeat row is judged by when it started the task."""
+def _orphans(tasks, cutoff: datetime.datetime, abandoned_by: str | None = None
+             ) -> list[DBTaskResult]:
+    """Of these RUNNING tasks, those whose (last) worker has not been seen since `cutoff`, or
+    is `abandoned_by`; a worker with no heartbeat row is judged by when it started the task."""
     tasks = list(tasks)
     seen = dict(WorkerHeartbeat.objects.filter(pk__in={t.worker_ids[-1] for t in tasks
                                                        if t.worker_ids})
@@ -131,7 +137,10 @@ def _orphans(tasks, cutoff: datetime.datetime) -> list[DBTaskResult]:
     def last_seen(task):
         return seen.get(task.worker_ids[-1] if task.worker_ids else None, task.started_at)
 
-    return [t for t in tasks if last_seen(t) is None or last_seen(t) < cutoff]
+    def abandoned(task):
+        return abandoned_by is not None and task.worker_ids[-1:] == [abandoned_by]
+
+    return [t for t in tasks if abandoned(t) or last_seen(t) is None or last_seen(t) < cutoff]
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,11 @@ class Recovered:
     given_up: bool
 
 
-def recover_orphans(now: datetime.datetime | None = None) -> list[Recovered]:
+def recover_orphans(now: datetime.datetime | None = None, *,
+                    abandoned_by: str | None = None) -> list[Recovered]:
     """Put tasks whose worker died back in the queue, or fail them after the last attempt.
+    A worker between tasks passes its own id as `abandoned_by`: a task still RUNNING in its
+    name is one it lost (the database went away before the task's end was saved).
 
     Two live workers never both recover one task: candidates are locked with SKIP LOCKED on
     PostgreSQL (SQLite runs one exclusive transaction at a time) and judged again once locked,
@@ -149,14 +161,14 @@ def recover_orphans(now: datetime.datetime | None = None) -> list[Recovered]:
     now = now or timezone.now()
     lease, attempts = lease_seconds(), max_attempts()
     cutoff = now - datetime.timedelta(seconds=lease)
-    candidates = [t.pk for t in _orphans(DBTaskResult.objects.running(), cutoff)]
+    candidates = [t.pk for t in _orphans(DBTaskResult.objects.running(), cutoff, abandoned_by)]
     done = []
     if candidates:
         with exclusive_transaction(DBTaskResult.objects.db):
             locked = (DBTaskResult.objects.running().filter(pk__in=candidates)
                       .select_for_update(skip_locked=True))
             done = [_retry_or_give_up(task, now, lease, attempts)
-                    for task in _orphans(locked, cutoff)]
+                    for task in _orphans(locked, cutoff, abandoned_by)]
     # Dead workers' rows have served (a task left with no row is judged by its start time).
     WorkerHeartbeat.objects.filter(last_seen__lt=cutoff).delete()
     return done

@@ -9,13 +9,20 @@ times at most, then shown as failed (tandem.monitoring.leases, `tandem worker --
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+)
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
@@ -26,6 +33,9 @@ from tandem.monitoring.tasks import sweep_due
 
 BATCH = 50
 QUEUE = "default"
+LOST_PAUSE = 2.0  # seconds between tries to reach a database that went away
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -74,29 +84,48 @@ class Command(BaseCommand):
     def loop(self, worker_id, batch, interval, no_sweep, verbosity):
         if verbosity:
             self.stdout.write(f"Worker {worker_id} started.")
-        every = leases.beat_every(leases.lease_seconds())
-        looked = None
+        self.every = leases.beat_every(leases.lease_seconds())
+        self.looked = None
         while self.running:
-            close_old_connections()
-            if looked is None or time.monotonic() - looked >= every:
-                leases.recover_orphans()  # tasks whose worker died: queued again or failed
-                looked = time.monotonic()
-            if not no_sweep:
-                day = sweep_due(hour=settings.SWEEP_HOUR)
-                if day and verbosity:
-                    self.stdout.write(f"Queued the sweep of {day}.")
-            # Run what is ready (up to 50 tasks), then come back to check the sweep and signals.
-            self.worker = Worker(queue_names=[QUEUE], interval=0, batch=True,
-                                 backend_name="default", startup_delay=False, max_tasks=BATCH,
-                                 worker_id=worker_id, excluded_queue_names=[])
-            self.worker.run()
+            try:
+                more = self.round(worker_id, no_sweep, verbosity)
+            except (OperationalError, InterfaceError):
+                if batch:
+                    raise
+                # The database went away (a restart, a network cut): wait and connect again.
+                log.warning("Worker %s lost the database; trying again in %g s", worker_id,
+                            LOST_PAUSE, exc_info=True)
+                with contextlib.suppress(DatabaseError):
+                    connection.close()
+                self.looked = None  # a task whose end was not saved: queued again at once
+                time.sleep(LOST_PAUSE)
+                continue
             if not self.running:
                 break
-            if DBTaskResult.objects.ready().filter(queue_name=QUEUE).exists():
+            if more:
                 continue  # there is more waiting
             if batch:
                 break
             time.sleep(interval)
+
+    def round(self, worker_id, no_sweep, verbosity) -> bool:
+        """Recover orphaned tasks now and then, queue the sweep if due, run what is ready (up
+        to BATCH tasks); whether more is waiting."""
+        close_old_connections()  # one the database dropped is replaced, not used again
+        if self.looked is None or time.monotonic() - self.looked >= self.every:
+            # Tasks whose worker died, and any this one lost: queued again or failed. (Between
+            # tasks, no task is running in this worker's name.)
+            leases.recover_orphans(abandoned_by=worker_id)
+            self.looked = time.monotonic()
+        if not no_sweep:
+            day = sweep_due(hour=settings.SWEEP_HOUR)
+            if day and verbosity:
+                self.stdout.write(f"Queued the sweep of {day}.")
+        self.worker = Worker(queue_names=[QUEUE], interval=0, batch=True,
+                             backend_name="default", startup_delay=False, max_tasks=BATCH,
+                             worker_id=worker_id, excluded_queue_names=[])
+        self.worker.run()
+        return self.running and DBTaskResult.objects.ready().filter(queue_name=QUEUE).exists()
 
     def print_status(self):
         now = timezone.now()
