@@ -272,3 +272,38 @@ def test_json_bodies_are_not_coerced_to_booleans_or_integers(world):
     assert reply.status_code == 422
     assert reply.json()["detail"][0]["loc"][-1] == "team_id"
     assert not world.p1.responses.exists()
+
+
+# --- what is a format rule is in the document, not only in the server ---------------------------
+
+
+def _strings(node, where=""):
+    """(place, schema) of every string schema in the document."""
+    if isinstance(node, dict):
+        if node.get("type") == "string":
+            yield where, node
+        for key, value in node.items():
+            yield from _strings(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _strings(value, f"{where}/{n}")
+
+
+def test_free_text_in_the_document_excludes_nul_and_input_text_has_a_length():
+    """The server refuses NUL in any text (400/422), so the document says so: a schema-valid
+    request is never refused for it. Every text a request body takes has a maximum length."""
+    import re as regex
+
+    from tandem.api.urls import api
+
+    document = api.get_openapi_schema()
+    free = [(where, schema) for where, schema in _strings(document)
+            if not {"format", "enum", "const"} & set(schema)]
+    takes_nul = [where for where, schema in free
+                 if regex.search(schema.get("pattern", ""), "a\x00b")]
+    assert free and not takes_nul, takes_nul
+    schemas = document["components"]["schemas"]
+    for name in ("GoalIn", "ReviewIn", "ResolveIn", "CardIn", "PatientIn", "MemberIn"):
+        unbounded = [where for where, schema in _strings(schemas[name])
+                     if not {"format", "enum", "const", "maxLength"} & set(schema)]
+        assert not unbounded, (name, unbounded)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Literal
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
@@ -18,28 +19,28 @@ from tandem.core.errors import Invalid
 from tandem.patients.services import check
 from tandem.planning import care_plan, services
 from tandem.planning.forms import GoalForm, ReviewForm
-from tandem.planning.models import Goal
+from tandem.planning.models import AchievementStatus, Goal, GoalType, LifecycleStatus, Proposer
 
 router = Router(tags=["goals and care plans"])
 
 
 class GoalIn(Schema):
-    card: str
-    statement: str
-    proposed_by: str
+    card: str = Field(..., max_length=40)
+    statement: str = Field(..., max_length=500)
+    proposed_by: Proposer
     priority: StrictInt = 1
     start_date: datetime.date | None = None
     target_date: datetime.date | None = None
-    lifecycle_status: str = "active"
-    achievement_status: str = "in-progress"
-    goal_type: str = ""
-    goal_type_chosen_by: str = ""
-    type_change_reason: str = ""
-    gas_minus2: str
-    gas_minus1: str
-    gas_0: str
-    gas_plus1: str
-    gas_plus2: str
+    lifecycle_status: LifecycleStatus = LifecycleStatus.ACTIVE
+    achievement_status: AchievementStatus = AchievementStatus.IN_PROGRESS
+    goal_type: GoalType | Literal[""] = ""
+    goal_type_chosen_by: Proposer | Literal[""] = ""
+    type_change_reason: str = Field("", max_length=300)
+    gas_minus2: str = Field(..., max_length=300)
+    gas_minus1: str = Field(..., max_length=300)
+    gas_0: str = Field(..., max_length=300)
+    gas_plus1: str = Field(..., max_length=300)
+    gas_plus2: str = Field(..., max_length=300)
     version: StrictInt | None = Field(None, ge=1, le=2**31 - 1,
                                       description="The version you read (updates only)")
 
@@ -103,7 +104,7 @@ class RatingIn(Schema):
 class ReviewIn(Schema):
     held_on: datetime.date
     next_review: datetime.date
-    notes: str = ""
+    notes: str = Field("", max_length=5000)
     ratings: list[RatingIn]
 
 

@@ -27,6 +27,28 @@ ANSWERS = {
           s.Problems, "all"),
 }
 CHANGING_METHODS = {"put", "patch"}
+# No text Tandem takes or gives holds a NUL character (PostgreSQL cannot store one; the
+# bad-input middleware answers 400, the JSON parser 422): said in the document, so that "the
+# schema allows it" and "the server takes it" agree. Strings with a format or a fixed set of
+# values need no pattern.
+NO_NUL = "^[^\\x00]*$"
+TYPED = ("format", "enum", "const", "pattern")
+
+
+def _no_nul(node) -> None:
+    """Add NO_NUL to every free-text string, and to the keys of every free-form object."""
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not any(key in node for key in TYPED):
+        node["pattern"] = NO_NUL
+    if node.get("type") == "object" and node.get("additionalProperties") not in (None, False):
+        node.setdefault("propertyNames", {"pattern": NO_NUL})
+    for value in node.values():
+        _no_nul(value)
 
 
 def _applies(which: str, method: str, op: dict) -> bool:
@@ -56,4 +78,6 @@ class TandemAPI(NinjaAPI):
                             "content": {"application/json": {
                                 "schema": {"$ref": REF.format(model=body.__name__)}}},
                         }
+        _no_nul(schema["paths"])
+        _no_nul(components)
         return schema

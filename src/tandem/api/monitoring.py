@@ -44,7 +44,7 @@ class FlagOut(Schema):
 
 
 class ResolveIn(Schema):
-    action_taken: str = Field("", description="What was done (required)")
+    action_taken: str = Field("", max_length=2000, description="What was done (required)")
     in_error: StrictBool = Field(False,
                                  description="The flag was raised in error (entered-in-error)")
 

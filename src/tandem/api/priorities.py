@@ -23,11 +23,11 @@ router = Router(tags=["priorities"])
 
 
 class CardIn(Schema):
-    code: str
+    code: str = Field(..., max_length=40)
     pile: Pile | None = None
     rank: StrictInt | None = None
     help: StrictBool = False
-    note: str = ""
+    note: str = Field("", max_length=200)
 
 
 class SortIn(Schema):
