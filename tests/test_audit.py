@@ -176,3 +176,78 @@ def test_concurrent_writers_keep_one_linear_chain():
     seqs = list(AuditEvent.objects.filter(organisation=org).values_list("seq", flat=True))
     assert sorted(seqs) == list(range(1, 61))
     assert trail.verify(org) == []
+
+
+# --- the detail of a change, and the purpose of use -----------------------------------------
+
+# The fields an event's hash covered before events had a detail (audit migration 0004): an
+# event without a detail is still linked over exactly these, so chains written before verify.
+FIELDS_BEFORE_DETAIL = {"organisation", "seq", "occurred_at", "actor", "actor_username", "role",
+                        "action", "patient", "object_type", "object_id", "path",
+                        "client_address", "purpose"}
+
+
+def admin_request(world, path="/manage/teams/"):
+    from django.test import RequestFactory
+
+    request = RequestFactory().post(path, HTTP_X_PURPOSE_OF_USE="governance")
+    request.user = world.users["service_admin"]
+    request.access_role = "service_admin"
+    return request
+
+
+def test_a_long_change_summary_is_kept_whole_in_the_chain(world):
+    from tandem.accounts.changes import record_change
+
+    changes = [f"name {'Team B' * 10}→{'Team Bee' * 40}", "members —→" + ",".join(
+        f"user{n}" for n in range(80))]
+    record_change(admin_request(world), "update", world.team_b, changes)
+    event = AuditEvent.objects.get(object_type="team", object_id=str(world.team_b.pk))
+    assert event.detail == "changed: " + "; ".join(changes)
+    assert len(event.detail) > 600
+    assert event.purpose == "governance"  # the request's purpose of use, as for any event
+    assert event.path == "/manage/teams/" and event.role == "service_admin"
+    assert "detail" in event.chained_fields()
+    assert trail.verify() == []
+
+
+def test_editing_the_detail_of_an_event_breaks_the_chain(world):
+    events = [trail.record(organisation=world.org, action="update", detail=f"changed: n {n}→x")
+              for n in range(3)]
+    tamper("UPDATE audit_auditevent SET detail = %s WHERE id = %s",
+           ["changed: nothing", events[1].pk])
+    [(_org, broken)] = trail.verify()
+    assert broken.seq == events[1].seq and "content does not match" in broken.reason
+    tamper("UPDATE audit_auditevent SET detail = %s WHERE id = %s", ["", events[1].pk])
+    [(_org, broken)] = trail.verify()  # nor may a detail be taken away
+    assert broken.seq == events[1].seq
+
+
+def test_an_event_without_a_detail_is_linked_as_events_were_before_details(world):
+    from tandem.core.audit_chain import link_hash
+
+    event = trail.record(organisation=world.org, action="read", patient=world.p1)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.detail == ""
+    assert set(stored.chained_fields()) == FIELDS_BEFORE_DETAIL
+    assert stored.hash == link_hash(stored.prev_hash, stored.chained_fields(), trail.chain_key())
+    assert trail.verify() == []
+
+
+def test_the_audit_trail_page_shows_the_detail_and_the_purpose(world):
+    from tandem.accounts.changes import record_change
+
+    record_change(admin_request(world), "update", world.team_b,
+                  ["name Team B→" + "Team Bee " * 30 + "end of the name"])
+    page = world.client("auditor").get("/audit/").content.decode()
+    assert "end of the name" in page and "governance" in page
+
+
+def test_a_nul_in_the_purpose_of_use_header_is_dropped_not_a_500(world):
+    client = world.client("practitioner")
+    client.raise_request_exception = False
+    response = client.get(f"/patients/{world.p1.pk}/", HTTP_X_PURPOSE_OF_USE="ca\x00re")
+    assert response.status_code == 200
+    event = AuditEvent.objects.filter(patient=world.p1, action="read").latest("seq")
+    assert event.purpose == "care"
+    assert trail.verify() == []

@@ -1,10 +1,8 @@
 """Audit events for a service admin's changes (users, roles, teams, settings), each saying
 what changed, e.g. "changed: roles practitioner→practitioner,team_lead; teams A→A,B".
 
-The audit event has no field for the detail of a change, so the summary is kept in its
-`purpose` (200 characters, hashed into the chain like every other field). `trail.record_request`
-fills `purpose` from the request's purpose-of-use header, so this calls `trail.record` with the
-same fields and the summary instead."""
+The summary is the event's `detail`, whole (hashed into the chain like every other field); its
+`purpose` is the request's purpose of use, as for any other event."""
 
 from __future__ import annotations
 
@@ -38,19 +36,6 @@ def differences(pairs) -> list[str]:
 
 def record_change(request, action: str, obj, changes: list[str], *, prefix: str = "changed: ",
                   object_type: str = "", object_id: str = "") -> None:
-    """One audit event for `obj` (or the named object), its purpose the summary of changes."""
-    summary = prefix + "; ".join(changes)
-    if len(summary) > 200:
-        summary = summary[:199] + "…"
-    trail.record(
-        organisation=request.user.organisation_id,
-        action=action,
-        actor=request.user,
-        role=getattr(request, "access_role", ""),
-        obj=obj,
-        object_type=object_type,
-        object_id=object_id,
-        path=request.get_full_path(),
-        client=trail.client_address(request),
-        purpose=summary,
-    )
+    """One audit event for `obj` (or the named object), its detail the summary of changes."""
+    trail.record_request(request, action, obj=obj, object_type=object_type,
+                         object_id=object_id, detail=prefix + "; ".join(changes))

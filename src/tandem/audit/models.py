@@ -69,6 +69,9 @@ class AuditEvent(models.Model):
     path = models.CharField(max_length=300, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     purpose = models.CharField(max_length=200, blank=True)
+    # What a change changed, in words and whole ("changed: roles a→a,b; teams …"); empty for
+    # most events. Hashed into the chain only when there is one (see `chain_values`).
+    detail = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, blank=True)
 
@@ -116,7 +119,8 @@ class ChainHead(models.Model):
 
 
 # The fields the hash covers: (name in the hash, column). Values are taken as stored, with the
-# time made canonical and the patient id as text (see `chain_values`).
+# time made canonical, the patient id as text, and an empty detail left out (see
+# `chain_values`).
 CHAINED = (
     ("organisation", "organisation_id"),
     ("seq", "seq"),
@@ -131,10 +135,17 @@ CHAINED = (
     ("path", "path"),
     ("client_address", "client_address"),
     ("purpose", "purpose"),
+    ("detail", "detail"),
 )
 
 
 def chain_values(fields: dict[str, object]) -> dict[str, object]:
-    """The hashed form of an event's fields: canonical UTC time, patient id as text."""
-    return dict(fields, occurred_at=canonical_time(fields["occurred_at"]),
-                patient=str(fields["patient"]) if fields["patient"] else None)
+    """The hashed form of an event's fields: canonical UTC time, patient id as text, and the
+    detail only if there is one, so that an event without one is linked over the same fields
+    as every event written before events had a detail (their links still verify). Emptying a
+    detail still breaks the link: the hash covered it."""
+    values = dict(fields, occurred_at=canonical_time(fields["occurred_at"]),
+                  patient=str(fields["patient"]) if fields["patient"] else None)
+    if not values.get("detail"):
+        values.pop("detail", None)
+    return values

@@ -195,6 +195,17 @@ def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def purpose_of_use(request) -> str:
+    """Why the request says it was made: its X-Purpose-Of-Use header or ?purpose=."""
+    return request.headers.get("X-Purpose-Of-Use", "") or request.GET.get("purpose", "")
+
+
+def text(value: str) -> str:
+    """Text as stored in an event: without NUL characters, which PostgreSQL cannot store (a
+    header may carry one; the NUL middleware refuses them in parameters and fields only)."""
+    return value.replace("\x00", "")
+
+
 def record(
     *,
     organisation,
@@ -208,8 +219,10 @@ def record(
     path: str = "",
     client: str | None = None,
     purpose: str = "",
+    detail: str = "",
 ) -> AuditEvent:
-    """Append one event to the organisation's chain (`organisation`: the object or its id)."""
+    """Append one event to the organisation's chain (`organisation`: the object or its id).
+    `detail` says what a change changed, whole (any length)."""
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or str(obj.pk)
@@ -225,7 +238,8 @@ def record(
         object_id=object_id,
         path=path[:300],
         client_address=client,
-        purpose=purpose[:200],
+        purpose=text(purpose)[:200],
+        detail=text(detail),
     )
     _append([event])
     return event
@@ -241,8 +255,7 @@ def record_many(request, action: str, objects) -> int:
         "actor_username": user.username, "role": getattr(request, "access_role", ""),
         "action": action, "path": request.get_full_path()[:300],
         "client_address": client_address(request), "occurred_at": now,
-        "purpose": (request.headers.get("X-Purpose-Of-Use", "")
-                    or request.GET.get("purpose", ""))[:200],
+        "purpose": text(purpose_of_use(request))[:200],
     }
     events = [AuditEvent(**common, patient_id=patient_id, object_type=object_type,
                          object_id=str(object_id))
@@ -262,8 +275,7 @@ def record_request(request, action: str, *, patient=None, obj=None, role: str = 
         obj=obj,
         path=request.get_full_path(),
         client=client_address(request),
-        purpose=request.headers.get("X-Purpose-Of-Use", "")
-        or request.GET.get("purpose", ""),
+        purpose=purpose_of_use(request),
         **kw,
     )
 
