@@ -76,9 +76,9 @@ def test_token_create_list_revoke(world, capsys):
 def test_createadmin_validates_the_password(db):
     with pytest.raises(CommandError, match="Password"):
         call_command("createadmin", username="boss", organisation="New Service",
-                     password="short")
+                     email="boss@example.org", password="short")
     call_command("createadmin", username="boss", organisation="New Service",
-                 password="a-much-longer-passphrase")
+                 email="boss@example.org", password="a-much-longer-passphrase")
     user = User.objects.get(username="boss")
     assert user.organisation.name == "New Service"
     assert user.grants.get().role == Role.SERVICE_ADMIN
