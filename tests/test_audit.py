@@ -251,3 +251,58 @@ def test_a_nul_in_the_purpose_of_use_header_is_dropped_not_a_500(world):
     event = AuditEvent.objects.filter(patient=world.p1, action="read").latest("seq")
     assert event.purpose == "care"
     assert trail.verify() == []
+
+
+# --- cutting events off the end of a chain, without an anchor ------------------------------
+
+
+def test_verify_reports_events_cut_off_the_end_of_a_chain(world):
+    """The chain head (the row writers lock) still names the last event sealed: a chain that
+    now ends before it was cut short."""
+    events = [trail.record(organisation=world.org, action="read") for _ in range(4)]
+    tamper("DELETE FROM audit_auditevent WHERE id IN (%s, %s)", [events[2].pk, events[3].pk])
+    [(org, broken)] = trail.verify()
+    assert org == world.org and broken.seq == events[3].seq
+    assert "removed from its end" in broken.reason
+
+
+def test_verify_reports_a_chain_emptied_of_all_its_events(world):
+    events = [trail.record(organisation=world.other_org, action="read") for _ in range(2)]
+    tamper("DELETE FROM audit_auditevent WHERE organisation_id = %s", [world.other_org.pk])
+    [(org, broken)] = trail.verify()
+    assert org == world.other_org and broken.seq == events[1].seq
+
+
+def test_verify_reports_a_deleted_chain_head(world):
+    """Deleting the head as well leaves the last events' removal unseen but for the head's
+    absence: a chain with events and no head was tampered with (every append makes the head
+    first)."""
+    events = [trail.record(organisation=world.org, action="read") for _ in range(3)]
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
+    tamper("DELETE FROM audit_chainhead WHERE organisation_id = %s", [world.org.pk])
+    [(org, broken)] = trail.verify()
+    assert org == world.org and "chain head is missing" in broken.reason
+
+
+def test_events_taken_out_of_the_chain_and_then_deleted_are_found(world):
+    """Setting the last events' place to empty (outside the chain) and deleting them is a
+    cut like any other."""
+    events = [trail.record(organisation=world.org, action="read") for _ in range(3)]
+    tamper("UPDATE audit_auditevent SET seq = NULL WHERE id = %s", [events[2].pk])
+    [(_org, broken)] = trail.verify()
+    assert broken.reason.startswith(("stored outside the chain", "events were removed"))
+    tamper("DELETE FROM audit_auditevent WHERE seq IS NULL", [])
+    [(_org, broken)] = trail.verify()
+    assert broken.seq == events[2].seq and "removed from its end" in broken.reason
+
+
+def test_a_chain_head_moved_back_with_its_events_is_found_only_by_an_anchor(world):
+    """What the database alone cannot show: events cut off the end and the head set back to
+    the new last event. An anchor kept elsewhere shows it (tests/test_audit_anchor.py)."""
+    events = [trail.record(organisation=world.org, action="read") for _ in range(3)]
+    anchors = trail.heads()
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
+    tamper("UPDATE audit_chainhead SET seq = %s, hash = %s WHERE organisation_id = %s",
+           [events[1].seq, events[1].hash, world.org.pk])
+    assert trail.verify() == []
+    assert trail.check_anchors(anchors)

@@ -282,11 +282,14 @@ def record_request(request, action: str, *, patient=None, obj=None, role: str = 
 
 def verify(organisation=None) -> list[tuple[object, Break]]:
     """Check every organisation's chain with the key; return the first broken link of each
-    broken chain. A stored event outside the chain (no place in it) is a break too."""
+    broken chain. A stored event outside the chain (no place in it) is a break too, and so is
+    a chain that ends before its head (events cut off its end), or has events and no head."""
     orgs = [organisation] if organisation else list(Organisation.objects.order_by("pk"))
     key = chain_key()
     problems = []
     for org in orgs:
+        # The head first: events appended while this runs only move the chain past it.
+        head = ChainHead.objects.filter(organisation=org).values_list("seq", "hash").first()
         events = (AuditEvent.objects.filter(organisation=org, seq__isnull=False)
                   .order_by("seq").iterator(chunk_size=2000))
         links = (
@@ -298,9 +301,35 @@ def verify(organisation=None) -> list[tuple[object, Break]]:
                        .order_by("pk").values_list("pk", flat=True).first())
             if outside is not None:
                 broken = Break(None, outside, "stored outside the chain: it has no place in it")
+        if broken is None:
+            broken = _head_broken(org, head)
         if broken:
             problems.append((org, broken))
     return problems
+
+
+def _head_broken(org, head: tuple[int, str] | None) -> Break | None:
+    """What is wrong between an unbroken chain and its head (read before the chain): the
+    head's event must be there, as the head names it. Every append makes the head first and
+    moves it with the events it seals, so a chain with events and no head lost its head."""
+    chain = AuditEvent.objects.filter(organisation=org, seq__isnull=False)
+    if head is None:
+        last = chain.order_by("-seq").values_list("seq", "pk").first()
+        if last is None:
+            return None
+        return Break(last[0], last[1], "the chain head is missing (removed from the database)")
+    seq, digest = head
+    if seq == 0:
+        return None
+    stored = chain.filter(seq=seq).values_list("pk", "hash").first()
+    if stored is None:
+        length = chain.aggregate(n=Max("seq"))["n"] or 0
+        return Break(seq, None, f"the chain ends at #{length} before its head at #{seq} "
+                                "(events were removed from its end)")
+    if stored[1] != digest:
+        return Break(seq, stored[0], "the chain head does not name this event (its hash "
+                                     "differs)")
+    return None
 
 
 def heads() -> list[dict]:

@@ -33,7 +33,8 @@ class Command(BaseCommand):
         problems = trail.verify()
         for org, broken in problems:
             where = f"event #{broken.seq}" if broken.seq is not None else "an event"
-            self.stdout.write(f"BROKEN: {org.name}: {where} (id {broken.ident}): {broken.reason}")
+            ident = f" (id {broken.ident})" if broken.ident is not None else ""
+            self.stdout.write(f"BROKEN: {org.name}: {where}{ident}: {broken.reason}")
         lost = trail.check_anchors(anchors)
         for problem in lost:
             self.stdout.write(f"NOT AS ANCHORED: {problem}")
