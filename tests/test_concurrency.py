@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import (
     DatabaseError,
@@ -436,3 +438,51 @@ def test_an_event_recorded_in_a_savepoint_rolled_back_leaves_no_gap_in_the_chain
                  .values_list("seq", "action"))
     assert chain[-2:] == [(first.seq, "read"), (first.seq + 1, "search")]
     assert trail.verify() == []
+
+
+def failing_session_save(monkeypatch, times):
+    """Make the session middleware (inside the request's transaction, after the view) fail
+    with a deadlock the first `times` times."""
+    calls = []
+    real = SessionMiddleware.process_response
+
+    def process_response(self, request, response):
+        calls.append(1)
+        if len(calls) <= times:
+            raise deadlock()
+        return real(self, request, response)
+
+    monkeypatch.setattr(SessionMiddleware, "process_response", process_response)
+    return calls
+
+
+def post_edit(world, monkeypatch, times):
+    client = world.client("practitioner")
+    client.raise_request_exception = False
+    url = f"/patients/{world.p1.pk}/edit/"
+    data = Forms(client.get(url).content.decode()).having("preferred_name")
+    data["preferred_name"] = "Robin"
+    calls = failing_session_save(monkeypatch, times)
+    return client.post(url, data), calls
+
+
+def test_a_deadlock_in_a_middleware_run_again_is_not_logged_as_a_server_error(
+        world, monkeypatch, caplog):
+    """Django logs an exception raised in a middleware as "Internal Server Error" before the
+    request's transaction sees it; an attempt that is run again is no server error."""
+    with caplog.at_level(logging.INFO):
+        response, calls = post_edit(world, monkeypatch, times=1)
+    assert response.status_code == 302 and len(calls) == 2
+    assert updates(world) == 1
+    assert "Internal Server Error" not in caplog.text
+    assert "running it again" in caplog.text
+
+
+def test_a_deadlock_in_a_middleware_on_the_last_attempt_is_logged_as_a_server_error(
+        world, monkeypatch, caplog):
+    with caplog.at_level(logging.INFO):
+        response, calls = post_edit(world, monkeypatch, times=99)
+    assert response.status_code == 500 and len(calls) == 4
+    assert [r.getMessage().split(":")[0] for r in caplog.records
+            if r.name == "django.request"] == ["Internal Server Error"]
+    assert updates(world) == 0

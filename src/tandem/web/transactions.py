@@ -65,6 +65,21 @@ def _remember_failure(sender, request=None, **kwargs):
 got_request_exception.connect(_remember_failure, dispatch_uid="tandem-transactions")
 
 
+class RetriedIsNoError(logging.Filter):
+    """Django logs an exception raised in a middleware inside the transaction (the session's
+    save, the audit of a list after the view) as "Internal Server Error" before this
+    middleware sees it; drop that record when the attempt is to be run again (a view's
+    exception is not logged then: `process_exception`). The last attempt's is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        request = getattr(record, "request", None)
+        return not (retryable(error) and getattr(request, LAST, True) is False)
+
+
+logging.getLogger("django.request").addFilter(RetriedIsNoError())
+
+
 class Retry(Exception):
     pass
 
