@@ -306,3 +306,20 @@ def test_a_chain_head_moved_back_with_its_events_is_found_only_by_an_anchor(worl
            [events[1].seq, events[1].hash, world.org.pk])
     assert trail.verify() == []
     assert trail.check_anchors(anchors)
+
+
+# --- the audit key in a deployment ---------------------------------------------------------
+
+
+def deployment_warnings():
+    from django.core import checks
+
+    return [m.id for m in checks.run_checks(include_deployment_checks=True,
+                                            tags=[checks.Tags.security])]
+
+
+def test_tandem_check_warns_when_the_audit_key_is_not_set(settings):
+    settings.AUDIT_KEY = ""
+    assert "audit.W001" in deployment_warnings()
+    settings.AUDIT_KEY = "a-long-random-audit-key-" + "k" * 30
+    assert "audit.W001" not in deployment_warnings()

@@ -7,4 +7,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self):
-        from tandem.audit import signals  # noqa: F401
+        from tandem.audit import checks, signals  # noqa: F401
