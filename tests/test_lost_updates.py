@@ -297,7 +297,7 @@ def test_checkup_schedule_second_save_is_stopped_and_the_change_is_audited(world
     schedule.refresh_from_db()
     assert schedule.interval_weeks == 8
     events = AuditEvent.objects.filter(object_type="checkupschedule", patient=world.p1)
-    assert [e.purpose for e in events.order_by("seq")] == [
+    assert [e.detail for e in events.order_by("seq")] == [
         "changed: weeks between check-ups for this patient (service's setting)→4",
         "changed: weeks between check-ups for this patient 4→8"]
 

@@ -43,33 +43,33 @@ def test_checkup_settings_changes_are_audited(world):
     assert client.post(CHECKUPS, SETTINGS | {"version": "0"}).status_code == 302
     event = last_event(world, "checkupsettings")
     assert event.actor == world.users["service_admin"]
-    assert "weeks between check-ups 12→6" in event.purpose
-    assert "questionnaires gad7,life-domains,phq9,top→audit-c,phq9" in event.purpose
+    assert "weeks between check-ups 12→6" in event.detail
+    assert "questionnaires gad7,life-domains,phq9,top→audit-c,phq9" in event.detail
 
 
 def test_questionnaire_uploads_are_audited(world):
     assert upload(world.client("service_admin"), GOOD).status_code == 302
     event = last_event(world, "uploadedinstrument")
-    assert event.action == "create" and "sdq-mini version 1" in event.purpose
+    assert event.action == "create" and "sdq-mini version 1" in event.detail
 
 
 def test_crisis_contact_life_domain_and_urgent_answer_changes_are_audited(world):
     client = world.client("service_admin")
     client.post(CONTACTS, rows("rows", [{"name": "Night line", "phone": "0800 000 000",
                                          "position": "1"}]))
-    assert "added Night line" in last_event(world, "crisiscontact").purpose
+    assert "added Night line" in last_event(world, "crisiscontact").detail
     contact = CrisisContact.objects.get()
     client.post(CONTACTS, existing([], [(contact, 1, ("Night line", "0800 111 111", "1"))],
                                    ["name", "phone", "position"]))
     assert "Night line: phone 0800 000 000→0800 111 111" in last_event(
-        world, "crisiscontact").purpose
+        world, "crisiscontact").detail
     cards = [{"code": c, "label": c.title(), "position": str(n), "active": "on"}
              for n, c in enumerate(["drugs", "housing", "money"])]
     client.post(DOMAINS, rows("rows", cards))
-    assert "added Drugs" in last_event(world, "lifedomain").purpose
+    assert "added Drugs" in last_event(world, "lifedomain").detail
     client.post(URGENT, rows("rows", [{"instrument_code": "top", "item_id": "housing_acute",
                                        "at_least": "1", "message": "acute housing problem"}]))
-    assert "added top housing_acute" in last_event(world, "urgentanswer").purpose
+    assert "added top housing_acute" in last_event(world, "urgentanswer").detail
 
 
 def test_flag_rule_changes_are_audited_with_what_changed(world):
@@ -77,7 +77,7 @@ def test_flag_rule_changes_are_audited_with_what_changed(world):
     data = rule_data(versions=True) | {"no-contact-t_days": "21"}
     del data["no-contact-enabled"]
     assert client.post(RULES_URL, data).status_code == 302
-    purposes = [e.purpose for e in AuditEvent.objects.filter(object_type="rulesetting")]
+    purposes = [e.detail for e in AuditEvent.objects.filter(object_type="rulesetting")]
     assert any("no-contact: on yes→no" in p and "21" in p for p in purposes)
     # rules nobody changed are not reported as changed
     assert not any(p.startswith("changed: return-to-use") for p in purposes)

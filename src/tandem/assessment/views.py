@@ -125,11 +125,8 @@ def schedule(request, patient_id):
                                     _weeks(instance.interval_weeks))])
             # As accounts.changes.record_change words it, with the patient named so that
             # their "who looked at my record" lists it.
-            trail.record(organisation=patient.organisation_id, action="update",
-                         actor=request.user, role=getattr(request, "access_role", ""),
-                         patient=patient, obj=instance, path=request.get_full_path(),
-                         client=trail.client_address(request),
-                         purpose="changed: " + "; ".join(changes) if changes else "")
+            trail.record_request(request, "update", patient=patient, obj=instance,
+                                 detail="changed: " + "; ".join(changes) if changes else "")
             messages.success(request, "Check-up schedule saved.")
             return redirect("patients:checkups", patient_id=patient.pk)
     form.fields["interval_weeks"].help_text = (
