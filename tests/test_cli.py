@@ -157,6 +157,9 @@ def test_backup_and_restore_round_trip(database_env, tmp_path):
 def test_check_passes_in_production_mode_and_fails_in_debug(database_env):
     env = database_env("check")
     env.pop("TANDEM_SECRET_KEY")  # a generated key, as in production
+    without_key = run(env, "check", ok=False)  # the audit chain's key beside the database
+    assert without_key.returncode != 0 and "audit.W001" in without_key.stdout + without_key.stderr
+    env["TANDEM_AUDIT_KEY"] = "cli-audit-" + "a" * 40
     assert "passed" in run(env, "check").stdout
     env["TANDEM_DEBUG"] = "1"
     assert run(env, "check", ok=False).returncode != 0

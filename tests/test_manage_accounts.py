@@ -78,8 +78,8 @@ def test_granting_a_clinical_role_is_audited_with_before_and_after(world):
                                ("team_lead", world.team_a.pk), ("team_lead", world.team_b.pk)}
     event = events_about(user)[-1]
     assert event.action == "update" and event.actor == world.users["service_admin"]
-    assert "roles practitioner→practitioner,team_lead" in event.purpose
-    assert "teams Team A→Team A,Team B" in event.purpose
+    assert "roles practitioner→practitioner,team_lead" in event.detail
+    assert "teams Team A→Team A,Team B" in event.detail
 
 
 def test_the_staff_form_never_sets_a_password(world):
@@ -105,7 +105,7 @@ def test_an_admin_sends_a_password_reset_and_the_person_sets_their_own(world, co
         response = world.client("service_admin").post(f"/manage/users/{user.pk}/password-reset/")
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["prac@example.org"]
-    assert any(e.purpose.startswith("password reset sent") for e in events_about(user))
+    assert any(e.detail.startswith("password reset sent") for e in events_about(user))
     person = Client()
     form_page = person.get(reset_link(mail.outbox[0]), follow=True)
     assert form_page.status_code == 200 and 'name="new_password1"' in form_page.content.decode()
@@ -113,7 +113,7 @@ def test_an_admin_sends_a_password_reset_and_the_person_sets_their_own(world, co
         "new_password1": "my-own-new-passphrase", "new_password2": "my-own-new-passphrase"})
     assert done.status_code == 302
     assert signs_in("practitioner", "my-own-new-passphrase")
-    assert events_about(user)[-1].purpose == (
+    assert events_about(user)[-1].detail == (
         "password set from the link emailed to prac@example.org (sent at service_admin's "
         "request)")
 
@@ -131,7 +131,7 @@ def test_a_new_user_is_emailed_to_set_their_own_password(world, committed):
     assert [m.to for m in mail.outbox] == [["newbie@example.org"]]
     assert "set your password" in mail.outbox[0].subject.lower()
     assert events_about(user)[0].action == "create"
-    assert "roles —→prescriber" in events_about(user)[0].purpose
+    assert "roles —→prescriber" in events_about(user)[0].detail
 
 
 def test_a_new_user_needs_an_email_address_for_their_link(world):
@@ -152,7 +152,7 @@ def test_changing_someones_email_tells_the_old_address(world, committed):
                                            form_data(user, email="new@example.org"))
     assert [m.to for m in mail.outbox] == [["old@example.org"]]
     assert "new@example.org" in mail.outbox[0].body
-    assert "email old@example.org→new@example.org" in events_about(user)[-1].purpose
+    assert "email old@example.org→new@example.org" in events_about(user)[-1].detail
 
 
 def test_patient_accounts_are_not_listed_or_edited_as_staff(world):
@@ -197,16 +197,16 @@ def test_team_changes_and_deactivation_are_audited(world):
     client.post(f"/manage/users/{user.pk}/", form_data(user, teams=[world.team_a.pk]))
     client.post(f"/manage/users/{user.pk}/", form_data(user, teams=[world.team_a.pk],
                                                        is_active=""))
-    purposes = [e.purpose for e in events_about(user)]
-    assert any("teams Team B→Team A" in p for p in purposes)
-    assert any("active yes→no" in p for p in purposes)
+    details = [e.detail for e in events_about(user)]
+    assert any("teams Team B→Team A" in p for p in details)
+    assert any("active yes→no" in p for p in details)
 
 
 def test_team_edits_are_audited(world):
     client = world.client("service_admin")
     client.post(f"/manage/teams/{world.team_b.pk}/", {"name": "Team Bee", "version": 1})
     event = AuditEvent.objects.filter(object_type="team").latest("seq")
-    assert event.object_id == str(world.team_b.pk) and "name Team B→Team Bee" in event.purpose
+    assert event.object_id == str(world.team_b.pk) and "name Team B→Team Bee" in event.detail
 
 
 # Lost updates: a form opened before someone else's save saves nothing.
@@ -294,7 +294,7 @@ def test_after_an_admin_changes_an_address_no_reset_goes_to_it_for_a_day(world, 
     page = response.content.decode()
     assert ("The email address was changed less than 24 hours ago; the old address has been "
             "told. A reset can be sent after") in page
-    assert not any(e.purpose.startswith("password reset sent") for e in events_about(victim))
+    assert not any(e.detail.startswith("password reset sent") for e in events_about(victim))
     # a day later it can be sent
     User.objects.filter(pk=victim.pk).update(
         email_changed_at=timezone.now() - datetime.timedelta(hours=24, minutes=1))
@@ -325,7 +325,7 @@ def test_setting_a_password_from_a_new_accounts_link_is_audited_truly(world, com
     form_page = person.get(reset_link(mail.outbox[0]), follow=True)
     person.post(form_page.redirect_chain[-1][0], {
         "new_password1": "my-own-new-passphrase", "new_password2": "my-own-new-passphrase"})
-    assert events_about(user)[-1].purpose == (
+    assert events_about(user)[-1].detail == (
         "password set from the link emailed to newbie@example.org (for a new account)")
 
 
@@ -420,7 +420,7 @@ def test_command_line_account_changes_are_audited(world):
     boss = User.objects.get(username="boss")
     created = events_about(boss)[-1]
     assert (created.action, created.role, created.actor) == ("create", "command line", None)
-    assert "service_admin" in created.purpose
+    assert "service_admin" in created.detail
     out = io.StringIO()
     call_command("token", "create", "practitioner", "--name", "sync", stdout=out)
     token = ApiToken.objects.get(user=world.users["practitioner"])
@@ -429,7 +429,7 @@ def test_command_line_account_changes_are_audited(world):
                   .order_by("seq"))
     assert [(e.action, e.role) for e in events] == [("create", "command line"),
                                                     ("update", "command line")]
-    assert "practitioner" in events[0].purpose and "revoked" in events[1].purpose
+    assert "practitioner" in events[0].detail and "revoked" in events[1].detail
 
 
 # Small things.

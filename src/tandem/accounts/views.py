@@ -184,7 +184,7 @@ class SetPasswordView(PasswordResetConfirmView):
                 else "for a new account")
         trail.record(organisation=user.organisation_id, action="update", actor=user, obj=user,
                      path=self.request.path[:300], client=trail.client_address(self.request),
-                     purpose=f"password set from the link emailed to {user.email} ({sent})")
+                     detail=f"password set from the link emailed to {user.email} ({sent})")
         return response
 
 

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         user.save()
         RoleGrant.objects.create(organisation=org, user=user, role=Role.SERVICE_ADMIN)
         trail.record(organisation=org, action="create", role=COMMAND_LINE, obj=user,
-                     purpose="created: " + "; ".join(differences([
+                     detail="created: " + "; ".join(differences([
                          ("roles", None, [Role.SERVICE_ADMIN.value]), ("email", None, user.email),
                          ("username", None, user.username)])))
         what = "new organisation" if created else "organisation"

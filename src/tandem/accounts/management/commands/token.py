@@ -30,7 +30,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             token, plain = ApiToken.issue(user, opts["name"])
             trail.record(organisation=user.organisation_id, action="create", role=COMMAND_LINE,
-                         obj=token, purpose=f"API token {token.prefix} created for "
+                         obj=token, detail=f"API token {token.prefix} created for "
                                             f"{user.username}" + (f": {token.name}"
                                                                   if token.name else ""))
         self.stdout.write(plain)
@@ -53,6 +53,6 @@ class Command(BaseCommand):
             token = found[0]
             token.revoke()
             trail.record(organisation=token.organisation_id, action="update", role=COMMAND_LINE,
-                         obj=token, purpose=f"revoked: API token {token.prefix} of "
+                         obj=token, detail=f"revoked: API token {token.prefix} of "
                                             f"{token.user.username}")
         self.stdout.write(f"Revoked token {opts['prefix']}.")
