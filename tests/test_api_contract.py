@@ -307,3 +307,17 @@ def test_free_text_in_the_document_excludes_nul_and_input_text_has_a_length():
         unbounded = [where for where, schema in _strings(schemas[name])
                      if not {"format", "enum", "const", "maxLength"} & set(schema)]
         assert not unbounded, (name, unbounded)
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("episodes/{episode}", {"version": 1, "exit_reason": "zzz"}, "exit_reason"),
+    ("", {"version": 1, "preferred_contact": "pigeon"}, "preferred_contact"),
+])
+def test_a_422_names_the_field_as_the_client_sent_it(world, path, body, field):
+    """["body", "exit_reason"], not ninja's ["body", "body", "exit_reason"]."""
+    episode = world.p1.episodes.get()
+    url = f"/api/v1/patients/{world.p1.pk}/" + path.format(episode=episode.pk)
+    reply = bearer(world.users["practitioner"]).patch(url.rstrip("/"), body,
+                                                      content_type="application/json")
+    assert reply.status_code == 422
+    assert [p["loc"] for p in reply.json()["detail"]] == [["body", field]]

@@ -155,3 +155,21 @@ def test_the_chain_still_verifies_with_parts_lists_and_refusals(world, capsys):
     assert trail.verify() == []
     call_command("audit", "verify")
     assert "OK" in capsys.readouterr().out
+
+
+def test_an_export_with_a_filter_it_cannot_read_sends_the_filter_back_not_the_whole_trail(world):
+    client = world.client("auditor")
+    client.get(f"/patients/{world.p1.pk}/")  # something to export
+    reply = client.get("/audit/export.csv?since=2026-13-45")
+    assert reply.status_code == 302 and reply["Location"].startswith("/audit/?since=")
+    assert not AuditEvent.objects.filter(action="export").exists()
+    page = client.get(reply["Location"])
+    assert "Download these events" not in page.content.decode()
+
+
+def test_the_export_carries_each_changes_detail(world):
+    from tandem.audit import trail
+
+    trail.record(organisation=world.org, action="update", detail="changed: name A→B")
+    rows = export_rows(world.client("auditor").get("/audit/export.csv"))
+    assert [row["detail"] for row in rows if row["action"] == "Changed"] == ["changed: name A→B"]

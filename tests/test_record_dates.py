@@ -166,7 +166,7 @@ def goal_post(world, **dates):
 
 
 @pytest.mark.parametrize("start, words", [(YEAR_ONE, "1900|born"), ("1899-12-31", "1900|born"),
-                                          (FAR_AHEAD, "future")])
+                                          (BEFORE_BIRTH, "born"), (FAR_AHEAD, "future")])
 def test_goal_start_date_is_bounded(world, start, words):
     page = goal_post(world, start_date=start, target_date="")
     [problem] = errors_of(page)["start_date"]
@@ -230,6 +230,8 @@ def test_review_date_is_bounded(world, held):
                        {"held_on": held, "next_review": held, "notes": ""})
     errors = errors_of(page)
     assert "held_on" in errors
+    if held == BEFORE_BIRTH:
+        assert "born" in errors["held_on"][0]
     assert not plan.reviews.exists()
 
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
@@ -83,6 +83,22 @@ add_record_changes(api)  # PATCH beside the GETs of patient-detail and episode-d
 @api.exception_handler(Invalid)
 def invalid(request, exc: Invalid):
     return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+BODY_PARAMETERS = {"body", "data"}  # the names the operations give their one body parameter
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    """Ninja's 422, with `loc` as a client knows it: ["body", "field"], not ["body", "body",
+    "field"] (ninja puts the Python parameter's name in between)."""
+    errors = []
+    for error in exc.errors:
+        loc = list(error.get("loc", ()))
+        if len(loc) > 2 and loc[0] == "body" and loc[1] in BODY_PARAMETERS:
+            del loc[1]
+        errors.append({**error, "loc": loc})
+    return api.create_response(request, {"detail": errors}, status=422)
 
 
 @api.get("/patients", response=list[s.PatientOut], url_name="patient-list", tags=["patients"])

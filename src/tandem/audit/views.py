@@ -7,7 +7,8 @@ import datetime
 from django import forms
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from tandem.audit import parts
@@ -67,7 +68,7 @@ def events(request):
     form, qs = filtered(request)
     qs = qs.only(
         "seq", "occurred_at", "actor_username", "role", "action", "object_type", "object_id",
-        "path", "client_address", "purpose", "patient__service_id", "hash",
+        "path", "client_address", "purpose", "detail", "patient__service_id", "hash",
     )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     for event in page:
@@ -80,7 +81,7 @@ def events(request):
 
 
 COLUMNS = ("seq", "when", "username", "role", "action", "patient service ID", "what",
-           "object type", "object id", "path", "address", "purpose", "hash")
+           "object type", "object id", "path", "address", "purpose", "detail", "hash")
 
 
 def _cell(value) -> str:
@@ -98,7 +99,9 @@ class _Echo:
 def export(request):
     """The events the filter selects, as CSV, with what each was about in words. The export
     is itself recorded."""
-    _form, qs = filtered(request)
+    form, qs = filtered(request)
+    if form.is_bound and not form.is_valid():  # never the whole trail for a filter misread
+        return redirect(f"{reverse('audit:events')}?{request.GET.urlencode()}")
     record_request(request, "export", object_type="audit-trail")
     actions = dict(Action.choices)
     writer = csv.writer(_Echo())
@@ -110,7 +113,8 @@ def export(request):
                 e.seq, timezone.localtime(e.occurred_at).isoformat(timespec="seconds"),
                 e.actor_username, e.role, actions.get(e.action, e.action),
                 e.patient.service_id if e.patient else "", parts.staff_words(e.object_type),
-                e.object_type, e.object_id, e.path, e.client_address, e.purpose, e.hash)])
+                e.object_type, e.object_id, e.path, e.client_address, e.purpose, e.detail,
+                e.hash)])
 
     name = f"audit-trail-{timezone.localdate():%Y-%m-%d}.csv"
     return StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8",

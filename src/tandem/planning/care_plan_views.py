@@ -158,7 +158,7 @@ def review_form(request, patient_id):
     patient = request.patient
     found = _plan(request)
     goals = care_plan.plan_goals(patient)
-    form = ReviewForm(request.POST or None, goals=goals, initial={
+    form = ReviewForm(request.POST or None, goals=goals, patient=patient, initial={
         "held_on": timezone.localdate(),
         "next_review": care_plan.default_review_date()})
     if request.method == "POST" and form.is_valid():

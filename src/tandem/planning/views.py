@@ -125,7 +125,8 @@ def goal_form(request, patient_id, goal_id=None):
         sort_session = SortSession.objects.filter(pk=chosen, patient=patient).first() if (
             _is_uuid(chosen)) else None
         initial = {"card": request.GET.get("card"), "proposed_by": "both"}
-    form = GoalForm(request.POST or None, instance=goal, cards=cards, initial=initial)
+    form = GoalForm(request.POST or None, instance=goal, cards=cards, patient=patient,
+                    initial=initial)
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -137,7 +138,7 @@ def goal_form(request, patient_id, goal_id=None):
             # Keep everything typed; the next save knowingly replaces the newer version.
             data = request.POST.copy()
             data["version"] = str(exc.current.version)
-            form = GoalForm(data, instance=goal, cards=cards)
+            form = GoalForm(data, instance=goal, cards=cards, patient=patient)
             form.is_valid()
         else:
             messages.success(request, "Goal saved.")
