@@ -321,3 +321,15 @@ def test_a_422_names_the_field_as_the_client_sent_it(world, path, body, field):
                                                       content_type="application/json")
     assert reply.status_code == 422
     assert [p["loc"] for p in reply.json()["detail"]] == [["body", field]]
+
+
+def test_every_operation_names_its_body_as_the_422_handler_expects():
+    """validation_error takes the body parameter's name out of `loc`; an operation naming its
+    body otherwise would answer 422s in another shape."""
+    from tandem.api.urls import BODY_PARAMETERS, api
+
+    names = {name for _prefix, router in api._routers
+             for view in router.path_operations.values() for operation in view.operations
+             for model in operation.models if model.__ninja_param_source__ == "body"
+             for name in model.model_fields}
+    assert names and names <= BODY_PARAMETERS

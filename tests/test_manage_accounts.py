@@ -402,6 +402,27 @@ def test_a_request_that_fails_sends_no_email(world, monkeypatch, committed):
     assert mail.outbox == []
 
 
+def test_a_reset_the_mail_server_refused_is_on_the_accounts_trail(world, committed,
+                                                                    monkeypatch):
+    """The save stands; the trail says the link was never sent, so nobody relies on it."""
+    import smtplib
+
+    from django.core.mail.backends.locmem import EmailBackend
+
+    def refuse(self, messages):
+        raise smtplib.SMTPRecipientsRefused({"prescriber@example.org": (550, b"no such user")})
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    user = world.users["prescriber"]
+    User.objects.filter(pk=user.pk).update(email="prescriber@example.org")
+    with committed():
+        reply = world.client("service_admin").post(f"/manage/users/{user.pk}/password-reset/")
+    assert reply.status_code == 302 and mail.outbox == []
+    details = [e.detail for e in events_about(user)]
+    assert details[-2].startswith("password reset sent to prescriber@example.org")
+    assert details[-1].startswith("the reset email to prescriber@example.org could not be sent")
+
+
 def test_email_gives_up_after_ten_seconds():
     from django.conf import settings as live
 
@@ -462,3 +483,21 @@ def test_bulk_grant_paths_lock_the_users_rows_first(world):
         assert lock < next(i for i, q in enumerate(sql) if q.startswith(("INSERT", "UPDATE")))
         if connection.features.has_select_for_update:
             assert "FOR UPDATE" in sql[lock] and "ORDER BY" in sql[lock]
+
+
+def test_a_change_of_letter_case_or_of_ones_own_address_holds_no_reset(world, committed):
+    user = world.users["prescriber"]
+    User.objects.filter(pk=user.pk).update(email="pat@example.org")
+    admin = world.client("service_admin")
+    with committed():
+        reply = admin.post(f"/manage/users/{user.pk}/", form_data(user, email="Pat@Example.org"))
+    assert reply.status_code == 302
+    assert User.objects.get(pk=user.pk).email_changed_at is None
+    assert mail.outbox == []  # the same address: nobody to tell
+    me = world.users["service_admin"]
+    with committed():
+        own = admin.post(f"/manage/users/{me.pk}/", {
+            "username": me.username, "first_name": me.first_name, "last_name": me.last_name,
+            "email": "admin-new@example.org", "version": User.objects.get(pk=me.pk).version})
+    assert own.status_code == 302
+    assert User.objects.get(pk=me.pk).email_changed_at is None

@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tandem.accounts.changes import differences
@@ -110,7 +112,9 @@ class UserForm(VersionedForm, forms.ModelForm):
                 raise versioning.Stale(current, versioning.differences(self, current)
                                        + self.grant_differences(current))
             user.version = version + 1
-            if user.email != self.before["email"]:
+            # An admin moving someone else's address (not a change of letter case) holds
+            # resets to it for a day and is told at their next sign-in.
+            if not self.own and user.email.lower() != (self.before["email"] or "").lower():
                 user.email_changed_at = timezone.now()
                 user.email_changed_from = self.before["email"]
             user.save(update_fields=[
@@ -181,3 +185,11 @@ class AccountEmailForm(PasswordResetForm):
 
     def get_users(self, email):
         return [self.user] if self.user.is_active and self.user.email else []
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email,
+                  to_email, html_email_template_name=None):
+        """As Django's, but a mail server's refusal is raised, not only logged, so that the
+        account's audit trail can say the link was never sent (views.after_commit)."""
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        EmailMessage(subject, body, from_email, [to_email]).send()

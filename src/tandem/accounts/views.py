@@ -1,4 +1,5 @@
 import datetime
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.views import (
@@ -26,6 +27,8 @@ from tandem.patients import versioning
 # After an admin changes someone's address, no reset link goes to the new one for this long:
 # the old address has been told, and its owner has time to say it was not them.
 RESET_WAIT = datetime.timedelta(hours=24)
+
+log = logging.getLogger(__name__)
 
 
 class SignInView(LoginView):
@@ -112,7 +115,7 @@ def user_form(request, user_id=None):
                 if form.changes:
                     record_change(request, "update", user, form.changes)
                 old_email = form.before["email"]
-                if old_email and old_email != user.email:
+                if old_email and old_email.lower() != user.email.lower():
                     tell_old_address(request, user, old_email)
                 messages.success(request, f"Saved {user.display_name}.")
             return redirect("manage:users")
@@ -156,19 +159,39 @@ def send_account_email(request, user, kind: str) -> bool:
     User.objects.filter(pk=user.pk).update(
         link_sent_at=timezone.now(), link_sent_by="" if kind == "welcome" else
         request.user.get_username())
-    transaction.on_commit(lambda: form.save(
+    after_commit(request, user, f"the {kind} email to {user.email}", lambda: form.save(
         request=request, use_https=request.is_secure(),
         subject_template_name=f"accounts/email/{kind}_subject.txt",
         email_template_name=f"accounts/email/{kind}.txt",
-        extra_email_context={"admin": request.user}), robust=True)
+        extra_email_context={"admin": request.user}))
     return True
+
+
+def after_commit(request, user, what: str, send) -> None:
+    """Send once the request's transaction has committed. Should the mail server refuse or
+    not answer, the save stands, and the failure is logged and recorded on the account's
+    audit trail (the admin's message was already shown), so nobody relies on a link that was
+    never sent."""
+    actor, path, client = request.user, request.path[:300], trail.client_address(request)
+
+    def attempt():
+        try:
+            send()
+        except Exception as error:  # noqa: BLE001 - whatever the mail server answered
+            log.exception("could not send %s", what)
+            trail.record(organisation=user.organisation_id, action="update", actor=actor,
+                         obj=user, path=path, client=client,
+                         detail=f"{what} could not be sent: {error}")
+
+    transaction.on_commit(attempt)
 
 
 def tell_old_address(request, user, old_email: str) -> None:
     context = {"user": user, "old_email": old_email, "admin": request.user}
     body = render_to_string("accounts/email/email_changed.txt", context, request)
-    transaction.on_commit(lambda: send_mail("Your Tandem email address was changed", body,
-                                            None, [old_email]), robust=True)
+    after_commit(request, user, f"the email telling {old_email} of the change",
+                 lambda: send_mail("Your Tandem email address was changed", body, None,
+                                   [old_email]))
 
 
 class SetPasswordView(PasswordResetConfirmView):

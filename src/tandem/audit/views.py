@@ -32,9 +32,9 @@ class AuditFilter(forms.Form):
         day = self.cleaned_data["since"]
         return day and check_date(day, "The 'From' date")
 
-    def clean_until(self):
+    def clean_until(self):  # a day still to come holds no events yet: up to today
         day = self.cleaned_data["until"]
-        return day and check_date(day, "The 'To' date")
+        return day and check_date(min(day, timezone.localdate()), "The 'To' date")
 
     def clean(self):
         data = super().clean()

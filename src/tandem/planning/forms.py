@@ -31,6 +31,12 @@ def born_of(patient) -> datetime.date | None:
     return patient.date_of_birth if patient is not None else None
 
 
+def kept(form: forms.ModelForm, name: str) -> bool:
+    """An existing record's date the person did not change: left as it is, so a record saved
+    before these bounds can still be edited for something else."""
+    return form.instance.pk is not None and name not in form.changed_data
+
+
 def check_far_date(day: datetime.date, what: str, *, born=None) -> datetime.date:
     """A planned end (a goal's target, an action's end): not before the patient's birth or
     1900, and at most 5 years ahead."""
@@ -142,13 +148,17 @@ class GoalForm(forms.ModelForm):
         self.fields["goal_type_chosen_by"].choices = [("", "—")] + list(Proposer.choices)
         self.initial.setdefault("version", self.instance.version)
 
-    def clean_start_date(self):
+    def clean_start_date(self):  # a goal may start later, e.g. after a detox (planned)
         day = self.cleaned_data["start_date"]
-        return day and check_date(day, "The start date", born=self.born)
+        if not day or kept(self, "start_date"):
+            return day
+        return check_date(day, "The start date", born=self.born, planned=True)
 
     def clean_target_date(self):
         day = self.cleaned_data["target_date"]
-        return day and check_far_date(day, "The target date", born=self.born)
+        if not day or kept(self, "target_date"):
+            return day
+        return check_far_date(day, "The target date", born=self.born)
 
     def clean(self):
         data = super().clean()
@@ -216,11 +226,15 @@ class ActionForm(forms.ModelForm):
 
     def clean_start_date(self):
         day = self.cleaned_data["start_date"]
-        return day and check_date(day, "The start date", born=self.born, planned=True)
+        if not day or kept(self, "start_date"):
+            return day
+        return check_date(day, "The start date", born=self.born, planned=True)
 
     def clean_end_date(self):
         day = self.cleaned_data["end_date"]
-        return day and check_far_date(day, "The end date", born=self.born)
+        if not day or kept(self, "end_date"):
+            return day
+        return check_far_date(day, "The end date", born=self.born)
 
     def clean(self):
         data = super().clean()
