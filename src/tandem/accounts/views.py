@@ -78,16 +78,6 @@ def users(request):
     return render(request, "accounts/users.html", {"page": page})
 
 
-def again(request, make_form, stale: versioning.Stale):
-    """The form once more, with everything typed, now carrying the saved version (a save
-    refused as stale: tandem.patients.versioning)."""
-    data = request.POST.copy()
-    data["version"] = str(stale.current.version)
-    form = make_form(data, stale.current)
-    form.is_valid()
-    return form
-
-
 def user_form(request, user_id=None):
     org = request.user.organisation
     instance = get_object_or_404(staff_accounts(org), pk=user_id) if user_id else None
@@ -100,7 +90,7 @@ def user_form(request, user_id=None):
         try:
             user = form.save()
         except versioning.Stale as refused:
-            form, stale = again(request, make_form, refused), refused
+            form, stale = versioning.form_again(request, make_form, refused), refused
         else:
             if instance is None:
                 record_change(request, "create", user, form.changes, prefix="created: ")
@@ -233,7 +223,7 @@ def team_form(request, team_id=None):
         try:
             team = form.save() if instance is None else versioning.save(form)
         except versioning.Stale as refused:
-            form, stale = again(request, make_form, refused), refused
+            form, stale = versioning.form_again(request, make_form, refused), refused
         else:
             change = difference("name", old_name, team.name)
             if change:

@@ -75,6 +75,17 @@ def save(form: forms.ModelForm, *, fields: Iterable[str] | None = None) -> model
     return obj
 
 
+def form_again(request, make_form, stale: Stale) -> forms.Form:
+    """After a save refused as stale: the form once more with everything typed, now carrying
+    the version saved, and validated so the page shows it as posted. `make_form(data,
+    instance)` builds the page's form."""
+    data = request.POST.copy()
+    data["version"] = str(stale.current.version)
+    form = make_form(data, stale.current)
+    form.is_valid()
+    return form
+
+
 def claim(obj: models.Model, version: int) -> bool:
     """Move the row from `version` to the next; False if it is no longer at `version`."""
     return bool(type(obj)._default_manager.filter(pk=obj.pk, version=version)

@@ -132,11 +132,7 @@ def _save_versioned(request, patient, form, make_form):
     try:
         services.save_changes(request, patient, form)
     except versioning.Stale as stale:
-        data = request.POST.copy()
-        data["version"] = str(stale.current.version)
-        again = make_form(data, stale.current)
-        again.is_valid()
-        return again, stale
+        return versioning.form_again(request, make_form, stale), stale
     return None
 
 
