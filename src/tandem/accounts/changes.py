@@ -35,7 +35,9 @@ def differences(pairs) -> list[str]:
 
 
 def record_change(request, action: str, obj, changes: list[str], *, prefix: str = "changed: ",
-                  object_type: str = "", object_id: str = "") -> None:
-    """One audit event for `obj` (or the named object), its detail the summary of changes."""
+                  object_type: str = "", object_id: str = "", patient=None) -> None:
+    """One audit event for `obj` (or the named object), its detail the summary of changes (none
+    when nothing changed); `patient` names whose record it is part of."""
     trail.record_request(request, action, obj=obj, object_type=object_type,
-                         object_id=object_id, detail=prefix + "; ".join(changes))
+                         object_id=object_id, patient=patient,
+                         detail=prefix + "; ".join(changes) if changes else "")

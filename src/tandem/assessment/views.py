@@ -10,13 +10,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import capfirst
 
-from tandem.accounts.changes import differences
+from tandem.accounts.changes import differences, record_change
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment import registry, services
 from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted, token
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
-from tandem.audit import trail
 from tandem.patients.versioning import Change, Stale
 
 
@@ -123,10 +122,8 @@ def schedule(request, patient_id):
             services.refresh_schedule(patient)
             changes = differences([(SCHEDULE_WORDS, _weeks(before),
                                     _weeks(instance.interval_weeks))])
-            # As accounts.changes.record_change words it, with the patient named so that
-            # their "who looked at my record" lists it.
-            trail.record_request(request, "update", patient=patient, obj=instance,
-                                 detail="changed: " + "; ".join(changes) if changes else "")
+            # The patient named, so that their "who looked at my record" lists it.
+            record_change(request, "update", instance, changes, patient=patient)
             messages.success(request, "Check-up schedule saved.")
             return redirect("patients:checkups", patient_id=patient.pk)
     form.fields["interval_weeks"].help_text = (

@@ -1,6 +1,8 @@
 """Staff pages for flags, contacts, re-engagement and the timeline. Access was decided by the
 permission layer; the patient the URL names is on `request.patient`."""
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -121,8 +123,7 @@ def rule_settings(request):
 
     def rule_forms(data):
         return [RuleSettingForm(data, prefix=code, spec=spec,
-                                instance=(RuleSetting.objects.get(pk=saved[code].pk)
-                                          if code in saved else
+                                instance=(copy.copy(saved[code]) if code in saved else
                                           RuleSetting(organisation=org, rule=code)))
                 for code, spec in RULES.items()]
 

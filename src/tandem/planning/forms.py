@@ -27,10 +27,6 @@ from tandem.planning.models import (
 LONGEST_AHEAD = datetime.timedelta(days=5 * 365 + 1)
 
 
-def born_of(patient) -> datetime.date | None:
-    return patient.date_of_birth if patient is not None else None
-
-
 def kept(form: forms.ModelForm, name: str) -> bool:
     """An existing record's date the person did not change: left as it is, so a record saved
     before these bounds can still be edited for something else."""
@@ -136,11 +132,10 @@ class GoalForm(forms.ModelForm):
                          "at any time.",
         }
 
-    def __init__(self, *args, cards, patient=None, **kwargs):
+    def __init__(self, *args, cards, patient, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.born = born_of(patient or (self.instance.patient if self.instance.patient_id
-                                        else None))
+        self.born = patient.date_of_birth
         self.fields["card"] = forms.ChoiceField(
             label="Area of life", choices=[(code, label) for code, label, _q in cards])
         self.fields["goal_type"].choices = [("", "— (not a substance goal)")] + list(
@@ -222,7 +217,7 @@ class ActionForm(forms.ModelForm):
         self.fields["provider"].queryset = CareTeamMember.objects.filter(
             care_team__patient=patient).select_related("user")
         self.initial.setdefault("version", self.instance.version)
-        self.born = born_of(patient)
+        self.born = patient.date_of_birth
 
     def clean_start_date(self):
         day = self.cleaned_data["start_date"]
@@ -270,11 +265,11 @@ class ReviewForm(forms.Form):
     notes = forms.CharField(label="Notes from the review", required=False, max_length=5000,
                             widget=forms.Textarea(attrs={"rows": 4}))
 
-    def __init__(self, *args, goals, patient=None, **kwargs):
+    def __init__(self, *args, goals, patient, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.goals = goals
-        self.born = born_of(patient or (goals[0].patient if goals else None))
+        self.born = patient.date_of_birth
         for goal in goals:
             levels = [("", "Not rated")] + [
                 (str(level), f"{level:+d}: {text}" if level else f"0: {text}")

@@ -48,12 +48,6 @@ def plain(kind: str, name: str | None) -> str:
             f"{where}). Please type it again.")
 
 
-def nul_problem(request) -> str | None:
-    """What holds a NUL character, in technical words, or None."""
-    place = nul_place(request)
-    return None if place is None else technical(*place)
-
-
 class RefuseNulMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
