@@ -2,6 +2,10 @@
 
 Run:  .venv/bin/python bench/caseload_load.py --data-dir DIR [--postgres URL]
                                                [--user keyworker] [--clients 20] [--seconds 30]
+                                               [--workers 4] [--port 8765] [--pause 5]
+Tiny (a check that it still runs, as tests/test_bench.py does; the numbers mean little):
+      .venv/bin/tandem demo --patients 200 --password bench-password   (TANDEM_DATA_DIR=DIR)
+      .venv/bin/python bench/caseload_load.py --data-dir DIR --clients 2 --seconds 2 --pause 1
 
 Needs wrk (Debian: `apt-get install wrk`) and a database holding `tandem demo --patients N`
 (e.g. made by `bench/nightly_sweep.py --patients 100000`; password `bench-password`).
@@ -10,14 +14,16 @@ It serves Tandem with `tandem serve` (gunicorn), signs in through the real sign-
 measures the caseload page ("who needs me today", sorted by need, as the signed-in user sees
 it) with wrk, two ways in one run against one server:
 
-1. the same load (issue 5's measure): 20 concurrent clients for 30 seconds, half on the
-   caseload page and half on /healthz at the same time, so /healthz is measured under the
-   load the caseload page makes. Target: caseload p95 ≤ 10 × /healthz p95.
+1. the same load (issue 5's measure): 20 concurrent clients (--clients) for 30 seconds
+   (--seconds), half on the caseload page and half on /healthz at the same time, so /healthz
+   is measured under the load the caseload page makes. Target: caseload p95 ≤ 10 × /healthz p95.
 2. each alone (stricter): 20 clients on the caseload page for 30 seconds, then 20 on /healthz.
    Here /healthz never waits behind a caseload request, so the ratio is close to the cost of
    the page against the cheapest request Tandem serves.
 
-It prints requests, p50, p95 and p99 for each, and the ratios of the p95s.
+Before each wrk run it waits 5 seconds (--pause) for requests still queued to finish.
+It prints requests, p50, p95 and p99 for each, and the ratios of the p95s; it exits non-zero
+if any request failed.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--pause", type=float, default=5,
+                        help="seconds to wait before each wrk run, for queued requests")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -80,8 +88,8 @@ def main() -> None:
               f"{args.workers} workers; {args.clients} clients for {args.seconds} s", flush=True)
         for _ in range(3):  # warm up each worker's caches
             fetch(base + "/patients/", cookie)
-        together = run(base, cookie, args.clients, args.seconds, together=True)
-        alone = run(base, cookie, args.clients, args.seconds, together=False)
+        together = run(base, cookie, args.clients, args.seconds, args.pause, together=True)
+        alone = run(base, cookie, args.clients, args.seconds, args.pause, together=False)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -144,7 +152,8 @@ def check_page(base: str, cookie: str) -> int:
     return int(found.group(1).replace(",", "")) if found else 0
 
 
-def run(base: str, cookie: str, clients: int, seconds: int, *, together: bool) -> dict:
+def run(base: str, cookie: str, clients: int, seconds: int, pause: float, *,
+        together: bool) -> dict:
     script = Path(tempfile.mkdtemp(prefix="tandem-wrk-")) / "report.lua"
     script.write_text(REPORT)
     runs = {
@@ -154,19 +163,20 @@ def run(base: str, cookie: str, clients: int, seconds: int, *, together: bool) -
     each = max(1, clients // 2) if together else clients
 
     def wrk(extra):
-        return subprocess.Popen(["wrk", "-t1" if together else "-t2", f"-c{each}",
+        threads = 1 if together else min(2, each)  # wrk wants a connection per thread
+        return subprocess.Popen(["wrk", f"-t{threads}", f"-c{each}",
                                  f"-d{seconds}s", "--timeout", "60s", "-s", str(script),
                                  *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
 
     outputs = {}
     if together:
-        time.sleep(5)
+        time.sleep(pause)
         procs = {name: wrk(extra) for name, extra in runs.items()}
         outputs = {name: p.communicate(timeout=seconds + 120)[0] for name, p in procs.items()}
     else:
         for name, extra in runs.items():
-            time.sleep(5)  # requests still queued from the run before finish first
+            time.sleep(pause)  # requests still queued from the run before finish first
             outputs[name] = wrk(extra).communicate(timeout=seconds + 120)[0]
     results = {}
     for name, out in outputs.items():

@@ -1,19 +1,25 @@
 """Submitting check-ups through the API, against raw INSERTs of the same stored rows.
 
 Run:  .venv/bin/python bench/checkup_submit.py [--patients 100000] [--checkups 10000]
-                                                [--batch 500] [--postgres URL]
+                                                [--batch 500] [--singles 300] [--postgres URL]
+Tiny (a check that it still runs, as tests/test_bench.py does; the numbers mean little):
+      .venv/bin/python bench/checkup_submit.py --patients 200 --checkups 100 --batch 50 \
+                                                --singles 10
 
-In one process, on a database holding `tandem demo --patients N` (with its check-up histories):
-1. the API: 10,000 completed check-ups (PHQ-9, GAD-7, the TOP-style profile and life-domain
-   ratings, for 2,500 patients) POSTed to /api/v1/responses in batches, with a team lead's
-   bearer token, through Django's full request stack (token sign-in, the permission layer,
-   validation, scoring, storing, urgent flags, the audit trail, schedule updates);
+In one process, on a fresh database loaded with `tandem demo --patients N` (with its check-up
+histories):
+1. the API: 10,000 completed check-ups (--checkups; PHQ-9, GAD-7, the TOP-style profile and
+   life-domain ratings, four for each of 2,500 patients) POSTed to /api/v1/responses in
+   batches of 500 (--batch), with a team lead's bearer token, through Django's full request
+   stack (token sign-in, the permission layer, validation, scoring, storing, urgent flags, the
+   audit trail, schedule updates);
 2. raw: the rows that run stored (responses, audit events, schedule updates), copied with fresh
    keys and written again with DB-API `executemany` on the driver connection: once with one
    transaction per batch, as the API wrote them, and once all in a single transaction; each
    the median of three runs.
 It prints check-ups per second for each and the ratios. Target (issue 3): API >= 25% of raw.
-For context it also times one check-up per request (POST /patients/{id}/responses).
+For context it also times one check-up per request (POST /patients/{id}/responses), for 300
+further patients (--singles).
 """
 
 from __future__ import annotations

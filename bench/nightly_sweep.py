@@ -1,9 +1,11 @@
 """The nightly sweep over every monitored patient, against one hand-written SQL aggregate.
 
 Run:  .venv/bin/python bench/nightly_sweep.py --data-dir DIR [--postgres URL] [--patients N]
+Tiny (a check that it still runs, as tests/test_bench.py does; the numbers mean little):
+      .venv/bin/python bench/nightly_sweep.py --data-dir DIR --patients 200
 
-On a database holding `tandem demo --patients N` (loaded first if it holds fewer patients), in
-one process, side by side:
+On a database holding `tandem demo --patients N` (N is 100,000 unless given; the demo is loaded
+first if the database holds fewer patients), in one process, side by side:
 1. the sweep: `monitoring.evaluate.sweep()`, every rule in `core.flags.RULES`, reading each
    batch of patients' data, evaluating the pure rules and writing flags: seconds, and the
    process's peak memory;
@@ -11,9 +13,9 @@ one process, side by side:
    (check-up overdue, care-plan review overdue, plan unsigned, no contact): Python (gather +
    `core.flags.evaluate`, nothing written) against one hand-written SQL aggregate over the same
    tables, with the ratio; both must find the same number of patients per rule.
-The other six rules (safety answers, return to use, reliable change, life-domain drops, housing
-answers, goals at −2 at two reviews in a row) read runs of check-ups or reviews with per-item
-logic, which is what the pure core is for.
+The other rules (safety answers, severe scores, injecting, return to use, reliable change,
+life-domain drops, housing answers, goals at −2 at two reviews in a row) read runs of check-ups
+or reviews with per-item logic, which is what the pure core is for.
 """
 
 from __future__ import annotations
