@@ -58,11 +58,11 @@ def main() -> None:
     from django.test import Client
 
     from tandem.accounts.models import ApiToken, User
-    from tandem.accounts.permissions import changeable_patients
     from tandem.assessment.models import CheckupSchedule, Response
     from tandem.audit.models import AuditEvent
     from tandem.demo.checkups import CHECKUP, CheckupHistory
     from tandem.demo.load import load
+    from tandem.patients.access import changeable_patients
 
     settings.ALLOWED_HOSTS = ["*"]
     if args.postgres:

@@ -30,7 +30,7 @@ def caseload_entries_stay_true(request):
         request.getfixturevalue("transactional_db" if "db" not in uses_db else "db")
     yield
     if uses_db:
-        from tandem.patients.caseload import stale_entries
+        from tandem.caseload.entries import stale_entries
 
         assert stale_entries() == [], "caseload entries out of step with their data"
 

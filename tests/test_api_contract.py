@@ -13,8 +13,8 @@ from django.urls import get_resolver
 from django.utils import timezone
 
 from tandem.accounts.models import ApiToken
+from tandem.caseload import entries as caseload
 from tandem.monitoring.models import Contact
-from tandem.patients import caseload
 from tandem.patients.models import Episode
 from tests.conftest import make_patient
 

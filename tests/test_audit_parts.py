@@ -8,9 +8,9 @@ import logging
 import pytest
 from django.core.management import call_command
 
-from tandem.accounts import permissions
 from tandem.audit import parts, trail
 from tandem.audit.models import AuditEvent
+from tandem.web import permissions
 from tests.test_permissions import all_url_names, flag_for, plan_for
 
 

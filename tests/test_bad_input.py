@@ -10,8 +10,8 @@ from django.test import Client
 
 from tandem.accounts.models import ApiToken
 from tandem.assessment.models import UploadedInstrument
+from tandem.core import strict_json
 from tandem.planning.models import Goal
-from tandem.web import strict_json
 from tests.test_goals import goal_data
 
 PHQ9 = {str(i): 1 for i in range(1, 10)}

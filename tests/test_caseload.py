@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tandem.patients import caseload
+from tandem.caseload import entries as caseload
 from tandem.patients.models import CareTeam, CareTeamMember, CaseloadEntry, Episode, Patient
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tandem.accounts.permissions import RULES
+from tandem.web.permissions import RULES
 
 ROLES = ["anonymous", "patient", "practitioner", "prescriber", "team_lead", "service_admin",
          "auditor", "other_org"]

@@ -1,4 +1,4 @@
-"""Reading JSON without silently wrong answers (tandem.web.strict_json): property tests."""
+"""Reading JSON without silently wrong answers (tandem.core.strict_json): property tests."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.web.strict_json import JSONProblem, loads
+from tandem.core.strict_json import JSONProblem, loads
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**15) + 1, 10**15 - 1)

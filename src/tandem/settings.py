@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "tandem.assessment",
     "tandem.monitoring",
     "tandem.planning",
+    "tandem.caseload",
     "tandem.audit",
     "tandem.portal",
     "tandem.api",
@@ -56,7 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
-    "tandem.accounts.middleware.PermissionMiddleware",
+    "tandem.web.permissions.PermissionMiddleware",
 ]
 
 ROOT_URLCONF = "tandem.urls"

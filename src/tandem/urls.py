@@ -1,19 +1,35 @@
+"""Every URL of Tandem. Each app declares its own pages by audience (`staff`, `portal`,
+`manage`); they are put together here, above the apps, into one namespace per audience, so no
+app needs to import another app's views. Each URL's permission rule is in web/permissions.py."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from tandem.accounts import urls as accounts
 from tandem.accounts.views import SignInView
 from tandem.api.urls import api
 from tandem.api.views import api_docs
+from tandem.assessment import urls as assessment
+from tandem.caseload import urls as caseload
+from tandem.monitoring import urls as monitoring
+from tandem.patients import urls as patients
+from tandem.planning import urls as planning
+from tandem.portal import urls as portal
 from tandem.web import views as web
+
+staff_pages = [*caseload.staff, *patients.staff, *monitoring.staff, *planning.staff,
+               *assessment.staff]
+portal_pages = [*portal.portal, *assessment.portal, *planning.portal]
+admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
 
 urlpatterns = [
     path("", web.home, name="home"),
     path("healthz", web.healthz, name="healthz"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("patients/", include("tandem.patients.urls")),
-    path("portal/", include("tandem.portal.urls")),
-    path("manage/", include("tandem.accounts.urls")),
+    path("patients/", include((staff_pages, "patients"))),
+    path("portal/", include((portal_pages, "portal"))),
+    path("manage/", include((admin_pages, "manage"))),
     path("audit/", include("tandem.audit.urls")),
     path("api/v1/docs", api_docs, name="api-docs"),
     path("api/v1/", api.urls),

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 def test_a_second_save_of_a_patients_details_is_told_what_changed(live_world, visit):
     from tandem.patients.models import Patient
-    from tandem.patients.versioning import bump
+    from tandem.records.versioning import bump
 
     tab = visit()
     tab.sign_in("practitioner", PASSWORD)

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from tandem.accounts.changes import differences
 from tandem.accounts.models import Role, RoleGrant, Team, User
-from tandem.patients import versioning
-from tandem.patients.versioning import VersionedForm
+from tandem.records import versioning
+from tandem.records.versioning import VersionedForm
 
 STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
 TEAM_ROLES = {Role.PRACTITIONER, Role.TEAM_LEAD}
@@ -48,7 +48,7 @@ class UserForm(VersionedForm, forms.ModelForm):
     their own roles, teams or active state: for their own account those fields are not offered,
     and posting them is refused. `changes` lists what a save changed, for the audit trail.
 
-    Like every editable record (tandem.patients.versioning), an account carries the version
+    Like every editable record (tandem.records.versioning), an account carries the version
     its form was opened at: a save from a form opened before another admin's save (or posted
     without a version) saves nothing and raises `versioning.Stale`, its changes including the
     roles and teams. An admin's change of the address is dated (views.password_reset)."""

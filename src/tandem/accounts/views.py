@@ -22,7 +22,7 @@ from tandem.accounts.changes import difference, record_change
 from tandem.accounts.forms import AccountEmailForm, TeamForm, UserForm
 from tandem.accounts.models import Role, RoleGrant, Team, User
 from tandem.audit import trail
-from tandem.patients import versioning
+from tandem.records import versioning
 
 # After an admin changes someone's address, no reset link goes to the new one for this long:
 # the old address has been told, and its owner has time to say it was not them.

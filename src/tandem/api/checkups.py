@@ -1,6 +1,6 @@
 """Check-ups in the JSON API: instruments, scoring without storing, responses (drafts, updates,
 submission) and a patient's scores over time. Access is decided by the permission layer (RULES
-in accounts/permissions.py) before any endpoint runs; the patient is on request.patient."""
+in web/permissions.py) before any endpoint runs; the patient is on request.patient."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import StrictBool
 
-from tandem.accounts.permissions import changeable_patients
 from tandem.api.schemas import Conflict
 from tandem.assessment import registry, services
 from tandem.assessment.models import Mode, Response, ResponseStatus
@@ -29,6 +28,7 @@ from tandem.core.scoring import (
     score,
     unanswered_safety,
 )
+from tandem.patients.access import changeable_patients
 from tandem.patients.models import SexForThresholds
 
 router = Router(tags=["check-ups"])

@@ -14,12 +14,12 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import StrictBool, WithJsonSchema
 
-from tandem.accounts.permissions import visible_patients
 from tandem.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, Paging
+from tandem.caseload import entries as caseload_query
 from tandem.core.errors import Invalid
 from tandem.monitoring import services, timeline
 from tandem.monitoring.models import Flag, FlagStatus, Severity
-from tandem.patients import caseload as caseload_query
+from tandem.patients.access import visible_patients
 
 router = Router(tags=["flags and caseload"])
 

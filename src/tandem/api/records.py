@@ -18,9 +18,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Schema, Status
 
+from tandem.accounts.permissions import staff_teams
 from tandem.api import schemas as s
 from tandem.core.errors import Invalid
-from tandem.patients import services, versioning
+from tandem.patients import services
 from tandem.patients.forms import EpisodeForm, PatientForm
 from tandem.patients.models import (
     ContactMethod,
@@ -30,7 +31,7 @@ from tandem.patients.models import (
     Setting,
     SexForThresholds,
 )
-from tandem.patients.views import staff_teams
+from tandem.records import versioning
 
 MAX_ID = 2**63 - 1
 VERSION = Field(None, ge=1, le=versioning.MAX_VERSION,

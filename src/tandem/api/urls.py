@@ -1,5 +1,5 @@
 """The JSON API at /api/v1/. Access is decided by the permission layer before any endpoint runs
-(see accounts/permissions.py: RULES, names prefixed "api-1.0.0:"); endpoints here only use
+(see web/permissions.py: RULES, names prefixed "api-1.0.0:"); endpoints here only use
 the patient it resolved (`request.patient`) and `visible_patients` for lists."""
 
 import uuid
@@ -15,7 +15,7 @@ from ninja.pagination import paginate
 from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
-from tandem.accounts.permissions import visible_patients
+from tandem.accounts.permissions import staff_teams
 from tandem.api import schemas as s
 from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
@@ -24,16 +24,16 @@ from tandem.api.monitoring import router as monitoring
 from tandem.api.paging import Paging
 from tandem.api.priorities import router as priorities
 from tandem.api.records import register as add_record_changes
+from tandem.core import strict_json
 from tandem.core.errors import Invalid
 from tandem.patients import services
+from tandem.patients.access import visible_patients
 from tandem.patients.forms import MemberForm, NewEpisodeForm, PatientForm
 from tandem.patients.models import Episode
-from tandem.patients.views import staff_teams
-from tandem.web import strict_json
 
 
 class StrictParser(Parser):
-    """JSON bodies read by `web.strict_json`: a repeated key, NaN or a NUL character in a
+    """JSON bodies read by `core.strict_json`: a repeated key, NaN or a NUL character in a
     string is refused (422, naming where)."""
 
     def parse_body(self, request):

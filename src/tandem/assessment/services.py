@@ -15,8 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tandem.accounts.permissions import changeable_patients
-from tandem.assessment import registry
+from tandem.assessment import events, registry
 from tandem.assessment.models import (
     RESPONSE_COLUMNS,
     CheckupSchedule,
@@ -33,24 +32,15 @@ from tandem.core.errors import Invalid
 from tandem.core.instruments import Instrument, SafetyRule
 from tandem.core.scoring import (
     Result,
-    answer_text,
     check_answers,
-    declined_safety,
     inconsistent,
     missing_required,
-    safety_hits,
     score,
 )
-from tandem.monitoring.models import Flag
-from tandem.monitoring.services import (
-    check_safety,
-    escalation_steps,
-    safety_flag,
-    unanswered_flag,
-)
-from tandem.monitoring.tasks import after_change
-from tandem.patients import caseload
+from tandem.patients import events as patient_events
+from tandem.patients.access import changeable_patients
 from tandem.patients.models import OPEN_STATUSES, Episode
+from tandem.patients.services import current_episode
 
 REQUIRED = "Answer this question."
 
@@ -75,10 +65,6 @@ def service_safety_rules(organisation, code: str) -> list[SafetyRule]:
                    citation="Marked urgent by the service")
         for u in UrgentAnswer.objects.filter(organisation=organisation, instrument_code=code)
     ]
-
-
-def current_episode(patient):
-    return patient.episodes.filter(status__in=OPEN_STATUSES).order_by("-start_date").first()
 
 
 def start(request, patient, instrument: Instrument, *, mode: str) -> Response:
@@ -120,9 +106,9 @@ def save_answers(request, response: Response, instrument: Instrument, raw: dict,
 
 
 def _safety(response, instrument) -> list:
-    """Every new or worse safety answer raises its flag now (monitoring.services)."""
-    extra = service_safety_rules(response.organisation_id, instrument.code)
-    return check_safety(response, instrument, extra)
+    """Every new or worse safety answer raises its flag now (the apps above receive
+    `answers_saved`: monitoring raises the flags)."""
+    return events.safety_answers(response, instrument)
 
 
 def safety_flags(response: Response):
@@ -148,7 +134,8 @@ def submit(request, response: Response, instrument: Instrument) -> Result:
         record_request(request, "update", patient=response.patient, obj=response)
         _safety(response, instrument)
         refresh_schedule(response.patient)
-        after_change(response.organisation_id, [response.patient_id], now=True)
+        events.checkups_completed.send(Response, organisation_id=response.organisation_id,
+                                       patient_ids=[response.patient_id], now=True)
     return result
 
 
@@ -192,7 +179,8 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
         record_request(request, "create", patient=patient, obj=response)
         flags = _safety(response, instrument)
         refresh_schedule(patient)
-        after_change(patient.organisation_id, [patient.pk], now=True)
+        events.checkups_completed.send(Response, organisation_id=patient.organisation_id,
+                                       patient_ids=[patient.pk], now=True)
     return response, result, flags
 
 
@@ -207,7 +195,7 @@ class Submission:
     completed_at: datetime.datetime | None = None
 
 
-def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID], list[Flag]]:
+def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID], list]:
     """Check, score and store many completed check-ups at once, all or nothing.
 
     Raises `Invalid` naming every problem by its place in the batch. Each patient must be one
@@ -224,11 +212,9 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         Episode.objects.filter(patient_id__in=allowed, status__in=OPEN_STATUSES)
         .order_by("start_date").values_list("patient_id", "pk")  # the latest open one wins
     )
-    extra_rules: dict[str, list[SafetyRule]] = {}
-    steps = escalation_steps(org.pk)
     now = timezone.now()
     today = timezone.localdate(now)
-    errors, rows, flags = [], [], []
+    errors, rows, checked = [], [], []
     for n, sub in enumerate(submissions):
         where = ["body", "responses", n]
         if sub.patient_id not in allowed:
@@ -257,27 +243,16 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
             0, result.values(),
             head.value, band, level,
         ))
-        if instrument.code not in extra_rules:
-            extra_rules[instrument.code] = service_safety_rules(org, instrument.code)
-        seen = set()
-        for rule in safety_hits(instrument, clean, extra_rules[instrument.code]):
-            if rule.item not in seen:  # one flag per question, as in a request
-                seen.add(rule.item)
-                flags.append(safety_flag(org.pk, sub.patient_id, rid, instrument, rule,
-                                         clean[rule.item],
-                                         answer_text(instrument, rule.item, clean[rule.item]),
-                                         steps))
-        flags += [unanswered_flag(org.pk, sub.patient_id, rid, instrument, item)
-                  for item in declined_safety(instrument, clean)]
+        checked.append((rid, sub.patient_id, instrument, clean))
     if errors:
         raise Invalid(errors)
     with transaction.atomic():
         insert_many(Response, RESPONSE_COLUMNS, rows)
-        Flag.objects.bulk_create(flags)
-        caseload.refresh({flag.patient_id for flag in flags})  # bulk writes send no signals
+        flags = events.batch_safety(org.pk, checked)
         record_many(request, "create", [(row[2], "response", row[0]) for row in rows])
         refresh_schedules(org, [row[2] for row in rows])
-        after_change(org.pk, {row[2] for row in rows})
+        events.checkups_completed.send(Response, organisation_id=org.pk,
+                                       patient_ids={row[2] for row in rows}, now=False)
     return [row[0] for row in rows], flags
 
 
@@ -404,4 +379,5 @@ def refresh_schedules(organisation, patient_ids, today: datetime.date | None = N
         new, update_conflicts=True, unique_fields=["patient"],
         update_fields=["next_due", "next_kind", "updated_at"])
     update_many(CheckupSchedule, ["next_due", "next_kind", "updated_at"], "id", changed)
-    caseload.refresh(ids)  # bulk writes send no signals
+    # bulk writes send no model signals: say whose records changed (the caseload listens)
+    patient_events.records_changed.send(CheckupSchedule, patient_ids=ids)

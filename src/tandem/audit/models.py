@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tandem.accounts.models import Organisation, User
 from tandem.core.audit_chain import canonical_time
 
 
@@ -49,13 +49,14 @@ FHIR_ACTION = {
 
 
 class AuditEvent(models.Model):
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT)
     # Its place in the organisation's chain, given with `prev_hash` and `hash` when the
     # transaction that wrote it ends (tandem.audit.trail): empty only until then, so a stored
     # event without one was never part of the chain.
     seq = models.PositiveBigIntegerField(null=True)
     occurred_at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True)
     actor_username = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=40, blank=True)
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -109,7 +110,7 @@ class ChainHead(models.Model):
     Only the audit trail reads or writes these rows, and only as the last thing a transaction
     does (tandem.audit.trail.seal), so waiting for one never closes a circle of waits."""
 
-    organisation = models.OneToOneField(Organisation, on_delete=models.PROTECT,
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.PROTECT,
                                         primary_key=True, related_name="+")
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)

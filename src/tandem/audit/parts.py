@@ -3,8 +3,8 @@
 One vocabulary for three kinds of event:
 
 - a page or API endpoint that shows part of one patient's record (its part is declared next
-  to the permission rules: accounts.permissions.RECORD_PARTS);
-- a list that showed a patient among others (accounts.permissions.LISTS);
+  to the permission rules: web.permissions.RECORD_PARTS);
+- a list that showed a patient among others (web.permissions.LISTS);
 - a record that was created or changed (the model's name, e.g. "planversion").
 
 Each value has the words an auditor reads and the words a patient reads in "Who has looked at

@@ -14,9 +14,16 @@ from django.utils import timezone
 from tandem.audit import parts
 from tandem.audit.models import Action, AuditEvent
 from tandem.audit.trail import record_request
-from tandem.patients.forms import check_date
+from tandem.core.dates import date_problem
 
 DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def _checked(day: datetime.date, what: str) -> datetime.date:
+    problem = date_problem(day, what, timezone.localdate())
+    if problem:
+        raise forms.ValidationError(problem)
+    return day
 
 
 class AuditFilter(forms.Form):
@@ -30,11 +37,11 @@ class AuditFilter(forms.Form):
 
     def clean_since(self):
         day = self.cleaned_data["since"]
-        return day and check_date(day, "The 'From' date")
+        return day and _checked(day, "The 'From' date")
 
     def clean_until(self):  # a day still to come holds no events yet: up to today
         day = self.cleaned_data["until"]
-        return day and check_date(min(day, timezone.localdate()), "The 'To' date")
+        return day and _checked(min(day, timezone.localdate()), "The 'To' date")
 
     def clean(self):
         data = super().clean()

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.bulk import insert_sql
+from tandem.caseload import entries as caseload
 from tandem.demo.checkups import (
     CONTACT_COLUMNS,
     FLAG_COLUMNS,
@@ -45,7 +46,6 @@ from tandem.demo.plans import (
 from tandem.demo.priorities import SESSION_COLUMNS, SORT_COLUMNS
 from tandem.monitoring import evaluate
 from tandem.monitoring.models import Contact, Flag
-from tandem.patients import caseload
 from tandem.patients.models import CareTeam, CareTeamMember, Episode, Patient
 from tandem.planning.models import (
     CarePlan,

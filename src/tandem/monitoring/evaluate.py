@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from tandem.accounts.models import Organisation
 from tandem.assessment import registry
 from tandem.assessment.models import (
     CheckupSchedule,
@@ -29,7 +30,7 @@ from tandem.core.instruments import SafetyRule
 from tandem.core.rci import threshold
 from tandem.core.scoring import answer_text, declined_safety, safety_hits
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
-from tandem.patients import caseload
+from tandem.patients import events as patient_events
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
 from tandem.planning.models import CarePlan, GoalRating, PlanStatus, PlanVersion
 
@@ -224,7 +225,8 @@ def apply(organisation_id, found: dict, now=None,
     # Another worker may raise the same flag at the same moment: the unique key keeps one.
     Flag.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
     Flag.objects.bulk_update(changed, ["evidence", "updated_at", "response_id"], batch_size=500)
-    caseload.refresh({flag.patient_id for flag in new})  # bulk writes send no signals
+    # bulk writes send no model signals: say whose records changed (the caseload listens)
+    patient_events.records_changed.send(Flag, patient_ids={flag.patient_id for flag in new})
     return len(new), len(changed)
 
 
@@ -241,7 +243,7 @@ def close_cleared(found: dict, clearing: dict[str, str], now) -> int:
         Flag.objects.filter(pk__in=[f for f, _p, r in stale if r == rule]).update(
             status=FlagStatus.INACTIVE, resolved_at=now, updated_at=now,
             action_taken=f"Closed by Tandem on {when}: {clearing[rule]}.")
-    caseload.refresh({pid for _f, pid, _r in stale})  # bulk writes send no signals
+    patient_events.records_changed.send(Flag, patient_ids={pid for _f, pid, _r in stale})
     return len(stale)
 
 
@@ -276,8 +278,6 @@ def monitored(organisation):
 
 def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None) -> dict:
     """Evaluate every monitored patient of every organisation, a batch at a time."""
-    from tandem.accounts.models import Organisation
-
     today = today or timezone.localdate()
     totals = {"patients": 0, "raised": 0, "updated": 0}
     for org in Organisation.objects.order_by("pk"):
@@ -291,5 +291,6 @@ def sweep(today: datetime.date | None = None, batch: int = BATCH, progress=None)
             totals["updated"] += updated
             if progress:
                 progress(len(chunk))
-    caseload.refresh()  # every caseload entry rewritten from its data, whatever wrote it
+    # every patient: what summarises them is rewritten from its data, whatever wrote it
+    patient_events.records_changed.send(Flag, patient_ids=None)
     return totals

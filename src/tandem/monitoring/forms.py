@@ -1,7 +1,8 @@
 from django import forms
 
 from tandem.monitoring.models import Contact, RuleSetting, Severity
-from tandem.patients.forms import DATE, NewEpisodeForm, check_date
+from tandem.patients.forms import NewEpisodeForm
+from tandem.records.dates import DATE, check_date
 
 
 class ResolveForm(forms.Form):

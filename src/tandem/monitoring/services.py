@@ -10,8 +10,10 @@ from tandem.audit.trail import record_request
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
 from tandem.core.scoring import DECLINED, answer_text, safety_hits
-from tandem.monitoring.models import Contact, Flag, FlagStatus, Severity
+from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting, Severity
 from tandem.monitoring.tasks import after_change
+from tandem.patients.services import start_episode
+from tandem.planning.care_plan import carry_over
 
 # What the care team should do about an urgent safety answer, shown with the flag until a
 # service writes its own escalation steps.
@@ -38,8 +40,6 @@ def raise_flag(*, patient, rule: str, evidence_key: str, severity: str, evidence
 
 def escalation_steps(organisation_id) -> str:
     """The service's own escalation steps for safety answers, or Tandem's default."""
-    from tandem.monitoring.models import RuleSetting
-
     own = (RuleSetting.objects.filter(organisation_id=organisation_id, rule=SAFETY)
            .values_list("suggested_action", flat=True).first())
     return (own or "").strip() or SAFETY_STEPS
@@ -207,9 +207,6 @@ def record_contact(request, patient, form) -> Contact:
 def reengage(request, patient, form, flag: Flag | None = None):
     """Open a new episode for someone who left treatment: the post-exit monitoring episode
     closes, the care team stays, the last plan comes across as a draft, history is kept."""
-    from tandem.patients.services import start_episode
-    from tandem.planning.care_plan import carry_over
-
     episode = start_episode(request, patient, form)
     plan = carry_over(request, patient, episode) if form.cleaned_data.get("carry_plan") else None
     done = f"Re-engaged: a new episode started on {episode.start_date:%-d %B %Y}."

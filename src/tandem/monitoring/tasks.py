@@ -15,6 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from tandem.accounts.models import Organisation
+
+# Tasks queued before refresh_schedules moved to assessment.tasks still find it here too.
+from tandem.assessment.tasks import refresh_schedules
+from tandem.monitoring import evaluate
 from tandem.monitoring.models import Sweep
 
 log = logging.getLogger(__name__)
@@ -23,36 +28,14 @@ log = logging.getLogger(__name__)
 @task()
 def evaluate_patients(organisation_id: int, patient_ids: list[str]) -> dict:
     """Run the flag rules for these patients (after a check-up or another change)."""
-    from tandem.accounts.models import Organisation
-    from tandem.monitoring import evaluate
-
     org = Organisation.objects.get(pk=organisation_id)
     raised, updated = evaluate.evaluate_patients(org, patient_ids)
     return {"raised": raised, "updated": updated}
 
 
 @task()
-def refresh_schedules(organisation_id: int, patient_ids: list[str] | None = None) -> int:
-    """Recompute the next check-up of these patients (all the organisation's if None)."""
-    from tandem.accounts.models import Organisation
-    from tandem.assessment.services import refresh_schedules as refresh
-    from tandem.patients.models import Patient
-
-    org = Organisation.objects.get(pk=organisation_id)
-    ids = patient_ids or list(Patient.objects.filter(organisation=org).values_list("pk",
-                                                                                  flat=True))
-    for start in range(0, len(ids), 2000):
-        with transaction.atomic():
-            refresh(org, ids[start:start + 2000])
-    return len(ids)
-
-
-@task()
 def nightly_sweep(day: str) -> dict:
     """Recompute schedules, then evaluate every monitored patient (once per day)."""
-    from tandem.accounts.models import Organisation
-    from tandem.monitoring import evaluate
-
     for org in Organisation.objects.all():
         refresh_schedules.call(org.pk)
     totals = evaluate.sweep(datetime.date.fromisoformat(day))
@@ -75,11 +58,6 @@ def after_change(organisation_id, patient_ids, *, now: bool = False) -> None:
         except Exception:  # noqa: BLE001 - the save and its urgent flags must stand
             log.exception("Evaluating %s at once failed; queued for the worker instead", ids)
     evaluate_patients.enqueue(organisation_id, ids)
-
-
-def reevaluate(sender, *, patient_id, organisation_id, **kwargs) -> None:
-    """Receiver for the events of the apps below (planning.events): evaluate now."""
-    after_change(organisation_id, [patient_id], now=True)
 
 
 def sweep_due(now: datetime.datetime | None = None, hour: int = 2) -> str | None:

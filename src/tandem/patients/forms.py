@@ -13,31 +13,8 @@ from tandem.patients.models import (
     Patient,
     Setting,
 )
-from tandem.patients.versioning import VersionedForm
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-# No date on a record is before this (nor before the patient was born).
-EARLIEST = datetime.date(1900, 1, 1)
-# Planned dates (a care-team membership's start or end) are at most this far ahead.
-AHEAD = datetime.timedelta(days=366)
-
-
-def check_date(day: datetime.date, what: str, *, born: datetime.date | None = None,
-               planned: bool = False) -> datetime.date:
-    """Refuse a date that cannot be true on a patient's record: before they were born (or
-    before 1900), or in the future for what already happened (`planned`: more than a year
-    ahead). `what` starts the message, e.g. "The start date"."""
-    today = timezone.localdate()
-    if born is not None and day < born:
-        raise forms.ValidationError(
-            f"{what} is before the patient was born ({born.day} {born:%B %Y}).")
-    if day < EARLIEST:
-        raise forms.ValidationError(f"{what} cannot be before 1900.")
-    if planned and day > today + AHEAD:
-        raise forms.ValidationError(f"{what} cannot be more than a year ahead.")
-    if not planned and day > today:
-        raise forms.ValidationError(f"{what} cannot be in the future.")
-    return day
+from tandem.records.dates import DATE, check_date
+from tandem.records.versioning import VersionedForm
 
 
 class PatientForm(VersionedForm, forms.ModelForm):
@@ -204,37 +181,3 @@ class EndMemberForm(VersionedForm, forms.ModelForm):
         if end < self.instance.start_date:
             raise forms.ValidationError("The end date is before this person joined the team.")
         return check_date(end, "The end date", planned=True)
-
-
-class CaseloadFilterForm(forms.Form):
-    """Filters on the caseload; every field optional, a GET form."""
-
-    q = forms.CharField(label="Name or service ID", required=False, max_length=100)
-    team = forms.TypedChoiceField(label="Team", required=False, coerce=int, empty_value=None)
-    status = forms.ChoiceField(label="Episode", required=False,
-                               choices=[("", "Any"), *EpisodeStatus.choices])
-    flag = forms.ChoiceField(label="Flag", required=False)
-
-    def __init__(self, *args, teams=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        from tandem.core.flags import RULES
-
-        self.fields["team"].choices = [("", "All my teams"), *[(t.pk, t.name) for t in teams]]
-        self.fields["flag"].choices = [("", "Any or none"),
-                                       *[(code, spec.title) for code, spec in RULES.items()]]
-
-    def selects(self):
-        """Each choice field with its options as (value, label, selected), for the caseload
-        page to write out directly: Django's widget templates render each option as a
-        template of its own, a visible part of the page's time."""
-        for name in ("team", "status", "flag"):
-            field = self[name]
-            current = str(field.value() or "")
-            yield field, [(str(v), label, str(v) == current) for v, label in field.field.choices]
-
-    def filters(self):
-        from tandem.patients.caseload import Filters
-
-        d = self.cleaned_data
-        return Filters(search=d.get("q") or "", team=d.get("team"), status=d.get("status") or "",
-                       rule=d.get("flag") or "")

@@ -10,11 +10,23 @@ from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of
-from tandem.assessment.services import refresh_schedule
 from tandem.audit.trail import record_request
 from tandem.core.errors import Invalid
-from tandem.patients import versioning
-from tandem.patients.models import CareRole, CareTeam, CareTeamMember, Episode, EpisodeStatus
+from tandem.patients import events
+from tandem.patients.models import (
+    OPEN_STATUSES,
+    CareRole,
+    CareTeam,
+    CareTeamMember,
+    Episode,
+    EpisodeStatus,
+)
+from tandem.records import versioning
+
+
+def current_episode(patient):
+    """The patient's latest open episode (in treatment or post-exit monitoring), or None."""
+    return patient.episodes.filter(status__in=OPEN_STATUSES).order_by("-start_date").first()
 
 
 def check(form, loc=("body",), rename: dict[str, str] | None = None):
@@ -56,7 +68,7 @@ def register_patient(request, patient_form, episode_form):
             start_date=min(episode.start_date, timezone.localdate()),
         )
     record_request(request, "create", patient=patient, obj=patient)
-    refresh_schedule(patient)
+    events.episode_changed.send(Episode, patient=patient)
     return patient
 
 
@@ -75,7 +87,7 @@ def start_episode(request, patient, episode_form) -> Episode:
         setting=episode_form.cleaned_data["setting"],
     )
     record_request(request, "create", patient=patient, obj=episode)
-    refresh_schedule(patient)
+    events.episode_changed.send(Episode, patient=patient)
     return episode
 
 
@@ -98,5 +110,6 @@ def save_changes(request, patient, form):
     obj = versioning.save(form)
     record_request(request, "update", patient=patient, obj=obj)
     if isinstance(obj, Episode):
-        refresh_schedule(patient)  # an exit or a status change moves the check-up schedule
+        # an exit or a status change moves the check-up schedule
+        events.episode_changed.send(Episode, patient=patient)
     return obj

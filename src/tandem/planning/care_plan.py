@@ -14,11 +14,11 @@ import difflib
 from django.db import transaction
 from django.utils import timezone
 
-from tandem.assessment.services import current_episode
 from tandem.audit.trail import record_request
 from tandem.core import gas
 from tandem.core.gas import Rating
 from tandem.core.schedule import add_months
+from tandem.patients.services import current_episode
 from tandem.planning import events
 from tandem.planning.models import (
     ActionStatus,

@@ -8,7 +8,6 @@ import datetime
 from django import forms
 from django.utils import timezone
 
-from tandem.patients.forms import DATE, check_date
 from tandem.patients.models import CareTeamMember
 from tandem.planning.care_plan import default_review_date
 from tandem.planning.models import (
@@ -20,6 +19,7 @@ from tandem.planning.models import (
     PlanAction,
     Proposer,
 )
+from tandem.records.dates import DATE, check_date
 
 # A goal's target, or the end of a plan action, is at most this far ahead: GAS goals are
 # reviewed every 3 months, but a long-term aim (back in work, a tenancy kept) may take years;

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.assessment import registry
-from tandem.assessment.services import current_episode
 from tandem.audit.trail import record_request
 from tandem.core.agreement import Comparison, compare
+from tandem.patients.services import current_episode
 from tandem.planning.models import Goal, GoalTypeChange, PrioritySort, SortSession, Voice
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tandem.audit.models import Action, AuditEvent
 from tandem.audit.parts import patient_words
-from tandem.patients.forms import EARLIEST
+from tandem.core.dates import EARLIEST
 
 WINDOW_DAYS = 90
 PER_PAGE = 20

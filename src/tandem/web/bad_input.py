@@ -4,7 +4,7 @@ A NUL (\\x00) is never part of text a person typed, and PostgreSQL can neither s
 compare text holding one (the query fails: a 500). So a request carrying one is answered 400,
 naming the parameter or field: JSON `{"detail": ...}` under /api/ (technical words), a page in
 plain words elsewhere (patients see it too). (A JSON body's strings are checked by the API's
-parser, web.strict_json, which answers 422 naming the field.)"""
+parser, core.strict_json, which answers 422 naming the field.)"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from tandem.demo.load import ACCOUNTS, PORTAL_ACCOUNTS, load
+from tandem.web.management.commands.serve import serve
 
 
 class Command(BaseCommand):
@@ -34,8 +35,6 @@ class Command(BaseCommand):
             password = result.passwords.get(username, "(unchanged)")
             self.stdout.write(f"  {username:<12} {password}")
         if opts["serve"]:
-            from tandem.web.management.commands.serve import serve
-
             call_command("collectstatic", interactive=False, verbosity=0)
             self.stdout.write(f"Open http://{opts['host']}:{opts['port']}/ and sign in.")
             serve(opts["host"], opts["port"], 2, self.stdout)

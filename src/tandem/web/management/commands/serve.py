@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.wsgi import get_wsgi_application
+from gunicorn.app.base import BaseApplication
 
 
 class Command(BaseCommand):
@@ -20,9 +22,7 @@ class Command(BaseCommand):
 
 
 def serve(host: str, port: int, workers: int, out) -> None:
-    from gunicorn.app.base import BaseApplication
-
-    from tandem.wsgi import application
+    application = get_wsgi_application()
 
     class Tandem(BaseApplication):
         def load_config(self):

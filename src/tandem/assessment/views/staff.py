@@ -16,7 +16,8 @@ from tandem.assessment import registry, services
 from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted, token
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
-from tandem.patients.versioning import Change, Stale
+from tandem.core.scoring import answer_text
+from tandem.records.versioning import Change, Stale
 
 
 def results(request, patient_id):
@@ -151,7 +152,7 @@ def detail(request, patient_id, response_id):
     instrument = registry.get(patient.organisation, response.instrument_code)
     answers = []
     if instrument is not None:
-        answers = [(item, services.answer_text(instrument, item.id, response.answers.get(item.id)))
+        answers = [(item, answer_text(instrument, item.id, response.answers.get(item.id)))
                    for item in instrument.items]
     scales = []
     if instrument is not None and response.scores:

@@ -28,9 +28,9 @@ from tandem.assessment.models import (
     UploadedInstrument,
     UrgentAnswer,
 )
+from tandem.assessment.tasks import refresh_schedules
+from tandem.core import strict_json
 from tandem.core.instruments import DefinitionError, parse
-from tandem.monitoring.tasks import refresh_schedules
-from tandem.web import strict_json
 
 MAX_UPLOAD = 1_000_000  # bytes
 

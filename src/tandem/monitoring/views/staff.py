@@ -1,25 +1,20 @@
 """Staff pages for flags, contacts, re-engagement and the timeline. Access was decided by the
 permission layer; the patient the URL names is on `request.patient`."""
 
-import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
-from tandem.accounts.changes import differences, record_change, shown
-from tandem.assessment.forms import CHANGED, UNCHECKED, posted
-from tandem.core.flags import RULES
+from tandem.assessment.forms import posted
 from tandem.monitoring import services, timeline
 from tandem.monitoring.forms import (
     ContactForm,
     ReengageForm,
     ResolveForm,
-    RuleSettingForm,
-    rule_values,
 )
-from tandem.monitoring.models import SEVERITY_ORDER, Flag, RuleSetting
+from tandem.monitoring.models import SEVERITY_ORDER, Flag
 from tandem.patients.models import EpisodeStatus
 
 
@@ -103,59 +98,3 @@ def patient_timeline(request, patient_id):
     return render(request, "monitoring/timeline.html", {
         "patient": patient, "events": timeline.events(patient),
     })
-
-
-@transaction.atomic
-def rule_settings(request):
-    """Service admins: switch each early-warning rule on or off and set its thresholds.
-
-    Each rule's form carries the version of its saved row; the rows are locked and checked
-    before saving, so an admin whose page is older than another's save is told what changed
-    (their typed values stay in the form) instead of silently reverting it. Each rule changed
-    is an audit event saying what changed."""
-    org = request.user.organisation
-    rows = RuleSetting.objects.filter(organisation=org)
-    if request.method == "POST":
-        rows = rows.select_for_update()
-    saved = {s.rule: s for s in rows}
-    before = {code: rule_values(saved.get(code), spec) for code, spec in RULES.items()}
-    versions = {code: saved[code].version if code in saved else 0 for code in RULES}
-
-    def rule_forms(data):
-        return [RuleSettingForm(data, prefix=code, spec=spec,
-                                instance=(copy.copy(saved[code]) if code in saved else
-                                          RuleSetting(organisation=org, rule=code)))
-                for code, spec in RULES.items()]
-
-    forms = rule_forms(posted(request))
-    conflict = []
-    if request.method == "POST" and all(f.is_valid() for f in forms):
-        for f in forms:
-            code = f.spec.code
-            posted_version = f.cleaned_data.get("version")
-            if posted_version != versions[code]:  # none posted: cannot be checked, not saved
-                typed = rule_values(f.save(commit=False), f.spec)
-                what = UNCHECKED if posted_version is None else CHANGED
-                conflict.append((f.spec.title, what, [
-                    (label, shown(before[code][label]), shown(typed[label]))
-                    for label in typed if shown(before[code][label]) != shown(typed[label])]))
-        if conflict:
-            data = request.POST.copy()
-            for code, version in versions.items():
-                data[f"{code}-version"] = str(version)
-            forms = rule_forms(data)
-        else:
-            for f in forms:
-                code = f.spec.code
-                setting = f.save(commit=False)
-                changes = differences((label, before[code][label], value)
-                                      for label, value in rule_values(setting, f.spec).items())
-                if changes:
-                    setting.version = versions[code] + 1
-                    setting.save()
-                    record_change(request, "update", setting, [f"{code}: {', '.join(changes)}"])
-            messages.success(request, "Early-warning rules saved. They apply from the next "
-                                      "check.")
-            return redirect("manage:flag-rules")
-    return render(request, "monitoring/rule_settings.html",
-                  {"forms": forms, "conflict": conflict})

@@ -1,15 +1,18 @@
-"""Keep each patient's caseload entry (models.CaseloadEntry) in step with every save and delete
-of what it summarises. Bulk writes (bulk_create, bulk.insert_many/update_many) send no signals:
-their callers call `caseload.refresh` themselves."""
+"""Keep each patient's caseload entry (patients.models.CaseloadEntry) in step with every save and
+delete of what it summarises. Bulk writes (bulk_create, bulk.insert_many/update_many) send no
+model signals: their callers announce `patients.events.records_changed` instead, which this
+app receives too."""
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import connections
 from django.db.models.signals import post_delete, post_migrate, post_save
 
 from tandem.assessment.models import CheckupSchedule
+from tandem.caseload import entries as caseload
 from tandem.monitoring.models import Flag
-from tandem.patients import caseload
+from tandem.patients import events
 from tandem.patients.models import CareTeam, CareTeamMember, CaseloadEntry, Episode, Patient
 from tandem.planning.models import CarePlan, PlanVersion
 
@@ -46,8 +49,15 @@ def _fill_after_migrate(sender, using="default", **kwargs):
         caseload.refresh()
 
 
-def connect(app_config) -> None:
-    post_migrate.connect(_fill_after_migrate, sender=app_config, dispatch_uid="caseload-fill")
+def _records_changed(sender, *, patient_ids=None, **kwargs):
+    caseload.refresh(patient_ids)
+
+
+def connect() -> None:
+    # The table is the patients app's (the caseload app has no models of its own).
+    post_migrate.connect(_fill_after_migrate, sender=apps.get_app_config("patients"),
+                         dispatch_uid="caseload-fill")
+    events.records_changed.connect(_records_changed, dispatch_uid="caseload-records-changed")
     for signal in (post_save, post_delete):
         signal.connect(_patient_changed, sender=Patient, dispatch_uid=f"caseload-{signal}")
         for model in (Episode, Flag, CheckupSchedule, CarePlan):

@@ -15,7 +15,7 @@ from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
 from tandem.core.instruments import Instrument, Item
-from tandem.core.scoring import declined_safety, inconsistent
+from tandem.core.scoring import answer_text, declined_safety, inconsistent
 
 
 def pages(instrument: Instrument) -> list[list[Item]]:
@@ -146,7 +146,7 @@ def review(request, response_id):
     screens = pages(instrument)
     rows = [
         {"number": n, "item": item,
-         "answer": services.answer_text(instrument, item.id, response.answers.get(item.id))}
+         "answer": answer_text(instrument, item.id, response.answers.get(item.id))}
         for n, screen in enumerate(screens, start=1) for item in screen
     ]
     errors = {}

@@ -1,0 +1,38 @@
+"""Check-up pages: the staff's under /patients/ (the "patients" namespace), the patient's own
+under /portal/ ("portal") and the service admin's settings under /manage/ ("manage")."""
+
+from django.urls import path
+
+from tandem.assessment.views import admin
+from tandem.assessment.views import portal as mine
+from tandem.assessment.views import staff as views
+
+staff = [
+    path("<uuid:patient_id>/checkups/", views.results, name="checkups"),
+    path("<uuid:patient_id>/checkups/new/", views.new, name="checkup-new"),
+    path("<uuid:patient_id>/checkups/schedule/", views.schedule, name="checkup-schedule"),
+    path(
+        "<uuid:patient_id>/checkups/<uuid:response_id>/", views.entry, name="checkup-entry"
+    ),
+    path(
+        "<uuid:patient_id>/checkups/<uuid:response_id>/view/",
+        views.detail,
+        name="checkup-detail",
+    ),
+]
+portal = [
+    path("checkups/", mine.checkups, name="checkups"),
+    path("progress/", mine.progress, name="progress"),
+    path("checkups/start/<slug:code>/", mine.start, name="checkup-start"),
+    path("checkups/<uuid:response_id>/<int:number>/", mine.question, name="checkup-question"),
+    path("checkups/<uuid:response_id>/help/<int:number>/", mine.help_now, name="checkup-help"),
+    path("checkups/<uuid:response_id>/review/", mine.review, name="checkup-review"),
+    path("checkups/<uuid:response_id>/done/", mine.done, name="checkup-done"),
+]
+manage = [
+    path("checkups/", admin.settings_page, name="checkups"),
+    path("checkups/questionnaires/", admin.instruments, name="instruments"),
+    path("checkups/crisis-contacts/", admin.crisis_contacts, name="crisis-contacts"),
+    path("checkups/life-domains/", admin.life_domains, name="life-domains"),
+    path("checkups/urgent-answers/", admin.urgent_answers, name="urgent-answers"),
+]

@@ -1,0 +1,130 @@
+"""Who may open which patient: the permission layer's rules about patient records.
+
+- a practitioner or prescriber sees the patients whose care team they are on (active dates);
+- a team lead sees their team's patients;
+- a patient sees only their own record, and only through the portal;
+- nobody reaches another organisation's data: every lookup is scoped to the user's organisation.
+
+`visible_patients` and `changeable_patients` are the rule for many patients at once (lists,
+the caseload, bulk writes); `access_role` and the `PatientRecord` rule the same for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tandem.accounts.models import Role
+from tandem.accounts.permissions import (
+    CHANGES_RECORDS,
+    CLINICAL_STAFF,
+    Decision,
+    Rule,
+    roles_of,
+    team_ids,
+)
+from tandem.patients.models import CareTeamMember, Patient, active_membership
+
+
+def visible_patients(user) -> QuerySet:
+    """Patients this user may open as staff. Empty for everyone else."""
+    return _patients(user, {Role.PRACTITIONER, Role.PRESCRIBER})
+
+
+def changeable_patients(user) -> QuerySet:
+    """Patients whose records this user may change (the rule `access_role` applies to one
+    patient, for many at once): on the care team as a practitioner, or their team's lead."""
+    return _patients(user, {Role.PRACTITIONER})
+
+
+def _patients(user, member_roles: set[str]) -> QuerySet:
+    roles = roles_of(user)
+    q = Q(pk__in=[])
+    if roles & member_roles:
+        # A semi-join from the user's own memberships: cheap however many patients the
+        # organisation holds.
+        mine = CareTeamMember.objects.filter(
+            active_membership(timezone.localdate()), user=user
+        ).values("care_team__patient_id")
+        q |= Q(pk__in=mine)
+    lead_teams = team_ids(user, Role.TEAM_LEAD)
+    if lead_teams:
+        q |= Q(team_id__in=lead_teams)
+    return Patient.objects.filter(q, organisation_id=user.organisation_id)
+
+
+def access_role(user, patient) -> str | None:
+    """The role through which `user` may open `patient` as staff, or None."""
+    roles = roles_of(user)
+    if patient.organisation_id != user.organisation_id:
+        return None
+    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+        on_team = CareTeamMember.objects.filter(
+            active_membership(timezone.localdate()), care_team__patient=patient, user=user
+        ).exists()
+        if on_team:
+            return Role.PRACTITIONER if Role.PRACTITIONER in roles else Role.PRESCRIBER
+    if patient.team_id in team_ids(user, Role.TEAM_LEAD):
+        return Role.TEAM_LEAD
+    return None
+
+
+def portal_patient(user):
+    """The patient record a portal user owns, or None."""
+    if Role.PATIENT not in roles_of(user):
+        return None
+    return Patient.objects.filter(portal_user=user, organisation_id=user.organisation_id).first()
+
+
+class PatientRecord(Rule):
+    """Staff access to one patient, named by the URL's `patient_id`. Hidden (404) otherwise."""
+
+    def __init__(self, change: bool = False, methods_that_change: Iterable[str] = ()):
+        self.change = change
+        self.methods_that_change = set(methods_that_change)
+
+    def decide(self, request, kwargs):
+        try:
+            patient = (
+                Patient.objects.filter(
+                    pk=kwargs.get("patient_id"), organisation_id=request.user.organisation_id
+                )
+                .select_related("team")
+                .first()
+            )
+        except ValidationError:  # not a patient id at all
+            patient = None
+        if not roles_of(request.user) & set(CLINICAL_STAFF):
+            return Decision(False, patient=patient)
+        if patient is None:
+            return Decision(False, status=404)
+        role = access_role(request.user, patient)
+        if role is None:
+            return Decision(False, status=404, patient=patient)
+        changing = self.change or request.method in self.methods_that_change
+        if changing and role not in CHANGES_RECORDS:
+            return Decision(False, patient=patient)
+        request.patient = patient
+        return Decision(True, role=role)
+
+
+class Portal(Rule):
+    """A patient's own record, through the portal."""
+
+    def decide(self, request, kwargs):
+        patient = portal_patient(request.user)
+        if patient is None:
+            return Decision(False)
+        request.patient = patient
+        return Decision(True, role=Role.PATIENT)
+
+
+READ_PATIENT = PatientRecord()
+CHANGE_PATIENT = PatientRecord(change=True)
+API_PATIENT = PatientRecord(methods_that_change={"POST", "PUT", "PATCH", "DELETE"})
+# A page anyone on the care team may read, whose form (POST) only those who change records use.
+READ_PATIENT_POST_CHANGES = PatientRecord(methods_that_change={"POST"})
+PORTAL = Portal()

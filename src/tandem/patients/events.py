@@ -1,0 +1,14 @@
+"""What the patients app announces, for the apps above it to act on. Django signals, sent
+inside the saving transaction; the patients app itself imports nothing above it.
+
+- `episode_changed`: an episode started, changed or ended (`patient`), so the check-up
+  schedule is worked out again (assessment).
+- `records_changed`: a bulk write in any app changed these patients' records without model
+  signals (`patient_ids`; None: every patient), so what summarises them is brought up to date
+  (the caseload).
+"""
+
+from django.dispatch import Signal
+
+episode_changed = Signal()
+records_changed = Signal()

@@ -1,0 +1,1 @@
+"""Records every clinical app keeps: the tenant base models and the one versioned save."""
