@@ -17,7 +17,6 @@ import threading
 import time
 from collections import Counter
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -36,6 +35,7 @@ from django.utils import timezone
 from tandem.accounts.models import Organisation, Role, Team
 from tandem.assessment.models import UploadedInstrument
 from tandem.audit import trail
+from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
 from tandem.monitoring.models import Contact
 from tandem.patients import services
@@ -428,10 +428,9 @@ def test_an_event_recorded_in_a_savepoint_rolled_back_leaves_no_gap_in_the_chain
                 raise ValueError("changed my mind")
         except ValueError:
             pass
-        last = trail.record_many(SimpleNamespace(
-            user=world.users["practitioner"], access_role="practitioner",
-            get_full_path=lambda: "/patients/", headers={}, GET={},
-            META={"REMOTE_ADDR": "10.0.0.1"}), "search", [(world.p1.pk, "caseload", "")])
+        last = trail.record_many(
+            Actor(world.users["practitioner"], "practitioner", "10.0.0.1", "/patients/"),
+            "search", [(world.p1.pk, "caseload", "")])
     assert last == 1
     assert not AuditEvent.objects.filter(action="update").exists()
     chain = list(AuditEvent.objects.filter(organisation=world.org).order_by("seq")

@@ -143,7 +143,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "tandem.accounts.lockout.OwnAttemptsHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "tandem.audit.trail.client_address"
+AXES_CLIENT_IP_CALLABLE = "tandem.audit.actor.client_address"
 
 # Email (a new person's link to set their password; a reset an admin sends): SMTP when
 # TANDEM_EMAIL_HOST is set, otherwise printed to the console (the demo, development). Tests

@@ -22,6 +22,7 @@ from tandem.accounts.changes import difference, record_change
 from tandem.accounts.forms import AccountEmailForm, TeamForm, UserForm
 from tandem.accounts.models import Role, RoleGrant, Team, User
 from tandem.audit import trail
+from tandem.audit.actor import client_address
 from tandem.records import versioning
 
 # After an admin changes someone's address, no reset link goes to the new one for this long:
@@ -162,7 +163,7 @@ def after_commit(request, user, what: str, send) -> None:
     not answer, the save stands, and the failure is logged and recorded on the account's
     audit trail (the admin's message was already shown), so nobody relies on a link that was
     never sent."""
-    actor, path, client = request.user, request.path[:300], trail.client_address(request)
+    actor, path, client = request.user, request.path[:300], client_address(request)
 
     def attempt():
         try:
@@ -196,7 +197,7 @@ class SetPasswordView(PasswordResetConfirmView):
         sent = (f"sent at {user.link_sent_by}'s request" if user.link_sent_by
                 else "for a new account")
         trail.record(organisation=user.organisation_id, action="update", actor=user, obj=user,
-                     path=self.request.path[:300], client=trail.client_address(self.request),
+                     path=self.request.path[:300], client=client_address(self.request),
                      detail=f"password set from the link emailed to {user.email} ({sent})")
         return response
 

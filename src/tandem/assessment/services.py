@@ -25,6 +25,7 @@ from tandem.assessment.models import (
     ResponseStatus,
     UrgentAnswer,
 )
+from tandem.audit.actor import Actor
 from tandem.audit.trail import record_many, record_request
 from tandem.bulk import insert_many, update_many
 from tandem.core import schedule as sched
@@ -249,7 +250,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
     with transaction.atomic():
         insert_many(Response, RESPONSE_COLUMNS, rows)
         flags = events.batch_safety(org.pk, checked)
-        record_many(request, "create", [(row[2], "response", row[0]) for row in rows])
+        record_many(Actor.of(request), "create", [(row[2], "response", row[0]) for row in rows])
         refresh_schedules(org, [row[2] for row in rows])
         events.checkups_completed.send(Response, organisation_id=org.pk,
                                        patient_ids={row[2] for row in rows}, now=False)

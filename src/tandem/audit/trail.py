@@ -31,6 +31,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent, ChainHead
 from tandem.bulk import insert_many
 from tandem.core.audit_chain import (
@@ -188,23 +189,6 @@ def _lock_head(organisation_id: int) -> tuple[int, str]:
     return found
 
 
-def client_address(request) -> str | None:
-    """The client's address: the TCP peer, or, with TANDEM_BEHIND_PROXY, the address our own
-    proxy appended last to X-Forwarded-For (earlier entries are client-supplied and untrusted).
-    Sign-in throttling (AXES_CLIENT_IP_CALLABLE) uses this too."""
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def purpose_of_use(request) -> str:
-    """Why the request says it was made: its X-Purpose-Of-Use header or ?purpose=."""
-    return request.headers.get("X-Purpose-Of-Use", "") or request.GET.get("purpose", "")
-
-
 def text(value: str) -> str:
     """Text as stored in an event: without NUL characters, which PostgreSQL cannot store (a
     header may carry one; the NUL middleware refuses them in parameters and fields only)."""
@@ -250,17 +234,16 @@ def record(
     return event
 
 
-def record_many(request, action: str, objects) -> int:
-    """Append one event per (patient id, object type, object id) for this request, in one
+def record_many(actor: Actor, action: str, objects) -> int:
+    """Append one event per (patient id, object type, object id) for this actor, in one
     insert and one seal for the lot."""
-    user = request.user
+    user = actor.user
     now = timezone.now()
     common = {
         "organisation_id": user.organisation_id, "actor_id": user.pk,
-        "actor_username": user.username, "role": getattr(request, "access_role", ""),
-        "action": action, "path": request.get_full_path()[:300],
-        "client_address": client_address(request), "occurred_at": now,
-        "purpose": text(purpose_of_use(request))[:200],
+        "actor_username": user.username, "role": actor.role, "action": action,
+        "path": actor.path[:300], "client_address": actor.address, "occurred_at": now,
+        "purpose": text(actor.purpose)[:200],
     }
     events = [AuditEvent(**common, patient_id=patient_id, object_type=object_type,
                          object_id=str(object_id))
@@ -269,20 +252,25 @@ def record_many(request, action: str, objects) -> int:
     return len(events)
 
 
-def record_request(request, action: str, *, patient=None, obj=None, role: str = "", **kw):
-    user = request.user
+def record_by(actor: Actor, action: str, *, patient=None, obj=None, role: str = "", **kw):
+    """Append one event done by `actor` (its role unless `role` says otherwise)."""
     return record(
-        organisation=user.organisation_id,
+        organisation=actor.organisation_id,
         action=action,
-        actor=user,
-        role=role or getattr(request, "access_role", ""),
+        actor=actor.user,
+        role=role or actor.role,
         patient=patient,
         obj=obj,
-        path=request.get_full_path(),
-        client=client_address(request),
-        purpose=purpose_of_use(request),
+        path=actor.path,
+        client=actor.address,
+        purpose=actor.purpose,
         **kw,
     )
+
+
+def record_request(request, action: str, **kw):
+    """Append one event done by the person making this request (`record_by`)."""
+    return record_by(Actor.of(request), action, **kw)
 
 
 def verify(organisation=None) -> list[tuple[object, Break]]:

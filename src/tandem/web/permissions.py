@@ -50,6 +50,7 @@ from tandem.accounts.permissions import (
     roles_of,
 )
 from tandem.audit import trail
+from tandem.audit.actor import Actor
 from tandem.patients.access import (
     API_PATIENT,
     CHANGE_PATIENT,
@@ -395,4 +396,4 @@ def record_listing(request, listing, response) -> None:
             raise RuntimeError(f"the view of {request.path} did not name the patients it showed")
     part = listing.searched if request.GET.get("q", "").strip() else listing.part
     ids = list(dict.fromkeys(shown)) or [None]
-    trail.record_many(request, "search", [(patient_id, part, "") for patient_id in ids])
+    trail.record_many(Actor.of(request), "search", [(patient_id, part, "") for patient_id in ids])
