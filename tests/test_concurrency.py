@@ -325,9 +325,9 @@ def failing(monkeypatch, error, times):
     calls = []
     real = services.save_changes
 
-    def save_changes(request, patient, form):
+    def save_changes(actor, patient, form):
         calls.append(1)
-        saved = real(request, patient, form)
+        saved = real(actor, patient, form)
         if len(calls) <= times:
             raise error
         return saved

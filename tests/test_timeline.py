@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tandem.audit.actor import Actor
 from tandem.monitoring import services as monitoring
 from tandem.monitoring.models import Contact
 from tandem.monitoring.timeline import KINDS, Event, events
@@ -30,10 +31,10 @@ ALL_KINDS = set(KINDS)
 QUERIES = 10
 
 
-def _request(user):
+def _actor(user):
     request = RequestFactory().post("/")
     request.user = user
-    return request
+    return Actor.of(request)
 
 
 def add_round(world, n: int) -> None:
@@ -68,7 +69,7 @@ def add_round(world, n: int) -> None:
         patient=patient, rule="return-to-use", evidence_key=f"round-{n}", severity="high",
         evidence=f"Heroin use reported in the TOP, round {n}")
     assert created
-    monitoring.resolve(_request(world.users["practitioner"]), flag, "Called; review brought on")
+    monitoring.resolve(_actor(world.users["practitioner"]), flag, "Called; review brought on")
     Contact.objects.create(organisation=world.org, patient=patient, method="phone",
                            on=TODAY - datetime.timedelta(days=n), note=f"Checked in, round {n}",
                            recorded_by=world.users["practitioner"])

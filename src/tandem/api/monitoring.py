@@ -15,6 +15,7 @@ from ninja.pagination import paginate
 from pydantic import StrictBool, WithJsonSchema
 
 from tandem.api.paging import MAX_ID, MAX_LIMIT, MAX_OFFSET, Paging
+from tandem.audit.actor import Actor
 from tandem.caseload import entries as caseload_query
 from tandem.core.errors import Invalid
 from tandem.monitoring import services, timeline
@@ -83,7 +84,7 @@ def patient_flags(request: HttpRequest, patient_id: uuid.UUID, status: FlagStatu
 def acknowledge(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID):
     flag = get_object_or_404(Flag.objects.select_for_update(), pk=flag_id,
                              patient=request.patient)
-    return services.acknowledge(request, flag)
+    return services.acknowledge(Actor.of(request), flag)
 
 
 @router.post("/patients/{uuid:patient_id}/flags/{uuid:flag_id}/resolve", response=FlagOut,
@@ -97,7 +98,7 @@ def resolve(request: HttpRequest, patient_id: uuid.UUID, flag_id: uuid.UUID, dat
     if not data.action_taken.strip():
         raise Invalid([{"loc": ["body", "action_taken"],
                         "msg": "Write what was done before resolving the flag."}])
-    return services.resolve(request, flag, data.action_taken, in_error=data.in_error)
+    return services.resolve(Actor.of(request), flag, data.action_taken, in_error=data.in_error)
 
 
 class CaseloadRow(Schema):

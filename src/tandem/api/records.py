@@ -20,6 +20,7 @@ from ninja import Field, NinjaAPI, Schema, Status
 
 from tandem.accounts.permissions import staff_teams
 from tandem.api import schemas as s
+from tandem.audit.actor import Actor
 from tandem.core.errors import Invalid
 from tandem.patients import services
 from tandem.patients.forms import EpisodeForm, PatientForm
@@ -105,7 +106,7 @@ def _patch(request, body: Schema, instance, form_class, out, rename=None, **form
             data["version"] = version
             form = form_class(data, instance=instance, **form_kwargs)
             services.check(form, rename=rename)
-            saved = services.save_changes(request, request.patient, form)
+            saved = services.save_changes(Actor.of(request), request.patient, form)
     except versioning.Stale as stale:
         current = stale.current
         return Status(409, {"detail": {

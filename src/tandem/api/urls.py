@@ -24,6 +24,7 @@ from tandem.api.monitoring import router as monitoring
 from tandem.api.paging import Paging
 from tandem.api.priorities import router as priorities
 from tandem.api.records import register as add_record_changes
+from tandem.audit.actor import Actor
 from tandem.core import strict_json
 from tandem.core.errors import Invalid
 from tandem.patients import services
@@ -132,7 +133,7 @@ def create_patient(request: HttpRequest, body: s.PatientIn):
     services.check(episode_form, rename={"start_date": "episode_start_date",
                                          "setting": "episode_setting"})
     with transaction.atomic():
-        patient = services.register_patient(request, patient_form, episode_form)
+        patient = services.register_patient(Actor.of(request), patient_form, episode_form)
     return Status(201, patient)
 
 
@@ -160,7 +161,7 @@ def create_episode(request: HttpRequest, patient_id: uuid.UUID, body: s.EpisodeI
     form = NewEpisodeForm(body.dict(), patient=request.patient)
     services.check(form)
     with transaction.atomic():
-        episode = services.start_episode(request, request.patient, form)
+        episode = services.start_episode(Actor.of(request), request.patient, form)
     return Status(201, episode)
 
 
@@ -195,6 +196,6 @@ def add_member(request: HttpRequest, patient_id: uuid.UUID, body: s.MemberIn):
     form = MemberForm(data, organisation=request.user.organisation, patient=request.patient)
     services.check(form, rename={"user": "user_id"})
     with transaction.atomic():
-        member = services.add_member(request, request.patient, form)
+        member = services.add_member(Actor.of(request), request.patient, form)
     return Status(201, member)
 

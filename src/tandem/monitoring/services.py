@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tandem.audit.trail import record_request
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
 from tandem.core.scoring import DECLINED, answer_text, safety_hits
@@ -167,48 +168,48 @@ def open_flags(patient):
     return patient.flags.filter(status=FlagStatus.ACTIVE)
 
 
-def acknowledge(request, flag: Flag) -> Flag:
+def acknowledge(actor: Actor, flag: Flag) -> Flag:
     """A practitioner has seen the flag and is dealing with it (it stays open)."""
     if flag.acknowledged_at is None and flag.is_open:
-        flag.acknowledged_at, flag.acknowledged_by = timezone.now(), request.user
+        flag.acknowledged_at, flag.acknowledged_by = timezone.now(), actor.user
         flag.save(update_fields=["acknowledged_at", "acknowledged_by"])
-        record_request(request, "update", patient=flag.patient, obj=flag)
+        record_by(actor, "update", patient=flag.patient, obj=flag)
     return flag
 
 
-def resolve(request, flag: Flag, action_taken: str, *, in_error: bool = False) -> Flag:
+def resolve(actor: Actor, flag: Flag, action_taken: str, *, in_error: bool = False) -> Flag:
     """Close the flag with what was done (required); it stays in the history. `in_error`:
     the flag should never have been raised (FHIR status entered-in-error)."""
     if not action_taken.strip():
         raise ValueError("action_taken is required")
     now = timezone.now()
     if flag.acknowledged_at is None:
-        flag.acknowledged_at, flag.acknowledged_by = now, request.user
+        flag.acknowledged_at, flag.acknowledged_by = now, actor.user
     flag.status = FlagStatus.ENTERED_IN_ERROR if in_error else FlagStatus.INACTIVE
-    flag.resolved_at, flag.resolved_by = now, request.user
+    flag.resolved_at, flag.resolved_by = now, actor.user
     flag.action_taken = action_taken.strip()
     flag.save()
-    record_request(request, "update", patient=flag.patient, obj=flag)
+    record_by(actor, "update", patient=flag.patient, obj=flag)
     return flag
 
 
-def record_contact(request, patient, form) -> Contact:
+def record_contact(actor: Actor, patient, form) -> Contact:
     contact = form.save(commit=False)
     contact.organisation_id = patient.organisation_id
     contact.patient = patient
-    contact.recorded_by = request.user
+    contact.recorded_by = actor.user
     contact.save()
-    record_request(request, "create", patient=patient, obj=contact)
+    record_by(actor, "create", patient=patient, obj=contact)
     after_change(patient.organisation_id, [patient.pk], now=True)  # may end "no contact"
     return contact
 
 
 @transaction.atomic
-def reengage(request, patient, form, flag: Flag | None = None):
+def reengage(actor: Actor, patient, form, flag: Flag | None = None):
     """Open a new episode for someone who left treatment: the post-exit monitoring episode
     closes, the care team stays, the last plan comes across as a draft, history is kept."""
-    episode = start_episode(request, patient, form)
-    plan = carry_over(request, patient, episode) if form.cleaned_data.get("carry_plan") else None
+    episode = start_episode(actor, patient, form)
+    plan = carry_over(actor, patient, episode) if form.cleaned_data.get("carry_plan") else None
     done = f"Re-engaged: a new episode started on {episode.start_date:%-d %B %Y}."
     # The flag that prompted it, and those about the old episode's schedule and contact (the
     # new episode starts its own), are dealt with; any other open flag stays for the team.
@@ -216,5 +217,5 @@ def reengage(request, patient, form, flag: Flag | None = None):
     for item in ([flag] if flag is not None else []) + stale:
         item.refresh_from_db()
         if item.is_open:
-            resolve(request, item, done)
+            resolve(actor, item, done)
     return episode, plan

@@ -1,7 +1,8 @@
 """Changes to patients, episodes and care teams, shared by the web pages and the API.
 
-Each function takes forms that were validated (the forms hold the rules, so web and API
-validate identically), makes the change, and writes its audit events.
+Each function takes who is acting (an `Actor`: the pages and the API build one from the
+request) and forms that were validated (the forms hold the rules, so web and API validate
+identically), makes the change, and writes its audit events.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from django.utils import timezone
 
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of
-from tandem.audit.trail import record_request
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
 from tandem.core.errors import Invalid
 from tandem.patients import events
 from tandem.patients.models import (
@@ -42,8 +44,8 @@ def check(form, loc=("body",), rename: dict[str, str] | None = None):
     raise Invalid(errors)
 
 
-def register_patient(request, patient_form, episode_form):
-    org = request.user.organisation
+def register_patient(actor: Actor, patient_form, episode_form):
+    org = actor.user.organisation
     born = patient_form.cleaned_data["date_of_birth"]
     if episode_form.cleaned_data["start_date"] < born:
         # The web page gives the episode form the birth date (it says so by the field); a
@@ -59,39 +61,39 @@ def register_patient(request, patient_form, episode_form):
         start_date=episode_form.cleaned_data["start_date"],
         setting=episode_form.cleaned_data["setting"],
     )
-    if Role.PRACTITIONER in roles_of(request.user):
+    if Role.PRACTITIONER in roles_of(actor.user):
         CareTeamMember.objects.create(
             organisation=org,
             care_team=care_team,
-            user=request.user,
+            user=actor.user,
             role=CareRole.KEYWORKER,
             start_date=min(episode.start_date, timezone.localdate()),
         )
-    record_request(request, "create", patient=patient, obj=patient)
+    record_by(actor, "create", patient=patient, obj=patient)
     events.episode_changed.send(Episode, patient=patient)
     return patient
 
 
-def start_episode(request, patient, episode_form) -> Episode:
+def start_episode(actor: Actor, patient, episode_form) -> Episode:
     """Open a new episode. A re-entry closes the post-exit monitoring episode; history stays."""
     start = episode_form.cleaned_data["start_date"]
     for previous in patient.episodes.filter(status=EpisodeStatus.MONITORING):
         previous.status = EpisodeStatus.FINISHED
         previous.closed_date = start
         versioning.bump(previous, ["status", "closed_date"])  # an open edit form is now stale
-        record_request(request, "update", patient=patient, obj=previous)
+        record_by(actor, "update", patient=patient, obj=previous)
     episode = Episode.objects.create(
         organisation=patient.organisation,
         patient=patient,
         start_date=start,
         setting=episode_form.cleaned_data["setting"],
     )
-    record_request(request, "create", patient=patient, obj=episode)
+    record_by(actor, "create", patient=patient, obj=episode)
     events.episode_changed.send(Episode, patient=patient)
     return episode
 
 
-def add_member(request, patient, member_form) -> CareTeamMember:
+def add_member(actor: Actor, patient, member_form) -> CareTeamMember:
     care_team, _ = CareTeam.objects.get_or_create(
         patient=patient, defaults={"organisation": patient.organisation}
     )
@@ -99,16 +101,16 @@ def add_member(request, patient, member_form) -> CareTeamMember:
     member.organisation = patient.organisation
     member.care_team = care_team
     member.save()
-    record_request(request, "create", patient=patient, obj=member)
+    record_by(actor, "create", patient=patient, obj=member)
     return member
 
 
-def save_changes(request, patient, form):
+def save_changes(actor: Actor, patient, form):
     """Save a validated ModelForm (a VersionedForm) that changes this patient's record, and
     audit it. Raises versioning.Stale, saving nothing, if someone saved the record since the
     version the form was opened at."""
     obj = versioning.save(form)
-    record_request(request, "update", patient=patient, obj=obj)
+    record_by(actor, "update", patient=patient, obj=obj)
     if isinstance(obj, Episode):
         # an exit or a status change moves the check-up schedule
         events.episode_changed.send(Episode, patient=patient)

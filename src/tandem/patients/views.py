@@ -6,6 +6,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.accounts.permissions import staff_teams
+from tandem.audit.actor import Actor
 from tandem.patients import services
 from tandem.patients.forms import (
     EndMemberForm,
@@ -28,7 +29,7 @@ def patient_new(request):
     born = form.cleaned_data["date_of_birth"] if form.is_valid() else None
     episode_form = NewEpisodeForm(request.POST or None, prefix="episode", born=born)
     if request.method == "POST" and form.is_valid() and episode_form.is_valid():
-        patient = services.register_patient(request, form, episode_form)
+        patient = services.register_patient(Actor.of(request), form, episode_form)
         messages.success(request, f"Registered {patient.name}.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/new.html", {"form": form, "episode_form": episode_form})
@@ -39,7 +40,7 @@ def _save_versioned(request, patient, form, make_form):
     opened, nothing is saved: (the form again with everything typed, now carrying the current
     version; what changed) for the page to show."""
     try:
-        services.save_changes(request, patient, form)
+        services.save_changes(Actor.of(request), patient, form)
     except versioning.Stale as stale:
         return versioning.form_again(request, make_form, stale), stale
     return None
@@ -70,7 +71,7 @@ def episode_new(request, patient_id):
     patient = request.patient
     form = NewEpisodeForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
-        services.start_episode(request, patient, form)
+        services.start_episode(Actor.of(request), patient, form)
         messages.success(request, "New episode started.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/episode_new.html", {"form": form, "patient": patient})
@@ -102,7 +103,7 @@ def member_new(request, patient_id):
     patient = request.patient
     form = MemberForm(request.POST or None, organisation=patient.organisation, patient=patient)
     if request.method == "POST" and form.is_valid():
-        member = services.add_member(request, patient, form)
+        member = services.add_member(Actor.of(request), patient, form)
         messages.success(request, f"Added {member.person_name} to the care team.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "patients/member_new.html", {"form": form, "patient": patient})

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.assessment.forms import posted
+from tandem.audit.actor import Actor
 from tandem.monitoring import services, timeline
 from tandem.monitoring.forms import (
     ContactForm,
@@ -37,7 +38,7 @@ def flag(request, patient_id, flag_id):
     form = ResolveForm(prefix="resolve")
     if request.method == "POST":
         if "acknowledge" in request.POST:
-            services.acknowledge(request, item)
+            services.acknowledge(Actor.of(request), item)
             messages.success(request, "Flag acknowledged: the care team can see you have it.")
             return redirect("patients:flag", patient_id=patient.pk, flag_id=item.pk)
         form = ResolveForm(posted(request), prefix="resolve")
@@ -45,7 +46,7 @@ def flag(request, patient_id, flag_id):
             messages.info(request, "This flag was already resolved.")
             return redirect("patients:flag", patient_id=patient.pk, flag_id=item.pk)
         if form.is_valid():
-            services.resolve(request, item, form.cleaned_data["action_taken"],
+            services.resolve(Actor.of(request), item, form.cleaned_data["action_taken"],
                              in_error=form.cleaned_data["in_error"])
             messages.success(request, "Flag resolved. It stays in their history.")
             return redirect("patients:detail", patient_id=patient.pk)
@@ -62,7 +63,7 @@ def contact_new(request, patient_id):
     patient = request.patient
     form = ContactForm(posted(request), patient=patient)
     if request.method == "POST" and form.is_valid():
-        services.record_contact(request, patient, form)
+        services.record_contact(Actor.of(request), patient, form)
         messages.success(request, "Contact recorded.")
         return redirect("patients:detail", patient_id=patient.pk)
     return render(request, "monitoring/contact_new.html", {"form": form, "patient": patient})
@@ -74,7 +75,7 @@ def reengage(request, patient_id):
     prompting = _flag_named(patient, request.GET.get("flag") or request.POST.get("flag"))
     form = ReengageForm(posted(request), patient=patient)
     if request.method == "POST" and form.is_valid():
-        episode, plan = services.reengage(request, patient, form, prompting)
+        episode, plan = services.reengage(Actor.of(request), patient, form, prompting)
         text = "New episode started. The care team is unchanged"
         text += (", and their last plan is a draft to revisit together." if plan else ".")
         messages.success(request, text)
