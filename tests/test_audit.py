@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from tandem.audit import trail
+from tandem.audit.actor import Actor
 from tandem.audit.models import AppendOnlyError, AuditEvent
 
 
@@ -201,7 +202,7 @@ def test_a_long_change_summary_is_kept_whole_in_the_chain(world):
 
     changes = [f"name {'Team B' * 10}→{'Team Bee' * 40}", "members —→" + ",".join(
         f"user{n}" for n in range(80))]
-    record_change(admin_request(world), "update", world.team_b, changes)
+    record_change(Actor.of(admin_request(world)), "update", world.team_b, changes)
     event = AuditEvent.objects.get(object_type="team", object_id=str(world.team_b.pk))
     assert event.detail == "changed: " + "; ".join(changes)
     assert len(event.detail) > 600
@@ -237,7 +238,7 @@ def test_an_event_without_a_detail_is_linked_as_events_were_before_details(world
 def test_the_audit_trail_page_shows_the_detail_and_the_purpose(world):
     from tandem.accounts.changes import record_change
 
-    record_change(admin_request(world), "update", world.team_b,
+    record_change(Actor.of(admin_request(world)), "update", world.team_b,
                   ["name Team B→" + "Team Bee " * 30 + "end of the name"])
     page = world.client("auditor").get("/audit/").content.decode()
     assert "end of the name" in page and "governance" in page

@@ -2,11 +2,12 @@
 what changed, e.g. "changed: roles practitioner→practitioner,team_lead; teams A→A,B".
 
 The summary is the event's `detail`, whole (hashed into the chain like every other field); its
-`purpose` is the request's purpose of use, as for any other event."""
+`purpose` is the actor's purpose of use (the request's), as for any other event."""
 
 from __future__ import annotations
 
 from tandem.audit import trail
+from tandem.audit.actor import Actor
 
 EMPTY = "—"
 
@@ -34,10 +35,10 @@ def differences(pairs) -> list[str]:
     return [d for label, before, after in pairs if (d := difference(label, before, after))]
 
 
-def record_change(request, action: str, obj, changes: list[str], *, prefix: str = "changed: ",
-                  object_type: str = "", object_id: str = "", patient=None) -> None:
-    """One audit event for `obj` (or the named object), its detail the summary of changes (none
-    when nothing changed); `patient` names whose record it is part of."""
-    trail.record_request(request, action, obj=obj, object_type=object_type,
-                         object_id=object_id, patient=patient,
-                         detail=prefix + "; ".join(changes) if changes else "")
+def record_change(actor: Actor, action: str, obj, changes: list[str], *,
+                  prefix: str = "changed: ", object_type: str = "", object_id: str = "",
+                  patient=None) -> None:
+    """One audit event by `actor` for `obj` (or the named object), its detail the summary of
+    changes (none when nothing changed); `patient` names whose record it is part of."""
+    trail.record_by(actor, action, obj=obj, object_type=object_type, object_id=object_id,
+                    patient=patient, detail=prefix + "; ".join(changes) if changes else "")

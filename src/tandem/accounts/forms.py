@@ -1,12 +1,9 @@
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 
-from tandem.accounts.changes import differences
-from tandem.accounts.models import Role, RoleGrant, Team, User
+from tandem.accounts.models import Role, Team, User
 from tandem.records import versioning
 from tandem.records.versioning import VersionedForm
 
@@ -15,8 +12,8 @@ TEAM_ROLES = {Role.PRACTITIONER, Role.TEAM_LEAD}
 
 
 class TeamForm(VersionedForm, forms.ModelForm):
-    """A team's name. Saved over an existing team with `versioning.save`: a form opened
-    before someone else's save saves nothing."""
+    """A team's name, checked; saved by `services.save_team`, over an existing team with
+    `versioning.save`: a form opened before someone else's save saves nothing."""
 
     class Meta:
         model = Team
@@ -25,6 +22,7 @@ class TeamForm(VersionedForm, forms.ModelForm):
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
+        self.name_before = self.instance.name if self.instance.pk else None
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -35,23 +33,22 @@ class TeamForm(VersionedForm, forms.ModelForm):
             raise forms.ValidationError("A team with this name already exists.")
         return name
 
-    def save(self, commit=True):
-        self.instance.organisation = self.organisation
-        return super().save(commit)
-
 
 class UserForm(VersionedForm, forms.ModelForm):
-    """Create or edit a staff account: details, roles and the teams they apply to.
+    """Create or edit a staff account: details, roles and the teams they apply to, checked
+    here and saved by `services.save_user`. `before` is the account as the form was opened
+    on (None for a new one), for the audit trail.
 
     No password: a new person is emailed a link to set their own, and an admin can send a
     reset (views.password_reset); an admin never chooses anyone's password. Nobody changes
     their own roles, teams or active state: for their own account those fields are not offered,
-    and posting them is refused. `changes` lists what a save changed, for the audit trail.
+    and posting them is refused.
 
     Like every editable record (tandem.records.versioning), an account carries the version
     its form was opened at: a save from a form opened before another admin's save (or posted
     without a version) saves nothing and raises `versioning.Stale`, its changes including the
-    roles and teams. An admin's change of the address is dated (views.password_reset)."""
+    roles and teams (`grant_differences`). An admin's change of the address is dated
+    (views.password_reset)."""
 
     roles = forms.MultipleChoiceField(
         choices=STAFF_ROLES, widget=forms.CheckboxSelectMultiple, required=True
@@ -79,7 +76,6 @@ class UserForm(VersionedForm, forms.ModelForm):
             "is changed.")
         self.own = self.instance.pk is not None and self.instance.pk == editor.pk
         self.before = snapshot(self.instance) if self.instance.pk else None
-        self.changes: list[str] = []
         if self.own:
             for name in ("roles", "teams", "is_active"):
                 del self.fields[name]
@@ -97,49 +93,6 @@ class UserForm(VersionedForm, forms.ModelForm):
         if roles & TEAM_ROLES and not data.get("teams"):
             self.add_error("teams", "Choose at least one team for a practitioner or team lead.")
         return data
-
-    @transaction.atomic
-    def save(self, commit=True):
-        user = super().save(commit=False)
-        user.organisation = self.organisation
-        if user.pk is None:
-            user.set_unusable_password()  # they set their own from the emailed link
-            user.save()
-        else:
-            version = self.cleaned_data.get("version")
-            if version is None or not versioning.claim(user, version):
-                current = User.objects.get(pk=user.pk)
-                raise versioning.Stale(current, versioning.differences(self, current)
-                                       + self.grant_differences(current))
-            user.version = version + 1
-            # An admin moving someone else's address (not a change of letter case) holds
-            # resets to it for a day and is told at their next sign-in.
-            if not self.own and user.email.lower() != (self.before["email"] or "").lower():
-                user.email_changed_at = timezone.now()
-                user.email_changed_from = self.before["email"]
-            user.save(update_fields=[
-                *(name for name in self._meta.fields if name in self.fields), "version",
-                "email_changed_at", "email_changed_from"])
-        if not self.own:
-            roles = set(self.cleaned_data["roles"])
-            teams = list(self.cleaned_data.get("teams") or [])
-            before = self.before or {"roles": set(), "teams": set()}
-            if roles != before["roles"] or {t.name for t in teams} != before["teams"]:
-                user.grants.exclude(role=Role.PATIENT).delete()
-                grants = []
-                for role in sorted(roles):
-                    if role in TEAM_ROLES:
-                        grants += [RoleGrant(organisation=self.organisation, user=user,
-                                             role=role, team=t) for t in teams]
-                    else:
-                        grants.append(RoleGrant(organisation=self.organisation, user=user,
-                                                role=role))
-                RoleGrant.objects.bulk_create(grants)  # checked: staff roles only
-        before = self.before or {}
-        after = snapshot(user)
-        self.changes = differences(
-            (label, before.get(key), after[key]) for key, label in SNAPSHOT_LABELS)
-        return user
 
     def grant_differences(self, current: User) -> list[versioning.Change]:
         """The roles and teams saved now, where they differ from those submitted."""

@@ -18,11 +18,11 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from tandem.accounts.changes import difference, record_change
+from tandem.accounts import services
 from tandem.accounts.forms import AccountEmailForm, TeamForm, UserForm
 from tandem.accounts.models import Role, RoleGrant, Team, User
 from tandem.audit import trail
-from tandem.audit.actor import client_address
+from tandem.audit.actor import Actor, client_address
 from tandem.records import versioning
 
 # After an admin changes someone's address, no reset link goes to the new one for this long:
@@ -89,12 +89,11 @@ def user_form(request, user_id=None):
     form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
         try:
-            user = form.save()
+            user = services.save_user(Actor.of(request), form)
         except versioning.Stale as refused:
             form, stale = versioning.form_again(request, make_form, refused), refused
         else:
             if instance is None:
-                record_change(request, "create", user, form.changes, prefix="created: ")
                 if send_account_email(request, user, "welcome"):
                     messages.success(request, f"Added {user.display_name}. They have been "
                                               f"emailed a link to set their password.")
@@ -103,8 +102,6 @@ def user_form(request, user_id=None):
                                               "as the account is not active: tick Active and "
                                               "send a password reset when they need it.")
             else:
-                if form.changes:
-                    record_change(request, "update", user, form.changes)
                 old_email = form.before["email"]
                 if old_email and old_email.lower() != user.email.lower():
                     tell_old_address(request, user, old_email)
@@ -134,7 +131,7 @@ def password_reset(request, user_id):
                                 f"{told}. A reset can be sent after {after}.")
         return redirect("manage:user-edit", user_id=user.pk)
     send_account_email(request, user, "reset")
-    record_change(request, "update", user, [user.email], prefix="password reset sent to ")
+    services.reset_sent(Actor.of(request), user)
     messages.success(request, f"A password reset link has been emailed to {user.display_name}.")
     return redirect("manage:user-edit", user_id=user.pk)
 
@@ -147,9 +144,7 @@ def send_account_email(request, user, kind: str) -> bool:
     form = AccountEmailForm(user)
     if not (form.is_valid() and form.get_users(user.email)):
         return False
-    User.objects.filter(pk=user.pk).update(
-        link_sent_at=timezone.now(), link_sent_by="" if kind == "welcome" else
-        request.user.get_username())
+    services.link_sent(Actor.of(request), user, kind)
     after_commit(request, user, f"the {kind} email to {user.email}", lambda: form.save(
         request=request, use_https=request.is_secure(),
         subject_template_name=f"accounts/email/{kind}_subject.txt",
@@ -214,7 +209,6 @@ def teams(request):
 def team_form(request, team_id=None):
     org = request.user.organisation
     instance = get_object_or_404(Team, pk=team_id, organisation=org) if team_id else None
-    old_name = instance.name if instance else None
 
     def make_form(data, instance):
         return TeamForm(data, instance=instance, organisation=org)
@@ -222,14 +216,10 @@ def team_form(request, team_id=None):
     form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
         try:
-            team = form.save() if instance is None else versioning.save(form)
+            team = services.save_team(Actor.of(request), form)
         except versioning.Stale as refused:
             form, stale = versioning.form_again(request, make_form, refused), refused
         else:
-            change = difference("name", old_name, team.name)
-            if change:
-                record_change(request, "create" if instance is None else "update", team,
-                              [change], prefix="created: " if instance is None else "changed: ")
             messages.success(request, f"Saved team {team.name}.")
             return redirect("manage:teams")
     return render(request, "accounts/team_form.html",

@@ -29,6 +29,7 @@ from tandem.assessment.models import (
     UrgentAnswer,
 )
 from tandem.assessment.tasks import refresh_schedules
+from tandem.audit.actor import Actor
 from tandem.core import strict_json
 from tandem.core.instruments import DefinitionError, parse
 
@@ -182,7 +183,7 @@ def settings_page(request):
                 changes = differences((SETTINGS_WORDS[name], before[name], value)
                                       for name, value in _settings_values(saved).items())
                 if changes:
-                    record_change(request, "update", saved, changes)
+                    record_change(Actor.of(request), "update", saved, changes)
     if form.is_valid() and not conflict:
         # Every patient's next check-up moves with the settings: the worker recomputes them.
         refresh_schedules.enqueue(org.pk)
@@ -202,7 +203,7 @@ def instruments(request):
         uploaded = UploadedInstrument.objects.create(
             organisation=org, code=ins.code, version=ins.version, title=ins.title,
             definition=form.cleaned_data["definition"], uploaded_by=request.user)
-        record_change(request, "create", uploaded, [f"{ins.code} version {ins.version}"],
+        record_change(Actor.of(request), "create", uploaded, [f"{ins.code} version {ins.version}"],
                       prefix="uploaded: ")
         messages.success(request, f"Imported {ins.title}, version {ins.version}.")
         return redirect("manage:instruments")
@@ -237,7 +238,7 @@ def _formset_page(request, model, fields, template, title, intro, labels=None, c
                     if not formset.total_error_count():
                         changes = _save_rows(formset, org, model, fields, current)
                         if changes:
-                            record_change(request, "update", None, changes,
+                            record_change(Actor.of(request), "update", None, changes,
                                           object_type=model._meta.model_name)
                         messages.success(request, f"{title} saved.")
                         return redirect(request.resolver_match.view_name)

@@ -16,6 +16,7 @@ from tandem.assessment import registry, services
 from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted, token
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
+from tandem.audit.actor import Actor
 from tandem.core.scoring import answer_text
 from tandem.records.versioning import Change, Stale
 
@@ -124,7 +125,7 @@ def schedule(request, patient_id):
             changes = differences([(SCHEDULE_WORDS, _weeks(before),
                                     _weeks(instance.interval_weeks))])
             # The patient named, so that their "who looked at my record" lists it.
-            record_change(request, "update", instance, changes, patient=patient)
+            record_change(Actor.of(request), "update", instance, changes, patient=patient)
             messages.success(request, "Check-up schedule saved.")
             return redirect("patients:checkups", patient_id=patient.pk)
     form.fields["interval_weeks"].help_text = (

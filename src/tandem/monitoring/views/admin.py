@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 
 from tandem.accounts.changes import differences, record_change, shown
 from tandem.assessment.forms import CHANGED, UNCHECKED, posted
+from tandem.audit.actor import Actor
 from tandem.core.flags import RULES
 from tandem.monitoring.forms import RuleSettingForm, rule_values
 from tandem.monitoring.models import RuleSetting
@@ -61,7 +62,8 @@ def rule_settings(request):
                 if changes:
                     setting.version = versions[code] + 1
                     setting.save()
-                    record_change(request, "update", setting, [f"{code}: {', '.join(changes)}"])
+                    record_change(Actor.of(request), "update", setting,
+                                  [f"{code}: {', '.join(changes)}"])
             messages.success(request, "Early-warning rules saved. They apply from the next "
                                       "check.")
             return redirect("manage:flag-rules")

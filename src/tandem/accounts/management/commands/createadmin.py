@@ -10,8 +10,7 @@ from django.db import transaction
 from tandem.accounts.changes import differences
 from tandem.accounts.models import Organisation, Role, RoleGrant, User
 from tandem.audit import trail
-
-COMMAND_LINE = "command line"  # the role of an audit event recorded by a command
+from tandem.audit.actor import COMMAND_LINE
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tandem.accounts.management.commands.createadmin import COMMAND_LINE
 from tandem.accounts.models import ApiToken, User
 from tandem.audit import trail
+from tandem.audit.actor import COMMAND_LINE
 
 
 class Command(BaseCommand):
