@@ -20,6 +20,7 @@ from tandem.api.schemas import Conflict
 from tandem.assessment import registry, services
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import completed, track
+from tandem.audit.actor import Actor
 from tandem.core.errors import Invalid
 from tandem.core.scoring import (
     check_answers,
@@ -275,15 +276,16 @@ def create_response(request: HttpRequest, patient_id: uuid.UUID, body: ResponseI
     problem = completed_at and completion_problem(completed_at, patient.date_of_birth)
     if problem:
         raise Invalid([{"loc": ["body", "completed_at"], "msg": problem}])
+    actor = Actor.of(request)
     try:
         if body.submit:
             response, _result, flags = services.record_complete(
-                request, patient, instrument, body.answers, mode=body.mode,
+                actor, patient, instrument, body.answers, mode=body.mode,
                 completed_at=completed_at)
         else:
             with transaction.atomic():
-                response = services.start(request, patient, instrument, mode=body.mode)
-                flags = services.save_answers(request, response, instrument, body.answers)
+                response = services.start(actor, patient, instrument, mode=body.mode)
+                flags = services.save_answers(actor, response, instrument, body.answers)
     except services.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     response.new_flags = flags
@@ -312,7 +314,8 @@ def update_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
     instrument = _instrument(request, response.instrument_code)
     try:
         with transaction.atomic():
-            response.new_flags = services.save_answers(request, response, instrument, body.answers)
+            response.new_flags = services.save_answers(Actor.of(request), response, instrument,
+                                                       body.answers)
     except services.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     return response
@@ -326,7 +329,7 @@ def submit_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
         raise HttpError(409, "This check-up is already completed.")
     instrument = _instrument(request, response.instrument_code)
     try:
-        services.submit(request, response, instrument)
+        services.submit(Actor.of(request), response, instrument)
     except services.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     return response
@@ -351,7 +354,7 @@ def create_batch(request: HttpRequest, body: BatchIn):
                                                item.mode, when))
     try:
         with transaction.atomic():  # all or nothing: undone if any time was refused
-            ids, flags = services.record_batch(request, submissions)
+            ids, flags = services.record_batch(Actor.of(request), submissions)
             if errors:
                 raise Invalid([])
     except Invalid as exc:

@@ -26,7 +26,7 @@ from tandem.assessment.models import (
     UrgentAnswer,
 )
 from tandem.audit.actor import Actor
-from tandem.audit.trail import record_many, record_request
+from tandem.audit.trail import record_by, record_many
 from tandem.bulk import insert_many, update_many
 from tandem.core import schedule as sched
 from tandem.core.errors import Invalid
@@ -68,7 +68,7 @@ def service_safety_rules(organisation, code: str) -> list[SafetyRule]:
     ]
 
 
-def start(request, patient, instrument: Instrument, *, mode: str) -> Response:
+def start(actor: Actor, patient, instrument: Instrument, *, mode: str) -> Response:
     """A new draft for this patient, or the draft of this instrument they already have."""
     draft = (
         patient.responses.filter(instrument_code=instrument.code, status=ResponseStatus.IN_PROGRESS)
@@ -80,13 +80,13 @@ def start(request, patient, instrument: Instrument, *, mode: str) -> Response:
     response = Response.objects.create(
         organisation_id=patient.organisation_id, patient=patient, episode=current_episode(patient),
         instrument_code=instrument.code, instrument_version=instrument.version, mode=mode,
-        entered_by=request.user,
+        entered_by=actor.user,
     )
-    record_request(request, "create", patient=patient, obj=response)
+    record_by(actor, "create", patient=patient, obj=response)
     return response
 
 
-def save_answers(request, response: Response, instrument: Instrument, raw: dict,
+def save_answers(actor: Actor, response: Response, instrument: Instrument, raw: dict,
                  position: int | None = None) -> list:
     """Check and keep the answers given (a blank clears one). Raises AnswersInvalid naming
     each bad item, and keeps nothing from that call. Returns the flags newly raised by safety
@@ -102,7 +102,7 @@ def save_answers(request, response: Response, instrument: Instrument, raw: dict,
             response.position = position
         response.updated_at = timezone.now()
         response.save(update_fields=["answers", "position", "updated_at"])
-        record_request(request, "update", patient=response.patient, obj=response)
+        record_by(actor, "update", patient=response.patient, obj=response)
         return _safety(response, instrument)
 
 
@@ -117,7 +117,7 @@ def safety_flags(response: Response):
     return list(response.flags.filter(rule="safety-answer"))
 
 
-def submit(request, response: Response, instrument: Instrument) -> Result:
+def submit(actor: Actor, response: Response, instrument: Instrument) -> Result:
     """Score and complete a draft. Raises AnswersInvalid for required questions unanswered
     and for answers that contradict each other."""
     missing = missing_required(instrument, response.answers)
@@ -132,7 +132,7 @@ def submit(request, response: Response, instrument: Instrument) -> Result:
         response.status = ResponseStatus.COMPLETED
         response.completed_at = response.updated_at = timezone.now()
         response.save()
-        record_request(request, "update", patient=response.patient, obj=response)
+        record_by(actor, "update", patient=response.patient, obj=response)
         _safety(response, instrument)
         refresh_schedule(response.patient)
         events.checkups_completed.send(Response, organisation_id=response.organisation_id,
@@ -158,7 +158,7 @@ def complete_answers(instrument: Instrument, raw: dict) -> tuple[dict, dict[str,
     return clean, errors
 
 
-def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode: str,
+def record_complete(actor: Actor, patient, instrument: Instrument, raw: dict, *, mode: str,
                     completed_at: datetime.datetime | None = None) -> tuple[Response, Result, list]:
     """Check, store and score a whole check-up in one go (practitioner entry, the API)."""
     clean, errors = complete_answers(instrument, raw)
@@ -170,14 +170,14 @@ def record_complete(request, patient, instrument: Instrument, raw: dict, *, mode
         response = Response(
             organisation_id=patient.organisation_id, patient=patient,
             episode=current_episode(patient), instrument_code=instrument.code,
-            instrument_version=instrument.version, mode=mode, entered_by=request.user,
+            instrument_version=instrument.version, mode=mode, entered_by=actor.user,
             status=ResponseStatus.COMPLETED,
             answers={k: v for k, v in clean.items() if v is not None},
             started_at=now, updated_at=now, completed_at=completed_at or now,
         )
         store_result(response, result)
         response.save(force_insert=True)
-        record_request(request, "create", patient=patient, obj=response)
+        record_by(actor, "create", patient=patient, obj=response)
         flags = _safety(response, instrument)
         refresh_schedule(patient)
         events.checkups_completed.send(Response, organisation_id=patient.organisation_id,
@@ -196,17 +196,17 @@ class Submission:
     completed_at: datetime.datetime | None = None
 
 
-def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID], list]:
+def record_batch(actor: Actor, submissions: list[Submission]) -> tuple[list[uuid.UUID], list]:
     """Check, score and store many completed check-ups at once, all or nothing.
 
     Raises `Invalid` naming every problem by its place in the batch. Each patient must be one
     the caller may change (the permission layer's `changeable_patients`); each stored response
     is audited, raises any urgent flags, and the patients' schedules are brought up to date.
     Returns the new responses' ids and the flags raised."""
-    org = request.user.organisation
+    org = actor.user.organisation
     available = registry.available(org)
     ids = {s.patient_id for s in submissions}
-    sexes = dict(changeable_patients(request.user).filter(pk__in=ids)
+    sexes = dict(changeable_patients(actor.user).filter(pk__in=ids)
                  .values_list("pk", "sex_for_thresholds"))
     allowed = set(sexes)
     episodes = dict(
@@ -238,7 +238,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
         rid = uuid.uuid4()
         rows.append((
             rid, org.pk, sub.patient_id, episodes.get(sub.patient_id), instrument.code,
-            instrument.version, ResponseStatus.COMPLETED.value, sub.mode, request.user.pk, when,
+            instrument.version, ResponseStatus.COMPLETED.value, sub.mode, actor.user.pk, when,
             when, when, timezone.localdate(when) if sub.completed_at else today,
             {k: v for k, v in clean.items() if v is not None},
             0, result.values(),
@@ -250,7 +250,7 @@ def record_batch(request, submissions: list[Submission]) -> tuple[list[uuid.UUID
     with transaction.atomic():
         insert_many(Response, RESPONSE_COLUMNS, rows)
         flags = events.batch_safety(org.pk, checked)
-        record_many(Actor.of(request), "create", [(row[2], "response", row[0]) for row in rows])
+        record_many(actor, "create", [(row[2], "response", row[0]) for row in rows])
         refresh_schedules(org, [row[2] for row in rows])
         events.checkups_completed.send(Response, organisation_id=org.pk,
                                        patient_ids={row[2] for row in rows}, now=False)

@@ -14,6 +14,7 @@ from tandem.assessment import registry, services
 from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
+from tandem.audit.actor import Actor
 from tandem.core.instruments import Instrument, Item
 from tandem.core.scoring import answer_text, declined_safety, inconsistent
 
@@ -59,7 +60,7 @@ def start(request, code):
     instrument = registry.get(request.patient.organisation, code)
     if instrument is None:
         raise Http404("No such questionnaire.")
-    response = services.start(request, request.patient, instrument, mode=Mode.SELF)
+    response = services.start(Actor.of(request), request.patient, instrument, mode=Mode.SELF)
     return redirect("portal:checkup-question", response_id=response.pk,
                     number=min(response.position, len(pages(instrument)) - 1) + 1)
 
@@ -86,7 +87,7 @@ def question(request, response_id, number):
                                    "“Save and finish later”.")
         if not form.errors:
             try:
-                flags = services.save_answers(request, response, instrument, raw,
+                flags = services.save_answers(Actor.of(request), response, instrument, raw,
                                               position=number - 1)
             except services.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
@@ -152,7 +153,7 @@ def review(request, response_id):
     errors = {}
     if request.method == "POST":
         try:
-            services.submit(request, response, instrument)
+            services.submit(Actor.of(request), response, instrument)
         except services.AnswersInvalid as exc:
             errors = exc.errors
         else:

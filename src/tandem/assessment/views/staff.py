@@ -38,7 +38,8 @@ def new(request, patient_id):
     form = StartForm(request.POST or None, instruments=available,
                      initial={"instrument": request.GET.get("instrument")})
     if request.method == "POST" and form.is_valid():
-        response = services.start(request, patient, available[form.cleaned_data["instrument"]],
+        response = services.start(Actor.of(request), patient,
+                                  available[form.cleaned_data["instrument"]],
                                   mode=form.cleaned_data["mode"])
         if response.mode != form.cleaned_data["mode"]:
             response.mode = form.cleaned_data["mode"]
@@ -72,9 +73,10 @@ def entry(request, patient_id, response_id):
             try:
                 # Saved (and any safety answer flagged) before finishing is tried: a problem
                 # found on finishing leaves the draft and its flags in place.
-                urgent = services.save_answers(request, response, instrument, form.answers())
+                actor = Actor.of(request)
+                urgent = services.save_answers(actor, response, instrument, form.answers())
                 if finishing:
-                    services.submit(request, response, instrument)
+                    services.submit(actor, response, instrument)
             except services.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
             else:
