@@ -268,3 +268,41 @@ def test_names_and_evidence_are_escaped_in_the_caseload_rows(world):
     assert "<script>alert" not in text and "<b>arrears" not in text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "Rent &lt;b&gt;arrears&lt;/b&gt; &amp; more" in text
+
+
+def _lead_of_both_teams_also_on_a_care_team(world):
+    """A person with several roles: keyworker on one care team, lead of team B."""
+    from tandem.accounts.models import Role, RoleGrant
+
+    user = world.users["practitioner"]
+    RoleGrant.objects.create(organisation=world.org, user=user, role=Role.TEAM_LEAD,
+                             team=world.team_b)
+    return user
+
+
+ENDED_MEMBERSHIP = "an ended care-team membership"
+
+
+@pytest.mark.parametrize("who", [
+    "practitioner", "practitioner_b", "prescriber", "team_lead", "service_admin", "auditor",
+    "patient", "other_org", "several roles", ENDED_MEMBERSHIP])
+def test_the_caseload_shows_exactly_the_patients_the_permission_layer_lets_them_see(world, who):
+    """The caseload's own SQL takes its visibility from the permission layer
+    (patients.access.visibility): for every role, its patients are visible_patients'."""
+    from tandem.patients.access import visible_patients
+
+    if who == "several roles":
+        user = _lead_of_both_teams_also_on_a_care_team(world)
+    elif who == ENDED_MEMBERSHIP:
+        user = world.users["practitioner_b"]
+        for member in CareTeamMember.objects.filter(user=user):
+            member.end_date = datetime.date.today() - datetime.timedelta(days=1)
+            member.save()
+    else:
+        user = world.users[who]
+    rows, counts = caseload.caseload(user, limit=1000)
+    expected = set(visible_patients(user).values_list("pk", flat=True))
+    assert {row.id for row in rows} == expected
+    assert counts["total"] == len(expected)
+    if who in ("practitioner", "team_lead", "several roles"):
+        assert expected  # the comparison is not between two empty sets

@@ -96,13 +96,10 @@ def reset_sent(actor: Actor, user: User) -> None:
 def save_team(actor: Actor, form: TeamForm) -> Team:
     """Create a team, or rename one, and audit it. Raises versioning.Stale, saving nothing, if
     someone saved the team since the version the form was opened at."""
-    new = form.instance.pk is None
+    new = form.instance._state.adding
     if new:
-        team = form.save(commit=False)
-        team.organisation = form.organisation
-        team.save()
-    else:
-        team = versioning.save(form)
+        form.instance.organisation = form.organisation
+    team = versioning.save(form)  # audited below, saying what changed
     change = difference("name", form.name_before, team.name)
     if change:
         record_change(actor, "create" if new else "update", team, [change],

@@ -9,17 +9,20 @@ import uuid
 from typing import Literal
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import StrictInt
 
+from tandem.api.records import StaleOut, stale_reply
+from tandem.audit.actor import Actor
 from tandem.core.errors import Invalid
 from tandem.patients.services import check
 from tandem.planning import care_plan, services
 from tandem.planning.forms import GoalForm, ReviewForm
 from tandem.planning.models import AchievementStatus, Goal, GoalType, LifecycleStatus, Proposer
+from tandem.records import versioning
 
 router = Router(tags=["goals and care plans"])
 
@@ -135,16 +138,11 @@ def _save_goal(request, form):
     check(form)
     try:
         with transaction.atomic():
-            saved = services.save_goal(request, request.patient, form)
-            care_plan.goals_changed(request, request.patient)
-    except services.Conflict as exc:
-        changed = [{"field": label, "saved": now, "yours": typed}
-                   for label, now, typed in exc.changed]
-        return JsonResponse({"detail": {
-            "message": f"Changed by {exc.current.updated_by} at "
-                       f"{exc.current.updated_at:%H:%M on %d %b %Y}; read it again "
-                       f"(version {exc.current.version}).",
-            "changed": changed}}, status=409)
+            actor = Actor.of(request)
+            saved = services.save_goal(actor, request.patient, form)
+            care_plan.goals_changed(actor, request.patient)
+    except versioning.Stale as stale:
+        return stale_reply(stale, GoalOut, form.cleaned_data.get("version"))
     return saved
 
 
@@ -158,8 +156,8 @@ def create_goal(request: HttpRequest, patient_id: uuid.UUID, body: GoalIn):
     return Status(201, _save_goal(request, _goal_form(request, body.dict())))
 
 
-@router.put("/patients/{uuid:patient_id}/goals/{uuid:goal_id}", response=GoalOut,
-            url_name="goal-detail")
+@router.put("/patients/{uuid:patient_id}/goals/{uuid:goal_id}",
+            response={200: GoalOut, 409: StaleOut}, url_name="goal-detail")
 def update_goal(request: HttpRequest, patient_id: uuid.UUID, goal_id: uuid.UUID, body: GoalIn):
     """Replace a goal. Send the `version` you read: if someone saved since, 409 lists what
     changed and nothing is saved."""
@@ -184,7 +182,7 @@ def sign_plan(request: HttpRequest, patient_id: uuid.UUID):
     plan = care_plan.current_plan(request.patient)
     if plan is None or care_plan.latest_version(plan) is None:
         raise HttpError(404, "This patient has no recovery plan yet.")
-    care_plan.sign(request, plan, as_patient=False)
+    care_plan.sign(Actor.of(request), plan, as_patient=False)
     return _plan_out(plan)
 
 
@@ -217,4 +215,4 @@ def create_review(request: HttpRequest, patient_id: uuid.UUID, body: ReviewIn):
                  f"comment_{r.goal_id}": r.comment}
     form = ReviewForm(data, goals=goals, patient=request.patient)
     check(form)
-    return Status(201, care_plan.hold_review(request, plan, form))
+    return Status(201, care_plan.hold_review(Actor.of(request), plan, form))

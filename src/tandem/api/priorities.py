@@ -14,6 +14,7 @@ from ninja.errors import HttpError
 from pydantic import StrictBool, StrictInt
 
 from tandem.api.schemas import Conflict
+from tandem.audit.actor import Actor
 from tandem.core.errors import Invalid
 from tandem.planning import services
 from tandem.planning.forms import SortForm
@@ -89,7 +90,7 @@ def list_sorts(request: HttpRequest, patient_id: uuid.UUID):
 @router.post("/patients/{uuid:patient_id}/sorts", response={201: SessionOut},
              url_name="sort-list")
 def start_sort(request: HttpRequest, patient_id: uuid.UUID):
-    session = services.start_session(request, request.patient)
+    session = services.start_session(Actor.of(request), request.patient)
     return Status(201, _session_out(session))
 
 
@@ -132,7 +133,7 @@ def save_sort(request: HttpRequest, patient_id: uuid.UUID, session_id: uuid.UUID
             errors += [{"loc": ["body", "cards", code, kind], "msg": str(m)} for m in messages]
         raise Invalid(errors)
     try:
-        services.save_sort(request, session, voice, form.entries(), submit=body.submit,
+        services.save_sort(Actor.of(request), session, voice, form.entries(), submit=body.submit,
                            handed_over=voice == Voice.PATIENT)
     except services.AlreadySubmitted:
         raise HttpError(409, "This sort is submitted and can no longer change.") from None

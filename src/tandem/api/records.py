@@ -86,6 +86,21 @@ class StaleOut(Schema):
     detail: StaleDetail
 
 
+def stale_reply(stale: versioning.Stale, out: type[Schema], sent: int | None,
+                rename: dict[str, str] | None = None) -> Status:
+    """409: someone saved the record after the version sent; what differs, and the record as
+    it is saved now (the one versioned save refused it, saving nothing)."""
+    current, rename = stale.current, rename or {}
+    return Status(409, {"detail": {
+        "message": f"Someone else changed this record since version {sent}: nothing "
+                   f"was saved. Read it again, or send your change with version "
+                   f"{current.version}.",
+        "version": current.version,
+        "changed": [{"field": rename.get(c.field, c.field), "label": c.label,
+                     "saved": c.saved, "yours": c.yours} for c in stale.changes],
+        "current": out.from_orm(current).dict()}})
+
+
 def _patch(request, body: Schema, instance, form_class, out, rename=None, **form_kwargs):
     """Apply the sent fields to the record through its form, and save it at the version sent
     (422 for a problem in a field, 409 if the version is not the one saved)."""
@@ -108,15 +123,7 @@ def _patch(request, body: Schema, instance, form_class, out, rename=None, **form
             services.check(form, rename=rename)
             saved = services.save_changes(Actor.of(request), request.patient, form)
     except versioning.Stale as stale:
-        current = stale.current
-        return Status(409, {"detail": {
-            "message": f"Someone else changed this record since version {version}: nothing "
-                       f"was saved. Read it again, or send your change with version "
-                       f"{current.version}.",
-            "version": current.version,
-            "changed": [{"field": rename.get(c.field, c.field), "label": c.label,
-                         "saved": c.saved, "yours": c.yours} for c in stale.changes],
-            "current": out.from_orm(current).dict()}})
+        return stale_reply(stale, out, version, rename)
     return saved
 
 

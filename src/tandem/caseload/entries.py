@@ -12,7 +12,9 @@ Each patient gets a *need* from their data, and the default order is by need:
     6    everyone else
 
 The statements are written by hand: built with the ORM, compiling them cost more than running
-them (bench/caseload_load.py). Every value reaches the database as a parameter.
+them (bench/caseload_load.py). Every value reaches the database as a parameter; the tables,
+statuses, roles and the severity order come from the models and the flag rules, and who may
+see whom from the permission layer (`patients.access.visibility`), so none is stated twice.
 """
 
 from __future__ import annotations
@@ -25,11 +27,23 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.accounts.models import Role
-from tandem.accounts.permissions import roles_of, team_ids
-from tandem.core.flags import RULES
-from tandem.monitoring.models import SEVERITY_ORDER
-from tandem.patients.models import Patient
+from tandem.accounts.models import Team as TeamModel
+from tandem.accounts.models import User
+from tandem.assessment.models import CheckupSchedule
+from tandem.core.flags import RULES, SEVERITY_ORDER
+from tandem.monitoring.models import Flag, FlagStatus
+from tandem.patients.access import visibility
+from tandem.patients.models import (
+    OPEN_STATUSES,
+    CareRole,
+    CareTeam,
+    CareTeamMember,
+    CaseloadEntry,
+    Episode,
+    Patient,
+)
+from tandem.planning.care_plan import IN_FORCE
+from tandem.planning.models import CarePlan, PlanVersion
 
 SORT_LABELS = {
     "need": "Who needs me most",
@@ -134,46 +148,63 @@ def _short(day) -> str:
     return f"{day.day} {day:%b %Y}" if day else ""
 
 
-SEVERITY_RANK = ("CASE f.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
-                 " ELSE 3 END")
+def _quoted(values) -> str:
+    """Constants of the code (statuses, roles), as SQL string literals."""
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+# The tables and constants the statements name, from the models and the rules.
+NAMES = {
+    "patient": Patient._meta.db_table, "episode": Episode._meta.db_table,
+    "care_team": CareTeam._meta.db_table, "member": CareTeamMember._meta.db_table,
+    "entry": CaseloadEntry._meta.db_table, "flag": Flag._meta.db_table,
+    "schedule": CheckupSchedule._meta.db_table, "plan": CarePlan._meta.db_table,
+    "version": PlanVersion._meta.db_table, "team": TeamModel._meta.db_table,
+    "user": User._meta.db_table,
+    "open_flag": _quoted([FlagStatus.ACTIVE]), "keyworker": _quoted([CareRole.KEYWORKER]),
+    "open_episode": _quoted(OPEN_STATUSES), "plan_in_force": _quoted(IN_FORCE),
+    # The most severe open flag: 0 (the first of core.flags.SEVERITIES) first.
+    "severity_rank": "CASE f.severity " + " ".join(
+        f"WHEN {_quoted([s])} THEN {n}" for s, n in SEVERITY_ORDER.items()) + " END",
+}
 
 # Each patient's entry, from the tables it summarises (see models.CaseloadEntry).
 ENTRY_COLUMNS = ("patient_id", "organisation_id", "team_id", "service_id", "given_name",
                  "family_name", "preferred_name", "episode_status", "episode_start", "flag_rank",
                  "flag_count", "checkup_due", "review_due", "awaiting_signature", "keyworker_id")
-ENTRIES = f"""
+ENTRIES = """
 SELECT p.id, p.organisation_id, p.team_id, p.service_id, p.given_name, p.family_name,
   p.preferred_name, e.status, e.start_date,
-  (SELECT MIN({SEVERITY_RANK}) FROM monitoring_flag f
-   WHERE f.patient_id = p.id AND f.status = 'active'),
-  (SELECT COUNT(*) FROM monitoring_flag f WHERE f.patient_id = p.id AND f.status = 'active'),
+  (SELECT MIN({severity_rank}) FROM {flag} f
+   WHERE f.patient_id = p.id AND f.status = {open_flag}),
+  (SELECT COUNT(*) FROM {flag} f WHERE f.patient_id = p.id AND f.status = {open_flag}),
   s.next_due, cp.review_date,
   CASE WHEN v.id IS NOT NULL
         AND (v.patient_signed_at IS NULL OR v.practitioner_signed_at IS NULL)
        THEN TRUE ELSE FALSE END,
-  (SELECT m.user_id FROM patients_careteam ct
-   JOIN patients_careteammember m ON m.care_team_id = ct.id
-   WHERE ct.patient_id = p.id AND m.role = 'keyworker' AND m.user_id IS NOT NULL
+  (SELECT m.user_id FROM {care_team} ct
+   JOIN {member} m ON m.care_team_id = ct.id
+   WHERE ct.patient_id = p.id AND m.role = {keyworker} AND m.user_id IS NOT NULL
      AND m.start_date <= %s AND (m.end_date IS NULL OR m.end_date >= %s)
    ORDER BY m.start_date, m.user_id LIMIT 1)
-FROM patients_patient p
-LEFT JOIN patients_episode e ON e.id = (
-    SELECT e2.id FROM patients_episode e2 WHERE e2.patient_id = p.id
+FROM {patient} p
+LEFT JOIN {episode} e ON e.id = (
+    SELECT e2.id FROM {episode} e2 WHERE e2.patient_id = p.id
     ORDER BY e2.start_date DESC, e2.id DESC LIMIT 1)
-LEFT JOIN assessment_checkupschedule s ON s.patient_id = p.id
-LEFT JOIN planning_careplan cp ON cp.id = (
-    SELECT cp2.id FROM planning_careplan cp2
-    WHERE cp2.patient_id = p.id AND cp2.status IN ('draft', 'active', 'on-hold')
+LEFT JOIN {schedule} s ON s.patient_id = p.id
+LEFT JOIN {plan} cp ON cp.id = (
+    SELECT cp2.id FROM {plan} cp2
+    WHERE cp2.patient_id = p.id AND cp2.status IN ({plan_in_force})
     ORDER BY cp2.created_at DESC LIMIT 1)
-LEFT JOIN planning_planversion v ON v.id = (
-    SELECT v2.id FROM planning_planversion v2 WHERE v2.plan_id = cp.id
+LEFT JOIN {version} v ON v.id = (
+    SELECT v2.id FROM {version} v2 WHERE v2.plan_id = cp.id
     ORDER BY v2.number DESC LIMIT 1)
-"""
+""".format(**NAMES)
 
 SQL = """
 WITH roles AS (
     SELECT ct.patient_id, MIN(m.role) AS my_care_role
-    FROM patients_careteammember m JOIN patients_careteam ct ON ct.id = m.care_team_id
+    FROM {member} m JOIN {care_team} ct ON ct.id = m.care_team_id
     WHERE m.user_id = %(user)s AND m.start_date <= %(today)s
       AND (m.end_date IS NULL OR m.end_date >= %(today)s)
     GROUP BY ct.patient_id
@@ -184,10 +215,10 @@ needs AS NOT MATERIALIZED (
       c.review_due, c.awaiting_signature,
       CASE WHEN c.review_due < %(today)s THEN 1 ELSE 0 END AS review_overdue,
       CASE WHEN c.checkup_due < %(today)s
-                AND c.episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END
+                AND c.episode_status IN ({open_episode}) THEN 1 ELSE 0 END
         AS checkup_overdue
-    FROM patients_caseloadentry c
-    WHERE c.organisation_id = %(org)s AND ({visible}) {where}
+    FROM {entry} c
+    WHERE c.organisation_id = %(org)s AND ({{visible}}) {{where}}
 ),
 ranked AS NOT MATERIALIZED (
     SELECT needs.*,
@@ -205,19 +236,19 @@ counts AS (
     FROM needs
 ),
 page AS (
-    SELECT * FROM ranked ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
+    SELECT * FROM ranked ORDER BY {{order}} LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT page.*, roles.my_care_role, t.name AS team_name, counts.*, f.id AS flag_id,
   f.severity AS flag_severity, f.rule AS flag_rule, f.evidence AS flag_evidence
 FROM counts LEFT JOIN page ON 1 = 1
 LEFT JOIN roles ON roles.patient_id = page.id
-LEFT JOIN accounts_team t ON t.id = page.team_id
+LEFT JOIN {team} t ON t.id = page.team_id
 LEFT JOIN (
-    SELECT * FROM monitoring_flag
-    WHERE status = 'active' AND patient_id IN (SELECT id FROM page)
+    SELECT * FROM {flag}
+    WHERE status = {open_flag} AND patient_id IN (SELECT id FROM page)
 ) f ON f.patient_id = page.id
-ORDER BY {order}, f.raised_at
-"""
+ORDER BY {{order}}, f.raised_at
+""".format(**NAMES)
 
 
 def _date(value):
@@ -242,18 +273,12 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     limit, offset = min(max(limit, 0), MAX_ROWS), min(max(offset, 0), MAX_ROWS)
     params = {"user": user.pk, "org": user.organisation_id,
               "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset}
-    # Who this user may see (as accounts.permissions.visible_patients).
-    roles = roles_of(user)
-    visible = []
-    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
-        visible.append("c.patient_id IN (SELECT patient_id FROM roles)")
-    lead_teams = sorted(team_ids(user, Role.TEAM_LEAD))
-    if lead_teams:
-        names = [f"lead_team_{n}" for n in range(len(lead_teams))]
-        visible.append("c.team_id IN (" + ", ".join(f"%({n})s" for n in names) + ")")
-        params.update(zip(names, lead_teams, strict=True))
+    # Who this user may see: the permission layer's rule, as SQL over the entries.
+    visible, visible_params = visibility(user).sql(
+        patient="c.patient_id", team="c.team_id", on_my_care_teams="SELECT patient_id FROM roles")
     if not visible:
         return [], dict.fromkeys(COUNTS, 0)
+    params.update(visible_params)
     where = []
     search = filters.search.strip()
     if search:
@@ -266,14 +291,15 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
         where.append("AND c.team_id = %(team)s")
     if filters.rule:
         params["rule"] = filters.rule
-        where.append("AND EXISTS (SELECT 1 FROM monitoring_flag f WHERE f.patient_id = c.patient_id"
-                     " AND f.status = 'active' AND f.rule = %(rule)s)")
+        where.append(f"AND EXISTS (SELECT 1 FROM {NAMES['flag']} f"
+                     f" WHERE f.patient_id = c.patient_id AND f.status = {NAMES['open_flag']}"
+                     " AND f.rule = %(rule)s)")
     if filters.status:
         params["status"] = filters.status
         where.append("AND c.episode_status = %(status)s")
     # Anyone with an open urgent alert comes first, whatever the sort.
     urgent_first = "" if sort == "need" else "CASE WHEN flag_rank = 0 THEN 0 ELSE 1 END, "
-    sql = SQL.format(visible=" OR ".join(visible), where=" ".join(where),
+    sql = SQL.format(visible=visible, where=" ".join(where),
                      order=urgent_first + SORTS.get(sort, SORTS["need"]))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -306,10 +332,10 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
 
 # An entry is only written when something in it changed ({distinct}: IS DISTINCT FROM, or
 # SQLite's IS NOT), so the nightly rewrite of every entry leaves unchanged rows alone.
-UPSERT = (f"INSERT INTO patients_caseloadentry ({', '.join(ENTRY_COLUMNS)}) {ENTRIES}"
+UPSERT = (f"INSERT INTO {NAMES['entry']} ({', '.join(ENTRY_COLUMNS)}) {ENTRIES}"
           " WHERE {ids} ON CONFLICT (patient_id) DO UPDATE SET "
           + ", ".join(f"{c} = excluded.{c}" for c in ENTRY_COLUMNS[1:])
-          + " WHERE " + " OR ".join(f"patients_caseloadentry.{c} {{distinct}} excluded.{c}"
+          + " WHERE " + " OR ".join(f"{NAMES['entry']}.{c} {{distinct}} excluded.{c}"
                                     for c in ENTRY_COLUMNS[1:]))
 CHUNK = 500
 
@@ -351,7 +377,7 @@ def stale_entries(today: datetime.date | None = None) -> list:
     with connection.cursor() as cursor:
         cursor.execute(ENTRIES, _today(today))
         fresh = {r[0]: tuple(r) for r in cursor.fetchall()}
-        cursor.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM patients_caseloadentry")
+        cursor.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {NAMES['entry']}")
         kept = {r[0]: tuple(r) for r in cursor.fetchall()}
     return sorted(str(p) for p in fresh.keys() | kept.keys() if fresh.get(p) != kept.get(p))
 
@@ -389,13 +415,14 @@ FROM (
       SUM(CASE WHEN c.flag_rank IS NOT NULL THEN 1 ELSE 0 END) AS flagged,
       SUM(CASE WHEN c.flag_rank = 0 THEN 1 ELSE 0 END) AS urgent,
       SUM(CASE WHEN c.checkup_due < %(today)s
-          AND c.episode_status IN ('active', 'post-exit-monitoring') THEN 1 ELSE 0 END) AS overdue
-    FROM patients_caseloadentry c
-    WHERE c.organisation_id = %(org)s AND c.team_id IN ({teams}) AND c.keyworker_id IS NOT NULL
+          AND c.episode_status IN ({open_episode}) THEN 1 ELSE 0 END) AS overdue
+    FROM {entry} c
+    WHERE c.organisation_id = %(org)s AND c.team_id IN ({{teams}})
+      AND c.keyworker_id IS NOT NULL
     GROUP BY c.keyworker_id
-) loads JOIN accounts_user u ON u.id = loads.user_id
+) loads JOIN {user} u ON u.id = loads.user_id
 ORDER BY patients DESC, u.last_name, u.first_name
-"""
+""".format(**NAMES)
 
 
 def practitioner_loads(organisation_id, team_ids, today: datetime.date | None = None) -> list:

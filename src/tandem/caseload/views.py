@@ -11,8 +11,8 @@ from tandem.accounts.permissions import CHANGES_RECORDS, staff_teams, team_ids
 from tandem.assessment.results import due_context
 from tandem.caseload import entries, html
 from tandem.caseload.forms import CaseloadFilterForm
+from tandem.core.flags import SEVERITY_ORDER
 from tandem.monitoring import timeline
-from tandem.monitoring.models import SEVERITY_ORDER
 from tandem.monitoring.services import open_flags
 from tandem.patients.models import CareRole, CareTeamMember, EpisodeStatus
 

@@ -125,7 +125,10 @@ Config = Mapping[str, RuleConfig]
 
 # --- rules and their thresholds ------------------------------------------------------------
 
-SEVERITIES = ("urgent", "high", "medium", "low")
+SEVERITIES = ("urgent", "high", "medium", "low")  # most severe first
+# Each severity's place, 0 the most severe: the one order for sorting flags everywhere
+# (monitoring.models.Severity holds the same values, with their words).
+SEVERITY_ORDER = {severity: n for n, severity in enumerate(SEVERITIES)}
 
 POST_EXIT = (
     " They have left treatment: offer to re-engage them (Re-engage on their page opens a new "

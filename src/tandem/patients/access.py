@@ -12,6 +12,7 @@ the caseload, bulk writes); `access_role` and the `PatientRecord` rule the same 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -28,32 +29,67 @@ from tandem.accounts.permissions import (
 )
 from tandem.patients.models import CareTeamMember, Patient, active_membership
 
+# Who sees a patient through their own care-team membership (team leads see their teams').
+SEES_OWN_CARE_TEAMS = frozenset({Role.PRACTITIONER, Role.PRESCRIBER})
+CHANGES_OWN_CARE_TEAMS = frozenset({Role.PRACTITIONER})
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whom a user may open as staff, in their organisation: the patients on whose care team
+    they are today (`care_teams`), and every patient of the teams they lead (`lead_teams`).
+    The one statement of the rule, written out for the ORM (`q`) and for the caseload's own
+    SQL over its entries (`sql`)."""
+
+    organisation_id: int | None
+    care_teams: bool
+    lead_teams: tuple[int, ...]
+
+    def q(self, user) -> Q:
+        found = Q(pk__in=[])
+        if self.care_teams:
+            # A semi-join from the user's own memberships: cheap however many patients the
+            # organisation holds.
+            found |= Q(pk__in=CareTeamMember.objects.filter(
+                active_membership(timezone.localdate()), user=user
+            ).values("care_team__patient_id"))
+        if self.lead_teams:
+            found |= Q(team_id__in=self.lead_teams)
+        return found
+
+    def sql(self, *, patient: str, team: str, on_my_care_teams: str) -> tuple[str, dict]:
+        """The rule as an SQL condition over rows with a patient column and a team column;
+        `on_my_care_teams` selects the patients on the user's care teams today. ("", {}) when
+        the user sees nobody."""
+        clauses, params = [], {}
+        if self.care_teams:
+            clauses.append(f"{patient} IN ({on_my_care_teams})")
+        if self.lead_teams:
+            names = [f"lead_team_{n}" for n in range(len(self.lead_teams))]
+            clauses.append(f"{team} IN (" + ", ".join(f"%({n})s" for n in names) + ")")
+            params.update(zip(names, self.lead_teams, strict=True))
+        return " OR ".join(clauses), params
+
+
+def visibility(user, through: frozenset[str] = SEES_OWN_CARE_TEAMS) -> Visibility:
+    """Whom `user` may open as staff (`through`: the roles that see their own care teams)."""
+    return Visibility(user.organisation_id, bool(roles_of(user) & through),
+                      tuple(sorted(team_ids(user, Role.TEAM_LEAD))))
+
 
 def visible_patients(user) -> QuerySet:
     """Patients this user may open as staff. Empty for everyone else."""
-    return _patients(user, {Role.PRACTITIONER, Role.PRESCRIBER})
+    return _patients(user, visibility(user))
 
 
 def changeable_patients(user) -> QuerySet:
     """Patients whose records this user may change (the rule `access_role` applies to one
     patient, for many at once): on the care team as a practitioner, or their team's lead."""
-    return _patients(user, {Role.PRACTITIONER})
+    return _patients(user, visibility(user, CHANGES_OWN_CARE_TEAMS))
 
 
-def _patients(user, member_roles: set[str]) -> QuerySet:
-    roles = roles_of(user)
-    q = Q(pk__in=[])
-    if roles & member_roles:
-        # A semi-join from the user's own memberships: cheap however many patients the
-        # organisation holds.
-        mine = CareTeamMember.objects.filter(
-            active_membership(timezone.localdate()), user=user
-        ).values("care_team__patient_id")
-        q |= Q(pk__in=mine)
-    lead_teams = team_ids(user, Role.TEAM_LEAD)
-    if lead_teams:
-        q |= Q(team_id__in=lead_teams)
-    return Patient.objects.filter(q, organisation_id=user.organisation_id)
+def _patients(user, seen: Visibility) -> QuerySet:
+    return Patient.objects.filter(seen.q(user), organisation_id=seen.organisation_id)
 
 
 def access_role(user, patient) -> str | None:
@@ -61,7 +97,7 @@ def access_role(user, patient) -> str | None:
     roles = roles_of(user)
     if patient.organisation_id != user.organisation_id:
         return None
-    if roles & {Role.PRACTITIONER, Role.PRESCRIBER}:
+    if roles & SEES_OWN_CARE_TEAMS:
         on_team = CareTeamMember.objects.filter(
             active_membership(timezone.localdate()), care_team__patient=patient, user=user
         ).exists()

@@ -109,8 +109,7 @@ def save_changes(actor: Actor, patient, form):
     """Save a validated ModelForm (a VersionedForm) that changes this patient's record, and
     audit it. Raises versioning.Stale, saving nothing, if someone saved the record since the
     version the form was opened at."""
-    obj = versioning.save(form)
-    record_by(actor, "update", patient=patient, obj=obj)
+    obj = versioning.save(form, actor, patient=patient)
     if isinstance(obj, Episode):
         # an exit or a status change moves the check-up schedule
         events.episode_changed.send(Episode, patient=patient)

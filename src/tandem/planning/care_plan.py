@@ -14,7 +14,8 @@ import difflib
 from django.db import transaction
 from django.utils import timezone
 
-from tandem.audit.trail import record_request
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
 from tandem.core import gas
 from tandem.core.gas import Rating
 from tandem.core.schedule import add_months
@@ -33,6 +34,7 @@ from tandem.planning.models import (
     Review,
 )
 from tandem.planning.services import goals_of
+from tandem.records import versioning
 
 REVIEW_WITHIN_MONTHS = 3  # the issue's default: a review no later than 3 months ahead
 OPEN_GOALS = (LifecycleStatus.PROPOSED, LifecycleStatus.PLANNED, LifecycleStatus.ACCEPTED,
@@ -41,6 +43,11 @@ OPEN_GOALS = (LifecycleStatus.PROPOSED, LifecycleStatus.PLANNED, LifecycleStatus
 
 def default_review_date(today: datetime.date | None = None) -> datetime.date:
     return add_months(today or timezone.localdate(), REVIEW_WITHIN_MONTHS)
+
+
+# A plan in force: its review date and signatures are chased (the caseload). A completed plan
+# is still the one shown (`current_plan`), but nothing about it is due any more.
+IN_FORCE = (PlanStatus.DRAFT, PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
 
 
 def current_plan(patient) -> CarePlan | None:
@@ -103,7 +110,7 @@ def latest_version(plan: CarePlan) -> PlanVersion | None:
     return plan.versions.order_by("-number").first()
 
 
-def record_version(request, plan: CarePlan) -> PlanVersion:
+def record_version(actor: Actor, plan: CarePlan) -> PlanVersion:
     """Keep the plan as it reads now: a new version if the latest was signed by anyone,
     otherwise the latest (unsigned) version is brought up to date."""
     snap = snapshot(plan)
@@ -113,48 +120,62 @@ def record_version(request, plan: CarePlan) -> PlanVersion:
     if latest is None or latest.signed_by_anyone:
         version = PlanVersion.objects.create(
             plan=plan, number=(latest.number + 1) if latest else 1, snapshot=snap,
-            created_by=request.user)
-        record_request(request, "create", patient=plan.patient, obj=version)
+            created_by=actor.user)
+        record_by(actor, "create", patient=plan.patient, obj=version)
         return version
     latest.snapshot = snap
     latest.created_at = timezone.now()
-    latest.created_by = request.user
+    latest.created_by = actor.user
     latest.save(update_fields=["snapshot", "created_at", "created_by"])
-    record_request(request, "update", patient=plan.patient, obj=latest)
+    record_by(actor, "update", patient=plan.patient, obj=latest)
     return latest
 
 
 @transaction.atomic
-def create(request, patient, form) -> CarePlan:
-    plan = form.save(commit=False)
-    plan.organisation_id = patient.organisation_id
-    plan.patient = patient
-    plan.episode = current_episode(patient)
-    plan.updated_by = request.user
-    plan.save()
-    record_request(request, "create", patient=patient, obj=plan)
-    record_version(request, plan)
+def save_plan(actor: Actor, patient, form) -> CarePlan:
+    """Create the plan, or change its review date and status (the one versioned save: raises
+    versioning.Stale if someone saved it after this form was opened); each makes a version."""
+    plan = form.instance
+    if plan._state.adding:
+        plan.organisation_id = patient.organisation_id
+        plan.patient = patient
+        plan.episode = current_episode(patient)
+    plan = versioning.save(form, actor, patient=patient)
+    record_version(actor, plan)
     return plan
 
 
-def goals_changed(request, patient) -> None:
+@transaction.atomic
+def save_action(actor: Actor, plan: CarePlan, form) -> PlanAction:
+    """Add an action to the plan or change one (the one versioned save); the plan gets a
+    version."""
+    action = form.instance
+    if action._state.adding:
+        action.organisation_id = plan.organisation_id
+        action.plan = plan
+    action = versioning.save(form, actor, patient=plan.patient)
+    record_version(actor, plan)
+    return action
+
+
+def goals_changed(actor: Actor, patient) -> None:
     """Goals are part of the plan: a change to one is a change to the plan."""
     plan = current_plan(patient)
     if plan is not None:
-        record_version(request, plan)
+        record_version(actor, plan)
 
 
 @transaction.atomic
-def sign(request, plan: CarePlan, *, as_patient: bool) -> PlanVersion:
+def sign(actor: Actor, plan: CarePlan, *, as_patient: bool) -> PlanVersion:
     version = PlanVersion.objects.select_for_update().filter(plan=plan).order_by(
         "-number").first()
     now = timezone.now()
     if as_patient:
-        version.patient_signed_at, version.patient_signed_by = now, request.user
+        version.patient_signed_at, version.patient_signed_by = now, actor.user
     else:
-        version.practitioner_signed_at, version.practitioner_signed_by = now, request.user
+        version.practitioner_signed_at, version.practitioner_signed_by = now, actor.user
     version.save()
-    record_request(request, "update", patient=plan.patient, obj=version)
+    record_by(actor, "update", patient=plan.patient, obj=version)
     events.plan_signed.send(sender=PlanVersion, patient_id=plan.patient_id,
                             organisation_id=plan.organisation_id)
     return version
@@ -175,20 +196,20 @@ def difference(older: PlanVersion, newer: PlanVersion) -> list[tuple[str, str]]:
 
 
 @transaction.atomic
-def propose(request, plan: CarePlan, text: str) -> PlanProposal:
-    proposal = PlanProposal.objects.create(plan=plan, text=text, created_by=request.user)
-    record_request(request, "create", patient=plan.patient, obj=proposal)
+def propose(actor: Actor, plan: CarePlan, text: str) -> PlanProposal:
+    proposal = PlanProposal.objects.create(plan=plan, text=text, created_by=actor.user)
+    record_by(actor, "create", patient=plan.patient, obj=proposal)
     return proposal
 
 
 @transaction.atomic
-def respond(request, proposal: PlanProposal, status: str, response: str) -> None:
+def respond(actor: Actor, proposal: PlanProposal, status: str, response: str) -> None:
     proposal.status = ProposalStatus(status)
     proposal.response = response
     proposal.responded_at = timezone.now()
-    proposal.responded_by = request.user
+    proposal.responded_by = actor.user
     proposal.save()
-    record_request(request, "update", patient=proposal.plan.patient, obj=proposal)
+    record_by(actor, "update", patient=proposal.plan.patient, obj=proposal)
 
 
 def t_score(levels: list[int | None]) -> float | None:
@@ -198,7 +219,7 @@ def t_score(levels: list[int | None]) -> float | None:
 
 
 @transaction.atomic
-def hold_review(request, plan: CarePlan, form) -> Review:
+def hold_review(actor: Actor, plan: CarePlan, form) -> Review:
     """Record a review: the ratings, both T-scores, the next review date on the plan (which
     makes a plan version)."""
     ratings = form.ratings()
@@ -207,16 +228,15 @@ def hold_review(request, plan: CarePlan, form) -> Review:
         next_review=form.cleaned_data["next_review"], notes=form.cleaned_data["notes"],
         t_score_patient=t_score([p for _g, p, _r, _c in ratings]),
         t_score_practitioner=t_score([r for _g, _p, r, _c in ratings]),
-        created_by=request.user)
+        created_by=actor.user)
     GoalRating.objects.bulk_create([
         GoalRating(review=review, goal=goal, patient_level=p, practitioner_level=r, comment=c)
         for goal, p, r, c in ratings if p is not None or r is not None or c])
-    record_request(request, "create", patient=plan.patient, obj=review)
+    record_by(actor, "create", patient=plan.patient, obj=review)
     plan.review_date = review.next_review
-    plan.version += 1
-    plan.updated_by, plan.updated_at = request.user, timezone.now()
-    plan.save(update_fields=["review_date", "version", "updated_by", "updated_at"])
-    record_version(request, plan)
+    plan.updated_by, plan.updated_at = actor.user, timezone.now()
+    versioning.bump(plan, ["review_date", "updated_by", "updated_at"])
+    record_version(actor, plan)
     events.review_held.send(sender=Review, patient_id=plan.patient_id,
                             organisation_id=plan.organisation_id)
     return review
@@ -226,7 +246,7 @@ FINISHED_ACTIONS = (ActionStatus.COMPLETED, ActionStatus.CANCELLED, ActionStatus
 
 
 @transaction.atomic
-def carry_over(request, patient, episode) -> CarePlan | None:
+def carry_over(actor: Actor, patient, episode) -> CarePlan | None:
     """On re-engagement: the last plan comes into the new episode as a draft to revisit
     together (its unfinished actions, a review within 3 months); the old plan is completed
     and keeps its versions and signatures."""
@@ -236,19 +256,18 @@ def carry_over(request, patient, episode) -> CarePlan | None:
     plan = CarePlan.objects.create(
         organisation_id=patient.organisation_id, patient=patient, episode=episode,
         status=PlanStatus.DRAFT, review_date=default_review_date(episode.start_date),
-        updated_by=request.user)
+        updated_by=actor.user)
     PlanAction.objects.bulk_create([
         PlanAction(organisation_id=a.organisation_id, plan=plan, goal_id=a.goal_id,
                    intervention=a.intervention, description=a.description,
                    provider_id=a.provider_id, frequency=a.frequency,
                    start_date=max(a.start_date, episode.start_date), end_date=None,
-                   status=ActionStatus.NOT_STARTED, updated_by=request.user)
+                   status=ActionStatus.NOT_STARTED, updated_by=actor.user)
         for a in old.actions.exclude(status__in=FINISHED_ACTIONS)])
     old.status = PlanStatus.COMPLETED
-    old.updated_by, old.updated_at = request.user, timezone.now()
-    old.version += 1
-    old.save(update_fields=["status", "updated_by", "updated_at", "version"])
-    record_request(request, "update", patient=patient, obj=old)
-    record_request(request, "create", patient=patient, obj=plan)
-    record_version(request, plan)
+    old.updated_by, old.updated_at = actor.user, timezone.now()
+    versioning.bump(old, ["status", "updated_by", "updated_at"])
+    record_by(actor, "update", patient=patient, obj=old)
+    record_by(actor, "create", patient=patient, obj=plan)
+    record_version(actor, plan)
     return plan

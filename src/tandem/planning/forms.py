@@ -20,6 +20,7 @@ from tandem.planning.models import (
     Proposer,
 )
 from tandem.records.dates import DATE, check_date
+from tandem.records.versioning import VersionedForm
 
 # A goal's target, or the end of a plan action, is at most this far ahead: GAS goals are
 # reviewed every 3 months, but a long-term aim (back in work, a tenancy kept) may take years;
@@ -108,11 +109,11 @@ class DiscussionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}), max_length=5000, required=False)
 
 
-class GoalForm(forms.ModelForm):
-    """A goal in the patient's words, with its GAS levels. `version` carries the version the
-    person started from, so two people editing at once never overwrite each other silently."""
+class GoalForm(VersionedForm, forms.ModelForm):
+    """A goal in the patient's words, with its GAS levels. Its version (VersionedForm) is the
+    one the person started from, so two people editing at once never overwrite each other
+    silently."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     type_change_reason = forms.CharField(
         label="Why the kind of goal is changing", max_length=300, required=False,
         help_text="Needed when the kind of substance goal changes; kept in the goal's history.")
@@ -141,7 +142,6 @@ class GoalForm(forms.ModelForm):
         self.fields["goal_type"].choices = [("", "— (not a substance goal)")] + list(
             GoalType.choices)
         self.fields["goal_type_chosen_by"].choices = [("", "—")] + list(Proposer.choices)
-        self.initial.setdefault("version", self.instance.version)
 
     def clean_start_date(self):  # a goal may start later, e.g. after a detox (planned)
         day = self.cleaned_data["start_date"]
@@ -174,8 +174,7 @@ class GoalForm(forms.ModelForm):
         return data
 
 
-class CarePlanForm(forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+class CarePlanForm(VersionedForm, forms.ModelForm):
 
     class Meta:
         model = CarePlan
@@ -186,7 +185,6 @@ class CarePlanForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.initial.setdefault("version", self.instance.version)
 
     def clean_review_date(self):
         day = self.cleaned_data["review_date"]
@@ -200,8 +198,7 @@ class CarePlanForm(forms.ModelForm):
         return day
 
 
-class ActionForm(forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+class ActionForm(VersionedForm, forms.ModelForm):
 
     class Meta:
         model = PlanAction
@@ -216,7 +213,6 @@ class ActionForm(forms.ModelForm):
         self.fields["goal"].queryset = patient.goals.all()
         self.fields["provider"].queryset = CareTeamMember.objects.filter(
             care_team__patient=patient).select_related("user")
-        self.initial.setdefault("version", self.instance.version)
         self.born = patient.date_of_birth
 
     def clean_start_date(self):

@@ -8,10 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.assessment import registry
-from tandem.audit.trail import record_request
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
 from tandem.core.agreement import Comparison, compare
 from tandem.patients.services import current_episode
 from tandem.planning.models import Goal, GoalTypeChange, PrioritySort, SortSession, Voice
+from tandem.records import versioning
 
 
 class AlreadySubmitted(Exception):
@@ -27,11 +29,11 @@ def cards_for(patient) -> list[tuple[str, str, str]]:
 
 
 @transaction.atomic
-def start_session(request, patient) -> SortSession:
+def start_session(actor: Actor, patient) -> SortSession:
     session = SortSession.objects.create(
         organisation_id=patient.organisation_id, patient=patient,
-        episode=current_episode(patient), started_by=request.user)
-    record_request(request, "create", patient=patient, obj=session)
+        episode=current_episode(patient), started_by=actor.user)
+    record_by(actor, "create", patient=patient, obj=session)
     return session
 
 
@@ -40,7 +42,7 @@ def sort_of(session: SortSession, voice: str) -> PrioritySort | None:
 
 
 @transaction.atomic
-def save_sort(request, session: SortSession, voice: str, entries: list[dict], *, submit: bool,
+def save_sort(actor: Actor, session: SortSession, voice: str, entries: list[dict], *, submit: bool,
               handed_over: bool = False) -> PrioritySort:
     sort = PrioritySort.objects.select_for_update().filter(session=session, voice=voice).first()
     if sort is not None and sort.submitted:
@@ -53,13 +55,13 @@ def save_sort(request, session: SortSession, voice: str, entries: list[dict], *,
         sort = PrioritySort(organisation_id=session.organisation_id, session=session,
                             voice=voice, started_at=now)
     sort.cards = entries
-    sort.entered_by = request.user
+    sort.entered_by = actor.user
     sort.handed_over = handed_over
     sort.updated_at = now
     if submit:
         sort.submitted_at = now
     sort.save()
-    record_request(request, "create" if created else "update", patient=session.patient, obj=sort)
+    record_by(actor, "create" if created else "update", patient=session.patient, obj=sort)
     return sort
 
 
@@ -80,12 +82,12 @@ def comparison(session: SortSession) -> Comparison | None:
 
 
 @transaction.atomic
-def save_discussion(request, session: SortSession, text: str) -> None:
+def save_discussion(actor: Actor, session: SortSession, text: str) -> None:
     session.discussion = text
-    session.discussion_by = request.user
+    session.discussion_by = actor.user
     session.discussion_at = timezone.now()
     session.save(update_fields=["discussion", "discussion_by", "discussion_at"])
-    record_request(request, "update", patient=session.patient, obj=session)
+    record_by(actor, "update", patient=session.patient, obj=session)
 
 
 def comparison_view(session: SortSession) -> dict:
@@ -134,77 +136,25 @@ def comparison_view(session: SortSession) -> dict:
     }
 
 
-class Conflict(Exception):
-    """Someone else saved the goal since this person started editing it."""
-
-    def __init__(self, current: Goal, changed: list[tuple[str, str, str]]):
-        super().__init__("goal changed")
-        self.current = current
-        self.changed = changed  # (field label, value now saved, value typed)
-
-
-def check_version(model, pk, form):
-    """The stored row, locked for this transaction; raises Conflict (with what differs) if it
-    was saved since the version the form was opened at (the form's `version` field)."""
-    current = model.objects.select_for_update().get(pk=pk)
-    if form.cleaned_data.get("version") != current.version:
-        changed = [
-            (form.fields[name].label, _display(form, name, getattr(current, _attr(current, name))),
-             _display(form, name, _value(form.cleaned_data.get(name))))
-            for name in form.Meta.fields
-            if getattr(current, _attr(current, name)) != _value(form.cleaned_data.get(name))
-        ]
-        raise Conflict(current, changed)
-    return current
-
-
-def _attr(obj, name: str) -> str:
-    """Foreign keys are compared by id."""
-    field = obj._meta.get_field(name)
-    return field.attname
-
-
-def _value(value):
-    return value.pk if hasattr(value, "_meta") else value
-
-
-def _display(form, name: str, value) -> str:
-    field = form.fields[name]
-    choices = {getattr(k, "value", k): v for k, v in (getattr(field, "choices", []) or [])}
-    return str(choices.get(value, value if value not in (None, "") else "—"))
-
-
 @transaction.atomic
-def save_goal(request, patient, form, *, sort_session=None) -> Goal:
-    """Create or update a goal from a validated GoalForm. Raises Conflict, with what changed,
-    if the goal was saved by someone else after this form was opened; nothing is lost: the
-    form keeps what was typed and now carries the current version."""
+def save_goal(actor: Actor, patient, form, *, sort_session=None) -> Goal:
+    """Create or update a goal from a validated GoalForm (the one versioned save: raises
+    versioning.Stale, saving nothing, if someone saved the goal after this form was opened).
+    A change of the kind of substance goal is kept in the goal's history with its reason."""
     goal = form.instance
-    now = timezone.now()
-    new_version = 1
-    previous_type = ""
-    if not goal._state.adding:
-        current = check_version(Goal, goal.pk, form)
-        previous_type = current.goal_type
-        new_version = current.version + 1
-    else:
+    previous_type = "" if goal._state.adding else form.initial.get("goal_type", "")
+    if goal._state.adding:
         goal.organisation_id = patient.organisation_id
         goal.patient = patient
         goal.episode = current_episode(patient)
         goal.sort_session = sort_session
-        goal.created_by = request.user
-    goal = form.save(commit=False)
-    goal.version = new_version
-    goal.updated_by = request.user
-    goal.updated_at = now
-    goal.save()
+        goal.created_by = actor.user
+    goal = versioning.save(form, actor, patient=patient)
     if goal.goal_type and goal.goal_type != previous_type:
         GoalTypeChange.objects.create(
-            goal=goal, changed_at=now, from_type=previous_type, to_type=goal.goal_type,
-            chosen_by=goal.goal_type_chosen_by or "patient",
-            reason=form.cleaned_data.get("type_change_reason", ""), recorded_by=request.user)
-    record_request(request, "create" if new_version == 1 else "update", patient=patient,
-                   obj=goal)
+            goal=goal, changed_at=goal.updated_at, from_type=previous_type,
+            to_type=goal.goal_type, chosen_by=goal.goal_type_chosen_by or "patient",
+            reason=form.cleaned_data.get("type_change_reason", ""), recorded_by=actor.user)
     return goal
 
 

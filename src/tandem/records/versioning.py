@@ -8,7 +8,11 @@ from the same version exactly one wins, on SQLite and PostgreSQL alike. The othe
 `Stale`, having written nothing, with each field whose saved value now differs from what was
 submitted (`Change`); the page shows them and keeps what was typed, the API answers 409.
 
-Every other write to a versioned row bumps its version too (`bump`), so an open form notices it.
+`save` is the one way a form's change to a versioned record is saved (patients, episodes,
+care-team members, goals, plans, plan actions, teams): it checks the version, bumps it, stamps
+who changed it and when (on models that keep `updated_by`/`updated_at`), writes the audit
+event, and raises `Stale` for a conflict. Every other write to a versioned row bumps its version
+too (`bump`), so an open form notices it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from dataclasses import dataclass
 from django import forms
 from django.db import models, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.text import capfirst
+
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
 
 # The largest version the column holds on every database (a PositiveIntegerField).
 MAX_VERSION = 2**31 - 1
@@ -58,21 +66,42 @@ class Stale(Exception):
         self.changes = changes
 
 
-def save(form: forms.ModelForm, *, fields: Iterable[str] | None = None) -> models.Model:
-    """Save a validated ModelForm (a VersionedForm) over an existing row, if the row is still
-    at the version the form carries; raise Stale otherwise. `fields` are the columns the form
-    writes (its `saves_fields`, else its own fields), so nothing else on the row is
-    overwritten."""
+def save(form: forms.ModelForm, actor: Actor | None = None, *, patient=None,
+         fields: Iterable[str] | None = None) -> models.Model:
+    """Save a validated ModelForm (a VersionedForm): a new record at version 1, or over an
+    existing row if the row is still at the version the form carries (else raise Stale,
+    having written nothing). `fields` are the columns the form writes (its `saves_fields`,
+    else its own fields), so nothing else on the row is overwritten. With an `actor`, the
+    record is stamped as changed by them now (if its model keeps that) and the change is
+    audited ("create" or "update", with the patient whose record it is); without one the
+    caller audits (the account pages, whose events say what changed)."""
     obj = form.save(commit=False)
-    version = form.cleaned_data.get("version")
+    creating = obj._state.adding
+    stamped = _stamp(obj, actor)
     with transaction.atomic():
-        if version is None or not claim(obj, version):
-            current = type(obj)._default_manager.get(pk=obj.pk)
-            raise Stale(current, differences(form, current))
-        obj.version = version + 1
-        fields = fields or getattr(form, "saves_fields", None) or form._meta.fields
-        obj.save(update_fields=[*fields, "version"])
+        if creating:
+            obj.version = 1
+            obj.save(force_insert=True)
+        else:
+            version = form.cleaned_data.get("version")
+            if version is None or not claim(obj, version):
+                current = type(obj)._default_manager.get(pk=obj.pk)
+                raise Stale(current, differences(form, current))
+            obj.version = version + 1
+            fields = fields or getattr(form, "saves_fields", None) or form._meta.fields
+            obj.save(update_fields=[*fields, *stamped, "version"])
+        if actor is not None:
+            record_by(actor, "create" if creating else "update", patient=patient, obj=obj)
     return obj
+
+
+def _stamp(obj: models.Model, actor: Actor | None) -> list[str]:
+    """Mark the record as changed by the actor now, where its model keeps that."""
+    names = {f.name for f in obj._meta.concrete_fields}
+    if actor is None or not {"updated_by", "updated_at"} <= names:
+        return []
+    obj.updated_by, obj.updated_at = actor.user, timezone.now()
+    return ["updated_by", "updated_at"]
 
 
 def form_again(request, make_form, stale: Stale) -> forms.Form:

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tandem.assessment.forms import posted
+from tandem.audit.actor import Actor
 from tandem.planning import care_plan, services
 from tandem.planning.forms import ProposalForm, SortForm
 from tandem.planning.models import SortSession, Voice
@@ -34,7 +35,8 @@ def sort(request, session_id):
     if request.method == "POST":
         submitting = request.POST.get("action") == "submit"
         if form.check_complete() if submitting else form.is_valid():
-            services.save_sort(request, found, Voice.PATIENT, form.entries(), submit=submitting)
+            services.save_sort(Actor.of(request), found, Voice.PATIENT, form.entries(),
+                               submit=submitting)
             messages.success(request, "Thank you: your priorities are sent." if submitting
                              else "Saved. You can come back to it.")
             return redirect("portal:priorities")
@@ -67,7 +69,7 @@ def plan_sign(request):
     found = care_plan.current_plan(request.patient)
     if found is None or care_plan.latest_version(found) is None:
         raise Http404("No plan to sign.")
-    care_plan.sign(request, found, as_patient=True)
+    care_plan.sign(Actor.of(request), found, as_patient=True)
     messages.success(request, "Thank you: you signed your plan.")
     return redirect("portal:plan")
 
@@ -79,7 +81,7 @@ def plan_propose(request):
         raise Http404("No plan yet.")
     form = ProposalForm(request.POST)
     if form.is_valid():
-        care_plan.propose(request, found, form.cleaned_data["text"])
+        care_plan.propose(Actor.of(request), found, form.cleaned_data["text"])
         messages.success(request, "Sent to your keyworker. Their answer will show here.")
         return redirect("portal:plan")
     return _plan_page(request, found, form)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment.forms import posted
-from tandem.audit.trail import record_request
+from tandem.audit.actor import Actor
 from tandem.planning import care_plan, services
 from tandem.planning.forms import (
     ActionForm,
@@ -36,6 +36,7 @@ from tandem.planning.models import (
     Voice,
 )
 from tandem.planning.printing import printable_plan
+from tandem.records import versioning
 
 
 def _session(request, session_id) -> SortSession:
@@ -61,7 +62,7 @@ def priorities(request, patient_id):
 
 @require_POST
 def start(request, patient_id):
-    session = services.start_session(request, request.patient)
+    session = services.start_session(Actor.of(request), request.patient)
     messages.success(request, "A new priority sort has started. You and the patient each sort "
                      "the cards on your own; you compare once both have finished.")
     return redirect("patients:sort-session", patient_id=request.patient.pk, session_id=session.pk)
@@ -100,7 +101,7 @@ def sort(request, patient_id, session_id, voice):
     if request.method == "POST":
         submitting = request.POST.get("action") == "submit"
         if form.check_complete() if submitting else form.is_valid():
-            services.save_sort(request, found, voice, form.entries(), submit=submitting,
+            services.save_sort(Actor.of(request), found, voice, form.entries(), submit=submitting,
                                handed_over=voice == Voice.PATIENT)
             messages.success(request, "Sort submitted." if submitting else "Sort saved.")
             return redirect("patients:sort-session", patient_id=request.patient.pk,
@@ -119,7 +120,7 @@ def discussion(request, patient_id, session_id):
     if not services.both_submitted(found):
         messages.error(request, "Compare and discuss once both sorts are submitted.")
     elif form.is_valid():
-        services.save_discussion(request, found, form.cleaned_data["discussion"])
+        services.save_discussion(Actor.of(request), found, form.cleaned_data["discussion"])
         messages.success(request, "Discussion saved.")
     else:
         messages.error(request, "The discussion is longer than 5,000 characters; "
@@ -148,24 +149,23 @@ def goal_form(request, patient_id, goal_id=None):
         initial = {"card": request.GET.get("card"), "proposed_by": "both"}
     form = GoalForm(request.POST or None, instance=goal, cards=cards, patient=patient,
                     initial=initial)
-    conflict = None
+    stale = None
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                services.save_goal(request, patient, form, sort_session=sort_session)
-                care_plan.goals_changed(request, patient)  # goals are part of the plan
-        except services.Conflict as exc:
-            conflict = exc
+                actor = Actor.of(request)
+                services.save_goal(actor, patient, form, sort_session=sort_session)
+                care_plan.goals_changed(actor, patient)  # goals are part of the plan
+        except versioning.Stale as refused:
             # Keep everything typed; the next save knowingly replaces the newer version.
-            data = request.POST.copy()
-            data["version"] = str(exc.current.version)
-            form = GoalForm(data, instance=goal, cards=cards, patient=patient)
-            form.is_valid()
+            stale = refused
+            form = versioning.form_again(request, lambda data, instance: GoalForm(
+                data, instance=instance, cards=cards, patient=patient), refused)
         else:
             messages.success(request, "Goal saved.")
             return redirect("patients:goals", patient_id=patient.pk)
     return render(request, "planning/goal_form.html", {
-        "patient": patient, "form": form, "goal": goal, "conflict": conflict,
+        "patient": patient, "form": form, "goal": goal, "stale": stale,
     })
 
 
@@ -212,35 +212,18 @@ def plan_form(request, patient_id):
     found = care_plan.current_plan(patient)
     initial = {} if found else {"review_date": care_plan.default_review_date()}
     form = CarePlanForm(request.POST or None, instance=found, initial=initial)
-    conflict = None
+    stale = None
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                if found is None:
-                    care_plan.create(request, patient, form)
-                else:
-                    current = services.check_version(CarePlan, found.pk, form)
-                    saved = form.save(commit=False)
-                    saved.version = current.version + 1
-                    saved.updated_by, saved.updated_at = request.user, timezone.now()
-                    saved.save()
-                    care_plan.record_version(request, saved)
-        except services.Conflict as exc:
-            conflict, form = exc, _refreshed(CarePlanForm, request, exc, instance=found)
+            care_plan.save_plan(Actor.of(request), patient, form)
+        except versioning.Stale as refused:
+            stale, form = refused, versioning.form_again(
+                request, lambda data, instance: CarePlanForm(data, instance=instance), refused)
         else:
             messages.success(request, "Plan saved.")
             return redirect("patients:plan", patient_id=patient.pk)
     return render(request, "planning/plan_form.html",
-                  {"patient": patient, "form": form, "plan": found, "conflict": conflict})
-
-
-def _refreshed(form_class, request, conflict, **kwargs):
-    """The form again with everything typed, now carrying the newer version."""
-    data = request.POST.copy()
-    data["version"] = str(conflict.current.version)
-    form = form_class(data, **kwargs)
-    form.is_valid()
-    return form
+                  {"patient": patient, "form": form, "plan": found, "stale": stale})
 
 
 def action_form(request, patient_id, action_id=None):
@@ -248,35 +231,25 @@ def action_form(request, patient_id, action_id=None):
     found = _plan(request)
     action = get_object_or_404(PlanAction, pk=action_id, plan=found) if action_id else None
     form = ActionForm(request.POST or None, instance=action, patient=patient)
-    conflict = None
+    stale = None
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                saved = form.save(commit=False)
-                if action is not None:
-                    current = services.check_version(PlanAction, action.pk, form)
-                    saved.version = current.version + 1
-                saved.organisation_id = patient.organisation_id
-                saved.plan = found
-                saved.updated_by, saved.updated_at = request.user, timezone.now()
-                saved.save()
-                record_request(request, "create" if action is None else "update",
-                                        patient=patient, obj=saved)
-                care_plan.record_version(request, found)
-        except services.Conflict as exc:
-            conflict = exc
-            form = _refreshed(ActionForm, request, exc, instance=action, patient=patient)
+            care_plan.save_action(Actor.of(request), found, form)
+        except versioning.Stale as refused:
+            stale, form = refused, versioning.form_again(
+                request, lambda data, instance: ActionForm(data, instance=instance,
+                                                           patient=patient), refused)
         else:
             messages.success(request, "Action saved.")
             return redirect("patients:plan", patient_id=patient.pk)
     return render(request, "planning/action_form.html", {
-        "patient": patient, "form": form, "action": action, "conflict": conflict})
+        "patient": patient, "form": form, "action": action, "stale": stale})
 
 
 @require_POST
 def sign(request, patient_id):
     found = _plan(request)
-    care_plan.sign(request, found, as_patient=False)
+    care_plan.sign(Actor.of(request), found, as_patient=False)
     messages.success(request, "You signed this version of the plan.")
     return redirect("patients:plan", patient_id=request.patient.pk)
 
@@ -300,7 +273,7 @@ def respond(request, patient_id, proposal_id):
     proposal = get_object_or_404(PlanProposal, pk=proposal_id, plan=found)
     form = ResponseForm(request.POST)
     if form.is_valid():
-        care_plan.respond(request, proposal, form.cleaned_data["status"],
+        care_plan.respond(Actor.of(request), proposal, form.cleaned_data["status"],
                           form.cleaned_data["response"])
         messages.success(request, "Answer saved; the patient sees it in the portal.")
     else:
@@ -321,7 +294,7 @@ def review_form(request, patient_id):
         "held_on": timezone.localdate(),
         "next_review": care_plan.default_review_date()})
     if request.method == "POST" and form.is_valid():
-        review = care_plan.hold_review(request, found, form)
+        review = care_plan.hold_review(Actor.of(request), found, form)
         messages.success(request, "Review saved. Change goals and actions below if the review "
                          "revised them; each change is kept as a new version of the plan.")
         return redirect("patients:review", patient_id=patient.pk, review_id=review.pk)
