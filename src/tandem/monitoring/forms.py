@@ -3,6 +3,7 @@ from django import forms
 from tandem.monitoring.models import Contact, RuleSetting, Severity
 from tandem.patients.forms import NewEpisodeForm
 from tandem.records.dates import DATE, check_date
+from tandem.records.versioning import VersionedForm
 
 
 class ResolveForm(forms.Form):
@@ -40,11 +41,9 @@ class ReengageForm(NewEpisodeForm):
         self.fields["start_date"].label = "New episode starts"
 
 
-class RuleSettingForm(forms.ModelForm):
-    """One rule's settings; a number field per threshold the rule has. `version` carries the
-    version of the saved row the page was opened at (0: none yet)."""
-
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+class RuleSettingForm(VersionedForm, forms.ModelForm):
+    """One rule's settings; a number field per threshold the rule has. Its version is that of
+    the saved row the page was opened at (0: none yet)."""
 
     class Meta:
         model = RuleSetting
@@ -54,7 +53,6 @@ class RuleSettingForm(forms.ModelForm):
     def __init__(self, *args, spec=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec = spec
-        self.initial.setdefault("version", self.instance.version if self.instance.pk else 0)
         self.fields["suggested_action"].label = (
             "Escalation steps" if spec.code == "safety-answer" else "Suggested action")
         self.fields["suggested_action"].help_text = f"Leave blank for: {spec.suggested_action}"

@@ -35,14 +35,16 @@ MAX_VERSION = 2**31 - 1
 
 
 class VersionedForm(forms.Form):
-    """Mix into a ModelForm (first among its bases): the version the form was opened at."""
+    """Mix into a ModelForm (first among its bases): the version of the row the form was opened
+    at, 0 when there was no row yet (a settings page whose row is made by its first save)."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1,
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0,
                                  max_value=MAX_VERSION)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.initial.setdefault("version", self.instance.version)
+        self.initial.setdefault("version", 0 if self.instance._state.adding
+                                else self.instance.version)
 
 
 @dataclass(frozen=True)

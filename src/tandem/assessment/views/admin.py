@@ -32,6 +32,7 @@ from tandem.assessment.tasks import refresh_schedules
 from tandem.audit.actor import Actor
 from tandem.core import strict_json
 from tandem.core.instruments import DefinitionError, parse
+from tandem.records.versioning import VersionedForm
 
 MAX_UPLOAD = 1_000_000  # bytes
 
@@ -39,18 +40,11 @@ MAX_UPLOAD = 1_000_000  # bytes
 MIN_LIFE_DOMAINS = 3  # the check-up chart's star needs three spokes
 
 
-class Versioned(forms.ModelForm):
-    """A form carrying the version of the row it was opened at (0: no row yet)."""
-
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial.setdefault("version", self.instance.version)
+class Row(VersionedForm, forms.ModelForm):
+    """One row of a settings page, carrying the version it was opened at (0: no row yet)."""
 
 
-class SettingsForm(Versioned):
+class SettingsForm(Row):
     instruments = forms.MultipleChoiceField(
         label="Questionnaires in a check-up", widget=forms.CheckboxSelectMultiple)
 
@@ -61,7 +55,6 @@ class SettingsForm(Versioned):
 
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.initial.setdefault("version", 0)
         self.fields["instruments"].choices = [
             (code, ins.title) for code, ins in registry.available(organisation).items()]
         self.initial["instruments"] = self.instance.instrument_codes()
@@ -216,7 +209,7 @@ def instruments(request):
 
 def _formset_page(request, model, fields, template, title, intro, labels=None, clean=None):
     org = request.user.organisation
-    FormSet = modelformset_factory(model, form=Versioned, fields=fields, extra=2,
+    FormSet = modelformset_factory(model, form=Row, fields=fields, extra=2,
                                    can_delete=True, labels=labels or {})
     queryset = model.objects.filter(organisation=org)
     if request.method != "POST":
