@@ -505,6 +505,35 @@ def test_a_failure_while_evaluating_at_once_keeps_the_check_up_and_its_urgent_fl
     assert DBTaskResult.objects.filter(status="READY").count() == 1  # left for the worker
 
 
+@pytest.mark.parametrize("way", ["one check-up", "a batch"])
+def test_answers_are_never_stored_unchecked_when_no_app_checks_them(world, way):
+    """The urgent-flag check reaches monitoring through assessment's events (the apps depend
+    one way). If nothing received them, the answers are refused, never stored unchecked."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import transaction
+
+    from tandem.assessment import events, registry, services
+    from tandem.audit.actor import Actor
+
+    signal, uid = {"one check-up": (events.answers_saved, "monitoring-answers"),
+                   "a batch": (events.batch_recorded, "monitoring-batch")}[way]
+    receivers = list(signal.receivers)
+    signal.disconnect(dispatch_uid=uid)
+    actor = Actor(world.users["practitioner"], "practitioner", path="/test")
+    phq9 = registry.available(world.org)["phq9"]
+    answers = {str(i): 0 for i in range(1, 9)} | {"9": 2}
+    try:
+        with pytest.raises(ImproperlyConfigured), transaction.atomic():
+            if way == "one check-up":
+                services.record_complete(actor, world.p1, phq9, answers, mode="staff")
+            else:
+                services.record_batch(actor, [services.Submission(world.p1.pk, "phq9", answers)])
+    finally:
+        signal.receivers[:] = receivers
+        signal.sender_receivers_cache.clear()
+    assert not Response.objects.filter(patient=world.p1).exists()
+
+
 def test_an_uploaded_questionnaire_cannot_make_its_safety_question_optional():
     from tandem.core.instruments import DefinitionError, parse
 
