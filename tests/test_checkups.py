@@ -219,7 +219,7 @@ def test_practitioner_entering_a_safety_answer_gets_crisis_contacts(world):
 
 def complete(patient, code, answers, days_ago, mode="self"):
     from tandem.assessment import registry
-    from tandem.assessment.services import store_result
+    from tandem.assessment.responses import store_result
     from tandem.core.scoring import score
 
     instrument = registry.shipped()[code]
@@ -261,7 +261,7 @@ def test_results_show_charts_tables_and_reliable_change(world, django_assert_max
 
 
 def test_schedule_follows_exit_and_re_entry(world):
-    from tandem.assessment.services import refresh_schedule
+    from tandem.assessment.schedules import refresh_schedule
 
     patient = world.p1
     episode = patient.episodes.get()

@@ -244,7 +244,7 @@ def test_the_safety_rules_stay_urgent_and_on(world):
 
 
 def test_an_overdue_check_up_flag_closes_when_the_patient_does_the_check_up(world):
-    from tandem.assessment.services import refresh_schedule
+    from tandem.assessment.schedules import refresh_schedule
 
     CheckupSettings.objects.create(organisation=world.org, instruments=["phq9"])
     Episode.objects.filter(patient=world.p1).update(
@@ -512,7 +512,7 @@ def test_answers_are_never_stored_unchecked_when_no_app_checks_them(world, way):
     from django.core.exceptions import ImproperlyConfigured
     from django.db import transaction
 
-    from tandem.assessment import events, registry, services
+    from tandem.assessment import events, registry, responses
     from tandem.audit.actor import Actor
 
     signal, uid = {"one check-up": (events.answers_saved, "monitoring-answers"),
@@ -525,9 +525,9 @@ def test_answers_are_never_stored_unchecked_when_no_app_checks_them(world, way):
     try:
         with pytest.raises(ImproperlyConfigured), transaction.atomic():
             if way == "one check-up":
-                services.record_complete(actor, world.p1, phq9, answers, mode="staff")
+                responses.record_complete(actor, world.p1, phq9, answers, mode="staff")
             else:
-                services.record_batch(actor, [services.Submission(world.p1.pk, "phq9", answers)])
+                responses.record_batch(actor, [responses.Submission(world.p1.pk, "phq9", answers)])
     finally:
         signal.receivers[:] = receivers
         signal.sender_receivers_cache.clear()

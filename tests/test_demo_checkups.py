@@ -5,7 +5,7 @@ from django.core.management import call_command
 from tandem.accounts.models import User
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import results_for
-from tandem.assessment.services import checkup_status, is_due
+from tandem.assessment.schedules import checkup_status, is_due
 from tandem.monitoring.models import Flag
 from tandem.patients.models import Patient
 

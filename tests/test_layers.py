@@ -92,7 +92,7 @@ def test_no_module_imports_an_app_above_its_own(path):
     ("from tandem.monitoring.models import Flag\n", "monitoring is above patients"),
     ("import tandem.planning.models\n", "planning is above patients"),
     ("from tandem import caseload\n", "caseload is above patients"),
-    ("def f():\n    from tandem.assessment import services\n", "assessment is above patients"),
+    ("def f():\n    from tandem.assessment import responses\n", "assessment is above patients"),
     ("def f():\n    from tandem.accounts import models\n", "inside f(): import at the top"),
     ("class C:\n    def ready(self):\n        from tandem.accounts import models\n",
      "inside ready()"),

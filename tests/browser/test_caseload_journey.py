@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_flag_at_the_top_acknowledged_resolved_and_a_re_engagement(live_world, visit):
-    from tandem.assessment.services import refresh_schedule
+    from tandem.assessment.schedules import refresh_schedule
     from tandem.patients.models import CareTeam, CareTeamMember
 
     p1, p2 = live_world.p1, live_world.p2

@@ -103,7 +103,7 @@ def test_save_and_resume_on_another_device_without_javascript(live_world, visit)
 def seed_history(patient):
     from tandem.assessment import registry
     from tandem.assessment.models import Response
-    from tandem.assessment.services import store_result
+    from tandem.assessment.responses import store_result
     from tandem.core.scoring import score
 
     for days, value in ((120, 3), (60, 2), (5, 1)):

@@ -17,7 +17,7 @@ from ninja.errors import HttpError
 from pydantic import StrictBool
 
 from tandem.api.schemas import Conflict
-from tandem.assessment import registry, services
+from tandem.assessment import registry, responses, schedules
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import completed, track
 from tandem.audit.actor import Actor
@@ -279,14 +279,14 @@ def create_response(request: HttpRequest, patient_id: uuid.UUID, body: ResponseI
     actor = Actor.of(request)
     try:
         if body.submit:
-            response, _result, flags = services.record_complete(
+            response, _result, flags = responses.record_complete(
                 actor, patient, instrument, body.answers, mode=body.mode,
                 completed_at=completed_at)
         else:
             with transaction.atomic():
-                response = services.start(actor, patient, instrument, mode=body.mode)
-                flags = services.save_answers(actor, response, instrument, body.answers)
-    except services.AnswersInvalid as exc:
+                response = responses.start(actor, patient, instrument, mode=body.mode)
+                flags = responses.save_answers(actor, response, instrument, body.answers)
+    except responses.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     response.new_flags = flags
     return Status(201, response)
@@ -314,9 +314,9 @@ def update_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
     instrument = _instrument(request, response.instrument_code)
     try:
         with transaction.atomic():
-            response.new_flags = services.save_answers(Actor.of(request), response, instrument,
+            response.new_flags = responses.save_answers(Actor.of(request), response, instrument,
                                                        body.answers)
-    except services.AnswersInvalid as exc:
+    except responses.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     return response
 
@@ -329,8 +329,8 @@ def submit_response(request: HttpRequest, patient_id: uuid.UUID, response_id: uu
         raise HttpError(409, "This check-up is already completed.")
     instrument = _instrument(request, response.instrument_code)
     try:
-        services.submit(Actor.of(request), response, instrument)
-    except services.AnswersInvalid as exc:
+        responses.submit(Actor.of(request), response, instrument)
+    except responses.AnswersInvalid as exc:
         raise _invalid(exc.errors) from None
     return response
 
@@ -350,11 +350,11 @@ def create_batch(request: HttpRequest, body: BatchIn):
         if problem:
             errors.append({"loc": ["body", "responses", n, "completed_at"], "msg": problem})
             when = None  # reported; the other checks still run on the rest of the item
-        submissions.append(services.Submission(item.patient_id, item.instrument, item.answers,
+        submissions.append(responses.Submission(item.patient_id, item.instrument, item.answers,
                                                item.mode, when))
     try:
         with transaction.atomic():  # all or nothing: undone if any time was refused
-            ids, flags = services.record_batch(Actor.of(request), submissions)
+            ids, flags = responses.record_batch(Actor.of(request), submissions)
             if errors:
                 raise Invalid([])
     except Invalid as exc:
@@ -390,6 +390,6 @@ def patient_scores(request: HttpRequest, patient_id: uuid.UUID):
     upcoming = [
         {"instrument": s.code, "kind": s.occasion.kind, "due": s.occasion.due,
          "status": s.occasion.status}
-        for s in services.checkup_status(patient) if s.occasion is not None
+        for s in schedules.checkup_status(patient) if s.occasion is not None
     ]
     return {"trajectories": trajectories, "next": upcoming}

@@ -3,7 +3,7 @@ an episode started, changed or ended moves the patient's check-up schedule."""
 
 from __future__ import annotations
 
-from tandem.assessment.services import refresh_schedule
+from tandem.assessment.schedules import refresh_schedule
 from tandem.patients import events as patient_events
 
 

@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from tandem.assessment import registry
 from tandem.assessment.models import CrisisContact, Response, ResponseStatus
-from tandem.assessment.services import checkup_status, is_due
+from tandem.assessment.schedules import checkup_status, is_due
 from tandem.core import charts
 from tandem.core.instruments import Instrument, Scale
 from tandem.core.rci import Change, reliable_change, threshold

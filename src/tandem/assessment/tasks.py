@@ -6,7 +6,7 @@ from django.db import transaction
 from django_tasks import task
 
 from tandem.accounts.models import Organisation
-from tandem.assessment.services import refresh_schedules as refresh
+from tandem.assessment.schedules import refresh_schedules as refresh
 from tandem.patients.models import Patient
 
 

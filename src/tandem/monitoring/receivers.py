@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from tandem.assessment import events as assessment_events
-from tandem.assessment.services import service_safety_rules
+from tandem.assessment.responses import service_safety_rules
 from tandem.core.scoring import answer_text, declined_safety, safety_hits
 from tandem.monitoring.models import Flag
 from tandem.monitoring.services import (

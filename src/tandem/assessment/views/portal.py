@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tandem.assessment import registry, services
+from tandem.assessment import registry, responses
 from tandem.assessment.forms import AnswersForm, posted
 from tandem.assessment.models import Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
@@ -60,7 +60,7 @@ def start(request, code):
     instrument = registry.get(request.patient.organisation, code)
     if instrument is None:
         raise Http404("No such questionnaire.")
-    response = services.start(Actor.of(request), request.patient, instrument, mode=Mode.SELF)
+    response = responses.start(Actor.of(request), request.patient, instrument, mode=Mode.SELF)
     return redirect("portal:checkup-question", response_id=response.pk,
                     number=min(response.position, len(pages(instrument)) - 1) + 1)
 
@@ -87,9 +87,9 @@ def question(request, response_id, number):
                                    "“Save and finish later”.")
         if not form.errors:
             try:
-                flags = services.save_answers(Actor.of(request), response, instrument, raw,
+                flags = responses.save_answers(Actor.of(request), response, instrument, raw,
                                               position=number - 1)
-            except services.AnswersInvalid as exc:
+            except responses.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
             else:
                 if any(f.severity == "urgent" for f in flags):  # crisis contacts at once
@@ -153,8 +153,8 @@ def review(request, response_id):
     errors = {}
     if request.method == "POST":
         try:
-            services.submit(Actor.of(request), response, instrument)
-        except services.AnswersInvalid as exc:
+            responses.submit(Actor.of(request), response, instrument)
+        except responses.AnswersInvalid as exc:
             errors = exc.errors
         else:
             return redirect("portal:checkup-done", response_id=response.pk)
@@ -169,7 +169,7 @@ def done(request, response_id):
     response, instrument = _draft(request, response_id)
     if response.status != ResponseStatus.COMPLETED:
         return redirect("portal:checkup-review", response_id=response.pk)
-    urgent = services.safety_flags(response)
+    urgent = responses.safety_flags(response)
     declined = bool(declined_safety(instrument, response.answers))
     return render(request, "assessment/portal_done.html", {
         "response": response, "instrument": instrument, "urgent": urgent,

@@ -12,7 +12,7 @@ from django.utils.text import capfirst
 
 from tandem.accounts.changes import differences, record_change
 from tandem.accounts.permissions import CHANGES_RECORDS
-from tandem.assessment import registry, services
+from tandem.assessment import registry, responses, schedules
 from tandem.assessment.forms import AnswersForm, PatientScheduleForm, StartForm, posted, token
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.assessment.results import crisis_contacts, due_context, results_for
@@ -38,7 +38,7 @@ def new(request, patient_id):
     form = StartForm(request.POST or None, instruments=available,
                      initial={"instrument": request.GET.get("instrument")})
     if request.method == "POST" and form.is_valid():
-        response = services.start(Actor.of(request), patient,
+        response = responses.start(Actor.of(request), patient,
                                   available[form.cleaned_data["instrument"]],
                                   mode=form.cleaned_data["mode"])
         if response.mode != form.cleaned_data["mode"]:
@@ -65,7 +65,7 @@ def entry(request, patient_id, response_id):
         form.is_valid()
         if finishing:  # unanswered questions are reported together with wrong answers
             form.add_item_errors({
-                item.id: services.REQUIRED for item in instrument.items
+                item.id: responses.REQUIRED for item in instrument.items
                 if item.required and not form.answers()[item.id].strip()
                 and f"item_{item.id}" not in form.errors
             })
@@ -74,10 +74,10 @@ def entry(request, patient_id, response_id):
                 # Saved (and any safety answer flagged) before finishing is tried: a problem
                 # found on finishing leaves the draft and its flags in place.
                 actor = Actor.of(request)
-                urgent = services.save_answers(actor, response, instrument, form.answers())
+                urgent = responses.save_answers(actor, response, instrument, form.answers())
                 if finishing:
-                    services.submit(actor, response, instrument)
-            except services.AnswersInvalid as exc:
+                    responses.submit(actor, response, instrument)
+            except responses.AnswersInvalid as exc:
                 form.add_item_errors(exc.errors)
             else:
                 _say_urgent(request, urgent)
@@ -101,10 +101,10 @@ SCHEDULE_WORDS = "weeks between check-ups for this patient"
 @transaction.atomic
 def schedule(request, patient_id):
     patient = request.patient
-    services.refresh_schedule(patient)  # makes the row if there is none yet
+    schedules.refresh_schedule(patient)  # makes the row if there is none yet
     instance = CheckupSchedule.objects.select_for_update().get(patient=patient)
     before = instance.interval_weeks
-    default = services.settings_for(patient.organisation).interval_weeks
+    default = schedules.settings_for(patient.organisation).interval_weeks
     form = PatientScheduleForm(request.POST or None, instance=instance)
     stale = None
     if request.method == "POST" and form.is_valid():
@@ -123,7 +123,7 @@ def schedule(request, patient_id):
             form = PatientScheduleForm(data, instance=instance)
         else:
             form.save()
-            services.refresh_schedule(patient)
+            schedules.refresh_schedule(patient)
             changes = differences([(SCHEDULE_WORDS, _weeks(before),
                                     _weeks(instance.interval_weeks))])
             # The patient named, so that their "who looked at my record" lists it.
