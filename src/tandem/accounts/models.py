@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from tandem.records.models import TenantQuerySet, Versioned
+
 
 class Organisation(models.Model):
     """A treatment service (FHIR Organization). Every tenant-scoped row carries one."""
@@ -21,10 +23,12 @@ class Organisation(models.Model):
         return self.name
 
 
-class Team(models.Model):
+class Team(Versioned):
+    # Not a TenantModel: its key is a number, and its organisation names it `teams`.
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="teams")
     name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=1)  # tandem.patients.versioning
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -45,15 +49,16 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
-class User(AbstractUser):
-    """A person who signs in. Staff and patients alike; what they may do comes from roles."""
+class User(AbstractUser, Versioned):
+    """A person who signs in. Staff and patients alike; what they may do comes from roles.
+
+    Every save of the staff form moves `version` on (Versioned), so a form opened before
+    another admin's save saves nothing; roles and teams are compared too. The manager stays
+    Django's UserManager, which migrations name: there is no `User.objects.of()`."""
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="users", null=True
     )
-    # Moved on by every save of the staff form, so a form opened before another admin's
-    # save saves nothing (tandem.patients.versioning); roles and teams are compared too.
-    version = models.PositiveIntegerField(default=1)
     # An admin's change of the address, and the last link to set a password: a reset is not
     # sent to an address an admin changed less than a day ago, the person is told of both at
     # their next sign-in, and the audit trail says where a password came from.
@@ -93,7 +98,7 @@ def lock_users(user_ids) -> None:
          .order_by("pk").values_list("pk"))
 
 
-class RoleGrantQuerySet(models.QuerySet):
+class RoleGrantQuerySet(TenantQuerySet):
     """Bulk paths keep the rule `RoleGrant.save` keeps: with the users' rows locked, checked
     inside the same transaction after the rows are written, so nothing that breaks it is
     committed, and two writes for one user at once cannot both pass."""
@@ -196,6 +201,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

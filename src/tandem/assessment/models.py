@@ -10,14 +10,13 @@ FHIR R4 mapping:
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, User
 from tandem.patients.models import Episode, Patient
+from tandem.records.models import PatientRecord, TenantQuerySet, Versioned
 
 
 class ResponseStatus(models.TextChoices):
@@ -35,12 +34,9 @@ class Mode(models.TextChoices):
     INTEGRATION = "integration", "From another system"
 
 
-class Response(models.Model):
+class Response(PatientRecord):
     """One completion (or draft) of one instrument by or for one patient."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="responses")
     episode = models.ForeignKey(
         Episode, on_delete=models.PROTECT, null=True, blank=True, related_name="responses"
     )
@@ -92,7 +88,7 @@ RESPONSE_COLUMNS = ("id", "organisation_id", "patient_id", "episode_id", "instru
                     "headline", "band", "band_level")
 
 
-class CheckupSettings(models.Model):
+class CheckupSettings(Versioned):
     """A service's schedule rules and standard check-up. Missing row = the defaults."""
 
     DEFAULT_INSTRUMENTS = ["top", "life-domains", "phq9", "gad7"]
@@ -114,7 +110,6 @@ class CheckupSettings(models.Model):
         help_text="0 stops check-ups at exit.",
     )
     instruments = models.JSONField("questionnaires in a check-up", default=list)
-    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
 
     def __str__(self) -> str:
         return f"Check-up settings of {self.organisation}"
@@ -141,6 +136,8 @@ class CheckupSchedule(models.Model):
     next_kind = models.CharField(max_length=20, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["organisation", "next_due"])]
 
@@ -148,7 +145,7 @@ class CheckupSchedule(models.Model):
         return f"Next check-up of {self.patient_id}: {self.next_due}"
 
 
-class LifeDomain(models.Model):
+class LifeDomain(Versioned):
     """One card of the organisation's life-domain set (rated in check-ups, sorted in planning).
 
     An organisation without rows uses the default set in the life-domains instrument file."""
@@ -161,7 +158,8 @@ class LifeDomain(models.Model):
     question = models.CharField(max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "pk"]
@@ -173,7 +171,7 @@ class LifeDomain(models.Model):
         return self.label
 
 
-class CrisisContact(models.Model):
+class CrisisContact(Versioned):
     """Who a patient can reach at once. With none configured, national helplines are shown."""
 
     organisation = models.ForeignKey(
@@ -185,7 +183,8 @@ class CrisisContact(models.Model):
     hours = models.CharField(max_length=120, blank=True)
     description = models.CharField(max_length=300, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
-    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "pk"]
@@ -194,7 +193,7 @@ class CrisisContact(models.Model):
         return self.name
 
 
-class UrgentAnswer(models.Model):
+class UrgentAnswer(Versioned):
     """An answer the service marks as needing same-day attention, on top of the instrument's
     own safety rules (e.g. any report of injecting with a used needle)."""
 
@@ -205,7 +204,8 @@ class UrgentAnswer(models.Model):
     item_id = models.CharField("question", max_length=40)
     at_least = models.FloatField("when the answer is at least")
     message = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=1)  # optimistic locking of the settings page
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -231,6 +231,8 @@ class UploadedInstrument(models.Model):
     uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
     active = models.BooleanField(default=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["code", "-uploaded_at"]

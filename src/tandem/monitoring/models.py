@@ -6,14 +6,12 @@ Flag.status follows http://hl7.org/fhir/R4/valueset-flag-status.html
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import models
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, User
 from tandem.core.flags import RULES
-from tandem.patients.models import Patient
+from tandem.records.models import PatientRecord, TenantQuerySet, Versioned
 
 
 class Severity(models.TextChoices):
@@ -32,10 +30,7 @@ class FlagStatus(models.TextChoices):
     ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
 
-class Flag(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
+class Flag(PatientRecord):
     rule = models.CharField(max_length=40)  # e.g. "safety-answer"
     # What the evidence is about, so the same evidence never raises a second flag.
     evidence_key = models.CharField(max_length=200)
@@ -86,10 +81,10 @@ class Flag(models.Model):
         return spec.title if spec else self.rule
 
 
-class RuleSetting(models.Model):
+class RuleSetting(Versioned):
     """One organisation's choices for one flag rule: on or off, severity, thresholds and the
     suggested action (for safety answers: the service's escalation steps). No row: the
-    rule's defaults (`tandem.core.flags.RULES`)."""
+    rule's defaults (`tandem.core.flags.RULES`); its settings form then names version 0."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
     rule = models.CharField(max_length=40)  # a code in tandem.core.flags.RULES
@@ -97,8 +92,8 @@ class RuleSetting(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     thresholds = models.JSONField(default=dict, blank=True)
     suggested_action = models.TextField(blank=True, max_length=2000)
-    # Optimistic locking: a save names the version it started from (0: no row yet).
-    version = models.PositiveIntegerField(default=1)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -118,13 +113,10 @@ class ContactMethod(models.TextChoices):
     OUTREACH = "outreach", "Outreach"
 
 
-class Contact(models.Model):
+class Contact(PatientRecord):
     """A contact with the patient recorded by a practitioner (the no-contact rule counts
     these, completed check-ups and reviews)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts")
     on = models.DateField("date", default=timezone.localdate)
     method = models.CharField(max_length=20, choices=ContactMethod.choices)
     note = models.CharField(max_length=500, blank=True)

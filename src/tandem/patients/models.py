@@ -12,13 +12,13 @@ Status codes follow FHIR R4 value sets where one exists:
 from __future__ import annotations
 
 import datetime
-import uuid
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, Team, User
+from tandem.records.models import PatientRecord, TenantModel, TenantQuerySet, Versioned
 
 
 class ContactMethod(models.TextChoices):
@@ -38,9 +38,7 @@ class SexForThresholds(models.TextChoices):
     MALE = "male", "Male"
 
 
-class Patient(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+class Patient(TenantModel, Versioned):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="patients")
     service_id = models.CharField("service ID", max_length=40)
     given_name = models.CharField(max_length=100)
@@ -65,9 +63,6 @@ class Patient(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_record"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    # Optimistic locking: each save names the version it started from (patients/versioning.py);
-    # the database default serves bulk inserts that name no version.
-    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         constraints = [
@@ -119,12 +114,9 @@ class ExitReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Episode(models.Model):
+class Episode(PatientRecord, Versioned):
     """One treatment journey (FHIR EpisodeOfCare). A re-entry is a new episode."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
     start_date = models.DateField()
     setting = models.CharField(max_length=20, choices=Setting.choices)
     status = models.CharField(
@@ -133,9 +125,6 @@ class Episode(models.Model):
     exit_date = models.DateField(null=True, blank=True)
     exit_reason = models.CharField(max_length=24, choices=ExitReason.choices, blank=True)
     closed_date = models.DateField(null=True, blank=True)
-    # Optimistic locking: each save names the version it started from (patients/versioning.py);
-    # the database default serves bulk inserts that name no version.
-    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-start_date"]
@@ -173,11 +162,10 @@ class CareTeamStatus(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
 
 
-class CareTeam(models.Model):
+class CareTeam(TenantModel):
     """The people around one patient (FHIR CareTeam)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    # One per patient (not a PatientRecord, which is one of many).
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="care_team")
     status = models.CharField(
         max_length=20, choices=CareTeamStatus.choices, default=CareTeamStatus.ACTIVE
@@ -216,11 +204,9 @@ def active_membership(on: datetime.date, prefix: str = "") -> Q:
     )
 
 
-class CareTeamMember(models.Model):
+class CareTeamMember(TenantModel, Versioned):
     """A staff member (with a Tandem account) or an outside professional on a care team."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
     care_team = models.ForeignKey(CareTeam, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="care_roles"
@@ -231,9 +217,6 @@ class CareTeamMember(models.Model):
     role = models.CharField(max_length=20, choices=CareRole.choices)
     start_date = models.DateField(default=timezone.localdate)
     end_date = models.DateField(null=True, blank=True)
-    # Optimistic locking: each save names the version it started from (patients/versioning.py);
-    # the database default serves bulk inserts that name no version.
-    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["start_date"]
@@ -289,6 +272,8 @@ class CaseloadEntry(models.Model):
     # The keyworker today (the longest-serving, if two): memberships that start or end on a
     # later date take effect at the nightly sweep, which refreshes every entry.
     keyworker = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         # Every column, team first: a team lead's caseload, its counts and the keyworkers'
