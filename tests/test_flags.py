@@ -253,3 +253,13 @@ def test_re_engaging_opens_a_new_episode_with_the_team_and_the_last_plan(world):
     assert world.p1.care_team.members.filter(end_date__isnull=True).count() == 2
     flag.refresh_from_db()
     assert not flag.is_open and flag.action_taken.startswith("Re-engaged")
+
+
+def test_the_severity_order_is_stated_once():
+    """The flag model's severities are the core's, in the core's order (most severe first):
+    the caseload's SQL, its pages and the API all sort by core.flags.SEVERITY_ORDER."""
+    from tandem.core.flags import SEVERITIES, SEVERITY_ORDER
+    from tandem.monitoring.models import Severity
+
+    assert [s.value for s in Severity] == list(SEVERITIES)
+    assert sorted(SEVERITIES, key=SEVERITY_ORDER.get) == ["urgent", "high", "medium", "low"]

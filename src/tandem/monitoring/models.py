@@ -15,13 +15,14 @@ from tandem.records.models import PatientRecord, TenantQuerySet, Versioned
 
 
 class Severity(models.TextChoices):
+    """The words for each of core.flags.SEVERITIES, in its order (most severe first), which is
+    the one order flags are sorted by (core.flags.SEVERITY_ORDER)."""
+
     URGENT = "urgent", "Urgent: same day"
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"
     LOW = "low", "Low"
 
-
-SEVERITY_ORDER = {Severity.URGENT: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
 
 class FlagStatus(models.TextChoices):

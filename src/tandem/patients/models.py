@@ -246,10 +246,12 @@ class CaseloadEntry(models.Model):
     """One patient's standing on the caseload ("who needs me today"), so the caseload page reads
     one row per patient however large the team.
 
-    Kept by `patients.caseload.refresh` whenever the patient, an episode, a flag, the check-up
-    schedule, a care plan, a plan version or the care team changes (patients/signals.py; the
-    bulk paths call it themselves); the nightly sweep refreshes every entry. What needs today's date
-    (overdue, and so the need itself) is worked out when the page is read.
+    Kept by the caseload app (`tandem.caseload.entries.refresh`, which sits above every app whose
+    data it summarises) whenever the patient, an episode, a flag, the check-up schedule, a care
+    plan, a plan version or the care team changes (caseload/signals.py; bulk writes announce
+    `patients.events.records_changed`); the nightly sweep refreshes every entry. What needs
+    today's date (overdue, and so the need itself) is worked out when the page is read. The
+    table lives here, with the patient it belongs to, so no migration moves it.
     """
 
     patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE,

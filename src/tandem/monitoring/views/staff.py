@@ -9,13 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from tandem.assessment.forms import posted
 from tandem.audit.actor import Actor
+from tandem.core.flags import SEVERITY_ORDER
 from tandem.monitoring import services, timeline
 from tandem.monitoring.forms import (
     ContactForm,
     ReengageForm,
     ResolveForm,
 )
-from tandem.monitoring.models import SEVERITY_ORDER, Flag
+from tandem.monitoring.models import Flag
 from tandem.patients.models import EpisodeStatus
 
 
