@@ -183,7 +183,6 @@ class Goal(PatientRecord, Versioned):
     def __str__(self) -> str:
         return self.statement[:60]
 
-    @property
     def gas_levels(self) -> list[tuple[int, str]]:
         return [(-2, self.gas_minus2), (-1, self.gas_minus1), (0, self.gas_0),
                 (1, self.gas_plus1), (2, self.gas_plus2)]
