@@ -26,7 +26,7 @@ class TeamForm(VersionedForm, forms.ModelForm):
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
-        clash = Team.objects.filter(organisation=self.organisation, name__iexact=name)
+        clash = Team.objects.of(self.organisation).filter(name__iexact=name)
         if self.instance.pk:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
@@ -67,7 +67,7 @@ class UserForm(VersionedForm, forms.ModelForm):
     def __init__(self, *args, organisation, editor, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
-        self.fields["teams"].queryset = Team.objects.filter(organisation=organisation)
+        self.fields["teams"].queryset = Team.objects.of(organisation)
         self.fields["first_name"].required = True
         self.fields["last_name"].required = True
         self.fields["email"].required = True

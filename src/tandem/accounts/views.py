@@ -203,7 +203,7 @@ class PasswordSetDoneView(PasswordResetCompleteView):
 
 def teams(request):
     org = request.user.organisation
-    return render(request, "accounts/teams.html", {"teams": Team.objects.filter(organisation=org)})
+    return render(request, "accounts/teams.html", {"teams": Team.objects.of(org)})
 
 
 def team_form(request, team_id=None):

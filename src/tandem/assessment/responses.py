@@ -56,7 +56,7 @@ def service_safety_rules(organisation, code: str) -> list[SafetyRule]:
     return [
         SafetyRule(item=u.item_id, at_least=u.at_least, message=u.message,
                    citation="Marked urgent by the service")
-        for u in UrgentAnswer.objects.filter(organisation=organisation, instrument_code=code)
+        for u in UrgentAnswer.objects.of(organisation).filter(instrument_code=code)
     ]
 
 

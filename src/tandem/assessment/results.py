@@ -25,7 +25,7 @@ TOP_SUBSTANCES = ["alcohol", "opioids", "crack", "cocaine", "amphetamines", "can
 
 
 def crisis_contacts(organisation) -> list[dict]:
-    own = list(CrisisContact.objects.filter(organisation=organisation).values(
+    own = list(CrisisContact.objects.of(organisation).values(
         "name", "phone", "text", "hours", "description"))
     return own or registry.default_crisis_contacts()
 

@@ -65,7 +65,7 @@ def patient_list(request):
 
 def _teams_for(user):
     ids = staff_teams(user) | team_ids(user, Role.PRESCRIBER)
-    return Team.objects.filter(organisation_id=user.organisation_id, pk__in=ids).order_by("name")
+    return Team.objects.of(user.organisation_id).filter(pk__in=ids).order_by("name")
 
 
 def patient_detail(request, patient_id):

@@ -232,7 +232,7 @@ def load(
 ) -> DemoResult:
     org, teams, staff, passwords = ensure_service(password, patients)
     existing = set(
-        Patient.objects.filter(organisation=org, service_id__startswith="RRS-")
+        Patient.objects.of(org).filter(service_id__startswith="RRS-")
         .values_list("service_id", flat=True)
     )
     wanted = [n for n in range(1, patients + 1) if f"RRS-{n:06d}" not in existing]
@@ -270,8 +270,7 @@ def _portal_accounts(org, password):
     passwords: dict[str, str] = {}
     keyworker = User.objects.get(username="keyworker")
     candidates = (
-        Patient.objects.filter(
-            organisation=org,
+        Patient.objects.of(org).filter(
             care_team__members__user=keyworker,
             care_team__members__end_date__isnull=True,
             episodes__status="active",

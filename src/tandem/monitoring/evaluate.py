@@ -50,7 +50,7 @@ class Settings:
 
 def settings_for(organisation_id) -> Settings:
     config, actions = {}, {}
-    for row in RuleSetting.objects.filter(organisation_id=organisation_id):
+    for row in RuleSetting.objects.of(organisation_id):
         # Safety rules are always on at their own severity (core.flags.RuleSpec.fixed).
         config[row.rule] = rules.RuleConfig(enabled=row.enabled, severity=row.severity or None,
                                             thresholds=row.thresholds or {})
@@ -93,7 +93,7 @@ def gather(organisation, ids, today: datetime.date) -> dict:
     instruments = registry.available(organisation)
     scales = scales_of(instruments)
     extra: dict[str, list[SafetyRule]] = {}
-    for u in UrgentAnswer.objects.filter(organisation=organisation):
+    for u in UrgentAnswer.objects.of(organisation):
         extra.setdefault(u.instrument_code, []).append(SafetyRule(
             item=u.item_id, at_least=u.at_least, message=u.message,
             citation="Marked urgent by the service"))
@@ -267,9 +267,9 @@ def monitored(organisation):
     """Patients the sweep looks at: those with an episode in treatment or post-exit
     monitoring, and anyone with an open flag (so a flag whose condition has cleared closes,
     whatever became of the episode)."""
-    episodes = Episode.objects.filter(
-        organisation=organisation, status__in=[EpisodeStatus.ACTIVE, EpisodeStatus.MONITORING])
-    flagged = Flag.objects.filter(organisation=organisation, status=FlagStatus.ACTIVE)
+    episodes = Episode.objects.of(organisation).filter(
+        status__in=[EpisodeStatus.ACTIVE, EpisodeStatus.MONITORING])
+    flagged = Flag.objects.of(organisation).filter(status=FlagStatus.ACTIVE)
     return (Patient.objects.filter(Q(pk__in=episodes.values("patient_id"))
                                    | Q(pk__in=flagged.values("patient_id")),
                                    organisation=organisation)

@@ -41,7 +41,7 @@ def raise_flag(*, patient, rule: str, evidence_key: str, severity: str, evidence
 
 def escalation_steps(organisation_id) -> str:
     """The service's own escalation steps for safety answers, or Tandem's default."""
-    own = (RuleSetting.objects.filter(organisation_id=organisation_id, rule=SAFETY)
+    own = (RuleSetting.objects.of(organisation_id).filter(rule=SAFETY)
            .values_list("suggested_action", flat=True).first())
     return (own or "").strip() or SAFETY_STEPS
 

@@ -89,7 +89,9 @@ def changeable_patients(user) -> QuerySet:
 
 
 def _patients(user, seen: Visibility) -> QuerySet:
-    return Patient.objects.filter(seen.q(user), organisation_id=seen.organisation_id)
+    if seen.organisation_id is None:  # an account of no organisation sees nobody
+        return Patient.objects.none()
+    return Patient.objects.of(seen.organisation_id).filter(seen.q(user))
 
 
 def access_role(user, patient) -> str | None:
@@ -112,7 +114,7 @@ def portal_patient(user):
     """The patient record a portal user owns, or None."""
     if Role.PATIENT not in roles_of(user):
         return None
-    return Patient.objects.filter(portal_user=user, organisation_id=user.organisation_id).first()
+    return Patient.objects.of(user.organisation_id).filter(portal_user=user).first()
 
 
 class PatientRecord(Rule):

@@ -31,7 +31,7 @@ class PatientForm(VersionedForm, forms.ModelForm):
     def __init__(self, *args, organisation, teams, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
-        self.fields["team"].queryset = Team.objects.filter(organisation=organisation, pk__in=teams)
+        self.fields["team"].queryset = Team.objects.of(organisation).filter(pk__in=teams)
         self.fields["team"].empty_label = None
 
     def clean_date_of_birth(self):
@@ -39,7 +39,7 @@ class PatientForm(VersionedForm, forms.ModelForm):
 
     def clean_service_id(self):
         service_id = self.cleaned_data["service_id"].strip()
-        clash = Patient.objects.filter(organisation=self.organisation, service_id=service_id)
+        clash = Patient.objects.of(self.organisation).filter(service_id=service_id)
         if self.instance.pk:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():

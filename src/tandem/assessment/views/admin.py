@@ -130,8 +130,7 @@ class UploadForm(forms.Form):
                 f"{'s' if len(exc.problems) != 1 else ''}; nothing was imported.") from None
         if instrument.code in registry.shipped():
             self.problems = [f"code: '{instrument.code}' is an instrument shipped with Tandem"]
-        elif UploadedInstrument.objects.filter(organisation=self.organisation,
-                                               code=instrument.code,
+        elif UploadedInstrument.objects.of(self.organisation).filter(code=instrument.code,
                                                version=instrument.version).exists():
             self.problems = [f"version: '{instrument.version}' of '{instrument.code}' is "
                              "already uploaded; give the new definition a new version"]
@@ -203,7 +202,7 @@ def instruments(request):
     return render(request, "assessment/manage_instruments.html", {
         "form": form, "problems": form.problems,
         "shipped": registry.shipped().values(),
-        "uploaded": UploadedInstrument.objects.filter(organisation=org),
+        "uploaded": UploadedInstrument.objects.of(org),
     })
 
 
@@ -211,7 +210,7 @@ def _formset_page(request, model, fields, template, title, intro, labels=None, c
     org = request.user.organisation
     FormSet = modelformset_factory(model, form=Row, fields=fields, extra=2,
                                    can_delete=True, labels=labels or {})
-    queryset = model.objects.filter(organisation=org)
+    queryset = model.objects.of(org)
     if request.method != "POST":
         formset = FormSet(queryset=queryset, prefix="rows")
         return render(request, template, {"formset": formset, "title": title, "intro": intro})

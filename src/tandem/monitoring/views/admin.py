@@ -23,7 +23,7 @@ def rule_settings(request):
     (their typed values stay in the form) instead of silently reverting it. Each rule changed
     is an audit event saying what changed."""
     org = request.user.organisation
-    rows = RuleSetting.objects.filter(organisation=org)
+    rows = RuleSetting.objects.of(org)
     if request.method == "POST":
         rows = rows.select_for_update()
     saved = {s.rule: s for s in rows}
