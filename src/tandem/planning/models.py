@@ -170,12 +170,6 @@ class Goal(PatientRecord, Versioned):
     created_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
-    # Versioned's field without its database default, for now (here, on CarePlan and on
-    # PlanAction): the demo loader writes these rows naming their version
-    # (tandem.demo.plans GOAL_COLUMNS, PLAN_COLUMNS, ACTION_COLUMNS) and checks that it names
-    # no column with a database default. Once it leaves the version to the database, the three
-    # lines go and a migration adds the default.
-    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["priority", "created_at"]
@@ -259,7 +253,6 @@ class CarePlan(PatientRecord, Versioned):
     created_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
-    version = models.PositiveIntegerField(default=1)  # no database default yet: see Goal's
 
     class Meta:
         ordering = ["-created_at"]
@@ -285,7 +278,6 @@ class PlanAction(TenantModel, Versioned):
                               default=ActionStatus.NOT_STARTED)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
-    version = models.PositiveIntegerField(default=1)  # no database default yet: see Goal's
 
     class Meta:
         ordering = ["start_date", "intervention"]
