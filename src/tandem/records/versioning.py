@@ -1,7 +1,8 @@
 """Versioned saves: two people changing one record at once never silently overwrite each other.
 
-A versioned model has `version = PositiveIntegerField(default=1)`; its form (`VersionedForm`)
-carries the version it was opened at in a hidden field, and an API call sends it. `save` moves
+A versioned model takes its `version` from `tandem.records.models.Versioned`; its form
+(`VersionedForm`) carries the version it was opened at in a hidden field, and an API call
+sends it. `save` moves
 the row from that version to the next in one conditional statement
 (`UPDATE … SET version = version + 1 WHERE id = … AND version = n`), so of two saves started
 from the same version exactly one wins, on SQLite and PostgreSQL alike. The other raises
