@@ -6,11 +6,13 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tandem.accounts.changes import differences, record_change
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
 from tandem.core import flags as flag_rules
 from tandem.core.flags import RULES
 from tandem.core.scoring import DECLINED, answer_text, safety_hits
+from tandem.monitoring.forms import rule_values
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting, Severity
 from tandem.monitoring.tasks import after_change
 from tandem.patients.services import start_episode
@@ -219,3 +221,17 @@ def reengage(actor: Actor, patient, form, flag: Flag | None = None):
         if item.is_open:
             resolve(actor, item, done)
     return episode, plan
+
+
+def save_rule_settings(actor: Actor, forms, before: dict, versions: dict) -> None:
+    """Save each early-warning rule's validated form whose values changed, over the version
+    the page was opened at (checked by the page), each audited with what changed."""
+    for form in forms:
+        code = form.spec.code
+        setting = form.save(commit=False)
+        changes = differences((label, before[code][label], value)
+                              for label, value in rule_values(setting, form.spec).items())
+        if changes:
+            setting.version = versions[code] + 1
+            setting.save()
+            record_change(actor, "update", setting, [f"{code}: {', '.join(changes)}"])

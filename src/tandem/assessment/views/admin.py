@@ -18,8 +18,9 @@ from django.forms import modelformset_factory
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 
-from tandem.accounts.changes import differences, record_change, shown
-from tandem.assessment import registry
+from tandem.accounts.changes import shown
+from tandem.assessment import configuration, registry
+from tandem.assessment.configuration import label_of, settings_values
 from tandem.assessment.forms import CHANGED, UNCHECKED, posted
 from tandem.assessment.models import (
     CheckupSettings,
@@ -28,7 +29,6 @@ from tandem.assessment.models import (
     UploadedInstrument,
     UrgentAnswer,
 )
-from tandem.assessment.tasks import refresh_schedules
 from tandem.audit.actor import Actor
 from tandem.core import strict_json
 from tandem.core.instruments import DefinitionError, parse
@@ -58,24 +58,6 @@ class SettingsForm(Row):
         self.fields["instruments"].choices = [
             (code, ins.title) for code, ins in registry.available(organisation).items()]
         self.initial["instruments"] = self.instance.instrument_codes()
-
-
-def label_of(model, name: str) -> str:
-    return str(model._meta.get_field(name).verbose_name)
-
-
-# Short words for the audit trail (an event's summary has 200 characters).
-SETTINGS_WORDS = {"interval_weeks": "weeks between check-ups",
-                  "post_exit_every_months": "months between check-ups after exit",
-                  "post_exit_for_months": "months of check-ups after exit",
-                  "instruments": "questionnaires"}
-
-
-def _settings_values(settings: CheckupSettings) -> dict:
-    return {"interval_weeks": settings.interval_weeks,
-            "post_exit_every_months": settings.post_exit_every_months,
-            "post_exit_for_months": settings.post_exit_for_months,
-            "instruments": settings.instrument_codes()}
 
 
 def place(loc: tuple) -> str:
@@ -152,13 +134,13 @@ def settings_page(request):
     with transaction.atomic():
         current = CheckupSettings.objects.select_for_update().filter(organisation=org).first()
         instance = current or CheckupSettings(organisation=org)
-        before = _settings_values(instance)
+        before = settings_values(instance)
         form = SettingsForm(request.POST, instance=instance, organisation=org)
         if form.is_valid():
             version = current.version if current else 0
             posted = form.cleaned_data.get("version")
             if posted != version:  # a save without a version cannot be checked: none is made
-                typed = _settings_values(form.instance)
+                typed = settings_values(form.instance)
                 conflict = [("Check-up schedule", UNCHECKED if posted is None else CHANGED,
                              [(label_of(CheckupSettings, name), shown(before[name]),
                                shown(typed[name])) for name in before
@@ -169,16 +151,8 @@ def settings_page(request):
                 form = SettingsForm(data, instance=fresh or CheckupSettings(organisation=org),
                                     organisation=org)
             else:
-                saved = form.save(commit=False)
-                saved.version = version + 1
-                saved.save()
-                changes = differences((SETTINGS_WORDS[name], before[name], value)
-                                      for name, value in _settings_values(saved).items())
-                if changes:
-                    record_change(Actor.of(request), "update", saved, changes)
+                configuration.save_settings(Actor.of(request), form, version, before)
     if form.is_valid() and not conflict:
-        # Every patient's next check-up moves with the settings: the worker recomputes them.
-        refresh_schedules.enqueue(org.pk)
         messages.success(request, "Check-up settings saved. Every patient's next check-up is "
                                   "being recomputed in the background.")
         return redirect("manage:checkups")
@@ -192,11 +166,7 @@ def instruments(request):
     form = UploadForm(posted(request), request.FILES or None, organisation=org)
     if request.method == "POST" and form.is_valid():
         ins = form.cleaned_data["instrument"]
-        uploaded = UploadedInstrument.objects.create(
-            organisation=org, code=ins.code, version=ins.version, title=ins.title,
-            definition=form.cleaned_data["definition"], uploaded_by=request.user)
-        record_change(Actor.of(request), "create", uploaded, [f"{ins.code} version {ins.version}"],
-                      prefix="uploaded: ")
+        configuration.upload(Actor.of(request), ins, form.cleaned_data["definition"])
         messages.success(request, f"Imported {ins.title}, version {ins.version}.")
         return redirect("manage:instruments")
     return render(request, "assessment/manage_instruments.html", {
@@ -228,10 +198,8 @@ def _formset_page(request, model, fields, template, title, intro, labels=None, c
                     if clean:
                         clean(org, formset, current)
                     if not formset.total_error_count():
-                        changes = _save_rows(formset, org, model, fields, current)
-                        if changes:
-                            record_change(Actor.of(request), "update", None, changes,
-                                          object_type=model._meta.model_name)
+                        configuration.save_rows(Actor.of(request), formset, model, fields,
+                                                current)
                         messages.success(request, f"{title} saved.")
                         return redirect(request.resolver_match.view_name)
     except IntegrityError:  # a row with the same key was added by someone else meanwhile
@@ -294,27 +262,6 @@ def _refreshed(post, fields, current) -> QueryDict:
         for key, values in row.items():
             data.setlist(f"rows-{n}-{key}", values)
     return data
-
-
-def _save_rows(formset, org, model, fields, current) -> list[str]:
-    """Save the page's rows (each changed row's version goes up); what changed, in words."""
-    changes = []
-    for obj in formset.save(commit=False):
-        obj.organisation = org
-        old = current.get(obj.pk)
-        if old is None:
-            changes.append(f"added {obj}")
-        else:
-            obj.version = old.version + 1
-            detail = differences((label_of(model, name), getattr(old, name), getattr(obj, name))
-                                 for name in fields)
-            if detail:
-                changes.append(f"{old}: {', '.join(detail)}")
-        obj.save()
-    for obj in formset.deleted_objects:
-        changes.append(f"removed {obj}")
-        obj.delete()
-    return changes
 
 
 def crisis_contacts(request):

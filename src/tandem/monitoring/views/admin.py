@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
 
-from tandem.accounts.changes import differences, record_change, shown
+from tandem.accounts.changes import shown
 from tandem.assessment.forms import CHANGED, UNCHECKED, posted
 from tandem.audit.actor import Actor
 from tandem.core.flags import RULES
+from tandem.monitoring import services
 from tandem.monitoring.forms import RuleSettingForm, rule_values
 from tandem.monitoring.models import RuleSetting
 
@@ -54,16 +55,7 @@ def rule_settings(request):
                 data[f"{code}-version"] = str(version)
             forms = rule_forms(data)
         else:
-            for f in forms:
-                code = f.spec.code
-                setting = f.save(commit=False)
-                changes = differences((label, before[code][label], value)
-                                      for label, value in rule_values(setting, f.spec).items())
-                if changes:
-                    setting.version = versions[code] + 1
-                    setting.save()
-                    record_change(Actor.of(request), "update", setting,
-                                  [f"{code}: {', '.join(changes)}"])
+            services.save_rule_settings(Actor.of(request), forms, before, versions)
             messages.success(request, "Early-warning rules saved. They apply from the next "
                                       "check.")
             return redirect("manage:flag-rules")
