@@ -215,7 +215,11 @@ def test_api_goals_plan_versions_and_reviews(world):
     stale = api.put(f"{base}/goals/{goal['id']}", {**body, "version": 1},
                     content_type="application/json")
     assert stale.status_code == 409
-    assert any(c["saved"] == "Only at weekends" for c in stale.json()["detail"]["changed"])
+    detail = stale.json()["detail"]  # the same 409 as for patients and episodes
+    assert {"field": "statement", "label": "The goal, in the patient's words",
+            "saved": "Only at weekends",
+            "yours": body["statement"]} in detail["changed"]
+    assert detail["version"] == 2 and detail["current"]["statement"] == "Only at weekends"
     nxt = (TODAY + datetime.timedelta(days=60)).isoformat()
     review = api.post(f"{base}/plan/reviews", {
         "held_on": TODAY.isoformat(), "next_review": nxt,
@@ -241,3 +245,21 @@ def test_without_pango_the_pdf_link_explains_and_the_print_view_still_works(worl
     assert reply.status_code == 503
     assert "The PDF is not available on this server" in reply.content.decode()
     assert world.client("patient").get("/portal/plan/print/").status_code == 200
+
+
+def test_changing_the_plan_is_audited_as_a_change_to_the_plan_and_its_version(world):
+    """A change to the plan's review date or status is an audit event on the plan itself
+    (the one versioned save audits every record it saves), as well as on its version."""
+    from tandem.audit.models import AuditEvent
+
+    client, plan = make_plan(world)
+    reply = client.post(f"/patients/{world.p1.pk}/plan/edit/", {
+        "review_date": (TODAY + datetime.timedelta(days=30)).isoformat(), "status": "active",
+        "version": str(plan.version)})
+    assert reply.status_code == 302
+    events = list(AuditEvent.objects.filter(patient=world.p1, action__in=["create", "update"],
+                                            object_type__in=["careplan", "planversion"])
+                  .order_by("seq").values_list("action", "object_type", "actor__username"))
+    assert events[-2:] == [("update", "careplan", "practitioner"),
+                           ("update", "planversion", "practitioner")]
+    assert ("create", "careplan", "practitioner") in events

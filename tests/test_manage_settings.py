@@ -121,6 +121,60 @@ def test_second_save_of_a_crisis_contact_is_told_what_changed(world):
     assert (contact.name, contact.phone) == ("Night line", "0800 111 111")
 
 
+def fields_of(page: str) -> dict:
+    """What a browser would post from the page's settings form, as it was shown."""
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.data, self.area, self.select = {}, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name") and a.get("type") != "submit":
+                if a.get("type") != "checkbox" or "checked" in a:
+                    self.data[a["name"]] = a.get("value", "")
+            elif tag == "textarea":
+                self.area = a["name"]
+                self.data[self.area] = ""
+            elif tag == "select":
+                self.select = a["name"]
+            elif tag == "option" and self.select and "selected" in a:
+                self.data[self.select] = a.get("value", "")
+
+        def handle_endtag(self, tag):
+            self.area = None if tag == "textarea" else self.area
+            self.select = None if tag == "select" else self.select
+
+        def handle_data(self, text):
+            if self.area:
+                self.data[self.area] += text
+
+    form = Form()
+    form.feed(page)
+    return form.data
+
+
+def test_after_a_conflict_the_page_as_shown_saves_with_its_blank_rows(world):
+    """The page shown after a conflict, posted back as it stands (its blank extra rows
+    included), saves: the blank rows are not taken for rows being added."""
+    contact = CrisisContact.objects.create(organisation=world.org, name="Night line",
+                                           phone="0800 000 000")
+    fields = ["name", "phone", "position"]
+    blank = [{"name": "", "phone": "", "position": "0", "id": "", "version": "0"}] * 2  # as shown
+    first, second = world.client("service_admin"), world.client("service_admin")
+    assert first.post(CONTACTS, existing([], [(contact, 1, ("Night line", "0800 111 111", "0"))],
+                                         fields)).status_code == 302
+    late = second.post(CONTACTS, existing(blank, [(contact, 1, ("Night helpline",
+                                                                "0800 000 000", "0"))], fields))
+    assert late.status_code == 200 and "changed these settings" in late.content.decode()
+    again = second.post(CONTACTS, fields_of(late.content.decode()))
+    assert again.status_code == 302, again.content.decode()[:3000]
+    contact.refresh_from_db()
+    assert contact.name == "Night helpline" and CrisisContact.objects.count() == 1
+
+
 def test_a_row_removed_meanwhile_comes_back_as_a_new_row_with_what_was_typed(world):
     contact = CrisisContact.objects.create(organisation=world.org, name="Night line")
     fields = ["name", "phone", "position"]

@@ -208,7 +208,7 @@ def teams(request):
 
 def team_form(request, team_id=None):
     org = request.user.organisation
-    instance = get_object_or_404(Team, pk=team_id, organisation=org) if team_id else None
+    instance = get_object_or_404(Team.objects.of(org), pk=team_id) if team_id else None
 
     def make_form(data, instance):
         return TeamForm(data, instance=instance, organisation=org)

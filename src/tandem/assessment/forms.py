@@ -98,7 +98,7 @@ class AnswersForm(forms.Form):
                 self.add_error(None, f"{item_id}: {message}")
 
 
-# What a settings page says of a row it did not save (assessment.manage, the flag rules).
+# What a settings page says of a row it did not save (assessment/views/admin.py, the flag rules).
 CHANGED = "changed since you opened this page"
 UNCHECKED = ("not saved: the page did not say which version it was opened at, so it could "
              "not be checked against what is saved now; check it and save again")

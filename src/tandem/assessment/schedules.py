@@ -24,7 +24,6 @@ def settings_for(organisation) -> CheckupSettings:
     return found or CheckupSettings(organisation=organisation)
 
 
-
 def rules_for(settings: CheckupSettings, schedule: CheckupSchedule | None) -> sched.Rules:
     weeks = (schedule.interval_weeks if schedule else None) or settings.interval_weeks
     return sched.Rules(interval_weeks=weeks, post_exit_every_months=settings.post_exit_every_months,

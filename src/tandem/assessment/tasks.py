@@ -14,8 +14,7 @@ from tandem.patients.models import Patient
 def refresh_schedules(organisation_id: int, patient_ids: list[str] | None = None) -> int:
     """Recompute the next check-up of these patients (all the organisation's if None)."""
     org = Organisation.objects.get(pk=organisation_id)
-    ids = patient_ids or list(Patient.objects.of(org).values_list("pk",
-                                                                                  flat=True))
+    ids = patient_ids or list(Patient.objects.of(org).values_list("pk", flat=True))
     for start in range(0, len(ids), 2000):
         with transaction.atomic():
             refresh(org, ids[start:start + 2000])

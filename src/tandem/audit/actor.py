@@ -30,11 +30,6 @@ class Actor:
                    address=client_address(request), path=request.get_full_path(),
                    purpose=purpose_of_use(request))
 
-    @classmethod
-    def command(cls, user, command: str) -> Actor:
-        """Someone at the command line (`tandem createadmin`, `tandem token`, the demo)."""
-        return cls(user=user, role=COMMAND_LINE, path=command)
-
 
 def client_address(request) -> str | None:
     """The client's address: the TCP peer, or, with TANDEM_BEHIND_PROXY, the address our own

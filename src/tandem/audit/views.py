@@ -20,6 +20,7 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 def _checked(day: datetime.date, what: str) -> datetime.date:
+    """As records.dates.check_date, which the audit trail (below records) cannot import."""
     problem = date_problem(day, what, timezone.localdate())
     if problem:
         raise forms.ValidationError(problem)

@@ -270,9 +270,8 @@ def monitored(organisation):
     episodes = Episode.objects.of(organisation).filter(
         status__in=[EpisodeStatus.ACTIVE, EpisodeStatus.MONITORING])
     flagged = Flag.objects.of(organisation).filter(status=FlagStatus.ACTIVE)
-    return (Patient.objects.filter(Q(pk__in=episodes.values("patient_id"))
-                                   | Q(pk__in=flagged.values("patient_id")),
-                                   organisation=organisation)
+    watched = Q(pk__in=episodes.values("patient_id")) | Q(pk__in=flagged.values("patient_id"))
+    return (Patient.objects.of(organisation).filter(watched)
             .order_by("pk").values_list("pk", flat=True))
 
 

@@ -14,10 +14,10 @@ from tandem.core.flags import RULES
 from tandem.records.models import PatientRecord, TenantQuerySet, Versioned
 
 
+# The words for each of core.flags.SEVERITIES, in its order (most severe first), which is the
+# one order flags are sorted by (core.flags.SEVERITY_ORDER). A comment, not a docstring: the
+# API's documentation shows a docstring.
 class Severity(models.TextChoices):
-    """The words for each of core.flags.SEVERITIES, in its order (most severe first), which is
-    the one order flags are sorted by (core.flags.SEVERITY_ORDER)."""
-
     URGENT = "urgent", "Urgent: same day"
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"

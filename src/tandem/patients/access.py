@@ -125,14 +125,12 @@ class PatientRecord(Rule):
         self.methods_that_change = set(methods_that_change)
 
     def decide(self, request, kwargs):
+        organisation = request.user.organisation_id
         try:
             patient = (
-                Patient.objects.filter(
-                    pk=kwargs.get("patient_id"), organisation_id=request.user.organisation_id
-                )
-                .select_related("team")
-                .first()
-            )
+                Patient.objects.of(organisation).filter(pk=kwargs.get("patient_id"))
+                .select_related("team").first()
+            ) if organisation else None
         except ValidationError:  # not a patient id at all
             patient = None
         if not roles_of(request.user) & set(CLINICAL_STAFF):

@@ -252,7 +252,7 @@ def _refreshed(post, fields, current) -> QueryDict:
             row["version"] = [str(current[pk].version)]
             kept.append(row)
         elif i >= initial or not row["DELETE"]:
-            row["id"], row["version"] = [], []
+            row["id"], row["version"] = [], ["0"]  # a new row, as the page shows one
             revived.append(row)
     data = QueryDict(mutable=True)
     data.update({"rows-TOTAL_FORMS": str(len(kept) + len(revived)),
