@@ -22,9 +22,12 @@ LAYERS = [
     "records",  # the tenant base models and the one versioned save
     "accounts",  # organisations, users, roles, teams; the permission layer's mechanism
     "patients",  # patients, episodes, care teams; who may open which patient
+    "outbox",  # messages sent to patients (email, text, letter) and their status
     "assessment",  # questionnaires, check-ups and their schedules
     "planning",  # priority sorts, goals, the recovery care plan, reviews
+    "feedback",  # the feedback report a patient shapes from their check-ups and goals
     "monitoring",  # flags, the early-warning rules, contacts, the timeline
+    "portal_access",  # patients' portal logins: invitations, activation, suspension, resets
     "caseload",  # who needs me today and each patient's summary: reads every clinical app
     "portal", "demo", "web", "api", "urls", "cli",  # the shell: pages, API, commands
 ]

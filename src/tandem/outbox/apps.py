@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OutboxConfig(AppConfig):
+    """Messages Tandem sends (email, text, letter): one table with each message's status."""
+
+    name = "tandem.outbox"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PortalAccessConfig(AppConfig):
+    """How a patient gets, keeps and loses a portal login: invitations, activation, resets."""
+
+    name = "tandem.portal_access"
