@@ -1,6 +1,6 @@
-""""Who has looked at my record" in the portal: one row per person per day, saying in plain words
-what they looked at or changed, over the last 90 days with a link to older ones, in a fixed
-number of queries."""
+""""Who has looked at my record" in the portal (its own page, one link from the home): one row
+per person per day, saying in plain words what they looked at or changed, over the last 90 days
+with a link to older ones, in a fixed number of queries."""
 
 import datetime
 
@@ -28,7 +28,7 @@ def record_at(monkeypatch, moment, **fields):
 
 
 def portal(world, query=""):
-    response = world.client("patient").get(f"/portal/{query}")
+    response = world.client("patient").get(f"/portal/who-looked/{query}")
     assert response.status_code == 200
     return response
 
@@ -134,9 +134,9 @@ def test_the_page_takes_the_same_number_of_queries_however_long_the_history(worl
 
     def count():
         client = world.client("patient")
-        client.get("/portal/")  # the session's once-a-minute write, out of the way
+        client.get("/portal/who-looked/")  # the session's once-a-minute write, out of the way
         with CaptureQueriesContext(connection) as ctx:
-            response = client.get("/portal/")
+            response = client.get("/portal/who-looked/")
         return len(ctx.captured_queries), response
 
     person_days([world.users["practitioner"]], 2)

@@ -83,6 +83,7 @@ EXPECTED = {
     ("patients:checkup-schedule", "GET"): CHANGE_P1,
     ("patients:checkup-schedule", "POST"): CHANGE_P1,
     ("portal:home", "GET"): {"patient"},
+    ("portal:record-access", "GET"): {"patient"},
     ("portal:checkups", "GET"): {"patient"},
     ("portal:progress", "GET"): {"patient"},
     ("portal:priorities", "GET"): {"patient"},

@@ -50,6 +50,8 @@ WORDS: dict[str, Words] = {
     "checkup-schedule": Words("check-up schedule", "your check-up schedule"),
     "scores": Words("check-up scores", "your check-up scores"),
     "progress": Words("progress charts", "your progress charts"),
+    "access-log": Words("who looked at the record (access log)",
+                        "the list of who looked at your record"),
     # Lists that showed the patient among others.
     "caseload": Words("caseload list (who needs me today)", "their list of patients"),
     "patient-list": Words("patient list", "a list of patients"),

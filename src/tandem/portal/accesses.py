@@ -1,5 +1,6 @@
 """"Who has looked at my record", for the patient: one row per person per day, saying in plain
-words what they looked at or changed, over a window of 90 days (older windows one link away).
+words what they looked at or changed, over a window of 90 days (older windows one link away),
+on its own page; the home says in one line how many people did lately (`people_lately`).
 
 Read from the audit trail in a fixed number of statements whatever its size: the person-days
 of one page (and their count), what each of them did, and whether anything is older.
@@ -11,7 +12,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
-from django.db.models import Max, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from tandem.core.dates import EARLIEST
 
 WINDOW_DAYS = 90
 PER_PAGE = 20
+LATELY_DAYS = 30  # the home's one line
 
 # How a patient is told someone's role, when that person is not on their care team.
 ROLE_WORDS = {
@@ -79,6 +81,24 @@ def window_end(text: str | None, today: datetime.date) -> datetime.date:
     return max(min(asked, today), EARLIEST)
 
 
+def _others(patient):
+    """Everything anyone but the patient did with their record (refusals were not access)."""
+    others = AuditEvent.objects.filter(patient=patient).exclude(action=Action.REFUSED)
+    if patient.portal_user_id:  # the patient's own visits are not listed
+        others = others.exclude(actor_id=patient.portal_user_id)
+    return others
+
+
+def people_lately(patient, days: int = LATELY_DAYS) -> int:
+    """How many people (Tandem itself is not one) looked at or changed the record in the last
+    `days` days, today included: one query."""
+    since = timezone.localdate() - datetime.timedelta(days=days - 1)
+    start = datetime.datetime.combine(since, datetime.time.min,
+                                      tzinfo=timezone.get_current_timezone())
+    return _others(patient).filter(occurred_at__gte=start).aggregate(
+        people=Count("actor", distinct=True))["people"]
+
+
 def who_looked(patient, *, until: datetime.date, page_number, care_roles: dict) -> Window:
     """The person-days in the 90 days up to `until` in which anyone but the patient looked at
     or changed their record, newest first. `care_roles`: user id -> role on their care team."""
@@ -89,9 +109,7 @@ def who_looked(patient, *, until: datetime.date, page_number, care_roles: dict) 
     def start_of(day):
         return datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
 
-    others = AuditEvent.objects.filter(patient=patient).exclude(action=Action.REFUSED)
-    if patient.portal_user_id:  # the patient's own visits are not listed
-        others = others.exclude(actor_id=patient.portal_user_id)
+    others = _others(patient)
     window = others.filter(occurred_at__gte=start_of(since),
                            occurred_at__lt=start_of(until + datetime.timedelta(days=1)))
     day = TruncDate("occurred_at", tzinfo=zone)

@@ -1,5 +1,5 @@
-"""The portal's home, under /portal/ in the "portal" namespace (tandem/urls.py puts every app's
-portal pages together there)."""
+"""The portal's home and who has looked at my record, under /portal/ in the "portal" namespace
+(tandem/urls.py puts every app's portal pages together there)."""
 
 from django.urls import path
 
@@ -7,4 +7,5 @@ from tandem.portal import views
 
 portal = [
     path("", views.home, name="home"),
+    path("who-looked/", views.record_access, name="record-access"),
 ]

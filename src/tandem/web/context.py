@@ -12,9 +12,9 @@ def navigation(request):
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "Who needs me today"))
     if Role.PATIENT in roles:
-        nav += [("portal:home", "My record"), ("portal:checkups", "My check-ups"),
-                ("portal:plan", "My plan"), ("portal:priorities", "My priorities"),
-                ("portal:goals", "My goals")]
+        # Short, for a phone; goals and priorities are one tap away on "My recovery".
+        nav += [("portal:home", "My recovery"), ("portal:checkups", "Check-ups"),
+                ("portal:plan", "My plan")]
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
                 ("manage:checkups", "Check-ups")]

@@ -1,0 +1,260 @@
+""""My recovery", the portal's home: what it shows, gathered in a fixed number of queries
+whatever the number of goals, actions, check-ups or visits to the record.
+
+Each piece is a small function so the page (and its tests) can read them one by one:
+
+- `next_checkup`: the one check-up to start or carry on, or when the next one is;
+- `waiting`: what is waiting for the patient (a priority sort, a plan to sign, a change they
+  asked for and its answer);
+- `my_goals`: the goals in force, in their words, with the level they gave at the latest review
+  that rated it;
+- `my_plan`: the plan's open actions and its review date;
+- `how_i_am_doing`: a line per questionnaire on what changed since the check-up before, and one
+  small chart.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from tandem.assessment.results import InstrumentResults, ScaleTrack
+from tandem.assessment.schedules import InstrumentStatus
+from tandem.core import charts
+from tandem.core.scoring import bands_for
+from tandem.planning import care_plan
+from tandem.planning.models import (
+    GoalRating,
+    PrioritySort,
+    ProposalStatus,
+    Voice,
+)
+from tandem.planning.services import cards_for
+
+# Where the patient said they are on a goal (its Goal Attainment Scale level, −2 … +2), in the
+# words of their printable plan (planning/plan_print.html), so both read the same.
+LEVEL_WORDS = {
+    2: "Much better than expected",
+    1: "Better than expected",
+    0: "What we expect",
+    -1: "Less than expected",
+    -2: "Much less than expected",
+}
+
+# Reliable change (Jacobson & Truax 1991, core/rci.py) as the patient reads it.
+CHANGE_WORDS = {
+    "reliably improved": "a real improvement",
+    "no reliable change": "about the same: within the usual ups and downs",
+    "reliably worse": "a real change for the worse, worth talking over with your keyworker",
+}
+
+# A change the patient asked for stays on the home until this long after its answer.
+ANSWERED_SHOWN_DAYS = 30
+MOST_CHANGE_LINES = 4
+
+
+@dataclass
+class NextCheckup:
+    """The patient's one check-up. `state`: "carry-on" (a check-up is started), "overdue",
+    "due", "upcoming" (nothing to do yet) or "none" (nothing planned)."""
+
+    state: str
+    due: datetime.date | None = None
+    parts: int = 0  # questionnaires in the check-up to do now
+
+    @property
+    def to_do(self) -> bool:
+        return self.state in ("carry-on", "overdue", "due")
+
+
+def next_checkup(statuses: list[InstrumentStatus]) -> NextCheckup:
+    """One check-up from the service's questionnaires (assessment.schedules.checkup_status)."""
+    statuses = [s for s in statuses if s.instrument is not None]
+    now = [s for s in statuses if s.draft or s.needs_doing]
+    dates = [s.occasion.due for s in statuses if s.occasion is not None]
+    due = min(dates) if dates else None
+    if any(s.draft for s in statuses):
+        return NextCheckup("carry-on", due, len(now))
+    if now:
+        overdue = any(s.occasion.status == "overdue" for s in now)
+        return NextCheckup("overdue" if overdue else "due",
+                           min(s.occasion.due for s in now), len(now))
+    if due is not None:
+        return NextCheckup("upcoming", due)
+    return NextCheckup("none")
+
+
+@dataclass
+class Waiting:
+    """One thing waiting for the patient: what it is, and where to go to do or read it."""
+
+    kind: str  # "sort", "sign", "proposal"
+    text: str
+    url: str
+    link: str
+    answer: str = ""  # a proposal's answer, in the keyworker's words
+    status: str = ""  # a proposal's status, in words
+
+
+def sorts_to_do(patient) -> list[Waiting]:
+    """Priority sorts the patient has not sent yet (started or not), newest first: one query."""
+    mine = PrioritySort.objects.filter(session=OuterRef("pk"), voice=Voice.PATIENT)
+    sent = mine.filter(submitted_at__isnull=False)
+    sessions = (patient.sort_sessions.annotate(started=Exists(mine), sent=Exists(sent))
+                .filter(sent=False).order_by("-started_at"))
+    return [Waiting("sort",
+                    "Carry on sorting your priority cards." if s.started else
+                    "Your keyworker asks you to sort the cards about the areas of your life.",
+                    reverse("portal:sort", args=[s.pk]),
+                    "Carry on sorting" if s.started else "Sort the cards")
+            for s in sessions]
+
+
+@dataclass
+class PlanNow:
+    plan: object | None
+    version: object | None = None
+    actions: list = field(default_factory=list)
+    proposals: list = field(default_factory=list)
+
+    @property
+    def in_force(self) -> bool:
+        return self.plan is not None and self.plan.status in care_plan.IN_FORCE
+
+    @property
+    def to_sign(self) -> bool:
+        return self.in_force and self.version is not None and not self.version.patient_signed_at
+
+    @property
+    def review_date(self) -> datetime.date | None:
+        return self.plan.review_date if self.plan is not None else None
+
+    @property
+    def review_passed(self) -> bool:
+        return self.in_force and self.plan.review_date < timezone.localdate()
+
+
+def my_plan(patient) -> PlanNow:
+    """The plan shown to the patient, its latest version, its open actions and the changes the
+    patient asked for that are open or lately answered: four queries at most."""
+    plan = care_plan.current_plan(patient)
+    if plan is None:
+        return PlanNow(None)
+    found = PlanNow(plan, care_plan.latest_version(plan))
+    if found.in_force:
+        found.actions = list(plan.actions.exclude(status__in=care_plan.FINISHED_ACTIONS)
+                             .select_related("goal", "provider__user")
+                             .order_by("start_date", "pk"))
+    since = timezone.now() - datetime.timedelta(days=ANSWERED_SHOWN_DAYS)
+    found.proposals = list(plan.proposals.filter(
+        Q(status=ProposalStatus.OPEN) | Q(responded_at__gte=since)).order_by("-created_at")[:3])
+    return found
+
+
+def plan_waiting(plan: PlanNow) -> list[Waiting]:
+    url = reverse("portal:plan")
+    out = []
+    if plan.to_sign:
+        out.append(Waiting("sign", "Your plan has changed. Read it, and sign it if you agree.",
+                           url, "Read and sign my plan"))
+    for p in plan.proposals:
+        if p.status == ProposalStatus.OPEN:
+            out.append(Waiting("proposal", p.text, url, "See my plan",
+                               status="Waiting for your keyworker's answer"))
+        else:
+            out.append(Waiting("proposal", p.text, url, "See my plan", answer=p.response,
+                               status=("Your keyworker agreed"
+                                       if p.status == ProposalStatus.ACCEPTED
+                                       else "Your keyworker would like to talk it over with you")))
+    return out
+
+
+def my_goals(patient) -> list:
+    """Goals in force, in the patient's words, each with the level the patient gave at the
+    latest review that rated it (`said_words`, `said_text`, `said_on`): two queries."""
+    rated = (GoalRating.objects.filter(goal=OuterRef("pk"), patient_level__isnull=False)
+             .order_by("-review__held_on", "-review__created_at"))
+    goals = list(patient.goals.filter(lifecycle_status__in=care_plan.OPEN_GOALS)
+                 .annotate(said_level=Subquery(rated.values("patient_level")[:1]),
+                           said_on=Subquery(rated.values("review__held_on")[:1])))
+    labels = {code: label for code, label, _q in cards_for(patient)}
+    for goal in goals:
+        goal.card_label = labels.get(goal.card, goal.card)
+        goal.said_words = LEVEL_WORDS.get(goal.said_level, "")
+        goal.said_text = dict(goal.gas_levels()).get(goal.said_level, "")
+    return goals
+
+
+@dataclass
+class ChangeLine:
+    name: str
+    latest: float
+    on: datetime.date
+    band: str = ""
+    before: float | None = None
+    before_on: datetime.date | None = None
+    words: str = ""  # reliable change in words, when the questionnaire has the figures
+    kind: str = ""  # "better", "worse", "same", "" (for styling)
+    better: str = ""  # "Lower is better." / "Higher is better."
+
+
+@dataclass
+class Doing:
+    lines: list[ChangeLine]
+    chart: str = ""
+    uses_reliable_change: bool = False
+
+
+def _main_track(result: InstrumentResults) -> ScaleTrack | None:
+    return next((t for t in result.tracks if t.scale.primary),
+                result.tracks[0] if result.tracks else None)
+
+
+def how_i_am_doing(results: list[InstrumentResults], sex: str = "") -> Doing:
+    """A line per questionnaire (the service's order, a few at most): the latest score, the one
+    before and what changed; and one small chart, of the first with two scores or more."""
+    lines, chart = [], ""
+    for result in results:
+        track = _main_track(result)
+        if track is None:
+            continue
+        scored = [row for row in track.rows if row["value"] is not None]
+        if not scored:
+            continue
+        last = scored[-1]
+        line = ChangeLine(result.instrument.name, last["value"], last["date"], last["band"],
+                          better="Lower is better." if track.scale.higher_is == "worse"
+                          else "Higher is better.")
+        if len(scored) > 1:
+            line.before, line.before_on = scored[-2]["value"], scored[-2]["date"]
+            change = last["change"]
+            if change is not None:
+                line.words = CHANGE_WORDS[change.label]
+                line.kind = {"reliably improved": "better",
+                             "reliably worse": "worse"}.get(change.label, "same")
+            if not chart:
+                chart = small_chart(result, track, scored, sex)
+        if len(lines) < MOST_CHANGE_LINES:
+            lines.append(line)
+    return Doing(lines, chart, any(line.words for line in lines))
+
+
+def small_chart(result: InstrumentResults, track: ScaleTrack, scored: list[dict],
+                sex: str = "") -> str:
+    """The trajectory of one questionnaire, small enough for a phone; its description says every
+    figure, so it needs no table beside it."""
+    low, high = track.scale.range
+    said = "; ".join(f"{charts.fmt_date(row['date'])}: {row['value']:g}" for row in scored)
+    points = [charts.Point(row["date"], row["value"], f"{row['value']:g}") for row in scored]
+    bands = [charts.BandArea(b.min, b.max, b.label, b.level)
+             for b in bands_for(track.scale, sex)]
+    svg = charts.trajectory_svg(
+        points, y_min=low, y_max=high, bands=bands, higher_is=track.scale.higher_is,
+        title=f"{result.instrument.name} at each check-up",
+        description=f"Your scores: {said}.", id_prefix="home-chart", width=360, height=150)
+    return mark_safe(svg)  # noqa: S308 - built by core.charts, all text escaped
