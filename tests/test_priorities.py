@@ -47,7 +47,7 @@ def test_neither_side_sees_the_other_until_both_submit(world):
     assert "How the two sorts compare" in page
     assert "Sofa-surfing at my sister" in page and "wants help" in page
     compared = patient.get(f"/portal/priorities/{session.pk}/").content.decode()
-    assert "How the two sorts compare" in compared and "Your practitioner" in compared
+    assert "How the two sorts compare" in compared and "Your keyworker" in compared
 
 
 def test_the_comparison_shows_disagreements_largest_first_and_the_agreement_figure(world):

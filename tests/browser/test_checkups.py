@@ -131,7 +131,7 @@ def test_practitioner_sees_scores_charts_and_reliable_change(live_world, visit):
     tab.sign_in("practitioner", PASSWORD)
     tab.go(f"/patients/{live_world.p1.pk}/")
     tab.axe()
-    tab.page.get_by_role("link", name="Check-up results: scores, charts and change").click()
+    tab.page.get_by_role("link", name="Check-ups", exact=True).click()
     page = tab.page
     assert page.get_by_role("heading", name="Patient Health Questionnaire-9").is_visible()
     assert page.locator("svg[role=img]").count() >= 3

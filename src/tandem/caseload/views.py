@@ -9,7 +9,7 @@ from django.utils import timezone
 from tandem.accounts.models import Role, Team
 from tandem.accounts.permissions import CHANGES_RECORDS, staff_teams, team_ids
 from tandem.assessment.results import due_context
-from tandem.caseload import entries, html
+from tandem.caseload import entries, html, summary
 from tandem.caseload.forms import CaseloadFilterForm
 from tandem.core.flags import SEVERITY_ORDER
 from tandem.monitoring import timeline
@@ -69,6 +69,8 @@ def _teams_for(user):
 
 
 def patient_detail(request, patient_id):
+    """One patient: the summary to read in ten seconds (caseload/summary.py), then what needs
+    attention, contact details, episodes, the care team and the latest of the timeline."""
     patient = request.patient
     members = (
         CareTeamMember.objects.filter(care_team__patient=patient)
@@ -78,6 +80,8 @@ def patient_detail(request, patient_id):
     episodes = list(patient.episodes.order_by("-start_date"))
     first = {CareRole.KEYWORKER: 0, CareRole.PRESCRIBER: 1}
     members = sorted(members, key=lambda m: (first.get(m.role, 2), m.start_date))
+    flags = sorted(open_flags(patient).select_related("acknowledged_by"),
+                   key=lambda f: SEVERITY_ORDER[f.severity])
     return render(
         request,
         "caseload/patient.html",
@@ -88,7 +92,8 @@ def patient_detail(request, patient_id):
             "past_members": [m for m in members if not m.is_active_on(today)],
             # The permission layer already worked out the access role for this request.
             "can_change": request.access_role in CHANGES_RECORDS,
-            "flags": sorted(open_flags(patient), key=lambda f: SEVERITY_ORDER[f.severity]),
+            "flags": flags,
+            "summary": summary.gather(patient, open_flags=flags, today=today),
             "events": timeline.events(patient, limit=12),
             "in_monitoring": any(e.status == EpisodeStatus.MONITORING for e in episodes),
             **due_context(patient),
