@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dj_database_url
 
@@ -160,6 +161,18 @@ EMAIL_HOST_PASSWORD = os.environ.get("TANDEM_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = config.env_bool("TANDEM_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("TANDEM_EMAIL_FROM", "tandem@localhost")
 EMAIL_TIMEOUT = 10  # seconds: a stuck mail server does not hold a request for ever
+# The outbox (tandem.outbox, docs/portal-access.md): without a mail server, emails are written
+# as files to TANDEM_OUTBOX_DIR/email (default DATA_DIR/var/outbox), not printed; text
+# messages go through TANDEM_SMS_BACKEND (default: one file each in TANDEM_OUTBOX_DIR/sms).
+OUTBOX_DIR = Path(os.environ.get("TANDEM_OUTBOX_DIR") or DATA_DIR / "var" / "outbox")
+if not EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = OUTBOX_DIR / "email"
+SMS_BACKEND = os.environ.get("TANDEM_SMS_BACKEND", "tandem.outbox.sms.FileBackend")
+# Portal invitations (tandem.portal_access): how long one stays open; the address links in
+# messages and letters start with (unset: the address the staff member's request came to).
+PORTAL_INVITATION_DAYS = int(os.environ.get("TANDEM_PORTAL_INVITATION_DAYS", "7"))
+SITE_URL = os.environ.get("TANDEM_SITE_URL", "").rstrip("/")
 
 # Sessions end after 30 minutes without activity.
 SESSION_COOKIE_AGE = int(os.environ.get("TANDEM_SESSION_IDLE_MINUTES", "30")) * 60

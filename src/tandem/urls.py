@@ -15,11 +15,13 @@ from tandem.monitoring import urls as monitoring
 from tandem.patients import urls as patients
 from tandem.planning import urls as planning
 from tandem.portal import urls as portal
+from tandem.portal_access import urls as portal_access
 from tandem.web import views as web
 
 staff_pages = [*caseload.staff, *patients.staff, *monitoring.staff, *planning.staff,
                *assessment.staff]
 portal_pages = [*portal.portal, *assessment.portal, *planning.portal]
+staff_pages += portal_access.staff  # the patient's portal access, under the patient
 admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
 
 urlpatterns = [
@@ -29,6 +31,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/", include((staff_pages, "patients"))),
     path("portal/", include((portal_pages, "portal"))),
+    path("join/", include((portal_access.public, "join"))),  # patients' sign-up, resets
     path("manage/", include((admin_pages, "manage"))),
     path("audit/", include("tandem.audit.urls")),
     path("api/v1/docs", api_docs, name="api-docs"),

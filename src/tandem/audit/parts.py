@@ -50,6 +50,9 @@ WORDS: dict[str, Words] = {
     "checkup-schedule": Words("check-up schedule", "your check-up schedule"),
     "scores": Words("check-up scores", "your check-up scores"),
     "progress": Words("progress charts", "your progress charts"),
+    "portal-access": Words("portal access (invitations, sign-in)",
+                           "your access to your online account"),
+    "portal-letter": Words("portal invitation letter", "your invitation letter"),
     "access-log": Words("who looked at the record (access log)",
                         "the list of who looked at your record"),
     # Lists that showed the patient among others.
@@ -70,6 +73,8 @@ WORDS: dict[str, Words] = {
     "response": Words("check-up", "one of your check-ups"),
     "checkupschedule": Words("check-up schedule", "your check-up schedule"),
     "contact": Words("contact", "your contacts with the service"),
+    "invitation": Words("portal invitation", "an invitation to your online account"),
+    "message": Words("message to the patient", "a message to you"),
     # Not about one patient.
     "user": Words("user account", "an account"),
     "rulesetting": Words("early-warning rule setting", "a service setting"),

@@ -23,7 +23,7 @@ class PatientForm(VersionedForm, forms.ModelForm):
         fields = [
             "service_id", "given_name", "family_name", "preferred_name", "date_of_birth",
             "pronouns", "sex_for_thresholds", "team", "phone", "email", "preferred_contact",
-            "ok_to_leave_message", "contact_notes",
+            "ok_to_leave_message", "agrees_to_email", "agrees_to_sms", "contact_notes",
         ]
         widgets = {"date_of_birth": DATE}
         help_texts = {"preferred_name": "The name the patient likes to be called, if different."}
@@ -36,6 +36,14 @@ class PatientForm(VersionedForm, forms.ModelForm):
 
     def clean_date_of_birth(self):
         return check_date(self.cleaned_data["date_of_birth"], "Date of birth")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("agrees_to_email") and not data.get("email") and "email" not in self.errors:
+            self.add_error("agrees_to_email", "Enter the email address the patient agreed to.")
+        if data.get("agrees_to_sms") and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("agrees_to_sms", "Enter the phone number the patient agreed to.")
+        return data
 
     def clean_service_id(self):
         service_id = self.cleaned_data["service_id"].strip()

@@ -58,6 +58,15 @@ class Patient(TenantModel, Versioned):
         max_length=20, choices=ContactMethod.choices, default=ContactMethod.PHONE
     )
     ok_to_leave_message = models.BooleanField("OK to leave a message", default=False)
+    # Consent to be sent messages (portal invitations, password resets, later reminders) by
+    # each channel; nothing is sent by email or text without it (tandem.portal_access).
+    agrees_to_email = models.BooleanField(
+        "agrees to email", default=False, db_default=False,
+        help_text="The patient agreed that the service may email them (for example a link "
+                  "to sign in to their online record).")
+    agrees_to_sms = models.BooleanField(
+        "agrees to text messages", default=False, db_default=False,
+        help_text="The patient agreed that the service may send text messages to their phone.")
     contact_notes = models.CharField(max_length=300, blank=True)
     portal_user = models.OneToOneField(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_record"

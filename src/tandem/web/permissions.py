@@ -108,6 +108,8 @@ RULES: dict[str, Rule] = {
     "patients:checkup-new": CHANGE_PATIENT,
     "patients:checkup-entry": CHANGE_PATIENT,
     "patients:checkup-schedule": CHANGE_PATIENT,
+    "patients:portal-access": READ_PATIENT_POST_CHANGES,  # staff: a patient's portal login
+    "patients:portal-letter": CHANGE_PATIENT,  # shows the invitation's code: who may invite
     "portal:home": PORTAL,
     "portal:record-access": PORTAL,
     "portal:checkups": PORTAL,
@@ -131,6 +133,14 @@ RULES: dict[str, Rule] = {
     "manage:user-password-reset": ADMIN,
     "manage:password-set": PUBLIC,  # the emailed link's token decides
     "manage:password-set-done": PUBLIC,
+    # A patient's own pages before they can sign in: the invitation, code or link decides.
+    "join:start": PUBLIC,
+    "join:link": PUBLIC,
+    "join:confirm": PUBLIC,
+    "join:forgot": PUBLIC,
+    "join:reset-code": PUBLIC,
+    "join:reset-link": PUBLIC,
+    "join:reset-done": PUBLIC,
     "manage:teams": ADMIN,
     "manage:team-new": ADMIN,
     "manage:team-edit": ADMIN,
@@ -217,6 +227,8 @@ RECORD_PARTS: dict[str, str] = {
     "patients:checkup-new": "checkups",
     "patients:checkup-entry": "checkup",
     "patients:checkup-schedule": "checkup-schedule",
+    "patients:portal-access": "portal-access",
+    "patients:portal-letter": "portal-letter",
     "portal:home": "summary",
     "portal:record-access": "access-log",
     "portal:checkups": "checkups",

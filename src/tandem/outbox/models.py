@@ -1,0 +1,60 @@
+"""The outbox: every message Tandem sends to a patient (email, text message, letter), one row
+each, with its delivery status (FHIR Communication: a message sent; its status follows
+Communication.status where one fits: "sent" is "completed", "failed" is "stopped").
+
+Today it carries portal invitations and password resets (tandem.portal_access); the reminders
+issue adds its own kinds, templates and delivery reports on the same rows. A message is
+written first, then sent once the transaction that wrote it has committed
+(tandem.outbox.services), so nothing is sent for a change that was rolled back, and a message
+that could not be sent stays here, failed with the reason, for the worker to try again."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tandem.records.models import TenantModel
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    LETTER = "letter", "Letter"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Could not be sent"
+    PRINTED = "printed", "Printed by staff"  # letters are printed, never sent
+
+
+class Message(TenantModel):
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="messages")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient = models.CharField(max_length=254, blank=True,
+                                 help_text="An email address or a phone number; empty for a "
+                                           "letter handed over in person.")
+    kind = models.CharField(max_length=40, help_text='What it is, e.g. "portal-invitation".')
+    subject = models.CharField(max_length=200, blank=True)
+    # The text as it will be (or was) sent. A secret in it (a link's token, a code) is marked
+    # (services.secret) and replaced once the message is sent or printed, so the table does
+    # not keep working secrets.
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True,
+                                   blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"]),
+                   models.Index(fields=["patient", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} ({self.kind}) to {self.recipient or 'patient'}"

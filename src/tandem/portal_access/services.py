@@ -1,0 +1,509 @@
+"""Giving a patient a portal login, and keeping it: invitations, activation, suspension and
+password resets. Each function takes the `Actor` doing it (a member of staff, or, on the
+public pages, the anonymous visitor) and records what it did on the patient's audit trail.
+
+Nothing here says whether an account exists to someone who is not signed in: the public
+pages word every refusal the same way.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from tandem.accounts.models import Role, RoleGrant, User
+from tandem.audit import trail
+from tandem.audit.actor import Actor
+from tandem.outbox import services as outbox
+from tandem.outbox.models import Channel, Message
+from tandem.patients.models import Patient
+from tandem.portal_access.models import (
+    WRONG_BIRTH_DATES,
+    Invitation,
+    ResetCode,
+    digest,
+    new_code,
+    normalise_code,
+    show_code,
+)
+
+RESET_CODE_MINUTES = 15
+RESET_CODE_TRIES = 5
+RESET_CODE_PAUSE = datetime.timedelta(minutes=1)  # at most one text per account per minute
+CHANNEL_WORDS = {Channel.EMAIL: "email", Channel.SMS: "text message", Channel.LETTER: "letter"}
+
+
+class Refused(Exception):
+    """What was asked cannot be done; `str()` says why, in words for the page, and `field`
+    names the form field it is about (or "")."""
+
+    def __init__(self, words: str, field: str = "", reason: str = ""):
+        super().__init__(words)
+        self.field = field
+        self.reason = reason or words
+
+
+# --- who may be sent what ----------------------------------------------------------------
+
+
+def channels(patient: Patient) -> dict[str, str | None]:
+    """Each channel, with why it cannot be used for this patient (None: it can)."""
+    return {Channel.EMAIL: channel_problem(patient, Channel.EMAIL),
+            Channel.SMS: channel_problem(patient, Channel.SMS),
+            Channel.LETTER: None}
+
+
+def channel_problem(patient: Patient, channel: str) -> str | None:
+    if channel == Channel.EMAIL:
+        if not patient.email:
+            return "The patient has no email address on their record."
+        if not patient.agrees_to_email:
+            return "The patient has not agreed to be emailed (see their details)."
+        return None
+    if channel == Channel.SMS:
+        if not patient.phone:
+            return "The patient has no phone number on their record."
+        if not patient.agrees_to_sms:
+            return "The patient has not agreed to text messages (see their details)."
+        return None
+    if channel == Channel.LETTER:
+        return None
+    return "Choose email, text message or letter."
+
+
+def recipient(patient: Patient, channel: str) -> str:
+    return {Channel.EMAIL: patient.email, Channel.SMS: patient.phone}.get(channel, "")
+
+
+def site_url(request=None) -> str:
+    """Where links in messages start: TANDEM_SITE_URL, else the address of this request."""
+    if settings.SITE_URL:
+        return settings.SITE_URL
+    return request.build_absolute_uri("/").rstrip("/") if request is not None else ""
+
+
+def _audit(actor: Actor, action: str, patient: Patient, *, obj=None, detail: str = "",
+           role: str = ""):
+    """On the patient's organisation's trail; the actor may be an anonymous visitor."""
+    user = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    return trail.record(organisation=patient.organisation_id, action=action, actor=user,
+                        role=role or actor.role, patient=patient, obj=obj, path=actor.path,
+                        client=actor.address, purpose=actor.purpose, detail=detail)
+
+
+# --- summary for staff -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenInvitation:
+    channel: str
+    sent_at: datetime.datetime
+    expires_at: datetime.datetime
+
+    @property
+    def channel_words(self) -> str:
+        return CHANNEL_WORDS.get(self.channel, self.channel)
+
+
+@dataclass(frozen=True)
+class AccessSummary:
+    """A patient's portal access, for staff pages (the patient summary, the access page)."""
+
+    has_account: bool
+    active: bool  # False: suspended (or never activated)
+    username: str
+    last_sign_in: datetime.datetime | None
+    invitation: OpenInvitation | None
+
+    @property
+    def words(self) -> str:
+        if self.has_account and self.active:
+            return "Has portal access"
+        if self.has_account:
+            return "Portal access suspended"
+        if self.invitation:
+            return "Invited, not yet activated"
+        return "No portal access"
+
+
+def open_invitations(patient: Patient):
+    return Invitation.objects.of(patient.organisation_id).filter(
+        patient=patient, used_at__isnull=True, voided_at__isnull=True, locked_at__isnull=True,
+        expires_at__gt=timezone.now())
+
+
+def access_summary(patient: Patient) -> AccessSummary:
+    """Whether the patient has a portal account, whether it is active, when they last signed
+    in, and the open invitation (channel, sent, expires), if any. Two queries at most."""
+    user = User.objects.filter(pk=patient.portal_user_id).first() \
+        if patient.portal_user_id else None
+    invitation = open_invitations(patient).order_by("-created_at").first()
+    return AccessSummary(
+        has_account=user is not None, active=bool(user and user.is_active),
+        username=user.username if user else "", last_sign_in=user.last_login if user else None,
+        invitation=OpenInvitation(invitation.channel, invitation.created_at,
+                                  invitation.expires_at) if invitation else None)
+
+
+# --- inviting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    invitation: Invitation
+    message: Message
+
+
+@transaction.atomic
+def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
+    """Invite the patient to the portal by `channel` (email, sms or letter), voiding any
+    earlier open invitation. Email and text need the address and the patient's agreement
+    (raises Refused otherwise); a letter is written for staff to print (outbox)."""
+    problem = channel_problem(patient, channel)
+    if problem:
+        raise Refused(problem, field="channel")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one invite at a time
+    now = timezone.now()
+    voided = _void_open(patient, now)
+    token, code = secrets.token_urlsafe(32), new_code()
+    invitation = Invitation.objects.create(
+        organisation_id=patient.organisation_id, patient=patient, channel=channel,
+        token_digest=digest(token, "token"), code_digest=digest(code, "code"),
+        created_by=actor.user, created_at=now,
+        expires_at=now + datetime.timedelta(days=settings.PORTAL_INVITATION_DAYS))
+    link = site + reverse("join:link", kwargs={"token": token})
+    context = {"patient": patient, "link": outbox.secret(link),
+               "start": site + reverse("join:start"), "code": outbox.secret(show_code(code)),
+               "expires": invitation.expires_at, "sender": actor.user}
+    message = outbox.queue(
+        organisation=patient.organisation, patient=patient, channel=channel,
+        recipient=recipient(patient, channel), kind="portal-invitation",
+        subject="Your invitation to set up your online account",
+        body=render_to_string(f"portal_access/messages/invitation_{channel}.txt", context),
+        created_by=actor.user)
+    invitation.message = message
+    invitation.save(update_fields=["message"])
+    to = f" to {message.recipient}" if message.recipient else ""
+    _audit(actor, "create", patient, obj=invitation,
+           detail=f"portal invitation by {CHANNEL_WORDS[channel]}{to}, open until "
+                  f"{timezone.localtime(invitation.expires_at):%Y-%m-%d %H:%M}"
+                  + (f"; voided {voided} earlier invitation(s)" if voided else ""))
+    return Sent(invitation, message)
+
+
+def _void_open(patient: Patient, now) -> int:
+    return Invitation.objects.of(patient.organisation_id).filter(
+        patient=patient, used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
+
+
+def letter_waiting(patient: Patient) -> Message | None:
+    """The invitation letter waiting to be printed: of the patient's open invitation."""
+    invitation = open_invitations(patient).filter(channel=Channel.LETTER,
+                                                  message__status="queued").first()
+    return invitation.message if invitation else None
+
+
+def letter_printed(actor: Actor, patient: Patient, message: Message) -> None:
+    outbox.printed(message)
+    _audit(actor, "update", patient, obj=message,
+           detail="portal invitation letter printed; its code is no longer kept")
+
+
+# --- the patient opens their invitation ---------------------------------------------------
+
+
+def find_invitation(*, token: str = "", code: str = "") -> Invitation | None:
+    """The invitation a link's token or a typed code names (open or not), or None."""
+    if token:
+        return Invitation.objects.select_related("patient").filter(
+            token_digest=digest(token, "token")).first()
+    code = normalise_code(code)
+    if not code:
+        return None
+    found = Invitation.objects.select_related("patient").filter(
+        code_digest=digest(code, "code")).order_by("-created_at")
+    return next((i for i in found if i.is_open), found.first())
+
+
+UNUSABLE = {
+    "used": "This invitation has already been used. If you have set up your account, "
+            "sign in with your username and password.",
+    "voided": "This invitation has been replaced by a newer one. Use the newest link or "
+              "code you were given.",
+    "locked": "This invitation is locked because the date of birth did not match too many "
+              "times. Ask your keyworker for a new invitation.",
+    "expired": "This invitation has expired. Ask your keyworker for a new one.",
+}
+
+
+def opened(actor: Actor, invitation: Invitation) -> str | None:
+    """The visitor opened the invitation (its link, or typed its code). Why it cannot be
+    used, in words (and audited), or None."""
+    problem = invitation.problem()
+    if problem:
+        _audit(actor, "login-failed", invitation.patient, obj=invitation,
+               detail=f"portal invitation opened but it is {problem}")
+        return UNUSABLE[problem]
+    return None
+
+
+def confirm_birth_date(actor: Actor, invitation: Invitation, born: datetime.date) -> None:
+    """Check the date of birth given for this invitation. A wrong one is counted (and
+    audited); the fifth locks the invitation. Raises Refused when it cannot go on."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().select_related("patient").get(
+            pk=invitation.pk)
+        refusal = _check_birth_date(actor, invitation, born)
+    if refusal:
+        raise refusal
+
+
+def _check_birth_date(actor, invitation, born) -> Refused | None:
+    problem = invitation.problem()
+    if problem:
+        _audit(actor, "login-failed", invitation.patient, obj=invitation,
+               detail=f"portal activation tried but the invitation is {problem}")
+        return Refused(UNUSABLE[problem], reason=problem)
+    if born == invitation.patient.date_of_birth:
+        return None
+    invitation.failed_attempts += 1
+    locked = invitation.failed_attempts >= WRONG_BIRTH_DATES
+    if locked:
+        invitation.locked_at = timezone.now()
+    invitation.save(update_fields=["failed_attempts", "locked_at"])
+    _audit(actor, "login-failed", invitation.patient, obj=invitation,
+           detail=f"portal activation: wrong date of birth ({invitation.failed_attempts} of "
+                  f"{WRONG_BIRTH_DATES})" + ("; invitation locked" if locked else ""))
+    if locked:
+        return Refused(UNUSABLE["locked"], reason="locked")
+    left = invitation.tries_left
+    return Refused(f"The date of birth does not match our records. Check the day, month and "
+                   f"year ({left} {'try' if left == 1 else 'tries'} left).",
+                   field="date_of_birth", reason="wrong-birth-date")
+
+
+def activate(actor: Actor, invitation: Invitation, *, born: datetime.date, username: str,
+             password: str) -> User:
+    """Activate the invitation: the date of birth must match; the patient's portal account
+    is made (or, if they had one, opened again with this password), linked to their record
+    and given the patient role. The password must pass the same rules as staff passwords
+    (AUTH_PASSWORD_VALIDATORS: raises django's ValidationError). Raises Refused otherwise."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().select_related("patient").get(
+            pk=invitation.pk)
+        refusal = _check_birth_date(actor, invitation, born)
+        if refusal is None:
+            user = _account(invitation.patient, username, password)
+            invitation.used_at = timezone.now()
+            invitation.save(update_fields=["used_at"])
+            _audit(actor, "update", invitation.patient, obj=invitation, role=Role.PATIENT,
+                   detail=f"portal invitation used: account {user.username} activated")
+    if refusal:
+        raise refusal
+    return user
+
+
+def proposed_user(patient: Patient, username: str = "") -> User:
+    """The portal account as it will be (unsaved when new), for the password rules that
+    compare a password with the person's details."""
+    if patient.portal_user_id:
+        return User.objects.get(pk=patient.portal_user_id)
+    return User(username=username, first_name=patient.preferred_name or patient.given_name,
+                last_name=patient.family_name,
+                email=patient.email if patient.agrees_to_email else "",
+                organisation_id=patient.organisation_id)
+
+
+def username_problem(username: str) -> str | None:
+    if User.objects.filter(username__iexact=username).exists():
+        return "This username is taken. Choose another."
+    return None
+
+
+def _account(patient: Patient, username: str, password: str) -> User:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    user = proposed_user(patient, username)
+    validate_password(password, user)
+    if user.pk is None:
+        problem = username_problem(username)
+        if problem:
+            raise Refused(problem, field="username")
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    if not RoleGrant.objects.filter(user=user, role=Role.PATIENT).exists():
+        RoleGrant.objects.create(organisation_id=patient.organisation_id, user=user,
+                                 role=Role.PATIENT)
+    if patient.portal_user_id != user.pk:
+        Patient.objects.filter(pk=patient.pk).update(portal_user=user)
+    return user
+
+
+# --- suspending and restoring --------------------------------------------------------------
+
+
+@transaction.atomic
+def suspend(actor: Actor, patient: Patient) -> None:
+    """The patient can no longer sign in (their account is kept), and any open invitation
+    is voided."""
+    user = _portal_user(patient)
+    voided = _void_open(patient, timezone.now())
+    if user is None and not voided:
+        raise Refused("The patient has no portal account or open invitation to suspend.")
+    if user is not None:
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    _audit(actor, "update", patient, obj=user,
+           object_type="" if user else "invitation",
+           detail="portal access suspended" + (f"; {voided} open invitation(s) voided"
+                                               if voided else ""))
+
+
+@transaction.atomic
+def restore(actor: Actor, patient: Patient) -> None:
+    user = _portal_user(patient)
+    if user is None:
+        raise Refused("The patient has no portal account: invite them instead.")
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    _audit(actor, "update", patient, obj=user, detail="portal access restored")
+
+
+def _portal_user(patient: Patient) -> User | None:
+    if not patient.portal_user_id:
+        return None
+    return User.objects.select_for_update().filter(pk=patient.portal_user_id).first()
+
+
+# --- password resets ------------------------------------------------------------------------
+
+
+def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
+               asked_by_patient: bool = False) -> Message:
+    """Send the patient a way to choose a new password, by a channel they agreed to: an
+    email with a link (Django's password-reset token), or a text message with a 6-digit
+    code for 15 minutes. Raises Refused when the account or the channel cannot be used."""
+    user = User.objects.filter(pk=patient.portal_user_id).first() \
+        if patient.portal_user_id else None
+    if user is None or not user.is_active:
+        raise Refused("The patient has no active portal account: invite them, or restore "
+                      "their access first.")
+    if channel == Channel.LETTER:
+        raise Refused("A reset cannot be sent by letter: invite the patient again by "
+                      "letter instead (their account is kept).", field="channel")
+    problem = channel_problem(patient, channel)
+    if problem:
+        raise Refused(problem, field="channel")
+    context = {"patient": patient, "user": user, "sender": actor.user,
+               "asked_by_patient": asked_by_patient, "minutes": RESET_CODE_MINUTES}
+    if channel == Channel.EMAIL:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        context["link"] = outbox.secret(
+            site + reverse("join:reset-link", kwargs={"uidb64": uid, "token": token}))
+    else:
+        code = f"{secrets.randbelow(10 ** 6):06d}"
+        now = timezone.now()
+        ResetCode.objects.create(
+            organisation_id=patient.organisation_id, user=user,
+            code_digest=digest(f"{user.pk}:{code}", "reset-code"), created_at=now,
+            expires_at=now + datetime.timedelta(minutes=RESET_CODE_MINUTES))
+        context["code"] = outbox.secret(code)
+        context["link"] = site + reverse("join:reset-code")
+    message = outbox.queue(
+        organisation=patient.organisation, patient=patient, channel=channel,
+        recipient=recipient(patient, channel), kind="password-reset",
+        subject="Choosing a new password for your online account",
+        body=render_to_string(f"portal_access/messages/reset_{channel}.txt", context),
+        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None)
+    who = "asked for by the patient" if asked_by_patient else "sent by staff"
+    _audit(actor, "update", patient, obj=user,
+           role=Role.PATIENT if asked_by_patient else "",
+           detail=f"portal password reset {who}, by {CHANNEL_WORDS[channel]} to "
+                  f"{message.recipient}")
+    return message
+
+
+def portal_account(username: str) -> tuple[User, Patient] | None:
+    """The active patient account with this username, and its patient, or None."""
+    user = User.objects.filter(username__iexact=username.strip(), is_active=True,
+                               grants__role=Role.PATIENT).first() if username.strip() else None
+    if user is None:
+        return None
+    patient = Patient.objects.of(user.organisation_id).filter(portal_user=user).first()
+    return (user, patient) if patient else None
+
+
+def request_reset(actor: Actor, username: str, channel: str, *, site: str) -> None:
+    """A patient's own "forgot my password": sent if the account exists, is active and the
+    patient agreed to that channel; otherwise nothing happens. Says nothing either way."""
+    found = portal_account(username)
+    if found is None:
+        return
+    user, patient = found
+    if channel == Channel.SMS and ResetCode.objects.filter(
+            user=user, created_at__gt=timezone.now() - RESET_CODE_PAUSE).exists():
+        return
+    try:
+        send_reset(actor, patient, channel, site=site, asked_by_patient=True)
+    except Refused:
+        return
+
+
+WRONG_CODE = ("That code is not right, or it has expired. Check the username and the code, "
+              "or ask for a new code.")
+
+
+def reset_with_code(actor: Actor, username: str, code: str, password: str) -> User:
+    """Set a new password with the code sent by text message. Every wrong code counts
+    against the account's latest code (five tries); all refusals say the same words,
+    whatever the reason. Raises Refused, or ValidationError for a password the rules
+    refuse (the code is then kept for another try)."""
+    found = portal_account(username)
+    with transaction.atomic():
+        reset = None
+        if found is not None:
+            reset = ResetCode.objects.select_for_update().filter(
+                user=found[0], used_at__isnull=True, expires_at__gt=timezone.now(),
+                failed_attempts__lt=RESET_CODE_TRIES).order_by("-created_at").first()
+        if reset is None:
+            if found is not None:
+                _audit(actor, "login-failed", found[1], obj=found[0], role=Role.PATIENT,
+                       detail="portal password reset: no code open (expired, used or "
+                              "too many tries)")
+            refusal = Refused(WRONG_CODE, field="code")
+        elif reset.code_digest != digest(f"{found[0].pk}:{code.strip()}", "reset-code"):
+            reset.failed_attempts += 1
+            reset.save(update_fields=["failed_attempts"])
+            _audit(actor, "login-failed", found[1], obj=found[0], role=Role.PATIENT,
+                   detail=f"portal password reset: wrong code ({reset.failed_attempts} of "
+                          f"{RESET_CODE_TRIES})")
+            refusal = Refused(WRONG_CODE, field="code")
+        else:
+            user, patient = found
+            validate_password(password, user)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            reset.used_at = timezone.now()
+            reset.save(update_fields=["used_at"])
+            _audit(actor, "update", patient, obj=user, role=Role.PATIENT,
+                   detail="portal password reset with the code sent by text message")
+            return user
+    raise refusal
+
+
+def reset_by_link_done(actor: Actor, user: User) -> None:
+    """Audit a new password chosen from an emailed reset link."""
+    patient = Patient.objects.of(user.organisation_id).filter(portal_user=user).first()
+    if patient is not None:
+        _audit(actor, "update", patient, obj=user, role=Role.PATIENT,
+               detail="portal password reset from the emailed link")
