@@ -11,6 +11,7 @@ from tandem.api.urls import api
 from tandem.api.views import api_docs
 from tandem.assessment import urls as assessment
 from tandem.caseload import urls as caseload
+from tandem.feedback import urls as feedback
 from tandem.monitoring import urls as monitoring
 from tandem.patients import urls as patients
 from tandem.planning import urls as planning
@@ -20,7 +21,9 @@ from tandem.web import views as web
 
 staff_pages = [*caseload.staff, *patients.staff, *monitoring.staff, *planning.staff,
                *assessment.staff]
+staff_pages += feedback.staff
 portal_pages = [*portal.portal, *assessment.portal, *planning.portal]
+portal_pages += feedback.portal
 staff_pages += portal_access.staff  # the patient's portal access, under the patient
 admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
 

@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # Sent inside the saving transaction with `patient_id` and `organisation_id`.
 plan_signed = Signal()
 review_held = Signal()
+
+# Sent as a staff page of a review is shown (to hold one: `review` None; or one held), with
+# `patient` and `review`. Each receiver returns a panel for the page, a dict with "template"
+# and that template's context (the feedback app's shared report), or None.
+review_opened = Signal()

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment.forms import posted
 from tandem.audit.actor import Actor
-from tandem.planning import care_plan, services
+from tandem.planning import care_plan, events, services
 from tandem.planning.forms import (
     ActionForm,
     CarePlanForm,
@@ -299,7 +299,8 @@ def review_form(request, patient_id):
                          "revised them; each change is kept as a new version of the plan.")
         return redirect("patients:review", patient_id=patient.pk, review_id=review.pk)
     return render(request, "planning/review_form.html",
-                  {"patient": patient, "form": form, "plan": found})
+                  {"patient": patient, "form": form, "plan": found,
+                   "panels": review_panels(patient, None)})
 
 
 def review(request, patient_id, review_id):
@@ -313,4 +314,11 @@ def review(request, patient_id, review_id):
         rating.practitioner_text = texts.get(rating.practitioner_level, "")
     return render(request, "planning/review.html", {
         "patient": request.patient, "plan": found, "review": held, "ratings": ratings,
-        "can_change": request.access_role in CHANGES_RECORDS})
+        "can_change": request.access_role in CHANGES_RECORDS,
+        "panels": review_panels(request.patient, held)})
+
+
+def review_panels(patient, review) -> list[dict]:
+    """What the apps above planning add to a review's page (events.review_opened)."""
+    sent = events.review_opened.send(Review, patient=patient, review=review)
+    return [panel for _receiver, panel in sent if panel]
