@@ -20,6 +20,7 @@ import re
 from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -136,9 +137,9 @@ def retry_due(now: datetime.datetime | None = None) -> list:
     now = now or timezone.now()
     due = Message.objects.exclude(channel=Channel.LETTER).filter(
         attempts__lt=MAX_ATTEMPTS, created_at__gte=now - RETRY_WITHIN)
-    failed = due.filter(status=Status.FAILED)
-    waiting = due.filter(status=Status.QUEUED, created_at__lt=now - datetime.timedelta(minutes=1))
-    return list(failed.union(waiting).values_list("pk", flat=True))
+    waiting = Q(status=Status.FAILED) | Q(status=Status.QUEUED,
+                                           created_at__lt=now - datetime.timedelta(minutes=1))
+    return list(due.filter(waiting).order_by("created_at").values_list("pk", flat=True))
 
 
 def printed(message: Message) -> Message:

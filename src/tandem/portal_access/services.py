@@ -94,11 +94,12 @@ def site_url(request=None) -> str:
 
 
 def _audit(actor: Actor, action: str, patient: Patient, *, obj=None, detail: str = "",
-           role: str = ""):
+           role: str = "", object_type: str = ""):
     """On the patient's organisation's trail; the actor may be an anonymous visitor."""
     user = actor.user if getattr(actor.user, "is_authenticated", False) else None
     return trail.record(organisation=patient.organisation_id, action=action, actor=user,
-                        role=role or actor.role, patient=patient, obj=obj, path=actor.path,
+                        role=role or actor.role, patient=patient, obj=obj,
+                        object_type=object_type, path=actor.path,
                         client=actor.address, purpose=actor.purpose, detail=detail)
 
 
@@ -239,8 +240,8 @@ def find_invitation(*, token: str = "", code: str = "") -> Invitation | None:
 UNUSABLE = {
     "used": "This invitation has already been used. If you have set up your account, "
             "sign in with your username and password.",
-    "voided": "This invitation has been replaced by a newer one. Use the newest link or "
-              "code you were given.",
+    "voided": "This invitation no longer works: a newer one was sent, or it was stopped. "
+              "Use the newest link or code you were given, or ask your keyworker.",
     "locked": "This invitation is locked because the date of birth did not match too many "
               "times. Ask your keyworker for a new invitation.",
     "expired": "This invitation has expired. Ask your keyworker for a new one.",

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from tandem.accounts.models import Role
@@ -112,11 +113,12 @@ def portal_letter(request, patient_id):
         return redirect("patients:portal-access", patient_id=patient.pk)
     context = {"patient": patient, "letter": letter}
     if letter is not None:
-        secrets_in = outbox.SECRET.findall(letter.body)
-        link, code = (secrets_in + ["", ""])[:2]
+        # The letter's one secret is its code; the square code opens the start page with it.
+        code = next(iter(outbox.SECRET.findall(letter.body)), "")
+        start = services.site_url(request) + reverse("join:start")
+        link = f"{start}?{urlencode({'code': code})}"
         context.update(
-            text=outbox.readable(letter.body), code=code, link=link,
-            start=services.site_url(request) + reverse("join:start"),
+            text=outbox.readable(letter.body), code=code, link=link, start=start,
             qr=segno.make(link, error="m").svg_inline(
                 scale=4, title="Square code: scan it with your phone's camera to open the "
                                "page where you set up your account"))
@@ -128,8 +130,10 @@ def portal_letter(request, patient_id):
 
 def start(request):
     """Type the code from a letter or message."""
-    form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    typed = request.POST if request.method == "POST" else (
+        request.GET if "code" in request.GET else None)  # the letter's square code has it
+    form = CodeForm(typed)
+    if typed is not None and form.is_valid():
         invitation = services.find_invitation(code=form.cleaned_data["code"])
         if invitation is None:
             form.add_error("code", "This code is not right. Check it against your letter or "

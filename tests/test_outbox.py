@@ -1,0 +1,142 @@
+"""The outbox: a message is written, then sent once its transaction commits; a failure is
+kept with the reason (never an error page) and tried again by the worker's task; text
+messages go through the provider interface; secrets are not kept once sent."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.outbox import services as outbox
+from tandem.outbox import sms
+from tandem.outbox.models import Message
+from tandem.outbox.tasks import retry_messages
+
+
+@pytest.fixture
+def locmem_sms(settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.LocmemBackend"
+    sms.LocmemBackend.outbox.clear()
+    yield sms.LocmemBackend.outbox
+    sms.LocmemBackend.outbox.clear()
+
+
+def queue(world, channel="email", recipient="pat@example.org", body="Hello", **kw):
+    return outbox.queue(organisation=world.org, patient=world.p1, channel=channel,
+                        recipient=recipient, body=body, kind="test", subject="Hi", **kw)
+
+
+def test_an_email_is_sent_after_commit_and_marked_sent(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, body=f"Your link: {outbox.secret('https://x/join/SECRET/')}")
+        assert mail.outbox == []  # not before the transaction commits
+    assert [m.to for m in mail.outbox] == [["pat@example.org"]]
+    assert "https://x/join/SECRET/" in mail.outbox[0].body
+    assert outbox.OPEN not in mail.outbox[0].body
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert message.sent_at is not None and message.provider_reference
+    assert "SECRET" not in message.body and outbox.REMOVED in message.body
+
+
+def test_nothing_is_sent_for_a_change_rolled_back(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                queue(world)
+                raise RuntimeError("the change failed")
+        except RuntimeError:
+            pass
+    assert mail.outbox == [] and not Message.objects.exists()
+
+
+def test_a_text_message_goes_through_the_provider(world, locmem_sms,
+                                                  django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, channel="sms", recipient="07700 900123", body="Code 123456")
+    assert locmem_sms == [("07700 900123", "Code 123456")]
+    message.refresh_from_db()
+    assert message.status == "sent" and message.provider_reference == "locmem-1"
+
+
+def test_the_sms_file_backend_writes_a_readable_file_per_message(tmp_path):
+    backend = sms.FileBackend(tmp_path)
+    first = backend.send("07700 900123", "Your code is 123456")
+    backend.send("07700 900999", "Another")
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 2
+    text = next(f for f in files if first in f.name).read_text()
+    assert "To: 07700 900123" in text and "Your code is 123456" in text
+
+
+def test_the_default_sms_backend_writes_into_the_outbox_directory(world, settings, tmp_path,
+                                                                  django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FileBackend"
+    settings.OUTBOX_DIR = tmp_path
+    with django_capture_on_commit_callbacks(execute=True):
+        queue(world, channel="sms", recipient="07700 900123", body="Hello from the file")
+    [written] = list(Path(tmp_path, "sms").iterdir())
+    assert "Hello from the file" in written.read_text()
+
+
+def test_a_failed_send_is_kept_with_the_reason_and_retried(world, settings,
+                                                           django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FailingBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, channel="sms", recipient="07700 900123")
+    message.refresh_from_db()
+    assert message.status == "failed" and message.attempts == 1
+    assert "refused" in message.last_error
+    from django_tasks_db.models import DBTaskResult
+
+    assert DBTaskResult.objects.filter(task_path__endswith="retry_messages").exists()
+    settings.SMS_BACKEND = "tandem.outbox.sms.LocmemBackend"
+    sms.LocmemBackend.outbox.clear()
+    assert retry_messages.call() == {"sent": 1, "failed": 0}
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == ("sent", 2, "")
+
+
+def test_a_failing_mail_server_never_raises(world, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "tests.test_outbox.BrokenEmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world)
+    message.refresh_from_db()
+    assert message.status == "failed" and "connection refused" in message.last_error
+
+
+def test_retries_stop_after_five_tries_and_after_a_day(world, settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FailingBackend"
+    tired = queue(world, channel="sms", recipient="1")
+    Message.objects.filter(pk=tired.pk).update(status="failed", attempts=outbox.MAX_ATTEMPTS)
+    old = queue(world, channel="sms", recipient="2")
+    Message.objects.filter(pk=old.pk).update(
+        status="failed", created_at=timezone.now() - datetime.timedelta(days=2))
+    fresh = queue(world, channel="sms", recipient="3")
+    Message.objects.filter(pk=fresh.pk).update(status="failed")
+    assert outbox.retry_due() == [fresh.pk]
+
+
+def test_a_letter_is_never_sent_but_printed(world):
+    letter = queue(world, channel="letter", recipient="", body=f"Code {outbox.secret('ABCD')}")
+    assert outbox.deliver(letter.pk).status == "queued" and mail.outbox == []
+    outbox.printed(letter)
+    assert letter.status == "printed" and "ABCD" not in letter.body
+
+
+def test_an_email_or_text_needs_a_recipient(world):
+    with pytest.raises(ValueError):
+        queue(world, recipient="")
+
+
+class BrokenEmailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("connection refused")

@@ -1,0 +1,517 @@
+"""Giving a patient a portal login: invitations (email, text, letter), activation by date of
+birth, suspension, password resets, and the audit trail of each."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from tandem.accounts.models import Role, User
+from tandem.audit.actor import Actor
+from tandem.audit.models import AuditEvent
+from tandem.outbox import sms
+from tandem.outbox.models import Message
+from tandem.patients.models import Patient
+from tandem.portal_access import services
+from tandem.portal_access.models import Invitation, ResetCode
+from tests.conftest import PASSWORD, make_patient
+
+GOOD_PASSWORD = "a long river at dawn 42"
+BORN = datetime.date(1985, 5, 17)  # make_patient's date of birth
+
+
+@pytest.fixture(autouse=True)
+def locmem_sms(settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.LocmemBackend"
+    sms.LocmemBackend.outbox.clear()
+    yield sms.LocmemBackend.outbox
+    sms.LocmemBackend.outbox.clear()
+
+
+@pytest.fixture
+def newcomer(world):
+    """A patient of the practitioner's care team without a portal account, who agreed to
+    email and texts."""
+    patient = make_patient(world.org, world.team_a, "T-010",
+                           members=[(world.users["practitioner"], "keyworker")])
+    Patient.objects.filter(pk=patient.pk).update(
+        email="newcomer@example.org", phone="07700 900123", agrees_to_email=True,
+        agrees_to_sms=True)
+    patient.refresh_from_db()
+    return patient
+
+
+@pytest.fixture
+def sent(django_capture_on_commit_callbacks):
+    """Run what is sent after commit."""
+    def run(action):
+        with django_capture_on_commit_callbacks(execute=True):
+            return action()
+    return run
+
+
+def staff_post(world, patient, data, role="practitioner"):
+    return world.client(role).post(f"/patients/{patient.pk}/portal/", data)
+
+
+def invite(world, patient, sent, channel="email"):
+    response = sent(lambda: staff_post(world, patient, {"do": "invite",
+                                                        "invite-channel": channel}))
+    assert response.status_code == 302, response.content[:500]
+    return response
+
+
+def link_in(text: str) -> str:
+    return re.search(r"https?://\S+/join/[\w-]+/", text).group(0)
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def dob(day, month, year, prefix="date_of_birth"):
+    return {f"{prefix}_0": str(day), f"{prefix}_1": str(month), f"{prefix}_2": str(year)}
+
+
+def activation(born=BORN, username="newcomer1", password=GOOD_PASSWORD, again=None):
+    return {**dob(born.day, born.month, born.year), "username": username,
+            "password1": password, "password2": again or password}
+
+
+def open_link(world, patient, sent) -> Client:
+    invite(world, patient, sent)
+    visitor = Client()
+    response = visitor.get(path_of(link_in(mail.outbox[-1].body)))
+    assert response.status_code == 302 and response["Location"] == "/join/confirm/"
+    return visitor
+
+
+def events(patient, detail):
+    return AuditEvent.objects.filter(patient=patient, detail__contains=detail)
+
+
+# --- inviting -------------------------------------------------------------------------------
+
+
+def test_an_invitation_by_email_is_sent_and_the_staff_page_shows_no_token(world, newcomer,
+                                                                          sent):
+    invite(world, newcomer, sent)
+    assert [m.to for m in mail.outbox] == [["newcomer@example.org"]]
+    link = link_in(mail.outbox[0].body)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    invitation = Invitation.objects.get(patient=newcomer)
+    assert invitation.token_digest != token and token not in invitation.token_digest
+    message = Message.objects.get(patient=newcomer)
+    assert (message.status, message.kind, message.channel) == ("sent", "portal-invitation",
+                                                               "email")
+    assert token not in message.body  # not kept once sent
+    page = world.client("practitioner").get(f"/patients/{newcomer.pk}/portal/")
+    assert page.status_code == 200
+    assert token not in page.content.decode()
+    assert b"Invited, not yet activated" in page.content and b"Sent" in page.content
+    assert events(newcomer, "portal invitation by email to newcomer@example.org").exists()
+
+
+def test_a_text_message_invitation_carries_the_link(world, newcomer, sent, locmem_sms):
+    invite(world, newcomer, sent, "sms")
+    [(to, body)] = locmem_sms
+    assert to == "07700 900123" and "/join/" in body
+
+
+@pytest.mark.parametrize(("change", "channel", "words"), [
+    ({"agrees_to_email": False}, "email", b"has not agreed to be emailed"),
+    ({"email": ""}, "email", b"has no email address"),
+    ({"agrees_to_sms": False}, "sms", b"has not agreed to text messages"),
+    ({"phone": ""}, "sms", b"has no phone number"),
+])
+def test_email_or_text_is_refused_without_agreement_or_address(world, newcomer, sent, change,
+                                                               channel, words, locmem_sms):
+    Patient.objects.filter(pk=newcomer.pk).update(**change)
+    response = sent(lambda: staff_post(world, newcomer, {"do": "invite",
+                                                         "invite-channel": channel}))
+    page = world.client("practitioner").get(response["Location"])
+    assert words in page.content
+    assert not Invitation.objects.filter(patient=newcomer).exists()
+    assert mail.outbox == [] and locmem_sms == []
+
+
+def test_a_letter_is_always_possible_and_its_code_goes_once_printed(world, newcomer, sent):
+    Patient.objects.filter(pk=newcomer.pk).update(agrees_to_email=False, agrees_to_sms=False)
+    response = invite(world, newcomer, sent, "letter")
+    assert response["Location"] == f"/patients/{newcomer.pk}/portal/letter/"
+    client = world.client("practitioner")
+    letter = client.get(response["Location"]).content.decode()
+    code = re.search(r'class="letter-big">([A-Z0-9-]+)<', letter).group(1)
+    assert "<svg" in letter and "/join/" in letter
+    assert "drug" not in letter.lower() and "alcohol" not in letter.lower()  # discreet
+    assert mail.outbox == []
+    client.post(response["Location"])
+    message = Message.objects.get(patient=newcomer)
+    assert message.status == "printed" and code not in message.body
+    assert code not in client.get(response["Location"]).content.decode()
+    # The code typed at /join/ opens the invitation.
+    visitor = Client()
+    typed = visitor.post("/join/", {"code": code.lower().replace("-", " ")})
+    assert typed.status_code == 302 and typed["Location"] == "/join/confirm/"
+
+
+def test_re_sending_voids_the_earlier_invitation(world, newcomer, sent):
+    invite(world, newcomer, sent)
+    first = link_in(mail.outbox[-1].body)
+    invite(world, newcomer, sent)
+    second = link_in(mail.outbox[-1].body)
+    assert first != second
+    old = Client().get(path_of(first))
+    assert old.status_code == 200 and b"a newer one was sent" in old.content
+    assert Client().get(path_of(second)).status_code == 302
+    assert Invitation.objects.filter(patient=newcomer, voided_at__isnull=True).count() == 1
+
+
+# --- activating --------------------------------------------------------------------------------
+
+
+def test_activation_makes_the_account_and_signs_the_patient_in(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    response = visitor.post("/join/confirm/", activation())
+    assert response.status_code == 302 and response["Location"] == "/portal/"
+    assert visitor.get("/portal/").status_code == 200
+    newcomer.refresh_from_db()
+    user = newcomer.portal_user
+    assert user.username == "newcomer1" and user.organisation == world.org
+    assert set(user.grants.values_list("role", flat=True)) == {Role.PATIENT}
+    assert events(newcomer, "account newcomer1 activated").exists()
+    summary = services.access_summary(newcomer)
+    assert summary.has_account and summary.active and summary.last_sign_in is not None
+    assert summary.invitation is None
+
+
+def test_an_invitation_works_once(world, newcomer, sent):
+    invite(world, newcomer, sent)
+    link = path_of(link_in(mail.outbox[-1].body))
+    visitor = Client()
+    visitor.get(link)
+    visitor.post("/join/confirm/", activation())
+    again = Client().get(link)
+    assert b"already been used" in again.content
+    assert events(newcomer, "it is used").exists()
+
+
+def test_an_invitation_expires(world, newcomer, sent, settings):
+    invite(world, newcomer, sent)
+    Invitation.objects.filter(patient=newcomer).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    response = Client().get(path_of(link_in(mail.outbox[-1].body)))
+    assert response.status_code == 200 and b"has expired" in response.content
+    assert events(newcomer, "it is expired").exists()
+    assert services.access_summary(newcomer).invitation is None
+
+
+def test_an_invitation_is_open_for_the_configured_days(world, newcomer, sent, settings):
+    settings.PORTAL_INVITATION_DAYS = 7
+    invite(world, newcomer, sent)
+    invitation = Invitation.objects.get(patient=newcomer)
+    assert invitation.expires_at - invitation.created_at == datetime.timedelta(days=7)
+
+
+def test_expiry_while_typing_is_refused_too(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    Invitation.objects.filter(patient=newcomer).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    response = visitor.post("/join/confirm/", activation())
+    assert b"has expired" in response.content
+    newcomer.refresh_from_db()
+    assert newcomer.portal_user is None
+
+
+def test_a_wrong_date_of_birth_names_the_field_and_keeps_what_was_typed(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    response = visitor.post("/join/confirm/", activation(born=datetime.date(1985, 5, 18)))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Date of birth: The date of birth does not match our records" in page
+    assert "4 tries left" in page
+    assert 'value="newcomer1"' in page and 'value="18"' in page
+    assert events(newcomer, "wrong date of birth (1 of 5)").exists()
+
+
+def test_five_wrong_dates_of_birth_lock_the_invitation(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    for n in range(4):
+        visitor.post("/join/confirm/", activation(born=datetime.date(1990, 1, 1 + n)))
+    last = visitor.post("/join/confirm/", activation(born=datetime.date(1990, 2, 1)))
+    assert b"locked" in last.content
+    invitation = Invitation.objects.get(patient=newcomer)
+    assert invitation.locked_at is not None and invitation.failed_attempts == 5
+    # Even the right date of birth no longer opens it.
+    right = open_link_again(visitor, invitation)
+    assert b"locked" in right.content
+    newcomer.refresh_from_db()
+    assert newcomer.portal_user is None
+    assert events(newcomer, "invitation locked").exists()
+
+
+def open_link_again(visitor, invitation):
+    session = visitor.session
+    session["portal_access_invitation"] = str(invitation.pk)
+    session.save()
+    return visitor.post("/join/confirm/", activation())
+
+
+@pytest.mark.parametrize(("day", "month", "year", "words"), [
+    (31, 2, 1985, "There is no day 31 in February 1985"),
+    (30, 13, 1985, "The month must be a number from 1 to 12"),
+    (17, 5, 85, "Enter the year with four digits"),
+    ("x", 5, 1985, "Use numbers only"),
+    ("", 5, 1985, "Enter the day you were born"),
+    (1, 1, 2999, "Your date of birth cannot be in the future"),
+])
+def test_an_impossible_date_is_named_and_not_counted(world, newcomer, sent, day, month, year,
+                                                     words):
+    visitor = open_link(world, newcomer, sent)
+    data = {**activation(), **dob(day, month, year)}
+    response = visitor.post("/join/confirm/", data)
+    assert f"Date of birth: {words}" in response.content.decode()
+    assert Invitation.objects.get(patient=newcomer).failed_attempts == 0
+
+
+def test_a_weak_password_is_refused_with_the_rules_words_and_nothing_typed_is_lost(
+        world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    response = visitor.post("/join/confirm/", activation(password="short"))
+    page = response.content.decode()
+    assert "This password is too short. It must contain at least 10 characters." in page
+    assert 'value="newcomer1"' in page and 'value="17"' in page and 'value="1985"' in page
+    common = visitor.post("/join/confirm/", activation(password="password123"))
+    assert "This password is too common." in common.content.decode()
+    newcomer.refresh_from_db()
+    assert newcomer.portal_user is None
+    assert Invitation.objects.get(patient=newcomer).failed_attempts == 0
+
+
+def test_a_taken_username_is_refused(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    response = visitor.post("/join/confirm/", activation(username="Practitioner"))
+    assert "Choose a username: This username is taken" in response.content.decode()
+
+
+def test_a_patient_with_an_account_is_invited_again_and_keeps_it(world, sent):
+    patient = world.p1  # has the "patient" account
+    Patient.objects.filter(pk=patient.pk).update(email="p1@example.org", agrees_to_email=True)
+    patient.refresh_from_db()
+    visitor = open_link(world, patient, sent)
+    page = visitor.get("/join/confirm/").content.decode()
+    assert "patient" in page and 'name="username"' not in page
+    response = visitor.post("/join/confirm/", {**activation(), "username": ""})
+    assert response.status_code == 302
+    user = User.objects.get(username="patient")
+    assert user.check_password(GOOD_PASSWORD)
+    assert User.objects.filter(grants__role=Role.PATIENT).count() == 1
+
+
+# --- suspending -----------------------------------------------------------------------------
+
+
+def test_a_suspended_patient_cannot_sign_in_until_restored(world, sent):
+    patient_client = world.client("patient")
+    assert patient_client.get("/portal/").status_code == 200
+    staff_post(world, world.p1, {"do": "suspend"})
+    assert patient_client.get("/portal/").status_code == 302  # signed out
+    signed_in = Client().post("/accounts/login/", {"username": "patient", "password": PASSWORD})
+    assert signed_in.status_code == 200  # the sign-in form again: refused
+    summary = services.access_summary(world.p1)
+    assert summary.has_account and not summary.active
+    staff_post(world, world.p1, {"do": "restore"})
+    again = Client().post("/accounts/login/", {"username": "patient", "password": PASSWORD})
+    assert again.status_code == 302
+    assert events(world.p1, "portal access suspended").exists()
+    assert events(world.p1, "portal access restored").exists()
+
+
+def test_suspending_voids_an_open_invitation(world, newcomer, sent):
+    invite(world, newcomer, sent)
+    staff_post(world, newcomer, {"do": "suspend"})
+    response = Client().get(path_of(link_in(mail.outbox[-1].body)))
+    assert b"This invitation no longer works" in response.content
+    assert services.access_summary(newcomer).invitation is None
+
+
+def test_a_prescriber_sees_the_page_without_buttons(world):
+    page = world.client("prescriber").get(f"/patients/{world.p1.pk}/portal/")
+    assert page.status_code == 200 and b"Suspend portal access" not in page.content
+    assert staff_post(world, world.p1, {"do": "suspend"}, role="prescriber").status_code == 403
+
+
+def test_a_patient_account_never_reaches_the_staff_pages(world):
+    client = world.client("patient")
+    for path in (f"/patients/{world.p1.pk}/portal/", f"/patients/{world.p1.pk}/portal/letter/"):
+        assert client.get(path).status_code in (403, 404)
+        assert client.post(path, {"do": "suspend"}).status_code in (403, 404)
+
+
+# --- password resets -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def patient_with_phone(world):
+    Patient.objects.filter(pk=world.p1.pk).update(
+        phone="07700 900555", agrees_to_sms=True, email="p1@example.org", agrees_to_email=True)
+    world.p1.refresh_from_db()
+    return world.p1
+
+
+def code_in(body: str) -> str:
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def test_a_patient_resets_their_password_by_text_code(world, patient_with_phone, sent,
+                                                      locmem_sms):
+    visitor = Client()
+    response = sent(lambda: visitor.post("/join/forgot/", {"username": "patient",
+                                                           "channel": "sms"}))
+    assert response["Location"] == "/join/reset/code/"
+    [(to, body)] = locmem_sms
+    assert to == "07700 900555"
+    page = visitor.get("/join/reset/code/").content.decode()
+    assert 'value="patient"' in page  # the username is carried over
+    done = visitor.post("/join/reset/code/", {"username": "patient", "code": code_in(body),
+                                              "password1": GOOD_PASSWORD,
+                                              "password2": GOOD_PASSWORD})
+    assert done.status_code == 302 and done["Location"] == "/join/reset/done/"
+    assert User.objects.get(username="patient").check_password(GOOD_PASSWORD)
+    assert events(world.p1, "asked for by the patient, by text message").exists()
+    assert events(world.p1, "reset with the code sent by text message").exists()
+    # The code works once.
+    again = visitor.post("/join/reset/code/", {"username": "patient", "code": code_in(body),
+                                               "password1": "another long phrase 7",
+                                               "password2": "another long phrase 7"})
+    assert b"That code is not right" in again.content
+
+
+def test_five_wrong_codes_end_the_code(world, patient_with_phone, sent, locmem_sms):
+    visitor = Client()
+    sent(lambda: visitor.post("/join/forgot/", {"username": "patient", "channel": "sms"}))
+    right = code_in(locmem_sms[0][1])
+    wrong = "000000" if right != "000000" else "111111"
+    data = {"username": "patient", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    for _ in range(5):
+        response = visitor.post("/join/reset/code/", {**data, "code": wrong})
+        assert "The code from the text message: That code is not right" in \
+            response.content.decode()
+    late = visitor.post("/join/reset/code/", {**data, "code": right})
+    assert b"That code is not right" in late.content
+    assert not User.objects.get(username="patient").check_password(GOOD_PASSWORD)
+    assert ResetCode.objects.get().failed_attempts == 5
+    assert events(world.p1, "wrong code (5 of 5)").exists()
+
+
+def test_a_reset_code_expires_after_15_minutes(world, patient_with_phone, sent, locmem_sms):
+    visitor = Client()
+    sent(lambda: visitor.post("/join/forgot/", {"username": "patient", "channel": "sms"}))
+    reset = ResetCode.objects.get()
+    assert reset.expires_at - reset.created_at == datetime.timedelta(minutes=15)
+    ResetCode.objects.update(expires_at=timezone.now())
+    response = visitor.post("/join/reset/code/", {
+        "username": "patient", "code": code_in(locmem_sms[0][1]),
+        "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    assert b"That code is not right" in response.content
+
+
+def test_forgot_password_never_says_whether_an_account_exists(world, patient_with_phone, sent,
+                                                              locmem_sms):
+    pages = []
+    for username in ("patient", "nobody-here", "practitioner"):
+        visitor = Client()
+        response = sent(lambda v=visitor, u=username: v.post(
+            "/join/forgot/", {"username": u, "channel": "sms"}))
+        pages.append((response.status_code, response["Location"]))
+        followed = visitor.get(response["Location"]).content.decode()
+        pages.append(followed.replace(f'value="{username}"', "").split("csrfmiddlewaretoken")[0])
+        wrong = visitor.post("/join/reset/code/", {
+            "username": username, "code": "123456", "password1": GOOD_PASSWORD,
+            "password2": GOOD_PASSWORD}).content.decode()
+        pages.append(wrong.replace(f'value="{username}"', "").split("csrfmiddlewaretoken")[0])
+    for kind in range(3):
+        assert pages[kind::3] == [pages[kind]] * 3
+    assert len(locmem_sms) == 1  # only the patient's own account was sent a code
+
+
+def test_a_patient_resets_their_password_from_an_emailed_link(world, patient_with_phone, sent):
+    visitor = Client()
+    response = sent(lambda: visitor.post("/join/forgot/", {"username": "patient",
+                                                           "channel": "email"}))
+    assert response.status_code == 200 and b"Check your email" in response.content
+    [email] = mail.outbox
+    link = path_of(re.search(r"https?://\S+/join/reset/\S+/", email.body).group(0))
+    form = visitor.get(link, follow=True)
+    assert b"Choose a new password" in form.content and b"new_password1" in form.content
+    done = visitor.post(form.redirect_chain[-1][0], {"new_password1": GOOD_PASSWORD,
+                                                     "new_password2": GOOD_PASSWORD})
+    assert done.status_code == 302
+    assert User.objects.get(username="patient").check_password(GOOD_PASSWORD)
+    assert events(world.p1, "reset from the emailed link").exists()
+
+
+def test_staff_send_a_reset_by_an_agreed_channel(world, patient_with_phone, sent, locmem_sms):
+    sent(lambda: staff_post(world, world.p1, {"do": "reset", "reset-channel": "sms"}))
+    assert len(locmem_sms) == 1
+    assert events(world.p1, "portal password reset sent by staff, by text message").exists()
+    Patient.objects.filter(pk=world.p1.pk).update(agrees_to_email=False)
+    response = sent(lambda: staff_post(world, world.p1, {"do": "reset",
+                                                         "reset-channel": "email"}))
+    page = world.client("practitioner").get(response["Location"])
+    assert b"has not agreed to be emailed" in page.content and mail.outbox == []
+
+
+def test_the_staff_page_shows_a_message_that_could_not_be_sent(world, newcomer, sent,
+                                                               settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FailingBackend"
+    invite(world, newcomer, sent, "sms")
+    page = world.client("practitioner").get(f"/patients/{newcomer.pk}/portal/").content
+    assert b"Could not be sent" in page and b"refused" in page
+
+
+# --- the patient's record ----------------------------------------------------------------------
+
+
+def test_consent_to_email_needs_an_address_on_the_patient_form(world):
+    from tandem.patients.forms import PatientForm
+
+    p = world.p1
+    data = {"service_id": p.service_id, "given_name": p.given_name, "family_name":
+            p.family_name, "date_of_birth": "1985-05-17", "team": p.team_id,
+            "preferred_contact": "phone", "agrees_to_email": "on", "agrees_to_sms": "on",
+            "version": p.version}
+    form = PatientForm(data, instance=p, organisation=world.org, teams={p.team_id})
+    assert not form.is_valid()
+    assert form.errors["agrees_to_email"] == ["Enter the email address the patient agreed to."]
+    assert form.errors["agrees_to_sms"] == ["Enter the phone number the patient agreed to."]
+
+
+def test_the_summary_of_a_patient_never_invited(world):
+    summary = services.access_summary(world.p2)
+    assert (summary.has_account, summary.active, summary.invitation) == (False, False, None)
+    assert summary.words == "No portal access"
+
+
+def test_services_refuse_without_consent_for_any_caller(world, newcomer):
+    Patient.objects.filter(pk=newcomer.pk).update(agrees_to_sms=False)
+    newcomer.refresh_from_db()
+    actor = Actor(user=world.users["practitioner"], role="practitioner")
+    with pytest.raises(services.Refused):
+        services.invite(actor, newcomer, "sms", site="https://t.example")
+
+
+def test_the_letters_square_code_opens_the_invitation(world, newcomer, sent):
+    response = invite(world, newcomer, sent, "letter")
+    letter = world.client("practitioner").get(response["Location"]).content.decode()
+    code = re.search(r'class="letter-big">([A-Z0-9-]+)<', letter).group(1)
+    assert f"/join/?code={code}" in letter.replace("&amp;", "&") or "<svg" in letter
+    opened = Client().get(f"/join/?code={code}")
+    assert opened.status_code == 302 and opened["Location"] == "/join/confirm/"
+    wrong = Client().get("/join/?code=ZZZZ-ZZZZ")
+    assert b"Your code: This code is not right" in wrong.content
