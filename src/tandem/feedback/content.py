@@ -96,6 +96,8 @@ def _answers(patient) -> list[dict]:
     found = []
     for result in results_for(patient):
         for track in result.tracks:
+            if track.scale.unit == "days":
+                continue  # days of work or college: more is not better for everyone
             rows = [r for r in track.rows if r["value"] is not None]
             if not rows:
                 continue
