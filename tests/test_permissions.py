@@ -50,6 +50,7 @@ EXPECTED = {
     ("patients:plan-difference", "GET"): READ_P1,
     ("patients:plan-print", "GET"): READ_P1,
     ("patients:plan-pdf", "GET"): READ_P1,
+    ("patients:feedback", "GET"): READ_P1,
     ("patients:action-new", "GET"): CHANGE_P1,
     ("patients:action-new", "POST"): CHANGE_P1,
     ("patients:action-edit", "GET"): CHANGE_P1,
@@ -97,6 +98,10 @@ EXPECTED = {
     ("portal:plan-propose", "POST"): {"patient"},
     ("portal:plan-print", "GET"): {"patient"},
     ("portal:plan-pdf", "GET"): {"patient"},
+    ("portal:feedback", "GET"): {"patient"},
+    ("portal:feedback", "POST"): {"patient"},
+    ("portal:feedback-pdf", "GET"): {"patient"},
+    ("portal:feedback-stop-sharing", "POST"): {"patient"},
     ("portal:sort", "GET"): {"patient"},
     ("portal:sort", "POST"): {"patient"},
     ("portal:checkup-start", "POST"): {"patient"},
@@ -267,6 +272,13 @@ def session_for(patient, world):
         patient=patient, defaults={"organisation": patient.organisation,
                                    "started_by": world.users["practitioner"]})[0]
 
+def feedback_for(patient, world):
+    from tandem.feedback.models import FeedbackReport
+
+    return FeedbackReport.objects.get_or_create(patient=patient, defaults={
+        "organisation": patient.organisation, "updated_by": world.users["patient"]})[0]
+
+
 
 def url_for(world, name):
     from django.urls import reverse
@@ -314,6 +326,9 @@ def url_for(world, name):
                           "voice": "practitioner"},
         "patients:sort-discussion": {"patient_id": p1.pk,
                                      "session_id": getattr(session, "pk", 0)},
+        "patients:feedback": {"patient_id": p1.pk},
+        "portal:feedback-stop-sharing": {"report_id": feedback_for(p1, world).pk
+                                         if name == "portal:feedback-stop-sharing" else 0},
         "portal:sort": {"session_id": getattr(session, "pk", 0)},
         API + "sort-list": {"patient_id": p1.pk},
         API + "goal-list": {"patient_id": p1.pk},
