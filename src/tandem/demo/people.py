@@ -62,7 +62,8 @@ class Staff:
 PATIENT_COLUMNS = ("id", "organisation_id", "team_id", "service_id", "given_name", "family_name",
                    "preferred_name", "date_of_birth", "pronouns", "sex_for_thresholds",
                    "phone", "email",
-                   "preferred_contact", "ok_to_leave_message", "contact_notes", "portal_user_id",
+                   "preferred_contact", "ok_to_leave_message", "contact_notes",
+                   "agrees_to_email", "agrees_to_sms", "portal_user_id",
                    "created_at")
 # Demo only: sex for clinical thresholds follows the pronouns; "they/them" is not recorded.
 SEX_FOR = {"she/her": "female", "he/him": "male"}
@@ -125,10 +126,16 @@ class Generator:
             pid, ctid = uid(), uid()
             email = f"{given.lower()}.{family.lower()}{number}@example.org" if rand() < 0.6 else ""
             pronouns = choice(PRONOUNS)
+            born = date(randint(18 * 365, 68 * 365))
+            phone = f"07700 9{randint(0, 99999):05d}"
+            contact = choice(CONTACT)
             patients.append((
                 pid, org, self.teams[team_index], f"{self.prefix}-{number:06d}", given, family,
-                "", date(randint(18 * 365, 68 * 365)), pronouns, SEX_FOR.get(pronouns, ""),
-                f"07700 9{randint(0, 99999):05d}", email, choice(CONTACT), rand() < 0.5, "",
+                "", born, pronouns, SEX_FOR.get(pronouns, ""), phone, email, contact,
+                rand() < 0.5, "",
+                # Agreed channels follow the preferred one, and half agree to texts as well.
+                bool(email) and (contact == "email" or number % 3 == 0),
+                contact == "sms" or number % 2 == 0,
                 None, self.created_at,
             ))
             care_teams.append((ctid, org, pid, "active"))
