@@ -28,9 +28,12 @@ def answer(client, url, value, action="next", item=None):
 
 
 def test_portal_shows_a_check_up_is_due(world):
-    page = world.client("patient").get("/portal/").content.decode()
+    page = world.client("patient").get("/portal/checkups/").content.decode()
     assert "A check-up is due" in page
     assert "Outcomes profile" in page and "PHQ-9" in page
+    # One start for all of it, not a button per questionnaire.
+    assert page.count('action="/portal/checkup/begin/"') == 1
+    assert "/portal/checkups/start/" not in page and "Start my check-up" in page
 
 
 def test_one_question_per_screen_and_resume_after_the_session_is_lost(world):

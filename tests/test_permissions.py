@@ -111,6 +111,13 @@ EXPECTED = {
     ("portal:checkup-review", "GET"): {"patient"},
     ("portal:checkup-review", "POST"): {"patient"},
     ("portal:checkup-done", "GET"): {"patient"},
+    ("portal:checkup-begin", "POST"): {"patient"},
+    ("portal:checkup-step", "GET"): {"patient"},
+    ("portal:checkup-step", "POST"): {"patient"},
+    ("portal:checkup-step-help", "GET"): {"patient"},
+    ("portal:checkup-answers", "GET"): {"patient"},
+    ("portal:checkup-answers", "POST"): {"patient"},
+    ("portal:checkup-finished", "GET"): {"patient"},
     ("manage:users", "GET"): ADMIN,
     ("manage:user-new", "GET"): ADMIN,
     ("manage:user-new", "POST"): ADMIN,
@@ -280,6 +287,14 @@ def feedback_for(patient, world):
 
 
 
+def checkup_for(patient, world):
+    from tandem.assessment import checkups
+    from tandem.audit.actor import Actor
+
+    found = checkups.open_checkup(patient)
+    return found or checkups.begin(Actor(user=world.users["patient"]), patient)
+
+
 def url_for(world, name):
     from django.urls import reverse
 
@@ -287,6 +302,7 @@ def url_for(world, name):
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
     response = draft_for(p1) if "checkup-" in name or "response-" in name else None
+    checkup = checkup_for(p1, world) if name.startswith("portal:checkup-") else None
     session = session_for(p1, world) if "sort" in name else None
     plan = plan_for(p1, world) if any(w in name for w in ("plan", "action", "proposal",
                                                            "review")) else None
@@ -354,6 +370,10 @@ def url_for(world, name):
         "portal:checkup-help": {"response_id": getattr(response, "pk", 0), "number": 2},
         "portal:checkup-review": {"response_id": getattr(response, "pk", 0)},
         "portal:checkup-done": {"response_id": getattr(response, "pk", 0)},
+        "portal:checkup-step": {"checkup_id": checkup.pk if checkup else 0, "number": 1},
+        "portal:checkup-step-help": {"checkup_id": checkup.pk if checkup else 0, "number": 2},
+        "portal:checkup-answers": {"checkup_id": checkup.pk if checkup else 0},
+        "portal:checkup-finished": {"checkup_id": checkup.pk if checkup else 0},
         "patients:detail": {"patient_id": p1.pk},
         "patients:edit": {"patient_id": p1.pk},
         "patients:episode-new": {"patient_id": p1.pk},

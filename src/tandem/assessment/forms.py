@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from tandem.assessment.models import CheckupSchedule, Mode
@@ -29,19 +31,71 @@ class AnswerField(forms.Field):
         return value
 
 
+# A rating with at most this many points is answered with a row of buttons (0 to 20 makes
+# 21: the outcomes profile's health ratings are 0 to 20, the life-domain ratings 0 to 10).
+MOST_BUTTONS = 21
+ENDS = re.compile(r"^\s*(-?\d+)\s*=\s*(.+?),\s*(-?\d+)\s*=\s*(.+?)\.?\s*$")
+
+
+def is_rating(item: Item) -> bool:
+    """A whole-number rating (no unit: days and amounts stay numbers to type)."""
+    return (item.type == "integer" and not item.unit and item.min is not None
+            and item.max is not None and float(item.min).is_integer()
+            and float(item.max).is_integer() and 1 <= item.max - item.min < MOST_BUTTONS)
+
+
+def rating_ends(item: Item) -> tuple[str, str] | None:
+    """The words at each end of a rating, from its help ("0 = very bad, 10 = very good.")."""
+    found = ENDS.match(item.help or "")
+    if not found or (float(found[1]), float(found[3])) != (item.min, item.max):
+        return None
+    return found[2].strip(), found[4].strip()
+
+
 def hint(item: Item, staff: bool = False) -> str:
     """The item's help (with the interviewer's note for staff), and for numbers the range
-    expected (e.g. "0 to 7 days")."""
-    parts = [item.help] if item.help else []
+    expected (e.g. "0 to 7 days"). A rating's buttons show its range and the words at its ends
+    instead."""
+    rating = is_rating(item)
+    parts = [item.help] if item.help and not (rating and rating_ends(item)) else []
     if staff and item.interviewer_help:
         parts.append(item.interviewer_help)
-    if item.type in ("integer", "decimal"):
+    if item.type in ("integer", "decimal") and not rating:
         unit = f" {item.unit}" if item.unit else ""
         parts.append(f"{item.min:g} to {item.max:g}{unit}.")
     return " ".join(parts)
 
 
+class RatingButtons(forms.RadioSelect):
+    """A rating as a row of buttons (radio inputs styled as buttons: the keyboard, screen
+    readers and pages without JavaScript work as with any radio group), with the words at each
+    end shown beneath and said with the end buttons."""
+
+    template_name = "assessment/widgets/rating.html"
+
+    def __init__(self, item: Item, *, declinable: bool = False):
+        low, high = int(item.min), int(item.max)
+        ends = rating_ends(item)
+        choices = [(str(n), str(n)) for n in range(low, high + 1)]
+        if declinable:
+            choices.append((DECLINED, DECLINED_LABEL))
+        super().__init__(choices=choices)
+        self.low, self.high, self.ends = str(low), str(high), ends
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"].update(low=self.low, high=self.high, ends=self.ends)
+        return context
+
+    def format_value(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super().format_value(value)
+
+
 def widget_for(item: Item, declinable: bool = False):
+    if is_rating(item):
+        return RatingButtons(item, declinable=declinable)
     if item.type == "choice":
         choices = [(o.value, o.label) for o in item.options]
         if declinable:  # a safety question: saying so is better than leaving it blank

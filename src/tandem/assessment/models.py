@@ -5,6 +5,9 @@ FHIR R4 mapping:
 - a `Response` is a QuestionnaireResponse (status codes below are its value set:
   http://hl7.org/fhir/R4/valueset-questionnaire-answers-status.html); its scores are
   Observations derived from it;
+- a `Checkup` (the questionnaires due together, done as one sitting) has no resource of its
+  own; each of its responses is a QuestionnaireResponse as above (a FHIR server could group
+  them with a List or by `QuestionnaireResponse.partOf`);
 - `LifeDomain` cards have no FHIR resource (they are the organisation's own code system).
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation, User
@@ -34,9 +38,48 @@ class Mode(models.TextChoices):
     INTEGRATION = "integration", "From another system"
 
 
+class Checkup(PatientRecord):
+    """The questionnaires due together, done by the patient as one check-up: one start, one
+    progress bar across all of them, one review and one "done" page (assessment/checkups.py).
+
+    Each questionnaire keeps its own `Response` (linked here), so staff entry, the API and
+    every score and chart work as before. `position` is the step the patient was last on
+    (1 = the first question of the first questionnaire), kept in the database so they carry
+    on where they left off on any device. A patient has at most one open check-up."""
+
+    instrument_codes = models.JSONField(default=list)
+    position = models.PositiveSmallIntegerField(default=0)
+    started_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Two "start" presses at once (a double tap, two tabs) make one check-up.
+            models.UniqueConstraint(fields=["patient"], condition=Q(completed_at__isnull=True),
+                                    name="one_open_checkup_per_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check-up of {self.patient_id} ({'done' if self.completed_at else 'open'})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.completed_at is None
+
+
 class Response(PatientRecord):
     """One completion (or draft) of one instrument by or for one patient."""
 
+    # The check-up it was done in, by the patient in the portal (none: staff entry, the API).
+    # The database default (none) serves bulk inserts that do not name it (the API, the demo).
+    checkup = models.ForeignKey(
+        Checkup, on_delete=models.PROTECT, null=True, blank=True, related_name="responses",
+        db_default=None,
+    )
     episode = models.ForeignKey(
         Episode, on_delete=models.PROTECT, null=True, blank=True, related_name="responses"
     )

@@ -112,12 +112,9 @@ def safety_flags(response: Response):
 def submit(actor: Actor, response: Response, instrument: Instrument) -> Result:
     """Score and complete a draft. Raises AnswersInvalid for required questions unanswered
     and for answers that contradict each other."""
-    missing = missing_required(instrument, response.answers)
-    if missing:
-        raise AnswersInvalid(dict.fromkeys(missing, REQUIRED))
-    clashes = inconsistent(instrument, response.answers)
-    if clashes:
-        raise AnswersInvalid(clashes)
+    errors = problems(instrument, response.answers)
+    if errors:
+        raise AnswersInvalid(errors)
     result = score(instrument, response.answers, sex=response.patient.sex_for_thresholds)
     with transaction.atomic():
         store_result(response, result)
@@ -130,6 +127,15 @@ def submit(actor: Actor, response: Response, instrument: Instrument) -> Result:
         events.checkups_completed.send(Response, organisation_id=response.organisation_id,
                                        patient_ids=[response.patient_id], now=True)
     return result
+
+
+def problems(instrument: Instrument, answers: dict) -> dict[str, str]:
+    """What stops a draft being sent: required questions unanswered or, when none are,
+    answers that contradict each other ({item id: message}; empty when it can be sent)."""
+    missing = missing_required(instrument, answers)
+    if missing:
+        return dict.fromkeys(missing, REQUIRED)
+    return inconsistent(instrument, answers)
 
 
 def store_result(response: Response, result: Result) -> None:

@@ -33,7 +33,10 @@ def crisis_contacts(organisation) -> list[dict]:
 def due_context(patient) -> dict:
     """Template context for the check-up box (assessment/checkup_due.html)."""
     statuses = checkup_status(patient)
-    return {"statuses": statuses, "checkup_due": is_due(statuses)}
+    return {"statuses": statuses, "checkup_due": is_due(statuses),
+            # the check-up the patient has started and not sent (portal: "Carry on")
+            "open_checkup": patient.checkups.filter(completed_at__isnull=True).first(),
+            "has_drafts": any(s.draft for s in statuses if s.instrument)}
 
 
 def completed(patient, code: str | None = None):

@@ -23,6 +23,14 @@ staff = [
 portal = [
     path("checkups/", mine.checkups, name="checkups"),
     path("progress/", mine.progress, name="progress"),
+    # One check-up: everything due now, as one (the portal home's button posts to begin).
+    path("checkup/begin/", mine.begin, name="checkup-begin"),
+    path("checkup/<uuid:checkup_id>/<int:number>/", mine.step, name="checkup-step"),
+    path("checkup/<uuid:checkup_id>/help/<int:number>/", mine.step_help,
+         name="checkup-step-help"),
+    path("checkup/<uuid:checkup_id>/answers/", mine.answers, name="checkup-answers"),
+    path("checkup/<uuid:checkup_id>/done/", mine.finished, name="checkup-finished"),
+    # One questionnaire on its own (one outside the check-up, when one is asked for).
     path("checkups/start/<slug:code>/", mine.start, name="checkup-start"),
     path("checkups/<uuid:response_id>/<int:number>/", mine.question, name="checkup-question"),
     path("checkups/<uuid:response_id>/help/<int:number>/", mine.help_now, name="checkup-help"),

@@ -1,34 +1,36 @@
-"""The patient's check-ups in the portal: one question per screen, saved as they go, so they can
-stop and carry on later on any device. The permission layer put their record on request.patient.
+"""The patient's check-ups in the portal.
+
+One check-up: the questionnaires due together are done as one (`begin`, then numbered steps
+across all of them, one review and one "done" page; assessment/checkups.py keeps it). Each
+screen is saved as they go, with where they are, so they can stop and carry on later at the
+same question on any device. A single questionnaire can still be done on its own (`start`,
+`question`, `review`, `done`: used when a questionnaire outside the check-up is asked for).
+The permission layer put their record on request.patient.
 """
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
+from tandem.assessment import checkups as flows
 from tandem.assessment import registry, responses
+from tandem.assessment.checkups import pages
 from tandem.assessment.forms import AnswersForm, posted
-from tandem.assessment.models import Mode, Response, ResponseStatus
+from tandem.assessment.models import Checkup, Mode, Response, ResponseStatus
 from tandem.assessment.results import crisis_contacts, due_context, history_rows, results_for
 from tandem.audit.actor import Actor
-from tandem.core.instruments import Instrument, Item
+from tandem.core.instruments import Instrument
 from tandem.core.scoring import answer_text, declined_safety, inconsistent
 
+__all__ = ["pages"]
 
-def pages(instrument: Instrument) -> list[list[Item]]:
-    """Screens of the check-up: one question each; items sharing a section (e.g. the days used
-    in each of four weeks, and the typical amount, for one substance) make one question."""
-    screens: list[list[Item]] = []
-    for item in instrument.items:
-        if screens and item.section and screens[-1][0].section == item.section:
-            screens[-1].append(item)
-        else:
-            screens.append([item])
-    return screens
+LATER = "Saved. You can carry on where you left off, on this or any other device."
 
 
 def _draft(request, response_id) -> tuple[Response, Instrument]:
@@ -61,6 +63,10 @@ def start(request, code):
     if instrument is None:
         raise Http404("No such questionnaire.")
     response = responses.start(Actor.of(request), request.patient, instrument, mode=Mode.SELF)
+    if response.checkup_id and response.checkup.is_open:  # part of the check-up: carry on there
+        flow = flows.flow(response.checkup)
+        return redirect("portal:checkup-step", checkup_id=response.checkup_id,
+                        number=flow.step_of(code, response.position + 1))
     return redirect("portal:checkup-question", response_id=response.pk,
                     number=min(response.position, len(pages(instrument)) - 1) + 1)
 
@@ -96,8 +102,7 @@ def question(request, response_id, number):
                     return redirect("portal:checkup-help", response_id=response.pk,
                                     number=min(number + 1, len(screens) + 1))
                 if action == "later":
-                    messages.success(request, "Saved. You can carry on where you left off, "
-                                     "on this or any other device.")
+                    messages.success(request, LATER)
                     return redirect("portal:checkups")
                 # Saved; but an answer here that cannot be true with another is said now.
                 clashes = {item: message for item, message
@@ -177,4 +182,187 @@ def done(request, response_id):
         # After a safety answer the page says only what fits it; a profile has no score.
         "show_score": not urgent and not instrument.profile and response.headline is not None,
         "contacts": crisis_contacts(request.patient.organisation) if urgent else [],
+    })
+
+
+# --- One check-up: everything due now, as one ----------------------------------------------
+
+
+def _checkup(request, checkup_id) -> Checkup:
+    return get_object_or_404(Checkup, pk=checkup_id, patient=request.patient)
+
+
+def _to(flow: flows.Flow, number: int):
+    """To a step of the check-up, or past the last to the review of the answers."""
+    if number > flow.total:
+        return redirect("portal:checkup-answers", checkup_id=flow.checkup.pk)
+    return redirect("portal:checkup-step", checkup_id=flow.checkup.pk, number=max(number, 1))
+
+
+@require_POST
+def begin(request):
+    """Start the check-up of everything due now, or carry on the one already started."""
+    checkup = flows.begin(Actor.of(request), request.patient)
+    if checkup is None:
+        messages.info(request, "Nothing is due just now, so there is no check-up to do. "
+                      "It will be here when your next one is due.")
+        return redirect("portal:checkups")
+    flow = flows.flow(checkup)
+    return _to(flow, flow.resume_at)
+
+
+def _seen(request) -> dict | None:
+    """The saved answers the page showed when it was opened (None: the page did not say)."""
+    try:
+        seen = json.loads(request.POST.get("seen", ""))
+    except ValueError:
+        return None
+    return seen if isinstance(seen, dict) else None
+
+
+def step(request, checkup_id, number):
+    checkup = _checkup(request, checkup_id)
+    if not checkup.is_open:
+        return redirect("portal:checkup-finished", checkup_id=checkup.pk)
+    flow = flows.flow(checkup)
+    current = flow.step(number)
+    if current is None:
+        raise Http404("No such question.")
+    part = current.part
+    if not part.response.is_draft:  # this questionnaire was sent another way: move on
+        return _to(flow, part.last + 1)
+    items = current.items
+    form = AnswersForm(posted(request), instrument=part.instrument, items=items,
+                       answers=part.response.answers)
+    if request.method == "POST":
+        action = request.POST.get("action", "next")
+        form.is_valid()
+        raw = form.answers()
+        if action == "next":
+            for item in items:
+                name = f"item_{item.id}"
+                if item.required and not raw.get(item.id, "").strip() and name not in form.errors:
+                    form.add_error(name, "Answer this question, or choose "
+                                   "“Save and finish later”.")
+        if not form.errors:
+            target = {"back": number - 1, "later": number}.get(action, number + 1)
+            actor = Actor.of(request)
+            try:
+                flags = flows.save_step(actor, flow, current, raw, seen=_seen(request),
+                                        next_position=max(target, 1))
+            except flows.Changed as exc:
+                for item in items:
+                    if item.id in exc.saved:
+                        text = answer_text(part.instrument, item.id, exc.saved[item.id])
+                        form.add_error(f"item_{item.id}", (
+                            "This answer was changed in another window or on another device "
+                            f"while this page was open. Saved there: “{text}”. Check your "
+                            "answer here and press the button again to keep it."))
+            except responses.AnswersInvalid as exc:
+                form.add_item_errors(exc.errors)
+            else:
+                if any(f.severity == "urgent" for f in flags):  # crisis contacts at once
+                    return redirect("portal:checkup-step-help", checkup_id=checkup.pk,
+                                    number=number + 1)
+                if action == "later":
+                    messages.success(request, LATER)
+                    return redirect("portal:home")
+                # Saved; but an answer here that cannot be true with another is said now.
+                on_screen = {i.id for i in items}
+                clashes = {item: message for item, message
+                           in inconsistent(part.instrument, part.response.answers).items()
+                           if item in on_screen}
+                if action == "next" and clashes:
+                    flows.move(checkup, number)
+                    form.add_item_errors(clashes)
+                else:
+                    return _to(flow, target)
+    return _step_page(request, flow, current, form)
+
+
+def _step_page(request, flow, current, form):
+    part = current.part
+    seen = {k: flows.as_posted(v) for k, v in flows.answers_on(current).items()}
+    return render(request, "assessment/portal_checkup_step.html", {
+        "checkup": flow.checkup, "flow": flow, "step": current, "part": part,
+        "instrument": part.instrument, "form": form, "number": current.number,
+        "total": flow.total, "part_number": flow.parts.index(part) + 1,
+        "part_count": len(flow.parts),
+        "section": current.items[0].section if current.items[0].section else "",
+        "percent": round(100 * (current.number - 1) / flow.total),
+        "seen": json.dumps(seen, sort_keys=True),
+    })
+
+
+def step_help(request, checkup_id, number):
+    """Shown at once after an answer that needs same-day attention, mid check-up."""
+    checkup = _checkup(request, checkup_id)
+    flow = flows.flow(checkup)
+    if not checkup.is_open:
+        carry_on = reverse("portal:checkup-finished", args=[checkup.pk])
+    elif number > flow.total:
+        carry_on = reverse("portal:checkup-answers", args=[checkup.pk])
+    else:
+        carry_on = reverse("portal:checkup-step", args=[checkup.pk, max(number, 1)])
+    return render(request, "assessment/portal_help.html", {
+        "contacts": crisis_contacts(request.patient.organisation), "carry_on": carry_on,
+    })
+
+
+def answers(request, checkup_id):
+    """Every answer of the check-up, questionnaire by questionnaire, and one button to send."""
+    checkup = _checkup(request, checkup_id)
+    if not checkup.is_open:
+        return redirect("portal:checkup-finished", checkup_id=checkup.pk)
+    flow = flows.flow(checkup)
+    errors: dict[str, dict[str, str]] = {}
+    if request.method == "POST":
+        try:
+            flows.finish(Actor.of(request), checkup)
+        except flows.Incomplete as exc:
+            errors = exc.errors
+        else:  # sent now, or already sent by another press: either way, done
+            return redirect("portal:checkup-finished", checkup_id=checkup.pk)
+    elif checkup.position <= flow.total:
+        flows.move(checkup, flow.total + 1)  # come back here when carrying on
+    groups = []
+    for part in flow.parts:
+        wrong, saved = errors.get(part.code, {}), part.response.answers
+        rows = [{"number": part.first + n, "item": item,
+                 "answer": answer_text(part.instrument, item.id, saved.get(item.id)),
+                 "error": wrong.get(item.id, "")}
+                for n, screen in enumerate(part.screens) for item in screen]
+        groups.append({"part": part, "rows": rows, "sent": not part.response.is_draft})
+    return render(request, "assessment/portal_checkup_answers.html", {
+        "checkup": checkup, "flow": flow, "groups": groups, "errors": errors,
+        "total": flow.total,
+    })
+
+
+def feedback_url(checkup) -> str | None:
+    """The patient's feedback report, once that page exists (portal:feedback)."""
+    for kwargs in ({}, {"checkup_id": checkup.pk}):
+        try:
+            return reverse("portal:feedback", kwargs=kwargs)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def finished(request, checkup_id):
+    """One "done" page for the whole check-up, in plain words."""
+    checkup = _checkup(request, checkup_id)
+    if checkup.is_open:
+        return redirect("portal:checkup-answers", checkup_id=checkup.pk)
+    flow = flows.flow(checkup)
+    urgent, declined = [], False
+    for part in flow.parts:
+        urgent += responses.safety_flags(part.response)
+        declined = declined or bool(declined_safety(part.instrument, part.response.answers))
+    questions = sum(len(screen) for part in flow.parts for screen in part.screens)
+    return render(request, "assessment/portal_checkup_done.html", {
+        "checkup": checkup, "parts": flow.parts, "questions": questions,
+        "urgent": bool(urgent), "declined": declined,
+        "contacts": crisis_contacts(request.patient.organisation) if urgent else [],
+        "feedback_url": feedback_url(checkup),
     })

@@ -1,0 +1,258 @@
+"""One check-up: the questionnaires due together, done by the patient as one sitting.
+
+`begin` starts (or resumes) the check-up of everything due or half-done now; `flow` lays its
+questionnaires end to end as numbered steps (one screen each, as `pages` splits them), so
+one progress bar runs across all of them; `save_step` keeps a screen's answers (safety rules
+fire at once, in `responses.save_answers`) and where the patient is, in the database, so they
+carry on at the same question on any device; `finish` sends every questionnaire at once, or
+nothing, naming each question still to answer.
+
+Each questionnaire keeps its own `Response`, linked to the `Checkup`: scores, charts, staff
+pages and the API see exactly what they saw before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tandem.assessment import registry, responses
+from tandem.assessment.models import Checkup, Mode, Response, ResponseStatus
+from tandem.assessment.schedules import checkup_status
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
+from tandem.core.instruments import Instrument, Item
+
+# What each shipped questionnaire is about, in the patient's words (the progress line says
+# "Part 2 of 4: how things are in each area of your life"); others show their title.
+ABOUT = {
+    "top": "drink, drugs, health and daily life in the past four weeks",
+    "life-domains": "how things are in each area of your life",
+    "phq9": "your mood",
+    "gad7": "worry and feeling on edge",
+    "k10": "how you have been feeling",
+    "audit": "your drinking",
+    "audit-c": "your drinking",
+}
+
+
+def about(instrument: Instrument) -> str:
+    return ABOUT.get(instrument.code, instrument.title)
+
+
+def pages(instrument: Instrument) -> list[list[Item]]:
+    """Screens of a questionnaire: one question each; items sharing a section (e.g. the days
+    used in each of four weeks, and the typical amount, for one substance) make one screen."""
+    screens: list[list[Item]] = []
+    for item in instrument.items:
+        if screens and item.section and screens[-1][0].section == item.section:
+            screens[-1].append(item)
+        else:
+            screens.append([item])
+    return screens
+
+
+@dataclass
+class Part:
+    """One questionnaire of the check-up."""
+
+    code: str
+    instrument: Instrument
+    response: Response
+    first: int  # the check-up's step number of its first screen
+    screens: list[list[Item]]
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.screens) - 1
+
+    @property
+    def name(self) -> str:
+        return self.instrument.name
+
+    @property
+    def about(self) -> str:
+        return about(self.instrument)
+
+
+@dataclass
+class Step:
+    number: int  # 1 .. total, across the whole check-up
+    part: Part
+    screen: int  # 1 .. the questionnaire's own screens
+    items: list[Item]
+
+
+@dataclass
+class Flow:
+    checkup: Checkup
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.parts[-1].last if self.parts else 0
+
+    def step(self, number: int) -> Step | None:
+        for part in self.parts:
+            if part.first <= number <= part.last:
+                screen = number - part.first + 1
+                return Step(number, part, screen, part.screens[screen - 1])
+        return None
+
+    def step_of(self, code: str, screen: int = 1) -> int:
+        part = next(p for p in self.parts if p.code == code)
+        return part.first + max(0, min(screen, len(part.screens)) - 1)
+
+    @property
+    def resume_at(self) -> int:
+        """Where the patient carries on: the step they were on (past the last: the review)."""
+        return min(max(self.checkup.position, 1), self.total + 1)
+
+
+def flow(checkup: Checkup) -> Flow:
+    """The check-up's questionnaires in order, each with its response and step numbers. A
+    questionnaire the service no longer offers is left out."""
+    available = registry.available(checkup.patient.organisation)
+    by_code = {r.instrument_code: r for r in checkup.responses.order_by("started_at")}
+    found, first = Flow(checkup), 1
+    for code in checkup.instrument_codes:
+        instrument, response = available.get(code), by_code.get(code)
+        if instrument is None or response is None:
+            continue
+        screens = pages(instrument)
+        found.parts.append(Part(code, instrument, response, first, screens))
+        first += len(screens)
+    return found
+
+
+def open_checkup(patient) -> Checkup | None:
+    return patient.checkups.filter(completed_at__isnull=True).first()
+
+
+def due_codes(patient) -> list[str]:
+    """What the check-up would hold now: each questionnaire of the service's check-up that is
+    due, overdue, or already half-done, in the service's order."""
+    return [s.code for s in checkup_status(patient)
+            if s.instrument is not None and (s.needs_doing or s.draft is not None)]
+
+
+def begin(actor: Actor, patient) -> Checkup | None:
+    """The patient's open check-up, or a new one of everything due or half-done now (None:
+    nothing is). Drafts already started are carried into it, answers and all. Two presses at
+    once make one check-up (the database allows one open check-up per patient)."""
+    current = open_checkup(patient)
+    if current is not None and _has_drafts(current):
+        return current
+    if current is not None:  # every part was sent some other way: it is finished
+        _close(actor, current)
+    codes = due_codes(patient)
+    if not codes:
+        return None
+    available = registry.available(patient.organisation)
+    try:
+        with transaction.atomic():
+            checkup = Checkup.objects.create(
+                organisation_id=patient.organisation_id, patient=patient,
+                instrument_codes=codes, started_by=actor.user)
+            record_by(actor, "create", patient=patient, obj=checkup)
+            for code in codes:
+                response = responses.start(actor, patient, available[code], mode=Mode.SELF)
+                response.checkup = checkup
+                response.save(update_fields=["checkup"])
+    except IntegrityError:  # the other press made it first
+        return open_checkup(patient)
+    return checkup
+
+
+def _has_drafts(checkup: Checkup) -> bool:
+    return checkup.responses.filter(status=ResponseStatus.IN_PROGRESS).exists()
+
+
+def _close(actor: Actor, checkup: Checkup) -> None:
+    checkup.completed_at = checkup.updated_at = timezone.now()
+    checkup.save(update_fields=["completed_at", "updated_at"])
+    record_by(actor, "update", patient=checkup.patient, obj=checkup)
+
+
+class Changed(Exception):
+    """The answers on this screen were changed elsewhere (another tab or device) after this
+    page was opened: {item id: the answer saved now}."""
+
+    def __init__(self, saved: dict):
+        super().__init__(saved)
+        self.saved = saved
+
+
+def answers_on(step: Step) -> dict:
+    """The answers saved now for the questions on this screen."""
+    saved = step.part.response.answers
+    return {item.id: saved.get(item.id) for item in step.items}
+
+
+def save_step(actor: Actor, flow_: Flow, step: Step, raw: dict, *, seen: dict | None,
+              next_position: int) -> list:
+    """Keep this screen's answers and where the patient goes next. `seen` is what the page
+    showed as saved when it was opened: if the saved answers have changed since (another tab
+    or device), nothing is written and `Changed` says what is saved now. Raises
+    responses.AnswersInvalid for bad answers. Returns the flags the answers raised."""
+    response = step.part.response
+    with transaction.atomic():
+        locked = Response.objects.select_for_update().get(pk=response.pk)
+        response.answers = locked.answers
+        if seen is not None:
+            now = answers_on(step)
+            before = {k: as_posted(v) for k, v in seen.items()}
+            if before != {k: as_posted(v) for k, v in now.items()}:
+                raise Changed(now)
+        flags = responses.save_answers(actor, response, step.part.instrument, raw,
+                                       position=step.screen - 1)
+        move(flow_.checkup, next_position)
+    return flags
+
+
+def as_posted(value):
+    """Answers as a page carries them (strings) and as they are saved compare alike."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def move(checkup: Checkup, position: int) -> None:
+    """Remember the step the patient is on."""
+    checkup.position = position
+    checkup.updated_at = timezone.now()
+    checkup.save(update_fields=["position", "updated_at"])
+
+
+class Incomplete(Exception):
+    """Questions still to answer before the check-up can be sent: {code: {item: message}}."""
+
+    def __init__(self, errors: dict[str, dict[str, str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def finish(actor: Actor, checkup: Checkup) -> bool:
+    """Send every questionnaire of the check-up at once: each is scored and completed (and its
+    safety answers looked at again), or, if any question still needs an answer, none is and
+    `Incomplete` names them. False if it had already been sent (a second press)."""
+    with transaction.atomic():
+        locked = Checkup.objects.select_for_update().get(pk=checkup.pk)
+        if locked.completed_at is not None:
+            return False
+        parts = [p for p in flow(locked).parts if p.response.is_draft]
+        errors = {p.code: problems for p in parts
+                  if (problems := responses.problems(p.instrument, p.response.answers))}
+        if errors:
+            raise Incomplete(errors)
+        for part in parts:
+            responses.submit(actor, part.response, part.instrument)
+        _close(actor, locked)
+    checkup.completed_at = locked.completed_at
+    return True
