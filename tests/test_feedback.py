@@ -112,6 +112,15 @@ def test_a_real_improvement_about_the_same_and_a_real_worsening_in_plain_words(w
     assert "RCI" not in str(built) and "reliabl" not in str(built).lower()
 
 
+def test_the_report_page_takes_a_bounded_number_of_queries(world, django_assert_max_num_queries):
+    history(world)
+    for n in range(6):  # more check-ups do not mean more queries
+        complete(world.p1, "phq9", phq9(10 + n), 30 - n)
+    client = world.client("patient")
+    with django_assert_max_num_queries(40):
+        assert client.get(URL).status_code == 200
+
+
 def test_a_first_check_up_has_nothing_to_compare_with(world):
     complete(world.p1, "phq9", phq9(12), 3)
     only = item(content.build(world.p1), "phq9")

@@ -107,7 +107,8 @@ def _answers(patient) -> list[dict]:
             low, high = scale.range
             item = {
                 "key": f"{result.instrument.code}-{scale.code}",
-                "title": f"{result.instrument.name}: {scale.title}",
+                "title": scale.title if scale.title.startswith(result.instrument.name)
+                else f"{result.instrument.name}: {scale.title}",
                 "latest": latest["value"], "latest_date": latest["date"].isoformat(),
                 "band": latest["band"], "low": low, "high": high,
                 "higher_is": scale.higher_is,
