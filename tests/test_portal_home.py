@@ -33,7 +33,11 @@ from tandem.planning.models import (
 from tandem.portal import home, views
 from tests.conftest import make_user
 from tests.test_checkups import complete
-from tests.test_plain_words import NOT_FOR_PATIENTS
+from tests.test_plain_words import (
+    NOT_FOR_PATIENTS,
+    patient_client,  # noqa: F401 - a fixture
+    walk,
+)
 
 TODAY = timezone.localdate()
 
@@ -374,6 +378,18 @@ def test_every_word_on_the_home_and_the_list_is_for_a_patient(world):
         for jargon in ("reliabl", "T-score", "GAS", "−2", "+2", "lifecycle", "accepted",
                        "not-started", "in-progress", "housing-support", "access-log"):
             assert jargon not in words, (path, jargon)
+
+
+def test_the_plain_words_walk_covers_the_home_and_the_list_for_a_demo_patient(patient_client):  # noqa: F811
+    pages = walk(patient_client, limit=40)
+    assert {"/portal/", "/portal/who-looked/", "/portal/goals/", "/portal/priorities/",
+            "/portal/progress/"} <= set(pages)
+    home_words = visible(pages["/portal/"])
+    assert "My next check-up" in home_words and "How I am doing" in home_words
+    for path in ("/portal/", "/portal/who-looked/"):
+        words = visible(pages[path])
+        assert NOT_FOR_PATIENTS.search(words) is None, path
+        assert "reliabl" not in words and "access-log" not in words, path
 
 
 def count_queries(world):

@@ -11,7 +11,7 @@ HOME_HEADINGS = {
     "practitioner": "Who needs me today",
     "prescriber": "Who needs me today",
     "team_lead": "Who needs me today",
-    "patient": "Hello, Pat",
+    "patient": "My recovery",
     "service_admin": "Users",
     "auditor": "Audit trail",
 }
