@@ -9,10 +9,9 @@ import datetime
 import html
 import re
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from tandem.assessment.models import Response
@@ -30,7 +29,7 @@ from tandem.planning.models import (
     Review,
     SortSession,
 )
-from tandem.portal import home, views
+from tandem.portal import home
 from tests.conftest import make_user
 from tests.test_checkups import complete
 from tests.test_plain_words import (
@@ -57,13 +56,6 @@ def section(text, heading_id):
 def visible(markup):
     body = re.sub(r"<(script|style|svg)[^>]*>.*?</\1>", " ", markup, flags=re.S)
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", body)))
-
-
-def begin_url():
-    try:
-        return reverse("portal:checkup-begin")
-    except NoReverseMatch:
-        return ""
 
 
 def goal(world, statement, priority=1, **extra):
@@ -107,30 +99,15 @@ def test_the_next_checkup_is_one_button_that_starts_the_one_checkup(world):
     assert "My next check-up" in box
     # A new patient 90 days into treatment has a check-up to do: one button, nothing else.
     assert box.count("home-go") == 1 and "Start my check-up" in box
-    begin = begin_url()
-    if begin:  # the one-check-up flow: the button posts to it
-        assert f'method="post" action="{begin}"' in box
-    else:  # until it exists: the list of check-ups, where each can be started
-        assert 'class="button home-go" href="/portal/checkups/"' in box
+    assert f'method="post" action="{reverse("portal:checkup-begin")}"' in box
+    assert box.count("<button") == 1 and "csrfmiddlewaretoken" in box
     # The old per-questionnaire start buttons are not on the home.
     assert "/portal/checkups/start/" not in text
 
 
-def test_the_button_posts_to_the_checkup_flow_once_it_exists(world, monkeypatch):
-    monkeypatch.setattr(views, "_url", lambda name: f"/portal/{name.split(':')[1]}/")
+def test_the_feedback_report_is_one_link_away(world):
     _r, text = page(world)
-    box = section(text, "checkup-h")
-    assert 'method="post" action="/portal/checkup-begin/"' in box
-    assert box.count("<button") == 1 and "csrfmiddlewaretoken" in box
-    assert '<a href="/portal/feedback/">My feedback report</a>' in text
-
-
-def test_without_the_checkup_flow_or_the_feedback_report_the_home_falls_back(world, monkeypatch):
-    monkeypatch.setattr(views, "_url", lambda name: "")
-    _r, text = page(world)
-    box = section(text, "checkup-h")
-    assert 'class="button home-go" href="/portal/checkups/"' in box and "<button" not in box
-    assert "feedback" not in text.lower()
+    assert f'<a href="{reverse("portal:feedback")}">My feedback report</a>' in text
 
 
 def test_a_started_checkup_is_carried_on(world):
@@ -401,10 +378,7 @@ def count_queries(world):
     return len(ctx.captured_queries), response
 
 
-@pytest.mark.parametrize("begin", ["", "/portal/checkup-begin/"])
-def test_the_home_takes_the_same_number_of_queries_however_much_there_is(world, monkeypatch,
-                                                                        begin):
-    monkeypatch.setattr(views, "_url", lambda name: begin)
+def test_the_home_takes_the_same_number_of_queries_however_much_there_is(world):
     full_history(world)
     small, _response = count_queries(world)
     full_history(world, goals=12, actions=15, people=6, checkups=10, proposals=5, sorts=4)

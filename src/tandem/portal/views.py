@@ -1,7 +1,6 @@
 """The patient's own pages. The permission layer put the patient's record on request.patient."""
 
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from tandem.assessment.results import results_for
@@ -9,14 +8,6 @@ from tandem.assessment.schedules import checkup_status
 from tandem.patients.models import CareTeamMember, active_membership
 from tandem.portal import home as pieces
 from tandem.portal.accesses import LATELY_DAYS, WINDOW_DAYS, people_lately, who_looked, window_end
-
-
-def _url(name: str) -> str:
-    """The URL of a page that may not be built yet ("" until it is)."""
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return ""
 
 
 def _care_team(patient, today):
@@ -38,10 +29,6 @@ def home(request):
         "patient": patient,
         "episode": patient.episodes.order_by("-start_date").first(),
         "checkup": pieces.next_checkup(checkup_status(patient, today)),
-        # FALLBACK until the one-check-up flow exists: its start, or the list of check-ups.
-        "checkup_begin": _url("portal:checkup-begin"),
-        # FALLBACK until the feedback report exists: no link at all.
-        "feedback_url": _url("portal:feedback"),
         "waiting": waiting,
         "goals": pieces.my_goals(patient),
         "plan": plan,
