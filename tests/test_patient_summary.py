@@ -134,20 +134,29 @@ def test_the_summary_says_goal_kind_score_direction_plan_portal_and_flags(world)
                                                              ("low", 1)]
 
 
-def test_an_overdue_review_no_portal_account_and_a_suspended_one(world):
+def test_an_overdue_review_no_portal_account_an_invitation_and_a_suspended_one(world):
     client = world.client("team_lead")
     plan = add_plan(client, world.p2, TODAY + datetime.timedelta(days=10))
     plan.review_date = TODAY - datetime.timedelta(days=3)
     plan.save()
     text = summary_text(client, world.p2)
     assert "Review overdue" in text
-    assert "No portal account." in text and "Has portal access" not in text
+    assert "Portal No portal access." in text and "Has portal access" not in text
     assert "No open goals." in text and "No check-ups completed yet." in text
     assert "None open." in text
     # A completed plan has nothing due any more, as on the caseload.
     plan.status = "completed"
     plan.save()
     assert "Review overdue" not in summary_text(client, world.p2)
+
+    # Invited by letter (a letter needs no consent to email or texts): waiting to activate.
+    reply = client.post(f"/patients/{world.p2.pk}/portal/", {"do": "invite",
+                                                              "invite-channel": "letter"})
+    assert reply.status_code == 302, reply.content[:400]
+    text = summary_text(client, world.p2)
+    expires = TODAY + datetime.timedelta(days=7)
+    assert (f"Invited, not yet activated. Invited by letter on {TODAY.day} {TODAY:%b %Y}; "
+            f"the invitation expires {expires.day} {expires:%b %Y}") in text
 
     world.users["patient"].is_active = False
     world.users["patient"].save()

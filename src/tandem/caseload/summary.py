@@ -6,8 +6,8 @@ plan's version and review date, portal access, and open flags counted by severit
 
 A fixed number of queries whatever the patient's history: the goals in one, the two latest
 completed check-ups of each questionnaire in one (a window function), the plan and its latest
-version in two, the portal account in at most one; flags are counted from the open flags the
-page already has. Reads only.
+version in two, portal access in at most two (portal_access.services.access_summary); flags
+are counted from the open flags the page already has. Reads only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tandem.core.scoring import band_for
 from tandem.monitoring.models import FlagStatus, Severity
 from tandem.planning.care_plan import IN_FORCE, OPEN_GOALS, current_plan, latest_version
 from tandem.planning.models import Goal
+from tandem.portal_access.services import AccessSummary, access_summary
 
 SHOWN_GOALS = 5  # the rest are counted, and on the Goals page
 SEVERITY_WORDS = {value: label.split(":")[0] for value, label in Severity.choices}
@@ -81,13 +82,6 @@ class PlanLine:
 
 
 @dataclass
-class PortalAccess:
-    has_account: bool
-    active: bool = False
-    last_login: datetime.datetime | None = None
-
-
-@dataclass
 class FlagCount:
     severity: str
     words: str
@@ -100,7 +94,7 @@ class Summary:
     more_goals: int
     scores: list[ScoreLine]
     plan: PlanLine | None
-    portal: PortalAccess
+    portal: AccessSummary  # from portal_access: account, suspended, last sign-in, invitation
     flags: list[FlagCount] = field(default_factory=list)
 
     @property
@@ -117,7 +111,7 @@ def gather(patient, open_flags=None, today: datetime.date | None = None) -> Summ
     if open_flags is None:
         open_flags = list(patient.flags.filter(status=FlagStatus.ACTIVE))
     return Summary(goals=goals, more_goals=more, scores=score_lines(patient, available),
-                   plan=plan_line(patient, today), portal=portal_access(patient),
+                   plan=plan_line(patient, today), portal=access_summary(patient),
                    flags=flag_counts(open_flags))
 
 
@@ -200,16 +194,6 @@ def plan_line(patient, today: datetime.date) -> PlanLine | None:
         status=plan.get_status_display(), review_date=plan.review_date,
         # A plan no longer in force (completed) has nothing due, as on the caseload.
         review_overdue=plan.status in IN_FORCE and plan.review_date < today)
-
-
-def portal_access(patient) -> PortalAccess:
-    # LEAD: portal access for now comes from patient.portal_user. When
-    # tandem.portal_access.services.access_summary(patient) exists, answer from it here
-    # (invitation sent / waiting, suspended...) and keep the three fields the template reads.
-    user = patient.portal_user if patient.portal_user_id else None
-    if user is None:
-        return PortalAccess(has_account=False)
-    return PortalAccess(has_account=True, active=user.is_active, last_login=user.last_login)
 
 
 def flag_counts(open_flags) -> list[FlagCount]:
