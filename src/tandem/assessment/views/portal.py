@@ -359,7 +359,7 @@ def finished(request, checkup_id):
     for part in flow.parts:
         urgent += responses.safety_flags(part.response)
         declined = declined or bool(declined_safety(part.instrument, part.response.answers))
-    questions = sum(len(screen) for part in flow.parts for screen in part.screens)
+    questions = flow.total  # counted as the progress line counts them: a screen each
     return render(request, "assessment/portal_checkup_done.html", {
         "checkup": checkup, "parts": flow.parts, "questions": questions,
         "urgent": bool(urgent), "declined": declined,
