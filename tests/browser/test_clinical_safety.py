@@ -5,6 +5,7 @@ AUDIT-C results when sex is not recorded."""
 
 import pytest
 
+from tandem.assessment.models import CheckupSettings
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -12,9 +13,12 @@ pytestmark = pytest.mark.browser
 PHONE = (390, 844)
 
 
-def phq9_to_question_9(tab, first_eight=0):
-    tab.go("/portal/checkups/")
-    tab.page.locator("form[action='/portal/checkups/start/phq9/'] button").click()
+def phq9_to_question_9(tab, organisation, first_eight=0):
+    """Into the patient's check-up, the service's being the PHQ-9 alone, to its question 9."""
+    CheckupSettings.objects.update_or_create(organisation=organisation,
+                                             defaults={"instruments": ["phq9"]})
+    tab.go("/portal/")
+    tab.page.get_by_role("button", name="Start my check-up").click()
     for _ in range(8):
         tab.page.locator("form.question input[type=radio]").nth(first_eight).check()
         tab.page.locator("button[value=next]").click()
@@ -26,11 +30,11 @@ def test_a_patient_would_rather_not_answer_the_safety_question(live_world, visit
 
     tab = visit(viewport=PHONE)
     tab.sign_in("patient", PASSWORD)
-    phq9_to_question_9(tab)
+    phq9_to_question_9(tab, live_world.org)
     tab.page.get_by_label("I'd rather not say").check()
     tab.axe()
     tab.page.locator("button[value=next]").click()
-    assert "/review/" in tab.page.url
+    assert "/answers/" in tab.page.url
     assert tab.page.get_by_text("I'd rather not say").is_visible()
     tab.page.get_by_role("button", name="Send my answers").click()
     assert tab.page.get_by_text("You chose not to answer one of the questions").is_visible()
@@ -49,7 +53,7 @@ def test_a_patient_would_rather_not_answer_the_safety_question(live_world, visit
 def test_after_a_safety_answer_the_last_page_says_only_that_help_is_there(live_world, visit):
     tab = visit(viewport=PHONE)
     tab.sign_in("patient", PASSWORD)
-    phq9_to_question_9(tab)
+    phq9_to_question_9(tab, live_world.org)
     tab.page.get_by_label("Several days").check()
     tab.page.locator("button[value=next]").click()
     assert tab.page.get_by_role("heading", name="Thank you for telling us").is_visible()
