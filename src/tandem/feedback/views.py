@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.audit.actor import Actor
 from tandem.feedback import content, services
 from tandem.feedback.forms import ReportForm
@@ -91,7 +92,9 @@ def staff(request, patient_id):
     patient = request.patient
     reports = [(r, display(r.snapshot, f"fb{n}"))
                for n, r in enumerate(services.shared(patient))]
-    return render(request, "feedback/staff.html", {"patient": patient, "reports": reports})
+    return render(request, "feedback/staff.html", {
+        "patient": patient, "reports": reports,
+        "can_change": request.access_role in CHANGES_RECORDS})
 
 
 def review_panel(sender, patient, review=None, **kwargs) -> dict:

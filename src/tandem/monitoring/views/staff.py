@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
+from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.assessment.forms import posted
 from tandem.audit.actor import Actor
 from tandem.core.flags import SEVERITY_ORDER
@@ -28,6 +29,7 @@ def flags(request, patient_id):
     return render(request, "monitoring/flags.html", {
         "patient": patient, "open_flags": open_,
         "closed_flags": [f for f in all_flags if not f.is_open],
+        "can_change": request.access_role in CHANGES_RECORDS,
     })
 
 
@@ -99,4 +101,5 @@ def patient_timeline(request, patient_id):
     patient = request.patient
     return render(request, "monitoring/timeline.html", {
         "patient": patient, "events": timeline.events(patient),
+        "can_change": request.access_role in CHANGES_RECORDS,
     })
