@@ -112,7 +112,7 @@ def test_each_organisation_has_its_own_chain(world):
 def test_portal_shows_the_patient_who_looked_at_their_record(world):
     world.client("practitioner").get(f"/patients/{world.p1.pk}/")
     world.client("team_lead").get(f"/patients/{world.p2.pk}/")  # someone else's record
-    page = world.client("patient").get("/portal/").content.decode()
+    page = world.client("patient").get("/portal/who-looked/").content.decode()
     assert "Practitioner Tester (keyworker)" in page
     assert "Looked at the front page of your record." in page
     assert "Team_Lead Tester" not in page

@@ -86,7 +86,7 @@ def test_a_refused_or_invalid_list_request_records_no_listing(world):
 def test_being_listed_shows_in_the_patients_portal(world):
     world.client("practitioner").get("/patients/")
     world.client("team_lead").get("/api/v1/flags")  # p1 has no flags: not shown
-    page = world.client("patient").get("/portal/").content.decode()
+    page = world.client("patient").get("/portal/who-looked/").content.decode()
     assert "Saw you in their list of patients." in page
     assert "Team_Lead" not in page
 
