@@ -387,3 +387,32 @@ def test_the_home_takes_the_same_number_of_queries_however_much_there_is(world):
     assert response.context["people_lately"] >= 1
     assert small == large, (small, large)
     assert large <= 32, large
+
+
+# --- the feedback report before the plan's review ------------------------------------------
+
+
+def test_before_the_review_the_feedback_report_is_waiting_until_it_is_shared(world):
+    from tandem.feedback.models import FeedbackReport
+
+    found = plan(world, review_in_days=10, status="active")
+    box = html.unescape(section(page(world)[1], "waiting-h"))
+    review_day = found.review_date
+    assert (f"Your plan's review is on {review_day.day} {review_day:%B}. Look over your "
+            "feedback report") in box
+    assert f'<a href="{reverse("portal:feedback")}">My feedback report</a>' in box
+    FeedbackReport.objects.create(organisation=world.org, patient=world.p1,
+                                  updated_by=world.users["patient"], parts=["answers"],
+                                  shared_at=timezone.now(), snapshot={"parts": ["answers"]})
+    assert "Look over your feedback report" not in page(world)[1]
+
+
+def test_no_feedback_reminder_while_the_review_is_weeks_away_or_without_a_plan(world):
+    assert "Look over your feedback report" not in page(world)[1]
+    plan(world, review_in_days=40, status="active")
+    assert "Look over your feedback report" not in page(world)[1]
+
+
+def test_a_review_date_passed_still_asks_for_the_report(world):
+    plan(world, review_in_days=-3, status="active")
+    assert "Your plan's review was due on" in html.unescape(section(page(world)[1], "waiting-h"))

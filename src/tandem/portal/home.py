@@ -5,7 +5,7 @@ Each piece is a small function so the page (and its tests) can read them one by 
 
 - `next_checkup`: the one check-up to start or carry on, or when the next one is;
 - `waiting`: what is waiting for the patient (a priority sort, a plan to sign, a change they
-  asked for and its answer);
+  asked for and its answer, their feedback report to look over before the plan's review);
 - `my_goals`: the goals in force, in their words, with the level they gave at the latest review
   that rated it;
 - `my_plan`: the plan's open actions and its review date;
@@ -27,6 +27,7 @@ from tandem.assessment.results import InstrumentResults, ScaleTrack
 from tandem.assessment.schedules import InstrumentStatus
 from tandem.core import charts
 from tandem.core.scoring import bands_for
+from tandem.feedback import services as feedback
 from tandem.planning import care_plan
 from tandem.planning.models import (
     GoalRating,
@@ -93,7 +94,7 @@ def next_checkup(statuses: list[InstrumentStatus]) -> NextCheckup:
 class Waiting:
     """One thing waiting for the patient: what it is, and where to go to do or read it."""
 
-    kind: str  # "sort", "sign", "proposal"
+    kind: str  # "sort", "sign", "proposal", "feedback"
     text: str
     url: str
     link: str
@@ -258,3 +259,22 @@ def small_chart(result: InstrumentResults, track: ScaleTrack, scored: list[dict]
         title=f"{result.instrument.name} at each check-up",
         description=f"Your scores: {said}.", id_prefix="home-chart", width=360, height=150)
     return mark_safe(svg)  # noqa: S308 - built by core.charts, all text escaped
+
+
+def report_waiting(patient, plan: PlanNow) -> list[Waiting]:
+    """Before the plan's review (from feedback.BEFORE_REVIEW_DAYS ahead until it is held): the
+    feedback report to look over and share, unless the current one is shared already."""
+    if not plan.in_force:
+        return []
+    ahead = plan.review_date - timezone.localdate()
+    if ahead > datetime.timedelta(days=feedback.BEFORE_REVIEW_DAYS):
+        return []
+    if feedback.current(patient).shared:
+        return []
+    when = "was due on" if ahead.days < 0 else "is on"
+    day = f"{plan.review_date.day} {plan.review_date:%B}"
+    return [Waiting("feedback",
+                    f"Your plan's review {when} {day}. Look over your feedback report, add "
+                    "what you want your keyworker to know, and choose whether to share it "
+                    "before the review.",
+                    reverse("portal:feedback"), "My feedback report")]

@@ -24,7 +24,8 @@ def home(request):
     patient = request.patient
     today = timezone.localdate()
     plan = pieces.my_plan(patient)
-    waiting = pieces.sorts_to_do(patient) + pieces.plan_waiting(plan)
+    waiting = (pieces.sorts_to_do(patient) + pieces.plan_waiting(plan)
+               + pieces.report_waiting(patient, plan))
     return render(request, "portal/home.html", {
         "patient": patient,
         "episode": patient.episodes.order_by("-start_date").first(),
