@@ -126,3 +126,24 @@ def build_world() -> World:
     p_other = make_patient(other, other_team, "O-001",
                            members=[(users["other_org"], "keyworker")])
     return World(org, other, team_a, team_b, users, p1, p2, p3, p_other)
+
+
+# Answers that add up to a given total, for building a patient's history of check-ups (shared by
+# the feedback report's and the patient summary's tests).
+
+def phq9(total):
+    """PHQ-9 answers adding up to `total` (0-27)."""
+    answers, left = {}, total
+    for i in range(1, 10):
+        answers[str(i)] = min(3, left)
+        left -= answers[str(i)]
+    return answers
+
+
+def gad7(total):
+    """GAD-7 answers adding up to `total` (0-21)."""
+    answers, left = {}, total
+    for i in range(1, 8):
+        answers[str(i)] = min(3, left)
+        left -= answers[str(i)]
+    return answers

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 import sys
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -16,6 +17,7 @@ from tandem.audit.models import AuditEvent
 from tandem.feedback import content
 from tandem.feedback.models import FeedbackReport
 from tandem.planning.models import Goal
+from tests.conftest import gad7, phq9
 from tests.test_care_plan import action_data, make_plan
 from tests.test_checkups import complete
 from tests.test_plain_words import NOT_FOR_PATIENTS
@@ -30,23 +32,6 @@ JUDGING_OR_COMPARING = re.compile(
     r"percent\w*|national|norms?|typical|should|must|fail\w*|bad|poor(ly)?|good job|well done|"
     r"clean|dirty|addicts?|abusers?|non-?compliant|denial|relapsed?|disappoint\w*|"
     r"unfortunately|sadly|only managed)\b", re.IGNORECASE)
-
-
-def phq9(total_of_nine_items):
-    """PHQ-9 answers adding up to the total given."""
-    answers, left = {}, total_of_nine_items
-    for i in range(1, 10):
-        answers[str(i)] = min(3, left)
-        left -= answers[str(i)]
-    return answers
-
-
-def gad7(total):
-    answers, left = {}, total
-    for i in range(1, 8):
-        answers[str(i)] = min(3, left)
-        left -= answers[str(i)]
-    return answers
 
 
 def top(**days):
@@ -88,7 +73,7 @@ def visible(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
-def post(client, parts=tuple(content.PART_CODES), words="", action="save", version=None):
+def post(client, parts=tuple(content.DEFAULT_PARTS), words="", action="save", version=None):
     page = client.get(URL)
     version = page.context["form"]["version"].value() if version is None else version
     return client.post(URL, {"parts": list(parts), "own_words": words, "action": action,
@@ -159,6 +144,52 @@ def test_goals_show_the_patients_own_rating_first_then_the_practitioners(world):
     assert any(goal.statement in s for s in well)
 
 
+def audit(total):
+    """AUDIT answers adding up to `total` (questions 1-8 score up to 4; 9 and 10 left at 0)."""
+    answers, left = {str(i): 0 for i in range(1, 11)}, total
+    for i in range(1, 9):
+        answers[str(i)] = min(4, left)
+        left -= answers[str(i)]
+    return answers
+
+
+def test_the_name_of_a_scores_range_is_left_out_unless_the_patient_ticks_it(world):
+    complete(world.p1, "audit", audit(12), 40)
+    complete(world.p1, "audit", audit(17), 5)  # Zone III
+    band = "Higher risk – harmful drinking (Zone III)"
+    client = world.client("patient")
+    # Off by default: a new report does not name the range, on the page or in what it keeps.
+    page = client.get(URL)
+    assert content.RANGE_NAMES not in page.context["report"].parts
+    assert content.RANGE_NAMES not in page.context["form"]["parts"].value()
+    text = visible(page.content.decode())
+    assert "Zone III" not in text and "zone iii" not in text.lower()
+    assert "range called" not in text and "harmful drinking" not in text
+    assert "What the questionnaire calls the range of my latest score" in text  # offered
+    post(client, content.DEFAULT_PARTS, action="share")
+    snapshot = FeedbackReport.objects.get().snapshot
+    assert band not in str(snapshot) and "Zone" not in str(snapshot)
+    # Ticked: named exactly as the questionnaire names it, capitals and all.
+    post(client, [*content.DEFAULT_PARTS, content.RANGE_NAMES])
+    text = visible(client.get(URL).content.decode())
+    assert f"The questionnaire's name for the range this score is in: “{band}”." in text
+    assert band.lower() not in text
+    assert band in str(FeedbackReport.objects.get().snapshot)  # shared as the patient chose
+    # Unticked again: gone from the page and from what the care team sees.
+    post(client, content.DEFAULT_PARTS)
+    assert band not in visible(client.get(URL).content.decode())
+    assert band not in str(FeedbackReport.objects.get().snapshot)
+
+
+def test_what_has_gone_well_follows_the_change_code_not_its_words(world, monkeypatch):
+    history(world)
+    monkeypatch.setitem(content.CHANGE_WORDS, "improved", "really better")
+    built = content.build(world.p1)
+    assert item(built, "phq9")["since_start"] == "really better"
+    assert any("PHQ-9" in s and "since your first check-up" in s for s in built["going-well"])
+    assert not any("GAD-7" in s for s in built["going-well"])  # 5 → 6: about the same
+
+
 # The patient shapes it.
 
 def test_the_patient_leaves_a_part_out_and_it_is_left_out_on_screen_and_in_the_pdf(
@@ -167,7 +198,7 @@ def test_the_patient_leaves_a_part_out_and_it_is_left_out_on_screen_and_in_the_p
     client = world.client("patient")
     page = client.get(URL).content.decode()
     assert 'id="fb-use"' in page and 'id="fb-answers"' in page  # every part to begin with
-    chosen = [p for p in content.PART_CODES if p != "use"]
+    chosen = [p for p in content.DEFAULT_PARTS if p != "use"]
     reply = post(client, chosen, "I have been going to the Tuesday group.")
     assert reply.status_code == 302
     page = client.get(reply["Location"]).content.decode()
@@ -245,6 +276,52 @@ def test_two_tabs_never_silently_overwrite_each_other(world):
     assert FeedbackReport.objects.get().own_words == "Tab two again"
 
 
+def test_two_first_saves_of_the_same_new_report_make_one_report(world):
+    """A double submit: both requests found no report and make a new one; the database keeps
+    the first and the second is refused as stale, nothing written, its words kept."""
+    from tandem.audit.actor import Actor
+    from tandem.feedback import services
+    from tandem.feedback.forms import ReportForm
+    from tandem.records import versioning
+
+    complete(world.p1, "phq9", phq9(12), 3)
+    actor = Actor(world.users["patient"], "patient", path=URL)
+    forms = []
+    for words in ("First click", "Second click"):
+        found = services.current(world.p1)
+        assert found._state.adding
+        form = ReportForm({"parts": content.DEFAULT_PARTS, "own_words": words,
+                           "version": "0"}, instance=found)
+        assert form.is_valid(), form.errors
+        forms.append(form)
+    first = services.save(actor, forms[0], services.SAVE)
+    with pytest.raises(versioning.Stale) as refused:
+        services.save(actor, forms[1], services.SAVE)
+    assert refused.value.current.pk == first.pk
+    assert [c.yours for c in refused.value.changes] == ["Second click"]
+    assert list(FeedbackReport.objects.values_list("own_words", flat=True)) == ["First click"]
+    # After a new check-up the next report is a new one, as before.
+    complete(world.p1, "phq9", phq9(9), 0)
+    later = ReportForm({"parts": content.DEFAULT_PARTS, "own_words": "After it",
+                        "version": "0"}, instance=services.current(world.p1))
+    assert later.is_valid()
+    services.save(actor, later, services.SAVE)
+    assert FeedbackReport.objects.count() == 2
+
+
+def test_a_double_submit_of_a_new_report_through_the_page_keeps_one(world):
+    client = world.client("patient")
+    page = client.get(URL)
+    version = page.context["form"]["version"].value()
+    data = {"parts": list(content.DEFAULT_PARTS), "own_words": "Only once", "action": "share",
+            "version": version}
+    assert client.post(URL, data).status_code == 302
+    again = client.post(URL, data)
+    assert again.status_code == 200
+    assert "changed in another tab or window" in again.content.decode()
+    assert FeedbackReport.objects.count() == 1
+
+
 def test_a_new_check_up_starts_a_new_report(world):
     client = world.client("patient")
     post(client, words="Before the check-up")
@@ -261,7 +338,7 @@ def test_a_new_check_up_starts_a_new_report(world):
 def test_shared_the_care_team_sees_it_in_the_review_beside_the_patients_words(world):
     staff, _plan, _goal = history(world)
     patient = world.client("patient")
-    reply = post(patient, [p for p in content.PART_CODES if p != "use"],
+    reply = post(patient, [p for p in content.DEFAULT_PARTS if p != "use"],
                  "Please ask me about my sleep.", action="share")
     assert reply.status_code == 302
     assert "Shared: your care team can see this report" in patient.get(URL).content.decode()
@@ -315,6 +392,21 @@ def test_stop_sharing_the_current_report_from_its_form(world):
         f"/patients/{world.p1.pk}/feedback/").content.decode()
     assert "Ask me about work." not in staff.get(
         f"/patients/{world.p1.pk}/plan/review/").content.decode()
+
+
+def test_stopping_sharing_names_the_local_day_of_a_report_made_just_after_midnight(world):
+    # 00:30 on 15 July in London is 23:30 on 14 July in UTC (British Summer Time).
+    made = datetime.datetime(2026, 7, 15, 0, 30, tzinfo=zoneinfo.ZoneInfo("Europe/London"))
+    assert made.astimezone(datetime.UTC).date() == datetime.date(2026, 7, 14)
+    report = FeedbackReport.objects.create(
+        organisation=world.org, patient=world.p1, updated_by=world.users["patient"],
+        parts=["answers"], created_at=made, updated_at=made, shared_at=made,
+        snapshot={"parts": ["answers"], "own_words": ""})
+    client = world.client("patient")
+    reply = client.post(f"/portal/feedback/{report.pk}/stop-sharing/", follow=True)
+    text = visible(reply.content.decode())
+    assert "You have stopped sharing your report of 15 July 2026." in text
+    assert "14 July" not in text
 
 
 def test_a_patient_cannot_stop_sharing_someone_elses_report(world):

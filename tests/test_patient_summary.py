@@ -16,31 +16,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tandem.assessment import registry
+from tandem.assessment.results import IMPROVED, SAME, WORSE, latest_changes, results_for
 from tandem.caseload import summary
+from tandem.feedback import content
 from tandem.monitoring.models import Flag
 from tandem.planning.models import CarePlan
+from tandem.portal import home
+from tests.conftest import gad7, phq9
 from tests.test_checkups import complete
 from tests.test_goals import goal_data
 
 TODAY = timezone.localdate()
 PHQ9 = {str(i): 0 for i in range(1, 10)}
-
-
-def phq9(total):
-    """PHQ-9 answers adding up to `total` (0-27)."""
-    answers, left = {}, total
-    for i in range(1, 10):
-        answers[str(i)] = min(3, left)
-        left -= answers[str(i)]
-    return answers
-
-
-def gad7(total):
-    answers, left = {}, total
-    for i in range(1, 8):
-        answers[str(i)] = min(3, left)
-        left -= answers[str(i)]
-    return answers
 
 
 def auditc(a, b, c):
@@ -175,6 +162,40 @@ def test_the_kind_of_a_reliable_change_follows_the_results_code():
     assert summary.direction_of(life, 4, 5) == ("better", None)
     assert summary.direction_of(life, 5, 4) == ("worse", None)
     assert summary.direction_of(life, 5, 5) == ("about the same", None)
+
+
+def test_one_latest_score_and_change_since_last_time_for_every_page(world):
+    """assessment.results.latest_changes is the one reckoning: the staff summary, the portal
+    home and the feedback report each word its codes in their own way."""
+    phq = registry.shipped()["phq9"].primary
+    day = datetime.date(2026, 1, 1)
+    rows = [{"value": v, "date": day + datetime.timedelta(days=n)}
+            for n, v in enumerate([18, None, 17, 9])]
+    found = latest_changes(phq, rows)
+    assert (found.first["value"], found.previous["value"], found.latest["value"]) == (18, 17, 9)
+    assert found.scored == 3  # the row without a score is skipped
+    assert (found.since_last.code, found.since_last.reliable) == (IMPROVED, True)  # 8 points
+    assert (found.since_first.code, found.since_first.reliable) == (IMPROVED, True)
+    assert latest_changes(phq, rows[:1]).since_last is None  # a first check-up
+    assert latest_changes(phq, [{"value": None, "date": day}]) is None
+    same = latest_changes(phq, [{"value": 9, "date": day}, {"value": 14, "date": day}])
+    assert (same.since_last.code, same.since_last.reliable) == (SAME, False)  # under 6 points
+    worse = latest_changes(phq, [{"value": 9, "date": day}, {"value": 16, "date": day}])
+    assert (worse.since_last.code, worse.since_last.reliable) == (WORSE, True)
+    life = registry.shipped()["life-domains"].primary  # higher is better, no figures
+    by_sign = latest_changes(life, [{"value": 4, "date": day}, {"value": 5, "date": day}])
+    assert (by_sign.since_last.code, by_sign.since_last.reliable) == (IMPROVED, None)
+
+    complete(world.p1, "phq9", phq9(18), 60)
+    complete(world.p1, "phq9", phq9(17), 30)
+    complete(world.p1, "phq9", phq9(9), 5)
+    line = next(s for s in summary.gather(world.p1).scores if s.instrument == "PHQ-9")
+    assert (line.direction, line.reliable, line.previous) == ("better", True, 17)
+    doing = home.how_i_am_doing(results_for(world.p1))
+    assert (doing.lines[0].words, doing.lines[0].before) == ("a real improvement", 17)
+    report = next(a for a in content.build(world.p1)["answers"] if a["key"] == "phq9-total")
+    assert report["since_last"] == report["since_start"] == "a real improvement"
+    assert report["since_last_code"] == IMPROVED
 
 
 def test_the_title_is_plain_text_and_the_timeline_shows_once(world):

@@ -9,6 +9,7 @@ import datetime
 import html
 import re
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -30,7 +31,7 @@ from tandem.planning.models import (
     SortSession,
 )
 from tandem.portal import home
-from tests.conftest import make_user
+from tests.conftest import make_user, phq9
 from tests.test_checkups import complete
 from tests.test_plain_words import (
     NOT_FOR_PATIENTS,
@@ -271,11 +272,28 @@ def test_how_i_am_doing_says_what_changed_in_plain_words_with_one_chart(world):
     assert 'href="/portal/progress/"' in box
 
 
-def test_a_change_for_the_worse_is_said_without_judgement(world):
+def test_a_change_for_the_worse_is_said_without_judgement_or_advice(world):
     complete(world.p1, "phq9", {str(i): 1 for i in range(1, 10)}, 60)  # 9
     complete(world.p1, "phq9", {str(i): 2 for i in range(1, 10)}, 5)  # 18
     words = visible(section(page(world)[1], "doing-h"))
-    assert "a real change for the worse, worth talking over with your keyworker" in words
+    assert "9 the time before: a real worsening." in words
+    assert "keyworker" not in words.split("All my results")[0]  # no advice nobody asked for
+    assert "change for the worse" not in words
+
+
+@pytest.mark.parametrize(("before", "after", "words"), [
+    (9, 18, "a real worsening"), (18, 9, "a real improvement"), (9, 11, "about the same")])
+def test_the_home_and_the_feedback_report_word_a_change_the_same_way(world, before, after,
+                                                                      words):
+    from tandem.feedback import content
+
+    complete(world.p1, "phq9", phq9(before), 60)
+    complete(world.p1, "phq9", phq9(after), 5)
+    response, _text = page(world)
+    home = next(line for line in response.context["doing"].lines if line.name == "PHQ-9")
+    report = next(a for a in content.build(world.p1)["answers"] if a["key"] == "phq9-total")
+    assert home.words == report["since_last"] == words
+    assert words in content.CHANGE_WORDS.values()
 
 
 # --- who has looked at my record ---------------------------------------------------------

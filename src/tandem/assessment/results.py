@@ -64,6 +64,67 @@ def change_between(scale: Scale, before: float | None, after: float | None) -> C
                            higher_is=scale.higher_is)
 
 
+# How a score moved from one check-up to another, as a code each page words in its own way.
+IMPROVED, WORSE, SAME = "improved", "worse", "same"
+_CODES = {"reliably improved": IMPROVED, "reliably worse": WORSE, "no reliable change": SAME}
+
+
+@dataclass(frozen=True)
+class Movement:
+    """How a score moved between two check-ups.
+
+    `code` is IMPROVED, WORSE or SAME. Where the scale has reliable-change figures (Jacobson &
+    Truax 1991, core/rci.py), the reliable change decides: `reliable` is True for a reliable
+    improvement or worsening and False for SAME (a change smaller than reliable); `change`
+    has the index. Without figures, `reliable` is None and the code only follows the sign of
+    the difference and which way is better for the scale."""
+
+    code: str
+    reliable: bool | None
+    change: Change | None = None
+
+
+def movement(scale: Scale, before: float | None, after: float | None) -> Movement | None:
+    """The Movement from `before` to `after`; None if either score is missing."""
+    if before is None or after is None:
+        return None
+    change = change_between(scale, before, after)
+    if change is not None:
+        code = _CODES[change.label]
+        return Movement(code, code != SAME, change)
+    if after == before:
+        return Movement(SAME, None)
+    better = after < before if scale.higher_is == "worse" else after > before
+    return Movement(IMPROVED if better else WORSE, None)
+
+
+@dataclass(frozen=True)
+class LatestChanges:
+    """The latest score of a scale, the one before and the first, and how it moved since
+    each. Rows are dicts with at least "value" and "date" (ScaleTrack.rows, or any rows the
+    caller has), oldest first; rows without a score are skipped."""
+
+    latest: dict
+    previous: dict | None
+    first: dict
+    since_last: Movement | None  # None for a first check-up
+    since_first: Movement | None  # None for a first check-up; the same as since_last for two
+    scored: int  # how many check-ups have a score
+
+
+def latest_changes(scale: Scale, rows: list[dict]) -> LatestChanges | None:
+    """The one way every page works out "the latest score and what changed since last time"
+    (the portal home, the feedback report, the staff summary); None with no score at all."""
+    scored = [row for row in rows if row.get("value") is not None]
+    if not scored:
+        return None
+    latest, first = scored[-1], scored[0]
+    previous = scored[-2] if len(scored) > 1 else None
+    since_last = movement(scale, previous["value"], latest["value"]) if previous else None
+    since_first = movement(scale, first["value"], latest["value"]) if previous else None
+    return LatestChanges(latest, previous, first, since_last, since_first, len(scored))
+
+
 @dataclass
 class ScaleTrack:
     scale: Scale
@@ -85,6 +146,11 @@ class ScaleTrack:
     @property
     def latest(self):
         return self.rows[-1] if self.rows else None
+
+    @property
+    def changes(self) -> LatestChanges | None:
+        """The latest score, the one before, the first, and how it moved since each."""
+        return latest_changes(self.scale, self.rows)
 
 
 @dataclass

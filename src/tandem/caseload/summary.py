@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from tandem.assessment import registry
 from tandem.assessment.models import ResponseStatus
-from tandem.assessment.results import change_between
+from tandem.assessment.results import (
+    IMPROVED,
+    SAME,
+    WORSE,
+    Movement,
+    latest_changes,
+    movement,
+)
 from tandem.core.flags import SEVERITY_ORDER
 from tandem.core.instruments import Scale
 from tandem.core.scoring import band_for
@@ -32,6 +39,9 @@ from tandem.portal_access.services import AccessSummary, access_summary
 
 SHOWN_GOALS = 5  # the rest are counted, and on the Goals page
 SEVERITY_WORDS = {value: label.split(":")[0] for value, label in Severity.choices}
+# How a score moved since the check-up before (assessment.results.movement), in the staff's
+# words; the page adds "(a reliable change)" or "(less than a reliable change)".
+DIRECTION_WORDS = {IMPROVED: "better", WORSE: "worse", SAME: "about the same"}
 
 
 @dataclass
@@ -154,15 +164,28 @@ def score_lines(patient, available) -> list[ScoreLine]:
         now = rows[0]
         before = rows[1] if len(rows) > 1 else None
         value = now["scores"].get(scale.code)
-        previous = before["scores"].get(scale.code) if before else None
         band = band_for(scale, value, patient.sex_for_thresholds)
-        direction, reliable = direction_of(scale, previous, value)
-        lines.append(ScoreLine(
+        line = ScoreLine(
             instrument=instrument.name, scale=scale.title, value=value,
-            band=band.label if band else "", on=now["completed_on"], previous=previous,
-            previous_on=before["completed_on"] if before else None, direction=direction,
-            reliable=reliable))
+            band=band.label if band else "", on=now["completed_on"], previous=None,
+            previous_on=None, direction="", reliable=None)
+        if value is not None and before is not None:
+            changes = latest_changes(scale, [
+                {"value": before["scores"].get(scale.code), "date": before["completed_on"]},
+                {"value": value, "date": now["completed_on"]}])
+            if changes.previous is not None:
+                line.previous, line.previous_on = (changes.previous["value"],
+                                                   changes.previous["date"])
+                line.direction, line.reliable = words_of(changes.since_last)
+        lines.append(line)
     return lines
+
+
+def words_of(moved: Movement | None) -> tuple[str, bool | None]:
+    """("better" | "worse" | "about the same" | "", reliable) for the page."""
+    if moved is None:
+        return "", None
+    return DIRECTION_WORDS[moved.code], moved.reliable
 
 
 def direction_of(scale: Scale, before, after) -> tuple[str, bool | None]:
@@ -170,17 +193,8 @@ def direction_of(scale: Scale, before, after) -> tuple[str, bool | None]:
 
     With a reliable-change figure the results' own reliable change decides (a change smaller
     than it is "about the same"); without one, only the sign of the difference and which way
-    is better for this scale."""
-    if before is None or after is None:
-        return "", None
-    change = change_between(scale, before, after)
-    if change is not None:
-        words = {"reliably improved": "better", "reliably worse": "worse"}
-        return words.get(change.label, "about the same"), change.label != "no reliable change"
-    if after == before:
-        return "about the same", None
-    better = after < before if scale.higher_is == "worse" else after > before
-    return ("better" if better else "worse"), None
+    is better for this scale (assessment.results.movement)."""
+    return words_of(movement(scale, before, after))
 
 
 def plan_line(patient, today: datetime.date) -> PlanLine | None:

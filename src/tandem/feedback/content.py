@@ -18,15 +18,28 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from tandem.assessment import registry
-from tandem.assessment.results import TOP, TOP_SUBSTANCES, completed, results_for
+from tandem.assessment.results import (
+    IMPROVED,
+    SAME,
+    TOP,
+    TOP_SUBSTANCES,
+    WORSE,
+    Movement,
+    completed,
+    results_for,
+)
 from tandem.core import charts
-from tandem.core.rci import Change
 from tandem.planning import care_plan, services
 from tandem.planning.models import ActionStatus
 
 # The parts a patient may choose, in the order the report shows them.
+RANGE_NAMES = "range-names"
 PARTS = [
     ("answers", "What my answers say"),
+    # The name a questionnaire gives the range of a score ("Zone III", "possible dependence")
+    # labels the person: it goes in only if the patient ticks it (FRAMES: Empathy, no labels).
+    (RANGE_NAMES, "What the questionnaire calls the range of my latest score (with “What my "
+                  "answers say”)"),
     ("use", "My use, week by week"),
     ("goals", "My goals"),
     ("going-well", "What has gone well"),
@@ -35,12 +48,16 @@ PARTS = [
 ]
 PART_CODES = [code for code, _label in PARTS]
 PART_LABELS = dict(PARTS)
+# The parts a new report starts with: every part but those the patient must ask for.
+OPT_IN = (RANGE_NAMES,)
+DEFAULT_PARTS = [code for code in PART_CODES if code not in OPT_IN]
 
-# Reliable change (Jacobson & Truax 1991) in everyday words.
+# Reliable change (Jacobson & Truax 1991; assessment.results.movement) in everyday words: the
+# same words on the portal home and in the report.
 CHANGE_WORDS = {
-    "reliably improved": "a real improvement",
-    "no reliable change": "about the same",
-    "reliably worse": "a real worsening",
+    IMPROVED: "a real improvement",
+    SAME: "about the same",
+    WORSE: "a real worsening",
 }
 
 # The Menu of options: the patient's own choices, advice only if asked for.
@@ -67,8 +84,13 @@ def _num(value) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
-def change_words(change: Change | None) -> str:
-    return CHANGE_WORDS.get(change.label, "") if change is not None else ""
+def change_code(moved: Movement | None) -> str:
+    """The movement's code where the questionnaire has reliable-change figures, else ""."""
+    return moved.code if moved is not None and moved.reliable is not None else ""
+
+
+def change_words(moved: Movement | None) -> str:
+    return CHANGE_WORDS.get(change_code(moved), "")
 
 
 def build(patient, today: datetime.date | None = None) -> dict:
@@ -88,8 +110,12 @@ def build(patient, today: datetime.date | None = None) -> dict:
 
 
 def chosen(content: dict, parts: list[str]) -> dict:
-    """Only the parts chosen (what a shared report keeps)."""
-    return {k: v for k, v in content.items() if k not in PART_CODES or k in parts}
+    """Only the parts chosen (what a shared report keeps). The name of each score's range
+    stays only if the patient chose it."""
+    kept = {k: v for k, v in content.items() if k not in PART_CODES or k in parts}
+    if RANGE_NAMES not in parts and kept.get("answers"):
+        kept["answers"] = [item | {"band": ""} for item in kept["answers"]]
+    return kept
 
 
 def _answers(patient) -> list[dict]:
@@ -98,11 +124,11 @@ def _answers(patient) -> list[dict]:
         for track in result.tracks:
             if track.scale.unit == "days":
                 continue  # days of work or college: more is not better for everyone
-            rows = [r for r in track.rows if r["value"] is not None]
-            if not rows:
+            changes = track.changes
+            if changes is None:
                 continue
-            latest, first = rows[-1], rows[0]
-            previous = rows[-2] if len(rows) > 1 else None
+            latest, first, previous = changes.latest, changes.first, changes.previous
+            rows = [r for r in track.rows if r["value"] is not None]
             scale = track.scale
             low, high = scale.range
             item = {
@@ -110,25 +136,28 @@ def _answers(patient) -> list[dict]:
                 "title": scale.title if scale.title.startswith(result.instrument.name)
                 else f"{result.instrument.name}: {scale.title}",
                 "latest": latest["value"], "latest_date": latest["date"].isoformat(),
+                # The questionnaire's own name for the range, unaltered; shown only if the
+                # patient chose RANGE_NAMES (see `chosen`).
                 "band": latest["band"], "low": low, "high": high,
                 "higher_is": scale.higher_is,
                 "points": [[r["date"].isoformat(), r["value"]] for r in rows],
                 "since_start": "", "since_last": "",
+                "since_start_code": "", "since_last_code": "",
             }
             sentences = [f"At your latest check-up ({day_text(latest['date'])}) your answers "
                          f"came to {_num(latest['value'])}, on a scale from {_num(low)} to "
                          f"{_num(high)} where {'lower' if scale.higher_is == 'worse' else 'higher'}"
-                         f" means things are going better for you."
-                         + (f" That is in the range called “{latest['band'].lower()}”."
-                            if latest["band"] else "")]
+                         f" means things are going better for you."]
             if previous is None:
                 sentences.append("This was your first check-up of this kind, so there is "
                                  "nothing to compare it with yet.")
             else:
-                since_last = change_words(latest["change"])
-                since_start = change_words(track.overall) if len(rows) > 2 else since_last
-                item |= {"since_start": since_start, "since_last": since_last}
-                if len(rows) > 2:
+                since_last = change_words(changes.since_last)
+                since_start = change_words(changes.since_first)
+                item |= {"since_start": since_start, "since_last": since_last,
+                         "since_start_code": change_code(changes.since_first),
+                         "since_last_code": change_code(changes.since_last)}
+                if changes.scored > 2:
                     sentences.append(_since("your first check-up", first, latest, since_start))
                 sentences.append(_since("last time", previous, latest, since_last))
             item["sentences"] = sentences
@@ -219,7 +248,7 @@ def _going_well(answers: list[dict], goals: dict) -> list[str]:
     use are not counted here: what counts as going well with drugs or alcohol depends on the
     kind of goal the patient chose."""
     found = [f"{a['title']}: a real improvement since your first check-up."
-             for a in answers if a["since_start"] == CHANGE_WORDS["reliably improved"]]
+             for a in answers if a.get("since_start_code") == IMPROVED]
     found += [f"“{g['statement']}”: at the last review you said this is where you expected it "
               "to be, or better." for g in goals["items"]
               if g["mine_level"] is not None and g["mine_level"] >= 0]

@@ -15,7 +15,9 @@ class ReportForm(VersionedForm, forms.ModelForm):
     parts = forms.MultipleChoiceField(
         label="What goes in my report", choices=PARTS, required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Untick anything you would rather leave out. Your own words always go in.")
+        help_text="Untick anything you would rather leave out. The name a questionnaire "
+                  "gives the range of your score goes in only if you tick it. Your own words "
+                  "always go in.")
 
     class Meta:
         model = FeedbackReport

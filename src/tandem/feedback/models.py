@@ -41,10 +41,17 @@ class FeedbackReport(PatientRecord, Versioned):
     shared_at = models.DateTimeField(null=True, blank=True)
     unshared_at = models.DateTimeField(null=True, blank=True)
     snapshot = models.JSONField(null=True, blank=True)
+    # What the report was started after: the latest check-up completed and the latest review
+    # when it was first saved (services.basis_of). One report per patient per basis, so a
+    # double submit of a brand-new report cannot make two ("" on reports made elsewhere).
+    basis = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["patient", "created_at"])]
+        constraints = [models.UniqueConstraint(
+            fields=["patient", "basis"], condition=~models.Q(basis=""),
+            name="feedback_one_report_per_basis")]
 
     def __str__(self) -> str:
         return f"Feedback report of {self.created_at:%d %b %Y}"

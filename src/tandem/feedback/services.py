@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tandem.assessment.results import completed
@@ -43,7 +43,7 @@ def current(patient) -> FeedbackReport:
         return latest
     return FeedbackReport(organisation_id=patient.organisation_id, patient=patient,
                           episode=current_episode(patient), occasion=occasion_for(patient),
-                          parts=list(content.PART_CODES))
+                          parts=list(content.DEFAULT_PARTS))
 
 
 def _outdated(patient, report: FeedbackReport) -> bool:
@@ -51,6 +51,17 @@ def _outdated(patient, report: FeedbackReport) -> bool:
     newer_review = Review.objects.filter(plan__patient=patient,
                                          created_at__gt=report.created_at).exists()
     return newer_checkup or newer_review
+
+
+def basis_of(patient) -> str:
+    """What a new report follows: the latest check-up completed and the latest review (their
+    ids). A report stays current until a newer one of either, so two first saves of the same
+    new report have the same basis, and the database keeps only one of them."""
+    checkup = (completed(patient).order_by("-completed_at", "-pk")
+               .values_list("pk", flat=True).first())
+    review = (Review.objects.of(patient.organisation_id).filter(plan__patient=patient)
+              .order_by("-created_at", "-pk").values_list("pk", flat=True).first())
+    return f"{checkup or '-'}/{review or '-'}"
 
 
 def page_content(report: FeedbackReport) -> dict:
@@ -82,8 +93,18 @@ def save(actor: Actor, form, action: str) -> FeedbackReport:
     elif action == SHARE or was_shared:
         report.shared_at = report.shared_at if was_shared else now
         report.snapshot = frozen(report)
-    saved = versioning.save(form, actor, patient=report.patient, fields=[
-        "own_words", "parts", "shared_at", "unshared_at", "snapshot"])
+    fields = ["own_words", "parts", "shared_at", "unshared_at", "snapshot"]
+    if report._state.adding:
+        report.basis = basis_of(report.patient)
+        try:
+            saved = versioning.save(form, actor, patient=report.patient, fields=fields)
+        except IntegrityError:
+            # The same new report was saved a moment ago (a double submit, a second tab):
+            # nothing is written and the patient is shown it, keeping what they typed.
+            current = report.patient.feedback_reports.get(basis=report.basis)
+            raise versioning.Stale(current, versioning.differences(form, current)) from None
+    else:
+        saved = versioning.save(form, actor, patient=report.patient, fields=fields)
     if action == SHARE and not was_shared:
         record_by(actor, "update", patient=saved.patient, obj=saved,
                   detail="shared the feedback report with the care team")

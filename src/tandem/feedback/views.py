@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tandem.accounts.permissions import CHANGES_RECORDS
@@ -71,9 +72,9 @@ def stop_sharing(request, report_id):
     """Stop sharing an earlier report (one from before the latest check-up or review)."""
     found = get_object_or_404(FeedbackReport, pk=report_id, patient=request.patient)
     services.stop_sharing(Actor.of(request), found)
+    made_on = timezone.localdate(found.created_at)  # the patient's day, not UTC's
     messages.success(request, f"You have stopped sharing your report of "
-                     f"{content.day_text(found.created_at.date())}. Your care team can no "
-                     "longer see it.")
+                     f"{content.day_text(made_on)}. Your care team can no longer see it.")
     return redirect("portal:feedback")
 
 

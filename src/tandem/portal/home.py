@@ -23,11 +23,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from tandem.assessment.results import InstrumentResults, ScaleTrack
+from tandem.assessment.results import IMPROVED, WORSE, InstrumentResults, ScaleTrack
 from tandem.assessment.schedules import InstrumentStatus
 from tandem.core import charts
 from tandem.core.scoring import bands_for
 from tandem.feedback import services as feedback
+from tandem.feedback.content import CHANGE_WORDS
 from tandem.planning import care_plan
 from tandem.planning.models import (
     GoalRating,
@@ -45,13 +46,6 @@ LEVEL_WORDS = {
     0: "What we expect",
     -1: "Less than expected",
     -2: "Much less than expected",
-}
-
-# Reliable change (Jacobson & Truax 1991, core/rci.py) as the patient reads it.
-CHANGE_WORDS = {
-    "reliably improved": "a real improvement",
-    "no reliable change": "about the same: within the usual ups and downs",
-    "reliably worse": "a real change for the worse, worth talking over with your keyworker",
 }
 
 # A change the patient asked for stays on the home until this long after its answer.
@@ -224,21 +218,21 @@ def how_i_am_doing(results: list[InstrumentResults], sex: str = "") -> Doing:
         track = _main_track(result)
         if track is None:
             continue
-        scored = [row for row in track.rows if row["value"] is not None]
-        if not scored:
+        changes = track.changes
+        if changes is None:
             continue
-        last = scored[-1]
+        last = changes.latest
         line = ChangeLine(result.instrument.name, last["value"], last["date"], last["band"],
                           better="Lower is better." if track.scale.higher_is == "worse"
                           else "Higher is better.")
-        if len(scored) > 1:
-            line.before, line.before_on = scored[-2]["value"], scored[-2]["date"]
-            change = last["change"]
-            if change is not None:
-                line.words = CHANGE_WORDS[change.label]
-                line.kind = {"reliably improved": "better",
-                             "reliably worse": "worse"}.get(change.label, "same")
+        if changes.previous is not None:
+            line.before, line.before_on = changes.previous["value"], changes.previous["date"]
+            moved = changes.since_last
+            if moved.reliable is not None:  # in words only with reliable-change figures
+                line.words = CHANGE_WORDS[moved.code]
+                line.kind = {IMPROVED: "better", WORSE: "worse"}.get(moved.code, "same")
             if not chart:
+                scored = [row for row in track.rows if row["value"] is not None]
                 chart = small_chart(result, track, scored, sex)
         if len(lines) < MOST_CHANGE_LINES:
             lines.append(line)
