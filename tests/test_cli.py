@@ -160,6 +160,11 @@ def test_check_passes_in_production_mode_and_fails_in_debug(database_env):
     without_key = run(env, "check", ok=False)  # the audit chain's key beside the database
     assert without_key.returncode != 0 and "audit.W001" in without_key.stdout + without_key.stderr
     env["TANDEM_AUDIT_KEY"] = "cli-audit-" + "a" * 40
+    unsent = run(env, "check", ok=False)  # emails to files; reset links from any Host header
+    assert "outbox.E001" in unsent.stdout + unsent.stderr
+    assert "portal_access.E001" in unsent.stdout + unsent.stderr
+    env["TANDEM_EMAIL_HOST"] = "smtp.example.org"
+    env["TANDEM_SITE_URL"] = "https://tandem.example.org"
     assert "passed" in run(env, "check").stdout
     env["TANDEM_DEBUG"] = "1"
     assert run(env, "check", ok=False).returncode != 0

@@ -16,6 +16,7 @@ from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
 from tandem.outbox import sms
 from tandem.outbox.models import Message
+from tandem.outbox.tasks import retry_messages
 from tandem.patients.models import Patient
 from tandem.portal_access import services
 from tandem.portal_access.models import Invitation, ResetCode
@@ -46,12 +47,19 @@ def newcomer(world):
     return patient
 
 
+@pytest.fixture(autouse=True)
+def site(settings):
+    settings.SITE_URL = "https://tandem.example.org"
+
+
 @pytest.fixture
 def sent(django_capture_on_commit_callbacks):
-    """Run what is sent after commit."""
+    """Run what is sent after commit, then what the worker sends (a patient's own resets)."""
     def run(action):
         with django_capture_on_commit_callbacks(execute=True):
-            return action()
+            result = action()
+        retry_messages.call()
+        return result
     return run
 
 

@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     if verb not in VERBS:
         print(f"tandem: unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
+    if verb == "demo":  # messages stay local files; links may use the request's address
+        os.environ.setdefault("TANDEM_DEMO", "1")
     if verb == "demo" and "--serve" in rest:
         # The local demo is served over plain http: no HTTPS-only cookies or redirect.
         os.environ.setdefault("TANDEM_HTTPS", "0")

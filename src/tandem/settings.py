@@ -149,28 +149,36 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "tandem.audit.actor.client_address"
 
-# Email (a new person's link to set their password; a reset an admin sends): SMTP when
-# TANDEM_EMAIL_HOST is set, otherwise printed to the console (the demo, development). Tests
-# use Django's in-memory outbox.
+# Email (a new person's link to set their password; a reset an admin sends; portal
+# invitations and resets): SMTP when TANDEM_EMAIL_HOST is set. Without it, emails are written
+# as files to TANDEM_OUTBOX_DIR/email (default DATA_DIR/var/outbox), which only the demo and
+# development may do: elsewhere `tandem check` fails (outbox.E001). Tests use Django's
+# in-memory outbox.
 EMAIL_HOST = os.environ.get("TANDEM_EMAIL_HOST", "")
 EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
-                 else "django.core.mail.backends.console.EmailBackend")
+                 else "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_PORT = int(os.environ.get("TANDEM_EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("TANDEM_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("TANDEM_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = config.env_bool("TANDEM_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("TANDEM_EMAIL_FROM", "tandem@localhost")
 EMAIL_TIMEOUT = 10  # seconds: a stuck mail server does not hold a request for ever
-# The outbox (tandem.outbox, docs/portal-access.md): without a mail server, emails are written
-# as files to TANDEM_OUTBOX_DIR/email (default DATA_DIR/var/outbox), not printed; text
-# messages go through TANDEM_SMS_BACKEND (default: one file each in TANDEM_OUTBOX_DIR/sms).
+# The demo (`tandem demo` sets TANDEM_DEMO=1): messages may stay local files, and links in
+# messages may start with the address a request came to.
+DEMO = config.env_bool("TANDEM_DEMO", False)
+# The outbox (tandem.outbox, docs/portal-access.md). Text messages go through
+# TANDEM_SMS_BACKEND (a dotted path; "none" turns them off). Its default is one file per
+# message in TANDEM_OUTBOX_DIR/sms for the demo and development, and off elsewhere.
 OUTBOX_DIR = Path(os.environ.get("TANDEM_OUTBOX_DIR") or DATA_DIR / "var" / "outbox")
-if not EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = OUTBOX_DIR / "email"
-SMS_BACKEND = os.environ.get("TANDEM_SMS_BACKEND", "tandem.outbox.sms.FileBackend")
+SMS_BACKEND = os.environ.get(
+    "TANDEM_SMS_BACKEND", "tandem.outbox.sms.FileBackend" if DEBUG or DEMO else "")
+if SMS_BACKEND.strip().lower() in ("", "none", "off"):
+    SMS_BACKEND = ""
 # Portal invitations (tandem.portal_access): how long one stays open; the address links in
-# messages and letters start with (unset: the address the staff member's request came to).
+# messages and letters start with. Unset, staff pages use the address their request came to;
+# what a visitor asks for on the public pages (a password reset) needs it outside the demo
+# and development, and `tandem check` fails without it (portal_access.E001).
 PORTAL_INVITATION_DAYS = int(os.environ.get("TANDEM_PORTAL_INVITATION_DAYS", "7"))
 SITE_URL = os.environ.get("TANDEM_SITE_URL", "").rstrip("/")
 

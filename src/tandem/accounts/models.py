@@ -8,6 +8,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tandem.records.models import TenantQuerySet, Versioned
@@ -67,6 +68,12 @@ class User(AbstractUser, Versioned):
     link_sent_at = models.DateTimeField(null=True, blank=True)
     link_sent_by = models.CharField(max_length=150, blank=True,
                                     help_text="the admin who asked; empty for a new account")
+
+    class Meta(AbstractUser.Meta):
+        # "Sam" and "sam" would be one person to whoever types them (sign-in looks usernames
+        # up as typed; the portal's pages compare them without case).
+        constraints = [models.UniqueConstraint(Lower("username"),
+                                               name="accounts_user_username_any_case")]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -5,3 +5,6 @@ class OutboxConfig(AppConfig):
     """Messages Tandem sends (email, text, letter): one table with each message's status."""
 
     name = "tandem.outbox"
+
+    def ready(self):
+        from tandem.outbox import checks  # noqa: F401

@@ -27,6 +27,9 @@ class Status(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Could not be sent"
     PRINTED = "printed", "Printed by staff"  # letters are printed, never sent
+    # Not sent, and never will be: what it carried no longer works (an invitation replaced,
+    # stopped, used or expired); its secrets are removed.
+    WITHDRAWN = "withdrawn", "Not sent: no longer needed"
 
 
 class Message(TenantModel):
@@ -39,8 +42,9 @@ class Message(TenantModel):
     kind = models.CharField(max_length=40, help_text='What it is, e.g. "portal-invitation".')
     subject = models.CharField(max_length=200, blank=True)
     # The text as it will be (or was) sent. A secret in it (a link's token, a code) is marked
-    # (services.secret) and replaced once the message is sent or printed, so the table does
-    # not keep working secrets.
+    # (services.secret) and replaced once the message is sent or printed, given up (tried
+    # MAX_ATTEMPTS times, or older than RETRY_WITHIN) or withdrawn, so the table does not
+    # keep working secrets.
     body = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,14 +1,19 @@
 """Writing a message and sending it.
 
-`queue(...)` writes the message in the caller's transaction and sends it once that commits:
-email through Django's email backend (SMTP, or files in TANDEM_OUTBOX_DIR/email when no mail
-server is set, in-memory in tests), text messages through the provider interface
-(tandem.outbox.sms). A failure never reaches the person who asked: the message is left
-"failed" with the reason, and the worker tries it again (tasks.retry_messages) a few times
-with growing pauses. Letters are never sent: staff print them (`printed`).
+`queue(...)` writes the message in the caller's transaction and, once that commits, either
+sends it at once (`inline=True`, the default: what staff send from their pages) or leaves it
+to the worker (`inline=False`: what a visitor asks for on the public pages, so that the
+page's answer takes as long whether or not anything is sent). Email goes through Django's
+email backend (SMTP; files in TANDEM_OUTBOX_DIR/email only for the demo and development;
+in-memory in tests), text messages through the provider interface (tandem.outbox.sms). A
+failure never reaches the person who asked: the message is left "failed" with the reason,
+and the worker tries it again (tasks.retry_messages) a few times with growing pauses. Letters
+are never sent: staff print them (`printed`).
 
 A secret in a message (an invitation's link or code) is marked with `secret(...)`: it is sent
-as it is, and replaced in the stored text once the message is sent or printed.
+as it is, and replaced in the stored text once the message is sent or printed, once it is
+given up (MAX_ATTEMPTS tries, or older than RETRY_WITHIN), or once it is withdrawn because
+what it carried no longer works (`withdraw`).
 """
 
 from __future__ import annotations
@@ -53,20 +58,35 @@ def redacted(text: str) -> str:
 
 
 def queue(*, organisation, channel: str, recipient: str, body: str, kind: str,
-          subject: str = "", patient=None, created_by=None) -> Message:
+          subject: str = "", patient=None, created_by=None, inline: bool = True) -> Message:
     """Write a message; an email or text message is sent once the caller's transaction has
-    committed (never for one rolled back). A letter waits to be printed."""
+    committed (never for one rolled back): at once, or with `inline=False` by the worker
+    (`wake_worker`). A letter waits to be printed."""
     if channel in (Channel.EMAIL, Channel.SMS) and not recipient:
         raise ValueError(f"a {channel} message needs a recipient")
     message = Message.objects.create(
         organisation=organisation, patient=patient, channel=channel, recipient=recipient,
         subject=subject, body=body, kind=kind, created_by=created_by)
     if channel != Channel.LETTER:
-        transaction.on_commit(lambda: deliver(message.pk))
+        if inline:
+            transaction.on_commit(lambda: deliver(message.pk))
+        else:
+            wake_worker()
     return message
 
 
-send = queue  # "outbox.send(...)" reads as well
+def wake_worker() -> None:
+    """Once the caller's transaction commits, queue the worker's task that sends what is
+    waiting (`retry_messages`). The public pages call it whether or not they wrote a message,
+    so that their answer takes the same time either way."""
+    transaction.on_commit(_enqueue_retry)
+
+
+def _enqueue_retry(run_after=None) -> None:
+    try:
+        (retry_messages.using(run_after=run_after) if run_after else retry_messages).enqueue()
+    except Exception:  # noqa: BLE001 - the worker's next run finds the messages anyway
+        log.exception("could not queue the sending of messages")
 
 
 def deliver(message_id) -> Message:
@@ -90,8 +110,11 @@ def deliver(message_id) -> Message:
         log.warning("message %s could not be sent: %s", message.pk, error)
         message.status = Status.FAILED
         message.last_error = (str(error) or type(error).__name__)[:500]
+        if message.attempts >= MAX_ATTEMPTS:  # given up: what it carried goes
+            message.body = redacted(message.body)
         Message.objects.filter(pk=message.pk).update(status=message.status,
-                                                     last_error=message.last_error)
+                                                     last_error=message.last_error,
+                                                     body=message.body)
         _retry_later(message)
     else:
         message.status, message.sent_at = Status.SENT, timezone.now()
@@ -123,23 +146,46 @@ def pause_before(attempt: int) -> datetime.timedelta:
 def _retry_later(message: Message) -> None:
     if message.attempts >= MAX_ATTEMPTS:
         return
-    try:
-        retry_messages.using(run_after=timezone.now() + pause_before(message.attempts)
-                             ).enqueue()
-    except Exception:  # noqa: BLE001 - the worker's next run finds the message anyway
-        log.exception("could not queue a retry of message %s", message.pk)
+    _enqueue_retry(run_after=timezone.now() + pause_before(message.attempts))
 
 
 def retry_due(now: datetime.datetime | None = None) -> list:
-    """The ids of messages to try again: queued or failed, tried fewer than MAX_ATTEMPTS
-    times, written within RETRY_WITHIN (a queued one more than a minute ago, so one still
-    being sent by its request is left to it)."""
+    """The ids of messages to send or try again: queued or failed, tried fewer than
+    MAX_ATTEMPTS times, written within RETRY_WITHIN. (A queued one its request is sending at
+    the same moment is sent once: `deliver` claims each attempt.)"""
     now = now or timezone.now()
     due = Message.objects.exclude(channel=Channel.LETTER).filter(
-        attempts__lt=MAX_ATTEMPTS, created_at__gte=now - RETRY_WITHIN)
-    waiting = Q(status=Status.FAILED) | Q(status=Status.QUEUED,
-                                           created_at__lt=now - datetime.timedelta(minutes=1))
-    return list(due.filter(waiting).order_by("created_at").values_list("pk", flat=True))
+        attempts__lt=MAX_ATTEMPTS, created_at__gte=now - RETRY_WITHIN,
+        status__in=[Status.QUEUED, Status.FAILED])
+    return list(due.order_by("created_at").values_list("pk", flat=True))
+
+
+def give_up(now: datetime.datetime | None = None) -> int:
+    """Remove the secrets of messages that will not be tried again (MAX_ATTEMPTS tries, or
+    written before RETRY_WITHIN): what they carried has expired or should not go now. Their
+    status stays (failed, or queued: never sent). Returns how many were changed."""
+    now = now or timezone.now()
+    stale = Message.objects.exclude(channel=Channel.LETTER).filter(
+        Q(attempts__gte=MAX_ATTEMPTS) | Q(created_at__lt=now - RETRY_WITHIN),
+        status__in=[Status.QUEUED, Status.FAILED], body__contains=OPEN)
+    changed = 0
+    for message in stale.only("pk", "body"):
+        changed += Message.objects.filter(pk=message.pk, body=message.body).update(
+            body=redacted(message.body))
+    return changed
+
+
+def withdraw(messages, reason: str) -> int:
+    """These messages (a queryset) are no longer to be sent or printed: what they carried no
+    longer works. Those not yet sent or printed are marked withdrawn with `reason`, and their
+    secrets removed. Returns how many."""
+    changed = 0
+    for message in messages.filter(status__in=[Status.QUEUED, Status.FAILED]).only("pk",
+                                                                                   "body"):
+        changed += Message.objects.filter(
+            pk=message.pk, status__in=[Status.QUEUED, Status.FAILED]).update(
+            status=Status.WITHDRAWN, body=redacted(message.body), last_error=reason[:500])
+    return changed
 
 
 def printed(message: Message) -> Message:
@@ -152,11 +198,14 @@ def printed(message: Message) -> Message:
 
 @task()
 def retry_messages() -> dict:
-    """Try again every message due for it (`retry_due`); run by `tandem worker`, queued
-    after each failure with a growing pause. Returns how many were sent and failed."""
+    """Send every message waiting for the worker and try again every one due for it
+    (`retry_due`), then remove the secrets of those given up (`give_up`); run by `tandem
+    worker`, queued by the public pages and after each failure with a growing pause.
+    Returns how many were sent and failed."""
     counts = {"sent": 0, "failed": 0}
     for message_id in retry_due():
         message = deliver(message_id)
         if message.status in (Status.SENT, Status.FAILED):
             counts[message.status] += 1
+    give_up()
     return counts

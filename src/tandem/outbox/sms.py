@@ -1,9 +1,14 @@
 """Text messages go through a small provider interface, chosen by the TANDEM_SMS_BACKEND
-setting (a dotted path): a real provider is one subclass of `SmsBackend`.
+setting (a dotted path): a real provider is one subclass of `SmsBackend`. Unset outside the
+demo and development, text messages are off (`problem()` says so, and staff cannot choose
+them).
 
-- `FileBackend` (the default): one file per message in TANDEM_OUTBOX_DIR/sms, for the demo
-  and development, readable by a person or a test;
-- `LocmemBackend`: kept in memory (`LocmemBackend.outbox`), for tests.
+- `FileBackend` (the default of the demo and of TANDEM_DEBUG): one file per message in
+  TANDEM_OUTBOX_DIR/sms, readable by a person or a test. Never a service's provider: outside
+  the demo and development texts are then refused, and `tandem check` fails (outbox.E002);
+- `LocmemBackend`: kept in memory (`LocmemBackend.outbox`), for tests (like Django's locmem
+  email backend);
+- `FailingBackend`: refuses every message, for tests of what a failure leaves.
 """
 
 from __future__ import annotations
@@ -59,5 +64,25 @@ class FailingBackend(SmsBackend):
         raise SmsError("the text message provider refused the message")
 
 
+FILE_BACKEND = "tandem.outbox.sms.FileBackend"
+NOT_SET_UP = "Text messages are not set up for this service."
+
+
+def files_allowed() -> bool:
+    """Messages kept as local files are fine only for the demo and development."""
+    return bool(settings.DEBUG or getattr(settings, "DEMO", False))
+
+
+def problem() -> str | None:
+    """Why text messages cannot be sent by this service (None: they can)."""
+    if not settings.SMS_BACKEND:
+        return NOT_SET_UP
+    if settings.SMS_BACKEND == FILE_BACKEND and not files_allowed():
+        return NOT_SET_UP
+    return None
+
+
 def backend() -> SmsBackend:
+    if not settings.SMS_BACKEND:
+        raise SmsError(NOT_SET_UP)
     return import_string(settings.SMS_BACKEND)()

@@ -18,6 +18,8 @@ from tandem.core.dates import date_problem
 from tandem.outbox.models import Channel
 from tandem.portal_access import services
 
+EARLIEST_YEAR = 1900  # a year of birth before it is a typing slip (and 0000 is no year)
+
 
 class DateOfBirthWidget(forms.MultiWidget):
     template_name = "portal_access/widgets/date_of_birth.html"
@@ -61,6 +63,9 @@ class DateOfBirthField(forms.MultiValueField):
         d, m, y = int(day), int(month), int(year)
         if len(year) != 4:
             raise forms.ValidationError("Enter the year with four digits, for example 1985.")
+        if y < EARLIEST_YEAR:
+            raise forms.ValidationError(
+                f"Check the year: it must be {EARLIEST_YEAR} or later, for example 1985.")
         if not 1 <= m <= 12:
             raise forms.ValidationError("The month must be a number from 1 to 12.")
         last = calendar.monthrange(y, m)[1]
@@ -108,7 +113,8 @@ class CodeForm(forms.Form):
 
 
 class ActivateForm(forms.Form):
-    """Date of birth, then the username (a new account only) and a password."""
+    """Date of birth, then the username (a new account only) and a password. Whether the
+    username is taken is not checked here: only once the date of birth has matched."""
 
     date_of_birth = DateOfBirthField(label="Date of birth")
 
@@ -128,11 +134,8 @@ class ActivateForm(forms.Form):
         password_fields(self)
 
     def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        problem = services.username_problem(username)
-        if problem:
-            raise forms.ValidationError(problem)
-        return username
+        # Whether it is taken is asked only once the date of birth matched (the view).
+        return self.cleaned_data["username"].strip()
 
     def clean(self):
         data = super().clean()

@@ -103,3 +103,25 @@ class ResetCode(TenantModel):
 
     def __str__(self) -> str:
         return f"Password reset code of user {self.user_id}"
+
+
+class Throttle(models.Model):
+    """How often one client address did one thing on the public pages (/join/) in one
+    window of time: typed a wrong invitation code, asked for a reset, typed a wrong reset
+    code. One row per (address, purpose, window), counted up in the database, so that every
+    app server sees the same count (services.throttle); rows of past windows are removed as
+    new ones are made. The rows are also the trace of wrong codes that matched nothing, and
+    so belong to no organisation's audit trail."""
+
+    address = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=20)
+    window = models.DateTimeField(help_text="When the window began.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["address", "purpose", "window"],
+                                               name="portal_access_throttle_once")]
+        indexes = [models.Index(fields=["window"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} from {self.address}: {self.count} since {self.window}"

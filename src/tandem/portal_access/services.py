@@ -9,13 +9,16 @@ pages word every refusal the same way.
 from __future__ import annotations
 
 import datetime
+import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -26,21 +29,35 @@ from tandem.accounts.models import Role, RoleGrant, User
 from tandem.audit import trail
 from tandem.audit.actor import Actor
 from tandem.outbox import services as outbox
+from tandem.outbox import sms
 from tandem.outbox.models import Channel, Message
 from tandem.patients.models import Patient
 from tandem.portal_access.models import (
     WRONG_BIRTH_DATES,
     Invitation,
     ResetCode,
+    Throttle,
     digest,
     new_code,
     normalise_code,
     show_code,
 )
 
+log = logging.getLogger(__name__)
+
 RESET_CODE_MINUTES = 15
-RESET_CODE_TRIES = 5
-RESET_CODE_PAUSE = datetime.timedelta(minutes=1)  # at most one text per account per minute
+RESET_CODE_TRIES = 5  # wrong codes one code takes before it stops working
+RESET_PAUSE = datetime.timedelta(minutes=1)  # a patient's own resets: one a minute per account
+RESETS_A_DAY = 5  # ... and five a day, by email and text together
+WRONG_RESET_CODES = 10  # an account's wrong codes in a day, after which codes stop working
+DAY = datetime.timedelta(days=1)
+# What one client address may do on the public pages in one THROTTLE_WINDOW.
+THROTTLE_WINDOW = datetime.timedelta(hours=1)
+THROTTLES = {"join-code": 20,  # wrong invitation codes typed at /join/
+             "forgot": 10,  # resets asked for at /join/forgot/
+             "reset-code": 20}  # wrong reset codes typed at /join/reset/code/
+TOO_MANY = ("Too many tries from this connection. Wait an hour, then try again, or ask your "
+            "keyworker.")
 CHANNEL_WORDS = {Channel.EMAIL: "email", Channel.SMS: "text message", Channel.LETTER: "letter"}
 
 
@@ -72,6 +89,8 @@ def channel_problem(patient: Patient, channel: str) -> str | None:
             return "The patient has not agreed to be emailed (see their details)."
         return None
     if channel == Channel.SMS:
+        if sms.problem():
+            return sms.problem()
         if not patient.phone:
             return "The patient has no phone number on their record."
         if not patient.agrees_to_sms:
@@ -87,10 +106,52 @@ def recipient(patient: Patient, channel: str) -> str:
 
 
 def site_url(request=None) -> str:
-    """Where links in messages start: TANDEM_SITE_URL, else the address of this request."""
+    """Where links in messages staff send start: TANDEM_SITE_URL, else the address of this
+    (signed-in) request."""
     if settings.SITE_URL:
         return settings.SITE_URL
     return request.build_absolute_uri("/").rstrip("/") if request is not None else ""
+
+
+def public_site_url(request) -> str:
+    """Where links in messages a visitor asks for on the public pages start: only
+    TANDEM_SITE_URL, never the Host header an anonymous visitor sent (whose link would then
+    point wherever they liked); in the demo and development, the request's address. Empty:
+    nothing can be sent (`tandem check` says so: portal_access.E001)."""
+    if settings.SITE_URL:
+        return settings.SITE_URL
+    return site_url(request) if sms.files_allowed() else ""
+
+
+# --- throttles of the public pages ------------------------------------------------------------
+
+
+def _throttle_key(address: str | None, purpose: str, now=None) -> dict:
+    now = now or timezone.now()
+    start = now.replace(minute=0, second=0, microsecond=0)  # THROTTLE_WINDOW: the hour
+    return {"address": (address or "unknown")[:64], "purpose": purpose, "window": start}
+
+
+def throttled(address: str | None, purpose: str) -> bool:
+    """This address has done `purpose` its THROTTLES[purpose] times in this window."""
+    done = Throttle.objects.filter(**_throttle_key(address, purpose)).values_list(
+        "count", flat=True).first()
+    return (done or 0) >= THROTTLES[purpose]
+
+
+def count(address: str | None, purpose: str) -> int:
+    """Count one `purpose` by this address in this window (in the database, so every app
+    server sees it); returns the count so far."""
+    key = _throttle_key(address, purpose)
+    with transaction.atomic():
+        if not Throttle.objects.filter(**key).update(count=F("count") + 1):
+            try:
+                with transaction.atomic():
+                    Throttle.objects.create(**key, count=1)
+            except IntegrityError:  # another request made the row just now
+                Throttle.objects.filter(**key).update(count=F("count") + 1)
+            Throttle.objects.filter(window__lt=key["window"] - DAY).delete()
+        return Throttle.objects.filter(**key).values_list("count", flat=True).first() or 0
 
 
 def _audit(actor: Actor, action: str, patient: Patient, *, obj=None, detail: str = "",
@@ -176,7 +237,7 @@ def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
         raise Refused(problem, field="channel")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one invite at a time
     now = timezone.now()
-    voided = _void_open(patient, now)
+    voided = _void_open(patient, now, "a newer invitation was sent")
     token, code = secrets.token_urlsafe(32), new_code()
     invitation = Invitation.objects.create(
         organisation_id=patient.organisation_id, patient=patient, channel=channel,
@@ -203,13 +264,37 @@ def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
     return Sent(invitation, message)
 
 
-def _void_open(patient: Patient, now) -> int:
-    return Invitation.objects.of(patient.organisation_id).filter(
-        patient=patient, used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
+def _void_open(patient: Patient, now, why: str) -> int:
+    """Void the patient's open invitations; their messages not yet sent or printed are
+    withdrawn, with their codes and links."""
+    voiding = Invitation.objects.of(patient.organisation_id).filter(
+        patient=patient, used_at__isnull=True, voided_at__isnull=True)
+    messages = list(voiding.exclude(message=None).values_list("message_id", flat=True))
+    voided = voiding.update(voided_at=now)
+    _withdraw(patient, messages, f"not needed: the invitation was voided ({why})")
+    return voided
+
+
+def _withdraw(patient: Patient, message_ids, reason: str) -> int:
+    return outbox.withdraw(Message.objects.of(patient.organisation_id).filter(
+        pk__in=list(message_ids)), reason) if message_ids else 0
+
+
+def forget_closed(patient: Patient) -> int:
+    """Withdraw the messages (an unprinted letter, an email still failing) of the patient's
+    invitations that no longer work (expired, locked, used or voided): their codes and
+    links are no longer kept. Run whenever the patient's invitations are looked at."""
+    closed = Invitation.objects.of(patient.organisation_id).filter(
+        patient=patient, message__status__in=["queued", "failed"]).exclude(
+        used_at__isnull=True, voided_at__isnull=True, locked_at__isnull=True,
+        expires_at__gt=timezone.now())
+    return _withdraw(patient, closed.values_list("message_id", flat=True),
+                     "not needed: the invitation no longer works")
 
 
 def letter_waiting(patient: Patient) -> Message | None:
     """The invitation letter waiting to be printed: of the patient's open invitation."""
+    forget_closed(patient)
     invitation = open_invitations(patient).filter(channel=Channel.LETTER,
                                                   message__status="queued").first()
     return invitation.message if invitation else None
@@ -253,9 +338,12 @@ def opened(actor: Actor, invitation: Invitation) -> str | None:
     used, in words (and audited), or None."""
     problem = invitation.problem()
     if problem:
+        forget_closed(invitation.patient)
         _audit(actor, "login-failed", invitation.patient, obj=invitation,
                detail=f"portal invitation opened but it is {problem}")
         return UNUSABLE[problem]
+    _audit(actor, "read", invitation.patient, obj=invitation,
+           detail="portal invitation opened (link or code): date of birth asked next")
     return None
 
 
@@ -283,6 +371,9 @@ def _check_birth_date(actor, invitation, born) -> Refused | None:
     if locked:
         invitation.locked_at = timezone.now()
     invitation.save(update_fields=["failed_attempts", "locked_at"])
+    if locked and invitation.message_id:
+        _withdraw(invitation.patient, [invitation.message_id],
+                  "not needed: the invitation was locked")
     _audit(actor, "login-failed", invitation.patient, obj=invitation,
            detail=f"portal activation: wrong date of birth ({invitation.failed_attempts} of "
                   f"{WRONG_BIRTH_DATES})" + ("; invitation locked" if locked else ""))
@@ -305,9 +396,17 @@ def activate(actor: Actor, invitation: Invitation, *, born: datetime.date, usern
             pk=invitation.pk)
         refusal = _check_birth_date(actor, invitation, born)
         if refusal is None:
-            user = _account(invitation.patient, username, password)
+            try:
+                with transaction.atomic():
+                    user = _account(invitation.patient, username, password)
+            except IntegrityError:  # the same username, made at the same moment
+                raise Refused(TAKEN, field="username") from None
             invitation.used_at = timezone.now()
             invitation.save(update_fields=["used_at"])
+            _void_open(invitation.patient, invitation.used_at, "another invitation was used")
+            if invitation.message_id:
+                _withdraw(invitation.patient, [invitation.message_id],
+                          "not needed: the invitation was used")
             _audit(actor, "update", invitation.patient, obj=invitation, role=Role.PATIENT,
                    detail=f"portal invitation used: account {user.username} activated")
     if refusal:
@@ -326,9 +425,15 @@ def proposed_user(patient: Patient, username: str = "") -> User:
                 organisation_id=patient.organisation_id)
 
 
+TAKEN = "This username is taken. Choose another."
+
+
 def username_problem(username: str) -> str | None:
+    """Whether the username is free (whatever the case of its letters). Asked only once the
+    date of birth has matched, so nobody learns which usernames exist from an invitation
+    they cannot use."""
     if User.objects.filter(username__iexact=username).exists():
-        return "This username is taken. Choose another."
+        return TAKEN
     return None
 
 
@@ -359,7 +464,7 @@ def suspend(actor: Actor, patient: Patient) -> None:
     """The patient can no longer sign in (their account is kept), and any open invitation
     is voided."""
     user = _portal_user(patient)
-    voided = _void_open(patient, timezone.now())
+    voided = _void_open(patient, timezone.now(), "portal access suspended")
     if user is None and not voided:
         raise Refused("The patient has no portal account or open invitation to suspend.")
     if user is not None:
@@ -392,7 +497,8 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
                asked_by_patient: bool = False) -> Message:
     """Send the patient a way to choose a new password, by a channel they agreed to: an
     email with a link (Django's password-reset token), or a text message with a 6-digit
-    code for 15 minutes. Raises Refused when the account or the channel cannot be used."""
+    code for 15 minutes. Raises Refused when the account or the channel cannot be used.
+    What staff send goes at once; what the patient asked for goes through the worker."""
     user = User.objects.filter(pk=patient.portal_user_id).first() \
         if patient.portal_user_id else None
     if user is None or not user.is_active:
@@ -404,6 +510,11 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
     problem = channel_problem(patient, channel)
     if problem:
         raise Refused(problem, field="channel")
+    if channel == Channel.SMS and codes_locked(user):
+        raise Refused(f"Codes by text message are stopped for this account until tomorrow: "
+                      f"{WRONG_RESET_CODES} wrong codes were typed for it in the last day. Send "
+                      f"a link by email, or invite the patient again (their account is kept).",
+                      field="channel")
     context = {"patient": patient, "user": user, "sender": actor.user,
                "asked_by_patient": asked_by_patient, "minutes": RESET_CODE_MINUTES}
     if channel == Channel.EMAIL:
@@ -416,7 +527,7 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
         now = timezone.now()
         ResetCode.objects.create(
             organisation_id=patient.organisation_id, user=user,
-            code_digest=digest(f"{user.pk}:{code}", "reset-code"), created_at=now,
+            code_digest=_code_digest(user, code), created_at=now,
             expires_at=now + datetime.timedelta(minutes=RESET_CODE_MINUTES))
         context["code"] = outbox.secret(code)
         context["link"] = site + reverse("join:reset-code")
@@ -425,13 +536,27 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
         recipient=recipient(patient, channel), kind="password-reset",
         subject="Choosing a new password for your online account",
         body=render_to_string(f"portal_access/messages/reset_{channel}.txt", context),
-        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None)
+        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+        inline=not asked_by_patient)
     who = "asked for by the patient" if asked_by_patient else "sent by staff"
     _audit(actor, "update", patient, obj=user,
            role=Role.PATIENT if asked_by_patient else "",
            detail=f"portal password reset {who}, by {CHANNEL_WORDS[channel]} to "
                   f"{message.recipient}")
     return message
+
+
+def _code_digest(user: User, code: str) -> str:
+    return digest(f"{user.pk}:{code}", "reset-code")
+
+
+def codes_locked(user: User, now=None) -> bool:
+    """WRONG_RESET_CODES wrong codes were typed for the account in the last day, across all
+    its codes: codes by text message stop working for it until the day has passed."""
+    now = now or timezone.now()
+    wrong = ResetCode.objects.filter(user=user, created_at__gt=now - DAY).aggregate(
+        n=Sum("failed_attempts"))["n"] or 0
+    return wrong >= WRONG_RESET_CODES
 
 
 def portal_account(username: str) -> tuple[User, Patient] | None:
@@ -445,14 +570,41 @@ def portal_account(username: str) -> tuple[User, Patient] | None:
 
 
 def request_reset(actor: Actor, username: str, channel: str, *, site: str) -> None:
-    """A patient's own "forgot my password": sent if the account exists, is active and the
-    patient agreed to that channel; otherwise nothing happens. Says nothing either way."""
+    """A patient's own "forgot my password": sent (by the worker) if the account exists, is
+    active, the patient agreed to that channel, and the account has not had a reset in the
+    last minute or RESETS_A_DAY in the last day; otherwise nothing is sent. Says nothing
+    either way, and the worker is woken either way, so the answer takes as long."""
+    try:
+        with transaction.atomic():
+            _request_reset(actor, username, channel, site)
+    finally:
+        outbox.wake_worker()
+
+
+def _request_reset(actor: Actor, username: str, channel: str, site: str) -> None:
     found = portal_account(username)
     if found is None:
         return
     user, patient = found
-    if channel == Channel.SMS and ResetCode.objects.filter(
-            user=user, created_at__gt=timezone.now() - RESET_CODE_PAUSE).exists():
+    # One request per account at a time: a second one waits here, then sees the first.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    now = timezone.now()
+    recent = Message.objects.of(patient.organisation_id).filter(
+        patient=patient, kind="password-reset", created_at__gt=now - DAY)
+    why = ""
+    if recent.filter(created_at__gt=now - RESET_PAUSE).exists():
+        why = "another was sent less than a minute ago"
+    elif recent.count() >= RESETS_A_DAY:
+        why = f"{RESETS_A_DAY} were sent in the last day"
+    elif channel == Channel.SMS and codes_locked(user, now):
+        why = f"{WRONG_RESET_CODES} wrong codes were typed in the last day"
+    elif not site:
+        why = "TANDEM_SITE_URL is not set"
+        log.error("a password reset was asked for, but TANDEM_SITE_URL is not set")
+    if why:
+        _audit(actor, "refused", patient, obj=user, role=Role.PATIENT,
+               detail=f"portal password reset asked for by {CHANNEL_WORDS.get(channel, '?')}"
+                      f" but not sent: {why}")
         return
     try:
         send_reset(actor, patient, channel, site=site, asked_by_patient=True)
@@ -461,45 +613,56 @@ def request_reset(actor: Actor, username: str, channel: str, *, site: str) -> No
 
 
 WRONG_CODE = ("That code is not right, or it has expired. Check the username and the code, "
-              "or ask for a new code.")
+              "or ask for a new code. After 10 wrong codes in a day, codes stop working for "
+              "that username until the next day: then ask your keyworker.")
 
 
 def reset_with_code(actor: Actor, username: str, code: str, password: str) -> User:
-    """Set a new password with the code sent by text message. Every wrong code counts
-    against the account's latest code (five tries); all refusals say the same words,
-    whatever the reason. Raises Refused, or ValidationError for a password the rules
-    refuse (the code is then kept for another try)."""
+    """Set a new password with a code sent by text message: any open code of the account
+    works (a newer code does not end an older one). A wrong code counts against the
+    newest open code (RESET_CODE_TRIES each) and against the account (WRONG_RESET_CODES a
+    day, across its codes, then no code works); all refusals say the same words, whatever
+    the reason. Raises Refused, or ValidationError for a password the rules refuse (the code
+    is then kept for another try)."""
     found = portal_account(username)
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if found is None:
+        raise Refused(WRONG_CODE, field="code")
+    user, patient = found
     with transaction.atomic():
-        reset = None
-        if found is not None:
-            reset = ResetCode.objects.select_for_update().filter(
-                user=found[0], used_at__isnull=True, expires_at__gt=timezone.now(),
-                failed_attempts__lt=RESET_CODE_TRIES).order_by("-created_at").first()
-        if reset is None:
-            if found is not None:
-                _audit(actor, "login-failed", found[1], obj=found[0], role=Role.PATIENT,
-                       detail="portal password reset: no code open (expired, used or "
-                              "too many tries)")
-            refusal = Refused(WRONG_CODE, field="code")
-        elif reset.code_digest != digest(f"{found[0].pk}:{code.strip()}", "reset-code"):
-            reset.failed_attempts += 1
-            reset.save(update_fields=["failed_attempts"])
-            _audit(actor, "login-failed", found[1], obj=found[0], role=Role.PATIENT,
-                   detail=f"portal password reset: wrong code ({reset.failed_attempts} of "
-                          f"{RESET_CODE_TRIES})")
-            refusal = Refused(WRONG_CODE, field="code")
-        else:
-            user, patient = found
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one try at a time
+        now = timezone.now()
+        codes = list(ResetCode.objects.select_for_update().filter(
+            user=user, used_at__isnull=True, expires_at__gt=now,
+            failed_attempts__lt=RESET_CODE_TRIES).order_by("-created_at"))
+        locked = codes_locked(user, now)
+        wanted = _code_digest(user, typed)
+        match = None if locked else next(
+            (c for c in codes if hmac.compare_digest(c.code_digest, wanted)), None)
+        if match is not None:
             validate_password(password, user)
             user.set_password(password)
             user.save(update_fields=["password"])
-            reset.used_at = timezone.now()
-            reset.save(update_fields=["used_at"])
+            match.used_at = now
+            match.save(update_fields=["used_at"])
+            ResetCode.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
             _audit(actor, "update", patient, obj=user, role=Role.PATIENT,
                    detail="portal password reset with the code sent by text message")
             return user
-    raise refusal
+        if locked:
+            detail = (f"codes stopped: {WRONG_RESET_CODES} wrong codes in the last day")
+        elif not codes:
+            detail = "no code open (expired, used or too many tries)"
+        else:
+            newest = codes[0]
+            newest.failed_attempts += 1
+            newest.save(update_fields=["failed_attempts"])
+            detail = f"wrong code ({newest.failed_attempts} of {RESET_CODE_TRIES})"
+            if codes_locked(user, now):
+                detail += f"; codes stopped for a day ({WRONG_RESET_CODES} wrong)"
+        _audit(actor, "login-failed", patient, obj=user, role=Role.PATIENT,
+               detail=f"portal password reset: {detail}")
+    raise Refused(WRONG_CODE, field="code")  # after the block: the count is kept
 
 
 def reset_by_link_done(actor: Actor, user: User) -> None:

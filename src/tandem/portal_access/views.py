@@ -4,6 +4,8 @@ permission layer has put the patient on `request.patient`); for patients, public
 
 from __future__ import annotations
 
+import logging
+
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -31,7 +33,10 @@ from tandem.portal_access.forms import (
 )
 from tandem.portal_access.models import Invitation
 
+log = logging.getLogger(__name__)
+
 SESSION_KEY = "portal_access_invitation"
+CONFIRMED_KEY = "portal_access_born_ok"  # the invitation whose date of birth matched
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -129,13 +134,22 @@ def portal_letter(request, patient_id):
 
 
 def start(request):
-    """Type the code from a letter or message."""
+    """Type the code from a letter or message. Wrong codes are counted by the address they
+    came from (services.THROTTLES) and logged with it: they match no patient, so belong to
+    no organisation's audit trail."""
     typed = request.POST if request.method == "POST" else (
         request.GET if "code" in request.GET else None)  # the letter's square code has it
     form = CodeForm(typed)
     if typed is not None and form.is_valid():
+        actor = Actor.of(request)
+        if services.throttled(actor.address, "join-code"):
+            form.add_error("code", services.TOO_MANY)
+            return render(request, "portal_access/start.html", {"form": form}, status=429)
         invitation = services.find_invitation(code=form.cleaned_data["code"])
         if invitation is None:
+            tries = services.count(actor.address, "join-code")
+            log.warning("wrong portal invitation code from %s (%s this hour)",
+                        actor.address, tries)
             form.add_error("code", "This code is not right. Check it against your letter or "
                                    "message: it has 8 letters and numbers.")
         else:
@@ -161,11 +175,14 @@ def _open(request, invitation: Invitation):
     if problem:
         return render(request, "portal_access/unusable.html", {"problem": problem})
     request.session[SESSION_KEY] = str(invitation.pk)
+    request.session.pop(CONFIRMED_KEY, None)
     return redirect("join:confirm")
 
 
 def confirm(request):
-    """Confirm the date of birth, choose a username and a password."""
+    """Confirm the date of birth, choose a username and a password. Nothing about an
+    existing account (its username) is shown, and no username is said to be taken, until
+    the date of birth has matched."""
     invitation = Invitation.objects.select_related("patient").filter(
         pk=request.session.get(SESSION_KEY)).first() if request.session.get(SESSION_KEY) \
         else None
@@ -174,6 +191,7 @@ def confirm(request):
         return redirect("join:start")
     patient = invitation.patient
     form = ActivateForm(request.POST or None, patient=patient)
+    born_ok = request.session.get(CONFIRMED_KEY) == str(invitation.pk)
     if request.method == "POST":
         actor = Actor.of(request)
         try:
@@ -183,23 +201,40 @@ def confirm(request):
                     username=form.cleaned_data.get("username", ""),
                     password=form.cleaned_data["password1"])
                 request.session.pop(SESSION_KEY, None)
+                request.session.pop(CONFIRMED_KEY, None)
                 login(request, user, backend=BACKEND)
                 messages.success(request, "Your account is ready. Welcome.")
                 return redirect("portal:home")
             if form.cleaned_data.get("date_of_birth"):
                 services.confirm_birth_date(actor, invitation,
                                             form.cleaned_data["date_of_birth"])
+                born_ok = True
+                username = form.cleaned_data.get("username")
+                problem = services.username_problem(username) if username else None
+                if problem:
+                    form.add_error("username", problem)
         except services.Refused as refused:
+            if refused.reason == "wrong-birth-date":
+                born_ok = False
+            elif refused.field == "username":  # taken: the date of birth had matched
+                born_ok = True
             if refused.field:
                 form.add_error(refused.field, str(refused))
             else:
                 request.session.pop(SESSION_KEY, None)
+                request.session.pop(CONFIRMED_KEY, None)
                 return render(request, "portal_access/unusable.html", {"problem": str(refused)})
         except ValidationError as error:  # the password rules, checked again at saving
+            born_ok = True  # checked before the password, in activate
             form.add_error("password1", error)
+        if born_ok:
+            request.session[CONFIRMED_KEY] = str(invitation.pk)
+        else:
+            request.session.pop(CONFIRMED_KEY, None)
+    show = born_ok and form.existing
     return render(request, "portal_access/confirm.html", {
         "form": form, "patient": patient, "existing": form.existing,
-        "username": patient.portal_user.username if form.existing else ""})
+        "username": patient.portal_user.username if show else ""})
 
 
 def forgot(request):
@@ -207,9 +242,13 @@ def forgot(request):
     the same whether or not the account exists."""
     form = ForgotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        channel = form.cleaned_data["channel"]
-        services.request_reset(Actor.of(request), form.cleaned_data["username"], channel,
-                               site=services.site_url(request))
+        channel, actor = form.cleaned_data["channel"], Actor.of(request)
+        if services.count(actor.address, "forgot") > services.THROTTLES["forgot"]:
+            log.warning("too many password resets asked for from %s", actor.address)
+            form.add_error(None, services.TOO_MANY)
+            return render(request, "portal_access/forgot.html", {"form": form}, status=429)
+        services.request_reset(actor, form.cleaned_data["username"], channel,
+                               site=services.public_site_url(request))
         if channel == Channel.SMS:
             request.session["portal_access_reset_username"] = form.cleaned_data["username"]
             messages.info(request, "If that username has an account and a phone number it "
@@ -225,11 +264,19 @@ def reset_code(request):
     initial = {"username": request.session.get("portal_access_reset_username", "")}
     form = ResetCodeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        actor = Actor.of(request)
         try:
-            services.reset_with_code(Actor.of(request), form.cleaned_data["username"],
+            if services.throttled(actor.address, "reset-code"):
+                form.add_error("code", services.TOO_MANY)
+                return render(request, "portal_access/reset_code.html", {"form": form},
+                              status=429)
+            services.reset_with_code(actor, form.cleaned_data["username"],
                                      form.cleaned_data["code"],
                                      form.cleaned_data["password1"])
         except services.Refused as refused:
+            tries = services.count(actor.address, "reset-code")
+            log.warning("wrong password reset code from %s (%s this hour)", actor.address,
+                        tries)
             form.add_error(refused.field or None, str(refused))
         except ValidationError as error:
             form.add_error("password1", error)
@@ -247,6 +294,8 @@ class ResetLinkView(PasswordResetConfirmView):
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
+        if user is not None and not user.is_active:
+            return None  # suspended: the link no longer works
         if user is not None and not user.grants.filter(role=Role.PATIENT).exists():
             return None  # staff reset their passwords through their own link
         return user
