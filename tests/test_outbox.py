@@ -140,3 +140,58 @@ class BrokenEmailBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("connection refused")
+
+
+def test_a_message_given_up_after_its_last_try_keeps_no_secret(world, settings,
+                                                                django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FailingBackend"
+    message = queue(world, channel="sms", recipient="07700 900123",
+                    body=f"Code {outbox.secret('123456')}")
+    Message.objects.filter(pk=message.pk).update(status="failed",
+                                                 attempts=outbox.MAX_ATTEMPTS - 1)
+    outbox.deliver(message.pk)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("failed", outbox.MAX_ATTEMPTS)
+    assert "123456" not in message.body and outbox.REMOVED in message.body
+
+
+def test_the_worker_removes_the_secrets_of_messages_too_old_to_try(world, settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FailingBackend"
+    old = queue(world, channel="sms", recipient="1", body=f"Code {outbox.secret('654321')}")
+    Message.objects.filter(pk=old.pk).update(
+        status="failed", created_at=timezone.now() - outbox.RETRY_WITHIN
+        - datetime.timedelta(minutes=1))
+    retry_messages.call()
+    old.refresh_from_db()
+    assert old.status == "failed" and "654321" not in old.body
+
+
+def test_a_withdrawn_message_is_not_sent_and_keeps_no_secret(world):
+    message = queue(world, body=f"Link {outbox.secret('https://x/join/SECRET/')}")
+    assert outbox.withdraw(Message.objects.filter(pk=message.pk), "not needed") == 1
+    assert retry_messages.call() == {"sent": 0, "failed": 0} and mail.outbox == []
+    message.refresh_from_db()
+    assert message.status == "withdrawn" and "SECRET" not in message.body
+
+
+def test_a_message_left_to_the_worker_is_sent_by_it(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, inline=False)
+        outbox.wake_worker()
+    assert mail.outbox == []
+    from django_tasks_db.models import DBTaskResult
+
+    assert DBTaskResult.objects.filter(task_path__endswith="retry_messages").exists()
+    assert outbox.retry_due() == [message.pk]  # at once: not a minute later
+    assert retry_messages.call() == {"sent": 1, "failed": 0}
+    assert [m.to for m in mail.outbox] == [["pat@example.org"]]
+
+
+def test_without_a_provider_a_text_message_fails_with_plain_words(world, settings,
+                                                                   django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, channel="sms", recipient="07700 900123")
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error == "Text messages are not set up for this service."

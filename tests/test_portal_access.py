@@ -8,12 +8,14 @@ import re
 
 import pytest
 from django.core import mail
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from tandem.accounts.models import Role, User
 from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
+from tandem.outbox import services as outbox
 from tandem.outbox import sms
 from tandem.outbox.models import Message
 from tandem.outbox.tasks import retry_messages
@@ -523,3 +525,259 @@ def test_the_letters_square_code_opens_the_invitation(world, newcomer, sent):
     assert opened.status_code == 302 and opened["Location"] == "/join/confirm/"
     wrong = Client().get("/join/?code=ZZZZ-ZZZZ")
     assert b"Your code: This code is not right" in wrong.content
+
+
+# --- hardening: throttles, the worker, secrets, deploy settings ----------------------------------
+
+
+def strip(page: str, name: str) -> str:
+    """A page without its username and form token, to compare two visitors' pages."""
+    return page.replace(f'value="{name}"', "").split("csrfmiddlewaretoken")[0]
+
+
+def forgot(username="patient", channel="sms", address="10.0.0.7"):
+    return Client(REMOTE_ADDR=address).post("/join/forgot/", {"username": username,
+                                                              "channel": channel})
+
+
+def reset_data(code, username="patient"):
+    return {"username": username, "code": code, "password1": GOOD_PASSWORD,
+            "password2": GOOD_PASSWORD}
+
+
+def test_wrong_invitation_codes_are_throttled_and_logged_by_address(world, newcomer, sent,
+                                                                     caplog):
+    invite(world, newcomer, sent, "letter")
+    letter = Message.objects.get(patient=newcomer).body
+    code = outbox.SECRET.findall(letter)[0]
+    guesser = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(services.THROTTLES["join-code"]):
+        assert b"This code is not right" in guesser.post("/join/", {"code": "ZZZZ-ZZZZ"}).content
+    assert "wrong portal invitation code from 203.0.113.9" in caplog.text
+    stopped = guesser.post("/join/", {"code": code})  # even the right code, from there
+    assert stopped.status_code == 429 and b"Too many tries from this connection" in \
+        stopped.content
+    elsewhere = Client(REMOTE_ADDR="198.51.100.4").post("/join/", {"code": code})
+    assert elsewhere.status_code == 302
+    assert events(newcomer, "portal invitation opened (link or code)").exists()
+
+
+def test_reset_requests_are_throttled_by_address(world, patient_with_phone):
+    for _ in range(services.THROTTLES["forgot"]):
+        assert forgot("nobody-here").status_code == 302
+    again = forgot("patient")
+    assert again.status_code == 429 and b"Too many tries" in again.content
+    assert not Message.objects.filter(kind="password-reset").exists()
+
+
+def test_wrong_reset_codes_are_throttled_by_address(world, patient_with_phone):
+    guesser = Client(REMOTE_ADDR="203.0.113.10")
+    for n in range(services.THROTTLES["reset-code"]):
+        guesser.post("/join/reset/code/", reset_data(f"{n:06d}", "nobody-here"))
+    stopped = guesser.post("/join/reset/code/", reset_data("123456", "nobody-here"))
+    assert stopped.status_code == 429 and b"Too many tries" in stopped.content
+
+
+def test_a_patients_own_resets_go_by_the_worker_not_inside_the_request(
+        world, patient_with_phone, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    for username in ("patient", "nobody-here"):
+        with django_capture_on_commit_callbacks(execute=True):
+            forgot(username, "email", address=f"10.1.0.{len(username)}")
+    assert mail.outbox == []  # nothing sent while the visitor waited
+    assert Message.objects.get(kind="password-reset").status == "queued"
+    # The worker is woken either way (the answer takes as long).
+    assert DBTaskResult.objects.filter(task_path__endswith="retry_messages").count() == 2
+    assert retry_messages.call() == {"sent": 1, "failed": 0}
+    assert [m.to for m in mail.outbox] == [["p1@example.org"]]
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+def test_a_patients_own_resets_are_one_a_minute_and_five_a_day(world, patient_with_phone, sent,
+                                                                channel):
+    sent(lambda: forgot(channel=channel))
+    sent(lambda: forgot(channel=channel))  # within the minute: nothing more
+    resets = Message.objects.filter(kind="password-reset")
+    assert resets.count() == 1
+    assert events(world.p1, "not sent: another was sent less than a minute ago").exists()
+    for _ in range(6):
+        resets.update(created_at=F("created_at") - datetime.timedelta(minutes=2))
+        ResetCode.objects.update(created_at=F("created_at") - datetime.timedelta(minutes=2))
+        sent(lambda: forgot(channel=channel))
+    assert resets.count() == services.RESETS_A_DAY
+    assert events(world.p1, "not sent: 5 were sent in the last day").exists()
+
+
+def test_an_older_text_code_still_works_after_a_newer_one(world, patient_with_phone, sent,
+                                                          locmem_sms):
+    sent(lambda: forgot())
+    Message.objects.update(created_at=F("created_at") - datetime.timedelta(minutes=2))
+    sent(lambda: forgot())
+    first, second = (code_in(body) for _, body in locmem_sms)
+    done = Client().post("/join/reset/code/", reset_data(first))
+    assert done.status_code == 302
+    # Once a code has worked, the other open codes stop.
+    later = Client().post("/join/reset/code/", reset_data(second))
+    assert b"That code is not right" in later.content
+
+
+def test_wrong_codes_across_an_accounts_codes_stop_its_codes_for_a_day(
+        world, patient_with_phone, sent, locmem_sms):
+    for _ in range(2):
+        Message.objects.update(created_at=F("created_at") - datetime.timedelta(minutes=2))
+        sent(lambda: forgot())
+        right = code_in(locmem_sms[-1][1])
+        wrong = "000000" if right != "000000" else "111111"
+        for _ in range(services.RESET_CODE_TRIES):
+            Client().post("/join/reset/code/", reset_data(wrong))
+    Message.objects.update(created_at=F("created_at") - datetime.timedelta(minutes=2))
+    sent(lambda: forgot())
+    assert len(locmem_sms) == 2  # no new code is sent while codes are stopped
+    late = Client().post("/join/reset/code/", reset_data(code_in(locmem_sms[-1][1])))
+    words = late.content.decode()
+    assert "After 10 wrong codes in a day, codes stop working for that username" in words
+    assert not User.objects.get(username="patient").check_password(GOOD_PASSWORD)
+    assert events(world.p1, "codes stopped for a day").exists()
+    # The same words for a username without an account.
+    nobody = Client().post("/join/reset/code/", reset_data("123456", "nobody-here"))
+    assert strip(nobody.content.decode(), "nobody-here") == strip(words, "patient")
+    actor = Actor(user=world.users["practitioner"], role="practitioner")
+    with pytest.raises(services.Refused, match="Codes by text message are stopped"):
+        services.send_reset(actor, world.p1, "sms", site="https://t.example")
+
+
+def test_links_from_the_public_pages_need_the_site_address(world, patient_with_phone, sent,
+                                                           settings):
+    settings.SITE_URL = ""
+    sent(lambda: Client(HTTP_HOST="localhost").post("/join/forgot/", {
+        "username": "patient", "channel": "email"}))
+    assert mail.outbox == [] and not Message.objects.exists()
+    assert events(world.p1, "TANDEM_SITE_URL is not set").exists()
+    settings.DEMO = True  # the demo may use the address of the request
+    Message.objects.all().delete()
+    sent(lambda: Client(HTTP_HOST="localhost").post("/join/forgot/", {
+        "username": "patient", "channel": "email"}))
+    assert "http://localhost/join/reset/" in mail.outbox[0].body
+
+
+def test_a_suspended_patients_emailed_link_no_longer_works(world, patient_with_phone, sent):
+    sent(lambda: forgot(channel="email"))
+    link = path_of(re.search(r"https?://\S+/join/reset/\S+/", mail.outbox[0].body).group(0))
+    staff_post(world, world.p1, {"do": "suspend"})
+    page = Client().get(link, follow=True)
+    assert b"This link has already been used or has expired" in page.content
+    assert b"new_password1" not in page.content
+
+
+def test_a_suspended_patient_cannot_use_a_text_code(world, patient_with_phone, sent, locmem_sms):
+    sent(lambda: forgot())
+    staff_post(world, world.p1, {"do": "suspend"})
+    response = Client().post("/join/reset/code/", reset_data(code_in(locmem_sms[0][1])))
+    assert b"That code is not right" in response.content
+    assert not User.objects.get(username="patient").check_password(GOOD_PASSWORD)
+
+
+def test_the_username_shows_only_once_the_date_of_birth_matches(world, sent):
+    patient = world.p1  # has the "patient" account
+    Patient.objects.filter(pk=patient.pk).update(email="p1@example.org", agrees_to_email=True)
+    visitor = open_link(world, patient, sent)
+    before = visitor.get("/join/confirm/").content.decode()
+    assert "You already have an account" in before and "<strong>patient</strong>" not in before
+    wrong = visitor.post("/join/confirm/", {**activation(born=datetime.date(1990, 1, 1)),
+                                            "username": ""}).content.decode()
+    assert "<strong>patient</strong>" not in wrong
+    right = visitor.post("/join/confirm/", {**activation(password="short"),
+                                            "username": ""}).content.decode()
+    assert "This password is too short" in right and "<strong>patient</strong>" in right
+
+
+def test_a_taken_username_is_said_only_after_the_date_of_birth(world, newcomer, sent):
+    visitor = open_link(world, newcomer, sent)
+    wrong = visitor.post("/join/confirm/", activation(born=datetime.date(1990, 1, 1),
+                                                      username="Practitioner"))
+    assert b"This username is taken" not in wrong.content
+    right = visitor.post("/join/confirm/", activation(username="Practitioner",
+                                                      password="short"))
+    assert b"This username is taken" in right.content
+
+
+def test_a_username_made_at_the_same_moment_is_said_to_be_taken(world, newcomer, sent,
+                                                                 monkeypatch):
+    visitor = open_link(world, newcomer, sent)
+    monkeypatch.setattr(services, "username_problem", lambda username: None)  # the race
+    response = visitor.post("/join/confirm/", activation(username="PRACTITIONER"))
+    assert response.status_code == 200
+    assert "Choose a username: This username is taken" in response.content.decode()
+    newcomer.refresh_from_db()
+    assert newcomer.portal_user is None
+
+
+def test_usernames_are_unique_whatever_the_case(world):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user(username="PATIENT", password=PASSWORD)
+
+
+@pytest.mark.parametrize("year", ["0000", "0001", "1899"])
+def test_a_year_of_birth_long_ago_is_named(world, newcomer, sent, year):
+    visitor = open_link(world, newcomer, sent)
+    response = visitor.post("/join/confirm/", {**activation(), **dob(17, 5, year)})
+    assert response.status_code == 200
+    assert "Date of birth: Check the year: it must be 1900 or later" in \
+        response.content.decode()
+
+
+def test_voiding_or_using_an_invitation_removes_its_unsent_secrets(world, newcomer, sent):
+    invite(world, newcomer, sent, "letter")
+    letter = Message.objects.get(patient=newcomer)
+    code = outbox.SECRET.findall(letter.body)[0]
+    invite(world, newcomer, sent, "email")  # voids the letter's invitation
+    letter.refresh_from_db()
+    assert letter.status == "withdrawn" and code not in letter.body
+    # A used invitation's letter, never marked printed, loses its code too.
+    invite(world, newcomer, sent, "letter")
+    second = Message.objects.filter(patient=newcomer, channel="letter").order_by(
+        "-created_at").first()
+    typed = outbox.SECRET.findall(second.body)[0]
+    visitor = Client()
+    visitor.post("/join/", {"code": typed})
+    assert visitor.post("/join/confirm/", activation()).status_code == 302
+    second.refresh_from_db()
+    assert second.status == "withdrawn" and typed not in second.body
+
+
+def test_an_expired_letters_code_goes_when_the_patient_is_looked_at(world, newcomer, sent):
+    invite(world, newcomer, sent, "letter")
+    Invitation.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    world.client("practitioner").get(f"/patients/{newcomer.pk}/portal/")
+    letter = Message.objects.get(patient=newcomer)
+    assert letter.status == "withdrawn" and not outbox.SECRET.findall(letter.body)
+
+
+def test_texts_are_refused_when_only_written_to_files(world, newcomer, settings):
+    settings.SMS_BACKEND = "tandem.outbox.sms.FileBackend"
+    settings.DEBUG, settings.DEMO = False, False
+    assert services.channels(newcomer)["sms"] == "Text messages are not set up for this service."
+    settings.SMS_BACKEND = ""
+    assert services.channels(newcomer)["sms"] == "Text messages are not set up for this service."
+    settings.SMS_BACKEND, settings.DEMO = "tandem.outbox.sms.FileBackend", True
+    assert services.channels(newcomer)["sms"] is None
+
+
+def test_the_deploy_checks_refuse_files_and_a_missing_site_address(settings):
+    from tandem.outbox.checks import messages_are_really_sent
+    from tandem.portal_access.checks import site_url_is_set
+
+    settings.DEBUG, settings.DEMO, settings.SITE_URL = False, False, ""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.SMS_BACKEND = "tandem.outbox.sms.FileBackend"
+    assert {m.id for m in messages_are_really_sent()} == {"outbox.E001", "outbox.E002"}
+    assert [m.id for m in site_url_is_set()] == ["portal_access.E001"]
+    settings.DEMO = True
+    assert messages_are_really_sent() == [] and site_url_is_set() == []
+    settings.DEMO = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.SMS_BACKEND, settings.SITE_URL = "", "https://tandem.example.org"
+    assert messages_are_really_sent() == [] and site_url_is_set() == []

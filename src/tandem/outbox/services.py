@@ -60,18 +60,15 @@ def redacted(text: str) -> str:
 def queue(*, organisation, channel: str, recipient: str, body: str, kind: str,
           subject: str = "", patient=None, created_by=None, inline: bool = True) -> Message:
     """Write a message; an email or text message is sent once the caller's transaction has
-    committed (never for one rolled back): at once, or with `inline=False` by the worker
-    (`wake_worker`). A letter waits to be printed."""
+    committed (never for one rolled back): at once, or with `inline=False` by the worker,
+    which the caller wakes (`wake_worker`). A letter waits to be printed."""
     if channel in (Channel.EMAIL, Channel.SMS) and not recipient:
         raise ValueError(f"a {channel} message needs a recipient")
     message = Message.objects.create(
         organisation=organisation, patient=patient, channel=channel, recipient=recipient,
         subject=subject, body=body, kind=kind, created_by=created_by)
-    if channel != Channel.LETTER:
-        if inline:
-            transaction.on_commit(lambda: deliver(message.pk))
-        else:
-            wake_worker()
+    if channel != Channel.LETTER and inline:
+        transaction.on_commit(lambda: deliver(message.pk))
     return message
 
 
