@@ -9,7 +9,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tandem.assessment.models import CheckupSchedule, CrisisContact, Response, UrgentAnswer
+from tandem.assessment.models import (
+    Checkup,
+    CheckupSchedule,
+    CheckupSettings,
+    CrisisContact,
+    Response,
+    UrgentAnswer,
+)
 from tandem.monitoring.models import Flag
 from tests.conftest import PASSWORD
 
@@ -17,8 +24,17 @@ PHQ9_LOW = {str(i): 0 for i in range(1, 10)}
 
 
 def start(client, code="phq9"):
-    response = client.post(f"/portal/checkups/start/{code}/")
+    """Into the signed-in patient's check-up, their service's check-up being this one
+    questionnaire (so its steps are the questionnaire's own screens): where it begins, or
+    carries on."""
+    from tandem.patients.models import Patient
+
+    patient = Patient.objects.get(portal_user_id=client.session["_auth_user_id"])
+    CheckupSettings.objects.update_or_create(organisation=patient.organisation,
+                                             defaults={"instruments": [code]})
+    response = client.post("/portal/checkup/begin/")
     assert response.status_code == 302, response.content[:300]
+    assert re.search(r"/portal/checkup/[0-9a-f-]+/(\d+|answers)/$", response["Location"])
     return response["Location"]
 
 
@@ -51,7 +67,7 @@ def test_one_question_per_screen_and_resume_after_the_session_is_lost(world):
     assert signed_in.status_code == 302
     assert "Carry on" in other.get("/portal/checkups/").content.decode()
     resumed = start(other)
-    assert resumed.endswith("/3/")  # the last screen they were on
+    assert resumed == f"{url[:-2]}4/"  # the same check-up, at the screen they had reached
     draft = Response.objects.get(patient=world.p1)
     assert draft.answers == {"1": 1, "2": 2, "3": 1} and draft.is_draft
 
@@ -60,7 +76,7 @@ def test_save_and_finish_later_keeps_the_answer(world):
     client = world.client("patient")
     url = start(client)
     reply = answer(client, url, "3", action="later")
-    assert reply["Location"] == "/portal/checkups/"
+    assert reply["Location"] == "/portal/"
     assert Response.objects.get(patient=world.p1).answers == {"1": 3}
 
 
@@ -137,13 +153,15 @@ def test_submit_scores_and_moves_the_schedule(world):
     base = url[:-2]
     for n in range(1, 10):
         answer(client, f"{base}{n}/", "2" if n <= 5 else "1" if n < 9 else "0")
-    review = client.get(f"{base}review/")
+    review = client.get(f"{base}answers/")
     assert review.status_code == 200
     draft = Response.objects.get(patient=world.p1)
-    done = client.post(f"/portal/checkups/{draft.pk}/review/")
-    assert done["Location"].endswith("/done/")
-    page = client.get(done["Location"]).content.decode()
-    assert "Your score: <strong>13</strong> (Moderate" in page
+    done = client.post(f"{base}answers/")
+    assert done["Location"] == f"{base}done/"
+    assert client.get(done["Location"]).status_code == 200
+    # The done page gives no number; the patient's own progress page has the score and band.
+    progress = client.get("/portal/progress/").content.decode()
+    assert re.search(r"<td>13</td>\s*<td>Moderate</td>", progress)
     draft.refresh_from_db()
     assert draft.status == "completed" and draft.headline == 13 and draft.scores["total"] == 13
     assert draft.mode == "self" and draft.entered_by == world.users["patient"]
@@ -154,25 +172,28 @@ def test_submit_scores_and_moves_the_schedule(world):
 
 def test_review_lists_unanswered_questions(world):
     client = world.client("patient")
-    start(client)
-    draft = Response.objects.get(patient=world.p1)
-    page = client.post(f"/portal/checkups/{draft.pk}/review/").content.decode()
+    url = start(client)
+    page = client.post(url[:-2] + "answers/").content.decode()
     assert "Some questions still need an answer" in page
-    assert page.count("Answer this question.") == 9
+    summary = page.split('class="error-summary"')[1].split("</div>")[0]
+    assert summary.count("Answer this question.") == 9
+    assert Response.objects.get(patient=world.p1).is_draft  # nothing sent
 
 
 def test_another_patients_check_up_is_not_reachable(world):
     from tests.conftest import make_user
 
-    draft = Response.objects.create(organisation=world.org, patient=world.p2,
-                                    instrument_code="phq9", instrument_version="1", mode="self")
+    checkup = Checkup.objects.create(organisation=world.org, patient=world.p2,
+                                     instrument_codes=["phq9"])
+    Response.objects.create(organisation=world.org, patient=world.p2, checkup=checkup,
+                            instrument_code="phq9", instrument_version="1", mode="self")
     other = make_user(world.org, "patient2", "patient")
     world.p3.portal_user = other
     world.p3.save()
     client = Client()
     client.force_login(other)
-    assert client.get(f"/portal/checkups/{draft.pk}/1/").status_code == 404
-    assert client.get(f"/portal/checkups/{draft.pk}/review/").status_code == 404
+    assert client.get(f"/portal/checkup/{checkup.pk}/1/").status_code == 404
+    assert client.get(f"/portal/checkup/{checkup.pk}/answers/").status_code == 404
 
 
 def enter(client, patient, code, answers, action="finish"):

@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tandem.assessment.models import CheckupSettings, Response
+from tandem.assessment.models import Checkup, CheckupSettings, Response
 from tandem.core.flags import RULES
 from tandem.monitoring import evaluate
 from tandem.monitoring.models import Flag, RuleSetting
@@ -30,10 +30,11 @@ def resolve(world, flag, text="Phoned the same day; safety plan reviewed."):
 
 
 def finish(client, base, first_eight="0"):
+    """Answer the PHQ-9's first eight questions and send the check-up (`base`: its steps)."""
     for n in range(1, 9):
         answer(client, f"{base}{n}/", first_eight)
     draft = Response.objects.get(status="in-progress")
-    return client.post(f"/portal/checkups/{draft.pk}/review/"), draft
+    return client.post(f"{base}answers/"), draft
 
 
 # --- 1. a safety answer is never missed -------------------------------------------------------
@@ -159,7 +160,7 @@ def test_a_patient_can_say_they_would_rather_not_answer_a_safety_question(world)
     base = start(client)[:-2]
     assert "rather not say" in client.get(f"{base}9/").content.decode()
     reply = answer(client, f"{base}9/", "declined")
-    assert reply["Location"].endswith("/review/")  # not the crisis page: nothing was said
+    assert reply["Location"] == f"{base}answers/"  # not the crisis page: nothing was said
     (flag,) = flags(world.p1, "safety-unanswered")
     assert flag.severity == "high" and flag.is_open
     assert "safety question not answered" in flag.evidence and "in person" in flag.evidence
@@ -198,9 +199,13 @@ def test_after_a_safety_answer_the_result_page_says_only_what_fits_it(world):
 
 
 def test_a_profile_has_no_score_for_the_patient(world):
+    checkup = Checkup.objects.create(organisation=world.org, patient=world.p1,
+                                     instrument_codes=["top"], completed_at=timezone.now())
     response = complete(world.p1, "top", {"quality_of_life": 12, "psych_health": 10}, 0)
-    page = world.client("patient").get(f"/portal/checkups/{response.pk}/done/")
+    Response.objects.filter(pk=response.pk).update(checkup=checkup)
+    page = world.client("patient").get(f"/portal/checkup/{checkup.pk}/done/")
     assert page.status_code == 200 and "Your score" not in page.content.decode()
+    assert "Drink, drugs, health and daily life" in page.content.decode()  # the profile's page
 
 
 # --- 6. the safety rule's severity cannot be lowered -----------------------------------------

@@ -298,19 +298,61 @@ def test_nothing_due_says_so(world):
     assert not Checkup.objects.exists()
 
 
+def record_draft(actor, patient, instrument, raw):
+    """A draft as a questionnaire done on its own was kept: started, one screen saved."""
+    from tandem.assessment import responses
+
+    draft = responses.start(actor, patient, instrument, mode="self")
+    responses.save_answers(actor, draft, instrument, raw, position=1)
+    return draft
+
+
+def first_step_of(checkup, code):
+    return checkups.flow(checkup).step_of(code)
+
+
 def test_a_questionnaire_started_on_its_own_is_carried_into_the_check_up(world):
+    """A draft with no check-up (one the patient began before there was one check-up) is
+    carried in, answers and all, and is the check-up's own from then on."""
+    actor = Actor(user=world.users["patient"])
+    gad7 = registry.available(world.org)["gad7"]
+    draft = record_draft(actor, world.p1, gad7, {"1": "2"})
+    assert draft.checkup_id is None
     client = world.client("patient")
-    client.post("/portal/checkups/start/gad7/")
-    draft = Response.objects.get(instrument_code="gad7")
-    client.post(f"/portal/checkups/{draft.pk}/1/", {"item_1": "2", "action": "next"})
     begin(client)
     checkup = the_checkup(world)
     draft.refresh_from_db()
     assert draft.checkup_id == checkup.pk and draft.answers == {"1": 2}
     assert checkup.responses.count() == 4
-    # Starting it on its own again now carries on inside the check-up.
-    location = client.post("/portal/checkups/start/gad7/")["Location"]
-    assert location.startswith(f"/portal/checkup/{checkup.pk}/")
+    assert Response.objects.filter(patient=world.p1, instrument_code="gad7").count() == 1
+    # Carrying on again stays inside the same check-up, with the answer on its screen.
+    assert begin(client).startswith(f"/portal/checkup/{checkup.pk}/")
+    page = client.get(step_url(checkup, first_step_of(checkup, "gad7"))).content.decode()
+    assert re.search(r'name="item_1" value="2"[^>]*checked', page)
+
+
+def test_a_draft_entered_by_staff_is_carried_into_the_check_up_and_sent_with_it(world):
+    CheckupSettings.objects.create(organisation=world.org, instruments=["phq9"])
+    staff = world.client("practitioner")
+    made = staff.post(f"/patients/{world.p1.pk}/checkups/new/",
+                      {"instrument": "phq9", "mode": "with-practitioner"})
+    saved = staff.post(made["Location"], {"item_1": "2", "item_2": "3", "action": "save"})
+    assert saved.status_code == 302
+    draft = Response.objects.get(patient=world.p1)
+    assert draft.is_draft and draft.checkup_id is None
+    client = world.client("patient")
+    begin(client)
+    checkup = the_checkup(world)
+    draft.refresh_from_db()
+    assert draft.checkup_id == checkup.pk and draft.answers == {"1": 2, "2": 3}
+    assert re.search(r'name="item_2" value="3"[^>]*checked',
+                     client.get(step_url(checkup, 2)).content.decode())
+    reply = run_to_review(client, checkup, start=3)
+    assert reply["Location"] == f"/portal/checkup/{checkup.pk}/answers/"
+    client.post(reply["Location"])
+    draft.refresh_from_db()
+    assert draft.status == "completed" and draft.answers["1"] == 2
+    assert Response.objects.filter(patient=world.p1).count() == 1
 
 
 def test_only_questionnaires_due_are_in_it(world):

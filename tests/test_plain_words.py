@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tandem.assessment import registry
+from tandem.assessment import checkups, registry
 
 PASSWORD = "plain-words-2026"
 # Words that belong in docs/ or on staff pages, never on a patient's page.
@@ -47,21 +47,40 @@ def walk(client, starts=("/portal/",), limit=120):
 
 
 def test_no_research_notes_statistics_or_codes_on_any_patient_page(patient_client):
-    from tandem.assessment.models import Response
+    from django.utils import timezone
 
-    # Every questionnaire's first question (a POST starts one), and the thank-you page of
-    # each kind of completed check-up.
-    starts = ["/portal/"] + [
-        patient_client.post(f"/portal/checkups/start/{code}/")["Location"]
-        for code in ("phq9", "gad7", "audit", "audit-c", "k10", "top", "life-domains")]
-    patient = Response.objects.filter(status="in-progress").first().patient
-    done = {r.instrument_code: r.pk for r in patient.responses.filter(status="completed")}
-    starts += [f"/portal/checkups/{pk}/done/" for pk in done.values()]
+    from tandem.assessment.models import Checkup, CheckupSettings
+    from tandem.patients.models import Patient
+
+    # Every questionnaire's first question: the service's check-up is made of all seven, and
+    # the patient's check-up (a POST begins it) holds them all, as they are all due.
+    codes = ["phq9", "gad7", "audit", "audit-c", "k10", "top", "life-domains"]
+    patient = Patient.objects.get(portal_user__username="patient1")
+    CheckupSettings.objects.update_or_create(organisation=patient.organisation,
+                                             defaults={"instruments": codes})
+    begun = patient_client.post("/portal/checkup/begin/")["Location"]
+    checkup = Checkup.objects.get(patient=patient, completed_at__isnull=True)
+    flow = checkups.flow(checkup)
+    assert sorted(part.code for part in flow.parts) == sorted(codes)
+    base = f"/portal/checkup/{checkup.pk}/"
+    starts = ["/portal/", begun, f"{base}answers/", f"{base}help/2/"]
+    starts += [f"{base}{part.first}/" for part in flow.parts]
+    # And the thank-you page of a check-up holding each kind the patient has completed.
+    done = {r.instrument_code: r for r in patient.responses.filter(status="completed")
+            .order_by("completed_at")}
+    assert len(done) >= 4
+    sent = Checkup.objects.create(organisation=patient.organisation, patient=patient,
+                                  instrument_codes=list(done), completed_at=timezone.now())
+    patient.responses.filter(pk__in=[r.pk for r in done.values()]).update(checkup=sent)
+    starts.append(f"/portal/checkup/{sent.pk}/done/")
     pages = walk(patient_client, starts)
     assert "/portal/progress/" in pages and "/portal/plan/" in pages
-    questions = [u for u in pages if re.search(r"/checkups/[0-9a-f-]+/\d+/$", u)]
-    assert len(questions) == 7, sorted(pages)  # the first question of each
-    assert sum(u.endswith("/done/") for u in pages) >= 4
+    questions = [u for u in pages if re.search(r"/checkup/[0-9a-f-]+/\d+/$", u)]
+    # The first question of each, and (through "Check your answers") every other question.
+    assert {f"{base}{part.first}/" for part in flow.parts} <= set(questions)
+    assert len(questions) == flow.total, sorted(pages)
+    assert f"{base}answers/" in pages and f"{base}help/2/" in pages
+    assert f"/portal/checkup/{sent.pk}/done/" in pages
     for url, text in pages.items():
         body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
         visible = re.sub(r"<[^>]+>", " ", body)
@@ -71,9 +90,10 @@ def test_no_research_notes_statistics_or_codes_on_any_patient_page(patient_clien
 
 
 def test_the_audit_interviewer_instructions_are_for_staff_only(world):
+    from tests.test_checkups import start
+
     client = world.client("patient")
-    reply = client.post("/portal/checkups/start/audit/")
-    page = client.get(reply["Location"]).content.decode()
+    page = client.get(start(client, "audit")).content.decode()
     assert "Read questions as written" not in page and "your drinking over the past year" in page
     staff = world.client("practitioner")
     made = staff.post(f"/patients/{world.p1.pk}/checkups/new/",

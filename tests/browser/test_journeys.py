@@ -21,9 +21,17 @@ def pages_for(role, world):
     p1 = world.p1
     episode = p1.episodes.first()
     member = p1.care_team.members.first()
-    from tests.test_permissions import draft_for, flag_for, goal_for, plan_for, session_for
+    from tests.test_permissions import (
+        checkup_for,
+        draft_for,
+        flag_for,
+        goal_for,
+        plan_for,
+        session_for,
+    )
 
     draft = draft_for(p1)
+    checkup = checkup_for(p1, world)  # the patient's check-up, the draft carried into it
     session = session_for(p1, world)
     goal = goal_for(p1, world)
     plan = plan_for(p1, world)
@@ -53,8 +61,8 @@ def pages_for(role, world):
         "team_lead": clinical + change[:1],
         "patient": ["/portal/checkups/", "/portal/progress/", "/portal/priorities/",
                     "/portal/goals/", "/portal/plan/", "/portal/plan/print/",
-                    f"/portal/priorities/{session.pk}/", f"/portal/checkups/{draft.pk}/1/",
-                    f"/portal/checkups/{draft.pk}/review/"],
+                    f"/portal/priorities/{session.pk}/", f"/portal/checkup/{checkup.pk}/1/",
+                    f"/portal/checkup/{checkup.pk}/answers/"],
         "service_admin": ["/manage/users/new/", f"/manage/users/{world.users['auditor'].pk}/",
                           "/manage/teams/", "/manage/teams/new/", "/manage/checkups/",
                           "/manage/checkups/questionnaires/", "/manage/checkups/crisis-contacts/",

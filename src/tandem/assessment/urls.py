@@ -30,12 +30,6 @@ portal = [
          name="checkup-step-help"),
     path("checkup/<uuid:checkup_id>/answers/", mine.answers, name="checkup-answers"),
     path("checkup/<uuid:checkup_id>/done/", mine.finished, name="checkup-finished"),
-    # One questionnaire on its own (one outside the check-up, when one is asked for).
-    path("checkups/start/<slug:code>/", mine.start, name="checkup-start"),
-    path("checkups/<uuid:response_id>/<int:number>/", mine.question, name="checkup-question"),
-    path("checkups/<uuid:response_id>/help/<int:number>/", mine.help_now, name="checkup-help"),
-    path("checkups/<uuid:response_id>/review/", mine.review, name="checkup-review"),
-    path("checkups/<uuid:response_id>/done/", mine.done, name="checkup-done"),
 ]
 manage = [
     path("checkups/", admin.settings_page, name="checkups"),
