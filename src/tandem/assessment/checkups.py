@@ -23,6 +23,7 @@ from tandem.assessment.models import Checkup, Mode, Response, ResponseStatus
 from tandem.assessment.schedules import checkup_status
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
+from tandem.core import scoring
 from tandem.core.instruments import Instrument, Item
 
 # What each shipped questionnaire is about, in the patient's words (the progress line says
@@ -191,25 +192,69 @@ def answers_on(step: Step) -> dict:
     return {item.id: saved.get(item.id) for item in step.items}
 
 
+class Closed(Exception):
+    """The check-up was sent, or this questionnaire was sent another way, while the page was
+    open: nothing is written."""
+
+
+def urgent_answers(part: Part, raw: dict) -> dict:
+    """Of the answers posted for a screen, those that are well formed and meet a safety rule
+    (the questionnaire's own or the service's): {item id: the answer as posted}."""
+    clean, _errors = scoring.check_answers(part.instrument, raw)
+    clean = {k: v for k, v in clean.items() if v is not None}
+    rules = responses.service_safety_rules(part.response.organisation_id, part.code)
+    return {rule.item: raw[rule.item]
+            for rule in scoring.safety_hits(part.instrument, clean, rules)}
+
+
 def save_step(actor: Actor, flow_: Flow, step: Step, raw: dict, *, seen: dict | None,
               next_position: int) -> list:
     """Keep this screen's answers and where the patient goes next. `seen` is what the page
     showed as saved when it was opened: if the saved answers have changed since (another tab
     or device), nothing is written and `Changed` says what is saved now. Raises
-    responses.AnswersInvalid for bad answers. Returns the flags the answers raised."""
+    responses.AnswersInvalid for bad answers, and `Closed` once the check-up or this
+    questionnaire was sent. Returns the flags the answers raised.
+
+    A safety answer is never lost: an answer that meets a safety rule is kept and flagged even
+    when the screen changed elsewhere meanwhile, or another answer on the screen is wrong (then
+    it alone is kept, and AnswersInvalid carries its flags in `flags`)."""
     response = step.part.response
     with transaction.atomic():
+        # The check-up, then the questionnaire: the order `finish` locks them in.
+        checkup = Checkup.objects.select_for_update().get(pk=flow_.checkup.pk)
         locked = Response.objects.select_for_update().get(pk=response.pk)
+        if checkup.completed_at is not None or locked.status != ResponseStatus.IN_PROGRESS:
+            raise Closed()
         response.answers = locked.answers
-        if seen is not None:
+        urgent = urgent_answers(step.part, raw)
+        if seen is not None and not urgent:
             now = answers_on(step)
             before = {k: as_posted(v) for k, v in seen.items()}
             if before != {k: as_posted(v) for k, v in now.items()}:
                 raise Changed(now)
-        flags = responses.save_answers(actor, response, step.part.instrument, raw,
-                                       position=step.screen - 1)
+        try:
+            flags = responses.save_answers(actor, response, step.part.instrument, raw,
+                                           position=step.screen - 1)
+        except responses.AnswersInvalid as refused:
+            refused.flags = (responses.save_answers(actor, response, step.part.instrument,
+                                                    urgent) if urgent else [])
+            raise
         move(flow_.checkup, next_position)
     return flags
+
+
+def save_urgent(actor: Actor, flow_: Flow, step: Step, raw: dict) -> list:
+    """A screen refused as it stands (an answer needs correcting): its well-formed safety
+    answers are kept and flagged all the same, and nothing else. The flags raised."""
+    urgent = urgent_answers(step.part, raw)
+    if not urgent:
+        return []
+    with transaction.atomic():
+        Checkup.objects.select_for_update().get(pk=flow_.checkup.pk)
+        response = Response.objects.select_for_update().get(pk=step.part.response.pk)
+        if response.status != ResponseStatus.IN_PROGRESS:
+            return []
+        return responses.save_answers(actor, response, step.part.instrument, urgent)
 
 
 def as_posted(value):
@@ -246,6 +291,8 @@ def finish(actor: Actor, checkup: Checkup) -> bool:
         locked = Checkup.objects.select_for_update().get(pk=checkup.pk)
         if locked.completed_at is not None:
             return False
+        # No screen is saved while its questionnaire is scored and sent (save_step waits).
+        list(Response.objects.select_for_update().filter(checkup=locked).values_list("pk"))
         parts = [p for p in flow(locked).parts if p.response.is_draft]
         errors = {p.code: problems for p in parts
                   if (problems := responses.problems(p.instrument, p.response.answers))}

@@ -44,11 +44,13 @@ REQUIRED = "Answer this question."
 
 
 class AnswersInvalid(Exception):
-    """Item-level problems: {item id: message}."""
+    """Item-level problems: {item id: message}. `flags`: urgent flags raised all the same by
+    the well-formed safety answers among them (see checkups.save_step)."""
 
     def __init__(self, errors: dict[str, str]):
         super().__init__(errors)
         self.errors = errors
+        self.flags: list = []
 
 
 def service_safety_rules(organisation, code: str) -> list[SafetyRule]:

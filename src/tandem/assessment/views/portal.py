@@ -14,7 +14,7 @@ import json
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tandem.assessment import checkups as flows
@@ -74,7 +74,7 @@ def _seen(request) -> dict | None:
     """The saved answers the page showed when it was opened (None: the page did not say)."""
     try:
         seen = json.loads(request.POST.get("seen", ""))
-    except ValueError:
+    except (ValueError, RecursionError):  # not what the page sent: as if it said nothing
         return None
     return seen if isinstance(seen, dict) else None
 
@@ -103,43 +103,53 @@ def step(request, checkup_id, number):
                 if item.required and not raw.get(item.id, "").strip() and name not in form.errors:
                     form.add_error(name, "Answer this question, or choose "
                                    "“Save and finish later”.")
-        if not form.errors:
-            target = {"back": number - 1, "later": number}.get(action, number + 1)
-            actor = Actor.of(request)
-            try:
-                flags = flows.save_step(actor, flow, current, raw, seen=_seen(request),
-                                        next_position=max(target, 1))
-            except flows.Changed as exc:
-                for item in items:
-                    if item.id in exc.saved:
-                        text = answer_text(part.instrument, item.id, exc.saved[item.id])
-                        form.add_error(f"item_{item.id}", (
-                            "This answer was changed in another window or on another device "
-                            f"while this page was open. Saved there: “{text}”. Check your "
-                            "answer here and press the button again to keep it."))
-            except responses.AnswersInvalid as exc:
-                form.add_item_errors(exc.errors)
-            else:
-                if any(f.severity == "urgent" for f in flags):  # crisis contacts at once
-                    return redirect("portal:checkup-step-help", checkup_id=checkup.pk,
-                                    number=number + 1)
-                if action == "later":
-                    messages.success(request, LATER)
-                    return redirect("portal:home")
-                # Saved; but an answer here that cannot be true with another is said now.
-                on_screen = {i.id for i in items}
-                clashes = {item: message for item, message
-                           in inconsistent(part.instrument, part.response.answers).items()
-                           if item in on_screen}
-                if action == "next" and clashes:
-                    flows.move(checkup, number)
-                    form.add_item_errors(clashes)
-                else:
-                    return _to(flow, target)
+        actor = Actor.of(request)
+        if form.errors:  # to correct; but a safety answer on the screen is heeded now
+            flags = flows.save_urgent(actor, flow, current, raw)
+            return _step_page(request, flow, current, form, urgent=_urgent(flags))
+        target = {"back": number - 1, "later": number}.get(action, number + 1)
+        try:
+            flags = flows.save_step(actor, flow, current, raw, seen=_seen(request),
+                                    next_position=max(target, 1))
+        except flows.Closed:  # sent meanwhile: the step page says where things are
+            return redirect("portal:checkup-step", checkup_id=checkup.pk, number=number)
+        except flows.Changed as exc:
+            for item in items:
+                if item.id in exc.saved:
+                    text = answer_text(part.instrument, item.id, exc.saved[item.id])
+                    form.add_error(f"item_{item.id}", (
+                        "This answer was changed in another window or on another device "
+                        f"while this page was open. Saved there: “{text}”. Check your "
+                        "answer here and press the button again to keep it."))
+            return _step_page(request, flow, current, form)
+        except responses.AnswersInvalid as exc:
+            form.add_item_errors(exc.errors)
+            return _step_page(request, flow, current, form, urgent=_urgent(exc.flags))
+        if _urgent(flags):  # crisis contacts at once
+            return redirect("portal:checkup-step-help", checkup_id=checkup.pk,
+                            number=number + 1)
+        if action == "later":
+            messages.success(request, LATER)
+            return redirect("portal:home")
+        # Saved; but an answer here that cannot be true with another is said now.
+        on_screen = {i.id for i in items}
+        clashes = {item: message for item, message
+                   in inconsistent(part.instrument, part.response.answers).items()
+                   if item in on_screen}
+        if action != "next" or not clashes:
+            return _to(flow, target)
+        flows.move(checkup, number)
+        form.add_item_errors(clashes)
     return _step_page(request, flow, current, form)
 
 
-def _step_page(request, flow, current, form):
+def _urgent(flags) -> bool:
+    return any(f.severity == "urgent" for f in flags)
+
+
+def _step_page(request, flow, current, form, urgent=False):
+    """The screen; with `urgent`, a safety answer on it was kept and flagged while another
+    answer needs correcting: the crisis contacts show above the question."""
     part = current.part
     seen = {k: flows.as_posted(v) for k, v in flows.answers_on(current).items()}
     return render(request, "assessment/portal_checkup_step.html", {
@@ -150,6 +160,7 @@ def _step_page(request, flow, current, form):
         "section": current.items[0].section if current.items[0].section else "",
         "percent": round(100 * (current.number - 1) / flow.total),
         "seen": json.dumps(seen, sort_keys=True),
+        "contacts": crisis_contacts(request.patient.organisation) if urgent else [],
     })
 
 
@@ -198,16 +209,6 @@ def answers(request, checkup_id):
     })
 
 
-def feedback_url(checkup) -> str | None:
-    """The patient's feedback report, once that page exists (portal:feedback)."""
-    for kwargs in ({}, {"checkup_id": checkup.pk}):
-        try:
-            return reverse("portal:feedback", kwargs=kwargs)
-        except NoReverseMatch:
-            continue
-    return None
-
-
 def finished(request, checkup_id):
     """One "done" page for the whole check-up, in plain words."""
     checkup = _checkup(request, checkup_id)
@@ -223,5 +224,4 @@ def finished(request, checkup_id):
         "checkup": checkup, "parts": flow.parts, "questions": questions,
         "urgent": bool(urgent), "declined": declined,
         "contacts": crisis_contacts(request.patient.organisation) if urgent else [],
-        "feedback_url": feedback_url(checkup),
     })
