@@ -14,18 +14,13 @@ from tandem.feedback.models import FeedbackReport
 from tandem.patients.models import Patient
 from tandem.planning.models import CarePlan, Goal
 from tests.browser.test_one_checkup import answer_screen
+from tests.browser.test_portal_access import delivered_link, set_up
 from tests.conftest import PASSWORD, TODAY, make_patient
 
 pytestmark = pytest.mark.browser
 
 PHONE = (390, 844)
 WORDS = "The mornings are the hardest. I'd like to talk about my sleep."
-
-
-def delivered_link(directory) -> str:
-    files = sorted(directory.glob("*.log"))
-    assert files, "no email was written to the outbox's directory"
-    return re.search(r"https?://\S+/join/[\w-]+/", files[-1].read_text()).group(0)
 
 
 def test_invited_activated_checked_up_and_heard_in_the_review(live_world, visit, settings,
@@ -58,17 +53,11 @@ def test_invited_activated_checked_up_and_heard_in_the_review(live_world, visit,
     staff.axe()
 
     # Jade opens the emailed link on her phone and sets up her account.
-    link = delivered_link(tmp_path / "email")
+    link = delivered_link(tmp_path)
     phone = visit(viewport=PHONE)
     phone.go(re.sub(r"^https?://[^/]+", "", link))
     phone.axe()
-    phone.page.get_by_label("Day").fill("17")
-    phone.page.get_by_label("Month").fill("5")
-    phone.page.get_by_label("Year").fill("1985")
-    phone.page.get_by_label("Choose a username").fill("jade14")
-    phone.page.locator("#id_password1").fill("kettle on the windowsill 9")
-    phone.page.locator("#id_password2").fill("kettle on the windowsill 9")
-    phone.page.get_by_role("button", name="Set up my account").click()
+    set_up(phone.page, day="17", username="jade14", password="kettle on the windowsill 9")
     assert phone.page.get_by_role("heading", name="My recovery").is_visible()
     phone.axe()
     phone.screenshot("front-door-my-recovery-phone")

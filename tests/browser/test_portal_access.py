@@ -21,6 +21,17 @@ def delivered_link(directory) -> str:
     return re.search(r"https?://\S+/join/[\w-]+/", text).group(0)
 
 
+def set_up(page, *, day, username, password):
+    """Fill in the set-up page: date of birth (17 May 1985 is right), username, password."""
+    page.get_by_label("Day").fill(day)
+    page.get_by_label("Month").fill("5")
+    page.get_by_label("Year").fill("1985")
+    page.get_by_label("Choose a username").fill(username)
+    page.locator("#id_password1").fill(password)
+    page.locator("#id_password2").fill(password)
+    page.get_by_role("button", name="Set up my account").click()
+
+
 def test_invite_by_email_then_activate_on_a_phone(live_world, visit, settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = tmp_path / "email"
@@ -50,13 +61,7 @@ def test_invite_by_email_then_activate_on_a_phone(live_world, visit, settings, t
     assert phone.page.get_by_role("heading", name="Set up your account").is_visible()
     phone.axe()
     # A wrong date of birth is named, and what was typed stays.
-    phone.page.get_by_label("Day").fill("18")
-    phone.page.get_by_label("Month").fill("5")
-    phone.page.get_by_label("Year").fill("1985")
-    phone.page.get_by_label("Choose a username").fill("newcomer20")
-    phone.page.locator("#id_password1").fill("short")
-    phone.page.locator("#id_password2").fill("short")
-    phone.page.get_by_role("button", name="Set up my account").click()
+    set_up(phone.page, day="18", username="newcomer20", password="short")
     assert phone.page.get_by_role(
         "link", name="Date of birth: The date of birth does not match").is_visible()
     assert phone.page.get_by_text("This password is too short").first.is_visible()
