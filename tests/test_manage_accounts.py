@@ -501,3 +501,47 @@ def test_a_change_of_letter_case_or_of_ones_own_address_holds_no_reset(world, co
             "email": "admin-new@example.org", "version": User.objects.get(pk=me.pk).version})
     assert own.status_code == 302
     assert User.objects.get(pk=me.pk).email_changed_at is None
+
+
+# One username whatever its capitals (accounts 0004).
+
+def test_a_username_taken_in_other_capitals_is_a_field_error_on_the_staff_form(world):
+    make_user(world.org, "keyworker")
+    response = world.client("service_admin").post("/manage/users/new/", {
+        "username": "Keyworker", "first_name": "New", "last_name": "Person",
+        "email": "kw@example.org", "is_active": "on", "roles": ["auditor"]})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "already exists, in any mix of capitals" in " ".join(errors.get("username", []))
+    assert "violated" not in response.content.decode()
+    assert User.objects.filter(username__iexact="keyworker").count() == 1
+
+
+def test_createadmin_refuses_a_username_taken_in_other_capitals(world):
+    from django.core.management import CommandError, call_command
+
+    make_user(world.org, "boss")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("createadmin", username="BOSS", organisation=world.org.name,
+                     email="boss@example.org", password="a-long-unusual-passphrase",
+                     stdout=io.StringIO())
+    assert User.objects.filter(username__iexact="boss").count() == 1
+
+
+def test_the_any_case_migration_stops_on_usernames_differing_only_in_capitals(world):
+    from django.apps import apps
+    from django.core.management import CommandError
+    from django.db import connection
+
+    migration = importlib.import_module("tandem.accounts.migrations.0004_username_any_case")
+    migration.refuse_usernames_differing_in_capitals(apps, None)  # none yet: goes on
+    with connection.cursor() as cursor:  # as a database from before 0004 (rolled back)
+        cursor.execute("DROP INDEX accounts_user_username_any_case")
+    make_user(world.org, "Sam")
+    make_user(world.org, "sam")
+    make_user(world.org, "SAM")
+    with pytest.raises(CommandError) as refused:
+        migration.refuse_usernames_differing_in_capitals(apps, None)
+    words = str(refused.value)
+    assert "'SAM', 'Sam', 'sam'" in words and "rename" in words
+    assert User.objects.filter(username__iexact="sam").count() == 3  # nobody renamed

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -50,6 +50,10 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+USERNAME_ANY_CASE = "username_any_case"
+USERNAME_TAKEN = "A user with that username already exists, in any mix of capitals."
+
+
 class User(AbstractUser, Versioned):
     """A person who signs in. Staff and patients alike; what they may do comes from roles.
 
@@ -72,11 +76,27 @@ class User(AbstractUser, Versioned):
     class Meta(AbstractUser.Meta):
         # "Sam" and "sam" would be one person to whoever types them (sign-in looks usernames
         # up as typed; the portal's pages compare them without case).
-        constraints = [models.UniqueConstraint(Lower("username"),
-                                               name="accounts_user_username_any_case")]
+        constraints = [models.UniqueConstraint(
+            Lower("username"), name="accounts_user_username_any_case",
+            violation_error_code=USERNAME_ANY_CASE, violation_error_message=USERNAME_TAKEN)]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def validate_constraints(self, exclude=None):
+        """As Django's, but a username taken in other capitals is an error of the username
+        field (a form shows it by the field), not of the whole form."""
+        try:
+            super().validate_constraints(exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            errors.setdefault("username", []).extend(
+                e for e in general if e.code == USERNAME_ANY_CASE)
+            rest = [e for e in general if e.code != USERNAME_ANY_CASE]
+            if rest:
+                errors[NON_FIELD_ERRORS] = rest
+            raise ValidationError({k: v for k, v in errors.items() if v}) from None
 
     @property
     def display_name(self) -> str:

@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **opts):
-        if User.objects.filter(username=opts["username"]).exists():
+        if User.objects.filter(username__iexact=opts["username"]).exists():
             raise CommandError(f"A user called {opts['username']!r} already exists.")
         try:
             validate_email(opts["email"])
