@@ -1,8 +1,10 @@
 """A safety answer in the one check-up is never lost: not to a clash with another tab, not to
 another answer on the same screen that needs correcting; and nothing changes a questionnaire
-once it has been sent (docs/clinical-safety.md)."""
+once it has been sent, though a safety answer given after is flagged all the same
+(docs/clinical-safety.md)."""
 
 from tandem.assessment.models import CheckupSettings, Response, UrgentAnswer
+from tandem.audit.models import AuditEvent
 from tandem.monitoring.models import Flag
 from tests.test_one_checkup import begin, fields, step_url, the_checkup
 
@@ -25,8 +27,43 @@ def test_a_safety_answer_is_kept_and_flagged_even_when_another_tab_changed_the_s
     client.post(url, {**fields(client.get(url).content.decode()), "item_9": "0",
                       "action": "next"})  # ...another tab answers it "not at all"
     reply = client.post(url, {**opened, "item_9": "3", "action": "next"})
-    assert reply.status_code == 302 and "/help/" in reply["Location"]
+    page = reply.content.decode()
+    assert reply.status_code == 200 and "changed in another window" in page
+    assert "Help is available now" in page and "Your care team has been told today" in page
     assert Response.objects.get(patient=world.p1).answers["9"] == 3
+    assert urgent_flags(world).count() == 1
+
+
+def test_a_tab_left_open_never_lowers_a_saved_safety_answer(world):
+    only(world, ["phq9"])
+    client = world.client("patient")
+    begin(client)
+    url = step_url(the_checkup(world), 9)
+    opened = fields(client.get(url).content.decode())  # a tab opened before the answer...
+    client.post(url, {**fields(client.get(url).content.decode()), "item_9": "3",
+                      "action": "next"})  # ...then "nearly every day" in another
+    reply = client.post(url, {**opened, "item_9": "1", "action": "next"})
+    assert reply.status_code == 200 and "changed in another window" in reply.content.decode()
+    assert Response.objects.get(patient=world.p1).answers["9"] == 3
+    assert urgent_flags(world).count() == 1
+
+
+def test_on_a_clash_only_the_safety_answer_is_kept_not_the_screens_other_answers(world):
+    only(world, ["top"])
+    UrgentAnswer.objects.create(organisation=world.org, instrument_code="top",
+                                item_id="alcohol_w1", at_least=7,
+                                message="Drinking every day of a week")
+    client = world.client("patient")
+    begin(client)
+    url = step_url(the_checkup(world), 1)
+    opened = fields(client.get(url).content.decode())
+    client.post(url, {**opened, "item_alcohol_w2": "3", "action": "next"})  # another tab
+    reply = client.post(url, {**opened, "item_alcohol_w1": "7", "item_alcohol_w2": "0",
+                              "action": "next"})
+    page = reply.content.decode()
+    assert reply.status_code == 200 and "Help is available now" in page
+    answers = Response.objects.get(patient=world.p1).answers
+    assert answers["alcohol_w1"] == 7 and answers["alcohol_w2"] == 3
     assert urgent_flags(world).count() == 1
 
 
@@ -79,11 +116,22 @@ def test_nothing_changes_a_questionnaire_once_the_check_up_is_sent(world):
                                  "action": "next"}).status_code == 302
     assert client.post(f"/portal/checkup/{checkup.pk}/answers/").status_code == 302
     sent = Response.objects.get(patient=world.p1)
-    reply = client.post(step_url(checkup, 9), {**late, "item_9": "2", "action": "next"})
+    # An ordinary answer from the tab left open changes nothing and goes to the done page.
+    reply = client.post(step_url(checkup, 3), {**late, "item_3": "2", "action": "next"})
     assert reply.status_code == 302 and reply["Location"].endswith("/done/")
+    # A safety answer from it changes nothing sent either, but is heeded: flagged, help shown.
+    reply = client.post(step_url(checkup, 9), {**late, "item_9": "2", "action": "next"})
+    assert reply.status_code == 302 and "/help/" in reply["Location"]
     sent.refresh_from_db()
-    assert sent.status == "completed" and sent.answers["9"] == 0
-    assert not urgent_flags(world).exists()
+    assert sent.status == "completed" and sent.answers["9"] == 0 and sent.answers["3"] == 0
+    flag = urgent_flags(world).get()
+    assert flag.response_id == sent.pk
+    assert AuditEvent.objects.filter(
+        patient=world.p1, detail__startswith="a safety answer given after this questionnaire "
+                                             "was sent").exists()
+    # Sent again, the same answer raises no second flag.
+    client.post(step_url(checkup, 9), {**late, "item_9": "2", "action": "next"})
+    assert urgent_flags(world).count() == 1
 
 
 def test_a_page_record_that_is_not_what_the_page_sent_is_no_500(world):

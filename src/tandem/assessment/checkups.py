@@ -13,12 +13,13 @@ pages and the API see exactly what they saw before.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tandem.assessment import registry, responses
+from tandem.assessment import events, registry, responses
 from tandem.assessment.models import Checkup, Mode, Response, ResponseStatus
 from tandem.assessment.schedules import checkup_status
 from tandem.audit.actor import Actor
@@ -179,11 +180,13 @@ def _close(actor: Actor, checkup: Checkup) -> None:
 
 class Changed(Exception):
     """The answers on this screen were changed elsewhere (another tab or device) after this
-    page was opened: {item id: the answer saved now}."""
+    page was opened: {item id: the answer saved now}. `flags`: those its safety answers
+    raised all the same (see `heed_safety`)."""
 
-    def __init__(self, saved: dict):
+    def __init__(self, saved: dict, flags=()):
         super().__init__(saved)
         self.saved = saved
+        self.flags = list(flags)
 
 
 def answers_on(step: Step) -> dict:
@@ -194,7 +197,11 @@ def answers_on(step: Step) -> dict:
 
 class Closed(Exception):
     """The check-up was sent, or this questionnaire was sent another way, while the page was
-    open: nothing is written."""
+    open: nothing it sent is changed. `flags`: as for `Changed`."""
+
+    def __init__(self, flags=()):
+        super().__init__()
+        self.flags = list(flags)
 
 
 def urgent_answers(part: Part, raw: dict) -> dict:
@@ -207,54 +214,84 @@ def urgent_answers(part: Part, raw: dict) -> dict:
             for rule in scoring.safety_hits(part.instrument, clean, rules)}
 
 
+def _locked(flow_: Flow, step: Step) -> tuple[Checkup, Response]:
+    """The check-up, then the questionnaire, locked: the order `finish` locks them in."""
+    checkup = Checkup.objects.select_for_update().get(pk=flow_.checkup.pk)
+    return checkup, Response.objects.select_for_update().get(pk=step.part.response.pk)
+
+
+def _is_open(checkup: Checkup, response: Response) -> bool:
+    return checkup.completed_at is None and response.status == ResponseStatus.IN_PROGRESS
+
+
 def save_step(actor: Actor, flow_: Flow, step: Step, raw: dict, *, seen: dict | None,
               next_position: int) -> list:
-    """Keep this screen's answers and where the patient goes next. `seen` is what the page
-    showed as saved when it was opened: if the saved answers have changed since (another tab
-    or device), nothing is written and `Changed` says what is saved now. Raises
-    responses.AnswersInvalid for bad answers, and `Closed` once the check-up or this
-    questionnaire was sent. Returns the flags the answers raised.
-
-    A safety answer is never lost: an answer that meets a safety rule is kept and flagged even
-    when the screen changed elsewhere meanwhile, or another answer on the screen is wrong (then
-    it alone is kept, and AnswersInvalid carries its flags in `flags`)."""
+    """Keep this screen's answers and where the patient goes next; the flags they raised.
+    `seen` is what the page showed as saved when it was opened. Nothing of the screen is kept
+    when an answer is wrong (responses.AnswersInvalid), when the saved answers changed
+    elsewhere since the page opened (`Changed`, with what is saved now), or once the check-up
+    or this questionnaire was sent (`Closed`): but in each case a safety answer among those
+    posted is heeded all the same (`heed_safety`), and the exception carries its flags."""
+    clean, errors = scoring.check_answers(step.part.instrument, raw)
+    if errors:
+        refused = responses.AnswersInvalid(errors)
+        refused.flags = heed_safety(actor, flow_, step, raw)
+        raise refused
     response = step.part.response
     with transaction.atomic():
-        # The check-up, then the questionnaire: the order `finish` locks them in.
-        checkup = Checkup.objects.select_for_update().get(pk=flow_.checkup.pk)
-        locked = Response.objects.select_for_update().get(pk=response.pk)
-        if checkup.completed_at is not None or locked.status != ResponseStatus.IN_PROGRESS:
-            raise Closed()
+        checkup, locked = _locked(flow_, step)
+        closed = not _is_open(checkup, locked)
         response.answers = locked.answers
-        urgent = urgent_answers(step.part, raw)
-        if seen is not None and not urgent:
-            now = answers_on(step)
-            before = {k: as_posted(v) for k, v in seen.items()}
-            if before != {k: as_posted(v) for k, v in now.items()}:
-                raise Changed(now)
-        try:
+        now = answers_on(step)
+        changed = seen is not None and (
+            {k: as_posted(v) for k, v in seen.items()}
+            != {k: as_posted(v) for k, v in now.items()})
+        if not closed and not changed:
             flags = responses.save_answers(actor, response, step.part.instrument, raw,
                                            position=step.screen - 1)
-        except responses.AnswersInvalid as refused:
-            refused.flags = (responses.save_answers(actor, response, step.part.instrument,
-                                                    urgent) if urgent else [])
-            raise
-        move(flow_.checkup, next_position)
-    return flags
+            move(flow_.checkup, next_position)
+            return flags
+    flags = heed_safety(actor, flow_, step, raw)
+    if closed:
+        raise Closed(flags)
+    raise Changed(now, flags)
 
 
-def save_urgent(actor: Actor, flow_: Flow, step: Step, raw: dict) -> list:
-    """A screen refused as it stands (an answer needs correcting): its well-formed safety
-    answers are kept and flagged all the same, and nothing else. The flags raised."""
-    urgent = urgent_answers(step.part, raw)
+def heed_safety(actor: Actor, flow_: Flow, step: Step, raw: dict) -> list:
+    """A screen not kept as posted (an answer to correct, a clash with another tab, or a
+    questionnaire sent meanwhile) still has its safety answers heeded: each answer that meets
+    a safety rule and is new, or worse than the one saved, is kept in the draft and flagged
+    (never lowering a saved one); on a questionnaire already sent it is flagged, and recorded,
+    without changing what was sent. The flags raised."""
+    part = step.part
+    urgent = urgent_answers(part, raw)
     if not urgent:
         return []
     with transaction.atomic():
-        Checkup.objects.select_for_update().get(pk=flow_.checkup.pk)
-        response = Response.objects.select_for_update().get(pk=step.part.response.pk)
-        if response.status != ResponseStatus.IN_PROGRESS:
+        checkup, response = _locked(flow_, step)
+        clean, _errors = scoring.check_answers(part.instrument, urgent)
+        worse = {item: value for item, value in clean.items()
+                 if not _at_least(response.answers.get(item), value)}
+        if not worse:
             return []
-        return responses.save_answers(actor, response, step.part.instrument, urgent)
+        if _is_open(checkup, response):
+            return responses.save_answers(actor, response, part.instrument,
+                                          {item: urgent[item] for item in worse})
+        # Looked at as if given (the flag rules keep one flag per question, worse or not),
+        # while the stored answers stay as sent.
+        given_late = copy.copy(response)
+        given_late.answers = {**response.answers, **worse}
+        flags = events.safety_answers(given_late, part.instrument)
+        record_by(actor, "update", patient=response.patient, obj=response,
+                  detail="a safety answer given after this questionnaire was sent: flagged, "
+                         "what was sent unchanged")
+        return flags
+
+
+def _at_least(saved, value) -> bool:
+    """A saved answer as high as this one (a number; a declined or blank one is not)."""
+    return (isinstance(saved, (int, float)) and not isinstance(saved, bool)
+            and saved >= value)
 
 
 def as_posted(value):

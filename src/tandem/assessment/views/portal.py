@@ -81,18 +81,26 @@ def _seen(request) -> dict | None:
 
 def step(request, checkup_id, number):
     checkup = _checkup(request, checkup_id)
-    if not checkup.is_open:
-        return redirect("portal:checkup-finished", checkup_id=checkup.pk)
     flow = flows.flow(checkup)
     current = flow.step(number)
     if current is None:
+        if not checkup.is_open:
+            return redirect("portal:checkup-finished", checkup_id=checkup.pk)
         raise Http404("No such question.")
     part = current.part
-    if not part.response.is_draft:  # this questionnaire was sent another way: move on
-        return _to(flow, part.last + 1)
     items = current.items
     form = AnswersForm(posted(request), instrument=part.instrument, items=items,
                        answers=part.response.answers)
+    if not checkup.is_open or not part.response.is_draft:
+        # Sent (a tab left open): nothing sent changes, but a safety answer posted now is
+        # heeded and its help shown.
+        if request.method == "POST" and _urgent(
+                flows.heed_safety(Actor.of(request), flow, current, form.answers())):
+            return redirect("portal:checkup-step-help", checkup_id=checkup.pk,
+                            number=number + 1)
+        if not checkup.is_open:
+            return redirect("portal:checkup-finished", checkup_id=checkup.pk)
+        return _to(flow, part.last + 1)  # this questionnaire was sent another way: move on
     if request.method == "POST":
         action = request.POST.get("action", "next")
         form.is_valid()
@@ -105,13 +113,16 @@ def step(request, checkup_id, number):
                                    "“Save and finish later”.")
         actor = Actor.of(request)
         if form.errors:  # to correct; but a safety answer on the screen is heeded now
-            flags = flows.save_urgent(actor, flow, current, raw)
+            flags = flows.heed_safety(actor, flow, current, raw)
             return _step_page(request, flow, current, form, urgent=_urgent(flags))
         target = {"back": number - 1, "later": number}.get(action, number + 1)
         try:
             flags = flows.save_step(actor, flow, current, raw, seen=_seen(request),
                                     next_position=max(target, 1))
-        except flows.Closed:  # sent meanwhile: the step page says where things are
+        except flows.Closed as exc:  # sent meanwhile
+            if _urgent(exc.flags):
+                return redirect("portal:checkup-step-help", checkup_id=checkup.pk,
+                                number=number + 1)
             return redirect("portal:checkup-step", checkup_id=checkup.pk, number=number)
         except flows.Changed as exc:
             for item in items:
@@ -121,7 +132,7 @@ def step(request, checkup_id, number):
                         "This answer was changed in another window or on another device "
                         f"while this page was open. Saved there: “{text}”. Check your "
                         "answer here and press the button again to keep it."))
-            return _step_page(request, flow, current, form)
+            return _step_page(request, flow, current, form, urgent=_urgent(exc.flags))
         except responses.AnswersInvalid as exc:
             form.add_item_errors(exc.errors)
             return _step_page(request, flow, current, form, urgent=_urgent(exc.flags))
