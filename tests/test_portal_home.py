@@ -263,8 +263,8 @@ def test_how_i_am_doing_says_what_changed_in_plain_words_with_one_chart(world):
     _r, text = page(world)
     box = section(text, "doing-h")
     words = visible(box)
-    assert "PHQ-9: 9 (Mild) on" in words and "18 the time before: a real improvement." in words
-    assert "GAD-7: 7 (Mild) on" in words and "your first." in words
+    assert "PHQ-9: 9 on" in words and "18 the time before: a real improvement." in words
+    assert "GAD-7: 7 on" in words and "your first." in words
     assert "Jacobson &amp; Truax 1991" in box
     assert box.count("<svg") == 1 and 'role="img"' in box
     assert "Your scores:" in box  # the chart's description says every figure

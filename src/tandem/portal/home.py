@@ -190,7 +190,6 @@ class ChangeLine:
     name: str
     latest: float
     on: datetime.date
-    band: str = ""
     before: float | None = None
     before_on: datetime.date | None = None
     words: str = ""  # reliable change in words, when the questionnaire has the figures
@@ -222,7 +221,7 @@ def how_i_am_doing(results: list[InstrumentResults], sex: str = "") -> Doing:
         if changes is None:
             continue
         last = changes.latest
-        line = ChangeLine(result.instrument.name, last["value"], last["date"], last["band"],
+        line = ChangeLine(result.instrument.name, last["value"], last["date"],
                           better="Lower is better." if track.scale.higher_is == "worse"
                           else "Higher is better.")
         if changes.previous is not None:
