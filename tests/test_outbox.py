@@ -195,3 +195,80 @@ def test_without_a_provider_a_text_message_fails_with_plain_words(world, setting
     message.refresh_from_db()
     assert message.status == "failed"
     assert message.last_error == "Text messages are not set up for this service."
+
+
+# --- the second review: one waiting task, a bounded scan, withdrawal in flight, the demo ----
+
+
+def ready_tasks():
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.ready().filter(task_path__endswith="retry_messages")
+
+
+def test_waking_the_worker_again_queues_no_second_task_while_one_waits(
+        world, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox.wake_worker()
+    assert ready_tasks().count() == 1
+
+
+def test_a_retry_waiting_for_later_does_not_hold_back_what_should_go_now(
+        world, django_capture_on_commit_callbacks):
+    outbox._enqueue_retry(run_after=timezone.now() + datetime.timedelta(minutes=16))
+    assert ready_tasks().count() == 0  # queued, but not to run yet
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.wake_worker()
+    assert ready_tasks().count() == 1
+
+
+def test_giving_up_looks_only_at_messages_of_the_last_weeks(world):
+    now = timezone.now()
+    recent = queue(world, channel="sms", recipient="1", body=f"Code {outbox.secret('111111')}")
+    ancient = queue(world, channel="sms", recipient="2", body=f"Code {outbox.secret('222222')}")
+    Message.objects.filter(pk=recent.pk).update(created_at=now - outbox.RETRY_WITHIN * 2)
+    Message.objects.filter(pk=ancient.pk).update(
+        created_at=now - outbox.RETRY_WITHIN - outbox.GIVE_UP_MARGIN - datetime.timedelta(1))
+    assert outbox.give_up(now) == 1
+    recent.refresh_from_db()
+    ancient.refresh_from_db()
+    assert "111111" not in recent.body
+    assert "222222" in ancient.body  # not looked at again on every run, for ever
+
+
+class WithdrawnWhileSending(sms.SmsBackend):
+    """Staff withdraw the message while the provider is still sending it."""
+
+    fail = False
+
+    def send(self, to, body):
+        outbox.withdraw(Message.objects.filter(recipient=to), "not needed: suspended")
+        if WithdrawnWhileSending.fail:
+            raise sms.SmsError("the provider timed out")
+        return "ref-1"
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_a_message_withdrawn_while_being_sent_stays_withdrawn_without_its_secret(
+        world, settings, fails, monkeypatch, django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "tests.test_outbox.WithdrawnWhileSending"
+    monkeypatch.setattr(WithdrawnWhileSending, "fail", fails)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, channel="sms", recipient="07700 900777",
+                        body=f"Code {outbox.secret('987654')}")
+    message.refresh_from_db()
+    assert message.status == "withdrawn"
+    assert "987654" not in message.body
+    assert outbox.retry_due() == [] and ready_tasks().count() == 0
+    if not fails:
+        assert message.sent_at is not None  # it went: when is kept
+
+
+def test_in_the_demo_what_would_wait_for_the_worker_is_sent_at_once(
+        world, settings, django_capture_on_commit_callbacks):
+    settings.DEMO = True
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(world, inline=False)
+    message.refresh_from_db()
+    assert message.status == "sent" and [m.to for m in mail.outbox] == [["pat@example.org"]]

@@ -3,7 +3,8 @@
 `queue(...)` writes the message in the caller's transaction and, once that commits, either
 sends it at once (`inline=True`, the default: what staff send from their pages) or leaves it
 to the worker (`inline=False`: what a visitor asks for on the public pages, so that the
-page's answer takes as long whether or not anything is sent). Email goes through Django's
+page's answer does not wait for the mail server or text provider; in the demo, which runs
+no worker, at once too). Email goes through Django's
 email backend (SMTP; files in TANDEM_OUTBOX_DIR/email only for the demo and development;
 in-memory in tests), text messages through the provider interface (tandem.outbox.sms). A
 failure never reaches the person who asked: the message is left "failed" with the reason,
@@ -13,7 +14,8 @@ are never sent: staff print them (`printed`).
 A secret in a message (an invitation's link or code) is marked with `secret(...)`: it is sent
 as it is, and replaced in the stored text once the message is sent or printed, once it is
 given up (MAX_ATTEMPTS tries, or older than RETRY_WITHIN), or once it is withdrawn because
-what it carried no longer works (`withdraw`).
+what it carried no longer works (`withdraw`; a message withdrawn while it is being sent stays
+withdrawn).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import datetime
 import logging
 import re
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
+from django_tasks_db.models import DBTaskResult
 
 from tandem.outbox import sms
 from tandem.outbox.models import Channel, Message, Status
@@ -40,6 +44,10 @@ RETRY_WITHIN = datetime.timedelta(days=1)
 OPEN, CLOSE = "\u27e6", "\u27e7"
 SECRET = re.compile(f"{OPEN}(.*?){CLOSE}", re.S)
 REMOVED = "[removed once sent]"
+# How far past RETRY_WITHIN `give_up` still looks: a worker stopped for longer leaves the
+# secrets of what it never sent (links and codes that have long expired: an invitation's
+# after TANDEM_PORTAL_INVITATION_DAYS, a reset link's after three days).
+GIVE_UP_MARGIN = datetime.timedelta(days=30)
 
 
 def secret(value: str) -> str:
@@ -67,16 +75,30 @@ def queue(*, organisation, channel: str, recipient: str, body: str, kind: str,
     message = Message.objects.create(
         organisation=organisation, patient=patient, channel=channel, recipient=recipient,
         subject=subject, body=body, kind=kind, created_by=created_by)
-    if channel != Channel.LETTER and inline:
+    # The demo runs no worker (`tandem demo --serve`): what it would leave to one goes at once.
+    if channel != Channel.LETTER and (inline or getattr(settings, "DEMO", False)):
         transaction.on_commit(lambda: deliver(message.pk))
     return message
 
 
 def wake_worker() -> None:
     """Once the caller's transaction commits, queue the worker's task that sends what is
-    waiting (`retry_messages`). The public pages call it whether or not they wrote a message,
-    so that their answer takes the same time either way."""
-    transaction.on_commit(_enqueue_retry)
+    waiting (`retry_messages`), unless one is already queued to run now: a page asked for a
+    thousand times queues one task, not a thousand. The public pages call it whether or not
+    they wrote a message, and it looks for a waiting task either way, so that their answer
+    takes the same time either way."""
+    transaction.on_commit(_wake)
+
+
+def _wake() -> None:
+    try:
+        waiting = DBTaskResult.objects.ready().filter(
+            task_path=retry_messages.module_path).exists()
+    except Exception:  # noqa: BLE001 - queue one rather than none
+        log.exception("could not look for a queued sending of messages")
+        waiting = False
+    if not waiting:
+        _enqueue_retry()
 
 
 def _enqueue_retry(run_after=None) -> None:
@@ -101,6 +123,10 @@ def deliver(message_id) -> Message:
     if not claimed:
         return Message.objects.get(pk=message.pk)
     message.attempts += 1
+    # What this attempt writes when it ends, only if the message is still as claimed: one
+    # withdrawn while it was being sent stays withdrawn, without its secrets, never retried.
+    still_claimed = Message.objects.filter(pk=message.pk,
+                                           status__in=[Status.QUEUED, Status.FAILED])
     try:
         reference = _send(message)
     except Exception as error:  # noqa: BLE001 - whatever the mail server or provider said
@@ -109,17 +135,21 @@ def deliver(message_id) -> Message:
         message.last_error = (str(error) or type(error).__name__)[:500]
         if message.attempts >= MAX_ATTEMPTS:  # given up: what it carried goes
             message.body = redacted(message.body)
-        Message.objects.filter(pk=message.pk).update(status=message.status,
-                                                     last_error=message.last_error,
-                                                     body=message.body)
+        if not still_claimed.update(status=message.status, last_error=message.last_error,
+                                    body=message.body):
+            return Message.objects.get(pk=message.pk)
         _retry_later(message)
     else:
         message.status, message.sent_at = Status.SENT, timezone.now()
         message.provider_reference, message.last_error = reference[:200], ""
         message.body = redacted(message.body)
-        Message.objects.filter(pk=message.pk).update(
-            status=message.status, sent_at=message.sent_at, body=message.body,
-            provider_reference=message.provider_reference, last_error="")
+        if not still_claimed.update(
+                status=message.status, sent_at=message.sent_at, body=message.body,
+                provider_reference=message.provider_reference, last_error=""):
+            # Withdrawn while it went: it stays withdrawn, and when it went is kept.
+            Message.objects.filter(pk=message.pk, status=Status.WITHDRAWN).update(
+                sent_at=message.sent_at, provider_reference=message.provider_reference)
+            return Message.objects.get(pk=message.pk)
     return message
 
 
@@ -160,11 +190,14 @@ def retry_due(now: datetime.datetime | None = None) -> list:
 def give_up(now: datetime.datetime | None = None) -> int:
     """Remove the secrets of messages that will not be tried again (MAX_ATTEMPTS tries, or
     written before RETRY_WITHIN): what they carried has expired or should not go now. Their
-    status stays (failed, or queued: never sent). Returns how many were changed."""
+    status stays (failed, or queued: never sent). Only messages written within RETRY_WITHIN
+    and GIVE_UP_MARGIN are looked at (by the status and date index), not every message ever
+    written, on each run. Returns how many were changed."""
     now = now or timezone.now()
     stale = Message.objects.exclude(channel=Channel.LETTER).filter(
         Q(attempts__gte=MAX_ATTEMPTS) | Q(created_at__lt=now - RETRY_WITHIN),
-        status__in=[Status.QUEUED, Status.FAILED], body__contains=OPEN)
+        status__in=[Status.QUEUED, Status.FAILED], body__contains=OPEN,
+        created_at__gte=now - RETRY_WITHIN - GIVE_UP_MARGIN)
     changed = 0
     for message in stale.only("pk", "body"):
         changed += Message.objects.filter(pk=message.pk, body=message.body).update(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.template.loader import render_to_string
@@ -126,10 +127,25 @@ def public_site_url(request) -> str:
 # --- throttles of the public pages ------------------------------------------------------------
 
 
+def throttled_as(address: str | None) -> str:
+    """What one client is counted as: an IPv4 address as it is; an IPv6 address by its /64
+    network (one connection is usually given a whole /64, so counting each address would
+    let it try 2^64 times as often)."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return (address or "unknown")[:64]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _throttle_key(address: str | None, purpose: str, now=None) -> dict:
     now = now or timezone.now()
     start = now.replace(minute=0, second=0, microsecond=0)  # THROTTLE_WINDOW: the hour
-    return {"address": (address or "unknown")[:64], "purpose": purpose, "window": start}
+    return {"address": throttled_as(address), "purpose": purpose, "window": start}
 
 
 def throttled(address: str | None, purpose: str) -> bool:
@@ -461,18 +477,31 @@ def _account(patient: Patient, username: str, password: str) -> User:
 
 @transaction.atomic
 def suspend(actor: Actor, patient: Patient) -> None:
-    """The patient can no longer sign in (their account is kept), and any open invitation
-    is voided."""
+    """The patient can no longer sign in (their account is kept); any open invitation is
+    voided, and every way to choose a new password they were sent is ended: open reset
+    codes expire and reset messages not yet sent are withdrawn (so restoring the account
+    later does not bring them back). An emailed reset link already sent stops working too:
+    the account's version moves on, and with it the link's token (ResetTokens)."""
     user = _portal_user(patient)
-    voided = _void_open(patient, timezone.now(), "portal access suspended")
+    now = timezone.now()
+    voided = _void_open(patient, now, "portal access suspended")
     if user is None and not voided:
         raise Refused("The patient has no portal account or open invitation to suspend.")
+    ended = withdrawn = 0
     if user is not None:
-        User.objects.filter(pk=user.pk).update(is_active=False)
+        User.objects.filter(pk=user.pk).update(is_active=False, version=F("version") + 1)
+        ended = ResetCode.objects.of(patient.organisation_id).filter(
+            user=user, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+        withdrawn = outbox.withdraw(Message.objects.of(patient.organisation_id).filter(
+            patient=patient, kind="password-reset"),
+            "not needed: portal access was suspended")
     _audit(actor, "update", patient, obj=user,
            object_type="" if user else "invitation",
-           detail="portal access suspended" + (f"; {voided} open invitation(s) voided"
-                                               if voided else ""))
+           detail="portal access suspended"
+                  + (f"; {voided} open invitation(s) voided" if voided else "")
+                  + (f"; {ended} reset code(s) ended" if ended else "")
+                  + (f"; {withdrawn} reset message(s) not yet sent withdrawn"
+                     if withdrawn else ""))
 
 
 @transaction.atomic
@@ -519,7 +548,7 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
                "asked_by_patient": asked_by_patient, "minutes": RESET_CODE_MINUTES}
     if channel == Channel.EMAIL:
         uid = urlsafe_base64_encode(force_bytes(user.pk))
-        token = default_token_generator.make_token(user)
+        token = reset_tokens.make_token(user)
         context["link"] = outbox.secret(
             site + reverse("join:reset-link", kwargs={"uidb64": uid, "token": token}))
     else:
@@ -544,6 +573,21 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
            detail=f"portal password reset {who}, by {CHANNEL_WORDS[channel]} to "
                   f"{message.recipient}")
     return message
+
+
+class ResetTokens(PasswordResetTokenGenerator):
+    """The tokens of emailed reset links of portal accounts: Django's (ended by a new
+    password, a sign-in, or after PASSWORD_RESET_TIMEOUT), also ended when the account's
+    version moves on, as suspending it does: a link sent before a suspension does not work
+    once access is restored."""
+
+    key_salt = "tandem.portal_access.ResetTokens"
+
+    def _make_hash_value(self, user, timestamp):
+        return f"{super()._make_hash_value(user, timestamp)}v{user.version}"
+
+
+reset_tokens = ResetTokens()
 
 
 def _code_digest(user: User, code: str) -> str:

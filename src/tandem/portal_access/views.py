@@ -291,6 +291,7 @@ class ResetLinkView(PasswordResetConfirmView):
 
     template_name = "portal_access/reset_link.html"
     success_url = reverse_lazy("join:reset-done")
+    token_generator = services.reset_tokens
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
