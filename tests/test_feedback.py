@@ -486,3 +486,49 @@ def test_the_word_list_finds_what_it_is_for():
     for text in ("Most people drink less than you", "You should cut down",
                  "Your score is above average", "You relapsed", "Compared with others"):
         assert JUDGING_OR_COMPARING.search(text), text
+
+
+# The second review.
+
+def test_a_report_shared_before_range_names_were_a_choice_is_shown_without_them(world):
+    from tandem.feedback import services
+
+    complete(world.p1, "audit", audit(12), 40)
+    complete(world.p1, "audit", audit(17), 5)
+    client = world.client("patient")
+    post(client, content.DEFAULT_PARTS, action="share")
+    report = FeedbackReport.objects.get()
+    old = report.snapshot  # as a report shared before the tick box kept it
+    old["parts"] = [p for p in old["parts"] if p != content.RANGE_NAMES]
+    for item in old["answers"]:
+        item["band"] = "higher risk – harmful drinking (zone iii)"
+        item["sentences"][0] += (" That is in the range called “higher risk – harmful "
+                                 "drinking (zone iii)”.")
+    FeedbackReport.objects.filter(pk=report.pk).update(snapshot=old)
+    text = visible(client.get(URL).content.decode())
+    assert "range called" not in text and "harmful drinking" not in text
+    assert "At your latest check-up" in text  # the rest of the sentence is kept
+    chose = services.without_unchosen_range_names(
+        old | {"parts": [*old["parts"], content.RANGE_NAMES]})
+    assert "range called" in str(chose)  # chosen: kept as shared
+
+
+def test_only_a_clash_of_the_same_new_report_is_taken_for_a_double_submit(world, monkeypatch):
+    from django.db import IntegrityError
+
+    from tandem.audit.actor import Actor
+    from tandem.feedback import services
+    from tandem.feedback.forms import ReportForm
+    from tandem.records import versioning
+
+    complete(world.p1, "phq9", phq9(12), 3)
+    form = ReportForm({"parts": content.DEFAULT_PARTS, "own_words": "Hello", "version": "0"},
+                      instance=services.current(world.p1))
+    assert form.is_valid(), form.errors
+
+    def refused(*args, **kwargs):
+        raise IntegrityError("NOT NULL constraint failed: feedback_feedbackreport.occasion")
+
+    monkeypatch.setattr(versioning, "save", refused)
+    with pytest.raises(IntegrityError, match="NOT NULL"):
+        services.save(Actor(world.users["patient"], "patient", path=URL), form, services.SAVE)

@@ -5,6 +5,7 @@ stopping sharing (audited), and what the care team may see (shared reports only)
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -65,11 +66,27 @@ def basis_of(patient) -> str:
 
 
 def page_content(report: FeedbackReport) -> dict:
-    """What the patient sees: while shared, exactly what is shared; otherwise the report as
-    their data stand now, with the parts they chose."""
+    """What the patient sees: while shared, exactly what is shared (without range names they
+    did not choose: `without_unchosen_range_names`); otherwise the report as their data stand
+    now, with the parts they chose."""
     if report.shared and report.snapshot:
-        return report.snapshot
+        return without_unchosen_range_names(report.snapshot)
     return frozen(report)
+
+
+# How reports shared before a range's name was the patient's choice named it, in a sentence.
+OLD_RANGE_SENTENCE = re.compile(r"\s*That is in the range called “[^”]*”\.")
+
+
+def without_unchosen_range_names(snapshot: dict) -> dict:
+    """A shared copy without the names of ranges unless the patient chose them: a report
+    shared before that was their choice named them in its sentences until shared again."""
+    if content.RANGE_NAMES in (snapshot.get("parts") or []) or not snapshot.get("answers"):
+        return snapshot
+    answers = [item | {"band": "", "sentences": [OLD_RANGE_SENTENCE.sub("", sentence)
+                                                 for sentence in item.get("sentences", [])]}
+               for item in snapshot["answers"]]
+    return snapshot | {"answers": answers}
 
 
 def frozen(report: FeedbackReport) -> dict:
@@ -100,8 +117,11 @@ def save(actor: Actor, form, action: str) -> FeedbackReport:
             saved = versioning.save(form, actor, patient=report.patient, fields=fields)
         except IntegrityError:
             # The same new report was saved a moment ago (a double submit, a second tab):
-            # nothing is written and the patient is shown it, keeping what they typed.
-            current = report.patient.feedback_reports.get(basis=report.basis)
+            # nothing is written and the patient is shown it, keeping what they typed. Only
+            # if that report is there: another constraint refused is an error, as it is.
+            current = report.patient.feedback_reports.filter(basis=report.basis).first()
+            if current is None:
+                raise
             raise versioning.Stale(current, versioning.differences(form, current)) from None
     else:
         saved = versioning.save(form, actor, patient=report.patient, fields=fields)
