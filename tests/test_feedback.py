@@ -508,6 +508,11 @@ def test_a_report_shared_before_range_names_were_a_choice_is_shown_without_them(
     text = visible(client.get(URL).content.decode())
     assert "range called" not in text and "harmful drinking" not in text
     assert "At your latest check-up" in text  # the rest of the sentence is kept
+    staff, _plan = make_plan(world)
+    for url in (f"/patients/{world.p1.pk}/feedback/", f"/patients/{world.p1.pk}/plan/review/"):
+        seen = visible(staff.get(url).content.decode())
+        assert "At your latest check-up" in seen, url  # the care team sees the report...
+        assert "range called" not in seen and "harmful drinking" not in seen, url  # ...so
     chose = services.without_unchosen_range_names(
         old | {"parts": [*old["parts"], content.RANGE_NAMES]})
     assert "range called" in str(chose)  # chosen: kept as shared
