@@ -18,15 +18,28 @@ def urgent_flags(world):
     return Flag.objects.filter(patient=world.p1, severity="urgent")
 
 
-def test_a_safety_answer_is_kept_and_flagged_even_when_another_tab_changed_the_screen(world):
-    only(world, ["phq9"])
+def clash(world, codes, number, elsewhere: dict, here: dict):
+    """Question `number` open in one tab; another tab saves `elsewhere` there; then the first
+    tab posts `here`. The first tab's reply."""
+    only(world, codes)
     client = world.client("patient")
     begin(client)
-    url = step_url(the_checkup(world), 9)
-    opened = fields(client.get(url).content.decode())  # this tab opens question 9...
-    client.post(url, {**fields(client.get(url).content.decode()), "item_9": "0",
-                      "action": "next"})  # ...another tab answers it "not at all"
-    reply = client.post(url, {**opened, "item_9": "3", "action": "next"})
+    url = step_url(the_checkup(world), number)
+    opened = fields(client.get(url).content.decode())
+    client.post(url, {**fields(client.get(url).content.decode()), **elsewhere,
+                      "action": "next"})
+    return client.post(url, {**opened, **here, "action": "next"})
+
+
+def drinking_every_day_is_urgent(world):
+    UrgentAnswer.objects.create(organisation=world.org, instrument_code="top",
+                                item_id="alcohol_w1", at_least=7,
+                                message="Drinking every day of a week")
+
+
+def test_a_safety_answer_is_kept_and_flagged_even_when_another_tab_changed_the_screen(world):
+    # Another tab answered "not at all"; this one says "nearly every day".
+    reply = clash(world, ["phq9"], 9, {"item_9": "0"}, {"item_9": "3"})
     page = reply.content.decode()
     assert reply.status_code == 200 and "changed in another window" in page
     assert "Help is available now" in page and "Your care team has been told today" in page
@@ -35,31 +48,16 @@ def test_a_safety_answer_is_kept_and_flagged_even_when_another_tab_changed_the_s
 
 
 def test_a_tab_left_open_never_lowers_a_saved_safety_answer(world):
-    only(world, ["phq9"])
-    client = world.client("patient")
-    begin(client)
-    url = step_url(the_checkup(world), 9)
-    opened = fields(client.get(url).content.decode())  # a tab opened before the answer...
-    client.post(url, {**fields(client.get(url).content.decode()), "item_9": "3",
-                      "action": "next"})  # ...then "nearly every day" in another
-    reply = client.post(url, {**opened, "item_9": "1", "action": "next"})
+    reply = clash(world, ["phq9"], 9, {"item_9": "3"}, {"item_9": "1"})
     assert reply.status_code == 200 and "changed in another window" in reply.content.decode()
     assert Response.objects.get(patient=world.p1).answers["9"] == 3
     assert urgent_flags(world).count() == 1
 
 
 def test_on_a_clash_only_the_safety_answer_is_kept_not_the_screens_other_answers(world):
-    only(world, ["top"])
-    UrgentAnswer.objects.create(organisation=world.org, instrument_code="top",
-                                item_id="alcohol_w1", at_least=7,
-                                message="Drinking every day of a week")
-    client = world.client("patient")
-    begin(client)
-    url = step_url(the_checkup(world), 1)
-    opened = fields(client.get(url).content.decode())
-    client.post(url, {**opened, "item_alcohol_w2": "3", "action": "next"})  # another tab
-    reply = client.post(url, {**opened, "item_alcohol_w1": "7", "item_alcohol_w2": "0",
-                              "action": "next"})
+    drinking_every_day_is_urgent(world)
+    reply = clash(world, ["top"], 1, {"item_alcohol_w2": "3"},
+                  {"item_alcohol_w1": "7", "item_alcohol_w2": "0"})
     page = reply.content.decode()
     assert reply.status_code == 200 and "Help is available now" in page
     answers = Response.objects.get(patient=world.p1).answers
@@ -68,14 +66,7 @@ def test_on_a_clash_only_the_safety_answer_is_kept_not_the_screens_other_answers
 
 
 def test_without_a_safety_answer_a_clash_with_another_tab_still_saves_nothing(world):
-    only(world, ["phq9"])
-    client = world.client("patient")
-    begin(client)
-    url = step_url(the_checkup(world), 1)
-    opened = fields(client.get(url).content.decode())
-    client.post(url, {**fields(client.get(url).content.decode()), "item_1": "2",
-                      "action": "next"})
-    reply = client.post(url, {**opened, "item_1": "1", "action": "next"})
+    reply = clash(world, ["phq9"], 1, {"item_1": "2"}, {"item_1": "1"})
     assert reply.status_code == 200 and "changed in another window" in reply.content.decode()
     assert Response.objects.get(patient=world.p1).answers["1"] == 2
 
@@ -83,9 +74,7 @@ def test_without_a_safety_answer_a_clash_with_another_tab_still_saves_nothing(wo
 def test_a_safety_answer_is_flagged_even_when_another_answer_on_its_screen_is_wrong(world):
     """A service marks 7 drinking days in a week urgent; the same screen's amount is wrong."""
     only(world, ["top"])
-    UrgentAnswer.objects.create(organisation=world.org, instrument_code="top",
-                                item_id="alcohol_w1", at_least=7,
-                                message="Drinking every day of a week")
+    drinking_every_day_is_urgent(world)
     client = world.client("patient")
     begin(client)
     url = step_url(the_checkup(world), 1)
