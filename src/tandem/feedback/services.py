@@ -70,8 +70,14 @@ def page_content(report: FeedbackReport) -> dict:
     did not choose: `without_unchosen_range_names`); otherwise the report as their data stand
     now, with the parts they chose."""
     if report.shared and report.snapshot:
-        return without_unchosen_range_names(report.snapshot)
+        return as_shared(report)
     return frozen(report)
+
+
+def as_shared(report: FeedbackReport) -> dict:
+    """A shared report as the patient and the care team both see it: its snapshot, without
+    range names the patient did not choose."""
+    return without_unchosen_range_names(report.snapshot)
 
 
 # How reports shared before a range's name was the patient's choice named it, in a sentence.

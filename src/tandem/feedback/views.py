@@ -91,7 +91,7 @@ def report_pdf(request):
 def staff(request, patient_id):
     """The reports the patient is sharing with the care team, each beside their own words."""
     patient = request.patient
-    reports = [(r, display(services.without_unchosen_range_names(r.snapshot), f"fb{n}"))
+    reports = [(r, display(services.as_shared(r), f"fb{n}"))
                for n, r in enumerate(services.shared(patient))]
     return render(request, "feedback/staff.html", {
         "patient": patient, "reports": reports,
@@ -103,5 +103,5 @@ def review_panel(sender, patient, review=None, **kwargs) -> dict:
     words in the review (before it is held, and once held)."""
     found = services.shared_for_review(patient, review)
     return {"template": "feedback/review_panel.html", "patient": patient, "report": found,
-            **(display(services.without_unchosen_range_names(found.snapshot), "review-fb")
+            **(display(services.as_shared(found), "review-fb")
                if found is not None else {})}
