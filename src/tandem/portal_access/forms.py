@@ -11,14 +11,14 @@ from django.contrib.auth.password_validation import (
     password_validators_help_text_html,
     validate_password,
 )
-from django.utils import timezone
 
 from tandem.accounts.models import User
-from tandem.core.dates import date_problem
+from tandem.core.dates import EARLIEST
 from tandem.outbox.models import Channel
 from tandem.portal_access import services
+from tandem.records.dates import check_date
 
-EARLIEST_YEAR = 1900  # a year of birth before it is a typing slip (and 0000 is no year)
+EARLIEST_YEAR = EARLIEST.year  # a year of birth before it is a typing slip (0000 is no year)
 
 
 class DateOfBirthWidget(forms.MultiWidget):
@@ -74,11 +74,7 @@ class DateOfBirthField(forms.MultiValueField):
             raise forms.ValidationError(
                 f"There is no day {d} in {month_name} {y}: check the day "
                 f"({month_name} {y} has {last} days).")
-        born = datetime.date(y, m, d)
-        problem = date_problem(born, "Your date of birth", timezone.localdate())
-        if problem:
-            raise forms.ValidationError(problem)
-        return born
+        return check_date(datetime.date(y, m, d), "Your date of birth")
 
 
 def password_fields(form: forms.Form) -> None:
