@@ -26,6 +26,7 @@ LAYERS = [
     "assessment",  # questionnaires, check-ups and their schedules
     "planning",  # priority sorts, goals, the recovery care plan, reviews
     "feedback",  # the feedback report a patient shapes from their check-ups and goals
+    "medication",  # substitute medication: plans, doses, dispensing, reviews, reductions
     "monitoring",  # flags, the early-warning rules, contacts, the timeline
     "portal_access",  # patients' portal logins: invitations, activation, suspension, resets
     "caseload",  # who needs me today and each patient's summary: reads every clinical app

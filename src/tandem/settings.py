@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tandem.monitoring",
     "tandem.planning",
     "tandem.feedback",
+    "tandem.medication",
     "tandem.portal_access",
     "tandem.caseload",
     "tandem.audit",

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MedicationConfig(AppConfig):
+    """Substitute medication: medicines, plans, doses, dispensing, reviews and reductions."""
+
+    name = "tandem.medication"
