@@ -119,6 +119,8 @@ REGISTERS_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
 # Bulk writes name many patients; each is checked with `changeable_patients`.
 CHANGES_SOME_PATIENTS = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD)
 ADMIN = HasRole(Role.SERVICE_ADMIN)
+# Pharmacy reports for many patients at once (the CSV import); each row's patient is checked.
+RECORDS_DISPENSING = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD, Role.PRESCRIBER)
 INSTRUMENT_READERS = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD, Role.SERVICE_ADMIN)
 AUDITOR = HasRole(Role.AUDITOR)
 

@@ -120,9 +120,11 @@ def portal_patient(user):
 class PatientRecord(Rule):
     """Staff access to one patient, named by the URL's `patient_id`. Hidden (404) otherwise."""
 
-    def __init__(self, change: bool = False, methods_that_change: Iterable[str] = ()):
+    def __init__(self, change: bool = False, methods_that_change: Iterable[str] = (),
+                 changers: Iterable[str] = CHANGES_RECORDS):
         self.change = change
         self.methods_that_change = set(methods_that_change)
+        self.changers = frozenset(changers)  # the roles through which a change is allowed
 
     def decide(self, request, kwargs):
         organisation = request.user.organisation_id
@@ -141,7 +143,10 @@ class PatientRecord(Rule):
         if role is None:
             return Decision(False, status=404, patient=patient)
         changing = self.change or request.method in self.methods_that_change
-        if changing and role not in CHANGES_RECORDS:
+        if (changing and role == Role.PRACTITIONER and Role.PRESCRIBER in self.changers
+                and Role.PRESCRIBER in roles_of(request.user)):
+            role = Role.PRESCRIBER  # on the care team, and a prescriber as well
+        if changing and role not in self.changers:
             return Decision(False, patient=patient)
         request.patient = patient
         return Decision(True, role=role)
@@ -164,3 +169,11 @@ API_PATIENT = PatientRecord(methods_that_change={"POST", "PUT", "PATCH", "DELETE
 # A page anyone on the care team may read, whose form (POST) only those who change records use.
 READ_PATIENT_POST_CHANGES = PatientRecord(methods_that_change={"POST"})
 PORTAL = Portal()
+# Medication: the prescriber on the care team sets the plan, answers dose requests, holds
+# medication reviews and plans reductions with the patient; anyone on the care team (or their
+# team lead) records what the pharmacy reports and may pause a reduction.
+PRESCRIBE = PatientRecord(change=True, changers=(Role.PRESCRIBER,))
+READ_PATIENT_POST_PRESCRIBES = PatientRecord(methods_that_change={"POST"},
+                                             changers=(Role.PRESCRIBER,))
+MEDICATION_TEAM = PatientRecord(change=True,
+                                changers=(*CHANGES_RECORDS, Role.PRESCRIBER))
