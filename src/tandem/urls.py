@@ -12,6 +12,7 @@ from tandem.api.views import api_docs
 from tandem.assessment import urls as assessment
 from tandem.caseload import urls as caseload
 from tandem.feedback import urls as feedback
+from tandem.medication import urls as medication
 from tandem.monitoring import urls as monitoring
 from tandem.patients import urls as patients
 from tandem.planning import urls as planning
@@ -25,7 +26,10 @@ staff_pages += feedback.staff
 portal_pages = [*portal.portal, *assessment.portal, *planning.portal]
 portal_pages += feedback.portal
 staff_pages += portal_access.staff  # the patient's portal access, under the patient
+staff_pages += medication.staff
+portal_pages += medication.portal
 admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
+admin_pages += medication.manage
 
 urlpatterns = [
     path("", web.home, name="home"),
