@@ -152,8 +152,9 @@ def _titration(medicine: Medicine, titrating_since: Date | None, day: Date):
 
 
 def _lowest_in_week(ledger: Sequence[Change], day: Date, current: Decimal) -> Decimal:
-    """The lowest dose held in the 6 days before `day` (and the dose held now)."""
-    since = day - datetime.timedelta(days=WEEK - 1)
+    """The lowest dose held in the 7 days before `day` (and the dose held now): every rise
+    made within 7 days counts, the stricter reading of "the largest rise in any 7 days"."""
+    since = day - datetime.timedelta(days=WEEK)
     held = current_dose(ledger, since)
     lowest = current if held is None else min(current, held.dose)
     for c in ledger:
