@@ -250,3 +250,149 @@ def test_radar_points_lie_inside_the_view_box(raw):
     for pair in polygon.get("points").split():
         assert inside(root, *map(float, pair.split(",")))
     assert len(find(root, "line", "spoke")) == len(raw)
+
+
+# --- the dose chart (a step chart) ---------------------------------------------------------
+
+from tandem.core.charts import dose_svg  # noqa: E402
+
+
+def days(n):
+    return DAY + datetime.timedelta(days=n)
+
+
+def dose_example(**kwargs):
+    args = {"start": DAY, "end": days(60), "today": days(30),
+            "planned": [(days(40), 55.0), (days(50), 50.0)],
+            "use_days": [(days(20), 12), (days(48), 28)], "safe_range": (20, 80),
+            "title": "Methadone dose", "desc": "From 30 mg to 60 mg.", "id_prefix": "dose-1"}
+    args.update(kwargs)
+    steps = args.pop("steps", [(DAY, 30.0), (days(5), 40.0), (days(12), 60.0)])
+    return dose_svg(steps, **args)
+
+
+def polyline_points(line):
+    return [tuple(map(float, pair.split(","))) for pair in line.get("points").split()]
+
+
+def test_dose_chart_structure_and_accessibility():
+    svg = dose_example()
+    root = parse(svg)
+    assert_labelled(root, "Methadone dose", "dose-1")
+    assert root.find(f"{NS}desc").text == "From 30 mg to 60 mg."
+    assert_csp_safe(svg, root)
+    (line,) = find(root, "polyline", "dose-line")
+    assert line.get("stroke-dasharray") is None
+    (ahead,) = find(root, "polyline", "dose-planned")
+    assert ahead.get("stroke-dasharray")
+    tips = [c.find(f"{NS}title").text for c in find(root, "circle", "dose-point")]
+    assert sorted(tips) == sorted(["3 Mar 2026: 30 mg", "8 Mar 2026: 40 mg",
+                                   "15 Mar 2026: 60 mg"])
+    planned = [c.find(f"{NS}title").text for c in find(root, "circle", "dose-point-planned")]
+    assert planned == ["12 Apr 2026: 55 mg (planned)", "22 Apr 2026: 50 mg (planned)"]
+    legend = [t.text for t in find(root, "text", "legend-label")]
+    assert legend == ["Dose (mg)", "Planned", "Safe range",
+                      "Days used, of the 28 before a check-up"]
+
+
+def test_dose_chart_is_a_step_line_each_dose_flat_until_the_next_change():
+    root = parse(dose_example(planned=(), use_days=(), today=days(60)))
+    (line,) = find(root, "polyline", "dose-line")
+    pts = polyline_points(line)
+    # Every segment is horizontal or vertical, alternately: a dose holds until it changes.
+    for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False):
+        assert x1 == x2 or y1 == y2
+    ys = [y for _x, y in pts]
+    assert ys[0] == ys[1] and ys[0] > ys[-1]  # 30 mg first, lower on the page than 60 mg
+    xs = [x for x, _y in pts]
+    assert xs == sorted(xs)
+    assert not find(root, "polyline", "dose-planned")  # nothing after today: no dashes
+
+
+def test_dose_chart_x_is_proportional_to_time_and_spans_start_to_end():
+    root = parse(dose_example(planned=(), use_days=(), today=days(60)))
+    pts = polyline_points(find(root, "polyline", "dose-line")[0])
+    left, right = pts[0][0], pts[-1][0]
+    change_at_5 = pts[1][0]
+    assert change_at_5 - left == pytest.approx((right - left) * 5 / 60, abs=0.2)
+
+
+def test_dose_chart_dose_in_force_before_the_window_starts_at_the_left_edge():
+    root = parse(dose_example(steps=[(days(-30), 45.0), (days(10), 50.0)], planned=(),
+                              use_days=()))
+    pts = polyline_points(find(root, "polyline", "dose-line")[0])
+    assert pts[0][0] == 48  # the chart's left edge, at 45 mg
+    tips = {c.find(f"{NS}title").text for c in find(root, "circle", "dose-point")}
+    assert "1 Feb 2026: 45 mg" in tips
+
+
+def test_dose_chart_shades_the_safe_range_around_doses_within_it():
+    root = parse(dose_example())
+    (rect,) = find(root, "rect", "safe-range")
+    y1, y2 = float(rect.get("y")), float(rect.get("y")) + float(rect.get("height"))
+    assert rect.find(f"{NS}title").text == "Safe range: 20 mg to 80 mg"
+    for c in find(root, "circle", "dose-point"):
+        assert y1 <= float(c.get("cy")) <= y2
+    assert not find(parse(dose_example(safe_range=None)), "rect", "safe-range")
+
+
+def test_dose_chart_days_of_use_are_bars_on_a_0_to_28_axis():
+    root = parse(dose_example(use_days=[(days(10), 7), (days(20), 28), (days(30), 40),
+                                        (days(90), 5)]))
+    bars = find(root, "rect", "use-days")
+    assert len(bars) == 3  # the one after the chart's end is left out
+    heights = [float(b.get("height")) for b in bars]
+    assert heights[0] * 4 == pytest.approx(heights[1], abs=0.2)
+    assert heights[2] == heights[1]  # more than 28 is drawn as 28
+    assert bars[0].find(f"{NS}title").text == "13 Mar 2026: used on 7 of the 28 days before"
+    ticks = [t.text for t in find(root, "text", "use-tick")]
+    assert ticks == ["0", "7", "14", "21", "28"]
+    assert not find(parse(dose_example(use_days=())), "text", "use-tick")
+
+
+def test_dose_chart_today_is_marked():
+    root = parse(dose_example())
+    (today,) = find(root, "line", "today")
+    (line,) = find(root, "polyline", "dose-line")
+    assert polyline_points(line)[-1][0] == float(today.get("x1"))  # solid up to today
+    assert "Today" in [t.text for t in find(root, "text", "date-label")]
+
+
+def test_dose_chart_text_is_escaped_and_empty_says_so():
+    svg = dose_svg([], start=DAY, end=days(1), today=DAY, title="<b>&", id_prefix="e")
+    root = parse(svg)
+    assert "No doses yet" in svg and root.find(f"{NS}title").text == "<b>&"
+
+
+def test_dose_chart_rejects_an_end_before_its_start_and_numbers_that_are_not():
+    with pytest.raises(ValueError):
+        dose_example(end=days(-1))
+    with pytest.raises(ValueError):
+        dose_example(steps=[(DAY, math.nan)])
+    with pytest.raises(ValueError):
+        dose_example(use_days=[(DAY, math.inf)])
+
+
+doses_st = st.floats(min_value=0, max_value=1e5, allow_nan=False)
+
+
+@given(st.lists(st.tuples(dates, doses_st), min_size=1, max_size=20),
+       st.lists(st.tuples(dates, doses_st), max_size=10),
+       st.lists(st.tuples(dates, st.floats(0, 100)), max_size=10), dates,
+       st.integers(0, 4000), st.integers(-100, 5000))
+def test_dose_chart_always_lies_inside_its_view_box(steps, planned, use, start, length, after):
+    end = start + datetime.timedelta(days=length)
+    today = start + datetime.timedelta(days=after)
+    svg = dose_svg(steps, start=start, end=end, today=today, planned=planned, use_days=use,
+                   safe_range=(10, 90), title="t", id_prefix="p")
+    root = parse(svg)
+    assert_csp_safe(svg, root)
+    for c in find(root, "circle"):
+        assert inside(root, float(c.get("cx")), float(c.get("cy")))
+    for line in find(root, "polyline"):
+        for x, y in polyline_points(line):
+            assert inside(root, x, y)
+    for r in find(root, "rect"):
+        assert inside(root, float(r.get("x")), float(r.get("y")))
+        assert inside(root, float(r.get("x")) + float(r.get("width")),
+                      float(r.get("y")) + float(r.get("height")))

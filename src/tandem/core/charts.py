@@ -303,3 +303,172 @@ def areas_svg(axes: list[str], series: list[Series], *, max_value: float = 10, t
                          description=description, id_prefix=id_prefix)
     return bars_svg(axes, series, max_value=max_value, title=title, description=description,
                     id_prefix=id_prefix)
+
+
+# The dose chart's own colours: the range shading and the days-of-use bars (the bars meet
+# WCAG 1.4.11's 3:1 for graphics on white and on the range shading).
+RANGE_FILL, USE_FILL = "#e3efe9", "#8a5a12"
+USE_DAYS_MAX = 28  # check-ups ask about the 28 days before them
+
+
+def dose_svg(steps: Sequence[tuple[datetime.date, float]], *, start: datetime.date,
+             end: datetime.date, today: datetime.date,
+             planned: Sequence[tuple[datetime.date, float]] = (),
+             use_days: Sequence[tuple[datetime.date, float]] = (),
+             safe_range: tuple[float, float] | None = None, title: str, desc: str = "",
+             id_prefix: str = "dose", unit: str = "mg", width: int = 640,
+             height: int = 260) -> str:
+    """A dose over time as a step chart: each dose in `steps` (day, dose) holds, as a
+    horizontal line, until the next change; after `today` the line is dashed and follows the
+    `planned` steps (a reduction's schedule) to `end`. `safe_range` (lowest, highest) is
+    shaded behind it. `use_days` (day, days of use out of 28, from check-ups) are small bars
+    on a second axis, 0 to 28 on the right. Returns an SVG string."""
+    if end < start:
+        raise ValueError("end must not be before start")
+    values = [v for _d, v in (*steps, *planned)] + list(safe_range or ())
+    if not all(math.isfinite(v) for v in values) or not all(
+            math.isfinite(u) for _d, u in use_days):
+        raise ValueError("doses and days of use must be finite numbers")
+    if not steps and not planned:
+        body = tag("text", "No doses yet", x=width / 2, y=28, text_anchor="middle",
+                   font_size=14, fill=MUTED)
+        return svg_document(id_prefix, width, 44, title, desc, "chart chart-empty", body)
+
+    left, top, bottom = 48.0, 26.0, height - 30.0
+    right = width - (44.0 if use_days else 16.0)
+    span = max((end - start).days, 1)
+    y_max = max([*values, 0.0]) * 1.1 or 1.0
+
+    def x_of(day: datetime.date) -> float:
+        days = min(max((day - start).days, 0), span)
+        return left + days / span * (right - left)
+
+    def y_of(value: float) -> float:
+        return bottom - min(max(value, 0.0), y_max) / y_max * (bottom - top)
+
+    def words(value: float) -> str:
+        return f"{format(value, 'g')} {unit}"
+
+    out = []
+    shown: set[str] = set()
+    if safe_range is not None:
+        low, high = sorted(safe_range)
+        tip = f"Safe range: {words(low)} to {words(high)}"
+        out.append(tag("rect", tag("title", esc(tip)), x=left, y=y_of(high), width=right - left,
+                       height=max(y_of(low) - y_of(high), 1.0), fill=RANGE_FILL,
+                       class_="safe-range"))
+        shown.add("range")
+    ticks = y_ticks(0, y_max)
+    for t in ticks:
+        out.append(tag("line", x1=left, x2=right, y1=y_of(t), y2=y_of(t), stroke=GRID,
+                       stroke_width=1, opacity=0.8))
+        out.append(tag("text", str(t), x=left - 6, y=y_of(t), text_anchor="end",
+                       dominant_baseline="middle", font_size=11, fill=MUTED))
+    out.append(tag("text", esc(unit), x=left - 6, y=12, text_anchor="end", font_size=10,
+                   fill=MUTED, class_="axis-unit"))
+    out.append(tag("line", x1=left, x2=right, y1=bottom, y2=bottom, stroke=MUTED,
+                   stroke_width=1))
+
+    if use_days:
+        def y_use(days: float) -> float:
+            return bottom - min(max(days, 0.0), USE_DAYS_MAX) / USE_DAYS_MAX * (bottom - top)
+
+        for t in (0, 7, 14, 21, 28):
+            out.append(tag("text", str(t), x=right + 6, y=y_use(t), dominant_baseline="middle",
+                           font_size=11, fill=MUTED, class_="use-tick"))
+        out.append(tag("text", "days", x=right + 6, y=12, font_size=10, fill=MUTED,
+                       class_="axis-unit"))
+        for day, days in sorted(use_days):
+            if not start <= day <= end:
+                continue
+            tip = f"{fmt_date(day)}: used on {format(days, 'g')} of the 28 days before"
+            x = x_of(day)
+            out.append(tag("rect", tag("title", esc(tip)), x=x - 3, y=y_use(days), width=6,
+                           height=max(bottom - y_use(days), 1.0), fill=USE_FILL,
+                           class_="use-days"))
+        shown.add("use")
+
+    held = sorted(steps)
+    now = min(max(today, start), end)
+    # The dose in force at the chart's start, then each change inside the window.
+    before = [s for s in held if s[0] <= start]
+    inside_ = [s for s in held if start < s[0] <= end]
+    path: list[tuple[float, float]] = []
+    current = before[-1][1] if before else None
+    if current is not None:
+        path.append((x_of(start), y_of(current)))
+    for day, dose in inside_:
+        if current is not None:
+            path.append((x_of(day), y_of(current)))
+        path.append((x_of(day), y_of(dose)))
+        current = dose
+    last_day = inside_[-1][0] if inside_ else start
+    solid_end = max(now, min(last_day, end))
+    if path:
+        path.append((x_of(solid_end), path[-1][1]))
+        out.append(tag("polyline", points=points_attr(path), fill="none", stroke=ACCENT,
+                       stroke_width=2.5, stroke_linejoin="round", class_="dose-line"))
+        shown.add("dose")
+    future = [(d, v) for d, v in sorted(planned) if d > solid_end and d <= end]
+    if (future or end > solid_end) and current is not None:
+        ahead = [(x_of(solid_end), y_of(current))]
+        level = current
+        for day, dose in future:
+            ahead += [(x_of(day), y_of(level)), (x_of(day), y_of(dose))]
+            level = dose
+        ahead.append((x_of(end), y_of(level)))
+        out.append(tag("polyline", points=points_attr(ahead), fill="none", stroke=ACCENT,
+                       stroke_width=2, stroke_dasharray="6 4", stroke_linejoin="round",
+                       class_="dose-planned"))
+        if future:
+            shown.add("planned")
+    if start <= today <= end:
+        out.append(tag("line", x1=x_of(today), x2=x_of(today), y1=top, y2=bottom, stroke=MUTED,
+                       stroke_width=1, stroke_dasharray="2 3", class_="today"))
+    for day, dose in inside_ + before[-1:]:
+        tip = f"{fmt_date(day)}: {words(dose)}"
+        out.append(tag("circle", tag("title", esc(tip)), cx=x_of(max(day, start)),
+                       cy=y_of(dose), r=4, fill=ACCENT, stroke="#ffffff", stroke_width=1.5,
+                       class_="dose-point"))
+    for day, dose in future:
+        tip = f"{fmt_date(day)}: {words(dose)} (planned)"
+        out.append(tag("circle", tag("title", esc(tip)), cx=x_of(day), cy=y_of(dose), r=4,
+                       fill="#ffffff", stroke=ACCENT, stroke_width=2, class_="dose-point-planned"))
+
+    # Dates: the start and the end, and today between them where it fits.
+    labels = [(start, "start", fmt_date(start))]
+    if end != start:
+        labels.append((end, "end", fmt_date(end)))
+    if start < today < end:
+        a = x_of(today) - DATE_LABEL_WIDTH / 2
+        if a - 6 >= left + DATE_LABEL_WIDTH and a + DATE_LABEL_WIDTH + 6 <= right - \
+                DATE_LABEL_WIDTH:
+            labels.append((today, "middle", "Today"))
+    for day, anchor, text in labels:
+        out.append(tag("text", esc(text), x=x_of(day), y=bottom + 18, text_anchor=anchor,
+                       font_size=11, fill=MUTED, class_="date-label"))
+
+    legend = [(key, text) for key, text in (
+        ("dose", f"Dose ({unit})"), ("planned", "Planned"), ("range", "Safe range"),
+        ("use", "Days used, of the 28 before a check-up")) if key in shown]
+    y = height + 6
+    x = left
+    for key, text in legend:
+        needed = 30 + len(text) * 6.2
+        if x > left and x + needed > width:
+            x, y = left, y + 18
+        if key == "dose":
+            out.append(tag("line", x1=x, x2=x + 24, y1=y, y2=y, stroke=ACCENT, stroke_width=2.5,
+                           class_="legend-key"))
+        elif key == "planned":
+            out.append(tag("line", x1=x, x2=x + 24, y1=y, y2=y, stroke=ACCENT, stroke_width=2,
+                           stroke_dasharray="6 4", class_="legend-key"))
+        else:
+            out.append(tag("rect", x=x, y=y - 5, width=24, height=10,
+                           fill=RANGE_FILL if key == "range" else USE_FILL,
+                           class_="legend-key"))
+        out.append(tag("text", esc(text), x=x + 30, y=y, dominant_baseline="middle",
+                       font_size=11, fill=INK, class_="legend-label"))
+        x += needed + 16
+    total = y + 12 if legend else height
+    return svg_document(id_prefix, width, total, title, desc, "chart chart-dose", "".join(out))
