@@ -173,6 +173,9 @@ def refusals(ledger: Sequence[Change], change: Change, limits: PlanLimits, medic
     found: list[Refusal] = []
     if any(c.day > day for c in ledger):
         found.append(Refusal("order", "A change cannot come before one already made."))
+    if any(c.day == day for c in ledger):
+        found.append(Refusal("same-day", f"The dose already changes on {day_text(day)}: one "
+                             "change a day."))
     if dose < 0 or not _measurable(dose, medicine):
         found.append(Refusal("measure", _step_words(medicine)))
     lim = medicine.limits

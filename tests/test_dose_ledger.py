@@ -1,0 +1,152 @@
+"""No code path lets a dose leave the range or break a step limit.
+
+Random sequences of everything that can change a dose — the patient's requests, the
+prescriber's approvals and refusals, plan changes (narrower or wider ranges, new step limits,
+restarts), reductions planned, paused, resumed, reversed and stopped, and the days passing — are
+driven through `tandem.medication.doses`. After every operation, every stored dose in the
+ledger is checked against the limits of the plan version it was made under, and the dose in
+force today against the plan as it stands now.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal as D
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tandem.audit.actor import Actor
+from tandem.core import dosing
+from tandem.medication import doses
+from tandem.medication.models import (
+    DoseChange,
+    DoseRequest,
+    MedicationPlan,
+    Reduction,
+    ReductionStatus,
+    RequestStatus,
+)
+from tandem.medication.registry import get
+
+START = datetime.date(2026, 3, 2)
+
+
+def terms(low, high, up=10, down=10, gap=3, week=30, at_once=True, review=None):
+    return doses.Terms(low=D(low), high=D(high), step_up_max=D(up), step_down_max=D(down),
+                       min_days_between=gap, max_rise_7_days=D(week), self_setting=True,
+                       requests_apply_at_once=at_once,
+                       above_usual_reason="high tolerance" if high > 120 else "",
+                       review_date=review or START + datetime.timedelta(days=80))
+
+
+def check_ledger(plan: MedicationPlan, today: datetime.date):
+    """Every live entry keeps the limits of the version it was made under, against the
+    ledger before it; the dose in force today is within the plan's range now."""
+    plan.refresh_from_db()
+    medicine = get(plan.medicine)
+    versions = {v.number: v.terms for v in plan.versions.all()}
+    live = list(plan.doses.filter(cancelled_at__isnull=True).order_by("day", "made_at"))
+    before: list[dosing.Change] = []
+    for entry in live:
+        t = versions[entry.plan_version]
+        limits = dosing.PlanLimits(D(t["low"]), D(t["high"]), D(t["step_up_max"]),
+                                   D(t["step_down_max"]), t["min_days_between"],
+                                   D(t["max_rise_7_days"]))
+        change = dosing.Change(entry.day, entry.dose, entry.kind)
+        since = (entry.day if entry.kind != "change"
+                 else datetime.date.fromisoformat(t["titrating_since"]))
+        assert dosing.refusals(before, change, limits, medicine, since) == [], (entry, t)
+        assert limits.low <= entry.dose <= limits.high
+        before.append(change)
+    held = dosing.current_dose(before, today)
+    if plan.status == "active" and held is not None:
+        assert plan.low <= held.dose <= plan.high
+
+
+operation = st.one_of(
+    st.tuples(st.just("days"), st.integers(0, 9)),
+    st.tuples(st.just("request"), st.integers(0, 160), st.integers(0, 4)),
+    st.tuples(st.just("approve")), st.tuples(st.just("decline")),
+    st.tuples(st.just("withdraw")),
+    st.tuples(st.just("plan"), st.integers(0, 100), st.integers(0, 60), st.integers(0, 20),
+              st.integers(0, 20), st.integers(1, 7), st.integers(0, 40), st.booleans(),
+              st.one_of(st.none(), st.integers(0, 150)), st.booleans()),
+    st.tuples(st.just("reduce"), st.integers(1, 15), st.integers(1, 14), st.integers(0, 80)),
+    st.tuples(st.just("pause")), st.tuples(st.just("resume")),
+    st.tuples(st.just("reverse"), st.integers(0, 150)), st.tuples(st.just("stop")),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ops=st.lists(operation, max_size=25))
+def test_random_sequences_keep_every_stored_dose_within_the_limits(world, ops):
+    prescriber = Actor(world.users["prescriber"], role="prescriber")
+    patient = Actor(world.users["patient"], role="patient")
+    today = [START]
+    with mock.patch("django.utils.timezone.localdate", lambda *a, **k: today[0]), \
+            transaction.atomic():
+        episode = world.p1.episodes.get()
+        plan = doses.start_plan(prescriber, episode, "methadone", terms(20, 100), D(30), START,
+                                "Starting treatment")
+        for op in ops:
+            try:
+                with transaction.atomic():
+                    apply(op, plan, prescriber, patient, today)
+            except doses.Refused as refused:
+                assert refused.reasons  # a refusal always says why
+            check_ledger(plan, today[0])
+        transaction.set_rollback(True)
+
+
+def apply(op, plan, prescriber, patient, today):
+    kind = op[0]
+    pending = DoseRequest.objects.filter(plan=plan, status=RequestStatus.PENDING).first()
+    reduction = Reduction.objects.filter(
+        plan=plan, status__in=[ReductionStatus.ACTIVE, ReductionStatus.PAUSED]).first()
+    if kind == "days":
+        today[0] += datetime.timedelta(days=op[1])
+    elif kind == "request":
+        doses.request_dose(patient, plan, D(op[1]), today[0] + datetime.timedelta(days=op[2]))
+    elif kind in ("approve", "decline", "withdraw") and pending:
+        if kind == "approve":
+            doses.approve(prescriber, pending)
+        elif kind == "decline":
+            doses.decline(prescriber, pending, "Let's talk first")
+        else:
+            doses.withdraw(patient, pending)
+    elif kind == "plan":
+        _, low, span, up, down, gap, week, at_once, dose, restart = op
+        plan.refresh_from_db()
+        new = terms(low, min(low + span, 150), up, down, gap, week, at_once,
+                    review=today[0] + datetime.timedelta(days=60))
+        doses.change_plan(prescriber, plan, plan.version, new, "Reviewed with the patient",
+                          dose=None if dose is None else D(dose), restart=restart)
+    elif kind == "reduce":
+        doses.plan_reduction(prescriber, plan, today[0], D(op[1]), op[2], D(op[3]), "patient")
+    elif kind == "pause" and reduction:
+        doses.pause(patient, reduction)
+    elif kind == "resume" and reduction:
+        doses.resume(prescriber, reduction)
+    elif kind == "reverse" and reduction:
+        doses.reverse(prescriber, reduction, D(op[1]))
+    elif kind == "stop" and reduction:
+        doses.stop_reduction(prescriber, reduction)
+
+
+def test_a_refused_request_stores_nothing(world):
+    prescriber = Actor(world.users["prescriber"], role="prescriber")
+    with mock.patch("django.utils.timezone.localdate", lambda *a, **k: START):
+        plan = doses.start_plan(prescriber, world.p1.episodes.get(), "methadone",
+                                terms(20, 60), D(30), START, "Starting treatment")
+        with pytest.raises(doses.Refused) as refused:
+            doses.request_dose(Actor(world.users["patient"]), plan, D(70),
+                               START + datetime.timedelta(days=5))
+    assert "more than the highest dose agreed with the prescriber (60 mg)" in str(refused.value)
+    assert DoseRequest.objects.count() == 0
+    assert DoseChange.objects.filter(plan=plan).count() == 1
