@@ -111,6 +111,12 @@ EXPECTED = {
     ("portal:checkup-answers", "GET"): {"patient"},
     ("portal:checkup-answers", "POST"): {"patient"},
     ("portal:checkup-finished", "GET"): {"patient"},
+    ("portal:medication", "GET"): {"patient"},
+    ("portal:medication", "POST"): {"patient"},
+    ("portal:medication-withdraw", "POST"): {"patient"},
+    ("portal:medication-pause", "POST"): {"patient"},
+    ("patients:medication-request", "GET"): CHANGE_P1,
+    ("patients:medication-request", "POST"): CHANGE_P1,
     ("manage:users", "GET"): ADMIN,
     ("manage:user-new", "GET"): ADMIN,
     ("manage:user-new", "POST"): ADMIN,
@@ -288,6 +294,30 @@ def checkup_for(patient, world):
     return found or checkups.begin(Actor(user=world.users["patient"]), patient)
 
 
+def medication_for(patient, world, *, waiting=False, reducing=False):
+    """A self-setting methadone plan for the patient, with a request waiting for the
+    prescriber or a reduction going ahead."""
+    import datetime
+    from decimal import Decimal
+
+    from tandem.audit.actor import Actor
+    from tandem.medication import doses
+
+    actor = Actor(user=world.users["prescriber"])
+    plan = doses.start_plan(actor, patient.episodes.first(), "methadone", doses.Terms(
+        low=Decimal(20), high=Decimal(90), step_up_max=Decimal(10), step_down_max=Decimal(10),
+        min_days_between=3, max_rise_7_days=Decimal(20), self_setting=True,
+        review_date=datetime.date.today() + datetime.timedelta(days=60)), Decimal(30),
+        datetime.date.today() - datetime.timedelta(days=30), "Start")
+    if waiting:
+        return doses.request_dose(Actor(user=world.users["patient"]), plan, Decimal(35),
+                                  datetime.date.today())
+    if reducing:
+        return doses.plan_reduction(actor, plan, datetime.date.today(), Decimal(5), 14,
+                                    Decimal(20), "patient")
+    return plan
+
+
 def url_for(world, name):
     from django.urls import reverse
 
@@ -339,6 +369,11 @@ def url_for(world, name):
         "portal:feedback-stop-sharing": {"report_id": feedback_for(p1, world).pk
                                          if name == "portal:feedback-stop-sharing" else 0},
         "portal:sort": {"session_id": getattr(session, "pk", 0)},
+        "portal:medication-withdraw": {"request_id": medication_for(p1, world, waiting=True).pk
+                                       if name == "portal:medication-withdraw" else 0},
+        "portal:medication-pause": {"reduction_id": medication_for(p1, world, reducing=True).pk
+                                    if name == "portal:medication-pause" else 0},
+        "patients:medication-request": {"patient_id": p1.pk},
         API + "sort-list": {"patient_id": p1.pk},
         API + "goal-list": {"patient_id": p1.pk},
         API + "goal-detail": {"patient_id": p1.pk, "goal_id": goal_for(p1, world).pk

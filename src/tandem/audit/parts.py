@@ -56,6 +56,9 @@ WORDS: dict[str, Words] = {
     "portal-letter": Words("portal invitation letter", "your invitation letter"),
     "access-log": Words("who looked at the record (access log)",
                         "the list of who looked at your record"),
+    "medication": Words("medication plan (as the patient sees it)", "your medication"),
+    "dose-request": Words("dose request", "a dose you asked for"),
+    "medication-reduction": Words("medication reduction", "your medication reduction"),
     # Lists that showed the patient among others.
     "caseload": Words("caseload list (who needs me today)", "their list of patients"),
     "patient-list": Words("patient list", "a list of patients"),
@@ -77,6 +80,8 @@ WORDS: dict[str, Words] = {
     "contact": Words("contact", "your contacts with the service"),
     "invitation": Words("portal invitation", "an invitation to your online account"),
     "message": Words("message to the patient", "a message to you"),
+    "doserequest": Words("dose request", "a dose you asked for"),
+    "reduction": Words("medication reduction", "your medication reduction"),
     # Not about one patient.
     "user": Words("user account", "an account"),
     "rulesetting": Words("early-warning rule setting", "a service setting"),

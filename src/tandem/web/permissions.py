@@ -131,6 +131,10 @@ RULES: dict[str, Rule] = {
     "portal:checkup-step-help": PORTAL,
     "portal:checkup-answers": PORTAL,
     "portal:checkup-finished": PORTAL,
+    "portal:medication": PORTAL,
+    "portal:medication-withdraw": PORTAL,  # the patient's own request only (404 otherwise)
+    "portal:medication-pause": PORTAL,  # the patient's own reduction only (404 otherwise)
+    "patients:medication-request": CHANGE_PATIENT,  # the keyworker asks for the patient
     "manage:users": ADMIN,
     "manage:user-new": ADMIN,
     "manage:user-edit": ADMIN,
@@ -254,6 +258,10 @@ RECORD_PARTS: dict[str, str] = {
     "portal:checkup-step-help": "checkup",
     "portal:checkup-answers": "checkup",
     "portal:checkup-finished": "checkup",
+    "portal:medication": "medication",
+    "portal:medication-withdraw": "dose-request",
+    "portal:medication-pause": "medication-reduction",
+    "patients:medication-request": "dose-request",
     API + "patient-detail": "details",
     API + "episode-list": "episodes",
     API + "episode-detail": "episode",
