@@ -197,6 +197,14 @@ EXPECTED = {
     (API + "flag-resolve", "POST"): CHANGE_P1,
     (API + "caseload", "GET"): CASELOAD,
     (API + "timeline", "GET"): READ_P1,
+    (API + "medication-plan-list", "GET"): READ_P1,
+    (API + "medication-plan-list", "POST"): {"prescriber"},
+    (API + "medication-plan-detail", "GET"): READ_P1,
+    (API + "medication-plan-detail", "PUT"): {"prescriber"},
+    (API + "dose-request-list", "GET"): READ_P1,
+    (API + "dose-request-list", "POST"): CHANGE_P1,
+    (API + "dose-request-approve", "POST"): {"prescriber"},
+    (API + "dose-request-decline", "POST"): {"prescriber"},
 }
 
 
@@ -318,6 +326,28 @@ def medication_for(patient, world, *, waiting=False, reducing=False):
     return plan
 
 
+def api_medication_for(patient, world):
+    """For the medication API's URLs: a self-setting methadone plan for the patient, and
+    a dose asked for by the keyworker, waiting for the prescriber."""
+    import datetime
+    from decimal import Decimal
+
+    from tandem.audit.actor import Actor
+    from tandem.medication import doses
+
+    today = datetime.date.today()
+    plan = doses.start_plan(
+        Actor(user=world.users["prescriber"]), patient.episodes.first(), "methadone",
+        doses.Terms(low=Decimal(20), high=Decimal(90), step_up_max=Decimal(10),
+                    step_down_max=Decimal(10), min_days_between=3,
+                    max_rise_7_days=Decimal(20), self_setting=True,
+                    review_date=today + datetime.timedelta(days=60)),
+        Decimal(30), today - datetime.timedelta(days=30), "Starting treatment")
+    asked = doses.request_dose(Actor(user=world.users["practitioner"]), plan, Decimal(35),
+                               today, on_behalf=True)
+    return plan, asked
+
+
 def url_for(world, name):
     from django.urls import reverse
 
@@ -340,6 +370,17 @@ def url_for(world, name):
         API + "flag-acknowledge": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
         API + "flag-resolve": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
         API + "timeline": {"patient_id": p1.pk},
+        API + "medication-plan-list": {"patient_id": p1.pk},
+        API + "medication-plan-detail": {
+            "patient_id": p1.pk, "plan_id": api_medication_for(p1, world)[0].pk
+            if name.endswith("medication-plan-detail") else 0},
+        API + "dose-request-list": {"patient_id": p1.pk},
+        API + "dose-request-approve": {
+            "patient_id": p1.pk, "request_id": api_medication_for(p1, world)[1].pk
+            if name.endswith("dose-request-approve") else 0},
+        API + "dose-request-decline": {
+            "patient_id": p1.pk, "request_id": api_medication_for(p1, world)[1].pk
+            if name.endswith("dose-request-decline") else 0},
         "patients:plan": {"patient_id": p1.pk},
         "patients:plan-edit": {"patient_id": p1.pk},
         "patients:plan-sign": {"patient_id": p1.pk},

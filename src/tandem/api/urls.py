@@ -20,6 +20,7 @@ from tandem.api import schemas as s
 from tandem.api.care_plans import router as care_plans
 from tandem.api.checkups import router as checkups
 from tandem.api.contract import TandemAPI
+from tandem.api.medication import router as medication
 from tandem.api.monitoring import router as monitoring
 from tandem.api.paging import Paging
 from tandem.api.priorities import router as priorities
@@ -78,6 +79,7 @@ api.add_router("", checkups)
 api.add_router("", priorities)
 api.add_router("", care_plans)
 api.add_router("", monitoring)
+api.add_router("", medication)
 add_record_changes(api)  # PATCH beside the GETs of patient-detail and episode-detail
 
 

@@ -55,6 +55,7 @@ from tandem.patients.access import (
     API_PATIENT,
     CHANGE_PATIENT,
     PORTAL,
+    PRESCRIBE,
     READ_PATIENT,
     READ_PATIENT_POST_CHANGES,
     PatientRecord,
@@ -191,6 +192,14 @@ RULES: dict[str, Rule] = {
     API + "flag-resolve": API_PATIENT,
     API + "caseload": STAFF_CASELOAD,
     API + "timeline": API_PATIENT,
+    # Medication: anyone on the care team reads; the prescriber sets plans, answers dose
+    # requests and holds reviews; the keyworker asks for a dose for the patient; the
+    # medication team records what the pharmacy reports.
+    API + "medication-plan-list": ByMethod(get=READ_PATIENT, post=PRESCRIBE),
+    API + "medication-plan-detail": ByMethod(get=READ_PATIENT, put=PRESCRIBE),
+    API + "dose-request-list": ByMethod(get=READ_PATIENT, post=CHANGE_PATIENT),
+    API + "dose-request-approve": ByMethod(post=PRESCRIBE),
+    API + "dose-request-decline": ByMethod(post=PRESCRIBE),
 }
 
 
@@ -283,6 +292,11 @@ RECORD_PARTS: dict[str, str] = {
     API + "flag-acknowledge": "flag",
     API + "flag-resolve": "flag",
     API + "timeline": "timeline",
+    API + "medication-plan-list": "medication-plans",
+    API + "medication-plan-detail": "medication-plan",
+    API + "dose-request-list": "dose-requests",
+    API + "dose-request-approve": "dose-request",
+    API + "dose-request-decline": "dose-request",
 }
 
 
