@@ -26,9 +26,11 @@ from django.utils.safestring import mark_safe
 from tandem.assessment.results import IMPROVED, WORSE, InstrumentResults, ScaleTrack
 from tandem.assessment.schedules import InstrumentStatus
 from tandem.core import charts
+from tandem.core.dosing import mg
 from tandem.core.scoring import bands_for
 from tandem.feedback import services as feedback
 from tandem.feedback.content import CHANGE_WORDS
+from tandem.medication.models import DoseRequest, RequestStatus
 from tandem.planning import care_plan
 from tandem.planning.models import (
     GoalRating,
@@ -271,3 +273,26 @@ def report_waiting(patient, plan: PlanNow) -> list[Waiting]:
                     "what you want your keyworker to know, and choose whether to share it "
                     "before the review.",
                     reverse("portal:feedback"), "My feedback report")]
+
+
+# A dose request the prescriber answered stays under "Waiting for me" this long.
+DOSE_ANSWER_SHOWN_DAYS = 14
+MOST_DOSE_ANSWERS = 3
+
+
+def medication_waiting(patient) -> list[Waiting]:
+    """Dose requests the prescriber answered (agreed or not) in the last 14 days, newest first,
+    with the answer: one query."""
+    since = timezone.now() - datetime.timedelta(days=DOSE_ANSWER_SHOWN_DAYS)
+    answered = (DoseRequest.objects.filter(
+        plan__patient=patient, status__in=[RequestStatus.APPROVED, RequestStatus.DECLINED],
+        answered_at__gte=since).order_by("-answered_at")[:MOST_DOSE_ANSWERS])
+    today, found = timezone.localdate(), []
+    for r in answered:
+        day = "today" if r.from_day == today else f"{r.from_day.day} {r.from_day:%B}"
+        found.append(Waiting(
+            "dose", f"You asked for {mg(r.dose)} from {day}.", reverse("portal:medication"),
+            "My medication", answer=r.answer,
+            status="Your prescriber agreed" if r.status == RequestStatus.APPROVED
+            else "Your prescriber did not agree"))
+    return found

@@ -137,7 +137,6 @@ def dose_page(plan: MedicationPlan | None, today: datetime.date | None = None, *
     if held is not None:
         page.dose_now, page.last_changed = held.dose, held.day
         page.dose_now_words = dosing.mg(held.dose)
-    you = "the patient" if staff else "you"
     page.range_words = (f"between {dosing.mg(plan.low)} and {dosing.mg(plan.high)} a day")
     page.needs_prescriber = doses.needs_prescriber(plan)
     page.pending = plan.requests.filter(status=RequestStatus.PENDING).first()
@@ -149,7 +148,7 @@ def dose_page(plan: MedicationPlan | None, today: datetime.date | None = None, *
         past = [c for c in ledger if c.day <= today]
         page.allowance = dosing.allowance(past, today, doses.limits_of(plan), page.medicine,
                                           plan.titrating_since)
-        page.allowance_words, page.next_words = _allowance_words(page, past, you)
+        page.allowance_words, page.next_words = _allowance_words(page, past)
         page.default_day = max(today, page.allowance.earliest)
         if page.default_day > today + datetime.timedelta(days=doses.REQUEST_AHEAD_DAYS):
             page.default_day = today
@@ -163,7 +162,7 @@ def dose_page(plan: MedicationPlan | None, today: datetime.date | None = None, *
     return page
 
 
-def _allowance_words(page: DosePage, past: list[dosing.Change], you: str) -> tuple[str, str]:
+def _allowance_words(page: DosePage, past: list[dosing.Change]) -> tuple[str, str]:
     """What can change today, and if nothing can, when the next change can be."""
     a, today = page.allowance, page.today
     can = "the patient can" if page.staff else "you can"
