@@ -131,7 +131,8 @@ def test_who_needs_me_today_sorts_by_need_and_says_why(world):
     assert "Check-up overdue since" in text
     assert "Care-plan version waiting for a signature" in text
     counts = reply.context["counts"]
-    assert counts == {"total": 6, "urgent": 0, "flagged": 2, "overdue": 1, "unsigned": 1}
+    assert counts == {"total": 6, "urgent": 0, "flagged": 2, "overdue": 1, "unsigned": 1,
+                      "missed_doses": 0, "medication_reviews_overdue": 0}
     only_housing = client.get("/patients/?flag=housing").context["page"]
     assert [p.service_id for p in only_housing] == ["C-00003"]
     post_exit = client.get("/patients/?status=post-exit-monitoring").context["page"]

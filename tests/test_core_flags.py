@@ -89,6 +89,8 @@ def test_rules_in_order_with_valid_severities_and_thresholds():
         "reliable-deterioration", "life-domain-drop",
         "checkup-overdue", "review-overdue", "plan-unsigned", "housing", "no-contact",
         "goal-not-progressing",
+        "missed-doses", "medication-review-overdue", "medication-goal-not-discussed",
+        "ecg-missing", "use-during-reduction",
     ]
     assert SEVERITIES == ("urgent", "high", "medium", "low")
     for code, spec in RULES.items():
@@ -107,6 +109,7 @@ def test_default_thresholds():
         "review-overdue": {"days": 0},
         "plan-unsigned": {"days": 14},
         "no-contact": {"days": 28},
+        "use-during-reduction": {"weeks_without": 4, "opioid_weeks_without": 1},
     }
 
 
@@ -830,3 +833,240 @@ def test_a_second_opioid_lapse_after_weeks_without_is_a_new_flag():
     assert only(facts(*again), "return-to-use").key == "opioids:t3"
     still = [*first, top("t3", D(2026, 3, 2), opioids=(2, 2, 2, 3))]
     assert only(facts(*still), "return-to-use").key == "opioids:t2"  # the same lapse going on
+
+
+# --- medication (pure) ---------------------------------------------------------------------
+
+from tandem.core.flags import Medication, add_months, medication_review_due, missed_runs  # noqa: E402
+
+METHADONE = "Methadone oral solution 1 mg/ml"
+
+
+def ago(n):
+    return TODAY - datetime.timedelta(n)
+
+
+def med(**extra):
+    values = {"plan_id": "plan1", "medicine": METHADONE, "started_on": ago(60),
+              "review_date": TODAY + datetime.timedelta(30),
+              "doses": ((TODAY - datetime.timedelta(60), 60.0),),
+              "last_review": TODAY - datetime.timedelta(20), "last_goal_review": None,
+              "restart_rule": "Restart at no more than 30 mg."}
+    values.update(extra)
+    return Medication(**values)
+
+
+def days_ago(*ns, status="missed"):
+    return tuple((TODAY - datetime.timedelta(n), status) for n in ns)
+
+
+def test_three_missed_days_in_a_row_raise_the_urgent_fixed_flag_with_dates_and_the_rule():
+    m = med(dispensing=days_ago(5, 4, status="supervised") + days_ago(3, 2, 1))
+    x = only(facts(medication=m), "missed-doses")
+    assert x.severity == "urgent" and x.key == f"plan1:{(TODAY - datetime.timedelta(3))}"
+    assert x.evidence == (f"The pharmacy reported {METHADONE} missed on 3 days in a row: 7, 8 "
+                          "and 9 June 2026. The dose is 60 mg a day.")
+    assert "usual dose is not given until the prescriber has reviewed" in x.suggested_action
+    assert x.suggested_action.endswith("The service's restart rule: Restart at no more than "
+                                       "30 mg.")
+    # A service cannot switch it off or lower it.
+    off = {"missed-doses": RuleConfig(enabled=False, severity="low")}
+    assert only(facts(medication=m), "missed-doses", off).severity == "urgent"
+    assert RULES["missed-doses"].fixed
+
+
+def test_two_missed_days_or_a_gap_do_not_flag_and_a_longer_run_keeps_its_key():
+    two = med(dispensing=days_ago(2, 1))
+    assert found(facts(medication=two), "missed-doses") == []
+    gap = med(dispensing=days_ago(5, 4, 2, 1))  # day 3 not reported: no run of 3
+    assert found(facts(medication=gap), "missed-doses") == []
+    taken = med(dispensing=days_ago(4, 3, 1) + days_ago(2, status="home"))
+    assert found(facts(medication=taken), "missed-doses") == []
+    three = only(facts(medication=med(dispensing=days_ago(4, 3, 2))), "missed-doses")
+    four = only(facts(medication=med(dispensing=days_ago(4, 3, 2, 1))), "missed-doses")
+    assert three.key == four.key and "4 days in a row" in four.evidence
+    # Taken again after the run: still flagged (someone looks), saying so.
+    again = med(dispensing=days_ago(4, 3, 2) + days_ago(1, status="supervised"))
+    assert "Reported taken again on 9 June 2026." in only(facts(medication=again),
+                                                           "missed-doses").evidence
+
+
+def test_missed_doses_follow_the_services_setting_a_restart_and_the_medicine():
+    m = med(dispensing=days_ago(2, 1), missed_days_for_flag=2)
+    assert "2 days in a row" in only(facts(medication=m), "missed-doses").evidence
+    restarted = med(dispensing=days_ago(4, 3, 2), restarted_on=TODAY - datetime.timedelta(2))
+    assert found(facts(medication=restarted), "missed-doses") == []
+    injection = med(dispensing=days_ago(4, 3, 2), tolerance_falls=False)
+    assert found(facts(medication=injection), "missed-doses") == []
+    assert found(facts(), "missed-doses") == []  # no medication plan
+
+
+def test_two_runs_are_two_flags():
+    m = med(dispensing=days_ago(9, 8, 7, 3, 2, 1) + days_ago(6, 5, 4, status="supervised"))
+    keys = [x.key for x in found(facts(medication=m), "missed-doses")]
+    assert keys == [f"plan1:{TODAY - datetime.timedelta(9)}",
+                    f"plan1:{TODAY - datetime.timedelta(3)}"]
+
+
+statuses = st.sampled_from(["missed", "missed", "supervised", "home"])
+
+
+@given(st.dictionaries(st.integers(0, 40), statuses, max_size=40), st.integers(1, 3))
+def test_missed_doses_fire_exactly_for_each_run_of_enough_consecutive_missed_days(reports, need):
+    dispensing = tuple((TODAY - datetime.timedelta(n), s) for n, s in reports.items())
+    m = med(dispensing=dispensing, missed_days_for_flag=need)
+    missed = sorted(TODAY - datetime.timedelta(n) for n, s in reports.items() if s == "missed")
+    # brute force: a day starts a run if the day before was not missed; its length counts on
+    starts = [d for d in missed if d - datetime.timedelta(1) not in missed]
+    expected = []
+    for start in starts:
+        length = 0
+        while start + datetime.timedelta(length) in missed:
+            length += 1
+        if length >= need:
+            expected.append(f"plan1:{start.isoformat()}")
+    assert [x.key for x in found(facts(medication=m), "missed-doses")] == expected
+    assert sum(len(r) for r in missed_runs(dispensing)) == len(missed)
+
+
+def test_medication_review_overdue_by_the_plans_date_or_the_services_interval():
+    assert found(facts(medication=med()), "medication-review-overdue") == []
+    late = med(review_date=TODAY - datetime.timedelta(3))
+    x = only(facts(medication=late), "medication-review-overdue")
+    assert x.severity == "medium" and x.key == f"plan1:{TODAY - datetime.timedelta(3)}"
+    assert x.evidence == (f"The medication review ({METHADONE}) was due on 7 June 2026 (3 days "
+                          "ago). The last medication review was on 21 May 2026.")
+    # The service reviews every 28 days: 20 days since the last is fine, 30 is not.
+    assert found(facts(medication=med(review_every_days=28)), "medication-review-overdue") == []
+    stale = med(review_every_days=28, last_review=TODAY - datetime.timedelta(30))
+    x = only(facts(medication=stale), "medication-review-overdue")
+    assert x.key == f"plan1:{TODAY - datetime.timedelta(2)}"
+    never = med(last_review=None, started_on=TODAY - datetime.timedelta(100))
+    assert "No medication review has been recorded since the plan started on 2 March 2026." in \
+        only(facts(medication=never), "medication-review-overdue").evidence
+    # A review that set a later next date moves the plan's date on.
+    moved = med(review_date=TODAY - datetime.timedelta(3), next_review=TODAY +
+                datetime.timedelta(40))
+    assert found(facts(medication=moved), "medication-review-overdue") == []
+    assert RULES["medication-review-overdue"].clears_itself
+
+
+@given(st.integers(0, 200), st.integers(-100, 100), st.one_of(st.none(), st.integers(0, 200)),
+       st.integers(7, 91))
+def test_the_review_is_due_no_later_than_the_interval_after_the_last_review(
+        start, plan_in, last, every):
+    m = med(started_on=TODAY - datetime.timedelta(start),
+            review_date=TODAY + datetime.timedelta(plan_in),
+            last_review=None if last is None else TODAY - datetime.timedelta(last),
+            review_every_days=every)
+    due = medication_review_due(m)
+    since = max(d for d in (m.started_on, m.last_review) if d is not None)
+    assert due <= since + datetime.timedelta(every) and due <= m.review_date
+    flagged = bool(found(facts(medication=m), "medication-review-overdue"))
+    assert flagged == (TODAY > due)
+
+
+def test_goal_not_discussed_after_12_months_low_and_never_pushing_a_reduction():
+    year_ago = add_months(TODAY, -12)
+    assert found(facts(medication=med(started_on=year_ago)), "medication-goal-not-discussed") == []
+    m = med(started_on=year_ago - datetime.timedelta(1))
+    x = only(facts(medication=m), "medication-goal-not-discussed")
+    assert x.severity == "low" and x.key == f"plan1:{TODAY - datetime.timedelta(1)}"
+    assert x.evidence.endswith("Talk about what the patient wants next.")
+    assert "stable" in x.suggested_action
+    spec = RULES["medication-goal-not-discussed"]
+    for text in (x.evidence, x.suggested_action, spec.description):
+        lowered = text.lower()
+        assert "should reduce" not in lowered and "encourage" not in lowered
+        assert "reduc" not in lowered or "stable" in lowered  # reducing only beside stabilising
+    # Talked about in a review in the last 12 months: nothing; longer ago: flagged again.
+    talked = med(started_on=D(2024, 1, 1), last_goal_review=TODAY - datetime.timedelta(100))
+    assert found(facts(medication=talked), "medication-goal-not-discussed") == []
+    old = med(started_on=D(2024, 1, 1), last_goal_review=D(2025, 5, 1))
+    x = only(facts(medication=old), "medication-goal-not-discussed")
+    assert x.key == "plan1:2026-05-01" and "last talked about at the medication review on 1 May " \
+        "2025" in x.evidence
+
+
+def test_add_months_keeps_the_day_or_the_months_last():
+    assert add_months(D(2025, 1, 31), 1) == D(2025, 2, 28)
+    assert add_months(D(2024, 2, 29), 12) == D(2025, 2, 28)
+    assert add_months(D(2025, 11, 15), 3) == D(2026, 2, 15)
+    assert add_months(D(2026, 6, 10), -12) == D(2025, 6, 10)
+
+
+def test_ecg_missing_at_the_threshold_with_its_onset_and_not_below_or_when_recorded():
+    base = {"ecg_at_or_above": 100.0}
+    d = ago
+    below = med(doses=((d(50), 60.0), (d(20), 99.0)), **base)
+    assert found(facts(medication=below), "ecg-missing") == []
+    at = med(doses=((d(50), 60.0), (d(20), 100.0), (d(10), 110.0)), **base)
+    x = only(facts(medication=at), "ecg-missing")
+    assert x.severity == "high" and x.key == f"plan1:{d(20)}"
+    assert x.evidence == (f"{METHADONE} at 110 mg a day (at 100 mg a day or more since 21 May "
+                          "2026), and no ECG date is recorded on the medication plan.")
+    assert found(facts(medication=dataclasses.replace(at, last_ecg_on=d(5))), "ecg-missing") == []
+    assert found(facts(medication=dataclasses.replace(at, ecg_at_or_above=None)),
+                 "ecg-missing") == []
+    # Down below it and back up: a new onset, so a new key.
+    again = med(doses=((d(50), 100.0), (d(30), 90.0), (d(5), 100.0)), **base)
+    assert only(facts(medication=again), "ecg-missing").key == f"plan1:{d(5)}"
+
+
+def test_use_during_a_reduction_reuses_return_to_use_and_needs_the_reduction_started():
+    d = ago
+    checkups = (top("c1", d(120), crack=(2, 3, 1, 2)), top("c2", d(60), crack=(0, 0, 0, 0)),
+                top("c3", d(2), crack=(0, 0, 1, 2)))
+    during = med(reduction_id="r1", reduction_started_on=d(30), reduction_status="paused")
+    x = only(facts(*checkups, medication=during), "use-during-reduction")
+    assert x.severity == "high" and x.key == "r1:crack:c3" and x.response_id == "c3"
+    assert x.evidence.startswith(f"During the reduction of {METHADONE} that started on 11 May "
+                                 "2026 (paused now): Days using crack rose from 0 to 3")
+    assert "not a failure" in x.suggested_action
+    assert found(facts(*checkups, medication=med()), "use-during-reduction") == []
+    later = dataclasses.replace(during, reduction_started_on=d(1))
+    assert found(facts(*checkups, medication=later), "use-during-reduction") == []
+    # Opioids: the overdose risk comes first.
+    heroin = (top("o1", d(90), opioids=(3, 3, 3, 3)), top("o2", d(40), opioids=(0, 0, 0, 0)),
+              top("o3", d(3), opioids=(0, 0, 0, 2)))
+    x = only(facts(*heroin, medication=during), "use-during-reduction")
+    assert x.suggested_action.startswith("After time without opioids")
+    assert x.suggested_action.endswith(RULES["use-during-reduction"].suggested_action)
+    # The service's weeks are read as for return to use.
+    strict = {"use-during-reduction": RuleConfig(thresholds={"weeks_without": 8})}
+    assert found(facts(*checkups, medication=during), "use-during-reduction", strict) == []
+
+
+@st.composite
+def medications(draw):
+    d = ago
+    doses = sorted({(d(n), float(v)) for n, v in draw(st.lists(
+        st.tuples(st.integers(0, 500), st.integers(5, 150)), min_size=1, max_size=6))})
+    reports = draw(st.dictionaries(st.integers(0, 59), statuses, max_size=30))
+    return med(started_on=d(draw(st.integers(0, 800))), review_date=d(draw(st.integers(-60, 90))),
+               doses=tuple(doses), last_review=draw(st.one_of(st.none(), st.builds(d, st.integers(
+                   0, 400)))), last_goal_review=draw(st.one_of(st.none(), st.builds(
+                       d, st.integers(0, 800)))), ecg_at_or_above=draw(st.sampled_from([None,
+                                                                                       100.0])),
+               dispensing=tuple((d(n), s) for n, s in reports.items()),
+               missed_days_for_flag=draw(st.integers(1, 3)),
+               reduction_id=draw(st.sampled_from([None, "r1"])), reduction_started_on=d(40))
+
+
+@settings(max_examples=150)
+@given(generated_facts(), medications())
+def test_medication_rules_are_deterministic_with_unique_keys_and_words(f, m):
+    f = dataclasses.replace(f, medication=m)
+    out = evaluate(f)
+    assert out == evaluate(f)
+    pairs = [(x.rule, x.key) for x in out]
+    assert len(pairs) == len(set(pairs))
+    for x in out:
+        assert x.evidence.strip() and x.suggested_action.strip() and x.severity in SEVERITIES
+    # Medication findings name the plan or its reduction in their key, so two plans never share.
+    for x in out:
+        if x.rule in {"missed-doses", "medication-review-overdue",
+                      "medication-goal-not-discussed", "ecg-missing"}:
+            assert x.key.startswith("plan1:")
+        if x.rule == "use-during-reduction":
+            assert x.key.startswith("r1:")

@@ -31,6 +31,7 @@ from tandem.accounts.models import Team as TeamModel
 from tandem.accounts.models import User
 from tandem.assessment.models import CheckupSchedule
 from tandem.core.flags import RULES, SEVERITY_ORDER
+from tandem.medication.models import DispensingDay, Taken
 from tandem.monitoring.models import Flag, FlagStatus
 from tandem.patients.access import visibility
 from tandem.patients.models import (
@@ -63,7 +64,12 @@ SORTS = {
 }
 NEED_LABELS = {0: "Urgent", 1: "High", 2: "Medium", 3: "Low", 4: "Overdue",
                5: "Awaiting signature", 6: ""}
-COUNTS = ("total", "urgent", "flagged", "overdue", "unsigned")
+COUNTS = ("total", "urgent", "flagged", "overdue", "unsigned", "missed_doses",
+          "medication_reviews_overdue")
+# The flags behind the medication counts (patients with an open one of each), and the days of
+# pharmacy reports each row shows its missed days from.
+MISSED_DOSES, MEDICATION_REVIEW = "missed-doses", "medication-review-overdue"
+MISSED_WEEK_DAYS = 7
 MAX_ROWS = 2**31 - 1  # a limit or offset beyond any caseload, within every database's integer
 
 
@@ -118,6 +124,7 @@ class Row:
     need: int
     review_overdue: bool = False
     checkup_overdue: bool = False
+    missed_days: int = 0  # days the pharmacy reported missed in the last 7
     open_flags: list = field(default_factory=list)
     due: list = field(default_factory=list)  # what is overdue or waiting, in words
     reasons: list = field(default_factory=list)
@@ -160,7 +167,9 @@ NAMES = {
     "entry": CaseloadEntry._meta.db_table, "flag": Flag._meta.db_table,
     "schedule": CheckupSchedule._meta.db_table, "plan": CarePlan._meta.db_table,
     "version": PlanVersion._meta.db_table, "team": TeamModel._meta.db_table,
-    "user": User._meta.db_table,
+    "user": User._meta.db_table, "dispensing": DispensingDay._meta.db_table,
+    "missed": _quoted([Taken.MISSED]), "missed_rule": _quoted([MISSED_DOSES]),
+    "review_rule": _quoted([MEDICATION_REVIEW]),
     "open_flag": _quoted([FlagStatus.ACTIVE]), "keyworker": _quoted([CareRole.KEYWORKER]),
     "open_episode": _quoted(OPEN_STATUSES), "plan_in_force": _quoted(IN_FORCE),
     # The most severe open flag: 0 (the first of core.flags.SEVERITIES) first.
@@ -232,14 +241,24 @@ counts AS (
       SUM(CASE WHEN flag_rank = 0 THEN 1 ELSE 0 END) AS urgent,
       SUM(CASE WHEN flag_rank IS NOT NULL THEN 1 ELSE 0 END) AS flagged,
       SUM(CASE WHEN review_overdue = 1 OR checkup_overdue = 1 THEN 1 ELSE 0 END) AS overdue,
-      SUM(CASE WHEN awaiting_signature THEN 1 ELSE 0 END) AS unsigned
+      SUM(CASE WHEN awaiting_signature THEN 1 ELSE 0 END) AS unsigned,
+      SUM(CASE WHEN flag_rank IS NULL THEN 0
+               WHEN EXISTS (SELECT 1 FROM {flag} f WHERE f.patient_id = needs.id
+                            AND f.status = {open_flag} AND f.rule = {missed_rule})
+               THEN 1 ELSE 0 END) AS missed_doses,
+      SUM(CASE WHEN flag_rank IS NULL THEN 0
+               WHEN EXISTS (SELECT 1 FROM {flag} f WHERE f.patient_id = needs.id
+                            AND f.status = {open_flag} AND f.rule = {review_rule})
+               THEN 1 ELSE 0 END) AS medication_reviews_overdue
     FROM needs
 ),
 page AS (
     SELECT * FROM ranked ORDER BY {{order}} LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT page.*, roles.my_care_role, t.name AS team_name, counts.*, f.id AS flag_id,
-  f.severity AS flag_severity, f.rule AS flag_rule, f.evidence AS flag_evidence
+  f.severity AS flag_severity, f.rule AS flag_rule, f.evidence AS flag_evidence,
+  (SELECT COUNT(*) FROM {dispensing} d WHERE d.patient_id = page.id AND d.status = {missed}
+     AND d.day > %(week_ago)s AND d.day <= %(today)s) AS missed_days
 FROM counts LEFT JOIN page ON 1 = 1
 LEFT JOIN roles ON roles.patient_id = page.id
 LEFT JOIN {team} t ON t.id = page.team_id
@@ -272,7 +291,9 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
     # large for the database's integer (`?page=99999999999999999999`).
     limit, offset = min(max(limit, 0), MAX_ROWS), min(max(offset, 0), MAX_ROWS)
     params = {"user": user.pk, "org": user.organisation_id,
-              "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset}
+              "today": ops.adapt_datefield_value(today), "limit": limit, "offset": offset,
+              "week_ago": ops.adapt_datefield_value(
+                  today - datetime.timedelta(days=MISSED_WEEK_DAYS))}
     # Who this user may see: the permission layer's rule, as SQL over the entries.
     visible, visible_params = visibility(user).sql(
         patient="c.patient_id", team="c.team_id", on_my_care_teams="SELECT patient_id FROM roles")
@@ -323,7 +344,8 @@ def caseload(user, filters: Filters | None = None, *, sort: str = "need", limit:
                 checkup_due=_date(r["checkup_due"]), review_due=_date(r["review_due"]),
                 awaiting_signature=bool(r["awaiting_signature"]), need=int(r["need"]),
                 review_overdue=bool(r["review_overdue"]),
-                checkup_overdue=bool(r["checkup_overdue"]))
+                checkup_overdue=bool(r["checkup_overdue"]),
+                missed_days=int(r["missed_days"] or 0))
         if r["flag_id"] is not None:
             row.open_flags.append(OpenFlag(_uuid(r["flag_id"]), r["flag_severity"],
                                            r["flag_rule"], r["flag_evidence"]))
@@ -404,6 +426,10 @@ def with_reasons(rows) -> None:
             (r.review_overdue, f"Care-plan review overdue since {_short(r.review_due)}"),
             (r.checkup_overdue, f"Check-up overdue since {_short(r.checkup_due)}"),
             (r.awaiting_signature, "Care-plan version waiting for a signature"),
+            # Missed days short of the urgent flag (whose evidence names them already).
+            (r.missed_days and not any(f.rule == MISSED_DOSES for f in r.open_flags),
+             f"Doses missed on {r.missed_days} of the last {MISSED_WEEK_DAYS} days "
+             "(pharmacy reports)"),
         ) if shown]
         r.reasons = [f"{f.rule_title}: {f.evidence}" for f in r.open_flags] + r.due
 

@@ -88,6 +88,44 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Medication:
+    """What the medication rules need about the patient's current medication plan (one plan:
+    the latest current one). Doses are mg a day; dispensing days are the pharmacy's reports of
+    the last weeks (`DISPENSING_DAYS`), oldest first."""
+
+    plan_id: str
+    medicine: str  # as staff read it, e.g. "Methadone oral solution 1 mg/ml"
+    started_on: Date
+    review_date: Date  # the plan's own review date
+    # The dose ledger in force up to today, oldest first: (from day, mg a day).
+    doses: tuple[tuple[Date, float], ...] = ()
+    last_review: Date | None = None  # the latest medication review held
+    next_review: Date | None = None  # the next review that review set
+    last_goal_review: Date | None = None  # the latest review where the goal was talked about
+    ecg_at_or_above: float | None = None  # the medicine's ECG threshold (mg a day), if any
+    last_ecg_on: Date | None = None
+    dispensing: tuple[tuple[Date, str], ...] = ()  # (day, "supervised" | "home" | "missed")
+    # The day a restart after missed days was recorded (the prescriber has reviewed): missed
+    # days up to it are behind the restart.
+    restarted_on: Date | None = None
+    # Missed days lower tolerance to this medicine (a daily opioid substitute; not an
+    # injection that lasts a week or a month, nor a medicine for alcohol).
+    tolerance_falls: bool = True
+    reduction_id: str | None = None  # the open reduction (going ahead or paused), if any
+    reduction_started_on: Date | None = None
+    reduction_status: str | None = None  # "active" | "paused"
+    # The service's medication settings (medication.models.MedicationSettings).
+    missed_days_for_flag: int = 3
+    review_every_days: int = 91
+    restart_rule: str = ""
+
+    @property
+    def dose(self) -> float | None:
+        """The daily dose in force on the last day of the ledger given (today's)."""
+        return self.doses[-1][1] if self.doses else None
+
+
+@dataclass(frozen=True)
 class Facts:
     today: Date
     episode_status: str | None  # "active" | "post-exit-monitoring" | "finished" | None
@@ -98,6 +136,7 @@ class Facts:
     plan: Plan | None = None
     reviews: tuple[Review, ...] = ()  # oldest first
     last_contact: Date | None = None
+    medication: Medication | None = None  # the current medication plan, if any
 
 
 # --- outputs and configuration -------------------------------------------------------------
@@ -354,6 +393,112 @@ RULES: dict[str, RuleSpec] = {
             thresholds=(),
             source="Goal attainment scaling levels (Kiresuk & Sherman 1968); two reviews in a "
             "row at −2 is Tandem's service default.",
+        ),
+        RuleSpec(
+            code="missed-doses",
+            title="Missed doses",
+            description="The pharmacy reported missed doses of a daily opioid substitute on 3 "
+            "days in a row (or the fewer days the service's medication settings say): "
+            "tolerance may be lower, so the usual dose must not be given before the prescriber "
+            "has reviewed (the “3-day rule”).",
+            severity="urgent",
+            suggested_action="Tell the prescriber today: after missed days in a row tolerance "
+            "may be lower, so the usual dose is not given until the prescriber has reviewed (it "
+            "could cause an overdose). Try to contact the patient today (people who drop out of "
+            "treatment are at high risk of harm).",
+            thresholds=(),
+            source="Drug misuse and dependence: UK guidelines on clinical management (2017, the "
+            "Orange book): after missed doses tolerance may be reduced and the dose is reviewed "
+            "before it is given again (its own wording was not found in a stored source; the "
+            "3-day figure was confirmed in these): NHS Lothian community pharmacy guidance, "
+            "“OST – Missed Doses (‘3 Day Rule’)”: if a patient misses 3 consecutive days the "
+            "prescriber is informed as soon as possible, as the patient “may have lost "
+            "tolerance to the drug and the usual dose may cause overdose” "
+            "(communitypharmacy.scot.nhs.uk); South Tyneside LPC: pharmacists inform the "
+            "prescriber after 3 missed doses, “as the client will need to be seen and "
+            "re-titrated by a prescriber”; Australian national methadone guidelines (health."
+            "gov.au, s3.5): not collected for 3 or more consecutive days, the dose is withheld "
+            "or reduced until the prescriber has assessed the patient. The service's restart "
+            "rule is in its medication settings.",
+            fixed=True,
+        ),
+        RuleSpec(
+            code="medication-review-overdue",
+            title="Medication review overdue",
+            description="The medication plan's review date has passed, or more time than the "
+            "service allows has gone by since the last medication review (or the plan's start).",
+            severity="medium",
+            suggested_action="Book a medication review with them and the prescriber: is the "
+            "dose right, any use on top, side effects, their view, and what they want next.",
+            thresholds=(),
+            source="Medication reviewed at least every 3 months, as care plans are (Drug misuse "
+            "and dependence: UK guidelines on clinical management, 2017; the issue's figure, its "
+            "wording not found in a stored source); a service may ask sooner in its medication "
+            "settings (days between medication reviews, at most 91).",
+            clears_itself="the medication review is no longer overdue (a review was held, the "
+            "plan's review date moved, or the plan stopped)",
+        ),
+        RuleSpec(
+            code="medication-goal-not-discussed",
+            title="Talk about what they want next",
+            description="On the same medicine for over 12 months, and what they want next about "
+            "it has not been talked about in a medication review in the last 12 months.",
+            severity="low",
+            suggested_action="At the next medication review, talk with them about what they want "
+            "next: staying stable on their medication is as good a choice as reducing or coming "
+            "off. Record what they want and whose choice it was.",
+            thresholds=(),
+            source="Tandem's service default (12 months). Recovery goals are negotiated with "
+            "each person, spanning harm reduction and abstinence (Notley et al., long-term "
+            "opiate substitution clients in a UK service: “a need for services to negotiate "
+            "individualised recovery goals”); reviews of people on substitute prescriptions "
+            "look at their recovery, with no time limit on treatment (Strang et al. 2012, "
+            "Medications in recovery, National Treatment Agency, as summarised by Drug and "
+            "Alcohol Findings).",
+            clears_itself="what they want next was talked about in a medication review, or the "
+            "plan changed",
+        ),
+        RuleSpec(
+            code="ecg-missing",
+            title="ECG not recorded",
+            description="The daily dose is at or above the medicine's ECG threshold (methadone "
+            "100 mg a day or more) and no ECG date is recorded on the medication plan.",
+            severity="high",
+            suggested_action="Arrange an ECG (QT interval) soon and record its date on the "
+            "medication plan; ask about other QT risks (heart or liver disease, low potassium "
+            "or magnesium, other medicines that prolong QT, cocaine).",
+            thresholds=(),
+            source="MHRA, Current Problems in Pharmacovigilance 2006;31:1-12 (as summarised by "
+            "nursing-notebook.com): patients needing more than 100 mg of methadone a day are "
+            "closely monitored for QT prolongation; Mayet et al. 2011 (Drug Alcohol Rev) give "
+            "the MHRA criterion as methadone >100 mg daily; Medsafe (NZ) Prescriber Update "
+            "2014: ECG before titration above 100 mg a day. The threshold is the medicine "
+            "file's (methadone: 100 mg, the stricter reading). High, not urgent: QT "
+            "prolongation can lead to torsade de pointes, a fatal arrhythmia, so the ECG is "
+            "arranged within days; it is not a same-day emergency like a safety answer or "
+            "missed doses.",
+            clears_itself="an ECG date was recorded, or the dose went below the ECG threshold",
+        ),
+        RuleSpec(
+            code="use-during-reduction",
+            title="Use during a reduction",
+            description="During a reduction of their medication, they report using a substance "
+            "again after some weeks without it (read from the outcomes check-ups as for "
+            "“Return to use”).",
+            severity="high",
+            suggested_action="Talk with them soon about how the reduction is going and what they "
+            "want now: pausing it, or going back up to a dose that holds them, is a choice and "
+            "not a failure. Review harm-reduction advice (naloxone, safer use).",
+            thresholds=(
+                Threshold("weeks_without", "Weeks without the substance before it counts as a "
+                          "return", 4, 1, 52, "weeks"),
+                Threshold("opioid_weeks_without", "Weeks without illicit opioids before a lapse "
+                          "counts as a return (overdose risk)", 1, 1, 52, "weeks"),
+            ),
+            source="As for “Return to use” (Treatment Outcomes Profile, Marsden et al. 2008; "
+            "overdose after time without opioids: Strang et al. 2003, BMJ 326:959-60); a dose "
+            "going down lowers tolerance too. A reversal is not a failure (Tandem's reductions "
+            "are the patient's choice, paused or reversed at any time).",
         ),
     )
 }
@@ -829,6 +974,170 @@ def _goal_not_progressing(facts: Facts, limits: dict[str, float]) -> list[_Found
     return found
 
 
+# --- medication ----------------------------------------------------------------------------
+
+# How far back the pharmacy's reports are read (runs of missed days, the timeline's own reading
+# aside): the 3-day rule needs days, the evidence a few weeks.
+DISPENSING_DAYS = 60
+MISSED = "missed"
+
+
+def missed_runs(dispensing, after: Date | None = None) -> list[list[Date]]:
+    """Each unbroken run of missed days (consecutive days, each reported missed), oldest first;
+    a day not reported, or reported taken, ends a run. Days up to `after` (a restart the
+    prescriber made) are left out."""
+    runs: list[list[Date]] = []
+    for on, status in sorted(set(dispensing)):
+        if after is not None and on <= after:
+            continue
+        if status != MISSED:
+            runs.append([])
+            continue
+        if runs and runs[-1] and (on - runs[-1][-1]).days == 1:
+            runs[-1].append(on)
+        else:
+            runs.append([on])
+    return [run for run in runs if run]
+
+
+def _days_span(days: list[Date]) -> str:
+    if len(days) == 1:
+        return day(days[0])
+    if len(days) <= 4:
+        first = [str(d.day) if (d.month, d.year) == (days[-1].month, days[-1].year) else day(d)
+                 for d in days[:-1]]
+        return f"{', '.join(first)} and {day(days[-1])}"
+    return f"from {day(days[0])} to {day(days[-1])}"
+
+
+def _mg(x: float) -> str:
+    return f"{num(x)} mg a day"
+
+
+def _missed_doses(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    m = facts.medication
+    if m is None or not m.tolerance_falls:
+        return []
+    need = max(1, int(m.missed_days_for_flag))
+    found = []
+    reported = sorted(set(m.dispensing))
+    for run in missed_runs(m.dispensing, m.restarted_on):
+        if len(run) < need:
+            continue
+        evidence = (f"The pharmacy reported {m.medicine} missed on {plural(len(run), 'day')} in "
+                    f"a row: {_days_span(run)}.")
+        if m.dose is not None:
+            evidence += f" The dose is {_mg(m.dose)}."
+        after = next((on for on, status in reported if on > run[-1]), None)
+        if after is not None:
+            taken = next(status for on, status in reported if on == after)
+            if taken != MISSED:
+                evidence += f" Reported taken again on {day(after)}."
+        action = RULES["missed-doses"].suggested_action
+        if m.restart_rule.strip():
+            action += f" The service's restart rule: {m.restart_rule.strip()}"
+        found.append(_Found(f"{m.plan_id}:{run[0].isoformat()}", evidence, None, action))
+    return found
+
+
+def medication_review_due(m: Medication) -> Date:
+    """When the medication review is due: the plan's review date (or the later date the last
+    review set), and no later than the service's interval after the last review (or the
+    plan's start)."""
+    planned = max(m.review_date, m.next_review) if m.next_review else m.review_date
+    since = m.last_review if m.last_review and m.last_review > m.started_on else m.started_on
+    return min(planned, since + datetime.timedelta(days=int(m.review_every_days)))
+
+
+def _medication_review_overdue(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    m = facts.medication
+    if m is None:
+        return []
+    due = medication_review_due(m)
+    late = (facts.today - due).days
+    if late <= 0:
+        return []
+    evidence = (f"The medication review ({m.medicine}) was due on {day(due)} "
+                f"({plural(late, 'day')} ago).")
+    if m.last_review:
+        evidence += f" The last medication review was on {day(m.last_review)}."
+    else:
+        evidence += (f" No medication review has been recorded since the plan started on "
+                     f"{day(m.started_on)}.")
+    return [_Found(f"{m.plan_id}:{due.isoformat()}", evidence)]
+
+
+GOAL_MONTHS = 12
+
+
+def add_months(d: Date, months: int) -> Date:
+    """The same day `months` later (the month's last day where it has fewer days)."""
+    month = d.month - 1 + months
+    year, month = d.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return d.replace(year=year, month=month, day=min(d.day, last))
+        except ValueError:
+            continue
+    raise ValueError(d)  # pragma: no cover - every month has 28 days
+
+
+def _goal_not_discussed(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    m = facts.medication
+    if m is None:
+        return []
+    talked = m.last_goal_review if m.last_goal_review and m.last_goal_review > m.started_on \
+        else None
+    onset = add_months(talked or m.started_on, GOAL_MONTHS)
+    if facts.today <= onset:
+        return []
+    evidence = f"On {m.medicine} since {day(m.started_on)} (more than {GOAL_MONTHS} months). "
+    if talked:
+        evidence += (f"What they want next about it was last talked about at the medication "
+                     f"review on {day(talked)}.")
+    else:
+        evidence += "What they want next about it has not been talked about in a medication review."
+    evidence += " Talk about what the patient wants next."
+    return [_Found(f"{m.plan_id}:{onset.isoformat()}", evidence)]
+
+
+def _ecg_missing(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    m = facts.medication
+    if m is None or m.ecg_at_or_above is None or m.last_ecg_on is not None:
+        return []
+    at = float(m.ecg_at_or_above)
+    if m.dose is None or m.dose < at - 1e-9:
+        return []
+    onset = len(m.doses) - 1  # the first change of the current stretch at or above it
+    while onset > 0 and m.doses[onset - 1][1] >= at - 1e-9:
+        onset -= 1
+    since = m.doses[onset][0]
+    evidence = (f"{m.medicine} at {_mg(m.dose)} (at {num(at)} mg a day or more since "
+                f"{day(since)}), and no ECG date is recorded on the medication plan.")
+    return [_Found(f"{m.plan_id}:{since.isoformat()}", evidence)]
+
+
+def _use_during_reduction(facts: Facts, limits: dict[str, float]) -> list[_Found]:
+    m = facts.medication
+    if m is None or m.reduction_id is None or m.reduction_started_on is None:
+        return []
+    completed = {c.id: c.completed_on for c in facts.checkups}
+    paused = " (paused now)" if m.reduction_status == "paused" else ""
+    found = []
+    for f in _return_to_use(facts, limits):
+        onset_id = f.key.split(":", 1)[1]
+        on = completed.get(onset_id)
+        if on is None or on < m.reduction_started_on:
+            continue
+        evidence = (f"During the reduction of {m.medicine} that started on "
+                    f"{day(m.reduction_started_on)}{paused}: {f.evidence}")
+        action = RULES["use-during-reduction"].suggested_action
+        if f.suggested_action:  # opioids: the overdose risk first
+            action = f"{f.suggested_action} {action}"
+        found.append(_Found(f"{m.reduction_id}:{f.key}", evidence, f.response_id, action))
+    return found
+
+
 _RULE_FUNCTIONS = {
     "safety-answer": _safety_answer,
     "safety-unanswered": _safety_unanswered,
@@ -843,6 +1152,11 @@ _RULE_FUNCTIONS = {
     "housing": _housing,
     "no-contact": _no_contact,
     "goal-not-progressing": _goal_not_progressing,
+    "missed-doses": _missed_doses,
+    "medication-review-overdue": _medication_review_overdue,
+    "medication-goal-not-discussed": _goal_not_discussed,
+    "ecg-missing": _ecg_missing,
+    "use-during-reduction": _use_during_reduction,
 }
 
 

@@ -29,6 +29,18 @@ from tandem.core import flags as rules
 from tandem.core.instruments import SafetyRule
 from tandem.core.rci import threshold
 from tandem.core.scoring import answer_text, declined_safety, safety_hits
+from tandem.medication import registry as medicines
+from tandem.medication.models import (
+    ChangeKind,
+    DispensingDay,
+    DoseChange,
+    MedicationPlan,
+    MedicationReview,
+    Reduction,
+    ReductionStatus,
+)
+from tandem.medication.models import PlanStatus as MedicationPlanStatus
+from tandem.medication.models import settings_for as medication_settings_for
 from tandem.monitoring.models import Contact, Flag, FlagStatus, RuleSetting
 from tandem.patients import events as patient_events
 from tandem.patients.models import OPEN_STATUSES, Episode, EpisodeStatus, Patient
@@ -143,6 +155,7 @@ def gather(organisation, ids, today: datetime.date) -> dict:
         by_review[rid][1].append(rules.GoalRating(str(goal_id), text, p_level, s_level))
     contacts = dict(Contact.objects.filter(patient_id__in=ids).values("patient_id")
                     .annotate(last=Max("on")).values_list("patient_id", "last"))
+    medication = medication_facts(organisation.pk, ids, today)
     facts = {}
     for pid in ids:
         episode = episodes.get(pid)
@@ -164,8 +177,84 @@ def gather(organisation, ids, today: datetime.date) -> dict:
                             version.patient_signed_at is not None) if version else None,
             reviews=patient_reviews,
             last_contact=max(last) if last else None,
+            medication=medication.get(pid),
         )
     return facts
+
+
+def medication_facts(organisation_id, ids, today: datetime.date) -> dict:
+    """{patient id: core.flags.Medication} for these patients' current medication plans (the
+    latest current plan of each), with the service's medication settings: seven queries at
+    most, whatever the number of patients (one when none of them has a current plan)."""
+    plans = {}
+    for plan in (MedicationPlan.objects.filter(organisation_id=organisation_id,
+                                               patient_id__in=ids,
+                                               status=MedicationPlanStatus.ACTIVE)
+                 .order_by("started_on", "created_at")
+                 .only("id", "patient_id", "medicine", "started_on", "review_date",
+                       "last_ecg_on")):
+        plans[plan.patient_id] = plan  # the latest wins
+    if not plans:
+        return {}
+    settings = medication_settings_for(organisation_id)
+    plan_ids = [p.pk for p in plans.values()]
+    doses: dict = {}
+    restarted: dict = {}
+    for plan_id, day, dose, kind, made_at in (
+            DoseChange.objects.filter(plan_id__in=plan_ids, cancelled_at__isnull=True,
+                                      day__lte=today)
+            .order_by("day", "made_at").values_list("plan_id", "day", "dose", "kind", "made_at")):
+        ledger = doses.setdefault(plan_id, [])
+        if ledger and ledger[-1][0] == day:
+            ledger[-1] = (day, float(dose))  # the later change of the day stands
+        else:
+            ledger.append((day, float(dose)))
+        if kind == ChangeKind.RESTART:
+            on = timezone.localdate(made_at)
+            restarted[plan_id] = max(on, restarted.get(plan_id, on))
+    reviews: dict = {}  # plan: [last held, its next review, last held with the goal talked]
+    for plan_id, held, next_review, goal in (
+            MedicationReview.objects.filter(plan_id__in=plan_ids)
+            .order_by("held_on", "created_at")
+            .values_list("plan_id", "held_on", "next_review", "goal_discussed")):
+        seen = reviews.setdefault(plan_id, [None, None, None])
+        seen[0], seen[1] = held, next_review
+        if goal:
+            seen[2] = held
+    since = today - datetime.timedelta(days=rules.DISPENSING_DAYS)
+    dispensing: dict = {}
+    for plan_id, day, status in (DispensingDay.objects
+                                 .filter(plan_id__in=plan_ids, day__gte=since, day__lte=today)
+                                 .values_list("plan_id", "day", "status")):
+        dispensing.setdefault(plan_id, []).append((day, status))
+    reductions = {}
+    for rid, plan_id, started, status in (
+            Reduction.objects.filter(plan_id__in=plan_ids, status__in=[
+                ReductionStatus.ACTIVE, ReductionStatus.PAUSED])
+            .order_by("started_on", "created_at")
+            .values_list("id", "plan_id", "started_on", "status")):
+        reductions[plan_id] = (str(rid), started, status)
+    found = {}
+    for pid, plan in plans.items():
+        medicine = medicines.get(plan.medicine)
+        ecg = medicine.limits.ecg_at_or_above if medicine else None
+        last, next_review, goal = reviews.get(plan.pk, (None, None, None))
+        reduction = reductions.get(plan.pk, (None, None, None))
+        found[pid] = rules.Medication(
+            plan_id=str(plan.pk), medicine=medicine.name if medicine else plan.medicine,
+            started_on=plan.started_on, review_date=plan.review_date,
+            doses=tuple(doses.get(plan.pk, ())), last_review=last, next_review=next_review,
+            last_goal_review=goal, ecg_at_or_above=float(ecg.value) if ecg else None,
+            last_ecg_on=plan.last_ecg_on,
+            dispensing=tuple(sorted(dispensing.get(plan.pk, ()))),
+            restarted_on=restarted.get(plan.pk),
+            tolerance_falls=bool(medicine and medicine.treats == "opioids"
+                                 and medicine.substitute and medicine.period_days == 1),
+            reduction_id=reduction[0], reduction_started_on=reduction[1],
+            reduction_status=reduction[2],
+            missed_days_for_flag=settings.missed_days_for_flag,
+            review_every_days=settings.review_every_days, restart_rule=settings.restart_rule)
+    return found
 
 
 def clearing_rules(settings: Settings) -> dict[str, str]:
@@ -261,6 +350,41 @@ def evaluate_patients(organisation, ids, today: datetime.date | None = None) -> 
 
 def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tuple[int, int]:
     return evaluate_patients(patient.organisation, [patient.pk], today)
+
+
+# What pharmacy reports can change: the rules that read dispensing days only.
+DISPENSING_RULES = frozenset({"missed-doses"})
+
+
+def evaluate_dispensing(organisation_id, ids, today: datetime.date | None = None,
+                        settings: Settings | None = None, batch: int = BATCH) -> tuple[int, int]:
+    """Raise or bring up to date the flags that pharmacy reports decide (missed doses) for
+    these patients of one organisation, `batch` patients at a time, reading only what those
+    rules need (each patient's episode and current medication plan): an import of reports for
+    many patients raises its urgent flags at once, in a fixed number of queries a batch.
+    Returns (raised, updated)."""
+    today = today or timezone.localdate()
+    settings = settings or settings_for(organisation_id)
+    ids = list(dict.fromkeys(i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids))
+    raised = updated = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        medication = medication_facts(organisation_id, chunk, today)
+        if not medication:
+            continue
+        episodes = _latest_episodes(list(medication))
+        found = {}
+        for pid, m in medication.items():
+            episode = episodes.get(pid)
+            facts = rules.Facts(today=today, episode_status=episode.status if episode else None,
+                                episode_start=episode.start_date if episode else None,
+                                medication=m)
+            found[pid] = [_with_action(x, settings)
+                          for x in rules.evaluate(facts, settings.config)
+                          if x.rule in DISPENSING_RULES]
+        new, changed = apply(organisation_id, found)
+        raised, updated = raised + new, updated + changed
+    return raised, updated
 
 
 def monitored(organisation):
