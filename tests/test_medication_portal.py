@@ -329,6 +329,10 @@ def test_a_reduction_in_plain_words_with_its_chart_and_tables(world):
     # The tables: each step, and the days of use of illicit opioids (not alcohol) at the
     # check-up.
     assert "25 mg" in text and "to come" in text
+    # Each step from the day it was made (the plan's start, before the chart's first day).
+    for when, dose, state in ((-30, 30, "done"), (0, 25, "done"), (14, 20, "to come")):
+        assert (f'<th scope="row">{day(when):%-d %b %Y}</th><td>{dose} mg</td><td>{state}</td>'
+                in reduction), when
     assert ("Days you used street heroin or other opioids not prescribed to you in the 4 weeks "
             "before each check-up") in text
     checkup_day = f"{day(-10):%-d %b %Y}"

@@ -43,6 +43,7 @@ CHART_AFTER_DAYS = 14
 TOP = "top"  # the Treatment Outcomes Profile: days of use in each of the 4 weeks before
 WEEKS = ("w1", "w2", "w3", "w4")
 MOST_CHECKUPS_ON_CHART = 12
+CHART_WIDTH, CHART_HEIGHT = 360, 220  # drawn for a phone's width, so its words stay legible
 # What the days of use count, in the patient's words, by what the medicine treats.
 USE_WORDS = {
     "opioids": "days you used street heroin or other opioids not prescribed to you",
@@ -226,9 +227,7 @@ def _reduction_view(plan, reduction, ledger, today, page, patient) -> ReductionV
     view = ReductionView(reduction, words, paused)
     start = min(reduction.started_on, today) - datetime.timedelta(days=CHART_BEFORE_DAYS)
     held = dosing.current_dose(ledger, start)
-    shown = [c for c in ledger if c.day > start]
-    if held is not None:
-        shown.insert(0, dosing.Change(start, held.dose))
+    shown = ([held] if held is not None else []) + [c for c in ledger if c.day > start]
     for c in shown:
         when = "to come" if c.day > today else "done"
         view.rows.append((c.day, dosing.mg(c.dose), when))
@@ -238,7 +237,7 @@ def _reduction_view(plan, reduction, ledger, today, page, patient) -> ReductionV
     end = max([today, *(c.day for c in future)]) + datetime.timedelta(days=CHART_AFTER_DAYS)
     view.use_rows = days_of_use(patient, page.medicine.treats, start, end)
     if shown:
-        steps = [(c.day, float(c.dose)) for c in shown if c.day <= today]
+        steps = [(max(c.day, start), float(c.dose)) for c in shown if c.day <= today]
         planned = [(c.day, float(c.dose)) for c in future]
         whose = "The patient's" if page.staff else "Your"
         said = "; ".join(f"{charts.fmt_date(d)}: {dose}" for d, dose, _w in view.rows)
@@ -249,7 +248,8 @@ def _reduction_view(plan, reduction, ledger, today, page, patient) -> ReductionV
         view.chart = mark_safe(charts.dose_svg(  # noqa: S308 - built by core.charts, escaped
             steps, start=start, end=end, today=today, planned=planned,
             use_days=view.use_rows, safe_range=(float(plan.low), float(plan.high)),
-            title=f"{whose} dose during the reduction", desc=desc, id_prefix="med-reduction"))
+            title=f"{whose} dose during the reduction", desc=desc, id_prefix="med-reduction",
+            width=CHART_WIDTH, height=CHART_HEIGHT))
     return view
 
 
