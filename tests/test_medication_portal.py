@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
-from tandem.medication import doses
+from tandem.medication import dispensing, doses
 from tandem.medication.models import (
     ChangeSource,
     DispensingDay,
@@ -172,21 +172,18 @@ def test_without_a_plan_the_page_says_so_and_a_post_stores_nothing(world):
     assert response.status_code == 200 and not DoseRequest.objects.exists()
 
 
-def missed(world, plan, days):
-    for n in range(1, days + 1):
-        DispensingDay.objects.create(organisation=world.org, patient=plan.patient, plan=plan,
-                                     day=day(-n), status=Taken.MISSED,
-                                     source=DispensingSource.STAFF)
+def missed(world, plan, *days_ago):
+    """The pharmacy reports these days missed (through the service, as staff enter them)."""
+    dispensing.record(Actor(user=world.users["practitioner"]), plan,
+                      [(day(-n), Taken.MISSED) for n in days_ago], DispensingSource.STAFF)
 
 
 def test_after_three_missed_days_the_prescriber_must_see_the_patient_first(world):
     plan = a_plan(world)
-    missed(world, plan, 2)
+    missed(world, plan, 1, 2)
     assert 'name="dose"' in world.client("patient").get(URL).content.decode()
-    missed_more = DispensingDay.objects.create(
-        organisation=world.org, patient=plan.patient, plan=plan, day=day(-3),
-        status=Taken.MISSED, source=DispensingSource.STAFF)
-    assert missed_more.pk
+    missed(world, plan, 3)
+    assert DispensingDay.objects.filter(plan=plan, status=Taken.MISSED).count() == 3
     page = world.client("patient").get(URL).content.decode()
     assert 'name="dose"' not in page
     text = visible(page)
