@@ -27,8 +27,9 @@ TODAY = timezone.localdate()
 PHQ9 = {str(i): 1 for i in range(1, 10)}  # 9: Mild
 ALL_KINDS = set(KINDS)
 # One query per source: check-ups, priority sorts, goals, changes of the kind of goal, plan
-# versions (with their signatures), proposals, reviews, flags, episodes, contacts.
-QUERIES = 10
+# versions (with their signatures), proposals, reviews, flags, episodes, contacts; and for
+# medication: plan versions, doses, dose requests, reviews, missed days, reductions.
+QUERIES = 16
 
 
 def _actor(user):
@@ -75,6 +76,45 @@ def add_round(world, n: int) -> None:
                            recorded_by=world.users["practitioner"])
 
 
+def add_medication(world) -> None:
+    """p1's substitute medication: a plan started 40 days ago at 30 mg, changed to 50 mg, a
+    request asked for and agreed, a review, two missed days in a row and one more (no flag), a
+    reduction planned and paused."""
+    from decimal import Decimal as D
+
+    from tandem.medication import doses
+    from tandem.medication.models import DispensingDay, MedicationReview
+
+    prescriber = Actor(user=world.users["prescriber"], role="prescriber")
+    patient = world.p1
+    def day(n):
+        return TODAY - datetime.timedelta(days=n)
+
+    terms = doses.Terms(low=D(20), high=D(100), step_up_max=D(30), step_down_max=D(10),
+                        min_days_between=1, max_rise_7_days=D(30),
+                        review_date=TODAY + datetime.timedelta(days=60), self_setting=True)
+    plan = doses.start_plan(prescriber, patient.episodes.get(status="active"), "methadone",
+                            terms, D(30), day(40), "Agreed at assessment")
+    plan = doses.change_plan(prescriber, plan, plan.version, terms, "Still in withdrawal",
+                             dose=D(50), from_day=TODAY)
+    keyworker = Actor(user=world.users["practitioner"], role="practitioner")
+    request = doses.request_dose(keyworker, plan, D(55), TODAY + datetime.timedelta(days=2),
+                                 "Cravings in the evening", on_behalf=True)
+    doses.approve(prescriber, request)
+    MedicationReview.objects.create(
+        organisation=world.org, plan=plan, held_on=day(2), adequacy="too-low",
+        patient_view="Better since the rise", substance_goal="stable", goal_chosen_by="patient",
+        next_review=TODAY + datetime.timedelta(days=80), held_by=world.users["prescriber"])
+    DispensingDay.objects.bulk_create([
+        DispensingDay(organisation=world.org, patient=patient, plan=plan, day=day(n),
+                      status=status, source="csv")
+        for n, status in ((20, "missed"), (19, "missed"), (18, "supervised"), (10, "missed"))])
+    plan.refresh_from_db()
+    reduction = doses.plan_reduction(prescriber, plan, TODAY + datetime.timedelta(days=10),
+                                     D(5), 7, D(40), "patient")
+    doses.pause(prescriber, reduction, "Moving house")
+
+
 def build_history(world, rounds: int = 1) -> None:
     patient, staff = world.p1, world.client("practitioner")
     base = f"/patients/{patient.pk}"
@@ -92,6 +132,7 @@ def build_history(world, rounds: int = 1) -> None:
         goal_type="abstinence-problem", version=str(goal.version),
         type_change_reason="Cutting down was not working"))
     assert reply.status_code == 302, reply.content[:400]
+    add_medication(world)
     # A draft check-up in the portal is not an event.
     start_checkup(world.client("patient"))
     # The current episode ends, into post-exit monitoring.
@@ -302,3 +343,67 @@ def test_uploaded_instruments_scores_and_days(world):
     assert events(world.p2, kinds={"contact"}, limit=1) == found[:1]
     assert [e.title for e in events(world.p2, kinds={"episode"})] == [
         "Episode started: Community"]
+
+
+MEDICATION = ("medication-plan", "dose", "dose-request", "medication-review", "missed-doses",
+              "reduction")
+
+
+def test_medication_in_plain_words_with_runs_of_missed_days_as_one_event(world):
+    build_history(world)
+    found = events(world.p1, kinds=set(MEDICATION))
+    url = f"/patients/{world.p1.pk}/medication/"
+    assert {e.kind for e in found} == set(MEDICATION)
+    assert all(e.url in (url, None) for e in found)
+    name = "Methadone oral solution 1 mg/ml"
+    assert titles(found, "medication-plan") == [
+        f"Medication plan changed (version 2): {name}", f"Medication plan started: {name}"]
+    # Doses in force only: the agreed 55 mg starts in two days, the reduction's steps later.
+    assert titles(found, "dose") == ["Dose changed: 50 mg a day (was 30 mg)",
+                                     f"Medication started: {name}, 30 mg a day"]
+    changed = next(e for e in found if e.kind == "dose")
+    assert changed.detail == "Set by the prescriber — Still in withdrawal — by Prescriber Tester"
+    start_day = TODAY - datetime.timedelta(days=40)
+    assert found[-1].date_only and timezone.localdate(found[-1].at) == start_day
+    asked = TODAY + datetime.timedelta(days=2)
+    assert titles(found, "dose-request") == [
+        "Dose request agreed: 55 mg a day",
+        f"New dose asked for: 55 mg a day from {asked.day} {asked:%B %Y}"]
+    request = [e for e in found if e.kind == "dose-request"]
+    assert request[1].detail == "Asked for them by Practitioner Tester — Cravings in the evening"
+    review = next(e for e in found if e.kind == "medication-review")
+    assert review.title == "Medication review" and review.date_only
+    assert "What they want next: stay stable on this dose (chosen by the patient)" in \
+        review.detail
+    day = [TODAY - datetime.timedelta(days=n) for n in (20, 19, 10)]
+    assert titles(found, "missed-doses") == [
+        f"Missed dose: {day[2].day} {day[2]:%B %Y}",
+        f"Missed doses: 2 days in a row, {day[0].day} {day[0]:%B %Y} to {day[1].day} "
+        f"{day[1]:%B %Y}"]
+    run = [e for e in found if e.kind == "missed-doses"][1]
+    assert timezone.localdate(run.at) == day[1] and run.detail == "Reported by the pharmacy"
+    start = TODAY + datetime.timedelta(days=10)
+    assert titles(found, "reduction") == [
+        "Reduction paused",
+        f"Reduction planned: down 5 mg every 7 days to 40 mg a day, from {start.day} "
+        f"{start:%B %Y}"]
+    assert next(e for e in found if e.kind == "reduction").detail == (
+        "Moving house — by Prescriber Tester")
+
+
+def test_a_long_run_of_missed_days_is_one_event_and_the_limit_holds(world):
+    from tandem.medication.models import DispensingDay
+
+    build_history(world)
+    plan = world.p1.medicationplans.get()
+    days = [TODAY - datetime.timedelta(days=n) for n in range(30, 70)]  # 40 days in a row
+    DispensingDay.objects.bulk_create([
+        DispensingDay(organisation=world.org, patient=world.p1, plan=plan, day=d,
+                      status="missed", source="csv") for d in days])
+    full = [e for e in events(world.p1, kinds={"missed-doses"})]
+    assert [e.title for e in full][-1] == (
+        f"Missed doses: 40 days in a row, {days[-1].day} {days[-1]:%B %Y} to {days[0].day} "
+        f"{days[0]:%B %Y}")
+    assert events(world.p1, kinds={"missed-doses"}, limit=2) == full[:2]
+    # With a limit of 1 the reading stops after 31 days: the long run, maybe cut, is left out.
+    assert events(world.p1, kinds={"missed-doses"}, limit=1) == full[:1]

@@ -1,6 +1,8 @@
 """One timeline of everything that happened with one patient: check-ups with their headline
 scores, priority sorts, goals, care plan versions and sign-offs, reviews, flags raised and
-resolved, episode changes and recorded contacts, newest first.
+resolved, episode changes and recorded contacts, and substitute medication (plan versions,
+doses in force, dose requests and their answers, medication reviews, runs of missed days,
+reductions), newest first.
 
 `events` runs a fixed number of queries whatever the size of the history: one per source
 (select_related for the people named), none for a source whose kinds were not asked for.
@@ -18,14 +20,40 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Greatest, NullIf, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Lag, NullIf, TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from tandem.assessment import registry
 from tandem.assessment.models import LifeDomain, Response, ResponseStatus, UploadedInstrument
+from tandem.core.dosing import mg
+from tandem.medication import registry as medicines
+from tandem.medication.models import (
+    ChangeKind,
+    ChangeSource,
+    DispensingDay,
+    DoseChange,
+    DoseRequest,
+    MedicationReview,
+    ReductionEvent,
+    ReductionEventKind,
+    RequestStatus,
+    Taken,
+)
+from tandem.medication.models import PlanVersion as MedicationPlanVersion
 from tandem.monitoring.models import Contact, Flag, FlagStatus
 from tandem.patients.models import Episode, EpisodeStatus
 from tandem.planning.models import (
@@ -41,7 +69,10 @@ from tandem.planning.models import (
 )
 
 KINDS = ("checkup", "sort", "goal", "plan", "signature", "review", "flag-raised",
-         "flag-resolved", "episode", "contact")
+         "flag-resolved", "episode", "contact",
+         # substitute medication
+         "medication-plan", "dose", "dose-request", "medication-review", "missed-doses",
+         "reduction")
 
 
 @dataclass(frozen=True)
@@ -363,6 +394,167 @@ def _contacts(patient, kinds, limit):
                     date_only=date_only)
 
 
+# --- medication ----------------------------------------------------------------------------
+
+PERIODS = {1: "a day", 7: "a week", 14: "every two weeks", 28: "a month"}
+
+
+def _medicine_name(code: str) -> str:
+    medicine = medicines.get(code)
+    return medicine.name if medicine else code
+
+
+def _dose(code: str, dose) -> str:
+    """"60 mg a day"; "128 mg a month" for a monthly injection."""
+    medicine = medicines.get(code)
+    period = PERIODS.get(medicine.period_days, "") if medicine else "a day"
+    return f"{mg(dose)} {period}".strip()
+
+
+def _medication_url(patient) -> str | None:
+    return _url("patients:medication", patient.pk)
+
+
+def _medication_plans(patient, kinds, limit):
+    rows = (MedicationPlanVersion.objects.filter(plan__patient=patient)
+            .select_related("changed_by", "plan").order_by("-changed_at", "-number"))
+    url = _medication_url(patient)
+    for v in _cut(rows, limit):
+        name = _medicine_name(v.plan.medicine)
+        if v.number == 1:
+            title = f"Medication plan started: {name}"
+        elif (v.terms or {}).get("status") == "stopped":
+            title = f"Medication plan stopped: {name}"
+        else:
+            title = f"Medication plan changed (version {v.number}): {name}"
+        yield Event(v.changed_at, "medication-plan", title, _join(v.reason, _by(v.changed_by)),
+                    url)
+
+
+def _doses(patient, kinds, limit):
+    """The doses in force up to today (a scheduled reduction step shows once its day comes;
+    a cancelled one never), each with the dose before it on the same plan."""
+    before = Window(Lag("dose"), partition_by=[F("plan_id")],
+                    order_by=[F("day").asc(), F("made_at").asc()])
+    rows = (DoseChange.objects
+            .filter(plan__patient=patient, cancelled_at__isnull=True,
+                    day__lte=timezone.localdate())
+            .select_related("made_by", "plan").annotate(before=before)
+            .order_by(*_day_order("day", "made_at")))
+    url = _medication_url(patient)
+    for c in _cut(rows, limit):
+        code = c.plan.medicine
+        dose = _dose(code, c.dose)
+        was = f" (was {mg(c.before)})" if c.before is not None and c.before != c.dose else ""
+        if c.kind == ChangeKind.START:
+            title = f"Medication started: {_medicine_name(code)}, {dose}"
+        elif c.kind == ChangeKind.RESTART:
+            title = f"Medication restarted: {_medicine_name(code)}, {dose}"
+        elif c.source == ChangeSource.REDUCTION:
+            title = f"Reduction step: {dose}{was}"
+        elif c.source == ChangeSource.REVERSAL:
+            title = f"Dose back up during the reduction: {dose}{was}"
+        else:
+            title = f"Dose changed: {dose}{was}"
+        how = c.get_source_display() if c.kind == ChangeKind.CHANGE else ""
+        at, date_only = _on_day(c.day, c.made_at)
+        yield Event(at, "dose", title, _join(how, c.reason, _by(c.made_by)), url, date_only)
+
+
+ANSWERED = {RequestStatus.APPLIED: "Dose request applied at once",
+            RequestStatus.APPROVED: "Dose request agreed",
+            RequestStatus.DECLINED: "Dose request not agreed",
+            RequestStatus.WITHDRAWN: "Dose request withdrawn"}
+
+
+def _dose_requests(patient, kinds, limit):
+    rows = (DoseRequest.objects.filter(plan__patient=patient)
+            .select_related("asked_by", "answered_by", "plan")
+            .order_by(_latest("asked_at", "answered_at").desc(), "-pk"))
+    url = _medication_url(patient)
+    for r in _cut(rows, limit):
+        dose = _dose(r.plan.medicine, r.dose)
+        if r.answered_at and r.status in ANSWERED:
+            yield Event(r.answered_at, "dose-request", f"{ANSWERED[r.status]}: {dose}",
+                        _join(r.answer, _by(r.answered_by)), url)
+        who = (f"asked for them {_by(r.asked_by)}" if r.on_behalf
+               else "asked for by the patient")
+        yield Event(r.asked_at, "dose-request",
+                    f"New dose asked for: {dose} from {_day(r.from_day)}",
+                    _join(who, r.note), url)
+
+
+def _medication_reviews(patient, kinds, limit):
+    rows = (MedicationReview.objects.filter(plan__patient=patient)
+            .select_related("held_by").order_by(*_day_order("held_on", "created_at")))
+    url = _medication_url(patient)
+    for r in _cut(rows, limit):
+        if r.goal_discussed:
+            goal = (f"What they want next: {r.get_substance_goal_display().lower()} "
+                    f"(chosen by {r.get_goal_chosen_by_display().lower()})")
+        else:
+            goal = "What they want next was not talked about"
+        at, date_only = _on_day(r.held_on, r.created_at)
+        yield Event(at, "medication-review", "Medication review",
+                    _join(f"Dose {r.get_adequacy_display().lower()}", goal,
+                          f"Next review {_day(r.next_review)}", _by(r.held_by)), url,
+                    date_only)
+
+
+# A run of missed days is one event; with a limit, this many reported days per event are read
+# (a longer run at the end of what was read is left out rather than shown cut short).
+LONGEST_RUN = 31
+
+
+def _missed_doses(patient, kinds, limit):
+    cap = limit * LONGEST_RUN if limit is not None else None
+    rows = list(_cut(DispensingDay.objects.filter(patient=patient, status=Taken.MISSED)
+                     .order_by("-day", "-recorded_at").values_list("day", "recorded_at"),
+                     cap))
+    runs: list[list] = []  # newest first; each run newest day first
+    for day, recorded in rows:
+        if runs and runs[-1][-1][0] == day:
+            continue  # the same day reported for two plans
+        if runs and (runs[-1][-1][0] - day).days == 1:
+            runs[-1].append((day, recorded))
+        else:
+            runs.append([(day, recorded)])
+    if cap is not None and len(rows) == cap and len(runs) > 1:
+        runs.pop()  # it may go on beyond what was read
+    url = _medication_url(patient)
+    for run in runs:
+        (last, recorded), first = run[0], run[-1][0]
+        if len(run) == 1:
+            title = f"Missed dose: {_day(last)}"
+        else:
+            title = f"Missed doses: {len(run)} days in a row, {_day(first)} to {_day(last)}"
+        at, date_only = _on_day(last, recorded)
+        yield Event(at, "missed-doses", title, "Reported by the pharmacy", url, date_only)
+
+
+REDUCTION_WORDS = {ReductionEventKind.PAUSED: "Reduction paused",
+                   ReductionEventKind.RESUMED: "Reduction resumed",
+                   ReductionEventKind.FINISHED: "Reduction finished",
+                   ReductionEventKind.STOPPED: "Reduction stopped"}
+
+
+def _reductions(patient, kinds, limit):
+    # Going back up is a dose event (see _doses), so it is not repeated here.
+    rows = (ReductionEvent.objects.filter(reduction__plan__patient=patient)
+            .exclude(kind=ReductionEventKind.REVERSED)
+            .select_related("reduction", "reduction__plan", "by").order_by("-at", "-pk"))
+    url = _medication_url(patient)
+    for e in _cut(rows, limit):
+        r = e.reduction
+        if e.kind == ReductionEventKind.PLANNED:
+            title = (f"Reduction planned: down {mg(r.step)} every {r.every_days} days to "
+                     f"{_dose(r.plan.medicine, r.target)}, from {_day(r.started_on)}")
+            detail = _join(f"Chosen by {r.get_chosen_by_display().lower()}", e.note, _by(e.by))
+        else:
+            title, detail = REDUCTION_WORDS[e.kind], _join(e.note, _by(e.by))
+        yield Event(e.at, "reduction", title, detail, url)
+
+
 SOURCES = (
     Source(frozenset({"checkup"}), _checkups),
     Source(frozenset({"sort"}), _sorts),
@@ -374,4 +566,10 @@ SOURCES = (
     Source(frozenset({"flag-raised", "flag-resolved"}), _flags),
     Source(frozenset({"episode"}), _episodes),
     Source(frozenset({"contact"}), _contacts),
+    Source(frozenset({"medication-plan"}), _medication_plans),
+    Source(frozenset({"dose"}), _doses),
+    Source(frozenset({"dose-request"}), _dose_requests),
+    Source(frozenset({"medication-review"}), _medication_reviews),
+    Source(frozenset({"missed-doses"}), _missed_doses),
+    Source(frozenset({"reduction"}), _reductions),
 )
