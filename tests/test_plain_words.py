@@ -73,6 +73,7 @@ def test_no_research_notes_statistics_or_codes_on_any_patient_page(patient_clien
                                   instrument_codes=list(done), completed_at=timezone.now())
     patient.responses.filter(pk__in=[r.pk for r in done.values()]).update(checkup=sent)
     starts.append(f"/portal/checkup/{sent.pk}/done/")
+    starts.append("/portal/medication/")  # linked from the menu only with a plan
     pages = walk(patient_client, starts)
     assert "/portal/progress/" in pages and "/portal/plan/" in pages
     questions = [u for u in pages if re.search(r"/checkup/[0-9a-f-]+/\d+/$", u)]
