@@ -117,6 +117,21 @@ EXPECTED = {
     ("portal:medication-pause", "POST"): {"patient"},
     ("patients:medication-request", "GET"): CHANGE_P1,
     ("patients:medication-request", "POST"): CHANGE_P1,
+    ("patients:medication", "GET"): READ_P1,
+    ("patients:medication-new", "GET"): {"prescriber"},
+    ("patients:medication-new", "POST"): {"prescriber"},
+    ("patients:medication-edit", "GET"): {"prescriber"},
+    ("patients:medication-edit", "POST"): {"prescriber"},
+    ("patients:medication-stop", "POST"): {"prescriber"},
+    ("patients:medication-request-answer", "POST"): {"prescriber"},
+    ("patients:medication-review-new", "GET"): {"prescriber"},
+    ("patients:medication-review-new", "POST"): {"prescriber"},
+    ("patients:medication-reduction-new", "GET"): {"prescriber"},
+    ("patients:medication-reduction-new", "POST"): {"prescriber"},
+    ("patients:medication-reduction", "POST"): READ_P1,  # the medication team
+    ("patients:medication-notice", "GET"): READ_P1,
+    ("manage:medication", "GET"): ADMIN,
+    ("manage:medication", "POST"): ADMIN,
     ("manage:users", "GET"): ADMIN,
     ("manage:user-new", "GET"): ADMIN,
     ("manage:user-new", "POST"): ADMIN,
@@ -415,6 +430,27 @@ def url_for(world, name):
         "portal:medication-pause": {"reduction_id": medication_for(p1, world, reducing=True).pk
                                     if name == "portal:medication-pause" else 0},
         "patients:medication-request": {"patient_id": p1.pk},
+        "patients:medication": {"patient_id": p1.pk},
+        "patients:medication-new": {"patient_id": p1.pk},
+        "patients:medication-edit": {"patient_id": medication_for(p1, world).patient_id
+                                     if name == "patients:medication-edit" else p1.pk},
+        "patients:medication-stop": {"patient_id": medication_for(p1, world).patient_id
+                                     if name == "patients:medication-stop" else p1.pk},
+        "patients:medication-request-answer": {
+            "patient_id": p1.pk, "request_id": medication_for(p1, world, waiting=True).pk
+            if name == "patients:medication-request-answer" else 0},
+        "patients:medication-review-new": {
+            "patient_id": medication_for(p1, world).patient_id
+            if name == "patients:medication-review-new" else p1.pk},
+        "patients:medication-reduction-new": {
+            "patient_id": medication_for(p1, world).patient_id
+            if name == "patients:medication-reduction-new" else p1.pk},
+        "patients:medication-reduction": {
+            "patient_id": p1.pk, "reduction_id": medication_for(p1, world, reducing=True).pk
+            if name == "patients:medication-reduction" else 0},
+        "patients:medication-notice": {
+            "patient_id": p1.pk, "change_id": medication_for(p1, world).doses.first().pk
+            if name == "patients:medication-notice" else 0},
         API + "sort-list": {"patient_id": p1.pk},
         API + "goal-list": {"patient_id": p1.pk},
         API + "goal-detail": {"patient_id": p1.pk, "goal_id": goal_for(p1, world).pk

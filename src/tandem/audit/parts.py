@@ -62,6 +62,13 @@ WORDS: dict[str, Words] = {
     "medication": Words("medication plan (as the patient sees it)", "your medication"),
     "dose-request": Words("dose request", "a dose you asked for"),
     "medication-reduction": Words("medication reduction", "your medication reduction"),
+    "medication-record": Words("medication plan, dose history, requests and reviews",
+                               "your medication plan and its history"),
+    "medication-plan-terms": Words("medication plan terms (set by the prescriber)",
+                                   "your medication plan"),
+    "medication-reviews": Words("medication reviews", "your medication reviews"),
+    "dose-change-notice": Words("dose-change sheet for the pharmacy",
+                                "the dose-change sheet for your pharmacy"),
     # Lists that showed the patient among others.
     "caseload": Words("caseload list (who needs me today)", "their list of patients"),
     "patient-list": Words("patient list", "a list of patients"),
@@ -85,6 +92,9 @@ WORDS: dict[str, Words] = {
     "message": Words("message to the patient", "a message to you"),
     "doserequest": Words("dose request", "a dose you asked for"),
     "reduction": Words("medication reduction", "your medication reduction"),
+    "medicationplan": Words("medication plan", "your medication plan"),
+    "medicationreview": Words("medication review", "one of your medication reviews"),
+    "medicationsettings": Words("medication settings", "a service setting"),
     # Not about one patient.
     "user": Words("user account", "an account"),
     "rulesetting": Words("early-warning rule setting", "a service setting"),

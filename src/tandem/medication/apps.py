@@ -5,3 +5,8 @@ class MedicationConfig(AppConfig):
     """Substitute medication: medicines, plans, doses, dispensing, reviews and reductions."""
 
     name = "tandem.medication"
+
+    def ready(self):
+        from tandem.medication import receivers
+
+        receivers.connect()

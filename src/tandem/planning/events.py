@@ -12,3 +12,8 @@ review_held = Signal()
 # `patient` and `review`. Each receiver returns a panel for the page, a dict with "template"
 # and that template's context (the feedback app's shared report), or None.
 review_opened = Signal()
+
+# Sent as the printable recovery plan is made (the print page and its PDF), with `patient`.
+# Each receiver returns a panel for the print, a dict with "template" and that template's
+# context (the medication app's current medication plan), or None.
+plan_printing = Signal()

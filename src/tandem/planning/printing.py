@@ -10,6 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from tandem.planning import events
+
 
 def pdf_response(request, template: str, context: dict, filename: str) -> HttpResponse:
     try:
@@ -31,6 +33,9 @@ def printable_plan(request, plan, filename: str, pdf: bool) -> HttpResponse:
     version = plan.versions.order_by("-number").first()
     context = {"patient": plan.patient, "plan": plan, "version": version,
                "goals": version.snapshot["goals"], "actions": version.snapshot["actions"]}
+    # What the apps above planning add to the print (events.plan_printing).
+    context["panels"] = [panel for _receiver, panel in
+                         events.plan_printing.send(type(plan), patient=plan.patient) if panel]
     if pdf:
         return pdf_response(request, "planning/plan_print.html", context, filename)
     return render(request, "planning/plan_print.html", context)

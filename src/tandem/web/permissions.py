@@ -54,6 +54,7 @@ from tandem.audit.actor import Actor
 from tandem.patients.access import (
     API_PATIENT,
     CHANGE_PATIENT,
+    MEDICATION_TEAM,
     PORTAL,
     PRESCRIBE,
     READ_PATIENT,
@@ -136,6 +137,19 @@ RULES: dict[str, Rule] = {
     "portal:medication-withdraw": PORTAL,  # the patient's own request only (404 otherwise)
     "portal:medication-pause": PORTAL,  # the patient's own reduction only (404 otherwise)
     "patients:medication-request": CHANGE_PATIENT,  # the keyworker asks for the patient
+    # The care team's medication pages: all on the team read; the prescriber sets the plan,
+    # answers requests, holds reviews and plans reductions; the keyworker, team lead or
+    # prescriber may pause, resume, stop or go back up in a reduction.
+    "patients:medication": READ_PATIENT,
+    "patients:medication-new": PRESCRIBE,
+    "patients:medication-edit": PRESCRIBE,
+    "patients:medication-stop": PRESCRIBE,
+    "patients:medication-request-answer": PRESCRIBE,
+    "patients:medication-review-new": PRESCRIBE,
+    "patients:medication-reduction-new": PRESCRIBE,
+    "patients:medication-reduction": MEDICATION_TEAM,
+    "patients:medication-notice": READ_PATIENT,  # the dose-change sheet for the pharmacy
+    "manage:medication": ADMIN,  # the service's medication settings
     "manage:users": ADMIN,
     "manage:user-new": ADMIN,
     "manage:user-edit": ADMIN,
@@ -271,6 +285,15 @@ RECORD_PARTS: dict[str, str] = {
     "portal:medication-withdraw": "dose-request",
     "portal:medication-pause": "medication-reduction",
     "patients:medication-request": "dose-request",
+    "patients:medication": "medication-record",
+    "patients:medication-new": "medication-plan-terms",
+    "patients:medication-edit": "medication-plan-terms",
+    "patients:medication-stop": "medication-plan-terms",
+    "patients:medication-request-answer": "dose-request",
+    "patients:medication-review-new": "medication-reviews",
+    "patients:medication-reduction-new": "medication-reduction",
+    "patients:medication-reduction": "medication-reduction",
+    "patients:medication-notice": "dose-change-notice",
     API + "patient-detail": "details",
     API + "episode-list": "episodes",
     API + "episode-detail": "episode",
