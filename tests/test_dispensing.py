@@ -171,17 +171,16 @@ def test_an_import_stores_every_day_audits_and_announces_once(world, two, signal
         ("T-004", 3, ago(3), ago(1))]
     assert len(signals) == 1
     assert set(signals[0]["patient_ids"]) == {plan1.patient_id, plan4.patient_id}
-    per_patient = AuditEvent.objects.filter(object_type="dispensing-import", patient__isnull=False)
-    assert set(per_patient.values_list("patient_id", "object_id", "action")) == {
-        (plan1.patient_id, result.reference, "update"),
-        (plan4.patient_id, result.reference, "update")}
-    summary = AuditEvent.objects.get(object_type="dispensing-import", patient__isnull=True)
-    assert summary.detail.startswith("Imported 5 days for 2 patients")
+    event = AuditEvent.objects.get(object_type="dispensing-import")
+    assert (event.action, event.patient, event.object_id) == ("create", None, result.reference)
+    assert event.detail == ("Imported 5 days for 2 patients from the pharmacy's file (T-001, "
+                            "T-004); 0 earlier reports replaced.")
 
 
 def test_a_reimport_replaces_the_days_and_names_what_changed(world, two, signals):
     plan1, _ = two
     import_(world, lines(f"T-001,{ago(2)},missed", f"T-001,{ago(1)},missed"))
+    first = plan1.dispensing_days.get(day=ago(2)).recorded_at
     result = import_(world, lines(f"T-001,{ago(2)},missed", f"t-001,{ago(1)},supervised",
                                   header="Status,Patient,Date,Pharmacy")
                      .replace(f"T-001,{ago(2)},missed", f"missed,T-001,{ago(2)},Boots")
@@ -192,10 +191,23 @@ def test_a_reimport_replaces_the_days_and_names_what_changed(world, two, signals
     assert dict(plan1.dispensing_days.values_list("day", "status")) == {
         ago(2): "missed", ago(1): "supervised"}
     assert plan1.dispensing_days.count() == 2
-    summary = AuditEvent.objects.filter(object_type="dispensing-import",
-                                        patient__isnull=True).latest("seq")
+    # The day reported the same again keeps its first recording.
+    assert plan1.dispensing_days.get(day=ago(2)).recorded_at == first
+    summary = AuditEvent.objects.filter(object_type="dispensing-import").latest("seq")
     assert f"T-001 {ago(1).isoformat()}: missed → taken, supervised" in summary.detail
     assert result.missed == []
+
+
+def test_an_import_replaces_what_staff_entered_where_it_differs(world, two):
+    plan1, plan4 = two
+    dispensing.record(actor(world), plan1, [(ago(3), "missed"), (ago(2), "home")], "staff")
+    result = import_(world, lines(f"T-001,{ago(3)},supervised", f"T-001,{ago(2)},home",
+                                  f"T-004,{ago(2)},home"), role="team_lead")
+    assert (result.days, result.replaced) == (3, 1)
+    assert set(plan1.dispensing_days.values_list("day", "status", "source",
+                                                 "recorded_by__username")) == {
+        (ago(3), "supervised", "csv", "team_lead"), (ago(2), "home", "staff", "practitioner")}
+    assert plan4.dispensing_days.get().source == "csv"
 
 
 def test_one_bad_line_stores_nothing_and_every_problem_is_named(world, two, signals):

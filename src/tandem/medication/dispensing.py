@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.audit.actor import Actor
-from tandem.audit.trail import record_by, record_many
+from tandem.audit.trail import record_by
 from tandem.bulk import adapter, insert_sql
 from tandem.core.dosing import day_text
 from tandem.medication import events
@@ -118,26 +118,48 @@ def day_problems(plan: MedicationPlan, day: datetime.date, status: str | None,
 # --- writing -------------------------------------------------------------------------------
 
 
-def _upsert_sql() -> str:
+def _insert_sql(on_conflict: str) -> str:
+    """INSERT of `COLUMNS`; on a day of the plan already stored, `on_conflict` ("update":
+    replace its report; "nothing": leave it)."""
     q = connection.ops.quote_name
+    sql = insert_sql(DispensingDay, COLUMNS) + f" ON CONFLICT ({q('plan_id')}, {q('day')}) "
+    if on_conflict == "nothing":
+        return sql + "DO NOTHING"
     updated = ("status", "source", "recorded_by_id", "recorded_at")
-    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in updated)
-    return (insert_sql(DispensingDay, COLUMNS)
-            + f" ON CONFLICT ({q('plan_id')}, {q('day')}) DO UPDATE SET {sets}")
+    return sql + "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in updated)
 
 
-def _write(rows: Iterable[tuple]) -> None:
-    """Upsert rows already in database form (`COLUMNS` order), a chunk at a time."""
-    sql = _upsert_sql()
-    chunk: list[tuple] = []
-    with connection.cursor() as cursor:
+def _update_sql() -> str:
+    q = connection.ops.quote_name
+    return (f"UPDATE {DispensingDay._meta.db_table} SET {q('status')} = %s, {q('source')} = %s,"
+            f" {q('recorded_by_id')} = %s, {q('recorded_at')} = %s"
+            f" WHERE {q('plan_id')} = %s AND {q('day')} = %s")
+
+
+def _write(sql: str, rows: Iterable[tuple]) -> int:
+    """Run `sql` for each row (already in database form), a chunk at a time, with the
+    driver's own executemany (Django's SQLite cursor copies the rows through an iterator,
+    which halves the rate; the statement and the transaction are the same). Returns the
+    rows changed."""
+    if connection.vendor == "sqlite":
+        sql = sql.replace("%s", "?")
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    changed = 0
+    try:
+        chunk: list[tuple] = []
         for row in rows:
             chunk.append(row)
             if len(chunk) >= WRITE_CHUNK:
                 cursor.executemany(sql, chunk)
+                changed += max(cursor.rowcount, 0)
                 chunk = []
         if chunk:
             cursor.executemany(sql, chunk)
+            changed += max(cursor.rowcount, 0)
+    finally:
+        cursor.close()
+    return changed
 
 
 def _announce(organisation_id, patient_ids) -> None:
@@ -179,8 +201,9 @@ def record(actor: Actor, plan: MedicationPlan, days: Sequence[tuple[datetime.dat
     changed = {day: status for day, status in given.items() if before.get(day) != status}
     now = timezone.now()
     adapt = adapter(DispensingDay, COLUMNS)
-    _write(adapt((plan.organisation_id, plan.patient_id, plan.pk, day, status, source,
-                  actor.user.pk, now)) for day, status in sorted(changed.items()))
+    _write(_insert_sql("update"), (
+        adapt((plan.organisation_id, plan.patient_id, plan.pk, day, status, source,
+               actor.user.pk, now)) for day, status in sorted(changed.items())))
     rows = dict(plan.dispensing_days.filter(day__in=list(changed)).values_list("day", "pk"))
     patient = plan.patient
     for day, status in sorted(changed.items()):
@@ -308,7 +331,7 @@ def _parse(text: str, problems: _Problems):
     try:
         for fields in reader:
             line = read_to = reader.line_num
-            if not fields or not any(f.strip() for f in fields):
+            if not fields or not "".join(fields).strip():
                 continue  # a blank line
             if where is None:
                 where = _header(fields, line, problems)
@@ -377,31 +400,44 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
+# Up to this many patients named, they are looked up by service ID; beyond, every patient
+# the user may see is read at once (cheaper than long lists of parameters).
+NAMED_LOOKUP = 2000
+
+
 def _plans(organisation_id, visible, service_ids: list[str]):
-    """{service id: (patient id, [current plans as (id, started_on)])} for the patients of
-    these service ids that `visible` holds. Two queries a chunk, whatever the chunk's size."""
+    """({service id: patient id}, {patient id: [current plans as (id, started_on)]}) for the
+    patients of these service ids that `visible` holds (and maybe others it holds): one query
+    for those with a current plan, and one for any named without one."""
+    plans: dict[uuid.UUID, list] = {}
     patients: dict[str, uuid.UUID] = {}
-    for chunk in _chunks(service_ids):
+    current = (MedicationPlan.objects.of(organisation_id)
+               .filter(status=PlanStatus.ACTIVE, patient__in=visible.values("pk")))
+    named = len(service_ids) <= NAMED_LOOKUP
+    if named:
+        current = current.filter(patient__service_id__in=service_ids)
+    for service_id, patient_id, plan_id, started in current.values_list(
+            "patient__service_id", "patient_id", "pk", "started_on"):
+        patients[service_id] = patient_id
+        plans.setdefault(patient_id, []).append((plan_id, started))
+    missing = [s for s in service_ids if s not in patients]
+    for chunk in _chunks(missing):  # named, but no current plan (or not to be seen)
         patients.update(visible.filter(organisation_id=organisation_id, service_id__in=chunk)
                         .values_list("service_id", "pk"))
-    plans: dict[uuid.UUID, list] = {}
-    ids = list(patients.values())
-    for chunk in _chunks(ids):
-        for patient_id, plan_id, started in (
-                MedicationPlan.objects.of(organisation_id)
-                .filter(patient_id__in=chunk, status=PlanStatus.ACTIVE)
-                .values_list("patient_id", "pk", "started_on")):
-            plans.setdefault(patient_id, []).append((plan_id, started))
     return patients, plans
 
 
-def _existing(plan_ids: list, first: datetime.date, last: datetime.date) -> dict:
-    """{(plan id, day): status} already stored for these plans between the days."""
+def _stored(plan_ids: list, first: datetime.date, last: datetime.date, but) -> dict:
+    """{(plan id, day): status} stored for these plans between the days, except the rows
+    `but` (plan id, day, status, source, recorded by, recorded at) picks."""
     found = {}
     for chunk in _chunks(plan_ids):
-        found.update({(p, d): s for p, d, s in DispensingDay.objects.filter(
-            plan_id__in=chunk, day__gte=first, day__lte=last)
-            .values_list("plan_id", "day", "status")})
+        for row in (DispensingDay.objects.filter(plan_id__in=chunk, day__gte=first,
+                                                 day__lte=last)
+                    .values_list("plan_id", "day", "status", "source", "recorded_by_id",
+                                 "recorded_at")):
+            if not but(row):
+                found[row[0], row[1]] = row[2]
     return found
 
 
@@ -414,9 +450,10 @@ def import_csv(actor: Actor, organisation_id, text: str | bytes, visible) -> Imp
     as one naming nobody.
 
     All or nothing: with any problem, nothing is stored and the result lists the first
-    `MAX_PROBLEMS` by line and column, counting all. Otherwise the days are upserted on
-    (plan, day) against each patient's current plan, one audit event per patient and one
-    for the import, then one `dispensing_recorded` for every patient in it."""
+    `MAX_PROBLEMS` by line and column, counting all. Otherwise the days are stored against
+    each patient's current plan (one row per plan and day: a day reported before with
+    another status is replaced), one audit event names the import's patients and what it
+    replaced, then one `dispensing_recorded` is sent for every patient in it."""
     result = ImportResult(missed_days_for_flag=settings_for(organisation_id)
                           .missed_days_for_flag)
     problems = _Problems()
@@ -491,12 +528,12 @@ def import_csv(actor: Actor, organisation_id, text: str | bytes, visible) -> Imp
 
 @transaction.atomic
 def _store(actor, organisation_id, result, plan_of, plan_list, good) -> None:
+    """Write the checked days: every one INSERTed, a day stored before left as it was
+    (ON CONFLICT DO NOTHING, as fast as a plain INSERT); then, only if some were, those
+    found and replaced where the report differs (an UPDATE each). A report the same as the
+    stored one changes nothing."""
     by_index = {v[0]: (service_id, v[1], v[2]) for service_id, v in plan_of.items()}
     used = sorted({g[0] for g in good})
-    first = min(g[1] for g in good)
-    last = max(g[1] for g in good)
-    before = _existing([plan_list[i] for i in used], first, last)
-
     adapt = adapter(DispensingDay, COLUMNS)
     now = timezone.now()
     source = DispensingSource.CSV.value
@@ -506,29 +543,34 @@ def _store(actor, organisation_id, result, plan_of, plan_list, good) -> None:
     for i in used:
         _sid, patient_id, plan_id = by_index[i]
         ids_db[i] = adapt((organisation_id, patient_id, plan_id, *[None] * 5))[:3]
-    day_db = {}
+    day_db = {day: adapt((None, None, None, day, *[None] * 4))[3]
+              for day in {g[1] for g in good}}
+    inserted = _write(_insert_sql("nothing"), (
+        (*ids_db[index], day_db[day], status, source, user_db, now_db)
+        for index, day, status in good))
     replaced: list[str] = []
-
-    def rows():
+    if inserted < len(good):  # some days were reported before
+        mine = (source, actor.user.pk, now)
+        before = _stored([plan_list[i] for i in used], min(day_db), max(day_db),
+                         but=lambda row: row[3:] == mine)
+        updates = []
         for index, day, status in good:
-            if day not in day_db:
-                day_db[day] = adapt((None, None, None, day, None, None, None, None))[3]
-            if before:
-                old = before.get((plan_list[index], day))
-                if old is not None and old != status:
-                    replaced.append(f"{by_index[index][0]} {day.isoformat()}: "
-                                    f"{STATUS_WORDS[old]} → {STATUS_WORDS[status]}")
-            yield (*ids_db[index], day_db[day], status, source, user_db, now_db)
-
-    _write(rows())
+            old = before.get((plan_list[index], day))
+            if old is not None and old != status:
+                replaced.append(f"{by_index[index][0]} {day.isoformat()}: "
+                                f"{STATUS_WORDS[old]} → {STATUS_WORDS[status]}")
+                updates.append((status, source, user_db, now_db, ids_db[index][2],
+                                day_db[day]))
+        _write(_update_sql(), updates)
     result.days = len(good)
     result.replaced = len(replaced)
     result.patient_ids = [by_index[i][1] for i in used]
     result.reference = uuid.uuid4().hex
-    record_many(actor, "update", [(pid, "dispensing-import", result.reference)
-                                  for pid in result.patient_ids])
+    # One event for the import, naming every patient in it by service ID and every earlier
+    # report it replaced.
+    named = ", ".join(sorted(by_index[i][0] for i in used))
     detail = (f"Imported {result.days:,} days for {result.patients:,} patients from the "
-              f"pharmacy's file; {result.replaced:,} earlier reports replaced")
+              f"pharmacy's file ({named}); {result.replaced:,} earlier reports replaced")
     if replaced:
         detail += ": " + "; ".join(replaced)
     record_by(actor, "create", object_type="dispensing-import", object_id=result.reference,
