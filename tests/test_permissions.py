@@ -27,6 +27,7 @@ EXPECTED = {
     ("healthz", "GET"): set(ROLES),
     ("home", "GET"): SIGNED_IN,
     ("patients:list", "GET"): CASELOAD,
+    ("patients:medication-list", "GET"): CASELOAD,
     ("patients:new", "GET"): REGISTER,
     ("patients:new", "POST"): REGISTER,
     ("patients:detail", "GET"): READ_P1,

@@ -74,6 +74,8 @@ WORDS: dict[str, Words] = {
     "patient-list": Words("patient list", "a list of patients"),
     "patient-search": Words("patient search", "a search for patients"),
     "flag-list": Words("list of flags", "a list of flags"),
+    "medication-list": Words("list of patients on medication",
+                             "their list of patients on medication"),
     # Records created or changed (the model's name).
     "patient": Words("patient details", "your personal details"),
     "careteam": Words("care team", "your care team"),

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from tandem.caseload import views
+from tandem.caseload import medication, views
 
 staff = [
     path("", views.patient_list, name="list"),
     path("<uuid:patient_id>/", views.patient_detail, name="detail"),
+    path("medication/", medication.medication_list, name="medication-list"),
 ]

@@ -12,6 +12,7 @@ def navigation(request):
     nav = []
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "Who needs me today"))
+        nav.append(("patients:medication-list", "On medication"))
     if Role.PATIENT in roles:
         # Short, for a phone; goals and priorities are one tap away on "My recovery".
         nav += [("portal:home", "My recovery"), ("portal:checkups", "Check-ups"),

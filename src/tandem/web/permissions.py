@@ -74,6 +74,7 @@ RULES: dict[str, Rule] = {
     "healthz": PUBLIC,
     "home": AUTHENTICATED,  # routes by role; someone with no role is told so
     "patients:list": STAFF_CASELOAD,
+    "patients:medication-list": STAFF_CASELOAD,  # my patients on medication (each row checked)
     "patients:new": REGISTERS_PATIENTS,
     "patients:detail": READ_PATIENT,
     "patients:edit": CHANGE_PATIENT,
@@ -339,6 +340,7 @@ class Listing:
 
 LISTS: dict[str, Listing] = {
     "patients:list": Listing("caseload"),
+    "patients:medication-list": Listing("medication-list"),
     API + "patient-list": Listing("patient-list", items="items", patient_key="id"),
     API + "flag-list": Listing("flag-list", items="items", patient_key="patient_id"),
     API + "caseload": Listing("caseload", items="results", patient_key="id"),
