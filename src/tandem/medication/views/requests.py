@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch
 
 from tandem.audit.actor import Actor
 from tandem.medication.request_forms import DoseRequestForm
@@ -24,10 +23,7 @@ def on_behalf(request, patient_id):
         done = ask(Actor.of(request), plan, form, on_behalf=True, staff=True)
         if done is not None:
             messages.success(request, done)
-            try:
-                return redirect("patients:medication", patient_id=patient.pk)
-            except NoReverseMatch:  # the care team's medication page is not there yet
-                return redirect("patients:medication-request", patient_id=patient.pk)
+            return redirect("patients:medication", patient_id=patient.pk)
     return render(request, "medication/request_form.html", {
         "patient": patient, "page": page, "form": form, "current": "medication",
     })
