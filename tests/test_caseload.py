@@ -307,3 +307,45 @@ def test_the_caseload_shows_exactly_the_patients_the_permission_layer_lets_them_
     assert counts["total"] == len(expected)
     if who in ("practitioner", "team_lead", "several roles"):
         assert expected  # the comparison is not between two empty sets
+
+
+def test_missed_doses_and_overdue_medication_reviews_are_counted_and_shown(world):
+    from decimal import Decimal as D
+
+    from tandem.audit.actor import Actor
+    from tandem.medication import doses, events
+    from tandem.medication.models import DispensingDay
+
+    today = datetime.date.today()
+    prescriber = Actor(user=world.users["prescriber"], role="prescriber")
+    terms = doses.Terms(low=D(20), high=D(100), step_up_max=D(30), step_down_max=D(10),
+                        min_days_between=1, max_rise_7_days=D(30),
+                        review_date=today + datetime.timedelta(days=60))
+
+    def start(patient, days_ago):
+        return doses.start_plan(prescriber, patient.episodes.get(status="active"), "methadone",
+                                terms, D(30), today - datetime.timedelta(days=days_ago), "Start")
+
+    def report(plan, days):
+        DispensingDay.objects.bulk_create([
+            DispensingDay(organisation=world.org, patient_id=plan.patient_id, plan=plan,
+                          day=today - datetime.timedelta(days=n), status="missed", source="csv")
+            for n in days])
+        events.dispensing_recorded.send(DispensingDay, organisation_id=world.org.pk,
+                                        patient_ids=[plan.patient_id])
+
+    report(start(world.p1, 20), (3, 2, 1))  # three in a row: the urgent flag
+    report(start(world.p2, 100), (5, 2, 9))  # two in the last 7 days; review overdue
+    reply = world.client("team_lead").get("/patients/")
+    counts = reply.context["counts"]
+    assert counts["missed_doses"] == 1 and counts["medication_reviews_overdue"] == 1
+    html = reply.content.decode()
+    assert '<a href="?flag=missed-doses"><strong>1</strong> with missed doses</a>' in html
+    assert "<strong>1</strong> medication review overdue</a>" in html
+    rows = {r.id: r for r in reply.context["page"]}
+    assert rows[world.p2.pk].missed_days == 2 and rows[world.p1.pk].missed_days == 3
+    assert "Doses missed on 2 of the last 7 days (pharmacy reports)" in html
+    # p1's days are named by its urgent flag, so not said twice.
+    assert html.count("of the last 7 days") == 1
+    only = world.client("team_lead").get("/patients/?flag=missed-doses")
+    assert [r.id for r in only.context["page"]] == [world.p1.pk]

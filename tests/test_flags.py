@@ -263,3 +263,49 @@ def test_the_severity_order_is_stated_once():
 
     assert [s.value for s in Severity] == list(SEVERITIES)
     assert sorted(SEVERITIES, key=SEVERITY_ORDER.get) == ["urgent", "high", "medium", "low"]
+
+
+def test_gather_reads_a_batch_in_a_fixed_number_of_queries_with_medication(world):
+    """Whatever the number of patients, their medication plans, doses, reviews, reductions
+    and pharmacy reports: the same statements for a batch."""
+    from decimal import Decimal as D
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tandem.audit.actor import Actor
+    from tandem.medication import doses
+    from tandem.medication.models import DispensingDay
+    from tandem.patients.models import CareTeam, Patient
+
+    prescriber = Actor(user=world.users["prescriber"], role="prescriber")
+    terms = doses.Terms(low=D(20), high=D(100), step_up_max=D(30), step_down_max=D(10),
+                        min_days_between=1, max_rise_7_days=D(30),
+                        review_date=TODAY + datetime.timedelta(days=60))
+
+    def on_medication(n):
+        patient = Patient.objects.create(
+            organisation=world.org, team=world.team_a, service_id=f"G-{n:03d}", given_name="G",
+            family_name=f"Gather {n}", date_of_birth=datetime.date(1980, 1, 1))
+        CareTeam.objects.create(organisation=world.org, patient=patient)
+        episode = Episode.objects.create(organisation=world.org, patient=patient,
+                                         status="active", setting="community",
+                                         start_date=TODAY - datetime.timedelta(days=200))
+        plan = doses.start_plan(prescriber, episode, "methadone", terms, D(30),
+                                TODAY - datetime.timedelta(days=100), "Start")
+        DispensingDay.objects.bulk_create([
+            DispensingDay(organisation=world.org, patient=patient, plan=plan, source="csv",
+                          day=TODAY - datetime.timedelta(days=d), status="missed")
+            for d in (1, 2)])
+        complete(patient, "phq9", PHQ9_LOW, 10)
+        return patient.pk
+
+    ids = [world.p1.pk, on_medication(0)]
+    with CaptureQueriesContext(connection) as few:
+        facts = evaluate.gather(world.org, ids, TODAY)
+    assert facts[ids[1]].medication.dispensing and facts[world.p1.pk].medication is None
+    ids += [on_medication(n) for n in range(1, 9)]
+    with CaptureQueriesContext(connection) as many:
+        facts = evaluate.gather(world.org, ids, TODAY)
+    assert all(facts[pk].medication for pk in ids[1:])
+    assert len(many) == len(few)
