@@ -366,3 +366,107 @@ def test_the_openapi_document_describes_the_medication_endpoints(world):
     approve = paths["/api/v1/patients/{patient_id}/dose-requests/{request_id}/approve"]["post"]
     request_id = next(p for p in approve["parameters"] if p["name"] == "request_id")
     assert request_id["schema"]["maximum"] == 2**63 - 1
+
+
+# --- medication reviews --------------------------------------------------------------------
+
+
+def review_body(**changes):
+    body = {"version": 1, "adequacy": "right", "useOnTop": "Cannabis at weekends",
+            "sideEffects": "Constipation", "patientView": "I feel settled on this dose.",
+            "substanceGoal": "stable", "goalChosenBy": "patient",
+            "nextReview": (TODAY + datetime.timedelta(days=80)).isoformat()}
+    body.update(changes)
+    return body
+
+
+def test_the_prescriber_holds_a_review_which_moves_the_plans_review_date(world):
+    plan = start(world)
+    path = url(world, "medication-reviews")
+    assert send(world.client("practitioner"), "POST", path, review_body()).status_code == 403
+    reply = send(world.client("prescriber"), "POST", path, review_body())
+    assert reply.status_code == 201, reply.content
+    review = reply.json()
+    assert (review["planId"], review["heldOn"], review["substanceGoal"],
+            review["goalChosenBy"], review["goalDiscussed"]) == (
+        plan["id"], TODAY.isoformat(), "stable", "patient", True)
+    after = world.client("practitioner").get(url(world, f"medication-plans/{plan['id']}"))
+    assert after.json()["version"] == 2
+    assert after.json()["reviewDate"] == review["nextReview"]
+    listed = world.client("team_lead").get(path).json()
+    assert [r["id"] for r in listed] == [review["id"]]
+    # The same version again is stale: the review moved the plan on.
+    stale = send(world.client("prescriber"), "POST", path, review_body())
+    assert stale.status_code == 409 and "changed this plan" in stale.json()["detail"]
+
+
+@pytest.mark.parametrize(("changes", "where"), [
+    ({"patientView": "  "}, "body.patientView"),
+    ({"nextReview": (TODAY + datetime.timedelta(days=200)).isoformat()}, "body.nextReview"),
+    ({"nextReview": "2026-02-29"}, "body.nextReview"),
+    ({"heldOn": (TODAY + datetime.timedelta(days=1)).isoformat()}, "body.heldOn"),
+    ({"heldOn": "1899-12-31"}, "body.heldOn"),
+    ({"substanceGoal": "abstinence"}, "body.substanceGoal"),
+    ({"adequacy": None}, "body.adequacy"),
+    ({"version": 2**40}, "body.version"),
+    ({"goalDiscussed": "no"}, "body.goalDiscussed"),
+])
+def test_a_bad_review_is_422_naming_the_field(world, changes, where):
+    start(world)
+    problems = locs(send(world.client("prescriber"), "POST", url(world, "medication-reviews"),
+                         review_body(**changes)))
+    assert where in problems, problems
+
+
+# --- dispensing ----------------------------------------------------------------------------
+
+
+def test_the_pharmacy_reports_days_and_three_missed_in_a_row_need_the_prescriber(world):
+    start(world)
+    path = url(world, "dispensing")
+    days = [{"date": (TODAY - datetime.timedelta(days=n)).isoformat(), "status": status}
+            for n, status in ((4, "supervised"), (3, "home"), (2, "missed"), (1, "missed"),
+                              (0, "missed"))]
+    assert send(world.client("patient"), "POST", path, {"days": days}).status_code == 403
+    reply = send(world.client("practitioner"), "POST", path, {"days": days})
+    assert reply.status_code == 201, reply.content
+    body = reply.json()
+    assert body["changed"] == 5 and body["needsPrescriber"] is True
+    assert body["missedInARow"] == [d["date"] for d in days[2:]]
+    listed = world.client("prescriber").get(path).json()
+    assert listed["count"] == 5
+    assert [(d["date"], d["status"], d["source"]) for d in listed["items"][:2]] == [
+        (days[4]["date"], "missed", "api"), (days[3]["date"], "missed", "api")]
+    assert world.client("prescriber").get(path + "?status=home").json()["count"] == 1
+    # Asking for a dose now needs the prescriber.
+    refused = send(world.client("practitioner"), "POST", url(world, "dose-requests"),
+                   {"dose": {"value": 35}})
+    assert "prescriber needs to see you" in locs(refused)["body"]
+    # The same report again changes nothing; a correction replaces one day.
+    assert send(world.client("prescriber"), "POST", path,
+                {"days": days}).json()["changed"] == 0
+    fixed = send(world.client("team_lead"), "POST", path,
+                 {"days": [{"date": days[4]["date"], "status": "supervised"}]})
+    assert fixed.status_code == 201
+    assert (fixed.json()["changed"], fixed.json()["missedInARow"],
+            fixed.json()["needsPrescriber"]) == (1, [], False)
+
+
+@pytest.mark.parametrize(("days", "where"), [
+    ([{"date": (TODAY + datetime.timedelta(days=1)).isoformat(), "status": "missed"}],
+     "body.days.0.date"),
+    ([{"date": "2026-02-30", "status": "missed"}], "body.days.0.date"),
+    ([{"date": "1900-01-01", "status": "missed"}], "body.days.0.date"),
+    ([{"date": TODAY.isoformat(), "status": "lost"}], "body.days.0.status"),
+    ([{"date": TODAY.isoformat(), "status": "home"},
+      {"date": TODAY.isoformat(), "status": "missed"}], "body.days.1.date"),
+    ([], "body.days"),
+])
+def test_a_bad_dispensing_report_is_422_naming_the_day(world, days, where):
+    start(world)
+    problems = locs(send(world.client("practitioner"), "POST", url(world, "dispensing"),
+                         {"days": days}))
+    assert where in problems, problems
+    from tandem.medication.models import DispensingDay
+
+    assert not DispensingDay.objects.exists()

@@ -221,6 +221,10 @@ EXPECTED = {
     (API + "dose-request-list", "POST"): CHANGE_P1,
     (API + "dose-request-approve", "POST"): {"prescriber"},
     (API + "dose-request-decline", "POST"): {"prescriber"},
+    (API + "medication-review-list", "GET"): READ_P1,
+    (API + "medication-review-list", "POST"): {"prescriber"},
+    (API + "dispensing-list", "GET"): READ_P1,
+    (API + "dispensing-list", "POST"): READ_P1,
 }
 
 
@@ -397,6 +401,8 @@ def url_for(world, name):
         API + "dose-request-decline": {
             "patient_id": p1.pk, "request_id": api_medication_for(p1, world)[1].pk
             if name.endswith("dose-request-decline") else 0},
+        API + "medication-review-list": {"patient_id": p1.pk},
+        API + "dispensing-list": {"patient_id": p1.pk},
         "patients:plan": {"patient_id": p1.pk},
         "patients:plan-edit": {"patient_id": p1.pk},
         "patients:plan-sign": {"patient_id": p1.pk},

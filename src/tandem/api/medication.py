@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Path, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool, StrictInt
 
@@ -38,12 +38,19 @@ from tandem.audit.actor import Actor
 from tandem.core import dosing
 from tandem.core.dates import date_problem
 from tandem.core.errors import Invalid
-from tandem.medication import doses, registry
+from tandem.medication import dispensing, doses, registry, reviews
 from tandem.medication.models import (
+    Adequacy,
+    ChosenBy,
+    DispensingDay,
+    DispensingSource,
     DoseRequest,
     MedicationPlan,
+    MedicationReview,
     PlanStatus,
     RequestStatus,
+    SubstanceGoal,
+    Taken,
 )
 from tandem.patients.models import OPEN_STATUSES, Episode
 from tandem.patients.services import current_episode
@@ -300,6 +307,8 @@ REQUEST_FIELDS = {"": ("body",), "dose": ("body", "dose", "value"),
                   "answer": ("body", "answer")}
 # How far ahead a new dose set by the prescriber may start (as a request: doses.py).
 DOSE_AHEAD_DAYS = doses.REQUEST_AHEAD_DAYS
+# The most days one report sends (a year and a day: a backlog, never a whole history).
+MAX_DAYS = 366
 
 
 def invalid(refused: doses.Refused, fields: dict[str, tuple]) -> Invalid:
@@ -648,3 +657,191 @@ def decline_request(request: HttpRequest, patient_id: uuid.UUID, request_id: Req
             raise invalid(refused, REQUEST_FIELDS) from None
         return _answered(refused)
     return request_out(answered)
+
+
+# --- medication reviews --------------------------------------------------------------------
+
+
+class ReviewIn(Schema):
+    planId: uuid.UUID | None = Field(None, description="Default: the patient's current plan")
+    version: StrictInt = Field(..., ge=1, le=MAX_VERSION,
+                               description="The plan's version you read")
+    heldOn: datetime.date | None = Field(None, description="Default today")
+    adequacy: Adequacy = Field(..., description="Is the dose right")
+    useOnTop: str = Field("", max_length=2000, description="Use on top of the medication")
+    sideEffects: str = Field("", max_length=2000)
+    patientView: str = Field(..., max_length=2000, description="The patient's view, in their "
+                             "words")
+    substanceGoal: SubstanceGoal = Field(..., description="What the patient wants next")
+    goalChosenBy: ChosenBy = Field(..., description="Whose choice it was")
+    goalDiscussed: StrictBool = Field(True, description="What the patient wants next about "
+                                      "the medication was talked about")
+    nextReview: datetime.date = Field(..., description="At most the service's interval ahead "
+                                      "(3 months or less)")
+    notes: str = Field("", max_length=5000)
+
+
+class ReviewOut(Schema):
+    id: uuid.UUID
+    planId: uuid.UUID
+    heldOn: datetime.date
+    adequacy: Adequacy
+    useOnTop: str
+    sideEffects: str
+    patientView: str
+    substanceGoal: SubstanceGoal
+    goalChosenBy: ChosenBy
+    goalDiscussed: bool
+    nextReview: datetime.date
+    notes: str
+    heldBy: str
+    createdAt: datetime.datetime
+
+
+REVIEW_FIELDS = {"": ("body",), "held_on": ("body", "heldOn"), "adequacy": ("body", "adequacy"),
+                 "use_on_top": ("body", "useOnTop"), "side_effects": ("body", "sideEffects"),
+                 "patient_view": ("body", "patientView"),
+                 "substance_goal": ("body", "substanceGoal"),
+                 "goal_chosen_by": ("body", "goalChosenBy"),
+                 "goal_discussed": ("body", "goalDiscussed"),
+                 "next_review": ("body", "nextReview"), "notes": ("body", "notes")}
+
+
+def review_out(review: MedicationReview) -> dict:
+    return {"id": review.pk, "planId": review.plan_id, "heldOn": review.held_on,
+            "adequacy": review.adequacy, "useOnTop": review.use_on_top,
+            "sideEffects": review.side_effects, "patientView": review.patient_view,
+            "substanceGoal": review.substance_goal, "goalChosenBy": review.goal_chosen_by,
+            "goalDiscussed": review.goal_discussed, "nextReview": review.next_review,
+            "notes": review.notes, "heldBy": review.held_by.display_name,
+            "createdAt": review.created_at}
+
+
+@router.get("/patients/{uuid:patient_id}/medication-reviews", response=list[ReviewOut],
+            url_name="medication-review-list")
+def list_reviews(request: HttpRequest, patient_id: uuid.UUID):
+    """Medication reviews of every plan of the patient, latest first."""
+    return [review_out(r) for r in MedicationReview.objects.filter(
+        plan__patient=request.patient).select_related("held_by")]
+
+
+@router.post("/patients/{uuid:patient_id}/medication-reviews",
+             response={201: ReviewOut, 409: Conflict}, url_name="medication-review-list")
+def create_review(request: HttpRequest, patient_id: uuid.UUID, body: ReviewIn):
+    """Hold a medication review (prescribers): dose adequacy, use on top, side effects, the
+    patient's view and what they want next (stay stable, reduce, come off, not decided) with
+    whose choice it was. It moves the plan's review date, as a new version of the plan: send
+    the plan's `version` you read (409 if it changed since). None of this pushes a reduction:
+    stabilising is a legitimate goal."""
+    plan = current_plan(request, body.planId)
+    today = timezone.localdate()
+    held_on = body.heldOn or today
+    problem = date_problem(held_on, "The review", today, born=request.patient.date_of_birth)
+    if problem:
+        raise Invalid([_problem(REVIEW_FIELDS["held_on"], problem)])
+    try:
+        review = reviews.hold(
+            Actor.of(request), plan, body.version, held_on=held_on, adequacy=body.adequacy,
+            use_on_top=body.useOnTop.strip(), side_effects=body.sideEffects.strip(),
+            patient_view=body.patientView.strip(), substance_goal=body.substanceGoal,
+            goal_chosen_by=body.goalChosenBy, goal_discussed=body.goalDiscussed,
+            next_review=body.nextReview, notes=body.notes.strip())
+    except doses.Refused as refused:
+        if "" in refused.reasons:
+            return Status(409, {"detail": " ".join(refused.reasons[""])})
+        raise invalid(refused, REVIEW_FIELDS) from None
+    return Status(201, review_out(review))
+
+
+# --- dispensing ----------------------------------------------------------------------------
+
+
+class DayIn(Schema):
+    date: datetime.date
+    status: Taken = Field(..., description="supervised (taken, supervised), home (taken home) "
+                          "or missed")
+
+
+class DispensingIn(Schema):
+    planId: uuid.UUID | None = Field(None, description="Default: the patient's current plan")
+    days: list[DayIn] = Field(..., min_length=1, max_length=MAX_DAYS)
+
+
+class DayOut(Schema):
+    planId: uuid.UUID
+    date: datetime.date
+    status: Taken
+    source: DispensingSource = Field(..., description="staff, csv or api")
+    recordedBy: str | None
+    recordedAt: datetime.datetime
+
+
+class DispensingOut(Schema):
+    planId: uuid.UUID
+    changed: int = Field(..., description="Days new or changed (the same report again "
+                         "changes nothing)")
+    missedInARow: list[datetime.date] = Field(..., description="The latest run of missed days, "
+                                              "if the latest report is a miss")
+    needsPrescriber: bool = Field(..., description="Missed days in a row reached the "
+                                  "service's number (3 or fewer): tolerance may be lower, the "
+                                  "usual dose is not given before the prescriber has reviewed")
+
+
+def day_out(day: DispensingDay) -> dict:
+    return {"planId": day.plan_id, "date": day.day, "status": day.status,
+            "source": day.source, "recordedBy": _name(day.recorded_by),
+            "recordedAt": day.recorded_at}
+
+
+@router.get("/patients/{uuid:patient_id}/dispensing", response=list[DayOut],
+            url_name="dispensing-list")
+@paginate(Paging)
+def list_dispensing(request: HttpRequest, patient_id: uuid.UUID,
+                    status: Taken | None = None,
+                    since: Annotated[datetime.date | None, Query(description="From this day")]
+                    = None,
+                    until: Annotated[datetime.date | None, Query(description="To this day")]
+                    = None):
+    """What the pharmacy reported, day by day, latest first (FHIR: a day taken is a
+    MedicationDispense, a missed day a MedicationAdministration with status not-done)."""
+    found = (DispensingDay.objects.filter(patient=request.patient)
+             .select_related("recorded_by").order_by("-day", "plan_id"))
+    if status:
+        found = found.filter(status=status)
+    if since:
+        found = found.filter(day__gte=since)
+    if until:
+        found = found.filter(day__lte=until)
+    return Rows(found, day_out)
+
+
+@router.post("/patients/{uuid:patient_id}/dispensing", response={201: DispensingOut},
+             url_name="dispensing-list")
+def record_dispensing(request: HttpRequest, patient_id: uuid.UUID, body: DispensingIn):
+    """Record what the pharmacy reported for days of one plan: taken supervised, taken home,
+    or missed. A day reported before is replaced (the audit trail keeps what it was). Missed
+    days in a row raise the urgent flag (the "3-day rule")."""
+    plan = current_plan(request, body.planId)
+    today = timezone.localdate()
+    problems, seen = [], set()
+    for n, day in enumerate(body.days):
+        for field, message in dispensing.day_problems(plan, day.date, day.status, today):
+            problems.append(_problem(("body", "days", n, "date" if field == "day" else field),
+                                     message))
+        if day.date in seen:
+            problems.append(_problem(("body", "days", n, "date"),
+                                     f"{dosing.day_text(day.date)} is given twice: give each "
+                                     "day once."))
+        seen.add(day.date)
+    if problems:
+        raise Invalid(problems)
+    try:
+        changed = dispensing.record(Actor.of(request), plan,
+                                    [(day.date, day.status) for day in body.days],
+                                    source=DispensingSource.API)
+    except doses.Refused as refused:
+        raise invalid(refused, {"": ("body",), "day": ("body", "days"),
+                                "status": ("body", "days")}) from None
+    return Status(201, {"planId": plan.pk, "changed": changed,
+                        "missedInARow": doses.missed_run(plan),
+                        "needsPrescriber": doses.needs_prescriber(plan)})

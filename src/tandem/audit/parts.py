@@ -59,6 +59,8 @@ WORDS: dict[str, Words] = {
     "medication-plans": Words("medication plans", "your medication plans"),
     "medication-plan": Words("one medication plan", "one of your medication plans"),
     "dose-requests": Words("dose requests", "the doses you asked for"),
+    "dispensing": Words("dispensing (what the pharmacy reported)",
+                        "what your pharmacy reported"),
     "medication": Words("medication plan (as the patient sees it)", "your medication"),
     "dose-request": Words("dose request", "a dose you asked for"),
     "medication-reduction": Words("medication reduction", "your medication reduction"),

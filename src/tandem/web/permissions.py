@@ -215,6 +215,8 @@ RULES: dict[str, Rule] = {
     API + "dose-request-list": ByMethod(get=READ_PATIENT, post=CHANGE_PATIENT),
     API + "dose-request-approve": ByMethod(post=PRESCRIBE),
     API + "dose-request-decline": ByMethod(post=PRESCRIBE),
+    API + "medication-review-list": ByMethod(get=READ_PATIENT, post=PRESCRIBE),
+    API + "dispensing-list": ByMethod(get=READ_PATIENT, post=MEDICATION_TEAM),
 }
 
 
@@ -321,6 +323,8 @@ RECORD_PARTS: dict[str, str] = {
     API + "dose-request-list": "dose-requests",
     API + "dose-request-approve": "dose-request",
     API + "dose-request-decline": "dose-request",
+    API + "medication-review-list": "medication-reviews",
+    API + "dispensing-list": "dispensing",
 }
 
 
