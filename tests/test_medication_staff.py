@@ -717,9 +717,6 @@ def test_the_patient_pages_link_to_medication(world):
     assert 'aria-current="page">Medication</a>' in page
 
 
-@pytest.mark.xfail(strict=True, reason="doses.change_plan redraws an open reduction from "
-                   "tomorrow whenever the plan changes, so a review (which changes only the "
-                   "review date) moves the next step earlier; for the lead to fix in doses.py")
 def test_a_review_during_a_reduction_keeps_its_steps_where_they_were(world, monkeypatch):
     plan = methadone(world, started=-60, dose=30)
     actor = prescriber(world)

@@ -18,6 +18,7 @@ from tandem.accounts.models import Organisation, Role, RoleGrant, Team, User
 from tandem.assessment.models import CheckupSchedule, Response
 from tandem.bulk import insert_sql
 from tandem.caseload import entries as caseload
+from tandem.demo import medication as demo_medication
 from tandem.demo.checkups import (
     CONTACT_COLUMNS,
     FLAG_COLUMNS,
@@ -251,6 +252,9 @@ def load(
                 rows += len(table)
         bar.update(len(chunk))
     bar.close()
+    # Demo patients on each medicine (through the dose services), then methadone plans for a
+    # share of the rest (set-based); settled below with everything else when patients are new.
+    demo_medication.load(org, staff.prescriber, settle=not wanted)
     if wanted:
         caseload.refresh()  # the rows went in as plain INSERTs, which send no signals
         # The flags end as the rules would leave them (plans' reviews and signatures, and

@@ -271,7 +271,10 @@ def change_plan(actor: Actor, plan: MedicationPlan, version: int, terms: Terms, 
     from_day = from_day or today
     if from_day < today:
         _refuse("from_day", "A change cannot start in the past.")
-    future = _cancel_future(plan, today)
+    # The reduction's next step, before its steps are taken off to be drawn again.
+    next_step = plan.doses.filter(cancelled_at__isnull=True, day__gt=today,
+                                  source=ChangeSource.REDUCTION).order_by("day").first()
+    _cancel_future(plan, today)
     for name in TERMS:
         setattr(plan, name, getattr(terms, name))
     if restart:
@@ -289,8 +292,11 @@ def change_plan(actor: Actor, plan: MedicationPlan, version: int, terms: Terms, 
                 "a new dose within it.")
     record_by(actor, "update", patient=plan.patient, obj=plan)
     open_reduction = plan.reductions.filter(status=ReductionStatus.ACTIVE).first()
-    if open_reduction is not None and future:
-        _draw(actor, plan, open_reduction, max(today + datetime.timedelta(days=1), from_day))
+    if open_reduction is not None and next_step is not None:
+        # Drawn again under the new terms from where its next step was (not sooner), and not
+        # before a new dose given with this change.
+        after_dose = from_day + datetime.timedelta(days=1) if dose is not None else from_day
+        _draw(actor, plan, open_reduction, max(next_step.day, after_dose))
     events.plan_changed.send(MedicationPlan, plan=plan)
     return plan
 
