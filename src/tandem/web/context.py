@@ -21,7 +21,7 @@ def navigation(request):
             nav.append(("portal:medication", "My medication"))
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
-                ("manage:checkups", "Check-ups")]
+                ("manage:checkups", "Check-ups"), ("manage:medication", "Medication")]
     if Role.AUDITOR in roles:
         nav.append(("audit:events", "Audit trail"))
     return {"nav": nav, "user_roles": roles, "checkup_admin_pages": CHECKUP_ADMIN_PAGES}
