@@ -402,13 +402,38 @@ def test_the_home_shows_an_answer_from_the_last_14_days_under_waiting_for_me(wor
     assert 'aria-labelledby="waiting-h"' not in page or "35 mg" not in section(page, "waiting-h")
 
 
-def test_my_medication_is_in_the_menu_only_with_a_plan(world):
+def menu(client, path="/portal/"):
+    return [label for _n, label in client.get(path).context["nav"]]
+
+
+def test_my_medication_is_in_the_menu_only_with_a_plan_asked_once_a_minute(world, monkeypatch):
+    from tandem.portal import home
+
     client = world.client("patient")
-    labels = [label for _n, label in client.get("/portal/").context["nav"]]
-    assert "My medication" not in labels
+    assert "My medication" not in menu(client)
     a_plan(world)
-    labels = [label for _n, label in client.get("/portal/").context["nav"]]
-    assert labels == ["My recovery", "Check-ups", "My plan", "My medication"]
+    # Kept in the session for a minute: no query for it on each page.
+    assert "My medication" not in menu(client, "/portal/checkups/")
+    assert menu(world.client("patient")) == ["My recovery", "Check-ups", "My plan",
+                                             "My medication"]
+    later = home._clock() + home.MEDICATION_CHECK_SECONDS
+    monkeypatch.setattr(home, "_clock", lambda: later)
+    assert menu(client)[-1] == "My medication"
+
+
+def test_the_menu_and_home_take_no_query_for_medication_between_checks(world):
+    client = world.client("patient")
+    client.get("/portal/")
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/portal/")
+    assert not [q for q in ctx.captured_queries if "medication_" in q["sql"]]
+    a_plan(world)
+    client = world.client("patient")
+    client.get("/portal/")
+    with CaptureQueriesContext(connection) as ctx:
+        client.get("/portal/")
+    asked = [q["sql"] for q in ctx.captured_queries if "medication_" in q["sql"]]
+    assert len(asked) == 1 and "medication_doserequest" in asked[0]  # the answers only
 
 
 def test_every_word_on_the_page_is_for_a_patient(world):

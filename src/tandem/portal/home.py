@@ -16,6 +16,7 @@ Each piece is a small function so the page (and its tests) can read them one by 
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -30,7 +31,7 @@ from tandem.core.dosing import mg
 from tandem.core.scoring import bands_for
 from tandem.feedback import services as feedback
 from tandem.feedback.content import CHANGE_WORDS
-from tandem.medication.models import DoseRequest, RequestStatus
+from tandem.medication.models import DoseRequest, MedicationPlan, RequestStatus
 from tandem.planning import care_plan
 from tandem.planning.models import (
     GoalRating,
@@ -273,6 +274,33 @@ def report_waiting(patient, plan: PlanNow) -> list[Waiting]:
                     "what you want your keyworker to know, and choose whether to share it "
                     "before the review.",
                     reverse("portal:feedback"), "My feedback report")]
+
+
+# Whether a patient has a medication plan is asked of the database at most this often in one
+# session (kept in it, and written with its once-a-minute activity write), so the menu and the
+# home take no query for it in between.
+MEDICATION_CHECK_SECONDS = 60
+MEDICATION_KEY = "portal_on_medication"
+_clock = time.time
+
+
+def on_medication(request) -> bool:
+    """Whether the signed-in patient has a medication plan (for "My medication" in their menu
+    and on their home): at most one query a minute."""
+    found = getattr(request, "_on_medication", None)
+    if found is not None:
+        return found
+    session, now = getattr(request, "session", None), int(_clock())
+    kept = session.get(MEDICATION_KEY) if session is not None else None
+    fresh = isinstance(kept, list) and len(kept) == 2 and isinstance(kept[1], int)
+    if fresh and 0 <= now - kept[1] < MEDICATION_CHECK_SECONDS:
+        found = bool(kept[0])
+    else:
+        found = MedicationPlan.objects.filter(patient__portal_user=request.user).exists()
+        if session is not None:
+            session[MEDICATION_KEY] = [found, now]
+    request._on_medication = found
+    return found
 
 
 # A dose request the prescriber answered stays under "Waiting for me" this long.

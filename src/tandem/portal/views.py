@@ -26,7 +26,8 @@ def home(request):
     plan = pieces.my_plan(patient)
     waiting = (pieces.sorts_to_do(patient) + pieces.plan_waiting(plan)
                + pieces.report_waiting(patient, plan))
-    waiting += pieces.medication_waiting(patient)
+    if pieces.on_medication(request):
+        waiting += pieces.medication_waiting(patient)
     return render(request, "portal/home.html", {
         "patient": patient,
         "episode": patient.episodes.order_by("-start_date").first(),

@@ -1,6 +1,6 @@
 from tandem.accounts.models import Role
 from tandem.accounts.permissions import roles_of
-from tandem.medication.models import MedicationPlan
+from tandem.portal.home import on_medication
 
 
 def navigation(request):
@@ -17,7 +17,7 @@ def navigation(request):
         # Short, for a phone; goals and priorities are one tap away on "My recovery".
         nav += [("portal:home", "My recovery"), ("portal:checkups", "Check-ups"),
                 ("portal:plan", "My plan")]
-        if on_medication(user):
+        if on_medication(request):
             nav.append(("portal:medication", "My medication"))
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
@@ -35,8 +35,3 @@ CHECKUP_ADMIN_PAGES = [
     ("manage:urgent-answers", "Answers marked urgent"),
     ("manage:flag-rules", "Early-warning rules"),
 ]
-
-
-def on_medication(user) -> bool:
-    """Whether this patient has a medication plan, so "My medication" is in their menu."""
-    return MedicationPlan.objects.filter(patient__portal_user=user).exists()
