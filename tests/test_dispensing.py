@@ -334,3 +334,168 @@ def test_the_service_setting_decides_the_run_length(world, two):
     result = import_(world, lines(f"T-001,{ago(2)},missed", f"T-001,{ago(1)},missed"))
     assert result.missed_days_for_flag == 2
     assert [(r.service_id, r.days) for r in result.missed] == [("T-001", 2)]
+
+
+# --- the pages -----------------------------------------------------------------------------
+
+
+def page_url(patient):
+    return f"/patients/{patient.pk}/medication/dispensing/"
+
+
+IMPORT_URL = "/patients/dispensing/import/"
+
+
+def days_post(*rows, total=None):
+    """The entry form's POST: (day, status) for each row."""
+    data = {"days-TOTAL_FORMS": str(total or len(rows)), "days-INITIAL_FORMS": "0",
+            "days-MIN_NUM_FORMS": "0", "days-MAX_NUM_FORMS": "31"}
+    for n, (day, status) in enumerate(rows):
+        data[f"days-{n}-day"] = str(day)
+        data[f"days-{n}-status"] = status
+    return data
+
+
+def test_the_page_shows_each_day_and_a_missed_run_with_the_restart_rule(world):
+    plan = start(world, world.p1, started=40)
+    MedicationSettings.objects.create(organisation=world.org,
+                                      restart_rule="Ring Dr Shah before any dose.")
+    dispensing.record(actor(world), plan, [(ago(5), "supervised"), (ago(4), "home")] +
+                      [(ago(n), "missed") for n in (3, 2, 1)], "staff")
+    response = world.client("practitioner").get(page_url(world.p1))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Missed 3 days in a row" in html and "Ring Dr Shah before any dose." in html
+    assert html.count('class="row-urgent"') == 3
+    assert "(3 missed in a row)" in html
+    assert "Taken, supervised" in html and "Taken home" in html and "Not reported" in html
+    assert "Tandem is not a prescribing system" in html
+    # 28 days a page; the plan's 41 days take two.
+    assert html.count('<th scope="row">', html.index("Day by day")) == 28
+    older = world.client("practitioner").get(page_url(world.p1) + "?page=2").content.decode()
+    assert "Page 2 of 2" in older and "Missed 3 days in a row" in older
+
+
+def test_an_earlier_run_is_marked_and_the_rule_shown(world):
+    plan = start(world, world.p1)
+    dispensing.record(actor(world), plan, [(ago(n), "missed") for n in (9, 8, 7)] +
+                      [(ago(6), "supervised")], "staff")
+    html = world.client("prescriber").get(page_url(world.p1)).content.decode()
+    assert "Missed 3 or more days in a row earlier" in html
+    assert html.count('class="row-urgent"') == 3
+    assert "Missed 3 days in a row<" not in html
+
+
+def test_staff_record_days_and_bad_input_is_named_by_row_and_field(world, signals):
+    plan = start(world, world.p1)
+    client = world.client("practitioner")
+    response = client.post(page_url(world.p1), days_post((ago(1), "missed"), (ago(2), "home"),
+                                                         (ago(3), "")))
+    assert response.status_code == 302
+    assert dict(plan.dispensing_days.values_list("day", "status")) == {
+        ago(1): "missed", ago(2): "home"}
+    assert len(signals) == 1
+    response = client.post(page_url(world.p1), days_post(
+        (TODAY + D(days=2), "missed"), (ago(45), "home"), ("", "home"), ("2026-02-30", "home"),
+        (ago(5), "home"), (ago(5), "missed")))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Row 1, day: " in html and "is in the future" in html
+    assert "Row 2, day: " in html and "is before this medication plan started" in html
+    assert "Row 3, day: Give the day this report is for." in html
+    assert "Row 4, day: Write the day as a date" in html
+    assert f"Row 6, day: {doses.dosing.day_text(ago(5))} is also in row 5" in html
+    assert plan.dispensing_days.count() == 2 and len(signals) == 1
+    response = client.post(page_url(world.p1), days_post((ago(4), "")))
+    assert "Choose what the pharmacy reported for at least one day." in \
+        response.content.decode()
+
+
+def test_the_prescriber_and_team_lead_record_too(world):
+    plan = start(world, world.p1)
+    for n, role in enumerate(("prescriber", "team_lead"), start=1):
+        response = world.client(role).post(page_url(world.p1), days_post((ago(n), "home")))
+        assert response.status_code == 302, response.content[:500]
+    assert set(plan.dispensing_days.values_list("recorded_by__username", flat=True)) == {
+        "prescriber", "team_lead"}
+
+
+def test_a_patient_without_a_plan_has_a_page_and_no_form(world):
+    response = world.client("practitioner").get(page_url(world.p1))
+    assert response.status_code == 200
+    assert "has no medication plan" in response.content.decode()
+    assert "Record these days" not in response.content.decode()
+
+
+def test_the_page_takes_the_same_queries_for_a_long_history(world):
+    plan = start(world, world.p1, started=200)
+    client = world.client("practitioner")
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(page_url(world.p1)).status_code == 200
+        return len(captured)
+    queries()  # the first sign-in's session is written once
+    before = queries()
+    dispensing.import_csv(actor(world), world.org.pk, lines(
+        *[f"T-001,{ago(n)},{'missed' if n % 4 == 0 else 'home'}" for n in range(1, 200)]),
+        visible_patients(world.users["practitioner"]))
+    assert plan.dispensing_days.count() == 199
+    assert queries() == before
+
+
+def test_the_import_page_explains_imports_and_names_missed_runs(world, two):
+    client = world.client("practitioner")
+    page = client.get(IMPORT_URL).content.decode()
+    assert "patient,date,status" in page and "year-month-day" in page
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("pharmacy.csv", lines(
+        *[f"T-004,{ago(n)},missed" for n in (3, 2, 1)], f"T-001,{ago(1)},supervised").encode())
+    html = client.post(IMPORT_URL, {"file": upload}).content.decode()
+    assert "Imported 4 days for 2 patients" in html
+    assert "1 patient has missed 3 or more days in a row" in html
+    p4 = two[1].patient
+    assert f'href="/patients/{p4.pk}/medication/dispensing/"' in html and "T-004" in html
+
+
+def test_the_import_page_lists_problems_by_line_and_stores_nothing(world, two):
+    client = world.client("practitioner")
+    html = client.post(IMPORT_URL, {"text": lines(f"T-001,{ago(1)},missed",
+                                                  "T-003,2026-02-30,missed")}).content.decode()
+    assert "Nothing was imported: 2 problems in the file" in html
+    assert '<th scope="row">3</th><td>patient</td><td>No patient with this service ID' in html
+    assert "is not a day" in html
+    assert not DispensingDay.objects.exists()
+    html = client.post(IMPORT_URL, {}).content.decode()
+    assert "Choose the pharmacy&#x27;s file, or paste its lines." in html
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    latin = SimpleUploadedFile("pharmacy.csv", lines(f"T-001,{ago(1)},miss\xe9d").encode(
+        "latin-1"))
+    bad = client.post(IMPORT_URL, {"file": latin}).content.decode()
+    assert "Nothing was imported: 1 problem in the file" in bad
+    assert "This file is not UTF-8 text (byte 0xE9 on line 2 is not)" in bad
+
+
+def test_a_large_file_is_refused_by_its_size(world, two, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tandem.medication import dispensing_forms
+
+    monkeypatch.setattr(dispensing_forms, "MAX_UPLOAD", 10)
+    upload = SimpleUploadedFile("big.csv", lines(f"T-001,{ago(1)},missed").encode())
+    html = world.client("practitioner").post(IMPORT_URL, {"file": upload}).content.decode()
+    assert "at most 20 MB is taken at once" in html
+    assert not DispensingDay.objects.exists()
+
+
+def test_the_problems_listed_are_those_of_the_earliest_lines(world, two):
+    """A patient problem on line 2 (found after every line was read) is listed before the
+    date problems of 150 later lines, of which the first 99 are listed."""
+    text = lines(f"T-999,{ago(1)},missed", *[f"T-001,2026-02-3{n % 2},missed"
+                                              for n in range(150)])
+    result = import_(world, text)
+    assert result.problem_count == 151
+    assert [(p.line, p.column) for p in result.problems] == [(2, "patient")] + [
+        (n, "date") for n in range(3, 102)]

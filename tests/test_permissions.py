@@ -131,6 +131,10 @@ EXPECTED = {
     ("patients:medication-reduction-new", "POST"): {"prescriber"},
     ("patients:medication-reduction", "POST"): READ_P1,  # the medication team
     ("patients:medication-notice", "GET"): READ_P1,
+    ("patients:dispensing", "GET"): READ_P1,
+    ("patients:dispensing", "POST"): READ_P1,  # the prescriber records days too
+    ("patients:dispensing-import", "GET"): CASELOAD,  # each line's patient checked as well
+    ("patients:dispensing-import", "POST"): CASELOAD,
     ("manage:medication", "GET"): ADMIN,
     ("manage:medication", "POST"): ADMIN,
     ("manage:users", "GET"): ADMIN,
@@ -438,6 +442,7 @@ def url_for(world, name):
                                     if name == "portal:medication-pause" else 0},
         "patients:medication-request": {"patient_id": p1.pk},
         "patients:medication": {"patient_id": p1.pk},
+        "patients:dispensing": {"patient_id": p1.pk},
         "patients:medication-new": {"patient_id": p1.pk},
         "patients:medication-edit": {"patient_id": medication_for(p1, world).patient_id
                                      if name == "patients:medication-edit" else p1.pk},

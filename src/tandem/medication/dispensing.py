@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import heapq
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -270,14 +271,24 @@ NOT_VISIBLE = "No patient with this service ID that you can see."
 
 
 class _Problems:
+    """Every problem counted; the `MAX_PROBLEMS` of the earliest lines kept (whichever check
+    found them first), in line order."""
+
     def __init__(self):
-        self.shown: list[Problem] = []
+        self._kept: list[tuple[int, int, Problem]] = []  # a heap of the latest kept first
         self.count = 0
 
     def add(self, line: int, column: str, message: str) -> None:
         self.count += 1
-        if len(self.shown) < MAX_PROBLEMS:
-            self.shown.append(Problem(line, column, message))
+        entry = (-line, -self.count, Problem(line, column, message))
+        if len(self._kept) < MAX_PROBLEMS:
+            heapq.heappush(self._kept, entry)
+        elif entry > self._kept[0]:
+            heapq.heapreplace(self._kept, entry)
+
+    @property
+    def shown(self) -> list[Problem]:
+        return [p for _line, _n, p in sorted(self._kept, reverse=True)]
 
 
 def decode(data: bytes) -> tuple[str | None, Problem | None]:
@@ -382,8 +393,8 @@ def _parse(text: str, problems: _Problems):
                     f"\"{shown}\" is not a status: write supervised, home or missed."
                     if shown else "The status is missing: write supervised, home or missed."))
                 bad = True
-            if not bad:
-                rows.append((line, service_id, day, status))
+            if service_id:  # its patient is checked too, whatever else is wrong
+                rows.append((line, service_id, None if bad else day, status))
     except csv.Error as error:
         problems.add(read_to + 1, "", f"From this line the file cannot be read as CSV "
                                       f"({error}): check its double quotes (a value in quotes "
@@ -493,6 +504,8 @@ def import_csv(actor: Actor, organisation_id, text: str | bytes, visible) -> Imp
                                               "medication plan: enter their days on their "
                                               "dispensing page.")
             continue
+        if day is None:  # its date or status is wrong (said already)
+            continue
         index, _patient_id, _plan_id, started = found
         if day < started:
             problems.add(line, "date", f"{day.isoformat()} is before {service_id}'s medication "
@@ -508,7 +521,7 @@ def import_csv(actor: Actor, organisation_id, text: str | bytes, visible) -> Imp
         first_line = {}
         for line, service_id, day, _status in rows:
             found = plan_of.get(service_id)
-            if found is not None:
+            if found is not None and day is not None:
                 key = (found[0] << 20) | day.toordinal()
                 if key in repeated and key not in first_line:
                     first_line[key] = (line, service_id, day)
@@ -518,7 +531,7 @@ def import_csv(actor: Actor, organisation_id, text: str | bytes, visible) -> Imp
                 problems.add(line, "", f"{service_id} on {day.isoformat()} is also on line "
                                        f"{first}: give each patient's day once.")
     if problems.count:
-        result.problems = sorted(problems.shown, key=lambda p: p.line)
+        result.problems = problems.shown
         result.problem_count = problems.count
         return result
     del rows, seen

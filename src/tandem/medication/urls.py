@@ -3,6 +3,7 @@ own under /portal/ ("portal"), the service's settings under /manage/ ("manage").
 
 from django.urls import path  # noqa: F401  (each list below is filled by its pages)
 
+from tandem.medication.views import dispensing as dispensing_views
 from tandem.medication.views import portal as portal_views
 from tandem.medication.views import requests as request_views
 from tandem.medication.views import staff as staff_views
@@ -24,6 +25,8 @@ staff = [
          name="medication-notice"),
     path("<uuid:patient_id>/medication/request/", request_views.on_behalf,
          name="medication-request"),
+    path("<uuid:patient_id>/medication/dispensing/", dispensing_views.page, name="dispensing"),
+    path("dispensing/import/", dispensing_views.import_page, name="dispensing-import"),
 ]
 portal = [
     path("medication/", portal_views.medication, name="medication"),

@@ -41,6 +41,7 @@ from tandem.accounts.permissions import (
     INSTRUMENT_READERS,
     NOBODY,
     PUBLIC,
+    RECORDS_DISPENSING,
     REGISTERS_PATIENTS,
     SIGNED_IN,
     STAFF_CASELOAD,
@@ -151,6 +152,10 @@ RULES: dict[str, Rule] = {
     "patients:medication-reduction": MEDICATION_TEAM,
     "patients:medication-notice": READ_PATIENT,  # the dose-change sheet for the pharmacy
     "manage:medication": ADMIN,  # the service's medication settings
+    # What the pharmacy reports: the care team reads it, the medication team records it; the
+    # import takes many patients at once, each line's patient checked (visible_patients).
+    "patients:dispensing": ByMethod(get=READ_PATIENT, post=MEDICATION_TEAM),
+    "patients:dispensing-import": RECORDS_DISPENSING,
     "manage:users": ADMIN,
     "manage:user-new": ADMIN,
     "manage:user-edit": ADMIN,
@@ -297,6 +302,7 @@ RECORD_PARTS: dict[str, str] = {
     "patients:medication-reduction-new": "medication-reduction",
     "patients:medication-reduction": "medication-reduction",
     "patients:medication-notice": "dose-change-notice",
+    "patients:dispensing": "dispensing",
     API + "patient-detail": "details",
     API + "episode-list": "episodes",
     API + "episode-detail": "episode",
