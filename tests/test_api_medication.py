@@ -275,16 +275,16 @@ def test_a_keyworker_asks_for_a_dose_and_the_prescriber_answers(world):
     assert "already a request waiting" in locs(again)["body"]
 
     # Only the prescriber answers.
-    approve = url(world, f"dose-requests/{body['id']}/approve")
-    assert send(keyworker, "POST", approve, {}).status_code == 403
-    assert send(world.client("team_lead"), "POST", approve, {}).status_code == 403
-    approved = send(world.client("prescriber"), "POST", approve, {})
+    approve, which = url(world, "dose-requests/approve"), {"requestId": body["id"]}
+    assert send(keyworker, "POST", approve, which).status_code == 403
+    assert send(world.client("team_lead"), "POST", approve, which).status_code == 403
+    approved = send(world.client("prescriber"), "POST", approve, which)
     assert approved.status_code == 200, approved.content
     assert approved.json()["status"] == "approved"
     assert approved.json()["answeredBy"] == "Prescriber Tester"
     history = world.client("prescriber").get(url(world, f"medication-plans/{plan['id']}"))
     assert [d["dose"]["value"] for d in history.json()["doseHistory"]] == [30, 35]
-    twice = send(world.client("prescriber"), "POST", approve, {})
+    twice = send(world.client("prescriber"), "POST", approve, which)
     assert twice.status_code == 409 and "already been answered" in twice.json()["detail"]
 
     listed = keyworker.get(path).json()
@@ -296,11 +296,13 @@ def test_a_request_is_declined_with_words_for_the_patient(world):
     start(world)
     asked = send(world.client("team_lead"), "POST", url(world, "dose-requests"),
                  {"dose": {"value": 25}}).json()
-    decline = url(world, f"dose-requests/{asked['id']}/decline")
+    decline, which = url(world, "dose-requests/decline"), {"requestId": asked["id"]}
     prescriber = world.client("prescriber")
-    assert "body.answer" in locs(send(prescriber, "POST", decline, {"answer": "  "}))
-    assert "body.answer" in locs(send(prescriber, "POST", decline, {}))
-    reply = send(prescriber, "POST", decline, {"answer": "Let's talk at Thursday's review."})
+    assert "body.answer" in locs(send(prescriber, "POST", decline, which | {"answer": "  "}))
+    assert "body.answer" in locs(send(prescriber, "POST", decline, which))
+    assert "body.requestId" in locs(send(prescriber, "POST", decline, {"answer": "No"}))
+    reply = send(prescriber, "POST", decline,
+                 which | {"answer": "Let's talk at Thursday's review."})
     assert reply.status_code == 200 and reply.json()["status"] == "declined"
     assert DoseRequest.objects.get().answer == "Let's talk at Thursday's review."
     assert DoseChange.objects.count() == 1
@@ -329,18 +331,31 @@ def test_requests_need_a_self_setting_plan_and_good_input(world):
                 {"dose": {"value": 35}}).status_code == 403
 
 
-@pytest.mark.parametrize("request_id", ["99999999999999999999999", "0", "abc"])
-def test_a_request_id_no_database_holds_is_refused_not_a_500(world, request_id):
-    reply = send(world.client("prescriber"), "POST",
-                 url(world, f"dose-requests/{request_id}/approve"), {})
-    assert reply.status_code in (404, 422)
+@pytest.mark.parametrize("request_id", ["99999999999999999999999", "0", '"abc"', "1.0",
+                                        "9223372036854775808", "12"])
+def test_a_request_id_no_database_holds_is_a_422_never_a_500(world, request_id):
+    reply = send(world.client("prescriber"), "POST", url(world, "dose-requests/approve"),
+                 '{"requestId": ' + request_id + '}')
+    assert "body.requestId" in locs(reply)
 
 
-def test_another_patients_request_is_not_found(world):
+def test_another_patients_request_is_not_theirs(world):
     plan, asked = _plan_with_request(world, world.p1)
-    reply = send(world.client("prescriber"), "POST",
-                 url(world, f"dose-requests/{asked.pk}/approve", world.p2), {})
-    assert reply.status_code == 404
+    p2_lead = world.client("team_lead")  # the team lead sees both patients
+    reply = send(p2_lead, "POST", url(world, "dose-requests/decline", world.p2),
+                 {"requestId": asked.pk, "answer": "No"})
+    assert reply.status_code == 403  # only a prescriber answers
+    reply = send(world.client("prescriber"), "POST", url(world, "dose-requests/approve",
+                                                         world.p2), {"requestId": asked.pk})
+    assert reply.status_code == 404  # p2 is not on the prescriber's care teams
+    from tandem.patients.models import CareTeamMember
+
+    CareTeamMember.objects.create(organisation=world.org, care_team=world.p2.care_team,
+                                  user=world.users["prescriber"], role="prescriber",
+                                  start_date=TODAY)
+    reply = send(world.client("prescriber"), "POST", url(world, "dose-requests/approve",
+                                                         world.p2), {"requestId": asked.pk})
+    assert "body.requestId" in locs(reply)  # p1's request, asked through p2's record
     assert DoseRequest.objects.get().status == "pending"
 
 
@@ -357,15 +372,14 @@ def test_the_openapi_document_describes_the_medication_endpoints(world):
     schema = world.client("practitioner").get("/api/v1/openapi.json").json()
     paths = schema["paths"]
     for tail in ("medication-plans", "medication-plans/{plan_id}", "dose-requests",
-                 "dose-requests/{request_id}/approve", "dose-requests/{request_id}/decline"):
+                 "dose-requests/approve", "dose-requests/decline", "medication-reviews",
+                 "dispensing"):
         assert f"/api/v1/patients/{{patient_id}}/{tail}" in paths, tail
     put = paths["/api/v1/patients/{patient_id}/medication-plans/{plan_id}"]["put"]
     assert {"200", "409", "422"} <= set(put["responses"])
     components = schema["components"]["schemas"]
     assert "maxDosePerPeriod" in components["DosageOut"]["properties"]
-    approve = paths["/api/v1/patients/{patient_id}/dose-requests/{request_id}/approve"]["post"]
-    request_id = next(p for p in approve["parameters"] if p["name"] == "request_id")
-    assert request_id["schema"]["maximum"] == 2**63 - 1
+    assert components["AnswerIn"]["properties"]["requestId"]["maximum"] == 2**63 - 1
 
 
 # --- medication reviews --------------------------------------------------------------------

@@ -399,12 +399,8 @@ def url_for(world, name):
             "patient_id": p1.pk, "plan_id": api_medication_for(p1, world)[0].pk
             if name.endswith("medication-plan-detail") else 0},
         API + "dose-request-list": {"patient_id": p1.pk},
-        API + "dose-request-approve": {
-            "patient_id": p1.pk, "request_id": api_medication_for(p1, world)[1].pk
-            if name.endswith("dose-request-approve") else 0},
-        API + "dose-request-decline": {
-            "patient_id": p1.pk, "request_id": api_medication_for(p1, world)[1].pk
-            if name.endswith("dose-request-decline") else 0},
+        API + "dose-request-approve": {"patient_id": p1.pk},
+        API + "dose-request-decline": {"patient_id": p1.pk},
         API + "medication-review-list": {"patient_id": p1.pk},
         API + "dispensing-list": {"patient_id": p1.pk},
         "patients:plan": {"patient_id": p1.pk},

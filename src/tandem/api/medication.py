@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Path, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool, StrictInt
 
@@ -272,7 +272,12 @@ class DoseRequestOut(Schema):
     answer: str
 
 
-class DeclineIn(Schema):
+class AnswerIn(Schema):
+    requestId: StrictInt = Field(..., ge=1, le=MAX_ID, description="The request you read "
+                                 "(its `id` in the list)")
+
+
+class DeclineIn(AnswerIn):
     answer: str = Field(..., max_length=500, description="Why, in words the patient reads")
 
 
@@ -589,12 +594,12 @@ def current_plan(request, plan_id: uuid.UUID | None, loc=("body", "planId")) -> 
 
 
 def _dose_request(request, request_id: int) -> DoseRequest:
-    return get_object_or_404(DoseRequest.objects.select_related("plan", "asked_by",
-                                                                "answered_by"),
-                             pk=request_id, plan__patient=request.patient)
-
-
-RequestId = Annotated[int, Path(..., ge=1, le=MAX_ID)]
+    """The patient's request the body names (422 at `requestId` if none)."""
+    found = (DoseRequest.objects.select_related("plan", "asked_by", "answered_by")
+             .filter(pk=request_id, plan__patient=request.patient).first())
+    if found is None:
+        raise Invalid([_problem(("body", "requestId"), "Not a dose request of this patient.")])
+    return found
 
 
 @router.get("/patients/{uuid:patient_id}/dose-requests", response=list[DoseRequestOut],
@@ -632,25 +637,25 @@ def _answered(refused: doses.Refused) -> Status:
     return Status(409, {"detail": " ".join(m for ms in refused.reasons.values() for m in ms)})
 
 
-@router.post("/patients/{uuid:patient_id}/dose-requests/{request_id}/approve",
+@router.post("/patients/{uuid:patient_id}/dose-requests/approve",
              response={200: DoseRequestOut, 409: Conflict}, url_name="dose-request-approve")
-def approve_request(request: HttpRequest, patient_id: uuid.UUID, request_id: RequestId):
-    """Agree a waiting request (prescribers): checked again against the dose ledger as it is
-    now, from today if the day asked for has passed."""
+def approve_request(request: HttpRequest, patient_id: uuid.UUID, body: AnswerIn):
+    """Agree a waiting request, named by its `requestId` (prescribers): checked again against
+    the dose ledger as it is now, from today if the day asked for has passed."""
     try:
-        answered = doses.approve(Actor.of(request), _dose_request(request, request_id))
+        answered = doses.approve(Actor.of(request), _dose_request(request, body.requestId))
     except doses.Refused as refused:
         return _answered(refused)
     return request_out(answered)
 
 
-@router.post("/patients/{uuid:patient_id}/dose-requests/{request_id}/decline",
+@router.post("/patients/{uuid:patient_id}/dose-requests/decline",
              response={200: DoseRequestOut, 409: Conflict}, url_name="dose-request-decline")
-def decline_request(request: HttpRequest, patient_id: uuid.UUID, request_id: RequestId,
-                    body: DeclineIn):
-    """Do not agree a waiting request (prescribers), saying why in words the patient reads."""
+def decline_request(request: HttpRequest, patient_id: uuid.UUID, body: DeclineIn):
+    """Do not agree a waiting request, named by its `requestId` (prescribers), saying why in
+    words the patient reads."""
     try:
-        answered = doses.decline(Actor.of(request), _dose_request(request, request_id),
+        answered = doses.decline(Actor.of(request), _dose_request(request, body.requestId),
                                  body.answer)
     except doses.Refused as refused:
         if "answer" in refused.reasons:
