@@ -125,3 +125,15 @@ def test_caseload_load(bench):
     ratios = re.findall(r"^caseload p95 / healthz p95 = [\d.]+x  \((meets|MISSES) <= 10x\)$",
                         out, re.M)
     assert len(ratios) == 2, out
+
+
+def test_dispensing_import(bench):
+    env, db = bench("dispensing")
+    out = run(script("dispensing_import.py", "--patients", PATIENTS, "--runs", "1", *db), env)
+    assert re.search(r"^days imported: 2,000 for 200 patients$", out, re.M), out
+    assert re.search(r"^ratio import / raw: [\d.]+% \(target >= 25%\): (PASS|FAIL)$", out,
+                     re.M), out
+    # About 1% of the patients missed their last 3 days: each is named, and flagged.
+    assert re.search(r"^missed runs named by the import: 2 patients .* \(made: 2\)$", out,
+                     re.M), out
+    assert re.search(r"^missed-dose flags \('missed-doses'\): 2 raised", out, re.M), out
