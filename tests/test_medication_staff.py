@@ -729,3 +729,12 @@ def test_a_review_during_a_reduction_keeps_its_steps_where_they_were(world, monk
                  substance_goal="reduce", goal_chosen_by="patient",
                  next_review=later + datetime.timedelta(days=30))
     assert [c.day for c in doses.ledger(plan)] == before
+
+
+def test_the_keyworker_is_offered_to_ask_for_a_dose_and_the_prescriber_to_change_the_plan(world):
+    methadone(world)
+    ask = f'href="/patients/{world.p1.pk}/medication/request/"'
+    keyworker = world.client("practitioner").get(url(world)).content.decode()
+    assert ask in keyworker and "Change the plan" not in keyworker
+    prescribing = world.client("prescriber").get(url(world)).content.decode()
+    assert ask not in prescribing and "Change the plan" in prescribing

@@ -26,7 +26,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from tandem.accounts.models import Role
-from tandem.accounts.permissions import roles_of
+from tandem.accounts.permissions import CHANGES_RECORDS, roles_of
 from tandem.assessment.results import TOP, completed
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
@@ -269,6 +269,8 @@ def _page(request, status=200, **overrides):
             or (plans[0] if plans else None))
     context = {"patient": patient, "plans": plans, "plan": plan,
                "can_prescribe": can_prescribe(request),
+               # The keyworker (or their team lead) may ask for a dose for the patient.
+               "can_ask": request.access_role in CHANGES_RECORDS,
                "has_current": any(p.status == PlanStatus.ACTIVE for p in plans),
                "not_a_prescription": NOT_A_PRESCRIPTION, "today": timezone.localdate()}
     if plan is not None:
