@@ -1070,3 +1070,22 @@ def test_medication_rules_are_deterministic_with_unique_keys_and_words(f, m):
             assert x.key.startswith("plan1:")
         if x.rule == "use-during-reduction":
             assert x.key.startswith("r1:")
+
+
+def test_taken_again_is_read_from_the_latest_report_when_only_missed_days_are_given():
+    run = days_ago(5, 4, 3)
+    taken = med(dispensing=run, last_reported=ago(1))  # the latest report is not a miss
+    assert "Reported taken again on 9 June 2026." in only(facts(medication=taken),
+                                                           "missed-doses").evidence
+    still = med(dispensing=run, last_reported=ago(3))  # nothing reported since the run
+    assert "taken again" not in only(facts(medication=still), "missed-doses").evidence
+    later_miss = med(dispensing=run + days_ago(1), last_reported=ago(1))
+    assert "taken again" not in only(facts(medication=later_miss), "missed-doses").evidence
+
+
+def test_evaluate_can_run_only_some_rules():
+    m = med(dispensing=days_ago(3, 2, 1), review_date=ago(5))
+    everything = {x.rule for x in evaluate(facts(medication=m))}
+    assert {"missed-doses", "medication-review-overdue"} <= everything
+    assert [x.rule for x in evaluate(facts(medication=m), only=frozenset({"missed-doses"}))] == [
+        "missed-doses"]

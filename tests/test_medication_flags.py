@@ -355,3 +355,13 @@ def test_the_rules_page_shows_each_medication_rule_with_its_source(world, code):
         assert "Urgent" in select and "Low" not in select and "disabled" in section
     else:
         assert "Low" in select
+
+
+def test_patients_without_missed_days_cost_one_query_a_batch(world):
+    plan = start(world)
+    DispensingDay.objects.bulk_create([
+        DispensingDay(organisation=world.org, patient=world.p1, plan=plan, day=ago(d),
+                      status="supervised", source="csv") for d in (3, 2, 1)])
+    with CaptureQueriesContext(connection) as queries:
+        assert evaluate.evaluate_dispensing(world.org.pk, [world.p1.pk, world.p2.pk]) == (0, 0)
+    assert len(queries) == 2  # the service's rule settings, then who missed a day

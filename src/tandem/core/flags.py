@@ -104,7 +104,10 @@ class Medication:
     last_goal_review: Date | None = None  # the latest review where the goal was talked about
     ecg_at_or_above: float | None = None  # the medicine's ECG threshold (mg a day), if any
     last_ecg_on: Date | None = None
-    dispensing: tuple[tuple[Date, str], ...] = ()  # (day, "supervised" | "home" | "missed")
+    # (day, "supervised" | "home" | "missed"): the missed days at least (a day not given is
+    # not known to be missed); `last_reported` is the latest day reported, whatever it said.
+    dispensing: tuple[tuple[Date, str], ...] = ()
+    last_reported: Date | None = None
     # The day a restart after missed days was recorded (the prescriber has reviewed): missed
     # days up to it are behind the restart.
     restarted_on: Date | None = None
@@ -1020,7 +1023,8 @@ def _missed_doses(facts: Facts, limits: dict[str, float]) -> list[_Found]:
         return []
     need = max(1, int(m.missed_days_for_flag))
     found = []
-    reported = sorted(set(m.dispensing))
+    missed = {on for on, status in m.dispensing if status == MISSED}
+    latest = max([on for on, _s in m.dispensing] + [m.last_reported or Date.min])
     for run in missed_runs(m.dispensing, m.restarted_on):
         if len(run) < need:
             continue
@@ -1028,11 +1032,8 @@ def _missed_doses(facts: Facts, limits: dict[str, float]) -> list[_Found]:
                     f"a row: {_days_span(run)}.")
         if m.dose is not None:
             evidence += f" The dose is {_mg(m.dose)}."
-        after = next((on for on, status in reported if on > run[-1]), None)
-        if after is not None:
-            taken = next(status for on, status in reported if on == after)
-            if taken != MISSED:
-                evidence += f" Reported taken again on {day(after)}."
+        if latest > run[-1] and latest not in missed:  # the latest report is a dose taken
+            evidence += f" Reported taken again on {day(latest)}."
         action = RULES["missed-doses"].suggested_action
         if m.restart_rule.strip():
             action += f" The service's restart rule: {m.restart_rule.strip()}"
@@ -1160,8 +1161,10 @@ _RULE_FUNCTIONS = {
 }
 
 
-def evaluate(facts: Facts, config: Config | None = None) -> list[Finding]:
-    """Every enabled rule's findings, most severe first, then in the order of `RULES`."""
+def evaluate(facts: Facts, config: Config | None = None,
+             only: frozenset[str] | None = None) -> list[Finding]:
+    """Every enabled rule's findings, most severe first, then in the order of `RULES`; with
+    `only`, just those rules' (e.g. the rules pharmacy reports decide)."""
     config = config or {}
     facts = replace(
         facts,
@@ -1171,6 +1174,8 @@ def evaluate(facts: Facts, config: Config | None = None) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for code, spec in RULES.items():
+        if only is not None and code not in only:
+            continue
         rc = config.get(code)
         if rc is not None and not rc.enabled and not spec.fixed:
             continue

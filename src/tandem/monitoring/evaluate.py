@@ -38,6 +38,7 @@ from tandem.medication.models import (
     MedicationReview,
     Reduction,
     ReductionStatus,
+    Taken,
 )
 from tandem.medication.models import PlanStatus as MedicationPlanStatus
 from tandem.medication.models import settings_for as medication_settings_for
@@ -184,20 +185,20 @@ def gather(organisation, ids, today: datetime.date) -> dict:
 
 def medication_facts(organisation_id, ids, today: datetime.date) -> dict:
     """{patient id: core.flags.Medication} for these patients' current medication plans (the
-    latest current plan of each), with the service's medication settings: seven queries at
+    latest current plan of each), with the service's medication settings: eight queries at
     most, whatever the number of patients (one when none of them has a current plan)."""
     plans = {}
-    for plan in (MedicationPlan.objects.filter(organisation_id=organisation_id,
-                                               patient_id__in=ids,
-                                               status=MedicationPlanStatus.ACTIVE)
-                 .order_by("started_on", "created_at")
-                 .only("id", "patient_id", "medicine", "started_on", "review_date",
-                       "last_ecg_on")):
-        plans[plan.patient_id] = plan  # the latest wins
+    for row in (MedicationPlan.objects.filter(organisation_id=organisation_id,
+                                              patient_id__in=ids,
+                                              status=MedicationPlanStatus.ACTIVE)
+                .order_by("started_on", "created_at")
+                .values_list("patient_id", "id", "medicine", "started_on", "review_date",
+                             "last_ecg_on")):
+        plans[row[0]] = row[1:]  # the latest wins
     if not plans:
         return {}
     settings = medication_settings_for(organisation_id)
-    plan_ids = [p.pk for p in plans.values()]
+    plan_ids = [plan[0] for plan in plans.values()]
     doses: dict = {}
     restarted: dict = {}
     for plan_id, day, dose, kind, made_at in (
@@ -221,12 +222,15 @@ def medication_facts(organisation_id, ids, today: datetime.date) -> dict:
         seen[0], seen[1] = held, next_review
         if goal:
             seen[2] = held
+    # The missed days only (most days a dose is taken: an import of many days reads little),
+    # and the latest day reported, whatever it said.
     since = today - datetime.timedelta(days=rules.DISPENSING_DAYS)
+    reports = DispensingDay.objects.filter(plan_id__in=plan_ids, day__gte=since, day__lte=today)
     dispensing: dict = {}
-    for plan_id, day, status in (DispensingDay.objects
-                                 .filter(plan_id__in=plan_ids, day__gte=since, day__lte=today)
-                                 .values_list("plan_id", "day", "status")):
-        dispensing.setdefault(plan_id, []).append((day, status))
+    for plan_id, day in reports.filter(status=Taken.MISSED).values_list("plan_id", "day"):
+        dispensing.setdefault(plan_id, []).append((day, Taken.MISSED.value))
+    last_reported = dict(reports.values("plan_id").annotate(last=Max("day"))
+                         .values_list("plan_id", "last"))
     reductions = {}
     for rid, plan_id, started, status in (
             Reduction.objects.filter(plan_id__in=plan_ids, status__in=[
@@ -235,19 +239,20 @@ def medication_facts(organisation_id, ids, today: datetime.date) -> dict:
             .values_list("id", "plan_id", "started_on", "status")):
         reductions[plan_id] = (str(rid), started, status)
     found = {}
-    for pid, plan in plans.items():
-        medicine = medicines.get(plan.medicine)
+    for pid, (plan_id, code, started_on, review_date, last_ecg_on) in plans.items():
+        medicine = medicines.get(code)
         ecg = medicine.limits.ecg_at_or_above if medicine else None
-        last, next_review, goal = reviews.get(plan.pk, (None, None, None))
-        reduction = reductions.get(plan.pk, (None, None, None))
+        last, next_review, goal = reviews.get(plan_id, (None, None, None))
+        reduction = reductions.get(plan_id, (None, None, None))
         found[pid] = rules.Medication(
-            plan_id=str(plan.pk), medicine=medicine.name if medicine else plan.medicine,
-            started_on=plan.started_on, review_date=plan.review_date,
-            doses=tuple(doses.get(plan.pk, ())), last_review=last, next_review=next_review,
+            plan_id=str(plan_id), medicine=medicine.name if medicine else code,
+            started_on=started_on, review_date=review_date,
+            doses=tuple(doses.get(plan_id, ())), last_review=last, next_review=next_review,
             last_goal_review=goal, ecg_at_or_above=float(ecg.value) if ecg else None,
-            last_ecg_on=plan.last_ecg_on,
-            dispensing=tuple(sorted(dispensing.get(plan.pk, ()))),
-            restarted_on=restarted.get(plan.pk),
+            last_ecg_on=last_ecg_on,
+            dispensing=tuple(sorted(dispensing.get(plan_id, ()))),
+            last_reported=last_reported.get(plan_id),
+            restarted_on=restarted.get(plan_id),
             tolerance_falls=bool(medicine and medicine.treats == "opioids"
                                  and medicine.substitute and medicine.period_days == 1),
             reduction_id=reduction[0], reduction_started_on=reduction[1],
@@ -352,6 +357,19 @@ def evaluate_patient(patient: Patient, today: datetime.date | None = None) -> tu
     return evaluate_patients(patient.organisation, [patient.pk], today)
 
 
+def _current_episodes(ids) -> dict:
+    """Each patient's current episode as (status, start date): as `_latest_episodes` chooses,
+    read as plain values."""
+    found: dict = {}
+    for pid, status, start in (Episode.objects.filter(patient_id__in=ids)
+                               .order_by("start_date")
+                               .values_list("patient_id", "status", "start_date")):
+        current = found.get(pid)
+        if current is None or status in OPEN_STATUSES or current[0] not in OPEN_STATUSES:
+            found[pid] = (status, start)
+    return found
+
+
 # What pharmacy reports can change: the rules that read dispensing days only.
 DISPENSING_RULES = frozenset({"missed-doses"})
 
@@ -360,28 +378,35 @@ def evaluate_dispensing(organisation_id, ids, today: datetime.date | None = None
                         settings: Settings | None = None, batch: int = BATCH) -> tuple[int, int]:
     """Raise or bring up to date the flags that pharmacy reports decide (missed doses) for
     these patients of one organisation, `batch` patients at a time, reading only what those
-    rules need (each patient's episode and current medication plan): an import of reports for
-    many patients raises its urgent flags at once, in a fixed number of queries a batch.
-    Returns (raised, updated)."""
+    rules need (who has missed days, then their episode and current medication plan): an
+    import of reports for many patients raises its urgent flags at once, in a fixed number of
+    queries a batch. Returns (raised, updated)."""
     today = today or timezone.localdate()
     settings = settings or settings_for(organisation_id)
     ids = list(dict.fromkeys(i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids))
     raised = updated = 0
+    since = today - datetime.timedelta(days=rules.DISPENSING_DAYS)
     for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+        # Only a patient with a missed day in the weeks the rule reads can have a missed-dose
+        # flag to raise or bring up to date (the flag does not close itself).
+        chunk = list(DispensingDay.objects
+                     .filter(organisation_id=organisation_id,
+                             patient_id__in=ids[start:start + batch], status=Taken.MISSED,
+                             day__gte=since, day__lte=today)
+                     .values_list("patient_id", flat=True).distinct())
+        if not chunk:
+            continue
         medication = medication_facts(organisation_id, chunk, today)
         if not medication:
             continue
-        episodes = _latest_episodes(list(medication))
+        episodes = _current_episodes(list(medication))
         found = {}
         for pid, m in medication.items():
-            episode = episodes.get(pid)
-            facts = rules.Facts(today=today, episode_status=episode.status if episode else None,
-                                episode_start=episode.start_date if episode else None,
+            status, start_date = episodes.get(pid, (None, None))
+            facts = rules.Facts(today=today, episode_status=status, episode_start=start_date,
                                 medication=m)
             found[pid] = [_with_action(x, settings)
-                          for x in rules.evaluate(facts, settings.config)
-                          if x.rule in DISPENSING_RULES]
+                          for x in rules.evaluate(facts, settings.config, DISPENSING_RULES)]
         new, changed = apply(organisation_id, found)
         raised, updated = raised + new, updated + changed
     return raised, updated
