@@ -357,11 +357,15 @@ def test_the_rules_page_shows_each_medication_rule_with_its_source(world, code):
         assert "Low" in select
 
 
-def test_patients_without_missed_days_cost_one_query_a_batch(world):
+def test_patients_without_enough_missed_days_cost_one_query_a_batch(world):
     plan = start(world)
     DispensingDay.objects.bulk_create([
         DispensingDay(organisation=world.org, patient=world.p1, plan=plan, day=ago(d),
-                      status="supervised", source="csv") for d in (3, 2, 1)])
+                      status=status, source="csv")
+        for d, status in ((4, "missed"), (3, "supervised"), (2, "missed"), (1, "home"))])
     with CaptureQueriesContext(connection) as queries:
         assert evaluate.evaluate_dispensing(world.org.pk, [world.p1.pk, world.p2.pk]) == (0, 0)
-    assert len(queries) == 2  # the service's rule settings, then who missed a day
+    # the service's rule and medication settings, then who missed enough days
+    assert len(queries) == 3
+    report(plan, missed(0))  # a third missed day, not in a row: read, and still no flag
+    assert flags(world.p1, "missed-doses") == []

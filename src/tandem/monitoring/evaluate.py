@@ -13,7 +13,7 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from tandem.accounts.models import Organisation
@@ -386,14 +386,17 @@ def evaluate_dispensing(organisation_id, ids, today: datetime.date | None = None
     ids = list(dict.fromkeys(i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids))
     raised = updated = 0
     since = today - datetime.timedelta(days=rules.DISPENSING_DAYS)
+    need = medication_settings_for(organisation_id).missed_days_for_flag
     for start in range(0, len(ids), batch):
-        # Only a patient with a missed day in the weeks the rule reads can have a missed-dose
-        # flag to raise or bring up to date (the flag does not close itself).
+        # Only a patient with at least the service's number of missed days in the weeks the
+        # rule reads can have a missed-dose flag to raise or bring up to date (the flag does
+        # not close itself): the others of an import cost nothing more.
         chunk = list(DispensingDay.objects
                      .filter(organisation_id=organisation_id,
                              patient_id__in=ids[start:start + batch], status=Taken.MISSED,
                              day__gte=since, day__lte=today)
-                     .values_list("patient_id", flat=True).distinct())
+                     .values("patient_id").annotate(days=Count("day")).filter(days__gte=need)
+                     .values_list("patient_id", flat=True))
         if not chunk:
             continue
         medication = medication_facts(organisation_id, chunk, today)
