@@ -369,3 +369,15 @@ def test_patients_without_enough_missed_days_cost_one_query_a_batch(world):
     assert len(queries) == 3
     report(plan, missed(0))  # a third missed day, not in a row: read, and still no flag
     assert flags(world.p1, "missed-doses") == []
+
+
+def test_days_recorded_through_the_dispensing_service_raise_the_flag_in_the_same_call(world):
+    from tandem.medication import dispensing
+
+    plan = start(world)
+    staff = Actor(user=world.users["practitioner"], role="practitioner")
+    dispensing.record(staff, plan, [(ago(3), "missed"), (ago(2), "missed")], "staff")
+    assert flags(world.p1, "missed-doses") == []
+    dispensing.record(staff, plan, [(ago(1), "missed")], "staff")
+    (flag,) = flags(world.p1, "missed-doses")
+    assert flag.severity == "urgent" and "missed on 3 days in a row" in flag.evidence
