@@ -63,7 +63,7 @@ class RuleSettingForm(VersionedForm, forms.ModelForm):
             self.fields["enabled"].disabled = True
             self.fields["enabled"].initial = True
             self.fields["enabled"].help_text = (
-                "Always on: a safety answer is never left unflagged.")
+                "Always on, at this severity: a safety rule is never switched off or lowered.")
             self.fields["severity"].disabled = True
             self.fields["severity"].choices = [("", default)]
             self.fields["severity"].initial = ""
