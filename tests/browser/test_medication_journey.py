@@ -126,3 +126,10 @@ def test_prescriber_patient_pharmacy_review_and_reduction(live_world, visit):
     assert page.get_by_text("The reduction goes ahead again").is_visible()
     prescriber.axe()
     prescriber.screenshot("journey-reduction")
+
+    # The prescriber's list of patients on medication: Pat's review is recorded, no request waits.
+    page.get_by_role("link", name="On medication").click()
+    assert page.get_by_role("heading", level=1).first.is_visible()
+    assert page.get_by_text(p1.service_id).first.is_visible()
+    prescriber.axe()
+    prescriber.screenshot("journey-on-medication")
