@@ -11,9 +11,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tandem.accounts.models import Role
 from tandem.audit.actor import Actor
 from tandem.medication import doses, reviews
 from tandem.medication.models import (
@@ -31,6 +33,7 @@ from tandem.medication.models import (
     RequestStatus,
     Taken,
 )
+from tests.conftest import make_user
 
 TODAY = timezone.localdate()
 NOT_A_PRESCRIPTION = ("Tandem is not a prescribing system: this is the plan agreed with the "
@@ -738,3 +741,28 @@ def test_the_keyworker_is_offered_to_ask_for_a_dose_and_the_prescriber_to_change
     assert ask in keyworker and "Change the plan" not in keyworker
     prescribing = world.client("prescriber").get(url(world)).content.decode()
     assert ask not in prescribing and "Change the plan" in prescribing
+
+
+def test_two_admins_saving_the_settings_never_overwrite_each_other(world):
+    other = make_user(world.org, "admin2", Role.SERVICE_ADMIN)
+    first, second = world.client("service_admin"), Client()
+    second.force_login(other)
+    base = {"review_every_days": "91", "missed_days_for_flag": "3",
+            "restart_rule": "Ring the prescriber first.", "version": "0"}
+    # Both opened the page before any settings were saved; the first save makes the row.
+    assert first.post("/manage/medication/", {**base, "review_every_days": "56"}
+                      ).status_code == 302
+    page = second.post("/manage/medication/", {**base, "review_every_days": "28"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Someone changed these settings while you were editing them" in html
+    assert 'value="28"' in html  # what the second admin typed is kept
+    saved = MedicationSettings.objects.get(organisation=world.org)
+    assert (saved.review_every_days, saved.version) == (56, 1)
+    # Saved again from the version now shown, the second admin's change goes in.
+    assert second.post("/manage/medication/", {**base, "review_every_days": "28",
+                                                "version": "1"}).status_code == 302
+    # A page opened at version 1 is now out of date.
+    stale = first.post("/manage/medication/", {**base, "version": "1"})
+    assert "Someone changed these settings" in stale.content.decode()
+    assert MedicationSettings.objects.get(organisation=world.org).review_every_days == 28

@@ -26,7 +26,7 @@ from tandem.medication.models import (
     SubstanceGoal,
 )
 from tandem.records.dates import DATE, check_date
-from tandem.records.versioning import MAX_VERSION
+from tandem.records.versioning import MAX_VERSION, VersionedForm
 
 # --- fields --------------------------------------------------------------------------------
 
@@ -410,7 +410,7 @@ MISSED_WORDS = ("Enter 1, 2 or 3. After 3 missed days in a row tolerance may be 
                 "never later.")
 
 
-class SettingsForm(forms.ModelForm):
+class SettingsForm(VersionedForm, forms.ModelForm):
     review_every_days = whole_field("Days between medication reviews", 7, 91,
                                     help_text="At most 91 (3 months).")
     missed_days_for_flag = whole_field("Missed days in a row that raise the urgent flag", 1, 3,

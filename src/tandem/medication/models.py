@@ -335,8 +335,9 @@ DEFAULT_RESTART_RULE = (
 )
 
 
-class MedicationSettings(models.Model):
-    """One organisation's medication rules, stricter than the national defaults only."""
+class MedicationSettings(Versioned):
+    """One organisation's medication rules, stricter than the national defaults only. Saved
+    with the version the page showed, so two admins never overwrite each other."""
 
     organisation = models.OneToOneField("accounts.Organisation", on_delete=models.CASCADE,
                                         related_name="medication_settings")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,7 +30,6 @@ from tandem.accounts.models import Role
 from tandem.accounts.permissions import CHANGES_RECORDS, roles_of
 from tandem.assessment.results import TOP, completed
 from tandem.audit.actor import Actor
-from tandem.audit.trail import record_by
 from tandem.core import charts, dosing
 from tandem.core.dosing import day_text, mg
 from tandem.medication import doses, registry, reviews
@@ -61,6 +61,7 @@ from tandem.medication.models import (
 )
 from tandem.patients.models import OPEN_STATUSES, CareTeamMember, Episode
 from tandem.planning.printing import pdf_response
+from tandem.records import versioning
 
 NOT_A_PRESCRIPTION = ("Tandem is not a prescribing system: this is the plan agreed with the "
                       "patient, not a prescription.")
@@ -651,13 +652,31 @@ def settings_page(request):
     org = request.user.organisation
     found = (MedicationSettings.objects.filter(organisation=org).first()
              or MedicationSettings(organisation=org))
-    creating = found.pk is None
     form = SettingsForm(request.POST or None, instance=found)
+    stale = None
     if request.method == "POST" and form.is_valid():
-        saved = form.save(commit=False)
-        saved.updated_at = timezone.now()
-        saved.save()
-        record_by(Actor.of(request), "create" if creating else "update", obj=saved)
-        messages.success(request, "Medication settings saved.")
-        return redirect("manage:medication")
-    return render(request, "medication/staff/settings.html", {"form": form})
+        try:
+            _save_settings(Actor.of(request), form)
+        except versioning.Stale as refused:
+            stale = refused
+            form = versioning.form_again(
+                request, lambda data, instance: SettingsForm(data, instance=instance), refused)
+        else:
+            messages.success(request, "Medication settings saved.")
+            return redirect("manage:medication")
+    return render(request, "medication/staff/settings.html", {
+        "form": form, "stale": stale is not None,
+        "stale_changes": [{"label": c.label, "saved": c.saved_text, "yours": c.yours_text}
+                          for c in stale.changes] if stale else []})
+
+
+def _save_settings(actor, form):
+    """Save over the version the page showed; the first save makes the row (if another admin
+    made it meanwhile, that is a conflict like any other)."""
+    try:
+        with transaction.atomic():
+            form.instance.updated_at = timezone.now()
+            return versioning.save(form, actor, fields=[*form._meta.fields, "updated_at"])
+    except IntegrityError:
+        current = MedicationSettings.objects.get(organisation_id=actor.organisation_id)
+        raise versioning.Stale(current, versioning.differences(form, current)) from None
