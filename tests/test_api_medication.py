@@ -204,6 +204,8 @@ def test_a_plan_is_stopped_and_its_medicine_never_changes(world):
     (lambda b: b.update(reviewDate=(TODAY + datetime.timedelta(days=120)).isoformat()),
      "body.reviewDate"),
     (lambda b: b.update(reviewDate="2026-02-30"), "body.reviewDate"),
+    (lambda b: b.update(lastEcgOn=0), "body.lastEcgOn"),
+    (lambda b: b.update(reviewDate=20260301), "body.reviewDate"),
     (lambda b: b.update(startedOn="1890-01-01"), "body.startedOn"),
     (lambda b: b.update(lastEcgOn=(TODAY + datetime.timedelta(days=3)).isoformat()),
      "body.lastEcgOn"),
@@ -452,6 +454,11 @@ def test_the_pharmacy_reports_days_and_three_missed_in_a_row_need_the_prescriber
     assert [(d["date"], d["status"], d["source"]) for d in listed["items"][:2]] == [
         (days[4]["date"], "missed", "api"), (days[3]["date"], "missed", "api")]
     assert world.client("prescriber").get(path + "?status=home").json()["count"] == 1
+    since = (TODAY - datetime.timedelta(days=1)).isoformat()
+    assert world.client("prescriber").get(path + f"?since={since}").json()["count"] == 2
+    for bad in ("until=0", "since=2026-02-30", "until=1.5"):
+        reply = world.client("prescriber").get(f"{path}?{bad}")
+        assert reply.status_code == 422, bad
     # Asking for a dose now needs the prescriber.
     refused = send(world.client("practitioner"), "POST", url(world, "dose-requests"),
                    {"dose": {"value": 35}})

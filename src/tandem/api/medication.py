@@ -20,6 +20,7 @@ the permission layer before any endpoint runs (web/permissions.py), which record
 """
 
 import datetime
+import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -29,7 +30,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import StrictBool, StrictInt
+from pydantic import BeforeValidator, StrictBool, StrictInt
 
 from tandem.api.paging import MAX_ID, Paging
 from tandem.api.records import StaleOut
@@ -58,6 +59,18 @@ from tandem.records.versioning import MAX_VERSION
 
 router = Router(tags=["medication"])
 
+def _iso_day(value):
+    """A day is written YYYY-MM-DD: a number (read as seconds since 1970) is refused."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
+        raise ValueError("Write the day as YYYY-MM-DD.")
+    if not isinstance(value, str | datetime.date):
+        raise ValueError("Write the day as YYYY-MM-DD.")
+    return value
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Every day this API takes: a date written YYYY-MM-DD (as its OpenAPI format says).
+Day = Annotated[datetime.date, BeforeValidator(_iso_day)]
 MAX_DOSE = Decimal(10000)
 Dose = Annotated[Decimal, Field(ge=0, le=MAX_DOSE, max_digits=7, decimal_places=2,
                                 description="mg, at most 2 decimal places")]
@@ -167,7 +180,7 @@ class TermsIn(Schema):
     dosageInstruction: list[DosageIn] = Field(..., min_length=1, max_length=1)
     stepLimits: StepLimitsIn
     dispenseRequest: DispenseIn = Field(default_factory=DispenseIn)
-    reviewDate: datetime.date = Field(..., description="At most 3 months ahead")
+    reviewDate: Day = Field(..., description="At most 3 months ahead")
     selfSetting: StrictBool = Field(False, description="The patient may set their own dose "
                                     "within the limits")
     requestsApplyAtOnce: StrictBool = Field(False, description="A request within the limits "
@@ -175,7 +188,7 @@ class TermsIn(Schema):
                                             "prescriber)")
     aboveUsualReason: str = Field("", max_length=500, description="Needed when the highest "
                                   "dose is above the usual maintenance range")
-    lastEcgOn: datetime.date | None = Field(None, description="Asked for at methadone 100 mg "
+    lastEcgOn: Day | None = Field(None, description="Asked for at methadone 100 mg "
                                             "a day and above (QT prolongation)")
 
 
@@ -183,7 +196,7 @@ class PlanIn(TermsIn):
     medication: MedicationIn
     episodeId: uuid.UUID | None = Field(None, description="The episode (default: the "
                                         "patient's open episode)")
-    startedOn: datetime.date | None = Field(None, description="Default today")
+    startedOn: Day | None = Field(None, description="Default today")
     reason: str = Field("", max_length=500, description="Why, kept with version 1")
 
 
@@ -192,7 +205,7 @@ class PlanChange(TermsIn):
     status: PlanStatus = Field(PlanStatus.ACTIVE, description="\"stopped\" stops the plan")
     medication: MedicationIn | None = Field(None, description="If sent, the plan's own: a "
                                             "plan's medicine does not change")
-    doseFrom: datetime.date | None = Field(None, description="The day a new dose starts "
+    doseFrom: Day | None = Field(None, description="The day a new dose starts "
                                            "(today to 4 weeks ahead; default today)")
     restart: StrictBool = Field(False, description="The new dose is a restart (after missed "
                                 "doses): at most the medicine's starting dose, built up again")
@@ -251,7 +264,7 @@ class PlanDetailOut(PlanOut):
 class DoseRequestIn(Schema):
     planId: uuid.UUID | None = Field(None, description="Default: the patient's current plan")
     dose: QuantityIn
-    fromDay: datetime.date | None = Field(None, description="Today to 4 weeks ahead; default "
+    fromDay: Day | None = Field(None, description="Today to 4 weeks ahead; default "
                                           "today")
     note: str = Field("", max_length=500, description="Anything the prescriber should know")
 
@@ -671,7 +684,7 @@ class ReviewIn(Schema):
     planId: uuid.UUID | None = Field(None, description="Default: the patient's current plan")
     version: StrictInt = Field(..., ge=1, le=MAX_VERSION,
                                description="The plan's version you read")
-    heldOn: datetime.date | None = Field(None, description="Default today")
+    heldOn: Day | None = Field(None, description="Default today")
     adequacy: Adequacy = Field(..., description="Is the dose right")
     useOnTop: str = Field("", max_length=2000, description="Use on top of the medication")
     sideEffects: str = Field("", max_length=2000)
@@ -681,7 +694,7 @@ class ReviewIn(Schema):
     goalChosenBy: ChosenBy = Field(..., description="Whose choice it was")
     goalDiscussed: StrictBool = Field(True, description="What the patient wants next about "
                                       "the medication was talked about")
-    nextReview: datetime.date = Field(..., description="At most the service's interval ahead "
+    nextReview: Day = Field(..., description="At most the service's interval ahead "
                                       "(3 months or less)")
     notes: str = Field("", max_length=5000)
 
@@ -762,7 +775,7 @@ def create_review(request: HttpRequest, patient_id: uuid.UUID, body: ReviewIn):
 
 
 class DayIn(Schema):
-    date: datetime.date
+    date: Day
     status: Taken = Field(..., description="supervised (taken, supervised), home (taken home) "
                           "or missed")
 
@@ -803,9 +816,9 @@ def day_out(day: DispensingDay) -> dict:
 @paginate(Paging)
 def list_dispensing(request: HttpRequest, patient_id: uuid.UUID,
                     status: Taken | None = None,
-                    since: Annotated[datetime.date | None, Query(description="From this day")]
+                    since: Annotated[Day | None, Query(description="From this day")]
                     = None,
-                    until: Annotated[datetime.date | None, Query(description="To this day")]
+                    until: Annotated[Day | None, Query(description="To this day")]
                     = None):
     """What the pharmacy reported, day by day, latest first (FHIR: a day taken is a
     MedicationDispense, a missed day a MedicationAdministration with status not-done)."""
