@@ -491,3 +491,34 @@ def test_a_bad_dispensing_report_is_422_naming_the_day(world, days, where):
     from tandem.medication.models import DispensingDay
 
     assert not DispensingDay.objects.exists()
+
+
+# --- the audit trail -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tail", "part"), [
+    ("medication-plans", "medication-plans"),
+    ("dose-requests", "dose-requests"),
+    ("medication-reviews", "medication-reviews"),
+    ("dispensing", "dispensing"),
+])
+def test_every_medication_read_is_recorded_with_its_part(world, tail, part):
+    start(world)
+    reply = world.client("team_lead").get(url(world, tail))
+    assert reply.status_code == 200
+    event = AuditEvent.objects.filter(actor=world.users["team_lead"], action="read").latest(
+        "seq")
+    assert (event.patient_id, event.object_type) == (world.p1.pk, part)
+
+
+def test_every_medication_change_is_recorded_by_the_service_that_makes_it(world):
+    plan = start(world)
+    send(world.client("practitioner"), "POST", url(world, "dose-requests"),
+         {"dose": {"value": 35}})
+    send(world.client("practitioner"), "POST", url(world, "dispensing"),
+         {"days": [{"date": TODAY.isoformat(), "status": "supervised"}]})
+    send(world.client("prescriber"), "POST", url(world, "medication-reviews"), review_body())
+    changed = set(AuditEvent.objects.filter(patient=world.p1, action__in=["create", "update"])
+                  .values_list("object_type", flat=True))
+    assert {"medicationplan", "doserequest", "dispensingday", "medicationreview"} <= changed
+    assert plan["id"]
