@@ -1,11 +1,13 @@
 """Importing the pharmacy's dispensing file, against raw executemany INSERTs of the same rows.
 
 Run:  .venv/bin/python bench/dispensing_import.py [--patients 100000] [--days 10] [--runs 3]
-                                                   [--postgres URL]
+                                                   [--postgres URL] [--data-dir DIR]
 Tiny (a check that it still runs, as tests/test_bench.py does; the numbers mean little):
       .venv/bin/python bench/dispensing_import.py --patients 200 --runs 1
 
-In one process, on a fresh database loaded with `tandem demo --patients N`:
+In one process, on a fresh database loaded with `tandem demo --patients N` (or, with
+--data-dir, the database there, loaded first only if it holds fewer patients; with --postgres
+and --data-dir the PostgreSQL database is kept, not emptied, likewise):
 0. set-up, untimed: one current methadone plan (with its first version and start dose) for
    each patient without one, written set-based; a team lead of every team to import as; the
    dispensing table emptied; a CSV file of 10 days (--days) for every patient, about 1% of
@@ -45,9 +47,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="a postgres:// URL of a database this may fill")
+    parser.add_argument("--data-dir", help="TANDEM_DATA_DIR of a demo database to reuse")
     args = parser.parse_args()
 
-    os.environ["TANDEM_DATA_DIR"] = tempfile.mkdtemp(prefix="tandem-bench-")
+    os.environ["TANDEM_DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="tandem-bench-")
     os.environ.setdefault("TANDEM_SECRET_KEY", "bench-only-" + "b" * 40)
     os.environ["TANDEM_HTTPS"] = "0"
     if args.postgres:
@@ -71,14 +74,17 @@ def main() -> None:
     from tandem.patients.access import visible_patients
     from tandem.patients.models import Patient
 
-    if args.postgres:
+    if args.postgres and not args.data_dir:
         call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", interactive=False, verbosity=0)
     print(f"database: {connection.vendor}; patients: {args.patients:,}", flush=True)
-    started = time.perf_counter()
-    result = load(args.patients, password="bench-password", progress=True)
-    print(f"tandem demo --patients {args.patients}: {result.rows:,} rows in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+    if Patient.objects.count() < args.patients:
+        started = time.perf_counter()
+        result = load(args.patients, password="bench-password", progress=True)
+        print(f"tandem demo --patients {args.patients}: {result.rows:,} rows in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+    else:
+        print(f"reusing the demo database in {args.data_dir}", flush=True)
 
     # 0. Set-up (untimed).
     started = time.perf_counter()

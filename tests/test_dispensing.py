@@ -30,10 +30,15 @@ def ago(n: int) -> datetime.date:
 def start(world, patient, started=30):
     """A methadone plan for the patient, started `started` days ago."""
     prescriber = Actor(user=world.users["prescriber"], role="prescriber")
-    return doses.start_plan(prescriber, patient.episodes.first(), "methadone", doses.Terms(
+    plan = doses.start_plan(prescriber, patient.episodes.first(), "methadone", doses.Terms(
         low=Decimal(20), high=Decimal(90), step_up_max=Decimal(10), step_down_max=Decimal(10),
         min_days_between=3, max_rise_7_days=Decimal(20),
         review_date=TODAY + D(days=60)), Decimal(30), ago(started), "Start")
+    # Set on the day it started, as if entered then (missed days after it are not acted on).
+    then = timezone.now() - D(days=started)
+    plan.versions.update(changed_at=then)
+    plan.doses.update(made_at=then)
+    return plan
 
 
 def actor(world, role="practitioner"):
@@ -169,6 +174,11 @@ def test_an_import_stores_every_day_audits_and_announces_once(world, two, signal
     assert set(plan4.dispensing_days.values_list("status", "source")) == {("missed", "csv")}
     assert [(r.service_id, r.days, r.first, r.last) for r in result.missed] == [
         ("T-004", 3, ago(3), ago(1))]
+    # The early-warning rules, told once, flag the same patient.
+    from tandem.monitoring.models import Flag
+
+    assert set(Flag.objects.filter(rule="missed-doses").values_list("patient_id", flat=True)) \
+        == {plan4.patient_id}
     assert len(signals) == 1
     assert set(signals[0]["patient_ids"]) == {plan1.patient_id, plan4.patient_id}
     event = AuditEvent.objects.get(object_type="dispensing-import")
@@ -321,12 +331,13 @@ def test_runs_in_finds_every_run_of_k(world):
 def test_a_restart_since_the_run_began_ends_it(world, two):
     plan1, _ = two
     import_(world, lines(*[f"T-001,{ago(d)},missed" for d in (3, 2, 1)]))
-    assert [r.service_id for r in dispensing.missed_runs(world.org.pk, [plan1.pk], 3)] == [
+    reported = {plan1.pk: {ago(1)}}
+    assert [r.service_id for r in dispensing.missed_runs(world.org.pk, reported, 3)] == [
         "T-001"]
     doses.change_plan(actor(world, "prescriber"), plan1, plan1.version, doses.Terms.of(plan1),
                       "Restart after missed days", dose=Decimal(20), from_day=TODAY,
                       restart=True)
-    assert dispensing.missed_runs(world.org.pk, [plan1.pk], 3) == []
+    assert dispensing.missed_runs(world.org.pk, reported, 3) == []
 
 
 def test_the_service_setting_decides_the_run_length(world, two):
@@ -380,6 +391,9 @@ def test_an_earlier_run_is_marked_and_the_rule_shown(world):
     plan = start(world, world.p1)
     dispensing.record(actor(world), plan, [(ago(n), "missed") for n in (9, 8, 7)] +
                       [(ago(6), "supervised")], "staff")
+    # The prescriber has seen the patient since (a new version of the plan).
+    doses.change_plan(actor(world, "prescriber"), plan, plan.version, doses.Terms.of(plan),
+                      "Seen after the missed days")
     html = world.client("prescriber").get(page_url(world.p1)).content.decode()
     assert "Missed 3 or more days in a row earlier" in html
     assert html.count('class="row-urgent"') == 3

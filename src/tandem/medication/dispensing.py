@@ -30,6 +30,7 @@ from django.utils import timezone
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
 from tandem.bulk import adapter, insert_sql
+from tandem.core import flags as flag_rules
 from tandem.core.dosing import day_text
 from tandem.medication import events
 from tandem.medication.doses import Refused
@@ -53,8 +54,6 @@ MAX_PROBLEMS = 100
 # Patients looked up, and rows written, this many at a time.
 CHUNK = 5000
 WRITE_CHUNK = 20_000
-# How far back a missed run is followed (as doses.missed_run does).
-RUN_LOOKBACK = 31
 
 STATUS_WORDS = {
     Taken.SUPERVISED: "taken, supervised",
@@ -250,6 +249,8 @@ class ImportResult:
     days: int = 0  # days stored (new or replaced)
     patient_ids: list = field(default_factory=list)
     replaced: int = 0  # days reported before with another status, now replaced
+    # Patients with a run of at least `missed_days_for_flag` missed days in a row that this
+    # file reported (a day of) (`missed_runs`).
     missed: list[MissedRun] = field(default_factory=list)
     missed_days_for_flag: int = 3
     problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS
@@ -424,18 +425,35 @@ def _plans(organisation_id, visible, service_ids: list[str]):
     patients: dict[str, uuid.UUID] = {}
     current = (MedicationPlan.objects.of(organisation_id)
                .filter(status=PlanStatus.ACTIVE, patient__in=visible.values("pk")))
-    named = len(service_ids) <= NAMED_LOOKUP
-    if named:
+    if len(service_ids) <= NAMED_LOOKUP:
         current = current.filter(patient__service_id__in=service_ids)
-    for service_id, patient_id, plan_id, started in current.values_list(
-            "patient__service_id", "patient_id", "pk", "started_on"):
-        patients[service_id] = patient_id
-        plans.setdefault(patient_id, []).append((plan_id, started))
+    # Read as the database holds them (a hundred thousand rows: no converter per value).
+    sql, params = current.values_list("patient__service_id", "patient_id", "pk",
+                                      "started_on").query.sql_with_params()
+    ids: dict = {}
+    days: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for service_id, patient_id, plan_id, started in cursor.fetchall():
+            if patient_id not in ids:
+                ids[patient_id] = _uuid(patient_id)
+            if started not in days:
+                days[started] = _date(started)
+            patients[service_id] = ids[patient_id]
+            plans.setdefault(ids[patient_id], []).append((_uuid(plan_id), days[started]))
     missing = [s for s in service_ids if s not in patients]
     for chunk in _chunks(missing):  # named, but no current plan (or not to be seen)
         patients.update(visible.filter(organisation_id=organisation_id, service_id__in=chunk)
                         .values_list("service_id", "pk"))
     return patients, plans
+
+
+def _uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _date(value) -> datetime.date:
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
 def _stored(plan_ids: list, first: datetime.date, last: datetime.date, but) -> dict:
@@ -588,91 +606,72 @@ def _store(actor, organisation_id, result, plan_of, plan_list, good) -> None:
         detail += ": " + "; ".join(replaced)
     record_by(actor, "create", object_type="dispensing-import", object_id=result.reference,
               detail=detail + ".")
-    result.missed = missed_runs(organisation_id, [plan_list[i] for i in used],
-                                result.missed_days_for_flag)
+    # Runs of missed days this file reported (a day of); a run it does not touch was there
+    # before it.
+    reported: dict = {}
+    for index, day, status in good:
+        if status == Taken.MISSED:
+            reported.setdefault(plan_list[index], set()).add(day)
+    result.missed = missed_runs(organisation_id, reported, result.missed_days_for_flag)
     _announce(organisation_id, result.patient_ids)
 
 
 # --- missed runs ---------------------------------------------------------------------------
 
 
-def _last_days_sql(k: int, marks: str) -> str:
-    """Plans (of a list) whose last `k` reported days, up to their latest report, are all
-    missed and consecutive: k missed rows in the k days ending at the latest (one a day).
-    Each with its latest day."""
+def _missed_counts_sql(marks: str) -> str:
     table = DispensingDay._meta.db_table
-    if connection.vendor == "postgresql":
-        since = f"l.last - {int(k)}"
-    else:
-        since = f"date(l.last, '-{int(k)} days')"
-    return (f"SELECT d.plan_id, l.last FROM {table} d JOIN (SELECT plan_id, MAX(day) AS last "
-            f"FROM {table} WHERE plan_id IN ({marks}) GROUP BY plan_id) l "
-            f"ON l.plan_id = d.plan_id WHERE d.status = %s AND d.day > {since} "
-            f"GROUP BY d.plan_id, l.last HAVING COUNT(*) = %s")
+    return (f"SELECT plan_id FROM {table} WHERE plan_id IN ({marks}) AND status = %s "
+            f"AND day >= %s GROUP BY plan_id HAVING COUNT(*) >= %s")
 
 
-def missed_runs(organisation_id, plan_ids: list, k: int) -> list[MissedRun]:
-    """The plans (of these) whose latest reports are at least `k` missed days in a row, with
-    no restart given since the run began (as `doses.missed_run` reads one plan): a few
-    queries for any number of plans."""
+def missed_runs(organisation_id, reported: dict, k: int,
+                today: datetime.date | None = None) -> list[MissedRun]:
+    """The patients whose reports of the last weeks (`core.flags.DISPENSING_DAYS`, after any
+    restart) hold a run of at least `k` missed days in a row that includes a day of
+    `reported` ({plan id: the missed days just reported}): the latest such run of each. Runs
+    are read as the missed-dose flag reads them (`core.flags.missed_runs`). A few queries for
+    any number of plans: first those with at least `k` missed days at all."""
+    today = today or timezone.localdate()
+    since = today - datetime.timedelta(days=flag_rules.DISPENSING_DAYS)
     adapt = adapter(DispensingDay, ["plan_id", "day"])
-    candidates: dict[uuid.UUID, datetime.date] = {}
+    since_db = adapt((None, since))[1]
+    candidates: list[uuid.UUID] = []
     with connection.cursor() as cursor:
-        for chunk in _chunks(plan_ids):
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(_last_days_sql(k, marks),
-                           [adapt((p, None))[0] for p in chunk] + [Taken.MISSED.value, k])
-            for plan_id, last in cursor.fetchall():
-                plan_id = plan_id if isinstance(plan_id, uuid.UUID) else uuid.UUID(plan_id)
-                candidates[plan_id] = (last if isinstance(last, datetime.date)
-                                       else datetime.date.fromisoformat(last))
+        for chunk in _chunks(list(reported)):
+            cursor.execute(_missed_counts_sql(", ".join(["%s"] * len(chunk))),
+                           [adapt((p, None))[0] for p in chunk]
+                           + [Taken.MISSED.value, since_db, k])
+            candidates += [_uuid(row[0]) for row in cursor.fetchall()]
     runs = []
-    for chunk in _chunks(list(candidates), 500):
-        since = min(candidates[p] for p in chunk) - datetime.timedelta(days=RUN_LOOKBACK)
+    for chunk in _chunks(candidates, 500):
         recent: dict = {}
-        for plan_id, day, status in (DispensingDay.objects.filter(plan_id__in=chunk,
-                                                                   day__gte=since)
-                                     .order_by("plan_id", "-day")
+        for plan_id, day, status in (DispensingDay.objects
+                                     .filter(plan_id__in=chunk, day__gte=since, day__lte=today)
                                      .values_list("plan_id", "day", "status")):
             recent.setdefault(plan_id, []).append((day, status))
-        restarts: dict = {}
+        restarted: dict = {}
         for plan_id, made_at in DoseChange.objects.filter(
                 plan_id__in=chunk, cancelled_at__isnull=True,
                 kind=ChangeKind.RESTART).values_list("plan_id", "made_at"):
-            restarts.setdefault(plan_id, []).append(timezone.localdate(made_at))
+            on = timezone.localdate(made_at)
+            restarted[plan_id] = max(on, restarted.get(plan_id, on))
         patients = {plan_id: (patient_id, service_id) for plan_id, patient_id, service_id in
                     MedicationPlan.objects.of(organisation_id).filter(pk__in=chunk)
                     .values_list("pk", "patient_id", "patient__service_id")}
         for plan_id in chunk:
-            run = run_of(recent.get(plan_id, [])[:RUN_LOOKBACK])
-            if len(run) < k or any(day >= run[0] for day in restarts.get(plan_id, [])):
-                continue
-            patient_id, service_id = patients[plan_id]
-            runs.append(MissedRun(patient_id, service_id, len(run), run[0], run[-1]))
+            new = reported[plan_id]
+            found = [run for run in flag_rules.missed_runs(recent.get(plan_id, []),
+                                                           restarted.get(plan_id))
+                     if len(run) >= k and not new.isdisjoint(run)]
+            if found and plan_id in patients:
+                run = found[-1]
+                patient_id, service_id = patients[plan_id]
+                runs.append(MissedRun(patient_id, service_id, len(run), run[0], run[-1]))
     return sorted(runs, key=lambda r: r.service_id)
 
 
-def run_of(latest_first: Sequence[tuple[datetime.date, str]]) -> list[datetime.date]:
-    """The days (oldest first) of the unbroken run of missed days that the latest report
-    ends, given the reports newest first; [] if the latest is not a miss."""
-    run: list[datetime.date] = []
-    for day, status in latest_first:
-        if status != Taken.MISSED or (run and (run[-1] - day).days != 1):
-            break
-        run.append(day)
-    return sorted(run)
-
-
 def runs_in(days: Sequence[tuple[datetime.date, str]], k: int) -> list[list[datetime.date]]:
-    """Every run of at least `k` missed days in a row among these reports (any order)."""
-    found, run = [], []
-    for day, status in sorted(days):
-        if status == Taken.MISSED and (not run or (day - run[-1]).days == 1):
-            run.append(day)
-            continue
-        if len(run) >= k:
-            found.append(run)
-        run = [day] if status == Taken.MISSED else []
-    if len(run) >= k:
-        found.append(run)
-    return found
+    """Every run of at least `k` missed days in a row among these reports (any order), read
+    as the missed-dose flag reads them."""
+    return [run for run in flag_rules.missed_runs(days) if len(run) >= k]

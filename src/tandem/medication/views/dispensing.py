@@ -36,6 +36,7 @@ from tandem.patients.access import visible_patients
 from tandem.patients.models import Patient
 
 PER_PAGE = 28  # days on one page of the table: four weeks
+REACH = 62  # days read beyond the page's ends, for the runs of missed days crossing them
 RECORDERS = (Role.PRACTITIONER, Role.TEAM_LEAD, Role.PRESCRIBER)
 NOT_A_PRESCRIPTION = ("Tandem is not a prescribing system: these are the pharmacy's reports, "
                       "kept beside the plan agreed with the patient.")
@@ -65,7 +66,7 @@ def _plan(request) -> MedicationPlan | None:
 def _day_rows(plan, days: list[datetime.date], k: int) -> tuple[list[dict], bool]:
     """One row per day of the page, newest first, with what was reported and whether the day
     is in a run of at least `k` missed days (looked for beyond the page's ends too)."""
-    reach = datetime.timedelta(days=dispensing.RUN_LOOKBACK)
+    reach = datetime.timedelta(days=REACH)
     reports = {r.day: r for r in plan.dispensing_days.filter(
         day__gte=min(days) - reach, day__lte=max(days) + reach).select_related("recorded_by")}
     in_run = {day: len(run) for run in dispensing.runs_in(
