@@ -438,7 +438,13 @@ def test_a_bad_review_is_422_naming_the_field(world, changes, where):
 
 
 def test_the_pharmacy_reports_days_and_three_missed_in_a_row_need_the_prescriber(world):
+    from django.utils import timezone
+
+    from tandem.medication.models import PlanVersion
+
     start(world)
+    # The plan was set ten days ago: the prescriber has not seen the patient since.
+    PlanVersion.objects.update(changed_at=timezone.now() - datetime.timedelta(days=10))
     path = url(world, "dispensing")
     days = [{"date": (TODAY - datetime.timedelta(days=n)).isoformat(), "status": status}
             for n, status in ((4, "supervised"), (3, "home"), (2, "missed"), (1, "missed"),
