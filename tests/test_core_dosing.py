@@ -172,3 +172,18 @@ def test_every_step_of_a_reduction_keeps_the_rules(built, step, every, target):
                                           (D("0.4"), "0.4 mg"), (D("1E+1"), "10 mg")])
 def test_doses_in_words(value, words):
     assert dosing.mg(value) == words
+
+
+def test_a_restart_never_goes_above_the_dose_now():
+    ledger = [Change(DAY0, D(10), "start")]
+    found = refusals(ledger, Change(days(1), D(30), "restart"), LIMITS, METHADONE)
+    assert codes(found) == {"restart-higher"}
+    assert "at most the dose now (10 mg)" in found[0].message
+
+
+def test_with_a_change_already_agreed_the_next_can_only_come_after_it():
+    ledger = [Change(DAY0, D(30), "start"), Change(days(30), D(40))]
+    a = allowance(ledger, days(25), LIMITS, METHADONE)
+    assert not a.can_change_today and a.earliest == days(33) and a.current == D(40)
+    found = refusals(ledger, Change(days(27), D(35)), LIMITS, METHADONE)
+    assert "A change to 40 mg is already agreed from 4 February 2026" in found[0].message

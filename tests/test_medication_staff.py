@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -593,17 +594,22 @@ def test_going_back_up_is_worded_as_a_choice_not_a_failure(world):
     refused = client.post(address, {"action": "reverse", "dose": ""})
     assert refused.status_code == 400
     assert b"Enter the dose to go back up to." in refused.content
-    response = client.post(address, {"action": "reverse", "dose": "35"}, follow=True)
-    html = response.content.decode()
-    assert "Going back up to 35 mg from today" in html
-    assert "not a failure" in html and "fail" not in html.replace("not a failure", "")
-    reduction.refresh_from_db()
-    assert reduction.status == ReductionStatus.PAUSED
-    assert doses.dose_on(plan, TODAY) == Decimal(35)
-    history = html[html.index("Dose history table"):]
-    assert "Going back up" in history
-    too_high = client.post(address, {"action": "reverse", "dose": "95"})
-    assert too_high.status_code == 400 and b"more than the highest dose" in too_high.content
+    # Five days on, the first step (30 to 25 mg, tomorrow) has been taken 4 days before.
+    with time_machine.travel(datetime.datetime.combine(days(5), datetime.time(12)).astimezone(),
+                             tick=False):
+        client = world.client("prescriber")  # signed in on that day
+        too_high = client.post(address, {"action": "reverse", "dose": "35"})
+        assert too_high.status_code == 400
+        assert b"at most the dose before the reduction began (30 mg)" in too_high.content
+        response = client.post(address, {"action": "reverse", "dose": "30"}, follow=True)
+        html = response.content.decode()
+        assert "Going back up to 30 mg from today" in html
+        assert "not a failure" in html and "fail" not in html.replace("not a failure", "")
+        reduction.refresh_from_db()
+        assert reduction.status == ReductionStatus.PAUSED
+        assert doses.dose_on(plan, days(5)) == Decimal(30)
+        history = html[html.index("Dose history table"):]
+        assert "Going back up" in history
 
 
 def test_stopping_a_reduction_keeps_the_dose_where_it_is(world):
@@ -766,3 +772,18 @@ def test_two_admins_saving_the_settings_never_overwrite_each_other(world):
     stale = first.post("/manage/medication/", {**base, "version": "1"})
     assert "Someone changed these settings" in stale.content.decode()
     assert MedicationSettings.objects.get(organisation=world.org).review_every_days == 28
+
+
+def test_only_the_prescriber_goes_back_up_directly_others_ask_by_the_plans_rules(world):
+    plan = methadone(world, dose=30, self_setting=False)
+    world.client("prescriber").post(url(world, "reduction/"), reduction_post())
+    reduction = Reduction.objects.get(plan=plan)
+    with time_machine.travel(datetime.datetime.combine(days(5), datetime.time(12)).astimezone(),
+                             tick=False):
+        keyworker = world.client("practitioner")
+        refused = keyworker.post(url(world, "reductions/", reduction.pk),
+                                 {"action": "reverse", "dose": "30"})
+        assert refused.status_code == 400
+        assert b"does not let the dose be set here" in refused.content
+        assert doses.dose_on(plan, days(5)) == Decimal(25)
+        assert not DoseRequest.objects.filter(plan=plan).exists()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from tandem.core.medicines import Medicine
@@ -171,8 +171,10 @@ def refusals(ledger: Sequence[Change], change: Change, limits: PlanLimits, medic
     restart sets it to its own day."""
     dose, day = change.dose, change.day
     found: list[Refusal] = []
-    if any(c.day > day for c in ledger):
-        found.append(Refusal("order", "A change cannot come before one already made."))
+    later = [c for c in ledger if c.day > day]
+    if later:
+        found.append(Refusal("order", f"A change to {mg(later[-1].dose)} is already agreed from "
+                             f"{day_text(later[-1].day)}: a new change can only come after it."))
     if any(c.day == day for c in ledger):
         found.append(Refusal("same-day", f"The dose already changes on {day_text(day)}: one "
                              "change a day."))
@@ -190,6 +192,9 @@ def refusals(ledger: Sequence[Change], change: Change, limits: PlanLimits, medic
                              f"with the prescriber ({mg(limits.low)})."))
     held = current_dose(ledger, day)
     if change.kind in ("start", "restart") or held is None:
+        if change.kind == "restart" and held is not None and dose > held.dose:
+            found.append(Refusal("restart-higher", "A restart can be at most the dose now "
+                                 f"({mg(held.dose)}): it is a way back down, never up."))
         if lim.start_max is not None and dose > lim.start_max.value:
             what = "A restart" if change.kind == "restart" else "A first dose"
             found.append(Refusal("start-max", f"{what} of {medicine.generic} can be at most "
@@ -229,6 +234,12 @@ def allowance(ledger: Sequence[Change], day: Date, limits: PlanLimits, medicine:
               titrating_since: Date | None = None) -> Allowance:
     """The doses a change on `day` may choose (what the dose page shows): the same rules as
     `refusals`, as a range. For a fixed-dose medicine, `doses` lists the allowed doses."""
+    later = [c for c in ledger if c.day > day]
+    if later:
+        # A change is already agreed for a later day: the next one can only come after it.
+        at = allowance(ledger, later[-1].day, limits, medicine, titrating_since)
+        return replace(at, day=day, earliest=max(at.earliest, later[-1].day
+                                                  + datetime.timedelta(days=1)))
     lim = medicine.limits
     top = min(limits.high, lim.daily_max.value)
     held = current_dose(ledger, day)

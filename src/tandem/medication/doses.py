@@ -24,6 +24,7 @@ from django.utils import timezone
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
 from tandem.core import dosing
+from tandem.core import flags as flag_rules
 from tandem.core.medicines import Medicine
 from tandem.medication import events, registry
 from tandem.medication.models import (
@@ -39,7 +40,6 @@ from tandem.medication.models import (
     ReductionEventKind,
     ReductionStatus,
     RequestStatus,
-    Taken,
     settings_for,
 )
 
@@ -80,11 +80,15 @@ def limits_of(plan) -> dosing.PlanLimits:
                              plan.min_days_between, plan.max_rise_7_days)
 
 
-def ledger(plan: MedicationPlan) -> list[dosing.Change]:
-    """The plan's dose ledger, oldest first, scheduled reduction steps included."""
+def ledger(plan: MedicationPlan, *, without_steps_after: datetime.date | None = None
+           ) -> list[dosing.Change]:
+    """The plan's dose ledger, oldest first, scheduled reduction steps included (but those
+    after `without_steps_after`: steps a request during a reduction would take off)."""
+    rows = plan.doses.filter(cancelled_at__isnull=True)
+    if without_steps_after is not None:
+        rows = rows.exclude(source=ChangeSource.REDUCTION, day__gt=without_steps_after)
     return [dosing.Change(day, dose, kind) for day, dose, kind in
-            plan.doses.filter(cancelled_at__isnull=True).order_by("day", "made_at")
-            .values_list("day", "dose", "kind")]
+            rows.order_by("day", "made_at").values_list("day", "dose", "kind")]
 
 
 def dose_on(plan: MedicationPlan, day: datetime.date) -> Decimal | None:
@@ -92,31 +96,49 @@ def dose_on(plan: MedicationPlan, day: datetime.date) -> Decimal | None:
     return held.dose if held else None
 
 
+def _asking_ledger(plan: MedicationPlan, today: datetime.date) -> list[dosing.Change]:
+    """The ledger a request is checked against: a request during a reduction pauses it, so
+    the reduction's steps still to come do not count; every other change agreed does."""
+    going = plan.reductions.filter(status=ReductionStatus.ACTIVE).exists()
+    return ledger(plan, without_steps_after=today if going else None)
+
+
 def allowance(plan: MedicationPlan, day: datetime.date | None = None) -> dosing.Allowance:
-    """What a change from `day` (today) may be, for the dose page."""
+    """What a change asked for today may be (the dose page): the same ledger and rules as
+    `request_dose`, so what the page offers is what a request is allowed."""
     day = day or timezone.localdate()
-    past = [c for c in ledger(plan) if c.day <= day]
-    return dosing.allowance(past, day, limits_of(plan), medicine_of(plan), plan.titrating_since)
+    return dosing.allowance(_asking_ledger(plan, day), day, limits_of(plan), medicine_of(plan),
+                            plan.titrating_since)
+
+
+# How far back missed days are read (the service's run is at most 3 days).
+MISSED_WINDOW_DAYS = 60
 
 
 def missed_run(plan: MedicationPlan) -> list[datetime.date]:
-    """The days of the latest unbroken run of missed doses, if the latest report is a miss and
-    no start or restart has been set since the run began."""
-    days = list(plan.dispensing_days.order_by("-day").values_list("day", "status")[:31])
-    run: list[datetime.date] = []
-    for day, status in days:
-        if status != Taken.MISSED or (run and (run[-1] - day).days != 1):
-            break
-        run.append(day)
-    if run and plan.doses.filter(cancelled_at__isnull=True, kind=ChangeKind.RESTART,
-                                 made_at__date__gte=run[-1]).exists():
-        return []
-    return sorted(run)
+    """Missed days the prescriber has not acted on yet: the latest run of missed days in a row
+    that reaches the service's number and was reported (at least in part) after the
+    prescriber last set the plan (a start, change, restart or review: each is a plan version)
+    — it stands until the prescriber acts, whatever is reported after it; else the run the
+    latest reports end with (shorter: shown, not yet stopping anything). Runs are read as
+    `core.flags.missed_runs` reads them for the urgent flag."""
+    since = timezone.localdate() - datetime.timedelta(days=MISSED_WINDOW_DAYS)
+    reported = {day: (status, at) for day, status, at in plan.dispensing_days.filter(
+        day__gt=since).values_list("day", "status", "recorded_at")}
+    runs = flag_rules.missed_runs([(day, status) for day, (status, _) in reported.items()])
+    acted = plan.versions.order_by("-number").values_list("changed_at", flat=True).first()
+    enough = settings_for(plan.organisation_id).missed_days_for_flag
+    standing = [run for run in runs if len(run) >= enough
+                and (acted is None or max(reported[d][1] for d in run) > acted)]
+    if standing:
+        return standing[-1]
+    latest = max(reported, default=None)
+    return runs[-1] if runs and runs[-1][-1] == latest else []
 
 
 def needs_prescriber(plan: MedicationPlan) -> bool:
     """After the service's number of missed days in a row, only the prescriber changes the dose
-    (tolerance may be lower; UK guidelines 2017, the "3-day rule")."""
+    until they have acted (tolerance may be lower; UK guidelines 2017, the "3-day rule")."""
     return len(missed_run(plan)) >= settings_for(plan.organisation_id).missed_days_for_flag
 
 
@@ -229,6 +251,9 @@ def start_plan(actor: Actor, episode, medicine_code: str, terms: Terms, dose: De
     problems = terms_problems(terms, medicine, today)
     if started_on > today + datetime.timedelta(days=REQUEST_AHEAD_DAYS):
         problems.setdefault("started_on", []).append("The start can be at most 4 weeks ahead.")
+    # The episode's row is locked so that of two prescribers starting a plan at once, the
+    # second finds the first's plan (not a database error).
+    type(episode).objects.select_for_update().filter(pk=episode.pk).exists()
     if MedicationPlan.objects.filter(episode=episode, status=PlanStatus.ACTIVE).exists():
         problems.setdefault("medicine", []).append(
             "This episode already has a current medication plan: change that plan, or stop it "
@@ -271,10 +296,12 @@ def change_plan(actor: Actor, plan: MedicationPlan, version: int, terms: Terms, 
     from_day = from_day or today
     if from_day < today:
         _refuse("from_day", "A change cannot start in the past.")
+    if from_day > today + datetime.timedelta(days=REQUEST_AHEAD_DAYS):
+        _refuse("from_day", "A change can start at most 4 weeks ahead.")
     # The reduction's next step, before its steps are taken off to be drawn again.
     next_step = plan.doses.filter(cancelled_at__isnull=True, day__gt=today,
                                   source=ChangeSource.REDUCTION).order_by("day").first()
-    _cancel_future(plan, today)
+    _cancel_steps(plan, today)
     for name in TERMS:
         setattr(plan, name, getattr(terms, name))
     if restart:
@@ -286,6 +313,7 @@ def change_plan(actor: Actor, plan: MedicationPlan, version: int, terms: Terms, 
     if dose is not None:
         _write(plan, actor, from_day, dose, ChangeSource.PRESCRIBER,
                kind=ChangeKind.RESTART if restart else ChangeKind.CHANGE, reason=reason)
+    _end_changes_that_no_longer_fit(actor, plan, today)
     held = dosing.current_dose(ledger(plan), today)
     if held is not None and not plan.low <= held.dose <= plan.high:
         _refuse("dose", f"The dose now is {dosing.mg(held.dose)}, outside the new range: give "
@@ -308,7 +336,12 @@ def stop_plan(actor: Actor, plan: MedicationPlan, version: int, reason: str) -> 
         _refuse("", "Someone changed this plan after you opened it.")
     if not reason.strip():
         _refuse("reason", "Say why the plan is stopping.")
-    _cancel_future(plan, timezone.localdate())
+    today = timezone.localdate()
+    for change in plan.doses.filter(cancelled_at__isnull=True, day__gt=today):
+        _end_change(actor, change, f"The medication plan stopped on {dosing.day_text(today)}.")
+    plan.requests.filter(status=RequestStatus.PENDING).update(
+        status=RequestStatus.DECLINED, answered_by=actor.user, answered_at=timezone.now(),
+        answer=f"The medication plan stopped on {dosing.day_text(today)}.")
     plan.reductions.filter(status__in=[ReductionStatus.ACTIVE, ReductionStatus.PAUSED]).update(
         status=ReductionStatus.STOPPED)
     plan.status = PlanStatus.STOPPED
@@ -321,10 +354,40 @@ def stop_plan(actor: Actor, plan: MedicationPlan, version: int, reason: str) -> 
     return plan
 
 
-def _cancel_future(plan, today) -> int:
-    """Cancel the scheduled steps after today; how many there were."""
-    return plan.doses.filter(cancelled_at__isnull=True, day__gt=today).update(
-        cancelled_at=timezone.now())
+def _cancel_steps(plan, after: datetime.date) -> int:
+    """Take off the reduction's scheduled steps after `after`; how many there were. Nothing
+    else agreed is taken off this way (see `_end_changes_that_no_longer_fit`)."""
+    return plan.doses.filter(cancelled_at__isnull=True, day__gt=after,
+                             source=ChangeSource.REDUCTION).update(cancelled_at=timezone.now())
+
+
+def _end_change(actor, change: DoseChange, why: str):
+    """Take off a change agreed for a later day; if it was asked for, its request says why."""
+    change.cancelled_at = timezone.now()
+    change.save(update_fields=["cancelled_at"])
+    if change.request_id:
+        DoseRequest.objects.filter(pk=change.request_id).update(
+            status=RequestStatus.DECLINED, answered_by=actor.user, answered_at=timezone.now(),
+            answer=f"{why} The change to {dosing.mg(change.dose)} from "
+                   f"{dosing.day_text(change.day)} will not happen. Ask again if you still "
+                   "want it.")
+
+
+def _end_changes_that_no_longer_fit(actor, plan, today):
+    """After new terms: each change agreed for a later day is checked again, and taken off
+    (its request told why) if it no longer keeps the plan's limits."""
+    kept: list[dosing.Change] = []
+    limits, medicine = limits_of(plan), medicine_of(plan)
+    for change in plan.doses.filter(cancelled_at__isnull=True).order_by("day", "made_at"):
+        entry = dosing.Change(change.day, change.dose, change.kind)
+        if change.day > today:
+            since = change.day if change.kind != ChangeKind.CHANGE else plan.titrating_since
+            refused = dosing.refusals(kept, entry, limits, medicine, since)
+            if refused:
+                _end_change(actor, change, f"The plan changed on {dosing.day_text(today)}: "
+                            + refused[0].message)
+                continue
+        kept.append(entry)
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -350,8 +413,7 @@ def request_dose(actor: Actor, plan: MedicationPlan, dose: Decimal, from_day: da
         _refuse("", "There is already a request waiting for the prescriber. Wait for the "
                 "answer, or withdraw it first.")
     reduction = plan.reductions.filter(status=ReductionStatus.ACTIVE).first()
-    # A request during a reduction pauses it: the steps still to come do not count.
-    past = [c for c in ledger(plan) if reduction is None or c.day <= today]
+    past = _asking_ledger(plan, today)
     held = dosing.current_dose(past, from_day)
     change = dosing.Change(from_day, dose)
     refused = dosing.refusals(past, change, limits_of(plan), medicine_of(plan),
@@ -393,6 +455,11 @@ def approve(actor: Actor, request: DoseRequest) -> DoseRequest:
     request = DoseRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != RequestStatus.PENDING:
         _refuse("", "This request has already been answered.")
+    if plan.status != PlanStatus.ACTIVE:
+        _refuse("", "This plan has stopped: the request cannot be agreed.")
+    if needs_prescriber(plan):
+        _refuse("", "The patient has missed days in a row since you last set the plan: review "
+                "the plan (a restart if needed) before agreeing a new dose.")
     request.from_day = max(request.from_day, timezone.localdate())
     request.save(update_fields=["from_day"])
     _apply(actor, plan, request, RequestStatus.APPROVED)
@@ -470,7 +537,7 @@ def plan_reduction(actor: Actor, plan: MedicationPlan, start: datetime.date, ste
 
 def _draw(actor, plan, reduction, start) -> int:
     """Store the reduction's steps from `start` (after cancelling any after it)."""
-    _cancel_future(plan, max(start - datetime.timedelta(days=1), timezone.localdate()))
+    _cancel_steps(plan, max(start - datetime.timedelta(days=1), timezone.localdate()))
     steps = dosing.reduction_schedule(
         ledger(plan), dosing.Reduction(start, reduction.step, reduction.every_days,
                                        reduction.target),
@@ -481,7 +548,7 @@ def _draw(actor, plan, reduction, start) -> int:
 
 
 def _pause(actor, plan, reduction, note=""):
-    _cancel_future(plan, timezone.localdate())
+    _cancel_steps(plan, timezone.localdate())
     reduction.status = ReductionStatus.PAUSED
     reduction.save(update_fields=["status"])
     ReductionEvent.objects.create(reduction=reduction, kind=ReductionEventKind.PAUSED,
@@ -523,14 +590,28 @@ def resume(actor: Actor, reduction: Reduction, start: datetime.date | None = Non
 
 @transaction.atomic
 def reverse(actor: Actor, reduction: Reduction, dose: Decimal, note: str = "") -> Reduction:
-    """Go back up to `dose` (within the limits): the reduction pauses there. Going back up is a
-    choice, not a failure."""
+    """The prescriber takes the dose back up to `dose` (within the limits, above the dose now
+    and no higher than before the reduction began): the reduction pauses there. Going back up
+    is a choice, not a failure. (The patient, or their keyworker for them, goes back up by
+    asking for a dose: `request_dose`, with the plan's rules for requests.)"""
     plan = _locked(reduction.plan)
     reduction = Reduction.objects.select_for_update().get(pk=reduction.pk)
     if reduction.status not in (ReductionStatus.ACTIVE, ReductionStatus.PAUSED):
         _refuse("", "The reduction has ended.")
+    if needs_prescriber(plan):
+        _refuse("", "After missed days in a row, set the dose by changing the plan (a restart "
+                "if needed), not by going back up.")
     today = timezone.localdate()
-    _cancel_future(plan, today)
+    held = dose_on(plan, today)
+    before = dosing.current_dose(ledger(plan), reduction.started_on - datetime.timedelta(days=1))
+    top = before.dose if before is not None else held
+    if held is None or dose <= held:
+        _refuse("dose", f"Going back up means a dose above the dose now ({dosing.mg(held)})."
+                if held is not None else "There is no dose to go back up from.")
+    if top is not None and dose > top:
+        _refuse("dose", f"Going back up can be to at most the dose before the reduction began "
+                f"({dosing.mg(top)}).")
+    _cancel_steps(plan, today)
     _write(plan, actor, today, dose, ChangeSource.REVERSAL, reduction=reduction, reason=note)
     reduction.status = ReductionStatus.PAUSED
     reduction.save(update_fields=["status"])
@@ -549,7 +630,7 @@ def stop_reduction(actor: Actor, reduction: Reduction, note: str = "") -> Reduct
     if reduction.status not in (ReductionStatus.ACTIVE, ReductionStatus.PAUSED):
         _refuse("", "The reduction has ended.")
     today = timezone.localdate()
-    _cancel_future(plan, today)
+    _cancel_steps(plan, today)
     held = dose_on(plan, today)
     reached = held is not None and held <= reduction.target
     reduction.status = ReductionStatus.FINISHED if reached else ReductionStatus.STOPPED

@@ -586,10 +586,20 @@ def reduction(request, patient_id, reduction_id):
             words = ("The reduction is finished: the aim is reached."
                      if ended.status == ReductionStatus.FINISHED else
                      "The reduction is stopped: the dose stays where it is now.")
-        else:
+        elif can_prescribe(request):
             doses.reverse(actor, found, data["dose"], note)
             words = (f"Going back up to {mg(data['dose'])} from today. The reduction is paused "
                      "there; resume it whenever the patient is ready.")
+        else:
+            # Anyone else on the care team asks for the patient, by the plan's rules for
+            # requests (self-setting, approval, missed days).
+            asked = doses.request_dose(actor, found.plan, data["dose"], timezone.localdate(),
+                                       note, on_behalf=True)
+            words = (f"Going back up to {mg(data['dose'])} from today. The reduction is paused "
+                     "there; resume it whenever the patient is ready."
+                     if asked.status == RequestStatus.APPLIED else
+                     f"Asked for {mg(data['dose'])} for the patient: the prescriber will look at "
+                     "it. The reduction is paused meanwhile.")
     except doses.Refused as refused:
         put_on(form, refused)
         return _page(request, status=400, control_form=form)
