@@ -837,7 +837,13 @@ def test_a_second_opioid_lapse_after_weeks_without_is_a_new_flag():
 
 # --- medication (pure) ---------------------------------------------------------------------
 
-from tandem.core.flags import Medication, add_months, medication_review_due, missed_runs  # noqa: E402
+from tandem.core.flags import (  # noqa: E402
+    Medication,
+    add_months,
+    medication_review_due,
+    missed_runs,
+    problem_key,
+)
 
 METHADONE = "Methadone oral solution 1 mg/ml"
 
@@ -923,9 +929,12 @@ def test_missed_doses_fire_exactly_for_each_run_of_enough_consecutive_missed_day
         length = 0
         while start + datetime.timedelta(length) in missed:
             length += 1
-        if length >= need:
-            expected.append(f"plan1:{start.isoformat()}")
-    assert [x.key for x in found(facts(medication=m), "missed-doses")] == expected
+        if length >= need:  # then a count for each further `need` days (a new flag)
+            times = f":{length // need}" if length // need > 1 else ""
+            expected.append(f"plan1:{start.isoformat()}{times}")
+    keys = [x.key for x in found(facts(medication=m), "missed-doses")]
+    assert keys == expected
+    assert [problem_key(k) for k in keys] == [k[:len("plan1:") + 10] for k in expected]
     assert sum(len(r) for r in missed_runs(dispensing)) == len(missed)
 
 

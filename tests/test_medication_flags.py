@@ -24,7 +24,7 @@ from tandem.medication.models import (
     MedicationSettings,
 )
 from tandem.monitoring import evaluate
-from tandem.monitoring.models import Flag
+from tandem.monitoring.models import Flag, RuleSetting
 from tandem.patients.models import CareTeam, Episode, Patient
 from tests.test_checkups import complete
 
@@ -122,6 +122,47 @@ def test_a_resolved_run_is_not_raised_again_and_a_restart_ends_the_run(world):
     doses.change_plan(prescriber(world), plan, plan.version, terms(), "Restart after missed days",
                       dose=D(20), from_day=TODAY, restart=True)
     report(plan, missed(2, 1, 0))
+    assert len(flags(world.p1, "missed-doses")) == 1
+
+
+def resolve(world, flag) -> None:
+    reply = world.client("practitioner").post(f"/patients/{world.p1.pk}/flags/{flag.pk}/",
+                                              {"resolve-action_taken": "Prescriber told"})
+    flag.refresh_from_db()
+    assert reply.status_code == 302 and not flag.is_open
+
+
+def test_a_run_that_goes_on_after_its_flag_was_resolved_raises_a_new_urgent_flag(world):
+    plan = start(world)
+    report(plan, missed(10, 9, 8))
+    (first,) = flags(world.p1, "missed-doses")
+    resolve(world, first)  # dealt with on the run's third day
+    report(plan, missed(7, 6))  # five days: the same run, still dealt with
+    assert len(flags(world.p1, "missed-doses")) == 1
+    report(plan, missed(5))  # three more days missed after it was resolved: a new urgent flag
+    old, new = flags(world.p1, "missed-doses")
+    assert old.pk == first.pk and not old.is_open
+    assert new.is_open and new.severity == "urgent" and "missed on 6 days in a row" in new.evidence
+    assert new.evidence_key == f"{plan.pk}:{ago(10).isoformat()}:2"
+    resolve(world, new)
+    report(plan, missed(4, 3))
+    assert len(flags(world.p1, "missed-doses")) == 2
+    report(plan, missed(2))  # nine days
+    assert [f.is_open for f in flags(world.p1, "missed-doses")] == [False, False, True]
+
+
+def test_an_open_missed_dose_flag_follows_its_run_however_long(world):
+    plan = start(world)
+    report(plan, missed(9, 8, 7))
+    (flag,) = flags(world.p1, "missed-doses")
+    report(plan, missed(6, 5, 4, 3, 2, 1))  # nine days, the flag still open: one flag
+    (same,) = flags(world.p1, "missed-doses")
+    assert same.pk == flag.pk and same.is_open and "missed on 9 days in a row" in same.evidence
+    assert same.evidence_key == f"{plan.pk}:{ago(9).isoformat()}:3"
+    evaluate.evaluate_patient(world.p1)  # the sweep reads the same: still one flag
+    assert [f.pk for f in flags(world.p1, "missed-doses")] == [flag.pk]
+    resolve(world, same)
+    report(plan, missed(0))  # ten days: resolved at nine, not three more yet
     assert len(flags(world.p1, "missed-doses")) == 1
 
 
@@ -260,6 +301,21 @@ def test_a_dose_at_the_ecg_threshold_without_an_ecg_is_flagged_until_one_is_reco
     assert not flag.is_open and "ECG date was recorded" in flag.action_taken
 
 
+def test_a_service_cannot_switch_the_ecg_flag_off_or_lower_it(world):
+    RuleSetting.objects.create(organisation=world.org, rule="ecg-missing", enabled=False,
+                               severity="low")
+    plan = start(world)
+    doses.change_plan(prescriber(world), plan, plan.version, terms(), "Still using on top",
+                      dose=D(100), from_day=TODAY)
+    (flag,) = flags(world.p1, "ecg-missing")
+    assert flag.severity == "high" and flag.is_open
+    plan.refresh_from_db()
+    doses.change_plan(prescriber(world), plan, plan.version, terms(last_ecg_on=TODAY),
+                      "ECG done: QTc normal")
+    flag.refresh_from_db()  # and it still closes itself when the ECG is recorded
+    assert not flag.is_open and "ECG date was recorded" in flag.action_taken
+
+
 def crack(days_by_week):
     return {f"crack_w{n}": d for n, d in enumerate(days_by_week, start=1)}
 
@@ -351,8 +407,9 @@ def test_the_rules_page_shows_each_medication_rule_with_its_source(world, code):
     section = html.split(f"<legend>{spec.title}</legend>")[1].split("</fieldset>")[0]
     assert "Source:" in section
     select = section.split(f'name="{code}-severity"')[1].split("</select>")[0]
-    if code == "missed-doses":  # fixed: always on and urgent
-        assert "Urgent" in select and "Low" not in select and "disabled" in section
+    if spec.fixed:  # missed doses and ECG not recorded: always on at their own severity
+        words = {"missed-doses": "Urgent", "ecg-missing": "High"}[code]
+        assert words in select and "Low" not in select and "disabled" in section
     else:
         assert "Low" in select
 

@@ -203,6 +203,11 @@ class RuleSpec:
     # condition no longer holds, the open flag closes itself with this reason. Empty: only a
     # person closes the flag (clinical evidence is always looked at by someone).
     clears_itself: str = ""
+    # Rules whose problem grows (missed days going on): the key is the problem's own key
+    # (`problem_key`) and, after it, how many times the threshold has been reached again. An
+    # open flag of the same problem takes the new key with its evidence; once a person has
+    # resolved it, the problem growing by the threshold again raises a new flag.
+    grows: bool = False
 
 
 RULES: dict[str, RuleSpec] = {
@@ -424,6 +429,7 @@ RULES: dict[str, RuleSpec] = {
             "or reduced until the prescriber has assessed the patient. The service's restart "
             "rule is in its medication settings.",
             fixed=True,
+            grows=True,
         ),
         RuleSpec(
             code="medication-review-overdue",
@@ -480,6 +486,7 @@ RULES: dict[str, RuleSpec] = {
             "prolongation can lead to torsade de pointes, a fatal arrhythmia, so the ECG is "
             "arranged within days; it is not a same-day emergency like a safety answer or "
             "missed doses.",
+            fixed=True,
             clears_itself="an ECG date was recorded, or the dose went below the ECG threshold",
         ),
         RuleSpec(
@@ -1017,6 +1024,20 @@ def _mg(x: float) -> str:
     return f"{num(x)} mg a day"
 
 
+def problem_key(key: str) -> str:
+    """A growing rule's key without its count (`RuleSpec.grows`): "<plan>:<first day>"."""
+    return ":".join(key.split(":")[:2])
+
+
+def missed_key(plan_id: str, run: list[Date], need: int) -> str:
+    """The missed-dose flag's key for this run: the plan and the run's first day, then, from
+    twice the service's number of days, how many times that number of days has been missed
+    (so each further `need` days missed after a flag was resolved raise a new one)."""
+    key = f"{plan_id}:{run[0].isoformat()}"
+    times = len(run) // need
+    return key if times <= 1 else f"{key}:{times}"
+
+
 def _missed_doses(facts: Facts, limits: dict[str, float]) -> list[_Found]:
     m = facts.medication
     if m is None or not m.tolerance_falls:
@@ -1037,7 +1058,7 @@ def _missed_doses(facts: Facts, limits: dict[str, float]) -> list[_Found]:
         action = RULES["missed-doses"].suggested_action
         if m.restart_rule.strip():
             action += f" The service's restart rule: {m.restart_rule.strip()}"
-        found.append(_Found(f"{m.plan_id}:{run[0].isoformat()}", evidence, None, action))
+        found.append(_Found(missed_key(m.plan_id, run, need), evidence, None, action))
     return found
 
 

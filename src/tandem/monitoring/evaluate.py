@@ -13,6 +13,7 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -266,7 +267,8 @@ def clearing_rules(settings: Settings) -> dict[str, str]:
     """{rule: reason} for the enabled rules whose open flags close when their condition no
     longer holds (core.flags.RuleSpec.clears_itself)."""
     return {code: spec.clears_itself for code, spec in rules.RULES.items()
-            if spec.clears_itself and settings.config.get(code, rules.RuleConfig()).enabled}
+            if spec.clears_itself
+            and (spec.fixed or settings.config.get(code, rules.RuleConfig()).enabled)}
 
 
 def findings_for(facts: dict, settings: Settings) -> dict:
@@ -303,11 +305,21 @@ def apply(organisation_id, found: dict, now=None,
         for fid, pid, rule, key, status, evidence in Flag.objects.filter(patient_id__in=ids)
         .values_list("id", "patient_id", "rule", "evidence_key", "status", "evidence")
     }
-    new, changed = [], []
+    # Growing problems (core.flags.RuleSpec.grows): the open flag of each, by its problem key.
+    growing = {
+        (pid, rule, rules.problem_key(key)): fid
+        for (pid, rule, key), (fid, status, _e) in existing.items()
+        if status == FlagStatus.ACTIVE and rules.RULES.get(rule) and rules.RULES[rule].grows
+    }
+    new, changed, moved = [], [], []
     for pid in ids:
         for f in found[pid]:
             known = existing.get((pid, f.rule, f.key))
-            if known is None:
+            open_one = growing.get((pid, f.rule, rules.problem_key(f.key))) \
+                if known is None and rules.RULES[f.rule].grows else None
+            if open_one is not None:  # the same problem grew: its open flag takes the new key
+                moved.append((open_one, f))
+            elif known is None:
                 new.append(Flag(
                     organisation_id=organisation_id, patient_id=pid, rule=f.rule,
                     evidence_key=f.key, severity=f.severity, evidence=f.evidence,
@@ -319,9 +331,17 @@ def apply(organisation_id, found: dict, now=None,
     # Another worker may raise the same flag at the same moment: the unique key keeps one.
     Flag.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
     Flag.objects.bulk_update(changed, ["evidence", "updated_at", "response_id"], batch_size=500)
+    for fid, f in moved:
+        try:
+            with transaction.atomic():  # another worker may have moved it first
+                Flag.objects.filter(pk=fid, status=FlagStatus.ACTIVE).update(
+                    evidence_key=f.key, evidence=f.evidence, updated_at=now,
+                    response_id=f.response_id)
+        except IntegrityError:
+            continue
     # bulk writes send no model signals: say whose records changed (the caseload listens)
     patient_events.records_changed.send(Flag, patient_ids={flag.patient_id for flag in new})
-    return len(new), len(changed)
+    return len(new), len(changed) + len(moved)
 
 
 def close_cleared(found: dict, clearing: dict[str, str], now) -> int:
