@@ -483,3 +483,23 @@ def test_the_page_takes_the_same_number_of_queries_however_long_the_history(worl
         complete(world.p1, "top", top, 2 + n)
     large = count_queries(world)
     assert small == large, (small, large)
+
+
+def test_a_weekly_injection_is_said_every_7_days_not_a_day(world):
+    doses.start_plan(prescriber(world), world.p1.episodes.first(),
+                     "buprenorphine-injection-weekly",
+                     doses.Terms(low=Decimal(8), high=Decimal(32), step_up_max=Decimal(8),
+                                 step_down_max=Decimal(8), min_days_between=7,
+                                 max_rise_7_days=Decimal(8), review_date=day(60),
+                                 self_setting=False),
+                     Decimal(16), day(-30), "Starting")
+    text = visible(world.client("patient").get(URL).content.decode())
+    assert "Today: 16 mg every 7 days" in text
+    assert "between 8 mg and 32 mg every 7 days" in text
+    assert "a day" not in text
+    # The staff's timeline and medication list say the same, from the same words.
+    from tandem.caseload.medication import _dose as list_dose
+    from tandem.monitoring.timeline import _dose as timeline_dose
+    assert list_dose("buprenorphine-injection-weekly", 16) == "16 mg every 7 days"
+    assert timeline_dose("buprenorphine-injection-monthly", 128) == "128 mg every 28 days"
+    assert timeline_dose("methadone", 60) == list_dose("methadone", 60) == "60 mg a day"

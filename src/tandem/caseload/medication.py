@@ -42,6 +42,7 @@ from django.utils import timezone
 from tandem.core.dosing import mg
 from tandem.core.flags import RULES
 from tandem.medication import registry as medicines
+from tandem.medication.forms import per
 from tandem.medication.models import (
     DoseChange,
     DoseRequest,
@@ -131,13 +132,10 @@ def _medicine(code: str):
     return medicine.name if medicine else code
 
 
-PERIODS = {1: "a day", 7: "a week", 14: "every two weeks", 28: "a month"}
-
-
 def _dose(code: str, dose) -> str:
-    """"60 mg a day"; "128 mg a month" for a monthly injection."""
+    """"60 mg a day"; "128 mg every 28 days" for a monthly injection (medication.forms.per)."""
     medicine = medicines.get(code)
-    return f"{mg(dose)} {PERIODS.get(medicine.period_days, '') if medicine else 'a day'}".strip()
+    return f"{mg(dose)} {per(medicine) if medicine else 'a day'}"
 
 
 def _patient_link(patient_id) -> str:

@@ -41,6 +41,7 @@ from tandem.assessment import registry
 from tandem.assessment.models import LifeDomain, Response, ResponseStatus, UploadedInstrument
 from tandem.core.dosing import mg
 from tandem.medication import registry as medicines
+from tandem.medication.forms import per
 from tandem.medication.models import (
     ChangeKind,
     ChangeSource,
@@ -396,19 +397,15 @@ def _contacts(patient, kinds, limit):
 
 # --- medication ----------------------------------------------------------------------------
 
-PERIODS = {1: "a day", 7: "a week", 14: "every two weeks", 28: "a month"}
-
-
 def _medicine_name(code: str) -> str:
     medicine = medicines.get(code)
     return medicine.name if medicine else code
 
 
 def _dose(code: str, dose) -> str:
-    """"60 mg a day"; "128 mg a month" for a monthly injection."""
+    """"60 mg a day"; "128 mg every 28 days" for a monthly injection (medication.forms.per)."""
     medicine = medicines.get(code)
-    period = PERIODS.get(medicine.period_days, "") if medicine else "a day"
-    return f"{mg(dose)} {period}".strip()
+    return f"{mg(dose)} {per(medicine) if medicine else 'a day'}"
 
 
 def _medication_url(patient) -> str | None:

@@ -25,6 +25,7 @@ from tandem.assessment.models import Response, ResponseStatus
 from tandem.audit.actor import Actor
 from tandem.core import charts, dosing
 from tandem.medication import doses
+from tandem.medication.forms import per
 from tandem.medication.models import (
     DoseRequest,
     MedicationPlan,
@@ -100,6 +101,7 @@ class DosePage:
     medicine: object = None
     dose_now: Decimal | None = None
     dose_now_words: str = ""
+    per_words: str = "a day"  # how often one dose is given (medication.forms.per)
     last_changed: datetime.date | None = None
     range_words: str = ""
     allowance: dosing.Allowance | None = None
@@ -138,7 +140,9 @@ def dose_page(plan: MedicationPlan | None, today: datetime.date | None = None, *
     if held is not None:
         page.dose_now, page.last_changed = held.dose, held.day
         page.dose_now_words = dosing.mg(held.dose)
-    page.range_words = (f"between {dosing.mg(plan.low)} and {dosing.mg(plan.high)} a day")
+    page.per_words = per(page.medicine)
+    page.range_words = (f"between {dosing.mg(plan.low)} and {dosing.mg(plan.high)} "
+                        f"{page.per_words}")
     page.needs_prescriber = doses.needs_prescriber(plan)
     page.pending = plan.requests.filter(status=RequestStatus.PENDING).first()
     if page.pending is not None:
@@ -363,7 +367,8 @@ def pause(request, reduction_id):
         messages.error(request, str(refused))
     else:
         now = doses.dose_on(found.plan, timezone.localdate())
-        stay = f" at {dosing.mg(now)} a day" if now is not None else ""
+        stay = f" at {dosing.mg(now)} {per(doses.medicine_of(found.plan))}" \
+            if now is not None else ""
         messages.success(request, f"Your reduction is paused. You stay{stay} for now. When you "
                          "want to carry on, talk to your keyworker or prescriber.")
     return redirect("portal:medication")
