@@ -404,6 +404,8 @@ def request_dose(actor: Actor, plan: MedicationPlan, dose: Decimal, from_day: da
     today = timezone.localdate()
     if plan.status != PlanStatus.ACTIVE or not plan.self_setting:
         _refuse("", "This plan does not let the dose be set here: talk to the prescriber.")
+    if not plan.episode.is_open:
+        _refuse("", "This episode of care has closed: talk to your keyworker or prescriber.")
     if needs_prescriber(plan):
         _refuse("", "After missed days in a row, the prescriber needs to see you before the "
                 "dose changes.")

@@ -3,9 +3,11 @@
 from django.utils import timezone
 
 from tandem.core import dosing
-from tandem.medication import registry
+from tandem.medication import doses, registry
 from tandem.medication.forms import per
 from tandem.medication.models import MedicationPlan, PlanStatus
+from tandem.patients import events as patient_events
+from tandem.patients.models import EpisodeStatus
 from tandem.planning import events as planning_events
 
 
@@ -24,5 +26,21 @@ def print_panel(sender, patient, **kwargs) -> dict | None:
             "dose": held.dose if held else None, "per": per(medicine)}
 
 
+def episode_changed(sender, *, patient, actor=None, **kwargs) -> None:
+    """Receiver of patients.events.episode_changed: a closed episode's current medication plan
+    stops (in the name of whoever closed it), so no dose is asked for or set on it any more.
+    Post-exit monitoring keeps the plan."""
+    if actor is None:
+        return
+    for plan in (MedicationPlan.objects.filter(patient=patient, status=PlanStatus.ACTIVE,
+                                               episode__status=EpisodeStatus.FINISHED)
+                 .select_related("episode")):
+        closed = plan.episode.closed_date or timezone.localdate()
+        doses.stop_plan(actor, plan, plan.version,
+                        f"The episode of care closed on {dosing.day_text(closed)}.")
+
+
 def connect() -> None:
     planning_events.plan_printing.connect(print_panel, dispatch_uid="medication-print-panel")
+    patient_events.episode_changed.connect(episode_changed,
+                                           dispatch_uid="medication-episode-closed")

@@ -70,7 +70,7 @@ def register_patient(actor: Actor, patient_form, episode_form):
             start_date=min(episode.start_date, timezone.localdate()),
         )
     record_by(actor, "create", patient=patient, obj=patient)
-    events.episode_changed.send(Episode, patient=patient)
+    events.episode_changed.send(Episode, patient=patient, actor=actor)
     return patient
 
 
@@ -89,7 +89,7 @@ def start_episode(actor: Actor, patient, episode_form) -> Episode:
         setting=episode_form.cleaned_data["setting"],
     )
     record_by(actor, "create", patient=patient, obj=episode)
-    events.episode_changed.send(Episode, patient=patient)
+    events.episode_changed.send(Episode, patient=patient, actor=actor)
     return episode
 
 
@@ -112,5 +112,5 @@ def save_changes(actor: Actor, patient, form):
     obj = versioning.save(form, actor, patient=patient)
     if isinstance(obj, Episode):
         # an exit or a status change moves the check-up schedule
-        events.episode_changed.send(Episode, patient=patient)
+        events.episode_changed.send(Episode, patient=patient, actor=actor)
     return obj

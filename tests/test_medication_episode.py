@@ -1,0 +1,85 @@
+"""A medication plan ends with its episode of care: closing the episode stops the current plan
+in the name of whoever closed it (its waiting request answered); post-exit monitoring keeps
+it; a dose is never asked for on a plan whose episode is not open."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from tandem.audit.actor import Actor
+from tandem.medication import doses
+from tandem.medication.models import PlanStatus, RequestStatus
+from tandem.patients import events as patient_events
+from tandem.patients.models import Episode, EpisodeStatus
+from tests.test_medication_portal import URL, a_plan, ask, day
+
+
+def close(world, episode, status="finished", exit_days_ago=0):
+    exit_date = timezone.localdate() - datetime.timedelta(days=exit_days_ago)
+    reply = world.client("practitioner").post(
+        f"/patients/{episode.patient_id}/episodes/{episode.pk}/", {
+            "setting": episode.setting, "status": status, "exit_date": exit_date.isoformat(),
+            "exit_reason": "completed_free", "version": str(episode.version)})
+    assert reply.status_code == 302, reply.content[:500]
+    episode.refresh_from_db()
+    return episode
+
+
+def test_closing_the_episode_stops_its_plan_in_the_name_of_whoever_closed_it(world):
+    plan = a_plan(world)
+    assert ask(world, "40").status_code == 302  # a request waiting for the prescriber
+    waiting = plan.requests.get()
+    assert waiting.status == RequestStatus.PENDING
+    episode = close(world, plan.episode)
+    assert episode.status == EpisodeStatus.FINISHED
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.STOPPED
+    version = plan.versions.order_by("number").last()
+    today = timezone.localdate()
+    assert version.reason == f"The episode of care closed on {today.day} {today:%B %Y}."
+    assert version.changed_by == world.users["practitioner"]
+    waiting.refresh_from_db()
+    assert waiting.status == RequestStatus.DECLINED
+    # The patient can no longer ask for a dose on it.
+    before = plan.requests.count()
+    ask(world, "30", from_day=day(1))
+    assert plan.requests.count() == before
+
+
+def test_post_exit_monitoring_keeps_the_plan(world):
+    plan = a_plan(world)
+    close(world, plan.episode, status="post-exit-monitoring")
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.ACTIVE
+    assert ask(world, "40").status_code == 302
+    assert plan.requests.filter(status=RequestStatus.PENDING).count() == 1
+
+
+def test_a_re_entry_closes_the_monitoring_episode_and_stops_its_plan(world):
+    plan = a_plan(world)
+    close(world, plan.episode, status="post-exit-monitoring", exit_days_ago=5)
+    reply = world.client("practitioner").post(f"/patients/{world.p1.pk}/episodes/new/", {
+        "start_date": timezone.localdate().isoformat(), "setting": "community"})
+    assert reply.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.STOPPED
+    assert plan.versions.order_by("number").last().reason.startswith(
+        "The episode of care closed on")
+
+
+def test_no_dose_is_asked_for_on_a_plan_whose_episode_is_not_open(world):
+    plan = a_plan(world)
+    # The episode closed without the plan being stopped (an older record, an import).
+    Episode.objects.filter(pk=plan.episode_id).update(status=EpisodeStatus.FINISHED)
+    patient_events.records_changed.send(Episode, patient_ids={plan.patient_id})
+    plan.refresh_from_db()
+    with pytest.raises(doses.Refused) as refused:
+        doses.request_dose(Actor(user=world.users["patient"], role="patient"), plan,
+                           Decimal(40), timezone.localdate())
+    assert "episode of care has closed" in str(refused.value)
+    assert not plan.requests.exists()
+    assert world.client("patient").get(URL).status_code == 200
