@@ -106,8 +106,8 @@ def plans_for(user, today: datetime.date):
                   | Q(since__lte=soon - datetime.timedelta(days=every)))
     interval_due = ExpressionWrapper(F("since") + datetime.timedelta(days=every),
                                      output_field=DateField())
-    return (MedicationPlan.objects
-            .filter(organisation_id=user.organisation_id, status=PlanStatus.ACTIVE,
+    return (MedicationPlan.objects.of(user.organisation_id)
+            .filter(status=PlanStatus.ACTIVE,
                     patient__in=visible_patients(user).values("pk"))
             .annotate(since=Coalesce(Subquery(last_review, output_field=DateField()),
                                      F("started_on")),

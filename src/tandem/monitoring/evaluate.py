@@ -189,9 +189,8 @@ def medication_facts(organisation_id, ids, today: datetime.date) -> dict:
     latest current plan of each), with the service's medication settings: eight queries at
     most, whatever the number of patients (one when none of them has a current plan)."""
     plans = {}
-    for row in (MedicationPlan.objects.filter(organisation_id=organisation_id,
-                                              patient_id__in=ids,
-                                              status=MedicationPlanStatus.ACTIVE)
+    for row in (MedicationPlan.objects.of(organisation_id)
+                .filter(patient_id__in=ids, status=MedicationPlanStatus.ACTIVE)
                 .order_by("started_on", "created_at")
                 .values_list("patient_id", "id", "medicine", "started_on", "review_date",
                              "last_ecg_on")):
