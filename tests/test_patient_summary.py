@@ -210,7 +210,8 @@ def test_the_title_is_plain_text_and_the_timeline_shows_once(world):
 NAV = re.compile(r'<nav aria-label="[^"]*record" class="subnav patient-nav">(.*?)</nav>',
                  re.DOTALL)
 PAGES = {"": "Summary", "checkups/": "Check-ups", "priorities/": "Priorities",
-         "goals/": "Goals", "plan/": "Plan", "feedback/": "Feedback reports", "flags/": "Flags",
+         "goals/": "Goals", "plan/": "Plan", "medication/": "Medication",
+         "feedback/": "Feedback reports", "flags/": "Flags",
          "timeline/": "Timeline", "portal/": "Portal access"}
 
 
