@@ -208,3 +208,19 @@ def test_stopping_a_plan_ends_what_was_still_to_come_and_says_so(world):
     assert later.status == waiting.status == RequestStatus.DECLINED
     assert "will not happen" in later.answer and "stopped" in waiting.answer
     assert not plan.doses.filter(cancelled_at__isnull=True, day__gt=START).exists()
+
+
+def test_the_prescribers_new_dose_replaces_a_change_agreed_for_later_and_says_so(world):
+    prescriber = Actor(world.users["prescriber"], role="prescriber")
+    patient = Actor(world.users["patient"], role="patient")
+    with time_machine.travel(noon(START), tick=False):
+        plan = doses.start_plan(prescriber, world.p1.episodes.get(), "methadone",
+                                terms(20, 60, gap=1, at_once=True), D(30),
+                                START - datetime.timedelta(days=30), "Starting treatment")
+        later = doses.request_dose(patient, plan, D(35), START + datetime.timedelta(days=5))
+        plan.refresh_from_db()
+        doses.change_plan(prescriber, plan, plan.version, terms(20, 60, gap=1), "Seen today",
+                          dose=D(25), from_day=START + datetime.timedelta(days=2))
+    later.refresh_from_db()
+    assert later.status == RequestStatus.DECLINED and "new dose" in later.answer
+    assert doses.dose_on(plan, START + datetime.timedelta(days=9)) == D(25)

@@ -311,6 +311,11 @@ def change_plan(actor: Actor, plan: MedicationPlan, version: int, terms: Terms, 
     plan.save()
     _version(plan, actor, reason)
     if dose is not None:
+        # The prescriber's new dose replaces any change agreed from that day on.
+        for later in plan.doses.filter(cancelled_at__isnull=True,
+                                       day__gte=max(from_day, today + datetime.timedelta(days=1))):
+            _end_change(actor, later, f"The prescriber set a new dose from "
+                        f"{dosing.day_text(from_day)}.")
         _write(plan, actor, from_day, dose, ChangeSource.PRESCRIBER,
                kind=ChangeKind.RESTART if restart else ChangeKind.CHANGE, reason=reason)
     _end_changes_that_no_longer_fit(actor, plan, today)
