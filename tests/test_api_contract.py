@@ -333,3 +333,34 @@ def test_every_operation_names_its_body_as_the_422_handler_expects():
              for model in operation.models if model.__ninja_param_source__ == "body"
              for name in model.model_fields}
     assert names and names <= BODY_PARAMETERS
+
+
+def test_every_api_schema_has_its_own_name():
+    """The OpenAPI document names each schema by its class name alone, so two classes of one
+    name in different modules would silently share one component and one would be described
+    wrongly (a CI contract run caught the medication plan described as the care plan)."""
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    import tandem.api
+
+    for info in pkgutil.iter_modules(tandem.api.__path__):
+        importlib.import_module(f"tandem.api.{info.name}")
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for cls in subclasses(Schema):
+        if not cls.__module__.startswith("tandem."):
+            continue
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__name__ in seen and seen[cls.__name__] != where:
+            clashes.append((seen[cls.__name__], where))
+        seen.setdefault(cls.__name__, where)
+    assert clashes == []

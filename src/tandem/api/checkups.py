@@ -79,7 +79,7 @@ class ScoreOut(Schema):
     safety: list[SafetyOut]
 
 
-class FlagOut(Schema):
+class CheckupFlagOut(Schema):
     id: uuid.UUID
     patient_id: uuid.UUID
     severity: str
@@ -110,7 +110,7 @@ class BatchIn(Schema):
 class BatchOut(Schema):
     created: int
     ids: list[uuid.UUID]
-    urgent_flags: list[FlagOut]
+    urgent_flags: list[CheckupFlagOut]
 
 
 class AnswersIn(Schema):
@@ -130,7 +130,7 @@ class ResponseOut(Schema):
     scores: dict[str, float | None]
     headline: float | None
     band: str
-    urgent_flags: list[FlagOut] = []
+    urgent_flags: list[CheckupFlagOut] = []
 
     @staticmethod
     def resolve_entered_by(obj):

@@ -230,7 +230,7 @@ class DoseChangeOut(Schema):
     scheduled: bool = Field(..., description="A reduction step still to come")
 
 
-class PlanOut(Schema):
+class MedicationPlanOut(Schema):
     id: uuid.UUID
     intent: Literal["plan"] = Field("plan", description="FHIR intent: an agreed plan, never "
                                     "a prescription")
@@ -256,7 +256,7 @@ class PlanOut(Schema):
     version: int = Field(..., description="Send it back with a change (PUT)")
 
 
-class PlanDetailOut(PlanOut):
+class PlanDetailOut(MedicationPlanOut):
     versions: list[PlanVersionOut]
     doseHistory: list[DoseChangeOut]
 
@@ -450,7 +450,7 @@ def _plan(request, plan_id) -> MedicationPlan:
     return get_object_or_404(MedicationPlan, pk=plan_id, patient=request.patient)
 
 
-@router.get("/patients/{uuid:patient_id}/medication-plans", response=list[PlanOut],
+@router.get("/patients/{uuid:patient_id}/medication-plans", response=list[MedicationPlanOut],
             url_name="medication-plan-list")
 def list_plans(request: HttpRequest, patient_id: uuid.UUID,
                status: PlanStatus | None = None):
@@ -680,7 +680,7 @@ def decline_request(request: HttpRequest, patient_id: uuid.UUID, body: DeclineIn
 # --- medication reviews --------------------------------------------------------------------
 
 
-class ReviewIn(Schema):
+class MedicationReviewIn(Schema):
     planId: uuid.UUID | None = Field(None, description="Default: the patient's current plan")
     version: StrictInt = Field(..., ge=1, le=MAX_VERSION,
                                description="The plan's version you read")
@@ -699,7 +699,7 @@ class ReviewIn(Schema):
     notes: str = Field("", max_length=5000)
 
 
-class ReviewOut(Schema):
+class MedicationReviewOut(Schema):
     id: uuid.UUID
     planId: uuid.UUID
     heldOn: datetime.date
@@ -735,7 +735,7 @@ def review_out(review: MedicationReview) -> dict:
             "createdAt": review.created_at}
 
 
-@router.get("/patients/{uuid:patient_id}/medication-reviews", response=list[ReviewOut],
+@router.get("/patients/{uuid:patient_id}/medication-reviews", response=list[MedicationReviewOut],
             url_name="medication-review-list")
 def list_reviews(request: HttpRequest, patient_id: uuid.UUID):
     """Medication reviews of every plan of the patient, latest first."""
@@ -744,8 +744,8 @@ def list_reviews(request: HttpRequest, patient_id: uuid.UUID):
 
 
 @router.post("/patients/{uuid:patient_id}/medication-reviews",
-             response={201: ReviewOut, 409: Conflict}, url_name="medication-review-list")
-def create_review(request: HttpRequest, patient_id: uuid.UUID, body: ReviewIn):
+             response={201: MedicationReviewOut, 409: Conflict}, url_name="medication-review-list")
+def create_review(request: HttpRequest, patient_id: uuid.UUID, body: MedicationReviewIn):
     """Hold a medication review (prescribers): dose adequacy, use on top, side effects, the
     patient's view and what they want next (stay stable, reduce, come off, not decided) with
     whose choice it was. It moves the plan's review date, as a new version of the plan: send
