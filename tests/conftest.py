@@ -116,6 +116,7 @@ def build_world() -> World:
         "team_lead": make_user(org, "team_lead", Role.TEAM_LEAD, team_a),
         "service_admin": make_user(org, "service_admin", Role.SERVICE_ADMIN),
         "auditor": make_user(org, "auditor", Role.AUDITOR),
+        "service_manager": make_user(org, "service_manager", Role.SERVICE_MANAGER),
         "patient": make_user(org, "patient", Role.PATIENT),
         "other_org": make_user(other, "other_org", Role.PRACTITIONER, other_team),
     }

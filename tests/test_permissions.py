@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tandem.web.permissions import RULES
 
 ROLES = ["anonymous", "patient", "practitioner", "prescriber", "team_lead", "service_admin",
-         "auditor", "other_org"]
+         "auditor", "service_manager", "other_org"]
 SIGNED_IN = set(ROLES) - {"anonymous"}
 CASELOAD = {"practitioner", "prescriber", "team_lead", "other_org"}
 REGISTER = {"practitioner", "team_lead", "other_org"}

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "tandem.medication",
     "tandem.portal_access",
     "tandem.caseload",
+    "tandem.reporting",
     "tandem.audit",
     "tandem.portal",
     "tandem.api",

@@ -18,6 +18,7 @@ from tandem.patients import urls as patients
 from tandem.planning import urls as planning
 from tandem.portal import urls as portal
 from tandem.portal_access import urls as portal_access
+from tandem.reporting import urls as reporting
 from tandem.web import views as web
 
 staff_pages = [*caseload.staff, *patients.staff, *monitoring.staff, *planning.staff,
@@ -41,6 +42,7 @@ urlpatterns = [
     path("join/", include((portal_access.public, "join"))),  # patients' sign-up, resets
     path("manage/", include((admin_pages, "manage"))),
     path("audit/", include("tandem.audit.urls")),
+    path("reports/", include((reporting.pages, "reports"))),
     path("api/v1/docs", api_docs, name="api-docs"),
     path("api/v1/", api.urls),
 ]

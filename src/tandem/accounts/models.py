@@ -47,6 +47,7 @@ class Role(models.TextChoices):
     PRESCRIBER = "prescriber", "Prescriber"
     TEAM_LEAD = "team_lead", "Team lead"
     SERVICE_ADMIN = "service_admin", "Service admin"
+    SERVICE_MANAGER = "service_manager", "Service manager"
     AUDITOR = "auditor", "Auditor"
 
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ReportingConfig(AppConfig):
+    """The service report: the balance of the work, harm reduction, overcoming dependence,
+    reviews on time and outcomes, with small numbers suppressed in anything that leaves."""
+
+    name = "tandem.reporting"

@@ -1,0 +1,7 @@
+"""Figures of the report's "balance" section (see core/report.py SECTIONS)."""
+
+from __future__ import annotations
+
+from tandem.reporting.figures.base import Figure
+
+FIGURES: list[Figure] = []

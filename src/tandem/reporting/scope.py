@@ -1,0 +1,175 @@
+"""Whose figures: an organisation, a period, and the filters a reader chose (team, keyworker,
+setting, substance), as database querysets every figure starts from.
+
+The unit is the patient: `in_treatment()` holds one episode per patient, the latest of theirs
+that was open on any day of the period (started on or before its last day, and not ended before
+its first). Figures about episodes that ended earlier (completions, re-presentations, post-exit
+check-ups) start from `episodes()`, the same filters without the dates.
+
+- **team**: the patient's team (Patient.team);
+- **keyworker**: the staff member on the patient's care team as keyworker on the period's last
+  day (the longest-serving, if two), as the caseload names them;
+- **setting**: the episode's setting (community, inpatient, residential, prison);
+- **substance**: the groups of the national statistics (opiate; non-opiate only; non-opiate and
+  alcohol; alcohol only), worked out from the substances the patient used in the 28 days before
+  the episode's first Treatment Outcomes Profile, and "opiate" too for anyone with a substitute
+  medication plan in the episode. Source: Office for Health Improvement and Disparities, Adult
+  substance misuse treatment statistics (NDTMS), substance groups.
+
+Nothing here loops over patients: every filter is a condition in the one SQL query.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models import Value as V
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
+
+from tandem.assessment.models import Response, ResponseStatus
+from tandem.core.report import Period
+from tandem.medication import registry
+from tandem.medication.models import MedicationPlan, PlanStatus
+from tandem.patients.models import CareRole, CareTeamMember, Episode, Setting, active_membership
+
+TOP = "top"
+COMPLETED = (ResponseStatus.COMPLETED, ResponseStatus.AMENDED)
+
+# The substance groups of the national statistics (OHID, Adult substance misuse treatment
+# statistics), with "not recorded" for an episode without a profile.
+SUBSTANCES = {
+    "opiate": "Opiate",
+    "non-opiate": "Non-opiate only",
+    "non-opiate-alcohol": "Non-opiate and alcohol",
+    "alcohol": "Alcohol only",
+    "not-recorded": "Not recorded yet",
+}
+# TOP scales (days used in the past 28) that count as non-opiate drugs. Tobacco does not count.
+NON_OPIATE_SCALES = ("crack_days", "cocaine_days", "amphetamines_days", "cannabis_days",
+                     "other_days")
+
+
+def substitute_codes() -> list[str]:
+    """Medicines that are substitute medication (opioid substitution treatment)."""
+    return sorted(code for code, m in registry.medicines().items() if m.substitute)
+
+
+def completed(instrument: str) -> QuerySet:
+    """Completed (or amended) responses to one questionnaire."""
+    return Response.objects.filter(instrument_code=instrument, status__in=COMPLETED)
+
+
+def score(scale: str, prefix: str = "scores") -> Cast:
+    """One scale's value from a response's scores, as a number (None when not scored)."""
+    return Cast(KeyTextTransform(scale, prefix), FloatField())
+
+
+def on_medication(day: datetime.date, prefix: str = "") -> Q:
+    """Medication plans current on `day`: a substitute medicine, started on or before it and not
+    stopped by then (a stopped plan's stop is the day it was last changed, see the issue 15
+    note: plans have no stop-date column)."""
+    p = prefix
+    return (Q(**{f"{p}medicine__in": substitute_codes(), f"{p}started_on__lte": day})
+            & (Q(**{f"{p}status": PlanStatus.ACTIVE})
+               | Q(**{f"{p}status": PlanStatus.STOPPED, f"{p}updated_at__date__gt": day})))
+
+
+def _substance_group() -> Subquery:
+    first_top = completed(TOP).filter(episode=OuterRef("pk")).order_by("completed_at", "pk")
+    non_opiate = Q()
+    for scale in NON_OPIATE_SCALES:
+        non_opiate |= Q(**{f"_{scale}__gt": 0})
+    groups = first_top.annotate(
+        _opioids=score("opioids_days"), _alcohol=score("alcohol_days"),
+        **{f"_{s}": score(s) for s in NON_OPIATE_SCALES},
+    ).annotate(group=Case(
+        When(_opioids__gt=0, then=V("opiate")),
+        When(non_opiate & Q(_alcohol__gt=0), then=V("non-opiate-alcohol")),
+        When(non_opiate, then=V("non-opiate")),
+        When(_alcohol__gt=0, then=V("alcohol")),
+        default=V("not-recorded"), output_field=CharField(),
+    )).values("group")[:1]
+    on_substitute = MedicationPlan.objects.filter(episode=OuterRef("pk"),
+                                                  medicine__in=substitute_codes())
+    return Case(When(Exists(on_substitute), then=V("opiate")),
+                default=Coalesce(Subquery(groups), V("not-recorded")), output_field=CharField())
+
+
+def keyworker_on(day: datetime.date) -> Subquery:
+    """The patient's keyworker on `day` (the longest-serving), as a user id; None if none."""
+    return Subquery(CareTeamMember.objects.filter(
+        active_membership(day), care_team__patient=OuterRef("patient"),
+        role=CareRole.KEYWORKER, user__isnull=False,
+    ).order_by("start_date", "pk").values("user")[:1])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An organisation's figures for a period, narrowed by the reader's filters and by what the
+    reader may see (`teams`: None for every team; `keyworker` set to a practitioner's own id
+    for their own caseload)."""
+
+    organisation_id: int
+    period: Period
+    teams: frozenset[int] | None = None
+    keyworker: int | None = None
+    setting: str = ""
+    substance: str = ""
+
+    def for_period(self, period: Period) -> Scope:
+        return Scope(self.organisation_id, period, self.teams, self.keyworker, self.setting,
+                     self.substance)
+
+    @property
+    def end(self) -> datetime.date:
+        return self.period.end
+
+    @property
+    def start(self) -> datetime.date:
+        return self.period.start
+
+    def episodes(self) -> QuerySet:
+        """Every episode of the organisation that the filters keep, at any date."""
+        qs = Episode.objects.of(self.organisation_id)
+        if self.teams is not None:
+            qs = qs.filter(patient__team_id__in=self.teams)
+        if self.setting:
+            qs = qs.filter(setting=self.setting)
+        if self.keyworker is not None:
+            qs = qs.alias(_keyworker=keyworker_on(self.end)).filter(_keyworker=self.keyworker)
+        if self.substance:
+            qs = qs.alias(_substance=_substance_group()).filter(_substance=self.substance)
+        return qs
+
+    def in_treatment(self) -> QuerySet:
+        """One episode per patient: the latest one open on any day of the period."""
+        open_in_period = Q(start_date__lte=self.end) & (
+            Q(exit_date__isnull=True) | Q(exit_date__gte=self.start))
+        later = Episode.objects.filter(
+            open_in_period, patient=OuterRef("patient"), start_date__gt=OuterRef("start_date"))
+        return self.episodes().filter(open_in_period).filter(~Exists(later))
+
+    def patients(self) -> QuerySet:
+        """The patient ids of `in_treatment()`, for `patient_id__in=`."""
+        return self.in_treatment().values("patient_id")
+
+
+def annotate_substance(episodes: QuerySet) -> QuerySet:
+    """Episodes with `substance`, their group (a key of SUBSTANCES)."""
+    return episodes.annotate(substance=_substance_group())
+
+
+SETTINGS = dict(Setting.choices)
