@@ -32,13 +32,14 @@ def test_demo_creates_accounts_and_patients_and_never_duplicates(db, capsys):
     call_command("demo", patients=15)
     assert Patient.objects.count() == 15
     for username in ["admin", "lead", "keyworker", "keyworker2", "prescriber", "auditor",
-                     "patient1", "patient2"]:
+                     "manager", "patient1", "patient2"]:
         client = Client()
         client.post("/accounts/login/", {"username": username, "password": "demo-pass-123"})
         assert "_auth_user_id" in client.session, username
     patient1 = Patient.objects.get(portal_user__username="patient1")
     assert patient1.care_team.members.filter(user__username="keyworker").exists()
     assert User.objects.get(username="lead").grants.get().role == Role.TEAM_LEAD
+    assert User.objects.get(username="manager").grants.get().role == Role.SERVICE_MANAGER
     # Every synthetic patient has exactly one care team and at most one open episode.
     for patient in Patient.objects.prefetch_related("episodes"):
         assert sum(e.is_open for e in patient.episodes.all()) <= 1

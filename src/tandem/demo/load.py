@@ -77,6 +77,7 @@ ACCOUNTS = [
     ("keyworker2", "Kamal", "Reid", [Role.PRACTITIONER], 1),
     ("prescriber", "Dr Priya", "Shah", [Role.PRESCRIBER], None),
     ("auditor", "Audrey", "Stone", [Role.AUDITOR], None),
+    ("manager", "Mona", "Grant", [Role.SERVICE_MANAGER], None),
 ]
 # Colleagues who share the caseloads; they cannot sign in (unusable passwords).
 COLLEAGUES = [
