@@ -1,7 +1,390 @@
-"""Figures of the report's "outcomes" section (see core/report.py SECTIONS)."""
+"""Figures of the report's "outcomes" section (see core/report.py SECTIONS).
+
+Change in days of use, abstinent or reliably improved, reliable change on the mood and distress
+questionnaires, life-domain change, and patient-defined success: goals in the patient's own
+words rated by the patient, the Goal Attainment Scaling T-score and how far the patient's and
+the practitioner's ratings agree. Success is never only abstinence: the goal figures count
+whatever the patient set out to do.
+
+"First" is a patient's first completed questionnaire of the kind in their episode (the one
+`Scope.in_treatment()` keeps); "latest" is their latest one completed on or before the
+period's last day. A patient counts only with two different ones (first and latest differ).
+
+Reliable change thresholds are worked out here once, in Python, from each instrument's file
+(`reliable_change`: SD and reliability, Jacobson & Truax 1991, core/rci.py); the database only
+compares a difference with that number. Every figure is one or two aggregate queries.
+"""
 
 from __future__ import annotations
 
-from tandem.reporting.figures.base import Figure
+from collections.abc import Callable
 
-FIGURES: list[Figure] = []
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Abs
+
+from tandem.assessment import registry
+from tandem.core.rci import threshold
+from tandem.core.report import Definition, Kind, Value
+from tandem.planning.models import GoalRating, LifecycleStatus, Review
+from tandem.reporting.figures.base import Figure, count_of, mean_of, median_of, share_of
+from tandem.reporting.scope import TOP, Scope, completed, score
+
+SECTION = "outcomes"
+LIFE_DOMAINS = "life-domains"
+
+# The TOP substances whose days of use (in the 28 days before the profile) are compared, as
+# (key part, label). Tobacco is not counted. "Other" is the one other named substance.
+USE_SUBSTANCES = (
+    ("alcohol", "Alcohol"),
+    ("opioids", "Opioids"),
+    ("crack", "Crack cocaine"),
+    ("cocaine", "Cocaine powder"),
+    ("amphetamines", "Amphetamines"),
+    ("cannabis", "Cannabis"),
+)
+ANY_SUBSTANCE = (*(s for s, _ in USE_SUBSTANCES), "other")
+
+# Abstinent or reliably improved, per substance used at the first profile: 0 days at the
+# latest, or a fall of at least this many days. The national measure (OHID/PHE NDTMS, with
+# per-substance reliable-change thresholds from Marsden et al.'s TOP studies) could not be
+# found to cite, so this is Tandem's rule until it is: a fall of a whole week of the 28 days.
+RELIABLE_FALL_DAYS = {substance: 7 for substance in ANY_SUBSTANCE}
+
+# The questionnaires with reliable change figures in the report: (code, name).
+MOOD = (("phq9", "PHQ-9"), ("gad7", "GAD-7"), ("k10", "K10"))
+
+
+def _reliable_change(code: str) -> tuple[float | None, str]:
+    """The smallest reliable change in the primary scale's points (None when the instrument's
+    file has no reliable-change figures), and the file's one-line citation for it."""
+    scale = registry.shipped()[code].primary
+    rc = scale.reliable_change
+    if rc is None:
+        return None, ""
+    return threshold(rc.sd, rc.reliability), rc.short or rc.citation
+
+
+# Worked out once from the instrument files: {code: (points, citation)}. The figures read this
+# when they run, so a test may put figures in for an instrument that has none.
+THRESHOLDS: dict[str, tuple[float | None, str]] = {code: _reliable_change(code)
+                                                   for code, _ in MOOD}
+
+# Goal Attainment Scaling T-score bands, [low, high): 50 is every goal at the expected level.
+GAS_BANDS = (
+    ("gas-t-below-40", "GAS T-score below 40", None, 40),
+    ("gas-t-40-49", "GAS T-score 40 to 49", 40, 50),
+    ("gas-t-50-59", "GAS T-score 50 to 59", 50, 60),
+    ("gas-t-60-plus", "GAS T-score 60 or more", 60, None),
+)
+
+
+# --- first and latest questionnaire of the episode ------------------------------------------
+
+def _first_and_latest(scope: Scope, code: str, scales: list[str]) -> QuerySet:
+    """The scope's episodes with a first and a different latest response (on or before the
+    period's end) of `code`, annotated `first_<scale>` and `latest_<scale>` for each scale.
+
+    The two responses are chosen among those with the first scale scored; every scale is read
+    from those same two (a scale one of them lacks is None)."""
+    scored = (completed(code).filter(episode=OuterRef("pk"))
+              .annotate(_v=score(scales[0])).filter(_v__isnull=False))
+    first = scored.order_by("completed_at", "pk").values("pk")[:1]
+    latest = (scored.filter(completed_on__lte=scope.end).order_by("-completed_at", "-pk")
+              .values("pk")[:1])
+    # The first is never after the latest, so they differ exactly when at least two were
+    # completed by the period's end.
+    rows = (scope.in_treatment().annotate(_first=Subquery(first), _latest=Subquery(latest))
+            .filter(_latest__isnull=False).exclude(_first=F("_latest")))
+    for scale in scales:
+        rows = rows.annotate(**{
+            f"first_{scale}": _scale_of("_first", code, scale),
+            f"latest_{scale}": _scale_of("_latest", code, scale),
+        })
+    return rows
+
+
+def _scale_of(response: str, code: str, scale: str) -> Subquery:
+    """One scale of the response whose key the outer row holds in `response`."""
+    return Subquery(completed(code).filter(pk=OuterRef(response))
+                    .annotate(_v=score(scale)).values("_v")[:1])
+
+
+# --- change in days of use -------------------------------------------------------------------
+
+def _used_at_first(scope: Scope, substance: str) -> QuerySet:
+    scale = f"{substance}_days"
+    return _first_and_latest(scope, TOP, [scale]).filter(**{f"first_{scale}__gt": 0})
+
+
+def _days_change(substance: str) -> Callable[[Scope], Value]:
+    scale = f"{substance}_days"
+
+    def value(scope: Scope) -> Value:
+        return mean_of(_used_at_first(scope, substance),
+                       F(f"latest_{scale}") - F(f"first_{scale}"))
+    return value
+
+
+def _days_figure(substance: str, label: str) -> Figure:
+    return Figure(Definition(
+        key=f"days-of-use-change-{substance}", section=SECTION,
+        label=f"Change in days using: {label.lower()}", kind=Kind.MEAN, unit="days",
+        who=f"Patients in treatment who used {label.lower()} at their first Treatment Outcomes "
+            "Profile (TOP) of the episode and have a later one.",
+        dates="Days used in the 28 days before the first TOP of the episode, and before the "
+              "latest TOP on or before the period's last day; the mean of latest minus first.",
+        source="TOP days of use (Marsden et al., Addiction 2008;103:1450-60); change from the "
+               "start to review as in Marsden et al., Lancet 2009;374:1262-70.",
+        higher_is_better=False,
+    ), _days_change(substance))
+
+
+# --- abstinent or reliably improved ----------------------------------------------------------
+
+def _top_pairs(scope: Scope) -> QuerySet:
+    """Patients with two TOPs who used any substance (not tobacco) at the first, with whether
+    each substance is abstinent or reliably improved at the latest."""
+    scales = [f"{s}_days" for s in ANY_SUBSTANCE]
+    rows = _first_and_latest(scope, TOP, scales)
+    used = Q()
+    for scale in scales:
+        used |= Q(**{f"first_{scale}__gt": 0})
+    return rows.filter(used)
+
+
+def _improved() -> Q:
+    """Every substance used at the first TOP is at 0 days at the latest or fell by its
+    reliable-change days; no substance unused at the first is used at the latest."""
+    q = Q()
+    for substance in ANY_SUBSTANCE:
+        first, latest = f"first_{substance}_days", f"latest_{substance}_days"
+        fall = RELIABLE_FALL_DAYS[substance]
+        q &= (Q(**{latest: 0})
+              | Q(**{f"{first}__gt": 0, f"{latest}__lte": F(first) - fall}))
+    return q
+
+
+def _abstinent_or_improved(scope: Scope) -> Value:
+    return share_of(_top_pairs(scope), _improved())
+
+
+def _abstinent_or_improved_patients(scope: Scope) -> QuerySet:
+    return _top_pairs(scope).filter(_improved()).values("patient_id")
+
+
+ABSTINENT_OR_IMPROVED = Figure(Definition(
+    key="abstinent-or-reliably-improved", section=SECTION,
+    label="Abstinent or reliably improved", kind=Kind.SHARE, drill=True, higher_is_better=True,
+    who="Patients in treatment with two TOPs in the episode who used any drug or alcohol "
+        "(not tobacco) at the first.",
+    dates="The first TOP of the episode against the latest on or before the period's last day "
+          "(each asks about the 28 days before it).",
+    source="TOP. OHID/NDTMS per-substance thresholds not found to cite, so Tandem's rule: each "
+           "substance used at first at 0 days (Marsden et al., Lancet 2009;374:1262-70) or down "
+           "7+ of 28 days; none newly used.",
+), _abstinent_or_improved, _abstinent_or_improved_patients)
+
+
+# --- reliable change on PHQ-9, GAD-7, K10 ----------------------------------------------------
+
+def _mood_rows(scope: Scope, code: str) -> QuerySet:
+    return _first_and_latest(scope, code, ["total"])
+
+
+def _mood_q(code: str, improvement: bool) -> Q | None:
+    points, _ = THRESHOLDS[code]
+    if points is None:
+        return None
+    # Lower scores are better on all three. Strictly more than the threshold, as core/rci.py
+    # (|RC| > 1.96).
+    if improvement:
+        return Q(_change__lt=-points)
+    return Q(_change__gt=points)
+
+
+def _mood_value(code: str, improvement: bool) -> Callable[[Scope], Value]:
+    def value(scope: Scope) -> Value:
+        numerator = _mood_q(code, improvement)
+        if numerator is None:
+            return Value()  # no reliable-change figures in the instrument's file
+        rows = _mood_rows(scope, code).annotate(_change=F("latest_total") - F("first_total"))
+        return share_of(rows, numerator)
+    return value
+
+
+def _mood_patients(code: str, improvement: bool) -> Callable[[Scope], QuerySet]:
+    def patients(scope: Scope) -> QuerySet:
+        numerator = _mood_q(code, improvement)
+        rows = _mood_rows(scope, code).annotate(_change=F("latest_total") - F("first_total"))
+        if numerator is None:
+            return rows.none().values("patient_id")
+        return rows.filter(numerator).values("patient_id")
+    return patients
+
+
+def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
+    points, citation = THRESHOLDS[code]
+    way = "improvement" if improvement else "deterioration"
+    if points is None:
+        rule = (f"The {name} file has no reliable-change figures yet, so this is not worked "
+                "out.")
+    else:
+        rule = (f"A fall of more than {points:.2f} points" if improvement
+                else f"A rise of more than {points:.2f} points")
+        rule += f" (Jacobson & Truax 1991; {citation})."
+    return Figure(Definition(
+        key=f"{code}-reliable-{way}", section=SECTION, label=f"{name}: reliable {way}",
+        kind=Kind.SHARE, drill=True, higher_is_better=improvement,
+        who=f"Patients in treatment with two {name} scores in the episode.",
+        dates=f"The first {name} of the episode against the latest on or before the period's "
+              "last day.",
+        source=rule,
+    ), _mood_value(code, improvement), _mood_patients(code, improvement))
+
+
+# --- life-domain change ----------------------------------------------------------------------
+
+def _life_domain_change(scope: Scope) -> Value:
+    rows = _first_and_latest(scope, LIFE_DOMAINS, ["overall"])
+    return mean_of(rows, F("latest_overall") - F("first_overall"))
+
+
+LIFE_DOMAIN_CHANGE = Figure(Definition(
+    key="life-domain-change", section=SECTION, label="Change in life-domain ratings",
+    kind=Kind.MEAN, unit="points (0 to 10)", higher_is_better=True,
+    who="Patients in treatment with two life-domain ratings in the episode.",
+    dates="The first rating of the episode against the latest on or before the period's last "
+          "day; the mean of latest minus first.",
+    source="The life-domain check-up's overall score (the mean of the areas the patient "
+           "rated, 0 very bad to 10 very good): Tandem's own measure.",
+), _life_domain_change)
+
+
+# --- patient-defined success: goal ratings ---------------------------------------------------
+
+def _latest_ratings(scope: Scope, rated: Q) -> QuerySet:
+    """Each goal's latest rating (by the review's date, then the review) at a review held in
+    the period that meets `rated`, for goals of patients in treatment."""
+    in_period = Q(review__held_on__gte=scope.start, review__held_on__lte=scope.end)
+    later = GoalRating.objects.filter(in_period, rated, goal=OuterRef("goal")).filter(
+        Q(review__held_on__gt=OuterRef("review__held_on"))
+        | Q(review__held_on=OuterRef("review__held_on"), review_id__gt=OuterRef("review_id")))
+    return (GoalRating.objects.filter(in_period, rated, goal__patient_id__in=scope.patients())
+            .exclude(goal__lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
+            .filter(~Exists(later)))
+
+
+PATIENT_RATED = Q(patient_level__isnull=False)
+AT_EXPECTED = Q(patient_level__gte=0)
+BOTH_RATED = Q(patient_level__isnull=False, practitioner_level__isnull=False)
+
+
+def _goals_at_expected(scope: Scope) -> Value:
+    return share_of(_latest_ratings(scope, PATIENT_RATED), AT_EXPECTED)
+
+
+def _goals_at_expected_patients(scope: Scope) -> QuerySet:
+    return (_latest_ratings(scope, PATIENT_RATED).filter(AT_EXPECTED)
+            .values("goal__patient_id").distinct())
+
+
+GOALS_AT_EXPECTED = Figure(Definition(
+    key="goals-at-expected-level", section=SECTION,
+    label="Goals at or above the expected level (patient's rating)", kind=Kind.SHARE,
+    drill=True, higher_is_better=True,
+    who="Goals, in the patient's own words, of patients in treatment, rated by the patient at "
+        "a review in the period (unit: goals).",
+    dates="Each goal's latest rating by the patient at a review held in the period.",
+    source="Goal Attainment Scaling: 0 is the expected level, +1 and +2 above it (Kiresuk & "
+           "Sherman 1968; Turner-Stokes, Clin Rehabil 2009;23:362-70).",
+), _goals_at_expected, _goals_at_expected_patients)
+
+
+def _agreement(within: int) -> Callable[[Scope], Value]:
+    def value(scope: Scope) -> Value:
+        rows = _latest_ratings(scope, BOTH_RATED).annotate(
+            _gap=Abs(F("patient_level") - F("practitioner_level"), output_field=IntegerField()))
+        return share_of(rows, Q(_gap__lte=within))
+    return value
+
+
+def _agreement_figure(key: str, label: str, within: int, rule: str) -> Figure:
+    return Figure(Definition(
+        key=key, section=SECTION, label=label, kind=Kind.SHARE,
+        who="Goals of patients in treatment rated by both the patient and the practitioner at "
+            "a review in the period (unit: goals).",
+        dates="Each goal's latest rating by both at a review held in the period.",
+        source=f"Goal Attainment Scaling levels -2 to +2 recorded separately for each; {rule} "
+               "Tandem's measure of agreement.",
+    ), _agreement(within))
+
+
+RATINGS_AGREE = _agreement_figure(
+    "ratings-agree", "Patient and practitioner rate a goal the same", 0,
+    "the same level counts.")
+RATINGS_WITHIN_ONE = _agreement_figure(
+    "ratings-within-one", "Patient and practitioner within one level", 1,
+    "levels at most one apart count.")
+
+
+# --- patient-defined success: GAS T-scores ---------------------------------------------------
+
+def _latest_t_reviews(scope: Scope) -> QuerySet:
+    """Each patient's latest review held in the period with a patient T-score."""
+    rated = Q(held_on__gte=scope.start, held_on__lte=scope.end, t_score_patient__isnull=False)
+    later = Review.objects.filter(rated, plan__patient=OuterRef("plan__patient")).filter(
+        Q(held_on__gt=OuterRef("held_on"))
+        | Q(held_on=OuterRef("held_on"), pk__gt=OuterRef("pk")))
+    return Review.objects.filter(rated, plan__patient_id__in=scope.patients()).filter(
+        ~Exists(later))
+
+
+def _t_median(scope: Scope) -> Value:
+    return median_of(_latest_t_reviews(scope), F("t_score_patient"))
+
+
+GAS_T_MEDIAN = Figure(Definition(
+    key="gas-t-patient-median", section=SECTION, label="GAS T-score (patient's ratings)",
+    kind=Kind.MEDIAN, unit="T-score", higher_is_better=True,
+    who="Patients in treatment with a review in the period whose goals the patient rated.",
+    dates="Each patient's latest review held in the period.",
+    source="The patient's GAS T-score: 50 when every goal is at the expected level (Kiresuk & "
+           "Sherman 1968, formula as in Turner-Stokes 2009; core/gas.py).",
+), _t_median)
+
+
+def _band_q(low: float | None, high: float | None) -> Q:
+    q = Q()
+    if low is not None:
+        q &= Q(t_score_patient__gte=low)
+    if high is not None:
+        q &= Q(t_score_patient__lt=high)
+    return q
+
+
+def _band_figure(key: str, label: str, low: float | None, high: float | None) -> Figure:
+    band = _band_q(low, high)
+    span = ("below 40" if low is None else f"{low} or more" if high is None
+            else f"{low} or more and below {high}")
+    return Figure(Definition(
+        key=key, section=SECTION, label=label, kind=Kind.COUNT, drill=True,
+        who=f"Patients in treatment whose latest patient GAS T-score in the period is {span}.",
+        dates="Each patient's latest review held in the period with the patient's ratings.",
+        source="The patient's GAS T-score (Kiresuk & Sherman 1968; Turner-Stokes 2009); "
+               "the bands are Tandem's, ten points (one level on every goal) wide around 50.",
+    ), lambda scope: count_of(_latest_t_reviews(scope).filter(band)),
+        lambda scope: _latest_t_reviews(scope).filter(band).values("plan__patient_id"))
+
+
+FIGURES: list[Figure] = [
+    *(_days_figure(s, label) for s, label in USE_SUBSTANCES),
+    ABSTINENT_OR_IMPROVED,
+    *(_mood_figure(code, name, improvement) for code, name in MOOD
+      for improvement in (True, False)),
+    LIFE_DOMAIN_CHANGE,
+    GOALS_AT_EXPECTED,
+    GAS_T_MEDIAN,
+    *(_band_figure(*band) for band in GAS_BANDS),
+    RATINGS_AGREE,
+    RATINGS_WITHIN_ONE,
+]
