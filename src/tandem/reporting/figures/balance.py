@@ -1,7 +1,320 @@
-"""Figures of the report's "balance" section (see core/report.py SECTIONS)."""
+"""Figures of the report's "balance" section: the mix of substance goal kinds (none imposed)
+and who chose them, how the mix moved, and, for those on substitute medication, time on it,
+reviews, the goal about it talked over, and reductions.
+
+Rules Tandem decides here (each one line in its figure's definition):
+
+- **The patient's substance goal as at a day**: among the goals of their episode in the report
+  (created on or before the day; not entered in error or rejected; not cancelled by the day, a
+  cancelled goal's last change being the day it was cancelled), the first by the patient's own
+  priority, then the newest. Its **kind on the day** is the kind given by the latest kind change
+  on or before it; if every change came after the day, the kind the first of them changed
+  from; with no changes at all, the goal's kind. A patient with no such goal with a kind is
+  "not decided yet".
+- **Whose choice**: the chooser recorded with that kind (the patient, the practitioner or both
+  together); "the patient's choice" counts the patient alone or both together, since a kind
+  chosen together is one the patient chose.
+- **On substitute medication at the end**: a substitute medicine's plan current on the period's
+  last day (reporting/scope.py `on_medication`), for the patient in the report.
+- **Reviewed in the last 3 months / 12 months**: a medication review held on or after the same
+  day 3 (12) calendar months before the period's end, and on or before the end: the complement
+  of "more than 3 months ago" used for an overdue review.
+- **A reduction going ahead or paused on a day**: started on or before it, with no "finished" or
+  "stopped" event on or before it, on a plan current that day (stopping the plan stops its
+  reduction without an event).
+
+Every figure is a few aggregate queries over `Scope.in_treatment()` (one row per patient);
+nothing loops over patients.
+"""
 
 from __future__ import annotations
 
-from tandem.reporting.figures.base import Figure
+import datetime
 
-FIGURES: list[Figure] = []
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models import Value as V
+from django.db.models.functions import Coalesce
+
+from tandem.core.report import Definition, Kind, Value, months_before
+from tandem.medication.models import (
+    MedicationPlan,
+    MedicationReview,
+    PlanStatus,
+    Reduction,
+    ReductionEvent,
+    ReductionEventKind,
+)
+from tandem.planning.models import Goal, GoalType, GoalTypeChange, LifecycleStatus, Proposer
+from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.scope import Scope, on_medication, substitute_codes
+
+SECTION = "balance"
+UNDECIDED = "undecided"
+# Goals that never stood (entered in error, rejected) and one cancelled by the day.
+VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
+# "The patient's choice": the patient alone, or the patient and practitioner together.
+PATIENTS_CHOICE = (Proposer.PATIENT, Proposer.BOTH)
+ENDED = (ReductionEventKind.FINISHED, ReductionEventKind.STOPPED)
+SETBACK = (ReductionEventKind.PAUSED, ReductionEventKind.REVERSED)
+
+GOAL_SOURCE = ("Substance goals and their history of kind changes (Goal, GoalTypeChange); goal "
+               "kinds from the source documents, none imposed; Tandem's rule for one goal each")
+MEDICATION_SOURCE = "Substitute medication plans (MedicationPlan); substitute medicines only"
+
+
+# --- the substance goal as at a day -------------------------------------------------------
+
+
+def goals_as_at(day: datetime.date) -> QuerySet:
+    """The goals of the episode in the outer query (`OuterRef("pk")` of an Episode) that stood
+    on `day`, with `_kind` and `_chooser` as on that day, the patient's one goal first.
+    Goals with no kind on the day are left out."""
+    changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
+    before = changes.filter(changed_at__date__lte=day).order_by("-changed_at", "-pk")
+    after = changes.filter(changed_at__date__gt=day).order_by("changed_at", "pk")
+    kind = Coalesce(Subquery(before.values("to_type")[:1]),
+                    Subquery(after.values("from_type")[:1]), F("goal_type"),
+                    output_field=CharField())
+    # The chooser of a kind set before any recorded change is known only if no change since.
+    chooser = Coalesce(Subquery(before.values("chosen_by")[:1]),
+                       Case(When(Exists(after), then=V("")), default=F("goal_type_chosen_by"),
+                            output_field=CharField()),
+                       output_field=CharField())
+    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED, updated_at__date__lte=day)
+    return (Goal.objects.filter(episode=OuterRef("pk"), created_at__date__lte=day)
+            .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
+            .annotate(_kind=kind, _chooser=chooser).exclude(_kind="")
+            .order_by("priority", "-created_at", "-pk"))
+
+
+def with_goal_kind(episodes: QuerySet, day: datetime.date, chooser: bool = False) -> QuerySet:
+    """Episodes with `goal_kind`, their patient's substance goal kind on `day` ("" when not
+    decided), and with `chooser=True` also `goal_chooser`, whose choice it was."""
+    goals = goals_as_at(day)
+    found = episodes.annotate(goal_kind=Coalesce(Subquery(goals.values("_kind")[:1]), V(""),
+                                                 output_field=CharField()))
+    if chooser:
+        found = found.annotate(goal_chooser=Coalesce(Subquery(goals.values("_chooser")[:1]),
+                                                     V(""), output_field=CharField()))
+    return found
+
+
+def _goal_kind_figure(kind: str, label: str) -> Figure:
+    stored = "" if kind == UNDECIDED else kind
+
+    def value(scope: Scope) -> Value:
+        return share_of(with_goal_kind(scope.in_treatment(), scope.end), Q(goal_kind=stored))
+
+    def patients(scope: Scope) -> QuerySet:
+        return (with_goal_kind(scope.in_treatment(), scope.end).filter(goal_kind=stored)
+                .values("patient_id"))
+
+    return Figure(Definition(
+        key=f"goal-kind-{kind}", section=SECTION, label=label, kind=Kind.SHARE,
+        who="Patients in treatment in the period; one substance goal each (their first by "
+            "priority)",
+        dates="The goal's kind on the period's last day (the latest kind change on or before it)",
+        source=GOAL_SOURCE, drill=True,
+    ), value, patients)
+
+
+GOAL_KIND_FIGURES = [
+    *(_goal_kind_figure(kind.value, f"Goal: {kind.label.lower()}") for kind in GoalType),
+    _goal_kind_figure(UNDECIDED, "Goal: not decided yet"),
+]
+
+
+def _chosen_rows(scope: Scope) -> QuerySet:
+    return with_goal_kind(scope.in_treatment(), scope.end, chooser=True).exclude(goal_kind="")
+
+
+def _chosen_by_patient(scope: Scope) -> Value:
+    return share_of(_chosen_rows(scope), Q(goal_chooser__in=PATIENTS_CHOICE))
+
+
+def _chosen_by_patient_patients(scope: Scope) -> QuerySet:
+    return _chosen_rows(scope).filter(goal_chooser__in=PATIENTS_CHOICE).values("patient_id")
+
+
+CHOSEN_BY_PATIENT = Figure(Definition(
+    key="goal-chosen-by-patient", section=SECTION, label="Goal kind chosen by the patient",
+    kind=Kind.SHARE,
+    who="Patients in treatment in the period with a substance goal kind on its last day",
+    dates="Whose choice the kind was on the period's last day; the patient alone or both together",
+    source=GOAL_SOURCE, drill=True, higher_is_better=True,
+), _chosen_by_patient, _chosen_by_patient_patients)
+
+
+def _changes(scope: Scope) -> QuerySet:
+    return (GoalTypeChange.objects
+            .filter(goal__patient_id__in=scope.patients(),
+                    changed_at__date__range=(scope.start, scope.end))
+            .exclude(from_type="").exclude(from_type=F("to_type"))
+            .exclude(goal__lifecycle_status__in=VOID_GOALS))
+
+
+GOAL_KIND_CHANGED = Figure(Definition(
+    key="goal-kind-changed", section=SECTION, label="Goal kind changed", kind=Kind.COUNT,
+    who="Patients in treatment in the period whose substance goal changed from one kind to another",
+    dates="Kind changes dated in the period (a first choice of kind is not a change)",
+    source="Changes of a goal's kind, with their date (GoalTypeChange)", drill=True,
+), lambda scope: count_of(_changes(scope), distinct="goal__patient_id"),
+    lambda scope: _changes(scope).values(patient_id=F("goal__patient_id")).distinct())
+
+
+# --- substitute medication ------------------------------------------------------------------
+
+
+def _current_plans(day: datetime.date) -> QuerySet:
+    """Substitute medication plans of the outer episode's patient current on `day`."""
+    return MedicationPlan.objects.filter(on_medication(day), patient=OuterRef("patient_id"))
+
+
+def on_medication_at_end(scope: Scope) -> QuerySet:
+    """Episodes in treatment whose patient has a substitute medication plan current at the end."""
+    return scope.in_treatment().filter(Exists(_current_plans(scope.end)))
+
+
+ON_MEDICATION = Figure(Definition(
+    key="on-medication", section=SECTION, label="On substitute medication", kind=Kind.COUNT,
+    who="Patients in treatment in the period with a substitute medication plan",
+    dates="The plan current on the period's last day (started by then, not stopped by then)",
+    source=MEDICATION_SOURCE, drill=True,
+), lambda scope: count_of(on_medication_at_end(scope)),
+    lambda scope: on_medication_at_end(scope).values("patient_id"))
+
+
+def _days_on(scope: Scope) -> Value:
+    """The median of the days from the current plan's start to the end: the middle one or two
+    start dates read by position (a later start is fewer days), so two rows at most leave the
+    database."""
+    started = Subquery(_current_plans(scope.end).order_by("-started_on", "-pk")
+                       .values("started_on")[:1])
+    rows = on_medication_at_end(scope).annotate(_started=started)
+    n = rows.count()
+    if n == 0:
+        return Value(value=None, people=0)
+    middle = list(rows.order_by("_started", "pk").values_list("_started", flat=True)
+                  [(n - 1) // 2: n // 2 + 1])
+    return Value(value=sum((scope.end - day).days for day in middle) / len(middle), people=n)
+
+
+MEDICATION_DAYS_ON = Figure(Definition(
+    key="medication-days-on", section=SECTION, label="Time on substitute medication",
+    kind=Kind.MEDIAN, unit="days",
+    who="Patients in treatment in the period on substitute medication on its last day",
+    dates="Days from the current plan's start to the period's last day",
+    source=MEDICATION_SOURCE + "; the current plan's start date",
+), _days_on)
+
+
+def _reviewed_rows(scope: Scope, months: int, **review) -> QuerySet:
+    reviews = MedicationReview.objects.filter(
+        plan__patient=OuterRef("patient_id"),
+        held_on__range=(months_before(scope.end, months), scope.end), **review)
+    return on_medication_at_end(scope).annotate(_met=Exists(reviews))
+
+
+def _share_met(rows: QuerySet) -> Value:
+    return share_of(rows, Q(_met=True))
+
+
+MEDICATION_REVIEWED_3M = Figure(Definition(
+    key="medication-reviewed-3m", section=SECTION, label="Medication reviewed in the last 3 months",
+    kind=Kind.SHARE,
+    who="Patients in treatment in the period on substitute medication on its last day",
+    dates="A review held on or after the same day 3 months before the period's end, up to the end",
+    source="Medication reviews (MedicationReview); 3 months is Tandem's medication review rule",
+    drill=True, higher_is_better=True,
+), lambda scope: _share_met(_reviewed_rows(scope, 3)),
+    lambda scope: _reviewed_rows(scope, 3).filter(_met=True).values("patient_id"))
+
+
+MEDICATION_GOAL_DISCUSSED_12M = Figure(Definition(
+    key="medication-goal-discussed-12m", section=SECTION,
+    label="Goal about medication discussed in the last 12 months", kind=Kind.SHARE,
+    who="Patients in treatment in the period on substitute medication on its last day",
+    dates="A review held on or after the same day 12 months before the period's end, up to the end",
+    source="Medication reviews that record the patient's goal about the medication was discussed",
+    drill=True, higher_is_better=True,
+), lambda scope: _share_met(_reviewed_rows(scope, 12, goal_discussed=True)),
+    lambda scope: _reviewed_rows(scope, 12, goal_discussed=True).filter(_met=True)
+    .values("patient_id"))
+
+
+def _plan_current_on(day: datetime.date) -> Q:
+    return on_medication(day, prefix="plan__")
+
+
+def _reducing_rows(scope: Scope) -> QuerySet:
+    ended = ReductionEvent.objects.filter(reduction=OuterRef("pk"), kind__in=ENDED,
+                                          on__lte=scope.end)
+    going = (Reduction.objects.filter(_plan_current_on(scope.end),
+                                      plan__patient=OuterRef("patient_id"),
+                                      started_on__lte=scope.end)
+             .filter(~Exists(ended)))
+    return on_medication_at_end(scope).annotate(_met=Exists(going))
+
+
+MEDICATION_REDUCING = Figure(Definition(
+    key="medication-reducing", section=SECTION, label="Reducing their medication",
+    kind=Kind.SHARE,
+    who="Patients in treatment in the period on substitute medication on its last day",
+    dates="A reduction going ahead or paused on the period's last day (started, not yet ended)",
+    source="Reductions the patient chose with the prescriber, and their events (Reduction)",
+    drill=True,
+), lambda scope: _share_met(_reducing_rows(scope)),
+    lambda scope: _reducing_rows(scope).filter(_met=True).values("patient_id"))
+
+
+def _reduction_in_period_rows(scope: Scope) -> QuerySet:
+    ended_before = ReductionEvent.objects.filter(reduction=OuterRef("pk"), kind__in=ENDED,
+                                                 on__lt=scope.start)
+    plan_current_in_period = (
+        Q(plan__medicine__in=substitute_codes(), plan__started_on__lte=scope.end)
+        & (Q(plan__status=PlanStatus.ACTIVE) | Q(plan__updated_at__date__gte=scope.start)))
+    going = (Reduction.objects.filter(plan_current_in_period,
+                                      plan__patient=OuterRef("patient_id"),
+                                      started_on__lte=scope.end)
+             .filter(~Exists(ended_before)))
+    setback = ReductionEvent.objects.filter(
+        reduction__plan__patient=OuterRef("patient_id"), kind__in=SETBACK,
+        on__range=(scope.start, scope.end))
+    return (scope.in_treatment().filter(Exists(going))
+            .annotate(_met=Case(When(Exists(setback), then=V(1)), default=V(0),
+                                output_field=IntegerField())))
+
+
+REDUCING_PAUSED_OR_REVERSED = Figure(Definition(
+    key="reducing-paused-or-reversed", section=SECTION,
+    label="Reductions paused or gone back up", kind=Kind.SHARE,
+    who="Patients in treatment in the period with a medication reduction going on in it",
+    dates="A pause, or a step back up, dated in the period",
+    source="Reduction events (paused, went back up); a pause or going back up is not a failure",
+    drill=True,
+), lambda scope: share_of(_reduction_in_period_rows(scope), Q(_met=1)),
+    lambda scope: _reduction_in_period_rows(scope).filter(_met=1).values("patient_id"))
+
+
+FIGURES: list[Figure] = [
+    *GOAL_KIND_FIGURES,
+    CHOSEN_BY_PATIENT,
+    GOAL_KIND_CHANGED,
+    ON_MEDICATION,
+    MEDICATION_DAYS_ON,
+    MEDICATION_REVIEWED_3M,
+    MEDICATION_GOAL_DISCUSSED_12M,
+    MEDICATION_REDUCING,
+    REDUCING_PAUSED_OR_REVERSED,
+]
