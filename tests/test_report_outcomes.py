@@ -175,6 +175,13 @@ def test_days_of_use_change(world, build):
     # Team B only: B, +4 over 1.
     team_b = Scope(world.org.pk, PERIOD, teams=frozenset({world.team_b.pk}))
     assert value("days-of-use-change-opioids", team_b) == Value(value=4.0, people=1)
+    # Opiate group only (opioids at the first TOP): A and B, as above; D (crack only) is
+    # non-opiate: its crack change of 0 over 1 is all that group has.
+    opiate = Scope(world.org.pk, PERIOD, substance="opiate")
+    assert value("days-of-use-change-opioids", opiate) == Value(value=-7.0, people=2)
+    non_opiate = Scope(world.org.pk, PERIOD, substance="non-opiate")
+    assert value("days-of-use-change-crack", non_opiate) == Value(value=0.0, people=1)
+    assert value("days-of-use-change-opioids", non_opiate) == Value(value=None, people=0)
     # The period before (July to December 2025): A's latest TOP by 31 December is its first,
     # so A has no change; F was in treatment then: 0 - 28 = -28 over 1.
     assert value("days-of-use-change-opioids", scope.for_period(PERIOD.previous())) == Value(
