@@ -177,6 +177,13 @@ EXPECTED = {
     ("manage:flag-rules", "POST"): ADMIN,
     ("audit:events", "GET"): {"auditor"},
     ("audit:export", "GET"): {"auditor"},
+    # The service report: managers see every team, team leads their teams, practitioners
+    # their own caseload; the patients behind a figure only for those who may open patients.
+    ("reports:service", "GET"): {"practitioner", "team_lead", "service_manager", "other_org"},
+    ("reports:definitions", "GET"): {"practitioner", "team_lead", "service_manager",
+                                     "other_org"},
+    ("reports:patients", "GET"): {"practitioner", "team_lead", "other_org"},
+    ("reports:export", "GET"): {"practitioner", "team_lead", "service_manager", "other_org"},
     ("api-docs", "GET"): SIGNED_IN,
     (API + "api-root", "GET"): set(),
     (API + "openapi-json", "GET"): SIGNED_IN,
@@ -492,6 +499,8 @@ def url_for(world, name):
         "manage:user-password-reset": {"user_id": world.users["practitioner"].pk},
         "manage:password-set": {"uidb64": "MQ", "token": "not-a-token"},
         "manage:team-edit": {"team_id": world.team_a.pk},
+        "reports:patients": {"key": "medication-review-overdue"},
+        "reports:export": {"fmt": "csv"},
         API + "patient-detail": {"patient_id": p1.pk},
         API + "episode-list": {"patient_id": p1.pk},
         API + "episode-detail": {"patient_id": p1.pk, "episode_id": episode.pk},

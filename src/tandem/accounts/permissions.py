@@ -123,4 +123,11 @@ ADMIN = HasRole(Role.SERVICE_ADMIN)
 RECORDS_DISPENSING = HasRole(Role.PRACTITIONER, Role.TEAM_LEAD, Role.PRESCRIBER)
 INSTRUMENT_READERS = HasRole(Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD, Role.SERVICE_ADMIN)
 AUDITOR = HasRole(Role.AUDITOR)
+# The service report (issue 16): a service manager reads every team's figures, a team lead
+# their teams', a practitioner their own caseload's (tandem.reporting.forms.reader_of narrows
+# the figures). Prescribers are not given the report yet.
+READS_REPORT = HasRole(Role.SERVICE_MANAGER, Role.TEAM_LEAD, Role.PRACTITIONER)
+# The list of patients behind a figure: only those who may open patients (a service manager
+# holds no clinical role); each list is narrowed to the patients the reader may open.
+DRILLS_REPORT = HasRole(Role.TEAM_LEAD, Role.PRACTITIONER)
 

@@ -78,6 +78,8 @@ WORDS: dict[str, Words] = {
     "flag-list": Words("list of flags", "a list of flags"),
     "medication-list": Words("list of patients on medication",
                              "their list of patients on medication"),
+    "report-patients": Words("list of patients behind a service-report figure",
+                             "a list of patients behind one of the service's figures"),
     # Records created or changed (the model's name).
     "patient": Words("patient details", "your personal details"),
     "careteam": Words("care team", "your care team"),
@@ -107,6 +109,8 @@ WORDS: dict[str, Words] = {
     "rulesetting": Words("early-warning rule setting", "a service setting"),
     "checkupsettings": Words("check-up settings", "a service setting"),
     "audit-trail": Words("audit trail", "the audit trail"),
+    "service-report": Words("service report (figures, small numbers suppressed)",
+                            "the service's report"),
 }
 
 # The kinds of value above, for tests and for the auditor's filter.

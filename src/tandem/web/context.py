@@ -13,6 +13,8 @@ def navigation(request):
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "Who needs me today"))
         nav.append(("patients:medication-list", "On medication"))
+    if roles & {Role.SERVICE_MANAGER, Role.TEAM_LEAD, Role.PRACTITIONER}:
+        nav.append(("reports:service", "Service report"))
     if Role.PATIENT in roles:
         # Short, for a phone; goals and priorities are one tap away on "My recovery".
         nav += [("portal:home", "My recovery"), ("portal:checkups", "Check-ups"),

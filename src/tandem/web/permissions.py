@@ -38,9 +38,11 @@ from tandem.accounts.permissions import (
     AUDITOR,
     AUTHENTICATED,
     CHANGES_SOME_PATIENTS,
+    DRILLS_REPORT,
     INSTRUMENT_READERS,
     NOBODY,
     PUBLIC,
+    READS_REPORT,
     RECORDS_DISPENSING,
     REGISTERS_PATIENTS,
     SIGNED_IN,
@@ -181,6 +183,12 @@ RULES: dict[str, Rule] = {
     "manage:flag-rules": ADMIN,
     "audit:events": AUDITOR,
     "audit:export": AUDITOR,
+    # The service report: figures only (no patient) for its readers; the patients behind a
+    # figure only for those who may open patients, each list narrowed to visible_patients.
+    "reports:service": READS_REPORT,
+    "reports:definitions": READS_REPORT,
+    "reports:patients": DRILLS_REPORT,
+    "reports:export": READS_REPORT,  # every export is recorded (reporting.views.export)
     "api-docs": SIGNED_IN,
     API + "api-root": NOBODY,  # django-ninja's placeholder for reversing /api/v1/
     API + "openapi-json": SIGNED_IN,
@@ -351,6 +359,7 @@ class Listing:
 LISTS: dict[str, Listing] = {
     "patients:list": Listing("caseload"),
     "patients:medication-list": Listing("medication-list"),
+    "reports:patients": Listing("report-patients"),
     API + "patient-list": Listing("patient-list", items="items", patient_key="id"),
     API + "flag-list": Listing("flag-list", items="items", patient_key="patient_id"),
     API + "caseload": Listing("caseload", items="results", patient_key="id"),

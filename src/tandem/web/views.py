@@ -13,6 +13,8 @@ def home(request):
     roles = roles_of(request.user)
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         return redirect("patients:list")
+    if Role.SERVICE_MANAGER in roles:  # the service report is their home
+        return redirect("reports:service")
     if Role.PATIENT in roles:
         return redirect("portal:home")
     if Role.SERVICE_ADMIN in roles:
