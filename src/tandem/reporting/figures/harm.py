@@ -1,7 +1,147 @@
-"""Figures of the report's "harm" section (see core/report.py SECTIONS)."""
+"""Figures of the report's "harm" section: injecting and sharing injecting equipment at the
+start of the episode against the latest profile, overdose-risk flags, and urgent flags seen the
+same day.
+
+Rules Tandem decides here (each one line in its figure's definition):
+
+- **First and latest profile**: the completed (or amended) Treatment Outcomes Profiles of the
+  patient's episode in the report, completed on or before the period's last day; the first is
+  the earliest, the latest the last. Only patients with two or more (first and latest differ)
+  count, so "at the start" and "latest" have the same denominator.
+- **Injected**: days injected in the past 28 (TOP `inject_days`) more than 0. **Shared**: "yes"
+  to injecting with a needle or syringe, or a spoon, water or filter, someone else had used.
+- **Overdose risk**: the "return to use" and "missed doses" early-warning flags (tolerance may
+  have fallen), raised in the period; flags entered in error never count.
+- **The same day**: acknowledged on the local date (Europe/London) it was raised.
+"""
 
 from __future__ import annotations
 
-from tandem.reporting.figures.base import Figure
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models import Value as V
+from django.db.models.functions import TruncDate
 
-FIGURES: list[Figure] = []
+from tandem.core.report import Definition, Kind, Value
+from tandem.monitoring.models import Flag, FlagStatus, Severity
+from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.scope import TOP, Scope, completed, score
+
+SECTION = "harm"
+SHARED_ITEMS = ("inject_shared_needle", "inject_shared_equipment")
+OVERDOSE_RULES = ("return-to-use", "missed-doses")
+
+TOP_SOURCE = ("Treatment Outcomes Profile: days injected and needle or equipment sharing, past "
+              "28 days (Marsden et al. 2008, Addiction 103(9):1450-60)")
+WHO_TWO_PROFILES = ("Patients in treatment in the period with two or more outcomes profiles in "
+                    "their episode by its last day")
+
+
+def _tops(scope: Scope) -> tuple[QuerySet, QuerySet]:
+    """The outer episode's profiles up to the end: first first, and latest first."""
+    tops = completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=scope.end)
+    return tops.order_by("completed_at", "pk"), tops.order_by("-completed_at", "-pk")
+
+
+def _shared() -> Case:
+    either = Q()
+    for item in SHARED_ITEMS:
+        either |= Q(**{f"answers__{item}": True})
+    return Case(When(either, then=V(1)), default=V(0), output_field=IntegerField())
+
+
+def with_profiles(scope: Scope) -> QuerySet:
+    """Episodes in treatment with two or more profiles by the end, with `first_inject`,
+    `latest_inject` (days injected) and `first_shared`, `latest_shared` (1 or 0)."""
+    first, latest = _tops(scope)
+    return (scope.in_treatment()
+            .annotate(_first=Subquery(first.values("pk")[:1]),
+                      _latest=Subquery(latest.values("pk")[:1]))
+            .filter(_first__isnull=False).exclude(_first=F("_latest"))
+            .annotate(
+                first_inject=Subquery(first.annotate(_d=score("inject_days")).values("_d")[:1]),
+                latest_inject=Subquery(latest.annotate(_d=score("inject_days"))
+                                       .values("_d")[:1]),
+                first_shared=Subquery(first.annotate(_s=_shared()).values("_s")[:1]),
+                latest_shared=Subquery(latest.annotate(_s=_shared()).values("_s")[:1])))
+
+
+def _profile_figure(key: str, label: str, numerator: Q, dates: str, what: str) -> Figure:
+    def value(scope: Scope) -> Value:
+        return share_of(with_profiles(scope), numerator)
+
+    def patients(scope: Scope) -> QuerySet:
+        return with_profiles(scope).filter(numerator).values("patient_id")
+
+    return Figure(Definition(
+        key=key, section=SECTION, label=label, kind=Kind.SHARE, who=WHO_TWO_PROFILES,
+        dates=dates, source=f"{what}. {TOP_SOURCE}", drill=True, higher_is_better=False,
+    ), value, patients)
+
+
+AT_START = "The first profile of the episode"
+LATEST = "The latest profile of the episode on or before the period's last day"
+INJECTED = "Injected on 1 or more of the 28 days before the profile"
+SHARED = ("Used a needle or syringe, or a spoon, water or filter, someone else had used, in the "
+          "28 days before the profile")
+
+PROFILE_FIGURES = [
+    _profile_figure("injecting-at-start", "Injecting at the start", Q(first_inject__gt=0),
+                    AT_START, INJECTED),
+    _profile_figure("injecting-latest", "Injecting at the latest profile",
+                    Q(latest_inject__gt=0), LATEST, INJECTED),
+    _profile_figure("sharing-at-start", "Sharing injecting equipment at the start",
+                    Q(first_shared=1), AT_START, SHARED),
+    _profile_figure("sharing-latest", "Sharing injecting equipment at the latest profile",
+                    Q(latest_shared=1), LATEST, SHARED),
+]
+
+
+def _flags(scope: Scope) -> QuerySet:
+    """Flags of the patients in treatment raised in the period (local dates), not entered in
+    error."""
+    return (Flag.objects.filter(patient_id__in=scope.patients(),
+                                raised_at__date__range=(scope.start, scope.end))
+            .exclude(status=FlagStatus.ENTERED_IN_ERROR))
+
+
+def _overdose(scope: Scope) -> QuerySet:
+    return _flags(scope).filter(rule__in=OVERDOSE_RULES)
+
+
+OVERDOSE_RISK_FLAGS = Figure(Definition(
+    key="overdose-risk-flags", section=SECTION, label="Overdose-risk flags", kind=Kind.COUNT,
+    who="Patients in treatment in the period with a return-to-use or missed-doses flag",
+    dates="Flags raised in the period (local dates); flags entered in error do not count",
+    source="Early-warning flags: return to use, and missed doses of a substitute medicine (both "
+           "mean tolerance may have fallen)",
+    drill=True, higher_is_better=False,
+), lambda scope: count_of(_overdose(scope), distinct="patient_id"),
+    lambda scope: _overdose(scope).values("patient_id").distinct())
+
+
+def _urgent(scope: Scope) -> QuerySet:
+    return (_flags(scope).filter(severity=Severity.URGENT)
+            .annotate(_raised_on=TruncDate("raised_at"),
+                      _acknowledged_on=TruncDate("acknowledged_at")))
+
+
+URGENT_ACKNOWLEDGED_SAME_DAY = Figure(Definition(
+    key="urgent-acknowledged-same-day", section=SECTION,
+    label="Urgent flags acknowledged the same day", kind=Kind.SHARE,
+    who="Urgent flags (not patients) of patients in treatment, raised in the period",
+    dates="Acknowledged on the same local date it was raised",
+    source="Early-warning flags and when staff acknowledged them; urgent means the same day",
+    higher_is_better=True,
+), lambda scope: share_of(_urgent(scope), Q(_acknowledged_on=F("_raised_on"))))
+
+
+FIGURES: list[Figure] = [*PROFILE_FIGURES, OVERDOSE_RISK_FLAGS, URGENT_ACKNOWLEDGED_SAME_DAY]
