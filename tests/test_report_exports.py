@@ -16,7 +16,7 @@ import zipfile
 import pytest
 from django.template.loader import render_to_string
 
-from tandem.accounts.models import Organisation, Team
+from tandem.accounts.models import Organisation, Team, User
 from tandem.core.report import Definition, Kind, Period, Value
 from tandem.reporting import exports
 from tandem.reporting.figures.base import Figure
@@ -114,6 +114,17 @@ def test_the_csv_says_what_it_is(report):
     assert lines["Worked out"] == "5 January 2027 at 09:30"
     assert "a count of 1 to 7 is shown as *" in lines["Small numbers"]
     assert "rounded to the nearest 5" in lines["Small numbers"]
+
+
+def test_the_filters_are_named(db):
+    org = Organisation.objects.create(name="Northside Recovery")
+    sam = User.objects.create(username="sam", first_name="Sam", last_name="Okafor",
+                              organisation=org)
+    scope = Scope(org.pk, PERIOD, keyworker=sam.pk, setting="community", substance="opiate")
+    lines = dict(exports.about(Report(scope, ROWS, COMPUTED)))
+    assert lines["Service"] == "Northside Recovery"
+    assert lines["Filters"] == ("every team; keyworker Sam Okafor; setting Community; "
+                                "substance group Opiate")
 
 
 def test_the_csv_neutralises_formulas(report):

@@ -81,7 +81,8 @@ def _filters(report: Report) -> str:
             else "no team"
     keyworker = "any keyworker"
     if scope.keyworker is not None:
-        user = User.objects.filter(pk=scope.keyworker).first()
+        user = User.objects.filter(pk=scope.keyworker,
+                                   organisation_id=scope.organisation_id).first()
         keyworker = f"keyworker {user.display_name if user else 'not found'}"
     setting = f"setting {SETTINGS.get(scope.setting, scope.setting)}" if scope.setting \
         else "any setting"
@@ -169,6 +170,7 @@ def to_xlsx(report: Report) -> bytes:
         "in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
         "strings_to_numbers": False})
     bold = book.add_format({"bold": True})
+    plain = book.add_format({})
     title = book.add_format({"bold": True, "font_size": 14})
     head = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bottom": 1})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
@@ -183,15 +185,16 @@ def to_xlsx(report: Report) -> bytes:
     def text(sheet, row, col, value, fmt=wrap):
         sheet.write_string(row, col, neutralise(value), fmt)
 
+    heading_lines, figures = about(report), lines(report)
     sheet = book.add_worksheet("Service report")
     sheet.write_string(0, 0, "Tandem service report", title)
-    for n, (heading, value) in enumerate(about(report), start=1):
+    for n, (heading, value) in enumerate(heading_lines, start=1):
         text(sheet, n, 0, heading, bold)
-        text(sheet, n, 1, value, book.add_format({}))
-    top = len(about(report)) + 2
+        text(sheet, n, 1, value, plain)
+    top = len(heading_lines) + 2
     for col, heading in enumerate(_period_columns(report)):
         sheet.write_string(top, col, heading, head)
-    for r, line in enumerate(lines(report), start=top + 1):
+    for r, line in enumerate(figures, start=top + 1):
         d = line.definition
         for col, value in enumerate((line.section, d.label, measure(d), d.who, d.dates)):
             text(sheet, r, col, value)
@@ -211,12 +214,12 @@ def to_xlsx(report: Report) -> bytes:
 
     how = book.add_worksheet("How this is worked out")
     how.write_string(0, 0, "How this is worked out", title)
-    text(how, 1, 0, EXPLANATION, book.add_format({}))
-    text(how, 2, 0, f"Source of the small-number rule: {SOURCE}", book.add_format({}))
+    text(how, 1, 0, EXPLANATION, plain)
+    text(how, 2, 0, f"Source of the small-number rule: {SOURCE}", plain)
     for col, heading in enumerate(["Section", "Figure", "Key", "Measure", "Who is counted",
                                    "Which dates", "Source"]):
         how.write_string(4, col, heading, head)
-    for r, line in enumerate(lines(report), start=5):
+    for r, line in enumerate(figures, start=5):
         d = line.definition
         for col, value in enumerate((line.section, d.label, d.key, measure(d), d.who, d.dates,
                                      d.source)):
