@@ -1,7 +1,313 @@
-"""Figures of the report's "reviews" section (see core/report.py SECTIONS)."""
+"""Figures of the report's "reviews" section: care-plan reviews by their date, medication
+reviews overdue, check-ups on schedule in treatment and after it, and flags acknowledged within
+their target.
+
+Rules Tandem decides here (each one line in its figure's definition):
+
+- **Care-plan review dates**: every date a review set for the next one (Review.next_review), met
+  when a later review of the plan was held on or before it; and the review date of a plan in
+  force that has had no review yet, not met. The plan keeps one review date, which each review
+  replaces, so a first review date is known only until the first review: a late first review
+  is not seen as late (the limit of the records, said on the definitions page).
+- **Medication review overdue**: the latest medication review of the plan current at the end
+  (held on or before the end), or the plan's start without one, before the same day 3 calendar
+  months before the end (`months_before`): the complement of the balance section's "reviewed in
+  the last 3 months".
+- **A check-up**: a completed (or amended) questionnaire of the service's check-up (its check-up
+  settings; the default set without them).
+- **On schedule**: a check-up within the patient's interval (their own, else the service's)
+  plus 14 days before the end, the days the check-up-overdue flag allows in treatment
+  (core/flags.py, Tandem's service default).
+- **Post-exit check-ups**: due every `post_exit_every_months` after the exit date for
+  `post_exit_for_months` (check-up settings; core/schedule.py), while the episode was in
+  post-exit monitoring on the day (still in it, or closed after that day).
+- **Flag targets**: `ACKNOWLEDGE_WITHIN` below, Tandem's default service standard.
+
+Every figure is one to three aggregate queries; nothing loops over patients. Months are added
+in the database from the year, month and day of each date, so SQLite and PostgreSQL agree.
+"""
 
 from __future__ import annotations
 
-from tandem.reporting.figures.base import Figure
+import datetime
+from dataclasses import dataclass
 
-FIGURES: list[Figure] = []
+from django.db.models import (
+    Case,
+    DateField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models import Value as V
+from django.db.models.functions import Coalesce, ExtractDay, TruncDate
+
+from tandem.assessment.models import CheckupSchedule, CheckupSettings, Response
+from tandem.core.report import Definition, Kind, Value, months_before
+from tandem.core.schedule import add_months
+from tandem.medication.models import MedicationPlan, MedicationReview
+from tandem.monitoring.models import Flag, FlagStatus, Severity
+from tandem.patients.models import EpisodeStatus
+from tandem.planning.care_plan import IN_FORCE
+from tandem.planning.models import CarePlan, PlanStatus, Review
+from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.figures.dependence import month_index
+from tandem.reporting.scope import COMPLETED, Scope, on_medication
+
+SECTION = "reviews"
+DAY = datetime.timedelta(days=1)
+
+# Tandem's default service standard for acknowledging a flag: the days after the day it was
+# raised by which someone should have acknowledged it (urgent: the same day, as its label says).
+ACKNOWLEDGE_WITHIN = {
+    Severity.URGENT: 0,
+    Severity.HIGH: 1,
+    Severity.MEDIUM: 7,
+    Severity.LOW: 28,
+}
+# Days a check-up may be late and still be on schedule: the check-up-overdue flag's default in
+# treatment (core/flags.py).
+CHECKUP_GRACE_DAYS = 14
+# A check-up's window opens this many days before it is due (core/schedule.py Rules).
+CHECKUP_OPENS_DAYS = 14
+MEDICATION_REVIEW_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class CheckupRules:
+    interval_weeks: int
+    post_exit_every_months: int
+    post_exit_for_months: int
+    codes: tuple[str, ...]
+
+
+def checkup_rules(organisation_id: int) -> CheckupRules:
+    """The service's check-up settings (the defaults without a row): one query."""
+    found = CheckupSettings.objects.filter(organisation_id=organisation_id).first()
+    found = found or CheckupSettings()
+    return CheckupRules(found.interval_weeks, found.post_exit_every_months,
+                        found.post_exit_for_months, tuple(found.instrument_codes()))
+
+
+def checkups(rules: CheckupRules) -> QuerySet:
+    """Completed check-up questionnaires of the patient in the outer query."""
+    return Response.objects.filter(patient=OuterRef("patient"), status__in=COMPLETED,
+                                   instrument_code__in=rules.codes)
+
+
+# --- care-plan reviews by their date -------------------------------------------------------
+
+
+def _plans_reviewed_value(scope: Scope) -> Value:
+    in_scope = Q(plan__patient_id__in=scope.patients())
+    # A plan completed before a date came (a new episode's plan took over) owes no review.
+    standing = (Q(plan__status__in=IN_FORCE)
+                | Q(plan__status=PlanStatus.COMPLETED,
+                    plan__updated_at__date__gt=F("next_review")))
+    met = Review.objects.filter(plan=OuterRef("plan"), held_on__gt=OuterRef("held_on"),
+                                held_on__lte=OuterRef("next_review"))
+    set_at_reviews = share_of(
+        Review.objects.filter(in_scope, standing,
+                              next_review__range=(scope.start, scope.end))
+        .alias(_met=Exists(met)), Q(_met=True))
+    never_reviewed = count_of(CarePlan.objects.filter(
+        patient_id__in=scope.patients(), status__in=IN_FORCE,
+        review_date__range=(scope.start, scope.end),
+    ).exclude(Exists(Review.objects.filter(plan=OuterRef("pk")))))
+    return Value(count=set_at_reviews.count, of=set_at_reviews.of + never_reviewed.count)
+
+
+PLANS_REVIEWED = Figure(Definition(
+    key="plans-reviewed-on-time", section=SECTION, label="Care-plan reviews held by their date",
+    kind=Kind.SHARE,
+    who="Review dates (not patients) of the care plans of patients in treatment",
+    dates="Review dates in the period, met by a review held after the one that set it, by then",
+    source="Care-plan reviews (the next date each set) and plans not yet reviewed; a first "
+           "review date is replaced by the review. Tandem's definition",
+    higher_is_better=True,
+), _plans_reviewed_value)
+
+
+# --- medication reviews overdue ----------------------------------------------------------
+
+
+def _overdue_plans(scope: Scope) -> QuerySet:
+    latest = (MedicationReview.objects.filter(plan=OuterRef("pk"), held_on__lte=scope.end)
+              .order_by("-held_on").values("held_on")[:1])
+    since = Coalesce(Subquery(latest, output_field=DateField()), F("started_on"))
+    return (MedicationPlan.objects.filter(on_medication(scope.end),
+                                          patient_id__in=scope.patients())
+            .alias(_since=since)
+            .filter(_since__lt=months_before(scope.end, MEDICATION_REVIEW_MONTHS)))
+
+
+MEDICATION_OVERDUE = Figure(Definition(
+    key="medication-review-overdue", section=SECTION, label="Medication review overdue",
+    kind=Kind.COUNT,
+    who="Patients in treatment on substitute medication on the period's last day",
+    dates="Last medication review (or the plan's start) more than 3 months before the last day",
+    source="Substitute medication plans and their reviews; 3 months: Tandem's standard for "
+           "medication reviews (at least every 3 months)",
+    drill=True, higher_is_better=False,
+), lambda scope: count_of(_overdue_plans(scope), distinct="patient_id"),
+    lambda scope: _overdue_plans(scope).values("patient_id").distinct())
+
+
+# --- check-ups on schedule in treatment --------------------------------------------------
+
+
+def _on_schedule(scope: Scope) -> tuple[QuerySet, Q]:
+    rules = checkup_rules(scope.organisation_id)
+    own = CheckupSchedule.objects.filter(patient=OuterRef("patient"))
+    weeks = {rules.interval_weeks, *CheckupSchedule.objects.filter(
+        organisation_id=scope.organisation_id, interval_weeks__isnull=False,
+    ).values_list("interval_weeks", flat=True).distinct()}
+    # Per interval: in treatment for a whole interval by the end, and the earliest day a
+    # check-up keeps them on schedule. Constant dates, so the database compares only.
+    started_by = Case(*(When(_weeks=w, then=V(scope.end - datetime.timedelta(weeks=w)))
+                        for w in sorted(weeks)), output_field=DateField())
+    done_since = Case(*(When(_weeks=w, then=V(scope.end - datetime.timedelta(
+        weeks=w, days=CHECKUP_GRACE_DAYS))) for w in sorted(weeks)), output_field=DateField())
+    recent = checkups(rules).filter(completed_on__gte=OuterRef("_done_since"),
+                                    completed_on__lte=scope.end)
+    rows = (scope.in_treatment()
+            .filter(Q(exit_date__isnull=True) | Q(exit_date__gt=scope.end))
+            .alias(_weeks=Coalesce(Subquery(own.values("interval_weeks")[:1]),
+                                   V(rules.interval_weeks)))
+            .alias(_started_by=started_by, _done_since=done_since)
+            .filter(start_date__lte=F("_started_by"))
+            .alias(_recent=Exists(recent)))
+    return rows, Q(_recent=True)
+
+
+def _on_schedule_value(scope: Scope) -> Value:
+    return share_of(*_on_schedule(scope))
+
+
+def _on_schedule_patients(scope: Scope) -> QuerySet:
+    rows, numerator = _on_schedule(scope)
+    return rows.filter(numerator).values("patient_id")
+
+
+CHECKUPS_ON_SCHEDULE = Figure(Definition(
+    key="checkups-on-schedule", section=SECTION, label="Check-ups on schedule",
+    kind=Kind.SHARE,
+    who="Patients in treatment on the period's last day, for at least one check-up interval",
+    dates="A check-up within their interval plus 14 days before the last day",
+    source="Completed check-up questionnaires; each patient's interval or the service's "
+           "(check-up settings); 14 days as the check-up-overdue flag allows. Tandem's definition",
+    drill=True, higher_is_better=True,
+), _on_schedule_value, _on_schedule_patients)
+
+
+# --- post-exit check-ups -----------------------------------------------------------------
+
+
+def exits_due_in(months: int, start: datetime.date, end: datetime.date) -> tuple:
+    """The first and last exit dates whose check-up `months` after exit falls from `start` to
+    `end` (adding months clamps to a shorter month's last day, so found by stepping)."""
+    first = months_before(start, months)
+    while add_months(first, months) < start:
+        first += DAY
+    last = months_before(end, months)
+    while add_months(last + DAY, months) <= end:
+        last += DAY
+    return first, last
+
+
+def _post_exit(scope: Scope) -> tuple[QuerySet, Q]:
+    rules = checkup_rules(scope.organisation_id)
+    due = Q(pk__in=[])
+    for months in range(rules.post_exit_every_months, rules.post_exit_for_months + 1,
+                        rules.post_exit_every_months):
+        first, last = exits_due_in(months, scope.start, scope.end)
+        # Still in monitoring on the due day: not closed, or closed after it (due < closed ⇔
+        # due's month < closed's month, or the same month and the exit's day < closed's day).
+        monitored = (Q(status=EpisodeStatus.MONITORING)
+                     | Q(_closed_month__gt=F("_exit_month") + months)
+                     | Q(_closed_month=F("_exit_month") + months,
+                         _closed_day__gt=F("_exit_day")))
+        due |= Q(exit_date__range=(first, last)) & monitored
+    ended_into_monitoring = (Q(status=EpisodeStatus.MONITORING)
+                             | Q(status=EpisodeStatus.FINISHED,
+                                 closed_date__gt=F("exit_date")))
+    done = checkups(rules).filter(
+        completed_on__gt=OuterRef("exit_date"),
+        completed_on__range=(scope.start - datetime.timedelta(days=CHECKUP_OPENS_DAYS),
+                             scope.end))
+    rows = (scope.episodes().filter(ended_into_monitoring, exit_date__isnull=False)
+            .alias(_exit_month=month_index("exit_date"), _exit_day=ExtractDay("exit_date"),
+                   _closed_month=month_index("closed_date"),
+                   _closed_day=ExtractDay("closed_date"))
+            .filter(due).alias(_done=Exists(done)))
+    return rows, Q(_done=True)
+
+
+def _post_exit_value(scope: Scope) -> Value:
+    rows, numerator = _post_exit(scope)
+    return share_of(rows, numerator, distinct="patient_id")
+
+
+def _post_exit_patients(scope: Scope) -> QuerySet:
+    rows, numerator = _post_exit(scope)
+    return rows.filter(numerator).values("patient_id").distinct()
+
+
+POST_EXIT = Figure(Definition(
+    key="post-exit-checkups-completed", section=SECTION,
+    label="Check-ups after treatment completed", kind=Kind.SHARE,
+    who="Patients in post-exit monitoring with a check-up after treatment due in the period",
+    dates="A check-up after the exit date, from 14 days before the period (its window) to its end",
+    source="Episodes' exit and closing dates; check-up settings (every 3 months for 12 by "
+           "default, core/schedule.py); completed check-up questionnaires. Tandem's definition",
+    drill=True, higher_is_better=True,
+), _post_exit_value, _post_exit_patients)
+
+
+# --- flags acknowledged within their target ------------------------------------------------
+
+
+def _flag_rows(scope: Scope) -> tuple[QuerySet, Q]:
+    waited = ExpressionWrapper(TruncDate("acknowledged_at") - TruncDate("raised_at"),
+                               output_field=DurationField())
+    lasted = ExpressionWrapper(TruncDate("resolved_at") - TruncDate("raised_at"),
+                               output_field=DurationField())
+    due_in_period = Q(pk__in=[])
+    on_target = Q(pk__in=[])
+    closed_itself = Q(pk__in=[])
+    for severity, days in ACKNOWLEDGE_WITHIN.items():
+        target = datetime.timedelta(days=days)
+        due_in_period |= Q(severity=severity, raised_at__date__range=(
+            scope.start - target, scope.end - target))
+        on_target |= Q(severity=severity, _waited__lte=target)
+        closed_itself |= Q(severity=severity, _lasted__lte=target)
+    # Closed by Tandem (the problem cleared) by its target day before anyone acknowledged it:
+    # nothing was left to acknowledge.
+    closed_itself &= Q(acknowledged_at__isnull=True, resolved_at__isnull=False,
+                       resolved_by__isnull=True)
+    rows = (Flag.objects.filter(due_in_period, patient_id__in=scope.patients())
+            .exclude(status=FlagStatus.ENTERED_IN_ERROR)
+            .alias(_waited=waited, _lasted=lasted).exclude(closed_itself))
+    return rows, on_target
+
+
+FLAGS_ON_TARGET = Figure(Definition(
+    key="flags-acknowledged-on-target", section=SECTION,
+    label="Flags acknowledged within their target", kind=Kind.SHARE,
+    who="Flags (not patients) of patients in treatment, not entered in error",
+    dates="Flags whose target day fell in the period: raised that day (urgent), 1 day (high), "
+          "7 (medium) or 28 (low) before",
+    source="Flags: raised and acknowledged dates (local days). Targets: Tandem's default "
+           "service standard (urgent the same day, high 1 day, medium 7, low 28)",
+    higher_is_better=True,
+), lambda scope: share_of(*_flag_rows(scope)))
+
+
+FIGURES: list[Figure] = [PLANS_REVIEWED, MEDICATION_OVERDUE, CHECKUPS_ON_SCHEDULE, POST_EXIT,
+                         FLAGS_ON_TARGET]
