@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from tandem.accounts.models import Organisation, Team
 from tandem.assessment.models import Response
 from tandem.core.report import Period, Value
 from tandem.monitoring.models import Flag
 from tandem.patients.models import Episode
-from tandem.reporting.figures import BY_KEY
+from tandem.reporting.figures import BY_KEY, harm
 from tandem.reporting.scope import Scope
 from tests.conftest import make_patient
 
@@ -167,3 +170,33 @@ def test_overdose_risk_flags_and_urgent_flags_seen_the_same_day(world):
     # Two overdose-risk flags for one patient count them once: H1 again on 2 Mar.
     flag(h1, "missed-doses", "urgent", dt(2024, 3, 2, 10))
     assert value("overdose-risk-flags", everyone) == Value(count=3)
+
+
+def _section_queries(scope: Scope) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        for figure in harm.FIGURES:
+            figure.value(scope)
+            if figure.patients is not None:
+                list(figure.patients(scope))
+    return len(queries)
+
+
+def _build(world, n: int) -> None:
+    for i in range(n):
+        p = patient(world.org, world.team_a, f"Q-{n}-{i}")
+        top(p, D(2024, 1, 5), inject=2, inject_shared_needle=True)
+        top(p, D(2024, 3, 5), inject=1)
+        flag(p, "missed-doses", "urgent", datetime.datetime(2024, 3, 1, 9),
+             datetime.datetime(2024, 3, 1, 10))
+
+
+def test_the_section_takes_the_same_queries_for_2_or_6_patients(world):
+    scope = Scope(world.org.pk, PERIOD)
+    _build(world, 2)
+    two = _section_queries(scope)
+    _build(world, 4)
+    six = _section_queries(scope)
+    assert value("sharing-at-start", scope) == Value(count=6, of=6)
+    assert value("urgent-acknowledged-same-day", scope) == Value(count=6, of=6)
+    # One query per figure and one per drill-down, whatever the number of patients.
+    assert two == six == len(harm.FIGURES) + sum(f.patients is not None for f in harm.FIGURES)

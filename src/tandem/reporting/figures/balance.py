@@ -36,7 +36,6 @@ from django.db.models import (
     CharField,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -291,9 +290,7 @@ def _reduction_in_period_rows(scope: Scope) -> QuerySet:
     setback = ReductionEvent.objects.filter(
         reduction__plan__patient=OuterRef("patient_id"), kind__in=SETBACK,
         on__range=(scope.start, scope.end))
-    return (scope.in_treatment().filter(Exists(going))
-            .annotate(_met=Case(When(Exists(setback), then=V(1)), default=V(0),
-                                output_field=IntegerField())))
+    return scope.in_treatment().filter(Exists(going)).annotate(_met=Exists(setback))
 
 
 REDUCING_PAUSED_OR_REVERSED = Figure(Definition(
@@ -303,8 +300,8 @@ REDUCING_PAUSED_OR_REVERSED = Figure(Definition(
     dates="A pause, or a step back up, dated in the period",
     source="Reduction events (paused, went back up); a pause or going back up is not a failure",
     drill=True,
-), lambda scope: share_of(_reduction_in_period_rows(scope), Q(_met=1)),
-    lambda scope: _reduction_in_period_rows(scope).filter(_met=1).values("patient_id"))
+), lambda scope: _share_met(_reduction_in_period_rows(scope)),
+    lambda scope: _reduction_in_period_rows(scope).filter(_met=True).values("patient_id"))
 
 
 FIGURES: list[Figure] = [
