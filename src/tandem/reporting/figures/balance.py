@@ -4,13 +4,8 @@ reviews, the goal about it talked over, and reductions.
 
 Rules Tandem decides here (each one line in its figure's definition):
 
-- **The patient's substance goal as at a day**: among the goals of their episode in the report
-  (created on or before the day; not entered in error or rejected; not cancelled by the day, a
-  cancelled goal's last change being the day it was cancelled), the first by the patient's own
-  priority, then the newest. Its **kind on the day** is the kind given by the latest kind change
-  on or before it; if every change came after the day, the kind the first of them changed
-  from; with no changes at all, the goal's kind. A patient with no such goal with a kind is
-  "not decided yet".
+- **The patient's substance goal as at a day**: reporting/goals.py (one rule for every
+  section). A patient with no such goal with a kind is "not decided yet".
 - **Whose choice**: the chooser recorded with that kind (the patient, the practitioner or both
   together); "the patient's choice" counts the patient alone or both together, since a kind
   chosen together is one the patient chose.
@@ -32,18 +27,13 @@ from __future__ import annotations
 import datetime
 
 from django.db.models import (
-    Case,
-    CharField,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    When,
 )
-from django.db.models import Value as V
-from django.db.models.functions import Coalesce
 
 from tandem.core.report import Definition, Kind, Value, months_before
 from tandem.medication.models import (
@@ -54,14 +44,13 @@ from tandem.medication.models import (
     ReductionEvent,
     ReductionEventKind,
 )
-from tandem.planning.models import Goal, GoalType, GoalTypeChange, LifecycleStatus, Proposer
+from tandem.planning.models import GoalType, GoalTypeChange, Proposer
 from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.goals import VOID_GOALS, with_goal_kind
 from tandem.reporting.scope import Scope, on_medication, substitute_codes
 
 SECTION = "balance"
 UNDECIDED = "undecided"
-# Goals that never stood (entered in error, rejected) and one cancelled by the day.
-VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
 # "The patient's choice": the patient alone, or the patient and practitioner together.
 PATIENTS_CHOICE = (Proposer.PATIENT, Proposer.BOTH)
 ENDED = (ReductionEventKind.FINISHED, ReductionEventKind.STOPPED)
@@ -70,43 +59,6 @@ SETBACK = (ReductionEventKind.PAUSED, ReductionEventKind.REVERSED)
 GOAL_SOURCE = ("Substance goals and their history of kind changes (Goal, GoalTypeChange); goal "
                "kinds from the source documents, none imposed; Tandem's rule for one goal each")
 MEDICATION_SOURCE = "Substitute medication plans (MedicationPlan); substitute medicines only"
-
-
-# --- the substance goal as at a day -------------------------------------------------------
-
-
-def goals_as_at(day: datetime.date) -> QuerySet:
-    """The goals of the episode in the outer query (`OuterRef("pk")` of an Episode) that stood
-    on `day`, with `_kind` and `_chooser` as on that day, the patient's one goal first.
-    Goals with no kind on the day are left out."""
-    changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
-    before = changes.filter(changed_at__date__lte=day).order_by("-changed_at", "-pk")
-    after = changes.filter(changed_at__date__gt=day).order_by("changed_at", "pk")
-    kind = Coalesce(Subquery(before.values("to_type")[:1]),
-                    Subquery(after.values("from_type")[:1]), F("goal_type"),
-                    output_field=CharField())
-    # The chooser of a kind set before any recorded change is known only if no change since.
-    chooser = Coalesce(Subquery(before.values("chosen_by")[:1]),
-                       Case(When(Exists(after), then=V("")), default=F("goal_type_chosen_by"),
-                            output_field=CharField()),
-                       output_field=CharField())
-    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED, updated_at__date__lte=day)
-    return (Goal.objects.filter(episode=OuterRef("pk"), created_at__date__lte=day)
-            .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
-            .annotate(_kind=kind, _chooser=chooser).exclude(_kind="")
-            .order_by("priority", "-created_at", "-pk"))
-
-
-def with_goal_kind(episodes: QuerySet, day: datetime.date, chooser: bool = False) -> QuerySet:
-    """Episodes with `goal_kind`, their patient's substance goal kind on `day` ("" when not
-    decided), and with `chooser=True` also `goal_chooser`, whose choice it was."""
-    goals = goals_as_at(day)
-    found = episodes.annotate(goal_kind=Coalesce(Subquery(goals.values("_kind")[:1]), V(""),
-                                                 output_field=CharField()))
-    if chooser:
-        found = found.annotate(goal_chooser=Coalesce(Subquery(goals.values("_chooser")[:1]),
-                                                     V(""), output_field=CharField()))
-    return found
 
 
 def _goal_kind_figure(kind: str, label: str) -> Figure:

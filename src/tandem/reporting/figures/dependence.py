@@ -10,9 +10,8 @@ Rules Tandem decides here (each one line in its figure's definition):
   completed episode's exit date and no later than the same day 6 calendar months after it (the
   month's last day when it has fewer). Only this organisation's episodes are seen: the national
   figure also sees other services.
-- **The substance goal as at a day**: the rule of the balance section (figures/balance.py): the
-  patient's first goal by priority, then the newest, that stood on the day, with the kind it had
-  that day. Written out again below, the same way.
+- **The substance goal as at a day**: reporting/goals.py, the rule the balance section reads
+  too.
 - **Abstinent at a profile**: 0 days in the past 28 of every substance on the Treatment Outcomes
   Profile except tobacco; a substance left unscored does not count as 0.
 
@@ -26,7 +25,6 @@ import datetime
 
 from django.db.models import (
     Case,
-    CharField,
     Exists,
     F,
     IntegerField,
@@ -37,12 +35,13 @@ from django.db.models import (
     When,
 )
 from django.db.models import Value as V
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, ExtractYear
+from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 
 from tandem.core.report import Definition, Kind, Period, Value, months_before
 from tandem.patients.models import Episode, ExitReason
-from tandem.planning.models import Goal, GoalType, GoalTypeChange, LifecycleStatus
+from tandem.planning.models import GoalType
 from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.goals import kind_as_at
 from tandem.reporting.scope import TOP, Scope, completed, score
 
 SECTION = "dependence"
@@ -52,7 +51,6 @@ RE_PRESENT_MONTHS = 6
 # Every substance scale of the TOP (days used in the past 28) but tobacco.
 SUBSTANCE_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
                     "amphetamines_days", "cannabis_days", "other_days")
-VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
 
 NATIONAL = ("Public Health Outcomes Framework indicator C19a-c (OHID, from NDTMS): successful "
             "completions not re-presenting within 6 months, as a share of all in treatment "
@@ -90,23 +88,6 @@ def _completions(episodes: QuerySet, period: Period) -> QuerySet:
 # --- abstinent at the latest profile, among those whose goal is abstinence -----------------
 
 
-def _goal_kind(day: datetime.date) -> Subquery:
-    """The kind, on `day`, of the substance goal of the episode in the outer query (the balance
-    section's rule: figures/balance.py)."""
-    changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
-    before = changes.filter(changed_at__date__lte=day).order_by("-changed_at", "-pk")
-    after = changes.filter(changed_at__date__gt=day).order_by("changed_at", "pk")
-    kind = Coalesce(Subquery(before.values("to_type")[:1]),
-                    Subquery(after.values("from_type")[:1]), F("goal_type"),
-                    output_field=CharField())
-    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED, updated_at__date__lte=day)
-    goals = (Goal.objects.filter(episode=OuterRef("pk"), created_at__date__lte=day)
-             .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
-             .annotate(_kind=kind).exclude(_kind="")
-             .order_by("priority", "-created_at", "-pk"))
-    return Subquery(goals.values("_kind")[:1])
-
-
 def _abstinent_at_latest_top(day: datetime.date) -> Subquery:
     """1 if the episode's latest completed TOP on or before `day` shows no use of any
     substance but tobacco, 0 if it shows some (or a substance unscored); None without one."""
@@ -123,7 +104,7 @@ def _abstinent_at_latest_top(day: datetime.date) -> Subquery:
 
 def _abstinence_goal_rows(scope: Scope) -> QuerySet:
     return (scope.in_treatment()
-            .alias(_kind=_goal_kind(scope.end), _abstinent=_abstinent_at_latest_top(scope.end))
+            .alias(_kind=kind_as_at(scope.end), _abstinent=_abstinent_at_latest_top(scope.end))
             .filter(_kind__in=ABSTINENCE, _abstinent__isnull=False))
 
 
