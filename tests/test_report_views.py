@@ -162,7 +162,7 @@ def test_the_share_chart_has_its_table(world, figures):
     chart = response.context["charts"][0]
     assert chart["id"] == "goal-kinds"
     assert "<svg" in chart["svg"] and 'role="img"' in chart["svg"]
-    definition, now, before = chart["table"][0]
+    definition, (now, before) = chart["table"][0]
     assert (definition.key, now.number, now.detail, before.number) == (
         "goal-kind-test", "100%", "3 of 3", "\u2014")
     line = response.context["lines"][0][2][1]

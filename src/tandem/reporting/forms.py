@@ -207,6 +207,20 @@ class ReportFilter(forms.Form):
                 pairs[name] = str(data[name])
         return urlencode(pairs)
 
+    def whose(self) -> str:
+        """Whose figures the chosen filters give, in words, for the page."""
+        data = self.cleaned_data
+        reader = self.reader
+        team = data.get("team")
+        words = [reader.team_names[team] if team is not None else reader.whose]
+        if data.get("keyworker"):
+            words.append(f"keyworker {dict(reader.keyworkers)[data['keyworker']]}")
+        if data.get("setting"):
+            words.append(f"{SETTINGS[data['setting']].lower()} setting")
+        if data.get("substance"):
+            words.append(f"substance group {SUBSTANCES[data['substance']].lower()}")
+        return ", ".join(words)
+
     def described(self) -> str:
         """The filters in words, for the audit trail and the page."""
         data = self.cleaned_data

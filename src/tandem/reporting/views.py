@@ -31,6 +31,7 @@ from tandem.reporting.forms import ReportFilter, reader_of
 from tandem.reporting.report import Report, Row, build
 
 PAGE_SIZE = 100  # patients on one page of a figure's list
+CHART_WIDTH = 960  # about the page's width, so that the chart's text is drawn near its size
 EXPORTS = {
     "csv": ("CSV", "text/csv; charset=utf-8", exports.to_csv),
     "xlsx": ("spreadsheet (XLSX)",
@@ -151,15 +152,20 @@ def chart_of(report: Report, chart_id: str, section: str, title: str, which) -> 
         return None
     period, previous = report.scope.period, report.scope.period.previous()
     axes = [r.definition.label for r in rows]
+    # Labels that all begin alike ("Goal: ...") lose the beginning, which the title says.
+    prefix = axes[0].split(": ", 1)[0] + ": " if ": " in axes[0] else ""
+    if prefix and len(axes) > 1 and all(a.startswith(prefix) for a in axes):
+        axes = [a[len(prefix):] for a in axes]
     series = [charts.Series(f"Previous period ({previous})",
                             [r.before.percent for r in rows]),
               charts.Series(f"This period ({period})", [r.now.percent for r in rows],
                             latest=True)]
-    svg = charts.bars_svg(axes, series, max_value=100, title=title, width=640,
+    svg = charts.bars_svg(axes, series, max_value=100, title=title, width=CHART_WIDTH,
                           description="Percentages of each figure's group, this period against "
-                                      "the previous one; the table below gives the numbers.",
+                                      "the previous one, from 0 to 100%; the table below gives "
+                                      "the numbers.",
                           id_prefix=f"chart-{chart_id}")
-    table = [(r.definition, shown(Kind.SHARE, r.now), shown(Kind.SHARE, r.before))
+    table = [(r.definition, (shown(Kind.SHARE, r.now), shown(Kind.SHARE, r.before)))
              for r in rows]
     return {"id": chart_id, "section": section, "title": title,
             "svg": mark_safe(svg),  # noqa: S308 - built by core.charts, every text escaped
@@ -182,7 +188,7 @@ def service(request):
     report = build(scope)
     query = form.query()
     context.update({
-        "report": report, "query": query, "period": scope.period,
+        "report": report, "query": query, "period": scope.period, "whose": form.whose(),
         "previous": scope.period.previous(), "computed_at": timezone.localtime(
             report.computed_at),
         "lines": lines(report, query, reader.drills),
@@ -224,6 +230,7 @@ def patients(request, key: str):
     request.shown_patients = [p.pk for p in rows]  # each is audited (permissions.LISTS)
     context.update({
         "page": page, "rows": rows, "period": scope.period, "query": form.query(),
+        "whose": form.whose(),
         "behind": figure.patients(scope).count(),
     })
     return render(request, "reporting/patients.html", context)
