@@ -78,7 +78,6 @@ def main() -> None:
     from tandem.demo.load import ORGANISATION, load
     from tandem.patients.models import Patient
     from tandem.reporting import report
-    from tandem.reporting.figures import FIGURES
     from tandem.reporting.scope import COMPLETED, Scope
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -132,7 +132,7 @@ def export(connection, folder: str) -> dict[str, int]:
         path = connection.settings_dict["NAME"]
         raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            for table, _label_, columns in TABLES:
+            for table, _, columns in TABLES:
                 out = os.path.join(folder, f"{table}.csv")
                 cursor = raw.execute(_select("sqlite", table, columns))
                 with open(out, "w", newline="") as f:
@@ -148,7 +148,7 @@ def export(connection, folder: str) -> dict[str, int]:
         return written
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
-        for table, _label_, columns in TABLES:
+        for table, _, columns in TABLES:
             out = os.path.join(folder, f"{table}.csv")
             sql = _select("postgresql", table, columns)
             with open(out, "wb") as f:
@@ -166,7 +166,7 @@ def load(duck, folder: str) -> None:
     """Read the exported files into DuckDB tables (untimed). Text columns the models hold as
     not null come back as '' where CSV cannot tell '' from NULL. The scale values are taken out
     of the scores JSON here."""
-    for table, _label_, columns in TABLES:
+    for table, _, columns in TABLES:
         types = ", ".join(f"'{c}': '{DUCK_TYPES.get(k, 'VARCHAR')}'" for c, k in columns)
         path = os.path.join(folder, f"{table}.csv").replace("'", "''")
         select = []
@@ -395,7 +395,7 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
     for key, count in zip(("injecting-at-start", "injecting-latest", "sharing-at-start",
                            "sharing-latest"), row[:4], strict=True):
         out[key] = Value(count=count, of=row[4])
-    duck.execute(f"""
+    duck.execute("""
         CREATE OR REPLACE TEMP TABLE flags AS
         SELECT f.*, local_date(raised_at) AS raised_on, local_date(acknowledged_at) AS ack_on,
                local_date(resolved_at) AS resolved_on
@@ -464,7 +464,8 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
                f"AND c.status IN {COMPLETED} AND c.instrument_code IN {codes}")
     out["checkups-on-schedule"] = _share(_one(duck, f"""
         WITH x AS (
-            SELECT it.*, CAST(coalesce(cs.interval_weeks, {s.interval_weeks}) AS INTEGER) AS weeks FROM it
+            SELECT it.*, CAST(coalesce(cs.interval_weeks, {s.interval_weeks}) AS INTEGER)
+                         AS weeks FROM it
             LEFT JOIN checkupschedule cs ON cs.patient_id = it.patient_id)
         SELECT count(*) FILTER (WHERE EXISTS ({checkup.format(who='x')}
                    AND c.completed_on >= {E} - (x.weeks * 7 + 14) AND c.completed_on <= {E})),
@@ -566,7 +567,8 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
           AND p.patient_id IN (SELECT patient_id FROM itp)
         QUALIFY row_number() OVER (PARTITION BY p.patient_id
                                    ORDER BY rv.held_on DESC, rv.id DESC) = 1""")
-    out["gas-t-patient-median"] = _mean(_one(duck, "SELECT quantile_cont(t, 0.5), count(*) FROM gas"))
+    out["gas-t-patient-median"] = _mean(_one(duck, """
+        SELECT quantile_cont(t, 0.5), count(*) FROM gas"""))
     bands = _one(duck, """
         SELECT count(*) FILTER (WHERE t < 40), count(*) FILTER (WHERE t >= 40 AND t < 50),
                count(*) FILTER (WHERE t >= 50 AND t < 60), count(*) FILTER (WHERE t >= 60)
