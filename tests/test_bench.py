@@ -138,3 +138,16 @@ def test_dispensing_import(bench):
                      re.M), out
     assert re.search(r"^missed-dose flags \('missed-doses'\): 2 raised by the import .*; 2 open "
                      r"for the 2 patients given 3 missed days in a row$", out, re.M), out
+
+
+def test_service_report(bench):
+    env, db = bench("report")
+    out = run(script("service_report.py", "--patients", PATIENTS, *db), env, timeout=300)
+    assert re.search(r"^completed questionnaires \(completed or amended responses\): [\d,]+ ",
+                     out, re.M), out
+    # Every figure of the report worked out by DuckDB too, and equal for both periods.
+    assert "MISMATCH" not in out and "NOT COMPARED" not in out, out
+    assert re.search(r"^figures compared: (\d+) of \1 \(each for both periods\); mismatches: 0$",
+                     out, re.M), out
+    assert re.search(r"^ratio report / DuckDB: [\d.]+x \(target <= 3x\): (PASS|FAIL)$", out,
+                     re.M), out
