@@ -364,3 +364,20 @@ def test_medication_review_overdue_drills_to_the_team_leads_patients(world):
     lead = world.client("team_lead")
     assert now_of(lead.get("/reports/"), key) == Value(count=1)
     assert listed(lead.get(f"/reports/{key}/patients/")) == ["T-001"]
+
+
+@pytest.mark.parametrize("query", [
+    "substance=opiate", "substance=non-opiate", "substance=non-opiate-alcohol",
+    "substance=alcohol", "substance=not-recorded", "setting=secure", "setting=community",
+    "team={team}&keyworker={kw}&setting=community&substance=opiate",
+    "start={today}&end={today}",  # a one-day period, against the day before
+])
+def test_every_filter_works_with_every_real_figure(world, query):
+    url = "/reports/?" + query.format(team=world.team_a.pk, kw=world.users["practitioner"].pk,
+                                      today=TODAY.isoformat())
+    response = world.client("service_manager").get(url)
+    assert response.status_code == 200
+    assert len(response.context["report"].rows) == len(FIGURES)
+    csv_response = world.client("service_manager").get(url.replace("/reports/",
+                                                                   "/reports/export.csv"))
+    assert csv_response.status_code == 200
