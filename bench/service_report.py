@@ -19,7 +19,8 @@ Issue 16's benchmark. In one process:
    check-ups"**. Check-up dates (distinct patient and day of a completed response) are about
    400,000 for 100,000 patients and do NOT reach 1,000,000 (the demo generator is left as it is).
 1. timed: the whole report for the demo organisation for the last 12 months, both periods as
-   the page shows them: `tandem.reporting.report.build(Scope(org, last_twelve_months(today)))`.
+   the page shows them: `tandem.reporting.report.build(Scope(org, last_twelve_months(today)))`
+   (given every figure, each wrapped only to note its own time for the list of the slowest).
 2. untimed: the rows the figures read (only those tables and columns) exported once to CSV and
    read into DuckDB (in memory); the scale values the figures read are taken out of the scores
    JSON into number columns on the way (bench/service_report_duckdb.py says exactly what).
@@ -37,6 +38,7 @@ the number of figures compared, and exits 1 on any difference.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import shutil
@@ -78,6 +80,7 @@ def main() -> None:
     from tandem.demo.load import ORGANISATION, load
     from tandem.patients.models import Patient
     from tandem.reporting import report
+    from tandem.reporting.figures import FIGURES
     from tandem.reporting.scope import COMPLETED, Scope
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -135,9 +138,19 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     setup = duck_figures.setup(org.pk)
 
-    # 1. The report (timed).
+    # 1. The report (timed), each figure's own time noted on the way (for the slowest list).
+    spent: dict[str, float] = {}
+
+    def timed(figure):
+        def value(of_scope):
+            started = time.perf_counter()
+            found = figure.value(of_scope)
+            spent[figure.key] = spent.get(figure.key, 0) + time.perf_counter() - started
+            return found
+        return dataclasses.replace(figure, value=value)
+
     began = time.perf_counter()
-    built = report.build(scope)
+    built = report.build(scope, [timed(f) for f in FIGURES])
     report_seconds = time.perf_counter() - began
     print(f"report: {len(built.rows)} figures x 2 periods in {report_seconds:.2f} s", flush=True)
 
@@ -177,6 +190,9 @@ def main() -> None:
         print(f"DuckDB works out {key}, which the report does not have")
     print(f"figures compared: {compared} of {len(built.rows)} (each for both periods); "
           f"mismatches: {len(mismatches)}")
+    slowest = sorted(spent.items(), key=lambda kv: -kv[1])[:10]
+    print("slowest figures in the report (both periods): " + "; ".join(
+        f"{key} {seconds:.1f} s" for key, seconds in slowest))
     print(f"report: {report_seconds:.2f} s; DuckDB: {duck_seconds:.2f} s")
     ratio = report_seconds / duck_seconds
     print(f"ratio report / DuckDB: {ratio:.1f}x (target <= 3x): "
