@@ -75,8 +75,8 @@ def _filters(report: Report) -> str:
     if scope.teams is None:
         teams = "every team"
     else:
-        names = list(Team.objects.filter(organisation_id=scope.organisation_id,
-                                         pk__in=scope.teams).values_list("name", flat=True))
+        names = list(Team.objects.of(scope.organisation_id).filter(pk__in=scope.teams)
+                     .values_list("name", flat=True))
         teams = ("team " if len(names) == 1 else "teams ") + ", ".join(names) if names \
             else "no team"
     keyworker = "any keyworker"

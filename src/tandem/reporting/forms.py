@@ -65,7 +65,7 @@ def reader_of(user) -> Reader:
     """What `user` may see of the report (they hold one of READS_REPORT's roles)."""
     roles = roles_of(user)
     org = user.organisation_id
-    team_names = dict(Team.objects.filter(organisation_id=org).values_list("pk", "name"))
+    team_names = dict(Team.objects.of(org).values_list("pk", "name"))
     drills = bool(roles & {Role.TEAM_LEAD, Role.PRACTITIONER})
     if Role.SERVICE_MANAGER in roles:
         teams, keyworker = None, None

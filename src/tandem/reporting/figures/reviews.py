@@ -165,9 +165,8 @@ MEDICATION_OVERDUE = Figure(Definition(
 def _on_schedule(scope: Scope) -> tuple[QuerySet, Q]:
     rules = checkup_rules(scope.organisation_id)
     own = CheckupSchedule.objects.filter(patient=OuterRef("patient"))
-    weeks = {rules.interval_weeks, *CheckupSchedule.objects.filter(
-        organisation_id=scope.organisation_id, interval_weeks__isnull=False,
-    ).values_list("interval_weeks", flat=True).distinct()}
+    weeks = {rules.interval_weeks, *CheckupSchedule.objects.of(scope.organisation_id).filter(
+        interval_weeks__isnull=False).values_list("interval_weeks", flat=True).distinct()}
     # Per interval: in treatment for a whole interval by the end, and the earliest day a
     # check-up keeps them on schedule. Constant dates, so the database compares only.
     started_by = Case(*(When(_weeks=w, then=V(scope.end - datetime.timedelta(weeks=w)))
