@@ -58,3 +58,16 @@ def test_scope_keeps_latest_open_episode_and_filters(world):
     assert [e.pk for e in Scope(org.pk, PERIOD, substance="alcohol").in_treatment()] == [
         cara_ep.pk]
     assert not Scope(org.pk, PERIOD, substance="non-opiate").in_treatment().exists()
+
+
+def test_an_episode_ended_the_day_a_new_one_starts_counts_the_patient_once(world):
+    # A finished episode of one day (1 March) and a new one from 1 March: one patient, and the
+    # episode counted is the open one (it ends later).
+    org = world.org
+    dan = make_patient(world.org, world.team_a, "R-4")
+    Episode.objects.filter(patient=dan).delete()
+    Episode.objects.create(organisation=org, patient=dan, start_date=D(2026, 3, 1),
+                           exit_date=D(2026, 3, 1), status="finished", setting="community")
+    new = Episode.objects.create(organisation=org, patient=dan, start_date=D(2026, 3, 1),
+                                 setting="residential")
+    assert [e.pk for e in Scope(org.pk, PERIOD).in_treatment()] == [new.pk]

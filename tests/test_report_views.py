@@ -181,6 +181,8 @@ def test_the_share_chart_has_its_table(world, figures):
     ("team=99999999999999999999999999", "Team: There is no such team in this service."),
     ("keyworker=99999999999999999999999999", "Keyworker: There is no such keyworker"),
     ("keyworker=-1", "Keyworker: There is no such keyworker"),
+    ("team=%C2%B2", "Team: There is no such team in this service."),  # "²" is a digit to Python
+    ("keyworker=%C2%B2", "Keyworker: There is no such keyworker"),
     ("setting=moon", "Setting: Choose a setting from the list."),
     ("substance=tea", "Substance group: Choose a substance group from the list."),
 ])

@@ -88,7 +88,8 @@ def reader_of(user) -> Reader:
 
 def _whole_number(value: str, field: str) -> int:
     text = (value or "").strip()
-    if not text.isdigit() or len(text) > 18:  # beyond any id the database holds
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # beyond any id held
         raise forms.ValidationError(f"There is no such {field} in this service. Choose a "
                                     f"{field} from the list.")
     return int(text)

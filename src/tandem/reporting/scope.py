@@ -28,6 +28,7 @@ from django.db.models import (
     Case,
     CharField,
     Exists,
+    F,
     FloatField,
     OuterRef,
     Q,
@@ -158,18 +159,22 @@ class Scope:
         """One episode per patient: the latest one open on any day of the period."""
         open_in_period = Q(start_date__lte=self.end) & (
             Q(exit_date__isnull=True) | Q(exit_date__gte=self.start))
-        later = Episode.objects.filter(
-            open_in_period, patient=OuterRef("patient"), start_date__gt=OuterRef("start_date"))
+        # Later: started after it; or started the same day (an episode may end the day it
+        # starts, and a new one start that day) and ends later, or is still open; a full tie
+        # is broken by id. So each patient counts once.
+        never = V(datetime.date.max)
+        ends, other_ends = Coalesce("exit_date", never), Coalesce(OuterRef("exit_date"), never)
+        later = (Episode.objects.filter(open_in_period, patient=OuterRef("patient"))
+                 .alias(_ends=ends, _other_ends=other_ends)
+                 .filter(Q(start_date__gt=OuterRef("start_date"))
+                         | Q(start_date=OuterRef("start_date"), _ends__gt=F("_other_ends"))
+                         | Q(start_date=OuterRef("start_date"), _ends=F("_other_ends"),
+                             pk__gt=OuterRef("pk"))))
         return self.episodes().filter(open_in_period).filter(~Exists(later))
 
     def patients(self) -> QuerySet:
         """The patient ids of `in_treatment()`, for `patient_id__in=`."""
         return self.in_treatment().values("patient_id")
-
-
-def annotate_substance(episodes: QuerySet) -> QuerySet:
-    """Episodes with `substance`, their group (a key of SUBSTANCES)."""
-    return episodes.annotate(substance=_substance_group())
 
 
 SETTINGS = dict(Setting.choices)
