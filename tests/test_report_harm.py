@@ -170,6 +170,17 @@ def test_overdose_risk_flags_and_urgent_flags_seen_the_same_day(world):
     # Two overdose-risk flags for one patient count them once: H1 again on 2 Mar.
     flag(h1, "missed-doses", "urgent", dt(2024, 3, 2, 10))
     assert value("overdose-risk-flags", everyone) == Value(count=3)
+    # An urgent flag Tandem closed itself the same day before anyone acknowledged it (the
+    # doses were taken after all) is not counted, as in the reviews section: 1 of 4 (with
+    # H1's of 2 Mar, never acknowledged).
+    closed = flag(h5, "missed-doses", "urgent", dt(2024, 3, 5, 9))
+    closed.status, closed.resolved_at = "inactive", dt(2024, 3, 5, 18).replace(tzinfo=LONDON)
+    closed.save()
+    assert value("urgent-acknowledged-same-day", everyone) == Value(count=1, of=4)
+    # Closed the next day, unacknowledged: it waited a whole day, so it counts: 1 of 5.
+    closed.resolved_at = dt(2024, 3, 6, 9).replace(tzinfo=LONDON)
+    closed.save()
+    assert value("urgent-acknowledged-same-day", everyone) == Value(count=1, of=5)
 
 
 def _section_queries(scope: Scope) -> int:

@@ -12,8 +12,9 @@ Rules Tandem decides here (each one line in its figure's definition):
 - **On substitute medication at the end**: a substitute medicine's plan current on the period's
   last day (reporting/scope.py `on_medication`), for the patient in the report.
 - **Reviewed in the last 3 months / 12 months**: a medication review held on or after the same
-  day 3 (12) calendar months before the period's end, and on or before the end: the complement
-  of "more than 3 months ago" used for an overdue review.
+  day 3 (12) calendar months before the period's end, and on or before the end. Not the
+  complement of the reviews section's "medication review overdue": that one counts a plan
+  started less than 3 months ago and not yet reviewed as neither overdue nor reviewed.
 - **A reduction going ahead or paused on a day**: started on or before it, with no "finished" or
   "stopped" event on or before it, on a plan current that day (stopping the plan stops its
   reduction without an event).
@@ -117,7 +118,8 @@ def _changes(scope: Scope) -> QuerySet:
 
 GOAL_KIND_CHANGED = Figure(Definition(
     key="goal-kind-changed", section=SECTION, label="Goal kind changed", kind=Kind.COUNT,
-    who="Patients in treatment in the period whose substance goal changed from one kind to another",
+    who="Patients in treatment in the period with a substance goal (any of theirs) that changed "
+        "from one kind to another",
     dates="Kind changes dated in the period (a first choice of kind is not a change)",
     source="Changes of a goal's kind, with their date (GoalTypeChange)", drill=True,
 ), lambda scope: count_of(_changes(scope), distinct="goal__patient_id"),

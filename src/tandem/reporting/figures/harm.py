@@ -129,15 +129,23 @@ OVERDOSE_RISK_FLAGS = Figure(Definition(
 
 
 def _urgent(scope: Scope) -> QuerySet:
+    """Urgent flags raised in the period, less those Tandem closed itself the same day before
+    anyone acknowledged them (the reviews section's rule for flags on target: nothing was left
+    to acknowledge)."""
     return (_flags(scope).filter(severity=Severity.URGENT)
             .annotate(_raised_on=TruncDate("raised_at"),
-                      _acknowledged_on=TruncDate("acknowledged_at")))
+                      _acknowledged_on=TruncDate("acknowledged_at"),
+                      _resolved_on=TruncDate("resolved_at"))
+            # resolved_at named too: without it SQL's NULL would drop the open ones as well.
+            .exclude(acknowledged_at__isnull=True, resolved_at__isnull=False,
+                     resolved_by__isnull=True, _resolved_on=F("_raised_on")))
 
 
 URGENT_ACKNOWLEDGED_SAME_DAY = Figure(Definition(
     key="urgent-acknowledged-same-day", section=SECTION,
     label="Urgent flags acknowledged the same day", kind=Kind.SHARE,
-    who="Urgent flags (not patients) of patients in treatment, raised in the period",
+    who="Urgent flags (not patients) of patients in treatment, raised in the period; not those "
+        "Tandem closed itself that day before anyone acknowledged them",
     dates="Acknowledged on the same local date it was raised",
     source="Early-warning flags and when staff acknowledged them; urgent means the same day",
     higher_is_better=True,

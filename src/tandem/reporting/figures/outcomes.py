@@ -283,21 +283,16 @@ def _goals_at_expected(scope: Scope) -> Value:
     return share_of(_latest_ratings(scope, PATIENT_RATED), AT_EXPECTED)
 
 
-def _goals_at_expected_patients(scope: Scope) -> QuerySet:
-    return (_latest_ratings(scope, PATIENT_RATED).filter(AT_EXPECTED)
-            .values("goal__patient_id").distinct())
-
-
 GOALS_AT_EXPECTED = Figure(Definition(
     key="goals-at-expected-level", section=SECTION,
     label="Goals at or above the expected level (patient's rating)", kind=Kind.SHARE,
-    drill=True, higher_is_better=True,
+    higher_is_better=True,  # no list: it counts goals, and a list of patients would not match
     who="Goals, in the patient's own words, of patients in treatment, rated by the patient at "
         "a review in the period (unit: goals).",
     dates="Each goal's latest rating by the patient at a review held in the period.",
     source="Goal Attainment Scaling: 0 is the expected level, +1 and +2 above it (Kiresuk & "
            "Sherman 1968; Turner-Stokes, Clin Rehabil 2009;23:362-70).",
-), _goals_at_expected, _goals_at_expected_patients)
+), _goals_at_expected)
 
 
 def _agreement(within: int) -> Callable[[Scope], Value]:

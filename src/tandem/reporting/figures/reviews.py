@@ -11,8 +11,8 @@ Rules Tandem decides here (each one line in its figure's definition):
   is not seen as late (the limit of the records, said on the definitions page).
 - **Medication review overdue**: the latest medication review of the plan current at the end
   (held on or before the end), or the plan's start without one, before the same day 3 calendar
-  months before the end (`months_before`): the complement of the balance section's "reviewed in
-  the last 3 months".
+  months before the end (`months_before`). A plan started less than 3 months before the end
+  and not yet reviewed is neither overdue here nor "reviewed in the last 3 months" (balance).
 - **A check-up**: a completed (or amended) questionnaire of the service's check-up (its check-up
   settings; the default set without them).
 - **On schedule**: a check-up within the patient's interval (their own, else the service's)
@@ -261,7 +261,8 @@ def _post_exit_patients(scope: Scope) -> QuerySet:
 POST_EXIT = Figure(Definition(
     key="post-exit-checkups-completed", section=SECTION,
     label="Check-ups after treatment completed", kind=Kind.SHARE,
-    who="Patients in post-exit monitoring with a check-up after treatment due in the period",
+    who="Patients in post-exit monitoring with a check-up after treatment due in the period; "
+        "one completed counts them, however many fell due",
     dates="A check-up after the exit date, from 14 days before the period (its window) to its end",
     source="Episodes' exit and closing dates; check-up settings (every 3 months for 12 by "
            "default, core/schedule.py); completed check-up questionnaires. Tandem's definition",
