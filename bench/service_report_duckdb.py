@@ -253,17 +253,19 @@ def _mean(row) -> Value:
 
 
 def _in_treatment(duck, name: str, org: int, start: str, end: str) -> None:
-    """One row per patient (more on a tie): their latest episode open on a day of the period,
-    among every episode of theirs; the organisation's episodes only."""
+    """One row per patient: their latest episode open on a day of the period, among every
+    episode of theirs (the latest start; on the same start, the later end, an open one latest;
+    then the greater id), kept if it is the organisation's."""
     duck.execute(f"""
         CREATE OR REPLACE TEMP TABLE {name} AS
-        WITH open AS (
+        SELECT * FROM (
             SELECT * FROM episode
-            WHERE start_date <= {end} AND (exit_date IS NULL OR exit_date >= {start})),
-        latest AS (SELECT patient_id, max(start_date) AS started FROM open GROUP BY patient_id)
-        SELECT o.* FROM open o JOIN latest l
-          ON l.patient_id = o.patient_id AND l.started = o.start_date
-        WHERE o.organisation_id = {org}""")
+            WHERE start_date <= {end} AND (exit_date IS NULL OR exit_date >= {start})
+            QUALIFY row_number() OVER (
+                PARTITION BY patient_id
+                ORDER BY start_date DESC, coalesce(exit_date, DATE '9999-12-31') DESC,
+                         id DESC) = 1)
+        WHERE organisation_id = {org}""")
 
 
 def _current_plan(alias: str, day: str, subst: str) -> str:
@@ -406,7 +408,9 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
           AND rule IN ('return-to-use', 'missed-doses')""")[0])
     out["urgent-acknowledged-same-day"] = _share(_one(duck, f"""
         SELECT count(*) FILTER (WHERE ack_on = raised_on), count(*) FROM flags
-        WHERE raised_on BETWEEN {S} AND {E} AND severity = 'urgent'"""))
+        WHERE raised_on BETWEEN {S} AND {E} AND severity = 'urgent'
+          AND NOT coalesce(acknowledged_at IS NULL AND resolved_at IS NOT NULL
+                           AND resolved_by_id IS NULL AND resolved_on = raised_on, false)"""))
 
     # --- dependence ---
     zero = " AND ".join(f"{u}_days = 0" for u in ANY)
