@@ -4,7 +4,7 @@ reviews, the goal about it talked over, and reductions.
 
 Rules Tandem decides here (each one line in its figure's definition):
 
-- **The patient's substance goal as at a day**: reporting/goals.py (one rule for every
+- **The patient's substance goal as at a day**: reporting/figures/goals.py (one rule for every
   section). A patient with no such goal with a kind is "not decided yet".
 - **Whose choice**: the chooser recorded with that kind (the patient, the practitioner or both
   together); "the patient's choice" counts the patient alone or both together, since a kind
@@ -46,8 +46,8 @@ from tandem.medication.models import (
     ReductionEventKind,
 )
 from tandem.planning.models import GoalType, GoalTypeChange, Proposer
-from tandem.reporting.figures.base import Figure, count_of, share_of
-from tandem.reporting.goals import VOID_GOALS, with_goal_kind
+from tandem.reporting.figures.base import Figure, count_of, figure_of, literal, share_of
+from tandem.reporting.figures.goals import GOAL_FACTS, VOID_GOALS
 from tandem.reporting.scope import Scope, on_medication, substitute_codes
 
 SECTION = "balance"
@@ -64,21 +64,13 @@ MEDICATION_SOURCE = "Substitute medication plans (MedicationPlan); substitute me
 
 def _goal_kind_figure(kind: str, label: str) -> Figure:
     stored = "" if kind == UNDECIDED else kind
-
-    def value(scope: Scope) -> Value:
-        return share_of(with_goal_kind(scope.in_treatment(), scope.end), Q(goal_kind=stored))
-
-    def patients(scope: Scope) -> QuerySet:
-        return (with_goal_kind(scope.in_treatment(), scope.end).filter(goal_kind=stored)
-                .values("patient_id"))
-
-    return Figure(Definition(
+    return figure_of(Definition(
         key=f"goal-kind-{kind}", section=SECTION, label=label, kind=Kind.SHARE,
         who="Patients in treatment in the period; one substance goal each (their first by "
             "priority)",
         dates="The goal's kind on the period's last day (the latest kind change on or before it)",
         source=GOAL_SOURCE, drill=True,
-    ), value, patients)
+    ), GOAL_FACTS, met=f"goal_kind = {literal(stored)}")
 
 
 GOAL_KIND_FIGURES = [
@@ -87,25 +79,14 @@ GOAL_KIND_FIGURES = [
 ]
 
 
-def _chosen_rows(scope: Scope) -> QuerySet:
-    return with_goal_kind(scope.in_treatment(), scope.end, chooser=True).exclude(goal_kind="")
-
-
-def _chosen_by_patient(scope: Scope) -> Value:
-    return share_of(_chosen_rows(scope), Q(goal_chooser__in=PATIENTS_CHOICE))
-
-
-def _chosen_by_patient_patients(scope: Scope) -> QuerySet:
-    return _chosen_rows(scope).filter(goal_chooser__in=PATIENTS_CHOICE).values("patient_id")
-
-
-CHOSEN_BY_PATIENT = Figure(Definition(
+CHOSEN_BY_PATIENT = figure_of(Definition(
     key="goal-chosen-by-patient", section=SECTION, label="Goal kind chosen by the patient",
     kind=Kind.SHARE,
     who="Patients in treatment in the period with a substance goal kind on its last day",
     dates="Whose choice the kind was on the period's last day; the patient alone or both together",
     source=GOAL_SOURCE, drill=True, higher_is_better=True,
-), _chosen_by_patient, _chosen_by_patient_patients)
+), GOAL_FACTS, among="goal_kind <> ''",
+    met=f"goal_chooser IN ({', '.join(literal(p) for p in PATIENTS_CHOICE)})")
 
 
 def _changes(scope: Scope) -> QuerySet:

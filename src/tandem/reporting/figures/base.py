@@ -8,12 +8,16 @@ here fetches rows to count them in Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-from tandem.core.report import Definition, Value
+from tandem.core.report import Definition, Kind, Value
+from tandem.patients.models import Patient
 from tandem.reporting.scope import Scope
 
 
@@ -24,6 +28,10 @@ class Figure:
     # The ids of the patients behind the count (COUNT) or the numerator (SHARE): a queryset of
     # one column, `patient_id` or `pk` of patients. Only for figures whose definition drills.
     patients: Callable[[Scope], QuerySet] | None = None
+    # A figure of a family (below): the rows it reads and its rule over them, so the report
+    # works out the whole family in one query.
+    facts: Facts | None = None
+    measure: Measure | None = None
 
     @property
     def key(self) -> str:
@@ -63,3 +71,125 @@ def median_of(rows: QuerySet, expression) -> Value:
     ordered = annotated.order_by("_x").values_list("_x", flat=True)
     middle = list(ordered[(n - 1) // 2: n // 2 + 1])
     return Value(value=sum(float(x) for x in middle) / len(middle), people=n)
+
+
+# --- families of figures read from one set of rows ---------------------------------------------
+#
+# Most figures of a section read the same rows (one per patient in the report, with their first
+# and latest questionnaires, their goal's kind, ...). Each family's rows are worked out once per
+# period as a materialised common table expression (`WITH facts AS MATERIALIZED (...)`; SQLite
+# 3.35+ and PostgreSQL 12+), so every row's subqueries run once, and then every figure of the
+# family is one aggregate of the same SELECT: `report.build` runs one query per family and
+# period. A figure's rule is a condition in SQL over the rows' columns, written here in the code
+# (never from a reader's input; `literal` quotes the codes they compare with).
+
+Part = tuple[str, str, list]  # (name, SELECT, its parameters): one materialised step
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The rows a family of figures reads: `parts(scope)` gives the steps, each a SELECT that may
+    read the steps before it by name; the last one is the family's rows, which have a
+    `patient_id` column (for counts of patients and the drill-down)."""
+
+    name: str
+    parts: Callable[[Scope], list[Part]]
+
+    def sql(self, scope: Scope, select: str) -> tuple[str, list]:
+        """`WITH <steps> <select>`: `select` reads the rows as `facts`."""
+        parts = self.parts(scope)
+        names = [name for name, _, _ in parts[:-1]] + ["facts"]
+        steps = ", ".join(f"{name} AS MATERIALIZED ({sql})"
+                          for name, (_, sql, _) in zip(names, parts, strict=True))
+        params = [p for _, _, ps in parts for p in ps]
+        return f"WITH {steps} {select}", params
+
+
+def queryset_facts(name: str, rows: Callable[[Scope], QuerySet]) -> Facts:
+    """A family whose rows are one queryset (`.values(...)`, with `patient_id`)."""
+    def parts(scope: Scope) -> list[Part]:
+        sql, params = sql_of(rows(scope))
+        return [(name, sql, params)]
+    return Facts(name, parts)
+
+
+def sql_of(rows: QuerySet) -> tuple[str, list]:
+    """A queryset's SELECT and its parameters, to be read by name in a later step."""
+    sql, params = rows.query.sql_with_params()
+    return sql, list(params)
+
+
+def literal(code: str) -> str:
+    """A code from Tandem's own source (a goal kind, a flag rule) as an SQL string literal."""
+    if not re.fullmatch(r"[a-z0-9_-]*", code):
+        raise ValueError(f"not a code: {code!r}")
+    return f"'{code}'"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure as SQL over its family's rows: `among` the rows it counts (a SHARE's
+    denominator, a MEAN's or MEDIAN's people), `met` the rows its COUNT or numerator counts, and
+    `of` the expression a MEAN or MEDIAN takes (rows where it is null are left out)."""
+
+    kind: Kind
+    among: str = "1 = 1"
+    met: str = "1 = 1"
+    of: str = ""
+
+    def columns(self) -> list[str]:
+        """The SELECT's columns for this figure, in the order `value` reads them."""
+        among, met = f"({self.among})", f"({self.among}) AND ({self.met})"
+        if self.kind == Kind.COUNT:
+            return [f"COUNT(DISTINCT CASE WHEN {met} THEN patient_id END)"]
+        if self.kind == Kind.SHARE:
+            return [f"COUNT(CASE WHEN {met} THEN 1 END)", f"COUNT(CASE WHEN {among} THEN 1 END)"]
+        if self.kind == Kind.MEAN:
+            return [f"AVG(CASE WHEN {among} THEN {self.of} END)",
+                    f"COUNT(CASE WHEN {among} THEN {self.of} END)"]
+        # The median: the middle one or two values (by position) averaged.
+        ordered = (f"SELECT {self.of} AS x, ROW_NUMBER() OVER (ORDER BY {self.of}) AS n, "
+                   f"COUNT(*) OVER () AS people FROM facts "
+                   f"WHERE {among} AND {self.of} IS NOT NULL")
+        return [f"(SELECT AVG(x) FROM ({ordered}) AS m "
+                f"WHERE n IN ((people + 1) / 2, (people + 2) / 2))",
+                f"COUNT(CASE WHEN {among} THEN {self.of} END)"]
+
+    def value(self, got: Sequence) -> Value:
+        if self.kind == Kind.COUNT:
+            return Value(count=got[0])
+        if self.kind == Kind.SHARE:
+            return Value(count=got[0], of=got[1])
+        return Value(value=None if got[0] is None else float(got[0]), people=got[1])
+
+
+def work_out(facts: Facts, scope: Scope, measures: Sequence[Measure]) -> list[Value]:
+    """Every measure of one family for one scope, in one query."""
+    columns = [c for m in measures for c in m.columns()]
+    sql, params = facts.sql(scope, f"SELECT {', '.join(columns)} FROM facts")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        got = cursor.fetchone()
+    values, at = [], 0
+    for m in measures:
+        width = len(m.columns())
+        values.append(m.value(got[at:at + width]))
+        at += width
+    return values
+
+
+def patients_of(facts: Facts, scope: Scope, measure: Measure) -> QuerySet:
+    """The patients behind a figure (its COUNT or numerator): one `patient_id` column."""
+    sql, params = facts.sql(
+        scope, f"SELECT patient_id FROM facts WHERE ({measure.among}) AND ({measure.met})")
+    return Patient.objects.filter(pk__in=RawSQL(sql, params)).values(patient_id=F("pk"))
+
+
+def figure_of(definition: Definition, facts: Facts, **measure: str) -> Figure:
+    """A figure of a family: its definition and its rule in SQL (see `Measure`)."""
+    rule = Measure(definition.kind, **measure)
+    return Figure(
+        definition,
+        lambda scope: work_out(facts, scope, [rule])[0],
+        (lambda scope: patients_of(facts, scope, rule)) if definition.drill else None,
+        facts=facts, measure=rule)

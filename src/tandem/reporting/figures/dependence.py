@@ -10,7 +10,7 @@ Rules Tandem decides here (each one line in its figure's definition):
   completed episode's exit date and no later than the same day 6 calendar months after it (the
   month's last day when it has fewer). Only this organisation's episodes are seen: the national
   figure also sees other services.
-- **The substance goal as at a day**: reporting/goals.py, the rule the balance section reads
+- **The substance goal as at a day**: reporting/figures/goals.py, the rule the balance section reads
   too.
 - **Abstinent at a profile**: 0 days in the past 28 of every substance on the Treatment Outcomes
   Profile except tobacco; a substance left unscored does not count as 0.
@@ -21,36 +21,26 @@ the database from the year, month and day of each date, so SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import datetime
-
 from django.db.models import (
-    Case,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    When,
 )
-from django.db.models import Value as V
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 
 from tandem.core.report import Definition, Kind, Period, Value, months_before
 from tandem.patients.models import Episode, ExitReason
 from tandem.planning.models import GoalType
-from tandem.reporting.figures.base import Figure, count_of, share_of
-from tandem.reporting.goals import kind_as_at
-from tandem.reporting.scope import TOP, Scope, completed, score
+from tandem.reporting.figures.base import Figure, count_of, figure_of, literal, share_of
+from tandem.reporting.figures.goals import GOAL_FACTS
+from tandem.reporting.scope import Scope
 
 SECTION = "dependence"
 SUCCESSFUL = (ExitReason.COMPLETED_FREE, ExitReason.COMPLETED_OCCASIONAL)
 ABSTINENCE = (GoalType.ABSTINENCE_ALL, GoalType.ABSTINENCE_PROBLEM)
 RE_PRESENT_MONTHS = 6
-# Every substance scale of the TOP (days used in the past 28) but tobacco.
-SUBSTANCE_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
-                    "amphetamines_days", "cannabis_days", "other_days")
 
 NATIONAL = ("Public Health Outcomes Framework indicator C19a-c (OHID, from NDTMS): successful "
             "completions not re-presenting within 6 months, as a share of all in treatment "
@@ -87,36 +77,7 @@ def _completions(episodes: QuerySet, period: Period) -> QuerySet:
 
 # --- abstinent at the latest profile, among those whose goal is abstinence -----------------
 
-
-def _abstinent_at_latest_top(day: datetime.date) -> Subquery:
-    """1 if the episode's latest completed TOP on or before `day` shows no use of any
-    substance but tobacco, 0 if it shows some (or a substance unscored); None without one."""
-    zero = Q()
-    for scale in SUBSTANCE_SCALES:
-        zero &= Q(**{f"_{scale}": 0})
-    latest = (completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=day)
-              .order_by("-completed_at", "-pk")
-              .annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
-              .annotate(_abstinent=Case(When(zero, then=V(1)), default=V(0),
-                                        output_field=IntegerField())))
-    return Subquery(latest.values("_abstinent")[:1], output_field=IntegerField())
-
-
-def _abstinence_goal_rows(scope: Scope) -> QuerySet:
-    return (scope.in_treatment()
-            .alias(_kind=kind_as_at(scope.end), _abstinent=_abstinent_at_latest_top(scope.end))
-            .filter(_kind__in=ABSTINENCE, _abstinent__isnull=False))
-
-
-def _abstinent_value(scope: Scope) -> Value:
-    return share_of(_abstinence_goal_rows(scope), Q(_abstinent=1))
-
-
-def _abstinent_patients(scope: Scope) -> QuerySet:
-    return _abstinence_goal_rows(scope).filter(_abstinent=1).values("patient_id")
-
-
-ABSTINENT = Figure(Definition(
+ABSTINENT = figure_of(Definition(
     key="abstinent-goal-abstinent", section=SECTION,
     label="Abstinent, among those whose goal is abstinence", kind=Kind.SHARE,
     who="Patients in treatment whose substance goal is abstinence (from all drugs or the "
@@ -125,7 +86,9 @@ ABSTINENT = Figure(Definition(
     source="Goals and kind changes (balance section's rule); TOP days used in the past 28: "
            "0 for every substance but tobacco. Tandem's definition",
     drill=True, higher_is_better=True,
-), _abstinent_value, _abstinent_patients)
+), GOAL_FACTS,
+    among=f"goal_kind IN ({', '.join(literal(k) for k in ABSTINENCE)}) AND abstinent IS NOT NULL",
+    met="abstinent = 1")
 
 
 # --- successful completions --------------------------------------------------------------

@@ -18,25 +18,19 @@ Rules Tandem decides here (each one line in its figure's definition):
 from __future__ import annotations
 
 from django.db.models import (
-    Case,
     F,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    When,
 )
-from django.db.models import Value as V
 from django.db.models.functions import TruncDate
 
-from tandem.core.report import Definition, Kind, Value
+from tandem.core.report import Definition, Kind
 from tandem.monitoring.models import Flag, FlagStatus, Severity
-from tandem.reporting.figures.base import Figure, count_of, share_of
-from tandem.reporting.scope import TOP, Scope, completed, score
+from tandem.reporting.figures.base import Figure, count_of, figure_of, share_of
+from tandem.reporting.figures.pairs import TOP_PAIRS
+from tandem.reporting.scope import Scope
 
 SECTION = "harm"
-SHARED_ITEMS = ("inject_shared_needle", "inject_shared_equipment")
 OVERDOSE_RULES = ("return-to-use", "missed-doses")
 
 TOP_SOURCE = ("Treatment Outcomes Profile: days injected and needle or equipment sharing, past "
@@ -45,46 +39,11 @@ WHO_TWO_PROFILES = ("Patients in treatment in the period with two or more outcom
                     "their episode by its last day")
 
 
-def _tops(scope: Scope) -> tuple[QuerySet, QuerySet]:
-    """The outer episode's profiles up to the end: first first, and latest first."""
-    tops = completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=scope.end)
-    return tops.order_by("completed_at", "pk"), tops.order_by("-completed_at", "-pk")
-
-
-def _shared() -> Case:
-    either = Q()
-    for item in SHARED_ITEMS:
-        either |= Q(**{f"answers__{item}": True})
-    return Case(When(either, then=V(1)), default=V(0), output_field=IntegerField())
-
-
-def with_profiles(scope: Scope) -> QuerySet:
-    """Episodes in treatment with two or more profiles by the end, with `first_inject`,
-    `latest_inject` (days injected) and `first_shared`, `latest_shared` (1 or 0)."""
-    first, latest = _tops(scope)
-    return (scope.in_treatment()
-            .annotate(_first=Subquery(first.values("pk")[:1]),
-                      _latest=Subquery(latest.values("pk")[:1]))
-            .filter(_first__isnull=False).exclude(_first=F("_latest"))
-            .annotate(
-                first_inject=Subquery(first.annotate(_d=score("inject_days")).values("_d")[:1]),
-                latest_inject=Subquery(latest.annotate(_d=score("inject_days"))
-                                       .values("_d")[:1]),
-                first_shared=Subquery(first.annotate(_s=_shared()).values("_s")[:1]),
-                latest_shared=Subquery(latest.annotate(_s=_shared()).values("_s")[:1])))
-
-
-def _profile_figure(key: str, label: str, numerator: Q, dates: str, what: str) -> Figure:
-    def value(scope: Scope) -> Value:
-        return share_of(with_profiles(scope), numerator)
-
-    def patients(scope: Scope) -> QuerySet:
-        return with_profiles(scope).filter(numerator).values("patient_id")
-
-    return Figure(Definition(
+def _profile_figure(key: str, label: str, met: str, dates: str, what: str) -> Figure:
+    return figure_of(Definition(
         key=key, section=SECTION, label=label, kind=Kind.SHARE, who=WHO_TWO_PROFILES,
         dates=dates, source=f"{what}. {TOP_SOURCE}", drill=True, higher_is_better=False,
-    ), value, patients)
+    ), TOP_PAIRS, met=met)
 
 
 AT_START = "The first profile of the episode"
@@ -94,14 +53,14 @@ SHARED = ("Used a needle or syringe, or a spoon, water or filter, someone else h
           "28 days before the profile")
 
 PROFILE_FIGURES = [
-    _profile_figure("injecting-at-start", "Injecting at the start", Q(first_inject__gt=0),
+    _profile_figure("injecting-at-start", "Injecting at the start", "first_inject_days > 0",
                     AT_START, INJECTED),
     _profile_figure("injecting-latest", "Injecting at the latest profile",
-                    Q(latest_inject__gt=0), LATEST, INJECTED),
+                    "latest_inject_days > 0", LATEST, INJECTED),
     _profile_figure("sharing-at-start", "Sharing injecting equipment at the start",
-                    Q(first_shared=1), AT_START, SHARED),
+                    "first_shared = 1", AT_START, SHARED),
     _profile_figure("sharing-latest", "Sharing injecting equipment at the latest profile",
-                    Q(latest_shared=1), LATEST, SHARED),
+                    "latest_shared = 1", LATEST, SHARED),
 ]
 
 

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet
 from django.db.models.functions import Abs
 
 from tandem.assessment import registry
 from tandem.core.rci import threshold
 from tandem.core.report import Definition, Kind, Value
+from tandem.patients.models import Patient
 from tandem.planning.models import GoalRating, LifecycleStatus, Review
-from tandem.reporting.figures.base import Figure, count_of, mean_of, median_of, share_of
-from tandem.reporting.scope import TOP, Scope, completed, score
+from tandem.reporting.figures.base import Figure, count_of, figure_of, median_of, share_of
+from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest
+from tandem.reporting.scope import Scope, score
 
 SECTION = "outcomes"
 LIFE_DOMAINS = "life-domains"
@@ -78,55 +80,19 @@ GAS_BANDS = (
 )
 
 
-# --- first and latest questionnaire of the episode ------------------------------------------
+# --- first and latest questionnaire of the episode (figures/pairs.py) -----------------------
 
-def _first_and_latest(scope: Scope, code: str, scales: list[str]) -> QuerySet:
-    """The scope's episodes with a first and a different latest response (on or before the
-    period's end) of `code`, annotated `first_<scale>` and `latest_<scale>` for each scale.
-
-    The two responses are chosen among those with the first scale scored; every scale is read
-    from those same two (a scale one of them lacks is None)."""
-    scored = (completed(code).filter(episode=OuterRef("pk"))
-              .annotate(_v=score(scales[0])).filter(_v__isnull=False))
-    first = scored.order_by("completed_at", "pk").values("pk")[:1]
-    latest = (scored.filter(completed_on__lte=scope.end).order_by("-completed_at", "-pk")
-              .values("pk")[:1])
-    # The first is never after the latest, so they differ exactly when at least two were
-    # completed by the period's end.
-    rows = (scope.in_treatment().annotate(_first=Subquery(first), _latest=Subquery(latest))
-            .filter(_latest__isnull=False).exclude(_first=F("_latest")))
-    for scale in scales:
-        rows = rows.annotate(**{
-            f"first_{scale}": _scale_of("_first", code, scale),
-            f"latest_{scale}": _scale_of("_latest", code, scale),
-        })
-    return rows
-
-
-def _scale_of(response: str, code: str, scale: str) -> Subquery:
-    """One scale of the response whose key the outer row holds in `response`."""
-    return Subquery(completed(code).filter(pk=OuterRef(response))
-                    .annotate(_v=score(scale)).values("_v")[:1])
+MOOD_PAIRS = {code: first_and_latest(code, {"total": score("total")}, scored="total")
+              for code, _ in MOOD}
+LIFE_DOMAIN_PAIRS = first_and_latest(LIFE_DOMAINS, {"overall": score("overall")},
+                                     scored="overall")
 
 
 # --- change in days of use -------------------------------------------------------------------
 
-def _used_at_first(scope: Scope, substance: str) -> QuerySet:
-    scale = f"{substance}_days"
-    return _first_and_latest(scope, TOP, [scale]).filter(**{f"first_{scale}__gt": 0})
-
-
-def _days_change(substance: str) -> Callable[[Scope], Value]:
-    scale = f"{substance}_days"
-
-    def value(scope: Scope) -> Value:
-        return mean_of(_used_at_first(scope, substance),
-                       F(f"latest_{scale}") - F(f"first_{scale}"))
-    return value
-
-
 def _days_figure(substance: str, label: str) -> Figure:
-    return Figure(Definition(
+    first, latest = f"first_{substance}_days", f"latest_{substance}_days"
+    return figure_of(Definition(
         key=f"days-of-use-change-{substance}", section=SECTION,
         label=f"Change in days using: {label.lower()}", kind=Kind.MEAN, unit="days",
         who=f"Patients in treatment who used {label.lower()} at their first Treatment Outcomes "
@@ -136,43 +102,26 @@ def _days_figure(substance: str, label: str) -> Figure:
         source="TOP days of use (Marsden et al., Addiction 2008;103:1450-60); change from the "
                "start to review as in Marsden et al., Lancet 2009;374:1262-70.",
         higher_is_better=False,
-    ), _days_change(substance))
+    ), TOP_PAIRS, among=f"{first} > 0", of=f"{latest} - {first}")
 
 
 # --- abstinent or reliably improved ----------------------------------------------------------
 
-def _top_pairs(scope: Scope) -> QuerySet:
-    """Patients with two TOPs who used any substance (not tobacco) at the first, with whether
-    each substance is abstinent or reliably improved at the latest."""
-    scales = [f"{s}_days" for s in ANY_SUBSTANCE]
-    rows = _first_and_latest(scope, TOP, scales)
-    used = Q()
-    for scale in scales:
-        used |= Q(**{f"first_{scale}__gt": 0})
-    return rows.filter(used)
+def _used_at_first() -> str:
+    """Any substance (not tobacco) used at the first TOP."""
+    return " OR ".join(f"first_{s}_days > 0" for s in ANY_SUBSTANCE)
 
 
-def _improved() -> Q:
+def _improved() -> str:
     """Every substance used at the first TOP is at 0 days at the latest or fell by its
     reliable-change days; no substance unused at the first is used at the latest."""
-    q = Q()
-    for substance in ANY_SUBSTANCE:
-        first, latest = f"first_{substance}_days", f"latest_{substance}_days"
-        fall = RELIABLE_FALL_DAYS[substance]
-        q &= (Q(**{latest: 0})
-              | Q(**{f"{first}__gt": 0, f"{latest}__lte": F(first) - fall}))
-    return q
+    return " AND ".join(
+        f"(latest_{s}_days = 0 OR (first_{s}_days > 0 AND "
+        f"latest_{s}_days <= first_{s}_days - {RELIABLE_FALL_DAYS[s]}))"
+        for s in ANY_SUBSTANCE)
 
 
-def _abstinent_or_improved(scope: Scope) -> Value:
-    return share_of(_top_pairs(scope), _improved())
-
-
-def _abstinent_or_improved_patients(scope: Scope) -> QuerySet:
-    return _top_pairs(scope).filter(_improved()).values("patient_id")
-
-
-ABSTINENT_OR_IMPROVED = Figure(Definition(
+ABSTINENT_OR_IMPROVED = figure_of(Definition(
     key="abstinent-or-reliably-improved", section=SECTION,
     label="Abstinent or reliably improved", kind=Kind.SHARE, drill=True, higher_is_better=True,
     who="Patients in treatment with two TOPs in the episode who used any drug or alcohol "
@@ -182,45 +131,10 @@ ABSTINENT_OR_IMPROVED = Figure(Definition(
     source="TOP. OHID/NDTMS per-substance thresholds not found to cite, so Tandem's rule: each "
            "substance used at first at 0 days (Marsden et al., Lancet 2009;374:1262-70) or down "
            "7+ of 28 days; none newly used.",
-), _abstinent_or_improved, _abstinent_or_improved_patients)
+), TOP_PAIRS, among=_used_at_first(), met=_improved())
 
 
 # --- reliable change on PHQ-9, GAD-7, K10 ----------------------------------------------------
-
-def _mood_rows(scope: Scope, code: str) -> QuerySet:
-    return _first_and_latest(scope, code, ["total"])
-
-
-def _mood_q(code: str, improvement: bool) -> Q | None:
-    points, _ = THRESHOLDS[code]
-    if points is None:
-        return None
-    # Lower scores are better on all three. Strictly more than the threshold, as core/rci.py
-    # (|RC| > 1.96).
-    if improvement:
-        return Q(_change__lt=-points)
-    return Q(_change__gt=points)
-
-
-def _mood_value(code: str, improvement: bool) -> Callable[[Scope], Value]:
-    def value(scope: Scope) -> Value:
-        numerator = _mood_q(code, improvement)
-        if numerator is None:
-            return Value()  # no reliable-change figures in the instrument's file
-        rows = _mood_rows(scope, code).annotate(_change=F("latest_total") - F("first_total"))
-        return share_of(rows, numerator)
-    return value
-
-
-def _mood_patients(code: str, improvement: bool) -> Callable[[Scope], QuerySet]:
-    def patients(scope: Scope) -> QuerySet:
-        numerator = _mood_q(code, improvement)
-        rows = _mood_rows(scope, code).annotate(_change=F("latest_total") - F("first_total"))
-        if numerator is None:
-            return rows.none().values("patient_id")
-        return rows.filter(numerator).values("patient_id")
-    return patients
-
 
 def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
     points, citation = THRESHOLDS[code]
@@ -232,24 +146,27 @@ def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
         rule = (f"A fall of more than {points:.2f} points" if improvement
                 else f"A rise of more than {points:.2f} points")
         rule += f" (Jacobson & Truax 1991; {citation})."
-    return Figure(Definition(
+    definition = Definition(
         key=f"{code}-reliable-{way}", section=SECTION, label=f"{name}: reliable {way}",
         kind=Kind.SHARE, drill=True, higher_is_better=improvement,
         who=f"Patients in treatment with two {name} scores in the episode.",
         dates=f"The first {name} of the episode against the latest on or before the period's "
               "last day.",
         source=rule,
-    ), _mood_value(code, improvement), _mood_patients(code, improvement))
+    )
+    if points is None:  # no reliable-change figures in the instrument's file
+        return Figure(definition, lambda scope: Value(),
+                      lambda scope: Patient.objects.none().values(patient_id=F("pk")))
+    # Lower scores are better on all three. Strictly more than the threshold, as core/rci.py
+    # (|RC| > 1.96).
+    change = "latest_total - first_total"
+    met = f"{change} < {-points!r}" if improvement else f"{change} > {points!r}"
+    return figure_of(definition, MOOD_PAIRS[code], met=met)
 
 
 # --- life-domain change ----------------------------------------------------------------------
 
-def _life_domain_change(scope: Scope) -> Value:
-    rows = _first_and_latest(scope, LIFE_DOMAINS, ["overall"])
-    return mean_of(rows, F("latest_overall") - F("first_overall"))
-
-
-LIFE_DOMAIN_CHANGE = Figure(Definition(
+LIFE_DOMAIN_CHANGE = figure_of(Definition(
     key="life-domain-change", section=SECTION, label="Change in life-domain ratings",
     kind=Kind.MEAN, unit="points (0 to 10)", higher_is_better=True,
     who="Patients in treatment with two life-domain ratings in the episode.",
@@ -257,7 +174,7 @@ LIFE_DOMAIN_CHANGE = Figure(Definition(
           "day; the mean of latest minus first.",
     source="The life-domain check-up's overall score (the mean of the areas the patient "
            "rated, 0 very bad to 10 very good): Tandem's own measure.",
-), _life_domain_change)
+), LIFE_DOMAIN_PAIRS, of="latest_overall - first_overall")
 
 
 # --- patient-defined success: goal ratings ---------------------------------------------------

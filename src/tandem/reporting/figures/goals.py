@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models import Value as V
 from django.db.models.functions import Coalesce
 
 from tandem.planning.models import Goal, GoalTypeChange, LifecycleStatus
+from tandem.reporting.figures.base import queryset_facts
+from tandem.reporting.scope import TOP, Scope, completed, score
 
 # Goals that never stood.
 VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
@@ -60,3 +73,34 @@ def with_goal_kind(episodes: QuerySet, day: datetime.date, chooser: bool = False
 def kind_as_at(day: datetime.date) -> Subquery:
     """The kind, on `day`, of the substance goal of the episode in the outer query."""
     return Subquery(goals_as_at(day).values("_kind")[:1], output_field=CharField())
+
+
+# Every substance scale of the TOP (days used in the past 28) but tobacco.
+SUBSTANCE_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
+                    "amphetamines_days", "cannabis_days", "other_days")
+
+
+def abstinent_at_latest_top(day: datetime.date) -> Subquery:
+    """1 if the outer episode's latest completed TOP on or before `day` shows no use of any
+    substance but tobacco, 0 if it shows some (or a substance unscored); None without one."""
+    zero = Q()
+    for scale in SUBSTANCE_SCALES:
+        zero &= Q(**{f"_{scale}": 0})
+    latest = (completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=day)
+              .order_by("-completed_at", "-pk")
+              .annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
+              .annotate(_abstinent=Case(When(zero, then=V(1)), default=V(0),
+                                        output_field=IntegerField())))
+    return Subquery(latest.values("_abstinent")[:1], output_field=IntegerField())
+
+
+def _goal_rows(scope: Scope) -> QuerySet:
+    return (with_goal_kind(scope.in_treatment(), scope.end, chooser=True)
+            .annotate(abstinent=abstinent_at_latest_top(scope.end))
+            .values("patient_id", "goal_kind", "goal_chooser", "abstinent"))
+
+
+# The family of figures (figures/base.py Facts) about the patient's substance goal on the
+# period's last day: a row per patient in treatment with `goal_kind` and `goal_chooser` ("" when
+# not decided) and `abstinent` (their latest TOP by then, as `abstinent_at_latest_top`).
+GOAL_FACTS = queryset_facts("goals", _goal_rows)
