@@ -17,21 +17,12 @@ Rules Tandem decides here (each one line in its figure's definition):
 
 from __future__ import annotations
 
-from django.db.models import (
-    F,
-    Q,
-    QuerySet,
-)
-from django.db.models.functions import TruncDate
-
 from tandem.core.report import Definition, Kind
-from tandem.monitoring.models import Flag, FlagStatus, Severity
-from tandem.reporting.figures.base import Figure, count_of, figure_of, share_of
+from tandem.reporting.figures.base import Figure, figure_of
+from tandem.reporting.figures.flags import FLAGS
 from tandem.reporting.figures.pairs import TOP_PAIRS
-from tandem.reporting.scope import Scope
 
 SECTION = "harm"
-OVERDOSE_RULES = ("return-to-use", "missed-doses")
 
 TOP_SOURCE = ("Treatment Outcomes Profile: days injected and needle or equipment sharing, past "
               "28 days (Marsden et al. 2008, Addiction 103(9):1450-60)")
@@ -64,43 +55,20 @@ PROFILE_FIGURES = [
 ]
 
 
-def _flags(scope: Scope) -> QuerySet:
-    """Flags of the patients in treatment raised in the period (local dates), not entered in
-    error."""
-    return (Flag.objects.filter(patient_id__in=scope.patients(),
-                                raised_at__date__range=(scope.start, scope.end))
-            .exclude(status=FlagStatus.ENTERED_IN_ERROR))
-
-
-def _overdose(scope: Scope) -> QuerySet:
-    return _flags(scope).filter(rule__in=OVERDOSE_RULES)
-
-
-OVERDOSE_RISK_FLAGS = Figure(Definition(
+OVERDOSE_RISK_FLAGS = figure_of(Definition(
     key="overdose-risk-flags", section=SECTION, label="Overdose-risk flags", kind=Kind.COUNT,
     who="Patients in treatment in the period with a return-to-use or missed-doses flag",
     dates="Flags raised in the period (local dates); flags entered in error do not count",
     source="Early-warning flags: return to use, and missed doses of a substitute medicine (both "
            "mean tolerance may have fallen)",
     drill=True, higher_is_better=False,
-), lambda scope: count_of(_overdose(scope), distinct="patient_id"),
-    lambda scope: _overdose(scope).values("patient_id").distinct())
+), FLAGS, met="in_period = 1 AND overdose = 1")
 
 
-def _urgent(scope: Scope) -> QuerySet:
-    """Urgent flags raised in the period, less those Tandem closed itself the same day before
-    anyone acknowledged them (the reviews section's rule for flags on target: nothing was left
-    to acknowledge)."""
-    return (_flags(scope).filter(severity=Severity.URGENT)
-            .annotate(_raised_on=TruncDate("raised_at"),
-                      _acknowledged_on=TruncDate("acknowledged_at"),
-                      _resolved_on=TruncDate("resolved_at"))
-            # resolved_at named too: without it SQL's NULL would drop the open ones as well.
-            .exclude(acknowledged_at__isnull=True, resolved_at__isnull=False,
-                     resolved_by__isnull=True, _resolved_on=F("_raised_on")))
-
-
-URGENT_ACKNOWLEDGED_SAME_DAY = Figure(Definition(
+# Urgent flags raised in the period, less those Tandem closed itself the same day before anyone
+# acknowledged them (the reviews section's rule for flags on target: nothing was left to
+# acknowledge).
+URGENT_ACKNOWLEDGED_SAME_DAY = figure_of(Definition(
     key="urgent-acknowledged-same-day", section=SECTION,
     label="Urgent flags acknowledged the same day", kind=Kind.SHARE,
     who="Urgent flags (not patients) of patients in treatment, raised in the period; not those "
@@ -108,7 +76,8 @@ URGENT_ACKNOWLEDGED_SAME_DAY = Figure(Definition(
     dates="Acknowledged on the same local date it was raised",
     source="Early-warning flags and when staff acknowledged them; urgent means the same day",
     higher_is_better=True,
-), lambda scope: share_of(_urgent(scope), Q(_acknowledged_on=F("_raised_on"))))
+), FLAGS, among="in_period = 1 AND urgent = 1 AND closed_same_day = 0",
+    met="acknowledged_same_day = 1")
 
 
 FIGURES: list[Figure] = [*PROFILE_FIGURES, OVERDOSE_RISK_FLAGS, URGENT_ACKNOWLEDGED_SAME_DAY]

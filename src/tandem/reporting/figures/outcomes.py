@@ -17,17 +17,15 @@ compares a difference with that number. Every figure is one or two aggregate que
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Abs
 
 from tandem.assessment import registry
 from tandem.core.rci import threshold
 from tandem.core.report import Definition, Kind, Value
 from tandem.patients.models import Patient
-from tandem.planning.models import GoalRating, LifecycleStatus, Review
-from tandem.reporting.figures.base import Figure, count_of, figure_of, median_of, share_of
+from tandem.planning.models import Goal, GoalRating, LifecycleStatus, Review
+from tandem.reporting.figures.base import Figure, figure_of, queryset_facts
 from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest
 from tandem.reporting.scope import Scope, score
 
@@ -179,28 +177,31 @@ LIFE_DOMAIN_CHANGE = figure_of(Definition(
 
 # --- patient-defined success: goal ratings ---------------------------------------------------
 
-def _latest_ratings(scope: Scope, rated: Q) -> QuerySet:
-    """Each goal's latest rating (by the review's date, then the review) at a review held in
-    the period that meets `rated`, for goals of patients in treatment."""
+def _rating_rows(scope: Scope) -> QuerySet:
+    """A row per goal of a patient in treatment (not entered in error) rated at a review held in
+    the period, with `level`, the patient's level at the goal's latest rating by the patient,
+    and `gap`, how many levels apart the two were at its latest rating by both (latest: by the
+    review's date, then the review)."""
     in_period = Q(review__held_on__gte=scope.start, review__held_on__lte=scope.end)
-    later = GoalRating.objects.filter(in_period, rated, goal=OuterRef("goal")).filter(
-        Q(review__held_on__gt=OuterRef("review__held_on"))
-        | Q(review__held_on=OuterRef("review__held_on"), review_id__gt=OuterRef("review_id")))
-    return (GoalRating.objects.filter(in_period, rated, goal__patient_id__in=scope.patients())
-            .exclude(goal__lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
-            .filter(~Exists(later)))
+    ratings = GoalRating.objects.filter(in_period, goal=OuterRef("pk"))
+
+    def latest(rated: Q, value) -> Subquery:
+        return Subquery(ratings.filter(rated).order_by("-review__held_on", "-review_id")
+                        .annotate(_v=value).values("_v")[:1], output_field=IntegerField())
+
+    gap = Abs(F("patient_level") - F("practitioner_level"), output_field=IntegerField())
+    return (Goal.objects.filter(patient_id__in=scope.patients())
+            .exclude(lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
+            .filter(Exists(ratings))
+            .annotate(level=latest(Q(patient_level__isnull=False), F("patient_level")),
+                      gap=latest(Q(patient_level__isnull=False,
+                                   practitioner_level__isnull=False), gap))
+            .values("patient_id", "level", "gap"))
 
 
-PATIENT_RATED = Q(patient_level__isnull=False)
-AT_EXPECTED = Q(patient_level__gte=0)
-BOTH_RATED = Q(patient_level__isnull=False, practitioner_level__isnull=False)
+RATINGS = queryset_facts("ratings", _rating_rows)
 
-
-def _goals_at_expected(scope: Scope) -> Value:
-    return share_of(_latest_ratings(scope, PATIENT_RATED), AT_EXPECTED)
-
-
-GOALS_AT_EXPECTED = Figure(Definition(
+GOALS_AT_EXPECTED = figure_of(Definition(
     key="goals-at-expected-level", section=SECTION,
     label="Goals at or above the expected level (patient's rating)", kind=Kind.SHARE,
     higher_is_better=True,  # no list: it counts goals, and a list of patients would not match
@@ -209,26 +210,18 @@ GOALS_AT_EXPECTED = Figure(Definition(
     dates="Each goal's latest rating by the patient at a review held in the period.",
     source="Goal Attainment Scaling: 0 is the expected level, +1 and +2 above it (Kiresuk & "
            "Sherman 1968; Turner-Stokes, Clin Rehabil 2009;23:362-70).",
-), _goals_at_expected)
-
-
-def _agreement(within: int) -> Callable[[Scope], Value]:
-    def value(scope: Scope) -> Value:
-        rows = _latest_ratings(scope, BOTH_RATED).annotate(
-            _gap=Abs(F("patient_level") - F("practitioner_level"), output_field=IntegerField()))
-        return share_of(rows, Q(_gap__lte=within))
-    return value
+), RATINGS, among="level IS NOT NULL", met="level >= 0")
 
 
 def _agreement_figure(key: str, label: str, within: int, rule: str) -> Figure:
-    return Figure(Definition(
+    return figure_of(Definition(
         key=key, section=SECTION, label=label, kind=Kind.SHARE,
         who="Goals of patients in treatment rated by both the patient and the practitioner at "
             "a review in the period (unit: goals).",
         dates="Each goal's latest rating by both at a review held in the period.",
         source=f"Goal Attainment Scaling levels -2 to +2 recorded separately for each; {rule} "
                "Tandem's measure of agreement.",
-    ), _agreement(within))
+    ), RATINGS, among="gap IS NOT NULL", met=f"gap <= {within:d}")
 
 
 RATINGS_AGREE = _agreement_figure(
@@ -241,51 +234,42 @@ RATINGS_WITHIN_ONE = _agreement_figure(
 
 # --- patient-defined success: GAS T-scores ---------------------------------------------------
 
-def _latest_t_reviews(scope: Scope) -> QuerySet:
-    """Each patient's latest review held in the period with a patient T-score."""
+def _t_rows(scope: Scope) -> QuerySet:
+    """A row per patient in treatment with a review held in the period with a patient T-score:
+    `t`, the T-score of their latest such review (by date, then the review)."""
     rated = Q(held_on__gte=scope.start, held_on__lte=scope.end, t_score_patient__isnull=False)
     later = Review.objects.filter(rated, plan__patient=OuterRef("plan__patient")).filter(
         Q(held_on__gt=OuterRef("held_on"))
         | Q(held_on=OuterRef("held_on"), pk__gt=OuterRef("pk")))
-    return Review.objects.filter(rated, plan__patient_id__in=scope.patients()).filter(
-        ~Exists(later))
+    return (Review.objects.filter(rated, plan__patient_id__in=scope.patients())
+            .filter(~Exists(later))
+            .values(patient_id=F("plan__patient_id"), t=F("t_score_patient")))
 
 
-def _t_median(scope: Scope) -> Value:
-    return median_of(_latest_t_reviews(scope), F("t_score_patient"))
+T_SCORES = queryset_facts("gas_t", _t_rows)
 
-
-GAS_T_MEDIAN = Figure(Definition(
+GAS_T_MEDIAN = figure_of(Definition(
     key="gas-t-patient-median", section=SECTION, label="GAS T-score (patient's ratings)",
     kind=Kind.MEDIAN, unit="T-score", higher_is_better=True,
     who="Patients in treatment with a review in the period whose goals the patient rated.",
     dates="Each patient's latest review held in the period.",
     source="The patient's GAS T-score: 50 when every goal is at the expected level (Kiresuk & "
            "Sherman 1968, formula as in Turner-Stokes 2009; core/gas.py).",
-), _t_median)
-
-
-def _band_q(low: float | None, high: float | None) -> Q:
-    q = Q()
-    if low is not None:
-        q &= Q(t_score_patient__gte=low)
-    if high is not None:
-        q &= Q(t_score_patient__lt=high)
-    return q
+), T_SCORES, of="t")
 
 
 def _band_figure(key: str, label: str, low: float | None, high: float | None) -> Figure:
-    band = _band_q(low, high)
+    band = " AND ".join([*([f"t >= {low!r}"] if low is not None else []),
+                         *([f"t < {high!r}"] if high is not None else [])])
     span = ("below 40" if low is None else f"{low} or more" if high is None
             else f"{low} or more and below {high}")
-    return Figure(Definition(
+    return figure_of(Definition(
         key=key, section=SECTION, label=label, kind=Kind.COUNT, drill=True,
         who=f"Patients in treatment whose latest patient GAS T-score in the period is {span}.",
         dates="Each patient's latest review held in the period with the patient's ratings.",
         source="The patient's GAS T-score (Kiresuk & Sherman 1968; Turner-Stokes 2009); "
                "the bands are Tandem's, ten points (one level on every goal) wide around 50.",
-    ), lambda scope: count_of(_latest_t_reviews(scope).filter(band)),
-        lambda scope: _latest_t_reviews(scope).filter(band).values("plan__patient_id"))
+    ), T_SCORES, met=band)
 
 
 FIGURES: list[Figure] = [

@@ -21,7 +21,8 @@ Rules Tandem decides here (each one line in its figure's definition):
 - **Post-exit check-ups**: due every `post_exit_every_months` after the exit date for
   `post_exit_for_months` (check-up settings; core/schedule.py), while the episode was in
   post-exit monitoring on the day (still in it, or closed after that day).
-- **Flag targets**: `ACKNOWLEDGE_WITHIN` below, Tandem's default service standard.
+- **Flag targets**: `ACKNOWLEDGE_WITHIN` in figures/flags.py, Tandem's default service
+  standard.
 
 Every figure is one to three aggregate queries; nothing loops over patients. Months are added
 in the database from the year, month and day of each date, so SQLite and PostgreSQL agree.
@@ -35,9 +36,7 @@ from dataclasses import dataclass
 from django.db.models import (
     Case,
     DateField,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -46,31 +45,23 @@ from django.db.models import (
     When,
 )
 from django.db.models import Value as V
-from django.db.models.functions import Coalesce, ExtractDay, TruncDate
+from django.db.models.functions import Coalesce, ExtractDay
 
 from tandem.assessment.models import CheckupSchedule, CheckupSettings, Response
 from tandem.core.report import Definition, Kind, Value, months_before
 from tandem.core.schedule import add_months
 from tandem.medication.models import MedicationPlan, MedicationReview
-from tandem.monitoring.models import Flag, FlagStatus, Severity
 from tandem.patients.models import EpisodeStatus
 from tandem.planning.care_plan import IN_FORCE
 from tandem.planning.models import CarePlan, PlanStatus, Review
-from tandem.reporting.figures.base import Figure, count_of, share_of
+from tandem.reporting.figures.base import Figure, count_of, figure_of, share_of
 from tandem.reporting.figures.dependence import month_index
+from tandem.reporting.figures.flags import FLAGS
 from tandem.reporting.scope import COMPLETED, Scope, on_medication
 
 SECTION = "reviews"
 DAY = datetime.timedelta(days=1)
 
-# Tandem's default service standard for acknowledging a flag: the days after the day it was
-# raised by which someone should have acknowledged it (urgent: the same day, as its label says).
-ACKNOWLEDGE_WITHIN = {
-    Severity.URGENT: 0,
-    Severity.HIGH: 1,
-    Severity.MEDIUM: 7,
-    Severity.LOW: 28,
-}
 # Days a check-up may be late and still be on schedule: the check-up-overdue flag's default in
 # treatment (core/flags.py).
 CHECKUP_GRACE_DAYS = 14
@@ -273,31 +264,7 @@ POST_EXIT = Figure(Definition(
 # --- flags acknowledged within their target ------------------------------------------------
 
 
-def _flag_rows(scope: Scope) -> tuple[QuerySet, Q]:
-    waited = ExpressionWrapper(TruncDate("acknowledged_at") - TruncDate("raised_at"),
-                               output_field=DurationField())
-    lasted = ExpressionWrapper(TruncDate("resolved_at") - TruncDate("raised_at"),
-                               output_field=DurationField())
-    due_in_period = Q(pk__in=[])
-    on_target = Q(pk__in=[])
-    closed_itself = Q(pk__in=[])
-    for severity, days in ACKNOWLEDGE_WITHIN.items():
-        target = datetime.timedelta(days=days)
-        due_in_period |= Q(severity=severity, raised_at__date__range=(
-            scope.start - target, scope.end - target))
-        on_target |= Q(severity=severity, _waited__lte=target)
-        closed_itself |= Q(severity=severity, _lasted__lte=target)
-    # Closed by Tandem (the problem cleared) by its target day before anyone acknowledged it:
-    # nothing was left to acknowledge.
-    closed_itself &= Q(acknowledged_at__isnull=True, resolved_at__isnull=False,
-                       resolved_by__isnull=True)
-    rows = (Flag.objects.filter(due_in_period, patient_id__in=scope.patients())
-            .exclude(status=FlagStatus.ENTERED_IN_ERROR)
-            .alias(_waited=waited, _lasted=lasted).exclude(closed_itself))
-    return rows, on_target
-
-
-FLAGS_ON_TARGET = Figure(Definition(
+FLAGS_ON_TARGET = figure_of(Definition(
     key="flags-acknowledged-on-target", section=SECTION,
     label="Flags acknowledged within their target", kind=Kind.SHARE,
     who="Flags (not patients) of patients in treatment, not entered in error",
@@ -306,7 +273,7 @@ FLAGS_ON_TARGET = Figure(Definition(
     source="Flags: raised and acknowledged dates (local days). Targets: Tandem's default "
            "service standard (urgent the same day, high 1 day, medium 7, low 28)",
     higher_is_better=True,
-), lambda scope: share_of(*_flag_rows(scope)))
+), FLAGS, among="due = 1 AND closed_itself = 0", met="on_target = 1")
 
 
 FIGURES: list[Figure] = [PLANS_REVIEWED, MEDICATION_OVERDUE, CHECKUPS_ON_SCHEDULE, POST_EXIT,
