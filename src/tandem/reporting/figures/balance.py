@@ -48,7 +48,7 @@ from tandem.medication.models import (
 from tandem.planning.models import GoalType, GoalTypeChange, Proposer
 from tandem.reporting.figures.base import Figure, count_of, figure_of, literal, share_of
 from tandem.reporting.figures.goals import GOAL_FACTS, VOID_GOALS
-from tandem.reporting.scope import Scope, on_medication, substitute_codes
+from tandem.reporting.scope import Scope, day_starts, on_days, on_medication, substitute_codes
 
 SECTION = "balance"
 UNDECIDED = "undecided"
@@ -91,8 +91,8 @@ CHOSEN_BY_PATIENT = figure_of(Definition(
 
 def _changes(scope: Scope) -> QuerySet:
     return (GoalTypeChange.objects
-            .filter(goal__patient_id__in=scope.patients(),
-                    changed_at__date__range=(scope.start, scope.end))
+            .filter(on_days("changed_at", scope.start, scope.end),
+                    goal__patient_id__in=scope.patients())
             .exclude(from_type="").exclude(from_type=F("to_type"))
             .exclude(goal__lifecycle_status__in=VOID_GOALS))
 
@@ -217,7 +217,8 @@ def _reduction_in_period_rows(scope: Scope) -> QuerySet:
                                                  on__lt=scope.start)
     plan_current_in_period = (
         Q(plan__medicine__in=substitute_codes(), plan__started_on__lte=scope.end)
-        & (Q(plan__status=PlanStatus.ACTIVE) | Q(plan__updated_at__date__gte=scope.start)))
+        & (Q(plan__status=PlanStatus.ACTIVE)
+           | Q(plan__updated_at__gte=day_starts(scope.start))))
     going = (Reduction.objects.filter(plan_current_in_period,
                                       plan__patient=OuterRef("patient_id"),
                                       started_on__lte=scope.end)

@@ -114,8 +114,9 @@ def queryset_facts(name: str, rows: Callable[[Scope], QuerySet]) -> Facts:
 
 
 def sql_of(rows: QuerySet) -> tuple[str, list]:
-    """A queryset's SELECT and its parameters, to be read by name in a later step."""
-    sql, params = rows.query.sql_with_params()
+    """A queryset's SELECT (without its model's default order) and its parameters, to be read
+    by name in a later step."""
+    sql, params = rows.order_by().query.sql_with_params()
     return sql, list(params)
 
 

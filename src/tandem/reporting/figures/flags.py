@@ -22,22 +22,14 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import (
-    Case,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    IntegerField,
-    Q,
-    QuerySet,
-    When,
-)
+from django.db import connection
+from django.db.models import Case, IntegerField, Q, When
 from django.db.models import Value as V
 from django.db.models.functions import TruncDate
 
 from tandem.monitoring.models import Flag, FlagStatus, Severity
-from tandem.reporting.figures.base import queryset_facts
-from tandem.reporting.scope import Scope
+from tandem.reporting.figures.base import Facts, Part, sql_of
+from tandem.reporting.scope import Scope, on_days
 
 OVERDOSE_RULES = ("return-to-use", "missed-doses")
 
@@ -55,37 +47,53 @@ def _one_if(condition: Q) -> Case:
     return Case(When(condition, then=V(1)), default=V(0), output_field=IntegerField())
 
 
-def _flag_rows(scope: Scope) -> QuerySet:
-    waited = ExpressionWrapper(TruncDate("acknowledged_at") - TruncDate("raised_at"),
-                               output_field=DurationField())
-    lasted = ExpressionWrapper(TruncDate("resolved_at") - TruncDate("raised_at"),
-                               output_field=DurationField())
-    due, on_target, closed_by_target = Q(pk__in=[]), Q(pk__in=[]), Q(pk__in=[])
-    for severity, within in ACKNOWLEDGE_WITHIN.items():
-        target = datetime.timedelta(days=within)
-        due |= Q(severity=severity, raised_at__date__range=(
-            scope.start - target, scope.end - target))
-        on_target |= Q(severity=severity, _waited__lte=target)
-        closed_by_target |= Q(severity=severity, _lasted__lte=target)
-    by_tandem = Q(acknowledged_at__isnull=True, resolved_at__isnull=False,
-                  resolved_by__isnull=True)
+def _days(first: str, then: str) -> str:
+    """SQL: whole days from the date column `first` to the date column `then`."""
+    if connection.vendor == "sqlite":
+        return f"CAST(julianday({then}) - julianday({first}) AS INTEGER)"
+    return f"({then} - {first})"
+
+
+def _flag_parts(scope: Scope) -> list[Part]:
+    # Which flags, and the columns that need only their times, by the times local days start
+    # (scope.on_days), so no row's time is turned into a date to choose it.
+    due = Q(pk__in=[])
+    for severity, days in ACKNOWLEDGE_WITHIN.items():
+        target = datetime.timedelta(days=days)
+        due |= Q(severity=severity) & on_days("raised_at", scope.start - target,
+                                              scope.end - target)
+    within = Case(*(When(severity=severity, then=V(days))
+                    for severity, days in ACKNOWLEDGE_WITHIN.items()),
+                  output_field=IntegerField())
     earliest = scope.start - datetime.timedelta(days=max(ACKNOWLEDGE_WITHIN.values()))
-    return (Flag.objects.filter(patient_id__in=scope.patients(),
-                                raised_at__date__range=(earliest, scope.end))
+    rows = (Flag.objects.filter(on_days("raised_at", earliest, scope.end),
+                                patient_id__in=scope.patients())
             .exclude(status=FlagStatus.ENTERED_IN_ERROR)
-            .alias(_raised_on=TruncDate("raised_at"), _acknowledged_on=TruncDate("acknowledged_at"),
-                   _resolved_on=TruncDate("resolved_at"), _waited=waited, _lasted=lasted)
             .annotate(
-                in_period=_one_if(Q(raised_at__date__range=(scope.start, scope.end))),
+                in_period=_one_if(on_days("raised_at", scope.start, scope.end)),
                 overdose=_one_if(Q(rule__in=OVERDOSE_RULES)),
                 urgent=_one_if(Q(severity=Severity.URGENT)),
-                acknowledged_same_day=_one_if(Q(_acknowledged_on=F("_raised_on"))),
-                closed_same_day=_one_if(by_tandem & Q(_resolved_on=F("_raised_on"))),
                 due=_one_if(due),
-                on_target=_one_if(on_target),
-                closed_itself=_one_if(by_tandem & closed_by_target))
-            .values("patient_id", "in_period", "overdose", "urgent", "acknowledged_same_day",
-                    "closed_same_day", "due", "on_target", "closed_itself"))
+                within=within,
+                by_tandem=_one_if(Q(acknowledged_at__isnull=True, resolved_at__isnull=False,
+                                    resolved_by__isnull=True)),
+                raised_on=TruncDate("raised_at"), acknowledged_on=TruncDate("acknowledged_at"),
+                resolved_on=TruncDate("resolved_at"))
+            .values("patient_id", "in_period", "overdose", "urgent", "due", "within",
+                    "by_tandem", "raised_on", "acknowledged_on", "resolved_on")
+            .order_by())
+    # Then what needs the local dates, each worked out once a flag.
+    dated = (
+        "SELECT patient_id, in_period, overdose, urgent, due, "
+        "CASE WHEN acknowledged_on = raised_on THEN 1 ELSE 0 END AS acknowledged_same_day, "
+        "CASE WHEN by_tandem = 1 AND resolved_on = raised_on THEN 1 ELSE 0 END "
+        "AS closed_same_day, "
+        f"CASE WHEN {_days('raised_on', 'acknowledged_on')} <= within THEN 1 ELSE 0 END "
+        "AS on_target, "
+        f"CASE WHEN by_tandem = 1 AND {_days('raised_on', 'resolved_on')} <= within "
+        "THEN 1 ELSE 0 END AS closed_itself "
+        "FROM flag_days")
+    return [("flag_days", *sql_of(rows)), ("flags", dated, [])]
 
 
-FLAGS = queryset_facts("flags", _flag_rows)
+FLAGS = Facts("flags", _flag_parts)

@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 
 from tandem.planning.models import Goal, GoalTypeChange, LifecycleStatus
 from tandem.reporting.figures.base import queryset_facts
-from tandem.reporting.scope import TOP, Scope, completed, score
+from tandem.reporting.scope import TOP, Scope, after, completed, on_or_before, score
 
 # Goals that never stood.
 VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
@@ -41,18 +41,18 @@ def goals_as_at(day: datetime.date) -> QuerySet:
     on `day`, with `_kind` and `_chooser` as on that day, the patient's one goal first.
     Goals with no kind on the day are left out."""
     changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
-    before = changes.filter(changed_at__date__lte=day).order_by("-changed_at", "-pk")
-    after = changes.filter(changed_at__date__gt=day).order_by("changed_at", "pk")
+    before = changes.filter(on_or_before("changed_at", day)).order_by("-changed_at", "-pk")
+    later = changes.filter(after("changed_at", day)).order_by("changed_at", "pk")
     kind = Coalesce(Subquery(before.values("to_type")[:1]),
-                    Subquery(after.values("from_type")[:1]), F("goal_type"),
+                    Subquery(later.values("from_type")[:1]), F("goal_type"),
                     output_field=CharField())
     # The chooser of a kind set before any recorded change is known only if no change since.
     chooser = Coalesce(Subquery(before.values("chosen_by")[:1]),
-                       Case(When(Exists(after), then=V("")), default=F("goal_type_chosen_by"),
+                       Case(When(Exists(later), then=V("")), default=F("goal_type_chosen_by"),
                             output_field=CharField()),
                        output_field=CharField())
-    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED, updated_at__date__lte=day)
-    return (Goal.objects.filter(episode=OuterRef("pk"), created_at__date__lte=day)
+    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED) & on_or_before("updated_at", day)
+    return (Goal.objects.filter(on_or_before("created_at", day), episode=OuterRef("pk"))
             .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
             .annotate(_kind=kind, _chooser=chooser).exclude(_kind="")
             .order_by("priority", "-created_at", "-pk"))
