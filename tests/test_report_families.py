@@ -1,0 +1,95 @@
+"""How the report works its figures out (reporting/figures/base.py): a family of figures reads
+one set of rows, worked out once per period and aggregated in one query; the SQL median; codes
+put into SQL; local days compared by the times they start. The figures themselves are pinned in
+test_report_<section>.py."""
+
+import datetime
+import statistics
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from tandem.assessment.models import Response
+from tandem.core.report import Kind, Period, Value
+from tandem.reporting import report
+from tandem.reporting.figures import FIGURES
+from tandem.reporting.figures.base import Facts, Measure, literal, work_out
+from tandem.reporting.scope import Scope, on_days, on_or_before
+from tests.conftest import build_world
+
+D = datetime.date
+
+
+def _numbers(values: list[int | None]) -> Facts:
+    """A family whose rows are the given numbers (`x`, null for None), one patient each."""
+    def parts(scope):
+        rows = " UNION ALL ".join(
+            f"SELECT {i} AS patient_id, CAST(%s AS INTEGER) AS x" for i in range(len(values)))
+        return [("numbers", rows or "SELECT 0 AS patient_id, 0 AS x WHERE 1 = 0",
+                 list(values))]
+    return Facts("numbers", parts)
+
+
+SCOPE = Scope(1, Period(D(2026, 1, 1), D(2026, 6, 30)))
+
+
+class TestMeasures(TestCase):
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.one_of(st.none(), st.integers(-1000, 1000)), max_size=9))
+    def test_the_median_and_mean_are_those_of_the_numbers_given(self, values):
+        median, mean, share, count = work_out(_numbers(values), SCOPE, [
+            Measure(Kind.MEDIAN, of="x"), Measure(Kind.MEAN, of="x"),
+            Measure(Kind.SHARE, among="x IS NOT NULL", met="x > 0"),
+            Measure(Kind.COUNT, met="x < 0")])
+        known = [v for v in values if v is not None]
+        assert median.people == mean.people == len(known)
+        if known:
+            assert median.value == pytest.approx(statistics.median(known))
+            assert mean.value == pytest.approx(statistics.mean(known))
+        else:
+            assert median == mean == Value(value=None, people=0)
+        assert share == Value(count=sum(1 for v in known if v > 0), of=len(known))
+        assert count == Value(count=sum(1 for v in known if v < 0))
+
+
+def test_codes_put_into_sql_are_only_codes():
+    assert literal("abstinence-all") == "'abstinence-all'"
+    assert literal("") == "''"
+    for bad in ("x'; DROP TABLE patients_patient; --", "Moderation", "a b", "é"):
+        with pytest.raises(ValueError):
+            literal(bad)
+
+
+@pytest.mark.django_db
+def test_the_report_runs_one_query_per_family_and_period():
+    world = build_world()
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+    families = {f.facts.name for f in FIGURES if f.facts is not None}
+    assert {"goals", "flags", "ratings", "gas_t", "pairs_top", "pairs_phq9"} <= families
+    with CaptureQueriesContext(connection) as queries:
+        report.build(scope)
+    with_steps = [q["sql"] for q in queries if q["sql"].startswith("WITH ")]
+    assert len(with_steps) == 2 * len(families)
+
+
+@pytest.mark.django_db
+def test_local_days_are_compared_by_the_times_they_start():
+    """30 June 2026 23:30 UTC is 1 July 00:30 in London (summer time): on 1 July, not 30 June."""
+    world = build_world()
+    patient = world.p1
+    at = datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC)
+    Response.objects.create(organisation=world.org, patient=patient, instrument_code="phq9",
+                            instrument_version="1", status="completed", mode="self",
+                            completed_at=at)
+    mine = Response.objects.filter(patient=patient)
+    assert not mine.filter(on_or_before("completed_at", D(2026, 6, 30))).exists()
+    assert mine.filter(on_or_before("completed_at", D(2026, 7, 1))).exists()
+    assert mine.filter(on_days("completed_at", D(2026, 7, 1), D(2026, 7, 1))).exists()
+    assert not mine.filter(on_days("completed_at", D(2026, 6, 1), D(2026, 6, 30))).exists()
+    # The same answer as Django's own date lookup, which turns each row's time into a date.
+    assert mine.get().completed_on == D(2026, 7, 1)
+    assert mine.filter(completed_at__date=D(2026, 7, 1)).exists()
