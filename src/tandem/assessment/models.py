@@ -110,6 +110,10 @@ class Response(PatientRecord):
         indexes = [
             models.Index(fields=["patient", "completed_on"]),
             models.Index(fields=["organisation", "status"]),
+            # An episode's questionnaires of one kind in the order they were done: the service
+            # report's first and latest of each (reporting/figures/pairs.py).
+            models.Index(fields=["episode", "instrument_code", "completed_at"],
+                         name="response_episode_kind_done"),
         ]
 
     def __str__(self) -> str:

@@ -29,17 +29,16 @@ from django.db.models import Value as V
 from django.db.models.functions import Coalesce
 
 from tandem.planning.models import Goal, GoalTypeChange, LifecycleStatus
-from tandem.reporting.figures.base import queryset_facts
+from tandem.reporting.figures.base import Facts, Part, sql_of
 from tandem.reporting.scope import TOP, Scope, after, completed, on_or_before, score
 
 # Goals that never stood.
 VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
 
 
-def goals_as_at(day: datetime.date) -> QuerySet:
-    """The goals of the episode in the outer query (`OuterRef("pk")` of an Episode) that stood
-    on `day`, with `_kind` and `_chooser` as on that day, the patient's one goal first.
-    Goals with no kind on the day are left out."""
+def kind_and_chooser(day: datetime.date) -> tuple[Coalesce, Coalesce]:
+    """The kind of the goal in the outer query (`OuterRef("pk")` of a Goal) on `day`, and whose
+    choice it was then ("" when not known)."""
     changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
     before = changes.filter(on_or_before("changed_at", day)).order_by("-changed_at", "-pk")
     later = changes.filter(after("changed_at", day)).order_by("changed_at", "pk")
@@ -51,28 +50,19 @@ def goals_as_at(day: datetime.date) -> QuerySet:
                        Case(When(Exists(later), then=V("")), default=F("goal_type_chosen_by"),
                             output_field=CharField()),
                        output_field=CharField())
+    return kind, chooser
+
+
+def goals_as_at(day: datetime.date) -> QuerySet:
+    """The goals of the episode in the outer query (`OuterRef("pk")` of an Episode) that stood
+    on `day`, with `_kind` as on that day, the patient's one goal first. Goals with no kind on
+    the day are left out."""
+    kind, _ = kind_and_chooser(day)
     cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED) & on_or_before("updated_at", day)
     return (Goal.objects.filter(on_or_before("created_at", day), episode=OuterRef("pk"))
             .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
-            .annotate(_kind=kind, _chooser=chooser).exclude(_kind="")
+            .annotate(_kind=kind).exclude(_kind="")
             .order_by("priority", "-created_at", "-pk"))
-
-
-def with_goal_kind(episodes: QuerySet, day: datetime.date, chooser: bool = False) -> QuerySet:
-    """Episodes with `goal_kind`, their patient's substance goal kind on `day` ("" when not
-    decided), and with `chooser=True` also `goal_chooser`, whose choice it was."""
-    goals = goals_as_at(day)
-    found = episodes.annotate(goal_kind=Coalesce(Subquery(goals.values("_kind")[:1]), V(""),
-                                                 output_field=CharField()))
-    if chooser:
-        found = found.annotate(goal_chooser=Coalesce(Subquery(goals.values("_chooser")[:1]),
-                                                     V(""), output_field=CharField()))
-    return found
-
-
-def kind_as_at(day: datetime.date) -> Subquery:
-    """The kind, on `day`, of the substance goal of the episode in the outer query."""
-    return Subquery(goals_as_at(day).values("_kind")[:1], output_field=CharField())
 
 
 # Every substance scale of the TOP (days used in the past 28) but tobacco.
@@ -80,27 +70,41 @@ SUBSTANCE_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days"
                     "amphetamines_days", "cannabis_days", "other_days")
 
 
-def abstinent_at_latest_top(day: datetime.date) -> Subquery:
-    """1 if the outer episode's latest completed TOP on or before `day` shows no use of any
-    substance but tobacco, 0 if it shows some (or a substance unscored); None without one."""
+def _abstinent() -> Case:
+    """1 if a TOP shows no use of any substance but tobacco, 0 if it shows some (or a
+    substance unscored)."""
     zero = Q()
     for scale in SUBSTANCE_SCALES:
         zero &= Q(**{f"_{scale}": 0})
-    latest = (completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=day)
-              .order_by("-completed_at", "-pk")
-              .annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
-              .annotate(_abstinent=Case(When(zero, then=V(1)), default=V(0),
-                                        output_field=IntegerField())))
-    return Subquery(latest.values("_abstinent")[:1], output_field=IntegerField())
+    return Case(When(zero, then=V(1)), default=V(0), output_field=IntegerField())
 
 
-def _goal_rows(scope: Scope) -> QuerySet:
-    return (with_goal_kind(scope.in_treatment(), scope.end, chooser=True)
-            .annotate(abstinent=abstinent_at_latest_top(scope.end))
-            .values("patient_id", "goal_kind", "goal_chooser", "abstinent"))
+def _goal_parts(scope: Scope) -> list[Part]:
+    day = scope.end
+    # Which goal, and which TOP: the patient's one substance goal on the day, and the latest
+    # TOP of the episode on or before it.
+    latest_top = (completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=day)
+                  .order_by("-completed_at", "-pk").values("pk")[:1])
+    chosen = (scope.in_treatment()
+              .annotate(goal_id=Subquery(goals_as_at(day).values("pk")[:1]),
+                        top_id=Subquery(latest_top))
+              .values("patient_id", "goal_id", "top_id"))
+    # Then what they say, read for those two only (joins on their ids).
+    kind, chooser = kind_and_chooser(day)
+    goals = Goal.objects.annotate(_kind=kind, _chooser=chooser).values("id", "_kind", "_chooser")
+    tops = (completed(TOP).annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
+            .annotate(_abstinent=_abstinent()).values("id", "_abstinent"))
+    goals_sql, goals_params = sql_of(goals)
+    tops_sql, tops_params = sql_of(tops)
+    rows = ("SELECT c.patient_id, COALESCE(g._kind, '') AS goal_kind, "
+            "COALESCE(g._chooser, '') AS goal_chooser, t._abstinent AS abstinent "
+            "FROM goals_chosen AS c "
+            f"LEFT JOIN ({goals_sql}) AS g ON g.id = c.goal_id "
+            f"LEFT JOIN ({tops_sql}) AS t ON t.id = c.top_id")
+    return [("goals_chosen", *sql_of(chosen)), ("goals", rows, goals_params + tops_params)]
 
 
 # The family of figures (figures/base.py Facts) about the patient's substance goal on the
 # period's last day: a row per patient in treatment with `goal_kind` and `goal_chooser` ("" when
-# not decided) and `abstinent` (their latest TOP by then, as `abstinent_at_latest_top`).
-GOAL_FACTS = queryset_facts("goals", _goal_rows)
+# not decided) and `abstinent` (1 or 0 from their latest TOP by then; null without one).
+GOAL_FACTS = Facts("goals", _goal_parts)
