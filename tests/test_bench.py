@@ -143,8 +143,8 @@ def test_dispensing_import(bench):
 def test_service_report(bench):
     env, db = bench("report")
     out = run(script("service_report.py", "--patients", PATIENTS, *db), env, timeout=300)
-    assert re.search(r"^completed questionnaires \(completed or amended responses\): [\d,]+ ",
-                     out, re.M), out
+    assert re.search(r"^completed check-ups \(completed or amended questionnaire responses\): "
+                     r"[\d,]+ ", out, re.M), out
     # Every figure of the report worked out by DuckDB too, and equal for both periods.
     assert "MISMATCH" not in out and "NOT COMPARED" not in out, out
     assert re.search(r"^figures compared: (\d+) of \1 \(each for both periods\); mismatches: 0$",
