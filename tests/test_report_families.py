@@ -74,6 +74,12 @@ def test_the_report_runs_one_query_per_family_and_period():
         report.build(scope)
     with_steps = [q["sql"] for q in queries if q["sql"].startswith("WITH ")]
     assert len(with_steps) == 2 * len(families)
+    # Who is in treatment is worked out once a period, into a temporary table each family
+    # reads, dropped at the end.
+    made = [q["sql"] for q in queries if q["sql"].startswith("CREATE TEMPORARY TABLE")]
+    dropped = [q["sql"] for q in queries if q["sql"].startswith("DROP TABLE report_treated_")]
+    assert len(made) == len(dropped) == 2
+    assert all(any(m.split()[3] in step for m in made) for step in with_steps)
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.utils import timezone
 from tandem.core.report import SECTIONS, Definition, Value
 from tandem.reporting.figures import FIGURES
 from tandem.reporting.figures.base import Figure, work_out
-from tandem.reporting.scope import Scope
+from tandem.reporting.scope import Scope, treated_once
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ def values(scope: Scope, figures: list[Figure],
            spent: dict[str, float] | None = None) -> dict[str, Value]:
     """Every figure's value for one scope: a family's figures (base.Facts) in one query each,
     the others one by one. `spent` (if given) gets the seconds of each family or lone figure."""
+    with treated_once(scope) as once:
+        return _values(once, figures, spent)
+
+
+def _values(scope: Scope, figures: list[Figure],
+            spent: dict[str, float] | None) -> dict[str, Value]:
     found: dict[str, Value] = {}
     families: dict[str, list[Figure]] = {}
     for figure in figures:

@@ -21,9 +21,14 @@ Nothing here loops over patients: every filter is a condition in the one SQL que
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -37,6 +42,7 @@ from django.db.models import (
     When,
 )
 from django.db.models import Value as V
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -153,6 +159,9 @@ class Scope:
     keyworker: int | None = None
     setting: str = ""
     substance: str = ""
+    # While a report is worked out (`treated_once`), the temporary table that holds
+    # `in_treatment()`'s episode ids, so each figure reads it instead of working it out again.
+    treated: str = ""
 
     def for_period(self, period: Period) -> Scope:
         return Scope(self.organisation_id, period, self.teams, self.keyworker, self.setting,
@@ -181,6 +190,9 @@ class Scope:
 
     def in_treatment(self) -> QuerySet:
         """One episode per patient: the latest one open on any day of the period."""
+        if self.treated:
+            return Episode.objects.of(self.organisation_id).filter(
+                pk__in=RawSQL(f"SELECT id FROM {self.treated}", ()))  # a name made here
         open_in_period = Q(start_date__lte=self.end) & (
             Q(exit_date__isnull=True) | Q(exit_date__gte=self.start))
         # Later: started after it; or started the same day (an episode may end the day it
@@ -199,6 +211,21 @@ class Scope:
     def patients(self) -> QuerySet:
         """The patient ids of `in_treatment()`, for `patient_id__in=`."""
         return self.in_treatment().values("patient_id")
+
+
+@contextmanager
+def treated_once(scope: Scope) -> Iterator[Scope]:
+    """The scope, with who is in treatment worked out once into a temporary table (this
+    connection's own; dropped at the end), for working out many figures in a row."""
+    name = f"report_treated_{uuid.uuid4().hex}"
+    sql, params = scope.in_treatment().order_by().values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {sql}", params)
+    yield dataclasses.replace(scope, treated=name)
+    # Not after an error (a failed transaction takes no more statements): the table goes with
+    # the rolled-back transaction or, at the latest, with the connection.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
 
 
 SETTINGS = dict(Setting.choices)
