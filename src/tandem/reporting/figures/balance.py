@@ -28,15 +28,21 @@ from __future__ import annotations
 import datetime
 
 from django.db.models import (
+    Case,
+    DateField,
     Exists,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    When,
 )
+from django.db.models import Value as V
+from django.db.models.functions import Coalesce
 
-from tandem.core.report import Definition, Kind, Value, months_before
+from tandem.core.report import Definition, Kind, months_before
 from tandem.medication.models import (
     MedicationPlan,
     MedicationReview,
@@ -46,7 +52,17 @@ from tandem.medication.models import (
     ReductionEventKind,
 )
 from tandem.planning.models import GoalType, GoalTypeChange, Proposer
-from tandem.reporting.figures.base import Figure, count_of, figure_of, literal, share_of
+from tandem.reporting.figures.base import (
+    Facts,
+    Figure,
+    Part,
+    count_of,
+    date_literal,
+    days_between,
+    figure_of,
+    literal,
+    sql_of,
+)
 from tandem.reporting.figures.goals import GOAL_FACTS, VOID_GOALS
 from tandem.reporting.scope import Scope, day_starts, on_days, on_medication, substitute_codes
 
@@ -56,6 +72,9 @@ UNDECIDED = "undecided"
 PATIENTS_CHOICE = (Proposer.PATIENT, Proposer.BOTH)
 ENDED = (ReductionEventKind.FINISHED, ReductionEventKind.STOPPED)
 SETBACK = (ReductionEventKind.PAUSED, ReductionEventKind.REVERSED)
+# A medication review at least every 3 months: Tandem's standard (the reviews section counts
+# those overdue).
+MEDICATION_REVIEW_MONTHS = 3
 
 GOAL_SOURCE = ("Substance goals and their history of kind changes (Goal, GoalTypeChange); goal "
                "kinds from the source documents, none imposed; Tandem's rule for one goal each")
@@ -115,129 +134,125 @@ def _current_plans(day: datetime.date) -> QuerySet:
     return MedicationPlan.objects.filter(on_medication(day), patient=OuterRef("patient_id"))
 
 
-def on_medication_at_end(scope: Scope) -> QuerySet:
-    """Episodes in treatment whose patient has a substitute medication plan current at the end."""
-    return scope.in_treatment().filter(Exists(_current_plans(scope.end)))
+def _flag(condition) -> Case:
+    return Case(When(condition, then=V(1)), default=V(0), output_field=IntegerField())
 
 
-ON_MEDICATION = Figure(Definition(
+def _medication_rows(scope: Scope) -> QuerySet:
+    """A row per patient in treatment: `on_medication` (a substitute plan current on the last
+    day), `started` (the latest start of those plans), `reviewed_3m`, `discussed_12m` (a
+    medication review, one recording the goal was discussed, in the 3 or 12 months to the
+    end), `reducing` (a reduction going on the last day), `overdue` (reviews section: a current
+    plan last reviewed, or started, before the same day 3 months before the end), and
+    `reducing_in_period` and `setback` (a reduction going on in the period; a pause or step back
+    up dated in it)."""
+    end, start = scope.end, scope.start
+    current = _current_plans(end)
+
+    def reviewed(months: int, **review) -> Exists:
+        return Exists(MedicationReview.objects.filter(
+            plan__patient=OuterRef("patient_id"),
+            held_on__range=(months_before(end, months), end), **review))
+
+    ended = ReductionEvent.objects.filter(reduction=OuterRef("pk"), kind__in=ENDED)
+    going = (Reduction.objects.filter(on_medication(end, prefix="plan__"),
+                                      plan__patient=OuterRef("patient_id"),
+                                      started_on__lte=end)
+             .filter(~Exists(ended.filter(on__lte=end))))
+    plan_current_in_period = (
+        Q(plan__medicine__in=substitute_codes(), plan__started_on__lte=end)
+        & (Q(plan__status=PlanStatus.ACTIVE) | Q(plan__updated_at__gte=day_starts(start))))
+    going_in_period = (Reduction.objects.filter(plan_current_in_period,
+                                                plan__patient=OuterRef("patient_id"),
+                                                started_on__lte=end)
+                       .filter(~Exists(ended.filter(on__lt=start))))
+    setback = ReductionEvent.objects.filter(
+        reduction__plan__patient=OuterRef("patient_id"), kind__in=SETBACK,
+        on__range=(start, end))
+    last_review = (MedicationReview.objects.filter(plan=OuterRef("pk"), held_on__lte=end)
+                   .order_by("-held_on").values("held_on")[:1])
+    overdue = (current.alias(_since=Coalesce(Subquery(last_review, output_field=DateField()),
+                                             F("started_on")))
+               .filter(_since__lt=months_before(end, MEDICATION_REVIEW_MONTHS)))
+    return (scope.in_treatment()
+            .annotate(on_medication=_flag(Exists(current)),
+                      started=Subquery(current.order_by("-started_on", "-pk")
+                                       .values("started_on")[:1]),
+                      reviewed_3m=_flag(reviewed(3)),
+                      discussed_12m=_flag(reviewed(12, goal_discussed=True)),
+                      reducing=_flag(Exists(going)),
+                      overdue=_flag(Exists(overdue)),
+                      reducing_in_period=_flag(Exists(going_in_period)),
+                      setback=_flag(Exists(setback)))
+            .values("patient_id", "on_medication", "started", "reviewed_3m", "discussed_12m",
+                    "reducing", "overdue", "reducing_in_period", "setback"))
+
+
+def _medication_parts(scope: Scope) -> list[Part]:
+    # Then `days_on`: the days from `started` to the period's last day.
+    days_on = days_between("started", date_literal(scope.end))
+    return [("medication_rows", *sql_of(_medication_rows(scope))),
+            ("medication", f"SELECT m.*, {days_on} AS days_on FROM medication_rows AS m", [])]
+
+
+MEDICATION = Facts("medication", _medication_parts)
+ON_MEDICATION_AT_END = "on_medication = 1"
+
+ON_MEDICATION = figure_of(Definition(
     key="on-medication", section=SECTION, label="On substitute medication", kind=Kind.COUNT,
     who="Patients in treatment in the period with a substitute medication plan",
     dates="The plan current on the period's last day (started by then, not stopped by then)",
     source=MEDICATION_SOURCE, drill=True,
-), lambda scope: count_of(on_medication_at_end(scope)),
-    lambda scope: on_medication_at_end(scope).values("patient_id"))
+), MEDICATION, met=ON_MEDICATION_AT_END)
 
 
-def _days_on(scope: Scope) -> Value:
-    """The median of the days from the current plan's start to the end: the middle one or two
-    start dates read by position (a later start is fewer days), so two rows at most leave the
-    database."""
-    started = Subquery(_current_plans(scope.end).order_by("-started_on", "-pk")
-                       .values("started_on")[:1])
-    rows = on_medication_at_end(scope).annotate(_started=started)
-    n = rows.count()
-    if n == 0:
-        return Value(value=None, people=0)
-    middle = list(rows.order_by("_started", "pk").values_list("_started", flat=True)
-                  [(n - 1) // 2: n // 2 + 1])
-    return Value(value=sum((scope.end - day).days for day in middle) / len(middle), people=n)
-
-
-MEDICATION_DAYS_ON = Figure(Definition(
+MEDICATION_DAYS_ON = figure_of(Definition(
     key="medication-days-on", section=SECTION, label="Time on substitute medication",
     kind=Kind.MEDIAN, unit="days",
     who="Patients in treatment in the period on substitute medication on its last day",
     dates="Days from the current plan's start to the period's last day",
     source=MEDICATION_SOURCE + "; the current plan's start date",
-), _days_on)
+), MEDICATION, among=ON_MEDICATION_AT_END, of="days_on")
 
 
-def _reviewed_rows(scope: Scope, months: int, **review) -> QuerySet:
-    reviews = MedicationReview.objects.filter(
-        plan__patient=OuterRef("patient_id"),
-        held_on__range=(months_before(scope.end, months), scope.end), **review)
-    return on_medication_at_end(scope).annotate(_met=Exists(reviews))
-
-
-def _share_met(rows: QuerySet) -> Value:
-    return share_of(rows, Q(_met=True))
-
-
-MEDICATION_REVIEWED_3M = Figure(Definition(
+MEDICATION_REVIEWED_3M = figure_of(Definition(
     key="medication-reviewed-3m", section=SECTION, label="Medication reviewed in the last 3 months",
     kind=Kind.SHARE,
     who="Patients in treatment in the period on substitute medication on its last day",
     dates="A review held on or after the same day 3 months before the period's end, up to the end",
     source="Medication reviews (MedicationReview); 3 months is Tandem's medication review rule",
     drill=True, higher_is_better=True,
-), lambda scope: _share_met(_reviewed_rows(scope, 3)),
-    lambda scope: _reviewed_rows(scope, 3).filter(_met=True).values("patient_id"))
+), MEDICATION, among=ON_MEDICATION_AT_END, met="reviewed_3m = 1")
 
 
-MEDICATION_GOAL_DISCUSSED_12M = Figure(Definition(
+MEDICATION_GOAL_DISCUSSED_12M = figure_of(Definition(
     key="medication-goal-discussed-12m", section=SECTION,
     label="Goal about medication discussed in the last 12 months", kind=Kind.SHARE,
     who="Patients in treatment in the period on substitute medication on its last day",
     dates="A review held on or after the same day 12 months before the period's end, up to the end",
     source="Medication reviews that record the patient's goal about the medication was discussed",
     drill=True, higher_is_better=True,
-), lambda scope: _share_met(_reviewed_rows(scope, 12, goal_discussed=True)),
-    lambda scope: _reviewed_rows(scope, 12, goal_discussed=True).filter(_met=True)
-    .values("patient_id"))
+), MEDICATION, among=ON_MEDICATION_AT_END, met="discussed_12m = 1")
 
 
-def _plan_current_on(day: datetime.date) -> Q:
-    return on_medication(day, prefix="plan__")
-
-
-def _reducing_rows(scope: Scope) -> QuerySet:
-    ended = ReductionEvent.objects.filter(reduction=OuterRef("pk"), kind__in=ENDED,
-                                          on__lte=scope.end)
-    going = (Reduction.objects.filter(_plan_current_on(scope.end),
-                                      plan__patient=OuterRef("patient_id"),
-                                      started_on__lte=scope.end)
-             .filter(~Exists(ended)))
-    return on_medication_at_end(scope).annotate(_met=Exists(going))
-
-
-MEDICATION_REDUCING = Figure(Definition(
+MEDICATION_REDUCING = figure_of(Definition(
     key="medication-reducing", section=SECTION, label="Reducing their medication",
     kind=Kind.SHARE,
     who="Patients in treatment in the period on substitute medication on its last day",
     dates="A reduction going ahead or paused on the period's last day (started, not yet ended)",
     source="Reductions the patient chose with the prescriber, and their events (Reduction)",
     drill=True,
-), lambda scope: _share_met(_reducing_rows(scope)),
-    lambda scope: _reducing_rows(scope).filter(_met=True).values("patient_id"))
+), MEDICATION, among=ON_MEDICATION_AT_END, met="reducing = 1")
 
 
-def _reduction_in_period_rows(scope: Scope) -> QuerySet:
-    ended_before = ReductionEvent.objects.filter(reduction=OuterRef("pk"), kind__in=ENDED,
-                                                 on__lt=scope.start)
-    plan_current_in_period = (
-        Q(plan__medicine__in=substitute_codes(), plan__started_on__lte=scope.end)
-        & (Q(plan__status=PlanStatus.ACTIVE)
-           | Q(plan__updated_at__gte=day_starts(scope.start))))
-    going = (Reduction.objects.filter(plan_current_in_period,
-                                      plan__patient=OuterRef("patient_id"),
-                                      started_on__lte=scope.end)
-             .filter(~Exists(ended_before)))
-    setback = ReductionEvent.objects.filter(
-        reduction__plan__patient=OuterRef("patient_id"), kind__in=SETBACK,
-        on__range=(scope.start, scope.end))
-    return scope.in_treatment().filter(Exists(going)).annotate(_met=Exists(setback))
-
-
-REDUCING_PAUSED_OR_REVERSED = Figure(Definition(
+REDUCING_PAUSED_OR_REVERSED = figure_of(Definition(
     key="reducing-paused-or-reversed", section=SECTION,
     label="Reductions paused or gone back up", kind=Kind.SHARE,
     who="Patients in treatment in the period with a medication reduction going on in it",
     dates="A pause, or a step back up, dated in the period",
     source="Reduction events (paused, went back up); a pause or going back up is not a failure",
     drill=True,
-), lambda scope: _share_met(_reduction_in_period_rows(scope)),
-    lambda scope: _reduction_in_period_rows(scope).filter(_met=True).values("patient_id"))
+), MEDICATION, among="reducing_in_period = 1", met="setback = 1")
 
 
 FIGURES: list[Figure] = [

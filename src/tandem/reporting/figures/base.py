@@ -8,12 +8,13 @@ here fetches rows to count them in Python.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from tandem.core.report import Definition, Kind, Value
@@ -51,26 +52,6 @@ def share_of(rows: QuerySet, numerator: Q, distinct: str | None = None) -> Value
     got = rows.aggregate(of=Count(on, distinct=bool(distinct)),
                          count=Count(on, filter=numerator, distinct=bool(distinct)))
     return Value(count=got["count"], of=got["of"])
-
-
-def mean_of(rows: QuerySet, expression) -> Value:
-    """The mean of `expression` over the rows where it is not null, and how many they are."""
-    annotated = rows.annotate(_x=expression).filter(_x__isnull=False)
-    got = annotated.aggregate(value=Avg("_x"), people=Count("pk"))
-    return Value(value=got["value"], people=got["people"])
-
-
-def median_of(rows: QuerySet, expression) -> Value:
-    """The median of `expression` over the rows where it is not null (the mean of the middle
-    two when they are even): a count, then the one or two middle values read by position, so
-    only those rows leave the database."""
-    annotated = rows.annotate(_x=expression).filter(_x__isnull=False)
-    n = annotated.count()
-    if n == 0:
-        return Value(value=None, people=0)
-    ordered = annotated.order_by("_x").values_list("_x", flat=True)
-    middle = list(ordered[(n - 1) // 2: n // 2 + 1])
-    return Value(value=sum(float(x) for x in middle) / len(middle), people=n)
 
 
 # --- families of figures read from one set of rows ---------------------------------------------
@@ -118,6 +99,20 @@ def sql_of(rows: QuerySet) -> tuple[str, list]:
     by name in a later step."""
     sql, params = rows.order_by().query.sql_with_params()
     return sql, list(params)
+
+
+def date_literal(day: datetime.date) -> str:
+    """A date from the code (a period's day, never a reader's text) as an SQL date."""
+    if connection.vendor == "sqlite":
+        return f"'{day.isoformat()}'"  # SQLite keeps dates as ISO text
+    return f"DATE '{day.isoformat()}'"
+
+
+def days_between(first: str, then: str) -> str:
+    """SQL: whole days from the date `first` to the date `then` (columns or date_literal)."""
+    if connection.vendor == "sqlite":
+        return f"CAST(julianday({then}) - julianday({first}) AS INTEGER)"
+    return f"({then} - {first})"
 
 
 def literal(code: str) -> str:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import connection
 from django.db.models import Case, IntegerField, Q, When
 from django.db.models import Value as V
 from django.db.models.functions import TruncDate
 
 from tandem.monitoring.models import Flag, FlagStatus, Severity
-from tandem.reporting.figures.base import Facts, Part, sql_of
+from tandem.reporting.figures.base import Facts, Part, days_between, sql_of
 from tandem.reporting.scope import Scope, on_days
 
 OVERDOSE_RULES = ("return-to-use", "missed-doses")
@@ -45,13 +44,6 @@ ACKNOWLEDGE_WITHIN = {
 
 def _one_if(condition: Q) -> Case:
     return Case(When(condition, then=V(1)), default=V(0), output_field=IntegerField())
-
-
-def _days(first: str, then: str) -> str:
-    """SQL: whole days from the date column `first` to the date column `then`."""
-    if connection.vendor == "sqlite":
-        return f"CAST(julianday({then}) - julianday({first}) AS INTEGER)"
-    return f"({then} - {first})"
 
 
 def _flag_parts(scope: Scope) -> list[Part]:
@@ -88,9 +80,9 @@ def _flag_parts(scope: Scope) -> list[Part]:
         "CASE WHEN acknowledged_on = raised_on THEN 1 ELSE 0 END AS acknowledged_same_day, "
         "CASE WHEN by_tandem = 1 AND resolved_on = raised_on THEN 1 ELSE 0 END "
         "AS closed_same_day, "
-        f"CASE WHEN {_days('raised_on', 'acknowledged_on')} <= within THEN 1 ELSE 0 END "
+        f"CASE WHEN {days_between('raised_on', 'acknowledged_on')} <= within THEN 1 ELSE 0 END "
         "AS on_target, "
-        f"CASE WHEN by_tandem = 1 AND {_days('raised_on', 'resolved_on')} <= within "
+        f"CASE WHEN by_tandem = 1 AND {days_between('raised_on', 'resolved_on')} <= within "
         "THEN 1 ELSE 0 END AS closed_itself "
         "FROM flag_days")
     return [("flag_days", *sql_of(rows)), ("flags", dated, [])]

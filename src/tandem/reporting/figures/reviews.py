@@ -50,14 +50,14 @@ from django.db.models.functions import Coalesce, ExtractDay
 from tandem.assessment.models import CheckupSchedule, CheckupSettings, Response
 from tandem.core.report import Definition, Kind, Value, months_before
 from tandem.core.schedule import add_months
-from tandem.medication.models import MedicationPlan, MedicationReview
 from tandem.patients.models import EpisodeStatus
 from tandem.planning.care_plan import IN_FORCE
 from tandem.planning.models import CarePlan, PlanStatus, Review
+from tandem.reporting.figures.balance import MEDICATION
 from tandem.reporting.figures.base import Figure, count_of, figure_of, share_of
 from tandem.reporting.figures.dependence import month_index
 from tandem.reporting.figures.flags import FLAGS
-from tandem.reporting.scope import COMPLETED, Scope, on_medication
+from tandem.reporting.scope import COMPLETED, Scope
 
 SECTION = "reviews"
 DAY = datetime.timedelta(days=1)
@@ -67,7 +67,6 @@ DAY = datetime.timedelta(days=1)
 CHECKUP_GRACE_DAYS = 14
 # A check-up's window opens this many days before it is due (core/schedule.py Rules).
 CHECKUP_OPENS_DAYS = 14
-MEDICATION_REVIEW_MONTHS = 3
 
 
 @dataclass(frozen=True)
@@ -128,17 +127,7 @@ PLANS_REVIEWED = Figure(Definition(
 # --- medication reviews overdue ----------------------------------------------------------
 
 
-def _overdue_plans(scope: Scope) -> QuerySet:
-    latest = (MedicationReview.objects.filter(plan=OuterRef("pk"), held_on__lte=scope.end)
-              .order_by("-held_on").values("held_on")[:1])
-    since = Coalesce(Subquery(latest, output_field=DateField()), F("started_on"))
-    return (MedicationPlan.objects.filter(on_medication(scope.end),
-                                          patient_id__in=scope.patients())
-            .alias(_since=since)
-            .filter(_since__lt=months_before(scope.end, MEDICATION_REVIEW_MONTHS)))
-
-
-MEDICATION_OVERDUE = Figure(Definition(
+MEDICATION_OVERDUE = figure_of(Definition(
     key="medication-review-overdue", section=SECTION, label="Medication review overdue",
     kind=Kind.COUNT,
     who="Patients in treatment on substitute medication on the period's last day",
@@ -146,8 +135,7 @@ MEDICATION_OVERDUE = Figure(Definition(
     source="Substitute medication plans and their reviews; 3 months: Tandem's standard for "
            "medication reviews (at least every 3 months)",
     drill=True, higher_is_better=False,
-), lambda scope: count_of(_overdue_plans(scope), distinct="patient_id"),
-    lambda scope: _overdue_plans(scope).values("patient_id").distinct())
+), MEDICATION, met="on_medication = 1 AND overdue = 1")
 
 
 # --- check-ups on schedule in treatment --------------------------------------------------
