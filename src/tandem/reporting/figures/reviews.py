@@ -34,15 +34,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import (
-    Case,
-    DateField,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    When,
 )
 from django.db.models import Value as V
 from django.db.models.functions import Coalesce, ExtractDay
@@ -54,7 +51,16 @@ from tandem.patients.models import EpisodeStatus
 from tandem.planning.care_plan import IN_FORCE
 from tandem.planning.models import CarePlan, PlanStatus, Review
 from tandem.reporting.figures.balance import MEDICATION
-from tandem.reporting.figures.base import Figure, count_of, figure_of, share_of
+from tandem.reporting.figures.base import (
+    Facts,
+    Figure,
+    Part,
+    count_of,
+    date_literal,
+    figure_of,
+    share_of,
+    sql_of,
+)
 from tandem.reporting.figures.dependence import month_index
 from tandem.reporting.figures.flags import FLAGS
 from tandem.reporting.scope import COMPLETED, Scope
@@ -141,39 +147,40 @@ MEDICATION_OVERDUE = figure_of(Definition(
 # --- check-ups on schedule in treatment --------------------------------------------------
 
 
-def _on_schedule(scope: Scope) -> tuple[QuerySet, Q]:
+def _on_schedule_parts(scope: Scope) -> list[Part]:
+    """A row per patient in treatment on the last day with `long_enough` (in treatment for a
+    whole check-up interval by then: their own interval, else the service's) and `recent` (a
+    check-up within the interval plus the grace days before the last day), each 1 or 0."""
     rules = checkup_rules(scope.organisation_id)
     own = CheckupSchedule.objects.filter(patient=OuterRef("patient"))
     weeks = {rules.interval_weeks, *CheckupSchedule.objects.of(scope.organisation_id).filter(
         interval_weeks__isnull=False).values_list("interval_weeks", flat=True).distinct()}
-    # Per interval: in treatment for a whole interval by the end, and the earliest day a
-    # check-up keeps them on schedule. Constant dates, so the database compares only.
-    started_by = Case(*(When(_weeks=w, then=V(scope.end - datetime.timedelta(weeks=w)))
-                        for w in sorted(weeks)), output_field=DateField())
-    done_since = Case(*(When(_weeks=w, then=V(scope.end - datetime.timedelta(
-        weeks=w, days=CHECKUP_GRACE_DAYS))) for w in sorted(weeks)), output_field=DateField())
-    recent = checkups(rules).filter(completed_on__gte=OuterRef("_done_since"),
-                                    completed_on__lte=scope.end)
+    latest = (checkups(rules).filter(completed_on__lte=scope.end).order_by("-completed_on")
+              .values("completed_on")[:1])
     rows = (scope.in_treatment()
             .filter(Q(exit_date__isnull=True) | Q(exit_date__gt=scope.end))
-            .alias(_weeks=Coalesce(Subquery(own.values("interval_weeks")[:1]),
-                                   V(rules.interval_weeks)))
-            .alias(_started_by=started_by, _done_since=done_since)
-            .filter(start_date__lte=F("_started_by"))
-            .alias(_recent=Exists(recent)))
-    return rows, Q(_recent=True)
+            .annotate(weeks=Coalesce(Subquery(own.values("interval_weeks")[:1]),
+                                     V(rules.interval_weeks)),
+                      latest=Subquery(latest))
+            .values("patient_id", "start_date", "weeks", "latest"))
+    # Per interval, constant dates: started by the day an interval before the end, and a
+    # check-up on or after the day an interval and the grace days before it.
+    def per_interval(compared: str, days_before: int) -> str:
+        """`compared` (SQL ending in an operator) against, for each interval, the day that
+        interval and `days_before` more before the end."""
+        return " OR ".join(
+            f"(weeks = {int(w):d} AND {compared} "
+            f"{date_literal(scope.end - datetime.timedelta(weeks=w, days=days_before))})"
+            for w in sorted(weeks))
+
+    long_enough = per_interval("start_date <=", 0)
+    recent = per_interval("latest >=", CHECKUP_GRACE_DAYS)
+    dated = (f"SELECT patient_id, CASE WHEN {long_enough} THEN 1 ELSE 0 END AS long_enough, "
+             f"CASE WHEN {recent} THEN 1 ELSE 0 END AS recent FROM checkup_latest")
+    return [("checkup_latest", *sql_of(rows)), ("checkups", dated, [])]
 
 
-def _on_schedule_value(scope: Scope) -> Value:
-    return share_of(*_on_schedule(scope))
-
-
-def _on_schedule_patients(scope: Scope) -> QuerySet:
-    rows, numerator = _on_schedule(scope)
-    return rows.filter(numerator).values("patient_id")
-
-
-CHECKUPS_ON_SCHEDULE = Figure(Definition(
+CHECKUPS_ON_SCHEDULE = figure_of(Definition(
     key="checkups-on-schedule", section=SECTION, label="Check-ups on schedule",
     kind=Kind.SHARE,
     who="Patients in treatment on the period's last day, for at least one check-up interval",
@@ -181,7 +188,7 @@ CHECKUPS_ON_SCHEDULE = Figure(Definition(
     source="Completed check-up questionnaires; each patient's interval or the service's "
            "(check-up settings); 14 days as the check-up-overdue flag allows. Tandem's definition",
     drill=True, higher_is_better=True,
-), _on_schedule_value, _on_schedule_patients)
+), Facts("checkups", _on_schedule_parts), among="long_enough = 1", met="recent = 1")
 
 
 # --- post-exit check-ups -----------------------------------------------------------------
