@@ -11,22 +11,9 @@ decided yet" ("").
 
 from __future__ import annotations
 
-import datetime
-
-from django.db.models import (
-    Case,
-    CharField,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    When,
-)
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, When, Window
 from django.db.models import Value as V
-from django.db.models.functions import Coalesce
+from django.db.models.functions import RowNumber
 
 from tandem.planning.models import Goal, GoalTypeChange, LifecycleStatus
 from tandem.reporting.figures.base import Facts, Part, sql_of
@@ -34,36 +21,6 @@ from tandem.reporting.scope import TOP, Scope, after, completed, on_or_before, s
 
 # Goals that never stood.
 VOID_GOALS = (LifecycleStatus.ENTERED_IN_ERROR, LifecycleStatus.REJECTED)
-
-
-def kind_and_chooser(day: datetime.date) -> tuple[Coalesce, Coalesce]:
-    """The kind of the goal in the outer query (`OuterRef("pk")` of a Goal) on `day`, and whose
-    choice it was then ("" when not known)."""
-    changes = GoalTypeChange.objects.filter(goal=OuterRef("pk"))
-    before = changes.filter(on_or_before("changed_at", day)).order_by("-changed_at", "-pk")
-    later = changes.filter(after("changed_at", day)).order_by("changed_at", "pk")
-    kind = Coalesce(Subquery(before.values("to_type")[:1]),
-                    Subquery(later.values("from_type")[:1]), F("goal_type"),
-                    output_field=CharField())
-    # The chooser of a kind set before any recorded change is known only if no change since.
-    chooser = Coalesce(Subquery(before.values("chosen_by")[:1]),
-                       Case(When(Exists(later), then=V("")), default=F("goal_type_chosen_by"),
-                            output_field=CharField()),
-                       output_field=CharField())
-    return kind, chooser
-
-
-def goals_as_at(day: datetime.date) -> QuerySet:
-    """The goals of the episode in the outer query (`OuterRef("pk")` of an Episode) that stood
-    on `day`, with `_kind` as on that day, the patient's one goal first. Goals with no kind on
-    the day are left out."""
-    kind, _ = kind_and_chooser(day)
-    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED) & on_or_before("updated_at", day)
-    return (Goal.objects.filter(on_or_before("created_at", day), episode=OuterRef("pk"))
-            .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
-            .annotate(_kind=kind).exclude(_kind="")
-            .order_by("priority", "-created_at", "-pk"))
-
 
 # Every substance scale of the TOP (days used in the past 28) but tobacco.
 SUBSTANCE_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
@@ -79,29 +36,59 @@ def _abstinent() -> Case:
     return Case(When(zero, then=V(1)), default=V(0), output_field=IntegerField())
 
 
+def _numbered(partition: str, *order) -> Window:
+    """1, 2, ... within each `partition`, in `order`."""
+    return Window(RowNumber(), partition_by=[F(partition)], order_by=list(order))
+
+
 def _goal_parts(scope: Scope) -> list[Part]:
+    """The steps, each read once: every goal's kind and chooser on the day from its kind
+    changes (numbered per goal from the day outwards: the latest on or before it, the first
+    after it), the goals that stood that day numbered per episode in the patient's order, and
+    each patient in treatment with their first such goal and their latest TOP."""
     day = scope.end
-    # Which goal, and which TOP: the patient's one substance goal on the day, and the latest
-    # TOP of the episode on or before it.
-    latest_top = (completed(TOP).filter(episode=OuterRef("pk"), completed_on__lte=day)
+    changes = GoalTypeChange.objects.filter(goal__organisation_id=scope.organisation_id)
+    before = (changes.filter(on_or_before("changed_at", day))
+              .annotate(n=_numbered("goal_id", F("changed_at").desc(), F("id").desc()))
+              .values("goal_id", "to_type", "chosen_by", "n"))
+    later = (changes.filter(after("changed_at", day))
+             .annotate(n=_numbered("goal_id", F("changed_at").asc(), F("id").asc()))
+             .values("goal_id", "from_type", "n"))
+    cancelled = Q(lifecycle_status=LifecycleStatus.CANCELLED) & on_or_before("updated_at", day)
+    stood = (Goal.objects.of(scope.organisation_id).filter(on_or_before("created_at", day))
+             .exclude(lifecycle_status__in=VOID_GOALS).exclude(cancelled)
+             .values("id", "episode_id", "priority", "created_at", "goal_type",
+                     "goal_type_chosen_by"))
+    stood_sql, stood_params = sql_of(stood)
+    # A kind from the latest change on or before the day; else the kind the first change after
+    # it changed from; else the goal's own. Its chooser is known only if no change since.
+    kinds = (
+        "SELECT g.id, g.episode_id, g.priority, g.created_at, "
+        "COALESCE(b.to_type, a.from_type, g.goal_type) AS kind, "
+        "COALESCE(b.chosen_by, CASE WHEN a.goal_id IS NOT NULL THEN '' "
+        "ELSE g.goal_type_chosen_by END) AS chooser "
+        f"FROM ({stood_sql}) AS g "
+        "LEFT JOIN goal_changes_before AS b ON b.goal_id = g.id AND b.n = 1 "
+        "LEFT JOIN goal_changes_after AS a ON a.goal_id = g.id AND a.n = 1")
+    ranked = ("SELECT episode_id, kind, chooser, ROW_NUMBER() OVER (PARTITION BY episode_id "
+              "ORDER BY priority, created_at DESC, id DESC) AS n "
+              "FROM goal_kinds WHERE kind <> ''")
+    latest_top = (completed(TOP).filter(on_or_before("completed_at", day),
+                                        episode=OuterRef("pk"))
                   .order_by("-completed_at", "-pk").values("pk")[:1])
-    chosen = (scope.in_treatment()
-              .annotate(goal_id=Subquery(goals_as_at(day).values("pk")[:1]),
-                        top_id=Subquery(latest_top))
-              .values("patient_id", "goal_id", "top_id"))
-    # Then what they say, read for those two only (joins on their ids).
-    kind, chooser = kind_and_chooser(day)
-    goals = Goal.objects.annotate(_kind=kind, _chooser=chooser).values("id", "_kind", "_chooser")
+    treated = (scope.in_treatment().annotate(top_id=Subquery(latest_top))
+               .values("id", "patient_id", "top_id"))
     tops = (completed(TOP).annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
             .annotate(_abstinent=_abstinent()).values("id", "_abstinent"))
-    goals_sql, goals_params = sql_of(goals)
     tops_sql, tops_params = sql_of(tops)
-    rows = ("SELECT c.patient_id, COALESCE(g._kind, '') AS goal_kind, "
-            "COALESCE(g._chooser, '') AS goal_chooser, t._abstinent AS abstinent "
-            "FROM goals_chosen AS c "
-            f"LEFT JOIN ({goals_sql}) AS g ON g.id = c.goal_id "
-            f"LEFT JOIN ({tops_sql}) AS t ON t.id = c.top_id")
-    return [("goals_chosen", *sql_of(chosen)), ("goals", rows, goals_params + tops_params)]
+    rows = ("SELECT e.patient_id, COALESCE(r.kind, '') AS goal_kind, "
+            "COALESCE(r.chooser, '') AS goal_chooser, t._abstinent AS abstinent "
+            "FROM goals_treated AS e "
+            "LEFT JOIN goals_ranked AS r ON r.episode_id = e.id AND r.n = 1 "
+            f"LEFT JOIN ({tops_sql}) AS t ON t.id = e.top_id")
+    return [("goal_changes_before", *sql_of(before)), ("goal_changes_after", *sql_of(later)),
+            ("goal_kinds", kinds, stood_params), ("goals_ranked", ranked, []),
+            ("goals_treated", *sql_of(treated)), ("goals", rows, tops_params)]
 
 
 # The family of figures (figures/base.py Facts) about the patient's substance goal on the
