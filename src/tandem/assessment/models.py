@@ -110,9 +110,10 @@ class Response(PatientRecord):
         indexes = [
             models.Index(fields=["patient", "completed_on"]),
             models.Index(fields=["organisation", "status"]),
-            # An episode's questionnaires of one kind in the order they were done: the service
-            # report's first and latest of each (reporting/figures/pairs.py).
-            models.Index(fields=["episode", "instrument_code", "completed_at"],
+            # An episode's questionnaires of one kind in the order they were done, and whether
+            # completed: the service report finds the first and latest of each from the index
+            # alone (reporting/figures/pairs.py, goals.py).
+            models.Index(fields=["episode", "instrument_code", "completed_at", "status"],
                          name="response_episode_kind_done"),
         ]
 

@@ -81,14 +81,21 @@ def _goal_parts(scope: Scope) -> list[Part]:
     tops = (completed(TOP).annotate(**{f"_{s}": score(s) for s in SUBSTANCE_SCALES})
             .annotate(_abstinent=_abstinent()).values("id", "_abstinent"))
     tops_sql, tops_params = sql_of(tops)
-    rows = ("SELECT e.patient_id, COALESCE(r.kind, '') AS goal_kind, "
-            "COALESCE(r.chooser, '') AS goal_chooser, t._abstinent AS abstinent "
-            "FROM goals_treated AS e "
-            "LEFT JOIN goals_ranked AS r ON r.episode_id = e.id AND r.n = 1 "
-            f"LEFT JOIN ({tops_sql}) AS t ON t.id = e.top_id")
+    # Each patient in treatment with their first goal: grouped by episode, not joined (SQLite
+    # would have to guess an index for a join of two steps).
+    paired = ("SELECT MAX(patient_id) AS patient_id, MAX(top_id) AS top_id, "
+              "MAX(kind) AS kind, MAX(chooser) AS chooser FROM ("
+              "SELECT id AS episode_id, patient_id, top_id, NULL AS kind, NULL AS chooser "
+              "FROM goals_treated UNION ALL "
+              "SELECT episode_id, NULL, NULL, kind, chooser FROM goals_ranked WHERE n = 1"
+              ") AS both_sides GROUP BY episode_id HAVING MAX(patient_id) IS NOT NULL")
+    rows = ("SELECT e.patient_id, COALESCE(e.kind, '') AS goal_kind, "
+            "COALESCE(e.chooser, '') AS goal_chooser, t._abstinent AS abstinent "
+            f"FROM goals_paired AS e LEFT JOIN ({tops_sql}) AS t ON t.id = e.top_id")
     return [("goal_changes_before", *sql_of(before)), ("goal_changes_after", *sql_of(later)),
             ("goal_kinds", kinds, stood_params), ("goals_ranked", ranked, []),
-            ("goals_treated", *sql_of(treated)), ("goals", rows, tops_params)]
+            ("goals_treated", *sql_of(treated)), ("goals_paired", paired, []),
+            ("goals", rows, tops_params)]
 
 
 # The family of figures (figures/base.py Facts) about the patient's substance goal on the

@@ -24,7 +24,7 @@ from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, When
 from django.db.models import Value as V
 
 from tandem.reporting.figures.base import Facts, Part, sql_of
-from tandem.reporting.scope import TOP, Scope, completed, score
+from tandem.reporting.scope import TOP, Scope, completed, on_or_before, score
 
 # TOP scales the report reads: days used of each substance but tobacco, and days injected.
 TOP_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
@@ -51,7 +51,7 @@ def first_and_latest(code: str, columns: dict, scored: str | None = None) -> Fac
         if scored:
             responses = responses.annotate(_v=score(scored)).filter(_v__isnull=False)
         first = responses.order_by("completed_at", "pk").values("pk")[:1]
-        latest = (responses.filter(completed_on__lte=scope.end)
+        latest = (responses.filter(on_or_before("completed_at", scope.end))
                   .order_by("-completed_at", "-pk").values("pk")[:1])
         ids = (scope.in_treatment()
                .annotate(_first=Subquery(first), _latest=Subquery(latest))
