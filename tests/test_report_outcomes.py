@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tandem.assessment import registry
 from tandem.assessment.models import Response
 from tandem.core.report import Kind, Period, Value
 from tandem.patients.models import Episode
@@ -52,7 +53,8 @@ class Builder:
             organisation=patient.organisation, patient=patient, episode=patient.episode,
             instrument_code=code, instrument_version="1", status="completed", mode="self",
             completed_at=datetime.datetime(on.year, on.month, on.day, 12, tzinfo=datetime.UTC),
-            scores=scores, headline=scores.get("total"))
+            # The headline is the primary scale's score, as scoring stores it.
+            scores=scores, headline=scores.get(registry.shipped()[code].primary.code))
 
     def top(self, patient, on, **days):
         scores = {f"{s}_days": 0 for s in SUBSTANCES}
@@ -126,6 +128,16 @@ def test_every_outcome_figure_is_defined_in_one_line_each(world):
     assert BY_KEY["days-of-use-change-opioids"].definition.unit == "days"
     # The national thresholds could not be cited: the source says so plainly.
     assert "not found" in BY_KEY["abstinent-or-reliably-improved"].definition.source
+
+
+def test_the_scores_read_from_the_headline_are_the_primary_scales():
+    """The PHQ-9, GAD-7 and K10 totals and the life-domain overall are read from the response's
+    headline (figures/pairs.py): each is its instrument's primary scale, which is what scoring
+    stores as the headline."""
+    shipped = registry.shipped()
+    assert {code: shipped[code].primary.code for code, _ in outcomes.MOOD} == {
+        "phq9": "total", "gad7": "total", "k10": "total"}
+    assert shipped["life-domains"].primary.code == "overall"
 
 
 def test_reliable_change_thresholds_come_from_the_instrument_files():

@@ -110,10 +110,11 @@ class Response(PatientRecord):
         indexes = [
             models.Index(fields=["patient", "completed_on"]),
             models.Index(fields=["organisation", "status"]),
-            # An episode's questionnaires of one kind in the order they were done, and whether
-            # completed: the service report finds the first and latest of each from the index
-            # alone (reporting/figures/pairs.py, goals.py).
-            models.Index(fields=["episode", "instrument_code", "completed_at", "status"],
+            # An episode's questionnaires of one kind in the order they were done, whether
+            # completed, and their headline score: the service report finds the first and
+            # latest of each from the index alone (reporting/figures/pairs.py, goals.py).
+            models.Index(fields=["episode", "instrument_code", "completed_at", "status",
+                                 "headline"],
                          name="response_episode_kind_done"),
         ]
 

@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='response',
-            index=models.Index(fields=['episode', 'instrument_code', 'completed_at', 'status'], name='response_episode_kind_done'),
+            index=models.Index(fields=['episode', 'instrument_code', 'completed_at', 'status', 'headline'], name='response_episode_kind_done'),
         ),
     ]

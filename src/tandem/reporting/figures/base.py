@@ -115,6 +115,14 @@ def days_between(first: str, then: str) -> str:
     return f"({then} - {first})"
 
 
+def any_value(column: str) -> str:
+    """SQL: an aggregate giving the group's one non-null value of `column` (of any type: MAX
+    takes no UUID on PostgreSQL)."""
+    if connection.vendor == "sqlite":
+        return f"MAX({column})"
+    return f"(ARRAY_AGG({column}) FILTER (WHERE {column} IS NOT NULL))[1]"
+
+
 def literal(code: str) -> str:
     """A code from Tandem's own source (a goal kind, a flag rule) as an SQL string literal."""
     if not re.fullmatch(r"[a-z0-9_-]*", code):

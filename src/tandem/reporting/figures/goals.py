@@ -16,7 +16,7 @@ from django.db.models import Value as V
 from django.db.models.functions import RowNumber
 
 from tandem.planning.models import Goal, GoalTypeChange, LifecycleStatus
-from tandem.reporting.figures.base import Facts, Part, sql_of
+from tandem.reporting.figures.base import Facts, Part, any_value, sql_of
 from tandem.reporting.scope import TOP, Scope, after, completed, on_or_before, score
 
 # Goals that never stood.
@@ -47,7 +47,9 @@ def _goal_parts(scope: Scope) -> list[Part]:
     after it), the goals that stood that day numbered per episode in the patient's order, and
     each patient in treatment with their first such goal and their latest TOP."""
     day = scope.end
-    changes = GoalTypeChange.objects.filter(goal__organisation_id=scope.organisation_id)
+    # Every kind change (no join to find each one's service): only this service's goals are
+    # joined to them below.
+    changes = GoalTypeChange.objects.all()
     before = (changes.filter(on_or_before("changed_at", day))
               .annotate(n=_numbered("goal_id", F("changed_at").desc(), F("id").desc()))
               .values("goal_id", "to_type", "chosen_by", "n"))
@@ -83,12 +85,12 @@ def _goal_parts(scope: Scope) -> list[Part]:
     tops_sql, tops_params = sql_of(tops)
     # Each patient in treatment with their first goal: grouped by episode, not joined (SQLite
     # would have to guess an index for a join of two steps).
-    paired = ("SELECT MAX(patient_id) AS patient_id, MAX(top_id) AS top_id, "
+    paired = (f"SELECT {any_value('patient_id')} AS patient_id, {any_value('top_id')} AS top_id, "
               "MAX(kind) AS kind, MAX(chooser) AS chooser FROM ("
               "SELECT id AS episode_id, patient_id, top_id, NULL AS kind, NULL AS chooser "
               "FROM goals_treated UNION ALL "
               "SELECT episode_id, NULL, NULL, kind, chooser FROM goals_ranked WHERE n = 1"
-              ") AS both_sides GROUP BY episode_id HAVING MAX(patient_id) IS NOT NULL")
+              ") AS both_sides GROUP BY episode_id HAVING COUNT(patient_id) > 0")
     rows = ("SELECT e.patient_id, COALESCE(e.kind, '') AS goal_kind, "
             "COALESCE(e.chooser, '') AS goal_chooser, t._abstinent AS abstinent "
             f"FROM goals_paired AS e LEFT JOIN ({tops_sql}) AS t ON t.id = e.top_id")

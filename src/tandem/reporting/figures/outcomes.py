@@ -17,17 +17,16 @@ compares a difference with that number. Every figure is one or two aggregate que
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Abs
+from django.db.models import F
 
 from tandem.assessment import registry
 from tandem.core.rci import threshold
 from tandem.core.report import Definition, Kind, Value
 from tandem.patients.models import Patient
-from tandem.planning.models import Goal, GoalRating, LifecycleStatus, Review
-from tandem.reporting.figures.base import Figure, figure_of, queryset_facts
-from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest
-from tandem.reporting.scope import Scope, score
+from tandem.planning.models import GoalRating, LifecycleStatus, Review
+from tandem.reporting.figures.base import Facts, Figure, Part, figure_of, sql_of
+from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest_headline
+from tandem.reporting.scope import Scope
 
 SECTION = "outcomes"
 LIFE_DOMAINS = "life-domains"
@@ -80,10 +79,8 @@ GAS_BANDS = (
 
 # --- first and latest questionnaire of the episode (figures/pairs.py) -----------------------
 
-MOOD_PAIRS = {code: first_and_latest(code, {"total": score("total")}, scored="total")
-              for code, _ in MOOD}
-LIFE_DOMAIN_PAIRS = first_and_latest(LIFE_DOMAINS, {"overall": score("overall")},
-                                     scored="overall")
+MOOD_PAIRS = {code: first_and_latest_headline(code, "total") for code, _ in MOOD}
+LIFE_DOMAIN_PAIRS = first_and_latest_headline(LIFE_DOMAINS, "overall")
 
 
 # --- change in days of use -------------------------------------------------------------------
@@ -177,29 +174,36 @@ LIFE_DOMAIN_CHANGE = figure_of(Definition(
 
 # --- patient-defined success: goal ratings ---------------------------------------------------
 
-def _rating_rows(scope: Scope) -> QuerySet:
+def _rating_parts(scope: Scope) -> list[Part]:
     """A row per goal of a patient in treatment (not entered in error) rated at a review held in
     the period, with `level`, the patient's level at the goal's latest rating by the patient,
     and `gap`, how many levels apart the two were at its latest rating by both (latest: by the
-    review's date, then the review)."""
-    in_period = Q(review__held_on__gte=scope.start, review__held_on__lte=scope.end)
-    ratings = GoalRating.objects.filter(in_period, goal=OuterRef("pk"))
+    review's date, then the review): the ratings numbered per goal, latest first, among those
+    by the patient and among those by both, then one row per goal."""
+    ratings = (GoalRating.objects
+               .filter(review__held_on__gte=scope.start, review__held_on__lte=scope.end,
+                       goal__patient_id__in=scope.patients())
+               .exclude(goal__lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
+               .values("goal_id", "review_id", "patient_level", "practitioner_level",
+                       patient_id=F("goal__patient_id"), held_on=F("review__held_on")))
+    latest_first = "ORDER BY held_on DESC, review_id DESC"
+    both = "patient_level IS NOT NULL AND practitioner_level IS NOT NULL"
+    numbered = (
+        "SELECT r.*, ROW_NUMBER() OVER (PARTITION BY goal_id, CASE WHEN patient_level IS NULL "
+        f"THEN 0 ELSE 1 END {latest_first}) AS by_patient, "
+        f"ROW_NUMBER() OVER (PARTITION BY goal_id, CASE WHEN {both} THEN 1 ELSE 0 END "
+        f"{latest_first}) AS by_both FROM goal_ratings AS r")
+    per_goal = (
+        "SELECT patient_id, MAX(CASE WHEN patient_level IS NOT NULL AND "
+        "by_patient = 1 THEN patient_level END) AS level, "
+        f"MAX(CASE WHEN {both} AND by_both = 1 "
+        "THEN ABS(patient_level - practitioner_level) END) AS gap "
+        "FROM ratings_numbered GROUP BY goal_id, patient_id")
+    return [("goal_ratings", *sql_of(ratings)), ("ratings_numbered", numbered, []),
+            ("ratings", per_goal, [])]
 
-    def latest(rated: Q, value) -> Subquery:
-        return Subquery(ratings.filter(rated).order_by("-review__held_on", "-review_id")
-                        .annotate(_v=value).values("_v")[:1], output_field=IntegerField())
 
-    gap = Abs(F("patient_level") - F("practitioner_level"), output_field=IntegerField())
-    return (Goal.objects.filter(patient_id__in=scope.patients())
-            .exclude(lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
-            .filter(Exists(ratings))
-            .annotate(level=latest(Q(patient_level__isnull=False), F("patient_level")),
-                      gap=latest(Q(patient_level__isnull=False,
-                                   practitioner_level__isnull=False), gap))
-            .values("patient_id", "level", "gap"))
-
-
-RATINGS = queryset_facts("ratings", _rating_rows)
+RATINGS = Facts("ratings", _rating_parts)
 
 GOALS_AT_EXPECTED = figure_of(Definition(
     key="goals-at-expected-level", section=SECTION,
@@ -234,19 +238,21 @@ RATINGS_WITHIN_ONE = _agreement_figure(
 
 # --- patient-defined success: GAS T-scores ---------------------------------------------------
 
-def _t_rows(scope: Scope) -> QuerySet:
+def _t_parts(scope: Scope) -> list[Part]:
     """A row per patient in treatment with a review held in the period with a patient T-score:
     `t`, the T-score of their latest such review (by date, then the review)."""
-    rated = Q(held_on__gte=scope.start, held_on__lte=scope.end, t_score_patient__isnull=False)
-    later = Review.objects.filter(rated, plan__patient=OuterRef("plan__patient")).filter(
-        Q(held_on__gt=OuterRef("held_on"))
-        | Q(held_on=OuterRef("held_on"), pk__gt=OuterRef("pk")))
-    return (Review.objects.filter(rated, plan__patient_id__in=scope.patients())
-            .filter(~Exists(later))
-            .values(patient_id=F("plan__patient_id"), t=F("t_score_patient")))
+    reviews = (Review.objects
+               .filter(held_on__gte=scope.start, held_on__lte=scope.end,
+                       t_score_patient__isnull=False, plan__patient_id__in=scope.patients())
+               .values("id", "held_on", patient_id=F("plan__patient_id"),
+                       t=F("t_score_patient")))
+    latest = ("SELECT patient_id, t FROM (SELECT patient_id, t, ROW_NUMBER() OVER (PARTITION BY "
+              "patient_id ORDER BY held_on DESC, id DESC) AS n FROM t_reviews) AS numbered "
+              "WHERE n = 1")
+    return [("t_reviews", *sql_of(reviews)), ("gas_t", latest, [])]
 
 
-T_SCORES = queryset_facts("gas_t", _t_rows)
+T_SCORES = Facts("gas_t", _t_parts)
 
 GAS_T_MEDIAN = figure_of(Definition(
     key="gas-t-patient-median", section=SECTION, label="GAS T-score (patient's ratings)",

@@ -4,7 +4,7 @@ life domains) read, one family of figures each (base.Facts).
 
 For each episode `Scope.in_treatment()` keeps: the **first** completed (or amended) response
 of the kind in the episode, and the **latest** one completed on or before the period's last day
-(by completion time, then id), among those with the `scored` scale scored when one is named.
+(by completion time, then id), among those with a score where it may be missing (below).
 Only episodes where the two differ are rows, so "at the start" and "latest" have the same
 people. The first is never after the latest, so they differ exactly when at least two were
 completed by the period's end.
@@ -14,8 +14,10 @@ the two responses' values.
 
 The TOP's days-of-use and injecting questions are all required (instruments/top.json), so
 every completed TOP has every one of those scales scored and no `scored` scale is needed for
-it; PHQ-9, GAD-7 and K10 totals may be unscored (a safety question declined, too many
-missing), so their pairs are chosen among the scored ones.
+it; PHQ-9, GAD-7 and K10 totals and the life-domain overall may be unscored (a safety question
+declined, too many missing), so their pairs are chosen among the scored ones. Those are each
+instrument's primary scale, whose score is also stored as the response's headline (tested in
+tests/test_report_outcomes.py), read from there.
 """
 
 from __future__ import annotations
@@ -41,30 +43,61 @@ def shared() -> Case:
     return Case(When(either, then=V(1)), default=V(0), output_field=IntegerField())
 
 
-def first_and_latest(code: str, columns: dict, scored: str | None = None) -> Facts:
-    """The family of rows described above for questionnaire `code`; `columns` maps a column
-    name to its expression over a response (e.g. `score("total")`)."""
+def _chosen(scope: Scope, code: str, scored: bool):
+    """The outer episode's first and latest (by the end) response of `code`, as querysets to
+    take one value from; with `scored`, among those with a headline score."""
+    responses = completed(code).filter(episode=OuterRef("pk"))
+    if scored:
+        responses = responses.filter(headline__isnull=False)
+    first = responses.order_by("completed_at", "pk")
+    latest = (responses.filter(on_or_before("completed_at", scope.end))
+              .order_by("-completed_at", "-pk"))
+    return first, latest
+
+
+def first_and_latest(code: str, columns: dict) -> Facts:
+    """The family of rows described above for questionnaire `code`, with no `scored` scale;
+    `columns` maps a column name to its expression over a response (e.g. `score("total")`):
+    read from the two chosen responses (a join on their ids)."""
     name = f"pairs_{code.replace('-', '_')}"
 
     def parts(scope: Scope) -> list[Part]:
-        responses = completed(code).filter(episode=OuterRef("pk"))
-        if scored:
-            responses = responses.annotate(_v=score(scored)).filter(_v__isnull=False)
-        first = responses.order_by("completed_at", "pk").values("pk")[:1]
-        latest = (responses.filter(on_or_before("completed_at", scope.end))
-                  .order_by("-completed_at", "-pk").values("pk")[:1])
+        first, latest = _chosen(scope, code, scored=False)
         ids = (scope.in_treatment()
-               .annotate(_first=Subquery(first), _latest=Subquery(latest))
+               .annotate(_first=Subquery(first.values("pk")[:1]),
+                         _latest=Subquery(latest.values("pk")[:1]))
                .values("patient_id", "_first", "_latest"))
         values = completed(code).annotate(**{f"_{c}": e for c, e in columns.items()})
         values_sql, values_params = sql_of(values.values("id", *(f"_{c}" for c in columns)))
         picked = ", ".join(f"f._{c} AS first_{c}, l._{c} AS latest_{c}" for c in columns)
-        # The values are read for the two chosen responses only (a join on their ids).
         rows = (f"SELECT p.patient_id, {picked} FROM {name}_ids AS p "
                 f"JOIN ({values_sql}) AS f ON f.id = p._first "
                 f"JOIN ({values_sql}) AS l ON l.id = p._latest "
                 f"WHERE p._first <> p._latest")
         return [(f"{name}_ids", *sql_of(ids)), (name, rows, values_params * 2)]
+
+    return Facts(name, parts)
+
+
+def first_and_latest_headline(code: str, column: str) -> Facts:
+    """The family of rows described above for questionnaire `code`, chosen among the
+    responses with a headline score, with `first_<column>` and `latest_<column>` their
+    headline scores: the instrument's primary scale, which scoring stores beside the scores
+    (assessment/responses.py), so the index finds all of it (assessment/models.py)."""
+    name = f"pairs_{code.replace('-', '_')}"
+
+    def parts(scope: Scope) -> list[Part]:
+        first, latest = _chosen(scope, code, scored=True)
+        ids = (scope.in_treatment()
+               .annotate(_first=Subquery(first.values("pk")[:1]),
+                         _latest=Subquery(latest.values("pk")[:1]),
+                         **{f"first_{column}": Subquery(first.values("headline")[:1]),
+                            f"latest_{column}": Subquery(latest.values("headline")[:1])})
+               .values("patient_id", "_first", "_latest", f"first_{column}",
+                       f"latest_{column}"))
+        rows = (f"SELECT patient_id, first_{column}, latest_{column} FROM {name}_ids "
+                "WHERE _first <> _latest")
+        return [(f"{name}_ids", *sql_of(ids)), (name, rows, [])]
 
     return Facts(name, parts)
 
