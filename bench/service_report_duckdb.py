@@ -12,7 +12,7 @@ Two parts:
   export's SQL. Dates and times are exported as stored (times in UTC); turning a time into its
   local (Europe/London) date is done in the timed queries, as the report does.
 - `figures` (timed by the bench): every figure of the report for one period, written from the
-  figure's definition and its module's docstring (reporting/figures/*.py, reporting/figures/goals.py,
+  figure's definition and its module's docstring (reporting/figures/*.py, goals.py among them,
   reporting/scope.py), in plain SQL over those tables. Nothing here imports the figures or their
   querysets; the only things taken from Tandem are data a definition names: the substitute
   medicines (medication registry), the check-up settings, and each questionnaire's SD and
