@@ -17,14 +17,15 @@ compares a difference with that number. Every figure is one or two aggregate que
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Abs
 
 from tandem.assessment import registry
 from tandem.core.rci import threshold
 from tandem.core.report import Definition, Kind, Value
 from tandem.patients.models import Patient
-from tandem.planning.models import GoalRating, LifecycleStatus, Review
-from tandem.reporting.figures.base import Facts, Figure, Part, figure_of, sql_of
+from tandem.planning.models import Goal, GoalRating, LifecycleStatus, Review
+from tandem.reporting.figures.base import Facts, Figure, Part, figure_of, queryset_facts, sql_of
 from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest_headline
 from tandem.reporting.scope import Scope
 
@@ -174,36 +175,29 @@ LIFE_DOMAIN_CHANGE = figure_of(Definition(
 
 # --- patient-defined success: goal ratings ---------------------------------------------------
 
-def _rating_parts(scope: Scope) -> list[Part]:
+def _rating_rows(scope: Scope) -> QuerySet:
     """A row per goal of a patient in treatment (not entered in error) rated at a review held in
     the period, with `level`, the patient's level at the goal's latest rating by the patient,
     and `gap`, how many levels apart the two were at its latest rating by both (latest: by the
-    review's date, then the review): the ratings numbered per goal, latest first, among those
-    by the patient and among those by both, then one row per goal."""
-    ratings = (GoalRating.objects
-               .filter(review__held_on__gte=scope.start, review__held_on__lte=scope.end,
-                       goal__patient_id__in=scope.patients())
-               .exclude(goal__lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
-               .values("goal_id", "review_id", "patient_level", "practitioner_level",
-                       patient_id=F("goal__patient_id"), held_on=F("review__held_on")))
-    latest_first = "ORDER BY held_on DESC, review_id DESC"
-    both = "patient_level IS NOT NULL AND practitioner_level IS NOT NULL"
-    numbered = (
-        "SELECT r.*, ROW_NUMBER() OVER (PARTITION BY goal_id, CASE WHEN patient_level IS NULL "
-        f"THEN 0 ELSE 1 END {latest_first}) AS by_patient, "
-        f"ROW_NUMBER() OVER (PARTITION BY goal_id, CASE WHEN {both} THEN 1 ELSE 0 END "
-        f"{latest_first}) AS by_both FROM goal_ratings AS r")
-    per_goal = (
-        "SELECT patient_id, MAX(CASE WHEN patient_level IS NOT NULL AND "
-        "by_patient = 1 THEN patient_level END) AS level, "
-        f"MAX(CASE WHEN {both} AND by_both = 1 "
-        "THEN ABS(patient_level - practitioner_level) END) AS gap "
-        "FROM ratings_numbered GROUP BY goal_id, patient_id")
-    return [("goal_ratings", *sql_of(ratings)), ("ratings_numbered", numbered, []),
-            ("ratings", per_goal, [])]
+    review's date, then the review)."""
+    in_period = Q(review__held_on__gte=scope.start, review__held_on__lte=scope.end)
+    ratings = GoalRating.objects.filter(in_period, goal=OuterRef("pk"))
+
+    def latest(rated: Q, value) -> Subquery:
+        return Subquery(ratings.filter(rated).order_by("-review__held_on", "-review_id")
+                        .annotate(_v=value).values("_v")[:1], output_field=IntegerField())
+
+    gap = Abs(F("patient_level") - F("practitioner_level"), output_field=IntegerField())
+    return (Goal.objects.filter(patient_id__in=scope.patients())
+            .exclude(lifecycle_status=LifecycleStatus.ENTERED_IN_ERROR)
+            .filter(Exists(ratings))
+            .annotate(level=latest(Q(patient_level__isnull=False), F("patient_level")),
+                      gap=latest(Q(patient_level__isnull=False,
+                                   practitioner_level__isnull=False), gap))
+            .values("patient_id", "level", "gap"))
 
 
-RATINGS = Facts("ratings", _rating_parts)
+RATINGS = queryset_facts("ratings", _rating_rows)
 
 GOALS_AT_EXPECTED = figure_of(Definition(
     key="goals-at-expected-level", section=SECTION,
