@@ -1,9 +1,10 @@
 """What every figure is made of, and the set-based arithmetic they share.
 
 A figure is its definition (core/report.py) and a function from a scope (reporting/scope.py) to
-its value, worked out by the database in one or two aggregate queries; figures with a list of
-patients behind them also give the query of those patients' ids, for the drill-down. Nothing
-here fetches rows to count them in Python.
+its value, worked out by the database in aggregate queries; figures with a list of patients
+behind them also give the query of those patients' ids, for the drill-down. Most figures belong
+to a family (`Facts`, below) and are worked out with the rest of it in one query; the others
+use `count_of` and `share_of`. Nothing here fetches rows to count them in Python.
 """
 
 from __future__ import annotations
