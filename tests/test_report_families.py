@@ -3,11 +3,12 @@ one set of rows, worked out once per period and aggregated in one query; the SQL
 put into SQL; local days compared by the times they start. The figures themselves are pinned in
 test_report_<section>.py."""
 
+import dataclasses
 import datetime
 import statistics
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from tandem.core.report import Kind, Period, Value
 from tandem.reporting import report
 from tandem.reporting.figures import FIGURES
 from tandem.reporting.figures.base import Facts, Measure, literal, work_out
-from tandem.reporting.scope import Scope, on_days, on_or_before
+from tandem.reporting.scope import Scope, on_days, on_or_before, treated_once
 from tests.conftest import build_world
 
 D = datetime.date
@@ -77,7 +78,8 @@ def test_the_report_runs_one_query_per_family_and_period():
     # Who is in treatment is worked out once a period, into a temporary table each family
     # reads, dropped at the end.
     made = [q["sql"] for q in queries if q["sql"].startswith("CREATE TEMPORARY TABLE")]
-    dropped = [q["sql"] for q in queries if q["sql"].startswith("DROP TABLE report_treated_")]
+    dropped = [q["sql"] for q in queries
+               if q["sql"].startswith("DROP TABLE IF EXISTS report_treated_")]
     assert len(made) == len(dropped) == 2
     assert all(any(m.split()[3] in step for m in made) for step in with_steps)
 
@@ -99,3 +101,31 @@ def test_local_days_are_compared_by_the_times_they_start():
     # The same answer as Django's own date lookup, which turns each row's time into a date.
     assert mine.get().completed_on == D(2026, 7, 1)
     assert mine.filter(completed_at__date=D(2026, 7, 1)).exists()
+
+
+def test_an_sqlite_too_old_for_the_report_is_said_at_start_up(monkeypatch):
+    from tandem.reporting import checks
+
+    if connection.vendor != "sqlite":
+        assert checks.sqlite_new_enough(databases=["default"]) == []
+        return
+    assert checks.sqlite_new_enough(databases=["default"]) == []
+    monkeypatch.setattr(connection.Database, "sqlite_version_info", (3, 34, 1))
+    found = checks.sqlite_new_enough(databases=["default"])
+    assert [m.id for m in found] == ["tandem.reporting.E001"]
+    assert "3.34.1" in found[0].msg and "3.35" in found[0].msg
+
+
+@pytest.mark.django_db
+def test_the_temporary_table_goes_when_the_report_fails_half_way():
+    world = build_world()
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+    with pytest.raises(RuntimeError), treated_once(scope) as once:
+        name = once.treated
+        assert once.in_treatment().count() == scope.in_treatment().count()
+        raise RuntimeError("a figure failed")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {name}")
+    # And no other name is read as a table.
+    with pytest.raises(ValueError):
+        dataclasses.replace(scope, treated="patients_patient; --").in_treatment()

@@ -112,7 +112,8 @@ class Response(PatientRecord):
             models.Index(fields=["organisation", "status"]),
             # An episode's questionnaires of one kind in the order they were done, whether
             # completed, and their headline score: the service report finds the first and
-            # latest of each from the index alone (reporting/figures/pairs.py, goals.py).
+            # latest of each from this index (on SQLite, whose indexes hold the row id, from
+            # the index alone; reporting/figures/pairs.py, goals.py).
             models.Index(fields=["episode", "instrument_code", "completed_at", "status",
                                  "headline"],
                          name="response_episode_kind_done"),

@@ -6,3 +6,6 @@ class ReportingConfig(AppConfig):
     reviews on time and outcomes, with small numbers suppressed in anything that leaves."""
 
     name = "tandem.reporting"
+
+    def ready(self) -> None:
+        from tandem.reporting import checks  # noqa: F401 - registers the SQLite version check

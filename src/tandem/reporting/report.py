@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from tandem.core.report import SECTIONS, Definition, Value
 from tandem.reporting.figures import FIGURES
-from tandem.reporting.figures.base import Figure, work_out
+from tandem.reporting.figures.base import Facts, Figure, work_out
 from tandem.reporting.scope import Scope, treated_once
 
 
@@ -52,15 +52,15 @@ def values(scope: Scope, figures: list[Figure],
 def _values(scope: Scope, figures: list[Figure],
             spent: dict[str, float] | None) -> dict[str, Value]:
     found: dict[str, Value] = {}
-    families: dict[str, list[Figure]] = {}
+    families: dict[Facts, list[Figure]] = {}  # by the rows themselves, not their name
     for figure in figures:
         if figure.facts is not None and figure.measure is not None:
-            families.setdefault(figure.facts.name, []).append(figure)
-    for name, family in families.items():
+            families.setdefault(figure.facts, []).append(figure)
+    for facts, family in families.items():
         began = time.perf_counter()
-        got = work_out(family[0].facts, scope, [f.measure for f in family])
+        got = work_out(facts, scope, [f.measure for f in family])
         found.update((f.key, v) for f, v in zip(family, got, strict=True))
-        _note(spent, name, began)
+        _note(spent, facts.name, began)
     for figure in figures:
         if figure.key not in found:
             began = time.perf_counter()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,9 +88,10 @@ def score(scale: str, prefix: str = "scores") -> Cast:
 
 
 def day_starts(day: datetime.date) -> datetime.datetime:
-    """The time a local day (Europe/London) starts, to compare times with (`raised_at <
-    day_starts(d + 1 day)` is "raised on or before d"): the same answer as the `__date` lookups,
-    without turning every row's time into a date first (a function call a row on SQLite)."""
+    """The time a local day (the service's time zone, TANDEM_TIME_ZONE) starts, to compare
+    times with (`raised_at < day_starts(d + 1 day)` is "raised on or before d"): the same answer
+    as the `__date` lookups, without turning every row's time into a date first (a function
+    call a row on SQLite)."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
@@ -191,6 +193,8 @@ class Scope:
     def in_treatment(self) -> QuerySet:
         """One episode per patient: the latest one open on any day of the period."""
         if self.treated:
+            if not re.fullmatch(r"report_treated_[0-9a-f]{32}", self.treated):
+                raise ValueError("not a table treated_once made")
             return Episode.objects.of(self.organisation_id).filter(
                 pk__in=RawSQL(f"SELECT id FROM {self.treated}", ()))  # a name made here
         open_in_period = Q(start_date__lte=self.end) & (
@@ -216,16 +220,21 @@ class Scope:
 @contextmanager
 def treated_once(scope: Scope) -> Iterator[Scope]:
     """The scope, with who is in treatment worked out once into a temporary table (this
-    connection's own; dropped at the end), for working out many figures in a row."""
+    connection's own, dropped at the end), for working out many figures in a row."""
     name = f"report_treated_{uuid.uuid4().hex}"
     sql, params = scope.in_treatment().order_by().values("id").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {sql}", params)
-    yield dataclasses.replace(scope, treated=name)
-    # Not after an error (a failed transaction takes no more statements): the table goes with
-    # the rolled-back transaction or, at the latest, with the connection.
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {name}")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {name}")  # autovacuum never sees temporary tables
+    try:
+        yield dataclasses.replace(scope, treated=name)
+    finally:
+        # Not inside a transaction that failed (it takes no more statements; the table goes
+        # with its rollback, or at the latest with the connection).
+        if not (connection.in_atomic_block and connection.needs_rollback):
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 SETTINGS = dict(Setting.choices)

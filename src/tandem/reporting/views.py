@@ -29,6 +29,7 @@ from tandem.reporting import exports
 from tandem.reporting.figures import BY_KEY, FIGURES
 from tandem.reporting.forms import ReportFilter, reader_of
 from tandem.reporting.report import Report, Row, build
+from tandem.reporting.scope import treated_once
 
 PAGE_SIZE = 100  # patients on one page of a figure's list
 CHART_WIDTH = 960  # about the page's width, so that the chart's text is drawn near its size
@@ -218,20 +219,21 @@ def patients(request, key: str):
     if not form.is_valid():
         request.shown_patients = []
         return render(request, "reporting/patients.html", context, status=400)
-    scope = form.scope()
-    behind = figure.patients(scope)
-    found = (visible_patients(request.user).filter(pk__in=behind)
-             .select_related("team")
-             .only("pk", "service_id", "given_name", "family_name", "preferred_name",
-                   "team__name")
-             .order_by("family_name", "given_name", "service_id", "pk"))
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    # Who is in treatment worked out once for the three queries below (reporting/scope.py).
+    with treated_once(form.scope()) as scope:
+        behind = figure.patients(scope)
+        found = (visible_patients(request.user).filter(pk__in=behind)
+                 .select_related("team")
+                 .only("pk", "service_id", "given_name", "family_name", "preferred_name",
+                       "team__name")
+                 .order_by("family_name", "given_name", "service_id", "pk"))
+        page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = list(page.object_list)
+        count = behind.count()
     request.shown_patients = [p.pk for p in rows]  # each is audited (permissions.LISTS)
     context.update({
         "page": page, "rows": rows, "period": scope.period, "query": form.query(),
-        "whose": form.whose(),
-        "behind": figure.patients(scope).count(),
+        "whose": form.whose(), "behind": count,
     })
     return render(request, "reporting/patients.html", context)
 

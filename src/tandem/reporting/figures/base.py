@@ -72,7 +72,8 @@ Part = tuple[str, str, list]  # (name, SELECT, its parameters): one materialised
 class Facts:
     """The rows a family of figures reads: `parts(scope)` gives the steps, each a SELECT that may
     read the steps before it by name; the last one is the family's rows, which have a
-    `patient_id` column (for counts of patients and the drill-down)."""
+    `patient_id` column (for counts of patients and the drill-down), and which the figures
+    read as `facts` whatever its own name (that name only labels it in timings)."""
 
     name: str
     parts: Callable[[Scope], list[Part]]
@@ -103,7 +104,10 @@ def sql_of(rows: QuerySet) -> tuple[str, list]:
 
 
 def date_literal(day: datetime.date) -> str:
-    """A date from the code (a period's day, never a reader's text) as an SQL date."""
+    """A date (a `datetime.date`, never text: a period's days are typed dates before they
+    get here) as an SQL date."""
+    if not isinstance(day, datetime.date):
+        raise TypeError("a date")
     if connection.vendor == "sqlite":
         return f"'{day.isoformat()}'"  # SQLite keeps dates as ISO text
     return f"DATE '{day.isoformat()}'"
@@ -153,9 +157,10 @@ class Measure:
             return [f"AVG(CASE WHEN {among} THEN {self.of} END)",
                     f"COUNT(CASE WHEN {among} THEN {self.of} END)"]
         # The median: the middle one or two values (by position) averaged.
-        ordered = (f"SELECT {self.of} AS x, ROW_NUMBER() OVER (ORDER BY {self.of}) AS n, "
+        of = f"({self.of})"
+        ordered = (f"SELECT {of} AS x, ROW_NUMBER() OVER (ORDER BY {of}) AS n, "
                    f"COUNT(*) OVER () AS people FROM facts "
-                   f"WHERE {among} AND {self.of} IS NOT NULL")
+                   f"WHERE {among} AND {of} IS NOT NULL")
         return [f"(SELECT AVG(x) FROM ({ordered}) AS m "
                 f"WHERE n IN ((people + 1) / 2, (people + 2) / 2))",
                 f"COUNT(CASE WHEN {among} THEN {self.of} END)"]

@@ -3,8 +3,8 @@ flags and urgent flags seen the same day (harm section), flags acknowledged with
 (reviews section).
 
 A row per flag of a patient in treatment (`Scope.patients()`), not entered in error, raised
-(local date, Europe/London) from the longest target before the period's first day to its last,
-with these columns, each 1 or 0:
+(local date, the service's time zone) from the longest target before the period's first day
+to its last, with these columns, each 1 or 0:
 
 - `in_period`: raised in the period;
 - `overdose`: a "return to use" or "missed doses" flag (tolerance may have fallen);

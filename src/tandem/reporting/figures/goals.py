@@ -47,9 +47,9 @@ def _goal_parts(scope: Scope) -> list[Part]:
     after it), the goals that stood that day numbered per episode in the patient's order, and
     each patient in treatment with their first such goal and their latest TOP."""
     day = scope.end
-    # Every kind change (no join to find each one's service): only this service's goals are
-    # joined to them below.
-    changes = GoalTypeChange.objects.all()
+    # This service's goals' kind changes (a set of the goals' ids, not a join a change).
+    changes = GoalTypeChange.objects.filter(
+        goal_id__in=Goal.objects.of(scope.organisation_id).values("id"))
     before = (changes.filter(on_or_before("changed_at", day))
               .annotate(n=_numbered("goal_id", F("changed_at").desc(), F("id").desc()))
               .values("goal_id", "to_type", "chosen_by", "n"))

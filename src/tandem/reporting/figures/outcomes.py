@@ -64,8 +64,8 @@ def _reliable_change(code: str) -> tuple[float | None, str]:
     return threshold(rc.sd, rc.reliability), rc.short or rc.citation
 
 
-# Worked out once from the instrument files: {code: (points, citation)}. The figures read this
-# when they run, so a test may put figures in for an instrument that has none.
+# Worked out once from the instrument files: {code: (points, citation)}. The figures are made
+# from it when Tandem starts (a test that puts figures in makes the figures again).
 THRESHOLDS: dict[str, tuple[float | None, str]] = {code: _reliable_change(code)
                                                    for code, _ in MOOD}
 

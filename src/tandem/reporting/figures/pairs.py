@@ -83,7 +83,8 @@ def first_and_latest_headline(code: str, column: str) -> Facts:
     """The family of rows described above for questionnaire `code`, chosen among the
     responses with a headline score, with `first_<column>` and `latest_<column>` their
     headline scores: the instrument's primary scale, which scoring stores beside the scores
-    (assessment/responses.py), so the index finds all of it (assessment/models.py)."""
+    (assessment/responses.py), so the index on an episode's responses holds it
+    (assessment/models.py)."""
     name = f"pairs_{code.replace('-', '_')}"
 
     def parts(scope: Scope) -> list[Part]:
