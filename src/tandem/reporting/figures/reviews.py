@@ -63,10 +63,9 @@ from tandem.reporting.figures.base import (
 )
 from tandem.reporting.figures.dependence import month_index
 from tandem.reporting.figures.flags import FLAGS
-from tandem.reporting.scope import COMPLETED, Scope
+from tandem.reporting.scope import COMPLETED, DAY, Scope
 
 SECTION = "reviews"
-DAY = datetime.timedelta(days=1)
 
 # Days a check-up may be late and still be on schedule: the check-up-overdue flag's default in
 # treatment (core/flags.py).
