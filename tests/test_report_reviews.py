@@ -226,6 +226,9 @@ def test_checkups_on_schedule(world):
     assert drilled("checkups-on-schedule", everyone) == {k1.pk, k6.pk}
     assert value("checkups-on-schedule", team_scope(world, a)) == Value(count=1, of=3)
     assert drilled("checkups-on-schedule", team_scope(world, a)) == {k1.pk}
+    # Those not on schedule, the list a team acts on: the denominator less the numerator.
+    not_counted = {r["patient_id"] for r in BY_KEY["checkups-on-schedule"].others(everyone)}
+    assert not_counted == {k2.pk, k4.pk}
 
 
 def test_exits_due_in_clamps_to_short_months():

@@ -19,6 +19,7 @@ import pytest
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
@@ -366,6 +367,33 @@ def test_medication_review_overdue_drills_to_the_team_leads_patients(world):
     lead = world.client("team_lead")
     assert now_of(lead.get("/reports/"), key) == Value(count=1)
     assert listed(lead.get(f"/reports/{key}/patients/")) == ["T-001"]
+
+
+def test_a_share_lists_the_patients_it_does_not_count_too(world):
+    # p1 (team A) did a check-up 10 days ago, p2 (team A) none: p1 is on schedule and p2 not
+    # (both in treatment for 90 days, longer than the 12-week interval).
+    from tandem.assessment.models import Response
+
+    Response.objects.create(
+        organisation=world.org, patient=world.p1, episode=world.p1.episodes.get(),
+        instrument_code="phq9", instrument_version="1", status="completed", mode="staff",
+        completed_at=timezone.now() - datetime.timedelta(days=10),
+        completed_on=TODAY - datetime.timedelta(days=10), scores={"total": 3}, headline=3)
+    lead = world.client("team_lead")
+    url = "/reports/checkups-on-schedule/patients/"
+    counted = lead.get(url)
+    assert listed(counted) == ["T-001"]
+    body = counted.content.decode()
+    assert "list=not-counted" in body and 'aria-current="page">Counted in the figure' in body
+    others = lead.get(url + "?list=not-counted")
+    assert others.status_code == 200
+    assert listed(others) == ["T-002"]
+    assert "Patients not counted in" in others.content.decode()
+    assert AuditEvent.objects.filter(actor=world.users["team_lead"], patient=world.p2,
+                                     object_type="report-patients").exists()
+    # A count has no such list.
+    assert lead.get("/reports/medication-review-overdue/patients/?list=not-counted"
+                    ).status_code == 404
 
 
 @pytest.mark.parametrize("query", [

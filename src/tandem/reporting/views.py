@@ -208,20 +208,29 @@ def definitions(request):
         "sections": [s for s in sections if s[2]], "kinds": Kind})
 
 
+NOT_COUNTED = "not-counted"  # ?list=: a share's others (Figure.others), not its numerator
+
+
 def patients(request, key: str):
     """The patients behind one figure (its count, or a share's numerator) for the reader's
-    filters, narrowed to the patients the reader may open. Each one listed is recorded."""
+    filters, narrowed to the patients the reader may open; with `?list=not-counted`, those of a
+    share's group it does not count (e.g. not on schedule). Each one listed is recorded."""
     figure = BY_KEY.get(key)
     if figure is None or not figure.definition.drill or figure.patients is None:
         raise Http404("No list of patients behind this figure.")
+    others = request.GET.get("list") == NOT_COUNTED
+    if others and figure.others is None:
+        raise Http404("No list of the patients this figure does not count.")
     reader, form = _form(request)
-    context = {"form": form, "definition": figure.definition, "reader": reader}
+    context = {"form": form, "definition": figure.definition, "reader": reader,
+               "others": others, "has_others": figure.others is not None,
+               "not_counted": NOT_COUNTED}
     if not form.is_valid():
         request.shown_patients = []
         return render(request, "reporting/patients.html", context, status=400)
     # Who is in treatment worked out once for the three queries below (reporting/scope.py).
     with treated_once(form.scope()) as scope:
-        behind = figure.patients(scope)
+        behind = (figure.others if others else figure.patients)(scope)
         found = (visible_patients(request.user).filter(pk__in=behind)
                  .select_related("team")
                  .only("pk", "service_id", "given_name", "family_name", "preferred_name",
@@ -232,7 +241,8 @@ def patients(request, key: str):
         count = behind.count()
     request.shown_patients = [p.pk for p in rows]  # each is audited (permissions.LISTS)
     context.update({
-        "page": page, "rows": rows, "period": scope.period, "query": form.query(),
+        "page": page, "rows": rows, "period": scope.period, "filters": form.query(),
+        "query": f"{form.query()}&list={NOT_COUNTED}" if others else form.query(),
         "whose": form.whose(), "behind": count,
     })
     return render(request, "reporting/patients.html", context)

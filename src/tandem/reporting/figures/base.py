@@ -30,6 +30,9 @@ class Figure:
     # The ids of the patients behind the count (COUNT) or the numerator (SHARE): a queryset of
     # one column, `patient_id` or `pk` of patients. Only for figures whose definition drills.
     patients: Callable[[Scope], QuerySet] | None = None
+    # For a share that drills: the patients of its denominator that its numerator leaves out
+    # (e.g. those not on schedule), the same one column.
+    others: Callable[[Scope], QuerySet] | None = None
     # A figure of a family (below): the rows it reads and its rule over them, so the report
     # works out the whole family in one query.
     facts: Facts | None = None
@@ -188,18 +191,24 @@ def work_out(facts: Facts, scope: Scope, measures: Sequence[Measure]) -> list[Va
     return values
 
 
-def patients_of(facts: Facts, scope: Scope, measure: Measure) -> QuerySet:
-    """The patients behind a figure (its COUNT or numerator): one `patient_id` column."""
+def patients_of(facts: Facts, scope: Scope, measure: Measure, counted: bool = True) -> QuerySet:
+    """The patients behind a figure (its COUNT or numerator): one `patient_id` column. Not
+    `counted`: those of a SHARE's denominator its numerator leaves out (a rule that is null,
+    not true, leaves a row out, as in the count)."""
+    met = f"({measure.met})" if counted else f"(CASE WHEN ({measure.met}) THEN 0 ELSE 1 END) = 1"
     sql, params = facts.sql(
-        scope, f"SELECT patient_id FROM facts WHERE ({measure.among}) AND ({measure.met})")
+        scope, f"SELECT patient_id FROM facts WHERE ({measure.among}) AND {met}")
     return Patient.objects.filter(pk__in=RawSQL(sql, params)).values(patient_id=F("pk"))
 
 
 def figure_of(definition: Definition, facts: Facts, **measure: str) -> Figure:
     """A figure of a family: its definition and its rule in SQL (see `Measure`)."""
     rule = Measure(definition.kind, **measure)
+    drills, share = definition.drill, definition.kind == Kind.SHARE
     return Figure(
         definition,
         lambda scope: work_out(facts, scope, [rule])[0],
-        (lambda scope: patients_of(facts, scope, rule)) if definition.drill else None,
+        (lambda scope: patients_of(facts, scope, rule)) if drills else None,
+        (lambda scope: patients_of(facts, scope, rule, counted=False)) if drills and share
+        else None,
         facts=facts, measure=rule)
