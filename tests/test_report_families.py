@@ -19,7 +19,14 @@ from tandem.core.report import Kind, Period, Value
 from tandem.reporting import report
 from tandem.reporting.figures import FIGURES
 from tandem.reporting.figures.base import Facts, Measure, literal, work_out
-from tandem.reporting.scope import Scope, on_days, on_or_before, treated_once
+from tandem.reporting.scope import (
+    JsonNumber,
+    JsonTrue,
+    Scope,
+    on_days,
+    on_or_before,
+    treated_once,
+)
 from tests.conftest import build_world
 
 D = datetime.date
@@ -129,3 +136,45 @@ def test_the_temporary_table_goes_when_the_report_fails_half_way():
     # And no other name is read as a table.
     with pytest.raises(ValueError):
         dataclasses.replace(scope, treated="patients_patient; --").in_treatment()
+
+
+@pytest.mark.django_db
+def test_numbers_and_yes_answers_are_read_from_json_with_one_lookup():
+    world = build_world()
+    Response.objects.create(
+        organisation=world.org, patient=world.p1, instrument_code="top",
+        instrument_version="1", status="completed", mode="staff",
+        scores={"alcohol_days": 12, "mean": 2.5, "unscored": None},
+        answers={"yes": True, "no": False, "text": "true", "one": 1})
+    got = Response.objects.filter(patient=world.p1).annotate(
+        days=JsonNumber("scores", "alcohol_days"), mean=JsonNumber("scores", "mean"),
+        unscored=JsonNumber("scores", "unscored"), missing=JsonNumber("scores", "nothing"),
+        yes=JsonTrue("answers", "yes"), no=JsonTrue("answers", "no"),
+        text=JsonTrue("answers", "text"), one=JsonTrue("answers", "one"),
+        absent=JsonTrue("answers", "absent"),
+    ).values("days", "mean", "unscored", "missing", "yes", "no", "text", "one", "absent").get()
+    assert got == {"days": 12.0, "mean": 2.5, "unscored": None, "missing": None, "yes": 1,
+                   "no": 0, "text": 0, "one": 0, "absent": 0}
+    # Only Tandem's own codes go into the SQL.
+    for bad in ("a'; --", "Alcohol", "a.b", ""):
+        with pytest.raises(ValueError):
+            JsonNumber("scores", bad)
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: its own is the outer
+def test_the_report_runs_in_one_transaction_without_jit_on_postgresql():
+    world = build_world()
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return cursor.fetchone()[0]
+
+    before = jit() if connection.vendor == "postgresql" else None
+    with treated_once(scope):
+        assert connection.in_atomic_block
+        if connection.vendor == "postgresql":
+            assert jit() == "off"
+    if connection.vendor == "postgresql":
+        assert jit() == before  # SET LOCAL: gone with the transaction

@@ -110,13 +110,13 @@ class Response(PatientRecord):
         indexes = [
             models.Index(fields=["patient", "completed_on"]),
             models.Index(fields=["organisation", "status"]),
-            # An episode's questionnaires of one kind in the order they were done, whether
-            # completed, and their headline score: the service report finds the first and
-            # latest of each from this index (on SQLite, whose indexes hold the row id, from
-            # the index alone; reporting/figures/pairs.py, goals.py).
-            models.Index(fields=["episode", "instrument_code", "completed_at", "status",
+            # An episode's questionnaires of one kind in the order they were done (by time,
+            # then id), whether completed, and their headline score: the service report finds
+            # the first and latest of each from this index alone (reporting/figures/pairs.py,
+            # goals.py). The id is in it because it is not SQLite's row id (a UUID).
+            models.Index(fields=["episode", "instrument_code", "completed_at", "id", "status",
                                  "headline"],
-                         name="response_episode_kind_done"),
+                         name="response_episode_kind_at"),
         ]
 
     def __str__(self) -> str:

@@ -22,11 +22,11 @@ tests/test_report_outcomes.py), read from there.
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, When
-from django.db.models import Value as V
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Greatest
 
 from tandem.reporting.figures.base import Facts, Part, sql_of
-from tandem.reporting.scope import TOP, Scope, completed, on_or_before, score
+from tandem.reporting.scope import TOP, JsonTrue, Scope, completed, on_or_before, score
 
 # TOP scales the report reads: days used of each substance but tobacco, and days injected.
 TOP_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
@@ -35,12 +35,9 @@ TOP_SCALES = ("alcohol_days", "opioids_days", "crack_days", "cocaine_days",
 SHARED_ITEMS = ("inject_shared_needle", "inject_shared_equipment")
 
 
-def shared() -> Case:
+def shared() -> Greatest:
     """1 if the response answers yes to either sharing question, else 0."""
-    either = Q()
-    for item in SHARED_ITEMS:
-        either |= Q(**{f"answers__{item}": True})
-    return Case(When(either, then=V(1)), default=V(0), output_field=IntegerField())
+    return Greatest(*(JsonTrue("answers", item) for item in SHARED_ITEMS))
 
 
 def _chosen(scope: Scope, code: str, scored: bool):
