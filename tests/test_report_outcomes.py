@@ -370,6 +370,44 @@ def test_ratings_agree(world, rated):
     assert value("ratings-within-one", scope) == Value(count=2, of=3)
 
 
+def test_two_reviews_on_one_day_the_later_review_id_is_the_latest(world, build):
+    # Two reviews of one plan on 1 May rate the goal: the one whose id sorts last is the
+    # latest (as for T-scores: by date, then the review). Its levels (-2 by the patient, +2 by
+    # the practitioner) decide, whichever review was saved first; ids are random (UUIDs), so
+    # the expected answer is worked out from them.
+    p = build.patient()
+    goal = build.goal(p, "Keep my tenancy")
+    plan = build.plan(p)
+    first = build.review(plan, D(2026, 5, 1), ratings=[(goal, -2, 2)])
+    second = build.review(plan, D(2026, 5, 1), ratings=[(goal, 1, 1)])
+    later = max((first, second), key=lambda r: r.pk.hex)
+    scope = Scope(world.org.pk, PERIOD)
+    if later is first:  # patient -2: below the expected level; 4 levels apart
+        assert value("goals-at-expected-level", scope) == Value(count=0, of=1)
+        assert value("ratings-within-one", scope) == Value(count=0, of=1)
+    else:  # patient +1: above it; the same level
+        assert value("goals-at-expected-level", scope) == Value(count=1, of=1)
+        assert value("ratings-agree", scope) == Value(count=1, of=1)
+
+
+@pytest.mark.parametrize("levels", [(-2, 2), (2, -2), (0, 0), (-1, None), (None, -2)])
+def test_the_latest_levels_come_back_whatever_their_sign(world, build, levels):
+    # A rating in February and the latest in May with `levels` (patient, practitioner).
+    p = build.patient()
+    goal = build.goal(p, "Eat every day")
+    plan = build.plan(p)
+    build.review(plan, D(2026, 2, 1), ratings=[(goal, 0, 0)])
+    build.review(plan, D(2026, 5, 1), ratings=[(goal, *levels)])
+    scope = Scope(world.org.pk, PERIOD)
+    mine, theirs = levels
+    # The patient's latest level: May's, or February's 0 when May's is blank.
+    level = 0 if mine is None else mine
+    assert value("goals-at-expected-level", scope) == Value(count=int(level >= 0), of=1)
+    # Both rated: May's when both are there, else February's (0, 0).
+    gap = 0 if mine is None or theirs is None else abs(mine - theirs)
+    assert value("ratings-agree", scope) == Value(count=int(gap == 0), of=1)
+
+
 def test_gas_t_median_and_bands(world, rated):
     r1, r2, _, r4 = rated
     scope = Scope(world.org.pk, PERIOD)

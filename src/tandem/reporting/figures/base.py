@@ -131,6 +131,23 @@ def any_value(column: str) -> str:
     return f"(ARRAY_AGG({column}) FILTER (WHERE {column} IS NOT NULL))[1]"
 
 
+def latest_value(day: str, tie: str, value: str, when: str) -> str:
+    """SQL: an aggregate giving the integer `value` (from -400,000 to 599,999) of the group's
+    latest row by the date `day` and then the UUID `tie`, among its rows where `when` (null when
+    none). One pass, no sort and no lookup a group: the greatest of the rows' keys, each the
+    day and the UUID as fixed-width text (so text order is their order) with the value last as
+    six digits, which are read back. (`day`, `tie` and `value` are columns named in the code.)"""
+    if connection.vendor == "sqlite":  # dates as ISO text, UUIDs as 32 hex digits
+        key = f"{day} || {tie}"
+        collate = ""
+    else:  # byte order, whatever the database's collation
+        key = f"TO_CHAR({day}, 'YYYY-MM-DD') || CAST({tie} AS TEXT)"
+        collate = ' COLLATE "C"'
+    best = (f"MAX(CASE WHEN {when} THEN ({key} || CAST(({value}) + 400000 AS TEXT)){collate} "
+            "END)")
+    return f"(CAST(SUBSTR({best}, LENGTH({best}) - 5) AS INTEGER) - 400000)"
+
+
 def literal(code: str) -> str:
     """A code from Tandem's own source (a goal kind, a flag rule) as an SQL string literal."""
     if not re.fullmatch(r"[a-z0-9_-]*", code):
