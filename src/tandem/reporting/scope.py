@@ -259,28 +259,44 @@ class Scope:
 
 
 @contextmanager
-def treated_once(scope: Scope) -> Iterator[Scope]:
-    """The scope, with who is in treatment worked out once into a temporary table (this
-    connection's own, dropped at the end), for working out many figures in a row.
-
-    All in one transaction, which on PostgreSQL also turns just-in-time compilation off for
-    its queries (`SET LOCAL`, gone with the transaction): the report's queries are many index
-    lookups that the planner costs high enough to compile, which cost more than they saved
-    (the 100,000-patient benchmark: 34 s with it, 27 s without)."""
-    name = f"report_treated_{uuid.uuid4().hex}"
-    sql, params = scope.in_treatment().order_by().values("id").query.sql_with_params()
+def reading() -> Iterator[None]:
+    """Where the report's queries run. On PostgreSQL, one transaction (one snapshot's worth of
+    statements, and its temporary table gone with a rollback) with just-in-time compilation
+    off (`SET LOCAL`, gone with the transaction): the report's queries are many index lookups
+    that the planner costs high enough to compile, which costs more than it saves (the
+    100,000-patient benchmark: 34 s with it, 27 s without). On SQLite, no transaction: its
+    transactions here are IMMEDIATE (settings.py), which would hold the write lock, and so
+    keep every other writer waiting, for the whole report."""
+    if connection.vendor != "postgresql":
+        yield
+        return
     with transaction.atomic():
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+@contextmanager
+def treated_once(scope: Scope) -> Iterator[Scope]:
+    """The scope, with who is in treatment worked out once into a temporary table (this
+    connection's own, dropped at the end), for working out many figures in a row (`reading`)."""
+    name = f"report_treated_{uuid.uuid4().hex}"
+    sql, params = scope.in_treatment().order_by().values("id").query.sql_with_params()
+    with reading():
+        with connection.cursor() as cursor:
             cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {sql}", params)
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {name}")  # autovacuum never sees temporary tables
-        yield dataclasses.replace(scope, treated=name)
-        # Only when all went well: when a figure fails, the transaction's rollback takes the
-        # table with it (both databases' tables, temporary ones too, are transactional).
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        done = False
+        try:
+            yield dataclasses.replace(scope, treated=name)
+            done = True
+        finally:
+            # After a failure on PostgreSQL the transaction takes no more statements, and its
+            # rollback takes the table with it.
+            if done or connection.vendor != "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 SETTINGS = dict(Setting.choices)
