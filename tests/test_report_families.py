@@ -6,6 +6,7 @@ test_report_<section>.py."""
 import dataclasses
 import datetime
 import statistics
+import zoneinfo
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -22,7 +23,9 @@ from tandem.reporting.figures.base import Facts, Measure, literal, work_out
 from tandem.reporting.scope import (
     JsonNumber,
     JsonTrue,
+    LocalDate,
     Scope,
+    offsets,
     on_days,
     on_or_before,
     treated_once,
@@ -180,3 +183,99 @@ def test_the_report_reads_without_jit_on_postgresql_and_keeps_no_write_lock_on_s
             assert not connection.in_atomic_block
     if connection.vendor == "postgresql":
         assert jit() == before  # SET LOCAL: gone with the transaction
+
+
+@pytest.mark.django_db
+def test_local_dates_worked_out_in_sql_match_the_time_zone():
+    """Times around both summer-time changes of 2026 (29 March, 25 October, at 01:00 UTC),
+    around midnight in winter and summer, and outside the range given (Django's own function
+    then): each time's local date in SQL is its date in London."""
+    world = build_world()
+    utc = datetime.UTC
+    changes = [datetime.datetime(2026, 3, 29, 1, 0, tzinfo=utc),
+               datetime.datetime(2026, 10, 25, 1, 0, tzinfo=utc)]
+    times = [change + datetime.timedelta(microseconds=us) for change in changes
+             for us in (-1, 0, 1, -3_600_000_000, 3_600_000_000)]
+    times += [datetime.datetime(2026, 1, 15, 23, 59, 59, tzinfo=utc),
+              datetime.datetime(2026, 1, 16, 0, 0, tzinfo=utc),
+              datetime.datetime(2026, 7, 15, 22, 59, 59, 999999, tzinfo=utc),
+              datetime.datetime(2026, 7, 15, 23, 0, tzinfo=utc),
+              datetime.datetime(2026, 12, 31, 23, 30, tzinfo=utc),  # last day given
+              datetime.datetime(2024, 6, 30, 23, 30, tzinfo=utc),  # before the range
+              datetime.datetime(2028, 6, 30, 23, 30, tzinfo=utc)]  # after it
+    for at in times:
+        Response.objects.create(organisation=world.org, patient=world.p1,
+                                instrument_code="phq9", instrument_version="1",
+                                status="completed", mode="self", completed_at=at)
+    got = (Response.objects.filter(patient=world.p1)
+           .annotate(day=LocalDate("completed_at", D(2026, 1, 1), D(2026, 12, 31)))
+           .values_list("completed_at", "day"))
+    london = zoneinfo.ZoneInfo("Europe/London")
+    assert len(got) == len(times)
+    for at, day in got:
+        assert day == at.astimezone(london).date(), at
+
+
+def test_the_offsets_of_a_year_are_its_summer_time_changes():
+    spans = offsets(D(2026, 1, 1), D(2026, 12, 31))
+    assert [(at.isoformat(), ahead) for at, ahead in spans] == [
+        ("2026-01-01T00:00:00+00:00", 0),
+        ("2026-03-29T01:00:00+00:00", 60),
+        ("2026-10-25T01:00:00+00:00", 0)]
+    assert [ahead for _, ahead in offsets(D(2026, 6, 1), D(2026, 6, 30))] == [60]
+
+
+def seed_figures(world):
+    """Patients whose questionnaires, goals and ratings give the figures something to count
+    in both halves of 2026."""
+    from tests.test_report_outcomes import Builder
+
+    build = Builder(world)
+    plan_day = D(2026, 5, 1)
+    for n in range(4):
+        p = build.patient(start=D(2025, 6, 1))
+        build.top(p, D(2025, 7, 1), opioids=20 - n, alcohol=n)
+        build.top(p, D(2025, 12, 1), opioids=10, alcohol=0)
+        build.top(p, D(2026, 5, 5), opioids=n, alcohol=0)
+        for code, before, after in (("phq9", 20, 5 + n), ("gad7", 15, 10)):
+            build.total(p, code, D(2025, 7, 2), before)
+            build.total(p, code, D(2026, 5, 6), after)
+        goal = build.goal(p, "Get my own flat")
+        build.review(build.plan(p), plan_day, t=45.0 + n, ratings=[(goal, n - 1, 0)])
+
+
+@pytest.mark.django_db(transaction=True)  # the other connections see only what is committed
+def test_the_report_on_two_connections_is_the_report_on_one():
+    world = build_world()
+    seed_figures(world)
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+    one = report.build(scope, connections=1)
+    spent: dict[str, float] = {}
+    two = report.build(scope, connections=2, spent=spent)
+    assert [(r.definition.key, r.now, r.before) for r in two.rows] == [
+        (r.definition.key, r.now, r.before) for r in one.rows]
+    assert any(r.now != Value(count=0) and r.now != Value(count=0, of=0) for r in one.rows)
+    assert {group.name for group in report.groups(FIGURES)} == set(spent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_figure_failing_on_another_connection_fails_the_report(monkeypatch):
+    world = build_world()
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+
+    def broken(self, scope):
+        raise RuntimeError("a figure failed")
+
+    monkeypatch.setattr(report.Group, "work_out", broken)
+    with pytest.raises(RuntimeError, match="a figure failed"):
+        report.build(scope, connections=2)
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_report_stays_on_its_own_connection(monkeypatch):
+    # Other connections could not see rows this transaction has not committed.
+    world = build_world()
+    scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
+    monkeypatch.setattr(report, "in_parallel", None)  # would fail if called
+    assert connection.in_atomic_block
+    assert len(report.build(scope, connections=2).rows) == len(FIGURES)

@@ -120,6 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # The local hour after which a worker starts the day's sweep (or catches up on starting).
 SWEEP_HOUR = int(os.environ.get("TANDEM_SWEEP_HOUR", "2"))
+# Database connections the service report works on at once (reporting/report.py): 1 works its
+# figures out one after another.
+REPORT_CONNECTIONS = max(1, int(os.environ.get("TANDEM_REPORT_CONNECTIONS", "2")))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

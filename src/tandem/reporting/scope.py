@@ -46,7 +46,7 @@ from django.db.models import (
 )
 from django.db.models import Value as V
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from tandem.assessment.models import Response, ResponseStatus
@@ -149,6 +149,63 @@ def after(field: str, day: datetime.date) -> Q:
 def on_days(field: str, first: datetime.date, last: datetime.date) -> Q:
     """`field` (a time) falls on a local date from `first` to `last`."""
     return Q(**{f"{field}__gte": day_starts(first), f"{field}__lt": day_starts(last + DAY)})
+
+
+def offsets(first: datetime.date, last: datetime.date) -> list[tuple[datetime.datetime, int]]:
+    """The service's time zone's UTC offsets from the start of `first` to the end of `last`:
+    (from when, in UTC; minutes ahead of UTC), one for each span, the first from `first`'s
+    start. Found by stepping a quarter of an hour at a time through the days whose offset
+    changes (every zone changes on a quarter hour)."""
+    zone = timezone.get_current_timezone()
+    start = day_starts(first).astimezone(datetime.UTC)
+    end = day_starts(last + DAY).astimezone(datetime.UTC)
+
+    def minutes(at: datetime.datetime) -> int:
+        return int(at.astimezone(zone).utcoffset().total_seconds() // 60)
+
+    found = [(start, minutes(start))]
+    day = start
+    while day < end:
+        following = min(day + datetime.timedelta(days=1), end)
+        if minutes(following) != found[-1][1]:
+            at = day
+            while minutes(at) == found[-1][1]:
+                at += datetime.timedelta(minutes=15)
+            found.append((at, minutes(at)))
+        day = following
+    return found
+
+
+class LocalDate(TruncDate):
+    """The local date (the service's time zone) of a time, as Django's TruncDate, which on
+    SQLite calls Python for each row (slow, and holding the interpreter lock the report's
+    other connections need; report.py). There, for times from `first` to `last` (local days),
+    SQLite's own DATE() with the zone's offset at that time (`offsets`, a CASE over the few
+    changes of those days); any other time still goes to Django's function."""
+
+    def __init__(self, expression, first: datetime.date, last: datetime.date):
+        super().__init__(expression)
+        self.first, self.last = first, last
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.lhs)
+        python_sql, python_params = super().as_sql(compiler, connection)
+        spans = offsets(self.first, self.last)
+        stored = "%Y-%m-%d %H:%M:%S"  # how Django keeps an aware time on SQLite (UTC)
+        bounds = [at.strftime(stored) for at, _ in spans[1:]]
+        shift = ("CASE " + " ".join(f"WHEN {sql} < %s THEN %s" for _ in bounds) + " ELSE %s END"
+                 if bounds else "%s")
+        shift_params = []
+        for (_, ahead), bound in zip(spans, bounds, strict=False):
+            shift_params += [*params, bound, f"{ahead:+d} minutes"]
+        shift_params.append(f"{spans[-1][1]:+d} minutes")
+        low = spans[0][0].strftime(stored)
+        high = day_starts(self.last + DAY).astimezone(datetime.UTC).strftime(stored)
+        # DATE() of the whole second: SQLite's date arithmetic rounds to milliseconds, which
+        # would carry 23:59:59.9999 into the next day.
+        return (f"(CASE WHEN {sql} >= %s AND {sql} < %s THEN DATE(SUBSTR({sql}, 1, 19), {shift}) "
+                f"ELSE {python_sql} END)",
+                [*params, low, *params, high, *params, *shift_params, *python_params])
 
 
 def on_medication(day: datetime.date, prefix: str = "") -> Q:

@@ -24,11 +24,11 @@ import datetime
 
 from django.db.models import Case, IntegerField, Q, When
 from django.db.models import Value as V
-from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from tandem.monitoring.models import Flag, FlagStatus, Severity
 from tandem.reporting.figures.base import Facts, Part, days_between, sql_of
-from tandem.reporting.scope import Scope, on_days
+from tandem.reporting.scope import LocalDate, Scope, on_days
 
 OVERDOSE_RULES = ("return-to-use", "missed-doses")
 
@@ -58,6 +58,8 @@ def _flag_parts(scope: Scope) -> list[Part]:
                     for severity, days in ACKNOWLEDGE_WITHIN.items()),
                   output_field=IntegerField())
     earliest = scope.start - datetime.timedelta(days=max(ACKNOWLEDGE_WITHIN.values()))
+    # Flags are acknowledged and closed after they were raised, and by today.
+    today = max(timezone.localdate(), scope.end)
     rows = (Flag.objects.filter(on_days("raised_at", earliest, scope.end),
                                 patient_id__in=scope.patients())
             .exclude(status=FlagStatus.ENTERED_IN_ERROR)
@@ -69,8 +71,9 @@ def _flag_parts(scope: Scope) -> list[Part]:
                 within=within,
                 by_tandem=_one_if(Q(acknowledged_at__isnull=True, resolved_at__isnull=False,
                                     resolved_by__isnull=True)),
-                raised_on=TruncDate("raised_at"), acknowledged_on=TruncDate("acknowledged_at"),
-                resolved_on=TruncDate("resolved_at"))
+                raised_on=LocalDate("raised_at", earliest, today),
+                acknowledged_on=LocalDate("acknowledged_at", earliest, today),
+                resolved_on=LocalDate("resolved_at", earliest, today))
             .values("patient_id", "in_period", "overdose", "urgent", "due", "within",
                     "by_tandem", "raised_on", "acknowledged_on", "resolved_on")
             .order_by())
