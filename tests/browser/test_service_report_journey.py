@@ -90,6 +90,18 @@ def test_a_team_lead_drills_down_from_medication_review_overdue(live_world, visi
     table.get_by_role("link", name="Patient T-001, Pat").click()
     assert page.get_by_text("T-001").first.is_visible()
 
+    # A share lists the patients it leaves out too: nobody has had a check-up, so team A's
+    # patients, in treatment for longer than the 12-week interval, are not on schedule.
+    lead.go("/reports/")
+    page.get_by_role("link", name="The patients behind “Check-ups on schedule”").click()
+    page.get_by_role("link", name="In its group, not counted").click()
+    assert page.get_by_role("heading", name="Patients not counted in “Check-ups on schedule”"
+                            ).is_visible()
+    late = page.get_by_role("region", name="Patients table")
+    assert late.get_by_role("link", name="Patient T-001, Pat").is_visible()
+    assert late.get_by_text("T-003").count() == 0
+    lead.axe()
+
     phone = visit(viewport=(390, 844))
     phone.sign_in("team_lead", PASSWORD)
     phone.go("/reports/")
