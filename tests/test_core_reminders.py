@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tandem.core.reminders import (
+    DEFAULT_TEMPLATES,
     PLACEHOLDERS,
     TELLING_WORDS,
     TemplateError,
@@ -177,3 +178,36 @@ def test_a_check_up_is_reminded_before_on_the_day_and_after_if_not_done():
     assert {d: k for d, k in days.items() if k} == {
         7: "checkup-soon", 10: "checkup-today", 17: "checkup-late"}
     assert checkup_reminder(due, D(2026, 3, 17), done=True) is None
+
+
+# --- Tandem's default wording ------------------------------------------------------------------
+
+FULL = {"name": "Jade", "service": "Riverside", "date": "Wednesday 4 March", "time": "10:30",
+        "place": "by phone", "link": "https://t.example/x", "keyworker": "Sam",
+        "goal": "See my kids every weekend"}
+
+
+@pytest.mark.parametrize("kind", sorted(DEFAULT_TEMPLATES))
+def test_the_default_wording_is_discreet_and_renders(kind):
+    template = DEFAULT_TEMPLATES[kind]
+    for part in (template.subject, template.text, template.body):
+        placeholders_in(part)
+        assert words_that_tell(part) == [], part
+        # Filled with everyday values, and with the optional ones missing, it still tells
+        # nothing and leaves no placeholder behind.
+        for values in (FULL, {**FULL, "goal": None, "time": None, "place": None,
+                              "keyworker": None}):
+            try:
+                out = render(part, values)
+            except TemplateError:
+                pytest.fail(f"{kind}: {part!r} needs a value it may not have")
+            assert "{" not in out and "[[" not in out
+            assert words_that_tell(out) == []
+    # A text message fits in two standard text messages (306 characters) with a long link.
+    assert len(render(template.text, {**FULL, "link": "https://t.example/" + "x" * 60})) <= 306
+
+
+def test_the_goal_appears_only_when_given():
+    body = DEFAULT_TEMPLATES["checkup-soon"].body
+    assert 'You said: "See my kids every weekend".' in render(body, FULL)
+    assert "You said" not in render(body, {**FULL, "goal": None})

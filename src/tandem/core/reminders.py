@@ -202,6 +202,71 @@ ReminderKind = Literal["checkup-soon", "checkup-today", "checkup-late"]
 
 
 @dataclass(frozen=True)
+class Template:
+    """A message's wording: `subject` for an email's subject line (also a letter's heading),
+    `text` for a text message, `body` for an email or a letter (the same words, longer)."""
+
+    subject: str
+    text: str
+    body: str
+
+
+# Tandem's default wording for each kind of message: neutral (no word that tells what the
+# service is about, tested), the service by its everyday name, a link where there is
+# something to open. The service may write its own (the template pages) and the patient may
+# choose plainer wording; these are what goes until then.
+DEFAULT_TEMPLATES: dict[str, Template] = {
+    "checkup-soon": Template(
+        "Your check-up with {service} on {date}",
+        "Hi {name}, your check-up with {service} is on {date}. You can do it here: {link}",
+        "Hi {name},\n\nYour check-up with {service} is on {date}. It takes a few minutes "
+        "and you can do it on your phone: {link}\n\n[[You said: \"{goal}\".\n\n]][[{keyworker}]]"),
+    "checkup-today": Template(
+        "Your check-up with {service} is today",
+        "Hi {name}, your check-up with {service} is today: {link}",
+        "Hi {name},\n\nYour check-up with {service} is today. You can do it here: {link}"
+        "\n\n[[You said: \"{goal}\".\n\n]][[{keyworker}]]"),
+    "checkup-late": Template(
+        "Your check-up with {service}",
+        "Hi {name}, your check-up with {service} is still open: {link}",
+        "Hi {name},\n\nYour check-up with {service} from {date} is still open. It is not too "
+        "late: {link}\n\n[[{keyworker}]]"),
+    "after-treatment": Template(
+        "Checking in from {service}",
+        "Hi {name}, {service} here. How are things? A few questions, a few minutes: {link}",
+        "Hi {name},\n\n{service} here, checking in as we agreed. How are things? A few "
+        "questions take a few minutes: {link}\n\n[[You said: \"{goal}\".\n\n]][[{keyworker}]]"),
+    "plan-review-soon": Template(
+        "Your plan with {service}: review on {date}",
+        "Hi {name}, we look at your plan together again on {date}.",
+        "Hi {name},\n\nWe look at your plan together again on {date}. Have a think about "
+        "what has gone well and what you want next.\n\n[[{keyworker}]]"),
+    "plan-to-sign": Template(
+        "Your plan with {service} is ready",
+        "Hi {name}, your plan is ready for you to read and sign: {link}",
+        "Hi {name},\n\nYour plan is ready for you to read and sign: {link}\n\n[[{keyworker}]]"),
+    "change-answered": Template(
+        "An answer from {service}",
+        "Hi {name}, there is an answer to the change you asked for: {link}",
+        "Hi {name},\n\nThere is an answer to the change you asked for: {link}\n\n[[{keyworker}]]"),
+    "medication-review-soon": Template(
+        "Your review with {service} on {date}",
+        "Hi {name}, you have a review with {service} on {date}.",
+        "Hi {name},\n\nYou have a review with {service} on {date}.\n\n[[{keyworker}]]"),
+    "dose-request-answered": Template(
+        "An answer from {service}",
+        "Hi {name}, there is an answer to your request: {link}",
+        "Hi {name},\n\nThere is an answer to your request: {link}\n\n[[{keyworker}]]"),
+    "appointment-tomorrow": Template(
+        "Your appointment with {service} tomorrow",
+        "Hi {name}, see you tomorrow, {date}[[ at {time}]][[, {place}]]. Can't come? {link}",
+        "Hi {name},\n\nA reminder: your appointment[[ with {keyworker}]] is tomorrow, {date}"
+        "[[ at {time}]][[, {place}]].\n\nIf you can't come, say so here and we will find "
+        "another time: {link}\n\n[[{keyworker}]]"),
+}
+
+
+@dataclass(frozen=True)
 class ReminderDays:
     """Days before a check-up is due to remind ("soon"), and after it to remind once more if it
     is not done ("late"). Tandem's defaults."""
