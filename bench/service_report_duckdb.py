@@ -64,7 +64,7 @@ TABLES = [
         ("practitioner_level", "int")]),
     ("medicationplan", "medication.MedicationPlan", [
         ("id", "id"), ("patient_id", "id"), ("medicine", "text"), ("status", "text"),
-        ("started_on", "date"), ("updated_at", "ts")]),
+        ("started_on", "date"), ("stopped_on", "date")]),
     ("medicationreview", "medication.MedicationReview", [
         ("id", "id"), ("plan_id", "id"), ("held_on", "date"), ("goal_discussed", "bool")]),
     ("reduction", "medication.Reduction", [
@@ -271,7 +271,7 @@ def _in_treatment(duck, name: str, org: int, start: str, end: str) -> None:
 def _current_plan(alias: str, day: str, subst: str) -> str:
     return (f"({alias}.medicine IN {subst} AND {alias}.started_on <= {day} AND "
             f"({alias}.status = 'active' OR ({alias}.status = 'stopped' AND "
-            f"local_date({alias}.updated_at) > {day})))")
+            f"{alias}.stopped_on > {day})))")
 
 
 def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
@@ -360,7 +360,7 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
                 SELECT 1 FROM reduction r JOIN medicationplan p ON p.id = r.plan_id
                 WHERE p.patient_id = it.patient_id AND p.medicine IN {subst}
                   AND p.started_on <= {E}
-                  AND (p.status = 'active' OR local_date(p.updated_at) >= {S})
+                  AND (p.status = 'active' OR p.stopped_on >= {S})
                   AND r.started_on <= {E}
                   AND NOT EXISTS (SELECT 1 FROM reductionevent ev WHERE ev.reduction_id = r.id
                                   AND ev.kind IN ('finished', 'stopped') AND ev."on" < {S})))

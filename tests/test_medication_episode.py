@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tandem.audit.actor import Actor
 from tandem.medication import doses
-from tandem.medication.models import PlanStatus, RequestStatus
+from tandem.medication.models import MedicationPlan, PlanStatus, RequestStatus
 from tandem.patients import events as patient_events
 from tandem.patients.models import Episode, EpisodeStatus
 from tests.test_medication_portal import URL, a_plan, ask, day
@@ -38,8 +38,9 @@ def test_closing_the_episode_stops_its_plan_in_the_name_of_whoever_closed_it(wor
     assert episode.status == EpisodeStatus.FINISHED
     plan.refresh_from_db()
     assert plan.status == PlanStatus.STOPPED
-    version = plan.versions.order_by("number").last()
     today = timezone.localdate()
+    assert plan.stopped_on == today  # the report's "on medication on a day" reads it
+    version = plan.versions.order_by("number").last()
     assert version.reason == f"The episode of care closed on {today.day} {today:%B %Y}."
     assert version.changed_by == world.users["practitioner"]
     waiting.refresh_from_db()
@@ -83,3 +84,21 @@ def test_no_dose_is_asked_for_on_a_plan_whose_episode_is_not_open(world):
     assert "episode of care has closed" in str(refused.value)
     assert not plan.requests.exists()
     assert world.client("patient").get(URL).status_code == 200
+
+
+def test_plans_stopped_before_the_stop_day_was_kept_take_the_local_day_of_their_last_change(
+        world):
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module(
+        "tandem.medication.migrations.0003_plan_stopped_on").stopped_when_last_changed
+    plan = a_plan(world)
+    # Stopped at 23:30 UTC on 30 June: 1 July in London (summer time).
+    MedicationPlan.objects.filter(pk=plan.pk).update(
+        status=PlanStatus.STOPPED, stopped_on=None,
+        updated_at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC))
+    backfill(apps, None)
+    plan.refresh_from_db()
+    assert plan.stopped_on == datetime.date(2026, 7, 1)

@@ -151,7 +151,8 @@ def plan(world, p, medicine="methadone", *, started, status="active", stopped=No
         status=status, started_on=started, titrating_since=started, low=Dec(20), high=Dec(120),
         step_up_max=Dec(10), step_down_max=Dec(10), min_days_between=3,
         max_rise_7_days=Dec(30), review_date=started + datetime.timedelta(days=90),
-        created_by=user, created_at=at(started), updated_at=at(stopped or started))
+        created_by=user, created_at=at(started), updated_at=at(stopped or started),
+        stopped_on=stopped)
 
 
 def review(world, pl, held, discussed=True):

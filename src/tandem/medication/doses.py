@@ -349,7 +349,7 @@ def stop_plan(actor: Actor, plan: MedicationPlan, version: int, reason: str) -> 
         answer=f"The medication plan stopped on {dosing.day_text(today)}.")
     plan.reductions.filter(status__in=[ReductionStatus.ACTIVE, ReductionStatus.PAUSED]).update(
         status=ReductionStatus.STOPPED)
-    plan.status = PlanStatus.STOPPED
+    plan.status, plan.stopped_on = PlanStatus.STOPPED, today
     plan.version += 1
     plan.updated_by, plan.updated_at = actor.user, timezone.now()
     plan.save()

@@ -43,6 +43,9 @@ class MedicationPlan(PatientRecord, Versioned):
     status = models.CharField(max_length=10, choices=PlanStatus.choices,
                               default=PlanStatus.ACTIVE)
     started_on = models.DateField()
+    # The day it stopped (local), once stopped (doses.stop_plan): the service report's "on
+    # medication on a day" reads it.
+    stopped_on = models.DateField(null=True, blank=True)
     # The day treatment started or restarted: the medicine's titration limits apply from it.
     titrating_since = models.DateField()
     low = models.DecimalField("lowest daily dose (mg)", **DOSE)

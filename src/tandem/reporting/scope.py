@@ -210,12 +210,11 @@ class LocalDate(TruncDate):
 
 def on_medication(day: datetime.date, prefix: str = "") -> Q:
     """Medication plans current on `day`: a substitute medicine, started on or before it and not
-    stopped by then (a stopped plan's stop is the day it was last changed, see the issue 15
-    note: plans have no stop-date column)."""
+    stopped by then (stopped on a later day)."""
     p = prefix
     return (Q(**{f"{p}medicine__in": substitute_codes(), f"{p}started_on__lte": day})
             & (Q(**{f"{p}status": PlanStatus.ACTIVE})
-               | (Q(**{f"{p}status": PlanStatus.STOPPED}) & after(f"{p}updated_at", day))))
+               | Q(**{f"{p}status": PlanStatus.STOPPED, f"{p}stopped_on__gt": day})))
 
 
 def _substance_group() -> Subquery:

@@ -64,7 +64,7 @@ from tandem.reporting.figures.base import (
     sql_of,
 )
 from tandem.reporting.figures.goals import GOAL_FACTS, VOID_GOALS
-from tandem.reporting.scope import Scope, day_starts, on_days, on_medication, substitute_codes
+from tandem.reporting.scope import Scope, on_days, on_medication, substitute_codes
 
 SECTION = "balance"
 UNDECIDED = "undecided"
@@ -161,7 +161,7 @@ def _medication_rows(scope: Scope) -> QuerySet:
              .filter(~Exists(ended.filter(on__lte=end))))
     plan_current_in_period = (
         Q(plan__medicine__in=substitute_codes(), plan__started_on__lte=end)
-        & (Q(plan__status=PlanStatus.ACTIVE) | Q(plan__updated_at__gte=day_starts(start))))
+        & (Q(plan__status=PlanStatus.ACTIVE) | Q(plan__stopped_on__gte=start)))
     going_in_period = (Reduction.objects.filter(plan_current_in_period,
                                                 plan__patient=OuterRef("patient_id"),
                                                 started_on__lte=end)
