@@ -152,3 +152,11 @@ def test_the_staff_navigation_links_the_list(world):
     nav = world.client("patient").get("/portal/").context["nav"]
     assert "patients:medication-list" not in [name for name, _label in nav]
     assert world.client("service_admin").get(URL).status_code == 403
+
+
+def test_the_list_links_the_pharmacy_import_for_everyone_who_may_use_it(world):
+    for role in ("prescriber", "practitioner", "team_lead"):
+        page = world.client(role).get(URL)
+        assert page.status_code == 200
+        assert 'href="/patients/dispensing/import/"' in page.content.decode()
+        assert world.client(role).get("/patients/dispensing/import/").status_code == 200
