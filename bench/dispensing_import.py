@@ -247,7 +247,7 @@ def make_plans(org_id, prescriber, today) -> int:
                   "version": 1, "episode_id": episode_id, "started_on": started,
                   "titrating_since": started, "review_date": today + datetime.timedelta(days=60),
                   "created_by_id": prescriber.pk, "created_at": now,
-                  "updated_by_id": prescriber.pk, "updated_at": now,
+                  "updated_by_id": prescriber.pk, "updated_at": now, "stopped_on": None,
                   **{k: v for k, v in terms.items() if k not in (
                       "review_date", "titrating_since")}}
         plans.append(tuple(values[c] for c in columns))

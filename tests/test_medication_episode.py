@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tandem.audit.actor import Actor
 from tandem.medication import doses
-from tandem.medication.models import MedicationPlan, PlanStatus, RequestStatus
+from tandem.medication.models import PlanStatus, RequestStatus
 from tandem.patients import events as patient_events
 from tandem.patients.models import Episode, EpisodeStatus
 from tests.test_medication_portal import URL, a_plan, ask, day
@@ -86,19 +86,29 @@ def test_no_dose_is_asked_for_on_a_plan_whose_episode_is_not_open(world):
     assert world.client("patient").get(URL).status_code == 200
 
 
-def test_plans_stopped_before_the_stop_day_was_kept_take_the_local_day_of_their_last_change(
-        world):
-    import importlib
+@pytest.mark.django_db(transaction=True)  # migrates the database back and forth
+def test_plans_stopped_before_the_stop_day_was_kept_take_the_local_day_of_their_last_change():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
-    from django.apps import apps
+    from tests.conftest import build_world
 
-    backfill = importlib.import_module(
-        "tandem.medication.migrations.0003_plan_stopped_on").stopped_when_last_changed
+    world = build_world()
     plan = a_plan(world)
-    # Stopped at 23:30 UTC on 30 June: 1 July in London (summer time).
-    MedicationPlan.objects.filter(pk=plan.pk).update(
-        status=PlanStatus.STOPPED, stopped_on=None,
-        updated_at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC))
-    backfill(apps, None)
+    before, after = [("medication", "0002_settings_version")], [("medication",
+                                                                 "0003_plan_stopped_on")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("medication",
+                                                                    "MedicationPlan")
+        # Stopped at 23:30 UTC on 30 June, before the column: 1 July in London (summer time).
+        old.objects.filter(pk=plan.pk).update(
+            status="stopped",
+            updated_at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=datetime.UTC))
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
     plan.refresh_from_db()
     assert plan.stopped_on == datetime.date(2026, 7, 1)

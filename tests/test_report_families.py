@@ -214,6 +214,12 @@ def test_local_dates_worked_out_in_sql_match_the_time_zone():
     assert len(got) == len(times)
     for at, day in got:
         assert day == at.astimezone(london).date(), at
+    # No time, no date (and no call to Django's function for it).
+    Response.objects.create(organisation=world.org, patient=world.p2, instrument_code="phq9",
+                            instrument_version="1", status="in-progress", mode="self")
+    assert list(Response.objects.filter(patient=world.p2).annotate(
+        day=LocalDate("completed_at", D(2026, 1, 1), D(2026, 12, 31))
+    ).values_list("day", flat=True)) == [None]
 
 
 def test_the_offsets_of_a_year_are_its_summer_time_changes():

@@ -411,3 +411,27 @@ def test_every_filter_works_with_every_real_figure(world, query):
     csv_response = world.client("service_manager").get(url.replace("/reports/",
                                                                    "/reports/export.csv"))
     assert csv_response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # as in production: no test transaction around it
+def test_the_report_and_its_exports_run_outside_the_request_transaction(monkeypatch):
+    # So their figures are worked out on two connections on PostgreSQL too (report.py): other
+    # connections could not see what a request's open transaction had written.
+    from tests.conftest import build_world
+
+    world = build_world()
+    seen = []
+    real = views.build
+
+    def spy(scope, *args, **kwargs):
+        seen.append(connection.in_atomic_block)
+        return real(scope, *args, **kwargs)
+
+    monkeypatch.setattr(views, "build", spy)
+    manager = world.client("service_manager")
+    assert manager.get("/reports/").status_code == 200
+    assert manager.get("/reports/export.csv").status_code == 200
+    assert seen == [False, False]
+    # The export is still audited (sealed as it is recorded).
+    assert AuditEvent.objects.filter(actor=world.users["service_manager"], action="export",
+                                     object_type="service-report").count() == 1

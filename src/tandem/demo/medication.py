@@ -498,7 +498,7 @@ PLAN_COLUMNS = ("id", "organisation_id", "patient_id", "episode_id", "medicine",
                 "min_days_between", "max_rise_7_days", "pharmacy", "supervised_days",
                 "take_home_days", "review_date", "self_setting", "requests_apply_at_once",
                 "above_usual_reason", "last_ecg_on", "created_by_id", "created_at",
-                "updated_by_id", "updated_at", "version")
+                "updated_by_id", "updated_at", "version", "stopped_on")
 VERSION_COLUMNS = ("plan_id", "number", "terms", "reason", "changed_by_id", "changed_at")
 REVIEW_COLUMNS = ("id", "organisation_id", "plan_id", "held_on", "adequacy", "use_on_top",
                   "side_effects", "patient_view", "substance_goal", "goal_chosen_by",
@@ -576,7 +576,7 @@ def bulk_plans(org, prescriber_id: int) -> tuple[int, list]:
         made = _stamp(start)
         plans.append((plan_id, org.pk, patient_id, episode_id, "methadone", PlanStatus.ACTIVE,
                       start, start, *_bulk_terms(review), prescriber_id, made, prescriber_id,
-                      _stamp(last) if reviewed else made, number))
+                      _stamp(last) if reviewed else made, number, None))
         versions.append((plan_id, 1, _plain_terms(first_review, start), BULK_REASON,
                          prescriber_id, made))
         if reviewed:

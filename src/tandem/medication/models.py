@@ -81,6 +81,10 @@ class MedicationPlan(PatientRecord, Versioned):
             models.CheckConstraint(condition=Q(supervised_days__lte=7)
                                    & Q(take_home_days__lte=7),
                                    name="medication_plan_days_of_week"),
+            # A stopped plan says when it stopped: the report counts who was on medication
+            # on a day by it.
+            models.CheckConstraint(condition=~Q(status="stopped") | Q(stopped_on__isnull=False),
+                                   name="medication_plan_stopped_on_a_day"),
         ]
         indexes = [models.Index(fields=["organisation", "status", "review_date"])]
 

@@ -113,10 +113,11 @@ def in_parallel(scopes: list[Scope], figures: list[Figure], connections: int,
     found: list[dict[str, Value]] = [{} for _ in scopes]
     failed: list[BaseException] = []
     lock = threading.Lock()
+    zone = timezone.get_current_timezone()  # the caller's: local days are in it
 
     def work() -> None:
         try:
-            with ExitStack() as stack:
+            with timezone.override(zone), ExitStack() as stack:
                 treated: dict[int, Scope] = {}
                 while not failed:
                     try:

@@ -203,9 +203,10 @@ class LocalDate(TruncDate):
         high = day_starts(self.last + DAY).astimezone(datetime.UTC).strftime(stored)
         # DATE() of the whole second: SQLite's date arithmetic rounds to milliseconds, which
         # would carry 23:59:59.9999 into the next day.
-        return (f"(CASE WHEN {sql} >= %s AND {sql} < %s THEN DATE(SUBSTR({sql}, 1, 19), {shift}) "
+        return (f"(CASE WHEN {sql} IS NULL THEN NULL "
+                f"WHEN {sql} >= %s AND {sql} < %s THEN DATE(SUBSTR({sql}, 1, 19), {shift}) "
                 f"ELSE {python_sql} END)",
-                [*params, low, *params, high, *params, *shift_params, *python_params])
+                [*params, *params, low, *params, high, *params, *shift_params, *python_params])
 
 
 def on_medication(day: datetime.date, prefix: str = "") -> Q:
@@ -316,13 +317,14 @@ class Scope:
 
 @contextmanager
 def reading() -> Iterator[None]:
-    """Where the report's queries run. On PostgreSQL, one transaction (one snapshot's worth of
-    statements, and its temporary table gone with a rollback) with just-in-time compilation
-    off (`SET LOCAL`, gone with the transaction): the report's queries are many index lookups
-    that the planner costs high enough to compile, which costs more than it saves (the
-    100,000-patient benchmark: 34 s with it, 27 s without). On SQLite, no transaction: its
-    transactions here are IMMEDIATE (settings.py), which would hold the write lock, and so
-    keep every other writer waiting, for the whole report."""
+    """Where the report's queries run. On PostgreSQL, one transaction (its temporary table
+    gone with a rollback; each statement still reads its own snapshot, as PostgreSQL's default
+    isolation does) with just-in-time compilation off (`SET LOCAL`, gone with the
+    transaction): the report's queries are many index lookups that the planner costs high
+    enough to compile, which costs more than it saves (the 100,000-patient benchmark: 34 s
+    with it, 27 s without). On SQLite, no transaction: its transactions here are IMMEDIATE
+    (settings.py), which would hold the write lock, and so keep every other writer waiting,
+    for the whole report."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -349,8 +351,10 @@ def treated_once(scope: Scope) -> Iterator[Scope]:
             done = True
         finally:
             # After a failure on PostgreSQL the transaction takes no more statements, and its
-            # rollback takes the table with it.
-            if done or connection.vendor != "postgresql":
+            # rollback takes the table with it; so does the rollback of a caller's transaction
+            # that failed (which takes no more statements either).
+            failed = connection.in_atomic_block and connection.needs_rollback
+            if (done or connection.vendor != "postgresql") and not failed:
                 with connection.cursor() as cursor:
                     cursor.execute(f"DROP TABLE IF EXISTS {name}")
 

@@ -14,7 +14,10 @@ permission layer before it, nor the list audit after it) and cannot run it again
 On SQLite, GET, HEAD and OPTIONS requests run without the enclosing transaction: SQLite's
 writers take turns (IMMEDIATE transactions) and cannot deadlock, and a transaction from the
 start of a page would keep every other writer waiting while the page renders. Their audit
-events are sealed as they are recorded, as before.
+events are sealed as they are recorded, as before. So do those of the pages in
+`OUTSIDE_REQUEST_TRANSACTION` on PostgreSQL too: pages that only read, and read on other
+connections as well (the service report, reporting/report.py), which could not see rows this
+request's transaction had not committed and so would otherwise work on one connection.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from django.core.signals import got_request_exception
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import HttpResponse
+from django.urls import Resolver404, resolve
 
 from tandem.audit import trail
 
@@ -84,6 +88,19 @@ class Retry(Exception):
     pass
 
 
+# Pages whose GET, HEAD and OPTIONS requests run without the request's transaction on
+# PostgreSQL as well as SQLite (see the module's docstring), by URL name.
+OUTSIDE_REQUEST_TRANSACTION = {"reports:service", "reports:export"}
+
+
+def _outside(request) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return match.view_name in OUTSIDE_REQUEST_TRANSACTION
+
+
 class TransactionMiddleware:
     """Run the rest of the request (the middleware after this one, and the view) in one
     transaction, sealing its audit events at the end; run it again after a deadlock."""
@@ -92,7 +109,8 @@ class TransactionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if connection.vendor == "sqlite" and request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and (connection.vendor == "sqlite"
+                                               or _outside(request)):
             return self.get_response(request)
         try:
             connection.ensure_connection()

@@ -32,4 +32,8 @@ class Migration(migrations.Migration):
             field=models.DateField(blank=True, null=True),
         ),
         migrations.RunPython(stopped_when_last_changed, migrations.RunPython.noop),
+        migrations.AddConstraint(
+            model_name='medicationplan',
+            constraint=models.CheckConstraint(condition=models.Q(('status', 'stopped'), _negated=True) | models.Q(('stopped_on__isnull', False)), name='medication_plan_stopped_on_a_day'),
+        ),
     ]

@@ -132,7 +132,7 @@ def any_value(column: str) -> str:
 
 
 def latest_value(day: str, tie: str, value: str, when: str) -> str:
-    """SQL: an aggregate giving the integer `value` (from -400,000 to 599,999) of the group's
+    """SQL: an aggregate giving the integer `value` (from -300,000 to 599,999) of the group's
     latest row by the date `day` and then the UUID `tie`, among its rows where `when` (null when
     none). One pass, no sort and no lookup a group: the greatest of the rows' keys, each the
     day and the UUID as fixed-width text (so text order is their order) with the value last as
