@@ -282,6 +282,14 @@ def test_inside_a_transaction_the_report_stays_on_its_own_connection(monkeypatch
     # Other connections could not see rows this transaction has not committed.
     world = build_world()
     scope = Scope(world.org.pk, Period(D(2026, 1, 1), D(2026, 6, 30)))
-    monkeypatch.setattr(report, "in_parallel", None)  # would fail if called
+    asked = []
+    real = report.work_out_all
+
+    def spy(scopes, figures, connections, spent=None):
+        asked.append(connections)
+        return real(scopes, figures, connections, spent)
+
+    monkeypatch.setattr(report, "work_out_all", spy)
     assert connection.in_atomic_block
     assert len(report.build(scope, connections=2).rows) == len(FIGURES)
+    assert asked == [1]

@@ -83,29 +83,17 @@ def groups(figures: list[Figure]) -> list[Group]:
             + [Group(f.key, [f]) for f in alone])
 
 
-def values(scope: Scope, figures: list[Figure],
-           spent: dict[str, float] | None = None) -> dict[str, Value]:
-    """Every figure's value for one scope, on this connection, one group after another.
-    `spent` (if given) gets the seconds of each group."""
-    found: dict[str, Value] = {}
-    with treated_once(scope) as once:
-        for group in groups(figures):
-            began = time.perf_counter()
-            found.update(group.work_out(once))
-            _note(spent, group.name, began)
-    return found
-
-
 def _note(spent: dict[str, float] | None, what: str, began: float) -> None:
     if spent is not None:
         spent[what] = spent.get(what, 0.0) + time.perf_counter() - began
 
 
-def in_parallel(scopes: list[Scope], figures: list[Figure], connections: int,
-                spent: dict[str, float] | None = None) -> list[dict[str, Value]]:
-    """Every figure's value for each scope, on `connections` connections at once (threads,
-    each with its own connection, closed at the end). The first failure is raised once all
-    have stopped; the others stop taking work when one fails."""
+def work_out_all(scopes: list[Scope], figures: list[Figure], connections: int,
+                 spent: dict[str, float] | None = None) -> list[dict[str, Value]]:
+    """Every figure's value for each scope: the groups of every scope from one queue, on this
+    connection (`connections` 1) or on `connections` threads, each with its own connection
+    (closed at the end). `spent` (if given) gets the seconds of each group. The first failure
+    is raised once all have stopped; the others stop taking work when one fails."""
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for group in groups(figures):  # families first: the larger ones
         for which in range(len(scopes)):
@@ -116,27 +104,34 @@ def in_parallel(scopes: list[Scope], figures: list[Figure], connections: int,
     zone = timezone.get_current_timezone()  # the caller's: local days are in it
 
     def work() -> None:
+        with timezone.override(zone), ExitStack() as stack:
+            treated: dict[int, Scope] = {}
+            while not failed:
+                try:
+                    which, group = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if which not in treated:
+                    treated[which] = stack.enter_context(treated_once(scopes[which]))
+                began = time.perf_counter()
+                got = group.work_out(treated[which])
+                with lock:
+                    found[which].update(got)
+                    _note(spent, group.name, began)
+
+    def in_thread() -> None:
         try:
-            with timezone.override(zone), ExitStack() as stack:
-                treated: dict[int, Scope] = {}
-                while not failed:
-                    try:
-                        which, group = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    if which not in treated:
-                        treated[which] = stack.enter_context(treated_once(scopes[which]))
-                    began = time.perf_counter()
-                    got = group.work_out(treated[which])
-                    with lock:
-                        found[which].update(got)
-                        _note(spent, group.name, began)
+            work()
         except BaseException as error:  # raised in the caller's thread below
             failed.append(error)
         finally:
             connection.close()  # this thread's own
 
-    threads = [threading.Thread(target=work, name=f"report-{n}") for n in range(connections)]
+    if connections <= 1:
+        work()
+        return found
+    threads = [threading.Thread(target=in_thread, name=f"report-{n}")
+               for n in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -153,9 +148,8 @@ def build(scope: Scope, figures: list[Figure] | None = None,
     figures = FIGURES if figures is None else figures
     scopes = [scope, scope.for_period(scope.period.previous())]
     connections = settings.REPORT_CONNECTIONS if connections is None else connections
-    if connections > 1 and not connection.in_atomic_block:
-        now, before = in_parallel(scopes, figures, connections, spent)
-    else:
-        now, before = (values(s, figures, spent) for s in scopes)
+    if connection.in_atomic_block:  # other connections could not see its rows yet
+        connections = 1
+    now, before = work_out_all(scopes, figures, connections, spent)
     rows = [Row(f, now[f.key], before[f.key]) for f in figures]
     return Report(scope, rows, timezone.now())

@@ -224,7 +224,8 @@ def patients(request, key: str):
     reader, form = _form(request)
     context = {"form": form, "definition": figure.definition, "reader": reader,
                "others": others, "has_others": figure.others is not None,
-               "not_counted": NOT_COUNTED}
+               "not_counted": NOT_COUNTED,
+               "relation": "not counted in" if others else "behind"}
     if not form.is_valid():
         request.shown_patients = []
         return render(request, "reporting/patients.html", context, status=400)
@@ -240,9 +241,10 @@ def patients(request, key: str):
         rows = list(page.object_list)
         count = behind.count()
     request.shown_patients = [p.pk for p in rows]  # each is audited (permissions.LISTS)
+    filters = form.query()
     context.update({
-        "page": page, "rows": rows, "period": scope.period, "filters": form.query(),
-        "query": f"{form.query()}&list={NOT_COUNTED}" if others else form.query(),
+        "page": page, "rows": rows, "period": scope.period, "filters": filters,
+        "query": f"{filters}&list={NOT_COUNTED}" if others else filters,
         "whose": form.whose(), "behind": count,
     })
     return render(request, "reporting/patients.html", context)
