@@ -87,7 +87,8 @@ def test_rules_in_order_with_valid_severities_and_thresholds():
     assert list(RULES) == [
         "safety-answer", "safety-unanswered", "severe-score", "injecting", "return-to-use",
         "reliable-deterioration", "life-domain-drop",
-        "checkup-overdue", "review-overdue", "plan-unsigned", "housing", "no-contact",
+        "checkup-overdue", "review-overdue", "plan-unsigned", "unreachable", "housing",
+        "no-contact",
         "goal-not-progressing",
         "missed-doses", "medication-review-overdue", "medication-goal-not-discussed",
         "ecg-missing", "use-during-reduction",

@@ -29,7 +29,7 @@ def worker(monkeypatch):
     the worker's closing of old connections is skipped here."""
     import django_tasks_db.management.commands.db_worker as db_worker
 
-    from tandem.monitoring.management.commands import worker as command
+    from tandem.web.management.commands import worker as command
 
     monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
     monkeypatch.setattr(command, "close_old_connections", lambda: None)

@@ -30,6 +30,7 @@ LAYERS = [
     "monitoring",  # flags, the early-warning rules, contacts, the timeline
     "portal_access",  # patients' portal logins: invitations, activation, suspension, resets
     "caseload",  # who needs me today and each patient's summary: reads every clinical app
+    "reminders",  # what is sent to patients and when: their choices, wording, appointments
     "reporting",  # the service report: figures over every clinical app, exports
     "portal", "demo", "web", "api", "urls", "cli",  # the shell: pages, API, commands
 ]

@@ -8,6 +8,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
@@ -97,7 +98,9 @@ def test_a_failed_send_is_kept_with_the_reason_and_retried(world, settings,
     assert DBTaskResult.objects.filter(task_path__endswith="retry_messages").exists()
     settings.SMS_BACKEND = "tandem.outbox.sms.LocmemBackend"
     sms.LocmemBackend.outbox.clear()
-    assert retry_messages.call() == {"sent": 1, "failed": 0}
+    assert retry_messages.call() == {"sent": 0, "failed": 0}  # not before its pause
+    with time_machine.travel(timezone.now() + outbox.pause_before(1)):
+        assert retry_messages.call() == {"sent": 1, "failed": 0}
     message.refresh_from_db()
     assert (message.status, message.attempts, message.last_error) == ("sent", 2, "")
 
@@ -242,7 +245,7 @@ class WithdrawnWhileSending(sms.SmsBackend):
 
     fail = False
 
-    def send(self, to, body):
+    def send(self, to, body, reference=""):
         outbox.withdraw(Message.objects.filter(recipient=to), "not needed: suspended")
         if WithdrawnWhileSending.fail:
             raise sms.SmsError("the provider timed out")

@@ -25,6 +25,13 @@ EXPECTED = {
     ("login", "GET"): set(ROLES),
     ("logout", "POST"): SIGNED_IN,
     ("healthz", "GET"): set(ROLES),
+    # GOV.UK Notify's delivery receipts: only with its bearer token, which no role holds.
+    ("outbox:notify-receipt", "POST"): set(),
+    # A message's links, without signing in: whoever holds the link's token.
+    ("stop", "GET"): set(ROLES),
+    ("stop", "POST"): set(ROLES),
+    ("appointment", "GET"): set(ROLES),
+    ("appointment", "POST"): set(ROLES),
     ("home", "GET"): SIGNED_IN,
     ("patients:list", "GET"): CASELOAD,
     ("patients:medication-list", "GET"): CASELOAD,
@@ -75,6 +82,12 @@ EXPECTED = {
     ("patients:checkup-entry", "GET"): CHANGE_P1,
     ("patients:checkup-entry", "POST"): CHANGE_P1,
     ("patients:flags", "GET"): READ_P1,
+    ("patients:messages", "GET"): READ_P1,
+    ("patients:messages-choices", "GET"): CHANGE_P1,
+    ("patients:messages-choices", "POST"): CHANGE_P1,
+    ("patients:appointment-new", "GET"): CHANGE_P1,
+    ("patients:appointment-new", "POST"): CHANGE_P1,
+    ("patients:appointment-cancel", "POST"): CHANGE_P1,
     ("patients:flag", "GET"): READ_P1,
     ("patients:flag", "POST"): CHANGE_P1,
     ("patients:contact-new", "GET"): CHANGE_P1,
@@ -333,6 +346,26 @@ def checkup_for(patient, world):
     return found or checkups.begin(Actor(user=world.users["patient"]), patient)
 
 
+def reminder_choices(patient):
+    from tandem.reminders.models import Preferences
+
+    return Preferences.objects.get_or_create(
+        patient=patient, defaults={"organisation_id": patient.organisation_id})[0]
+
+
+def appointment_for(patient, world):
+    import datetime
+
+    from django.utils import timezone
+
+    from tandem.reminders.models import Appointment
+
+    return Appointment.objects.create(
+        organisation_id=patient.organisation_id, patient=patient,
+        starts_at=timezone.now() + datetime.timedelta(days=2), place="the centre",
+        with_user=world.users["practitioner"], created_by=world.users["practitioner"])
+
+
 def medication_for(patient, world, *, waiting=False, reducing=False):
     """A self-setting methadone plan for the patient, with a request waiting for the
     prescriber or a reduction going ahead."""
@@ -397,6 +430,12 @@ def url_for(world, name):
         "patients:contact-new": {"patient_id": p1.pk},
         "patients:re-engage": {"patient_id": p1.pk},
         "patients:timeline": {"patient_id": p1.pk},
+        "patients:messages": {"patient_id": p1.pk},
+        "patients:messages-choices": {"patient_id": p1.pk},
+        "patients:appointment-new": {"patient_id": p1.pk},
+        "patients:appointment-cancel": {"patient_id": p1.pk, "appointment_id": (
+            appointment_for(p1, world).pk if name == "patients:appointment-cancel"
+            else "00000000-0000-0000-0000-000000000000")},
         API + "patient-flags": {"patient_id": p1.pk},
         API + "flag-acknowledge": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
         API + "flag-resolve": {"patient_id": p1.pk, "flag_id": getattr(flag, "pk", 0)},
@@ -482,6 +521,9 @@ def url_for(world, name):
         "patients:portal-access": {"patient_id": p1.pk},
         "patients:portal-letter": {"patient_id": p1.pk},
         "join:link": {"token": "not-a-token"},
+        "stop": {"token": reminder_choices(p1).stop_token if name == "stop" else ""},
+        "appointment": {"token": appointment_for(p1, world).token
+                        if name == "appointment" else ""},
         "join:reset-link": {"uidb64": "MQ", "token": "not-a-token"},
         "patients:checkup-detail": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},
         "patients:checkup-entry": {"patient_id": p1.pk, "response_id": getattr(response, "pk", 0)},

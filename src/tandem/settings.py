@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "tandem.medication",
     "tandem.portal_access",
     "tandem.caseload",
+    "tandem.reminders",
     "tandem.reporting",
     "tandem.audit",
     "tandem.portal",
@@ -120,6 +121,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # The local hour after which a worker starts the day's sweep (or catches up on starting).
 SWEEP_HOUR = int(os.environ.get("TANDEM_SWEEP_HOUR", "2"))
+# The hour (local time) from which the worker plans the day's reminders (tandem.reminders).
+REMINDERS_HOUR = int(os.environ.get("TANDEM_REMINDERS_HOUR", "7"))
 # Database connections the service report works on at once (reporting/report.py): 1 works its
 # figures out one after another.
 REPORT_CONNECTIONS = max(1, int(os.environ.get("TANDEM_REPORT_CONNECTIONS", "2")))
@@ -186,6 +189,19 @@ SMS_BACKEND = os.environ.get(
     "TANDEM_SMS_BACKEND", "tandem.outbox.sms.FileBackend" if DEBUG or DEMO else "")
 if SMS_BACKEND.strip().lower() in ("", "none", "off"):
     SMS_BACKEND = ""
+# GOV.UK Notify (TANDEM_SMS_BACKEND=tandem.outbox.notify.NotifySmsBackend): the service's API
+# key, the id of a Notify text template whose whole content is ((body)), and the bearer token
+# Notify's delivery receipts are sent with (docs/reminders.md).
+NOTIFY_API_KEY = os.environ.get("TANDEM_NOTIFY_API_KEY", "")
+NOTIFY_SMS_TEMPLATE_ID = os.environ.get("TANDEM_NOTIFY_SMS_TEMPLATE_ID", "")
+NOTIFY_CALLBACK_TOKEN = os.environ.get("TANDEM_NOTIFY_CALLBACK_TOKEN", "")
+# Addresses that check their own bearer token, not an API token's (the API's sign-in skips them).
+OWN_BEARER_PATHS = ("/outbox/notify/receipts",)
+NOTIFY_BASE_URL = os.environ.get("TANDEM_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+# The most messages one worker sends a second by each channel (0: no limit). Notify allows a
+# service 3,000 messages a minute, so 25 a second for each of two workers stays within it.
+OUTBOX_RATE = {"sms": float(os.environ.get("TANDEM_SMS_PER_SECOND", "25")),
+               "email": float(os.environ.get("TANDEM_EMAIL_PER_SECOND", "10"))}
 # Portal invitations (tandem.portal_access): how long one stays open; the address links in
 # messages and letters start with. Unset, staff pages use the address their request came to;
 # what a visitor asks for on the public pages (a password reset) needs it outside the demo

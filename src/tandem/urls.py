@@ -14,10 +14,12 @@ from tandem.caseload import urls as caseload
 from tandem.feedback import urls as feedback
 from tandem.medication import urls as medication
 from tandem.monitoring import urls as monitoring
+from tandem.outbox import urls as outbox
 from tandem.patients import urls as patients
 from tandem.planning import urls as planning
 from tandem.portal import urls as portal
 from tandem.portal_access import urls as portal_access
+from tandem.reminders import urls as reminders
 from tandem.reporting import urls as reporting
 from tandem.web import views as web
 
@@ -28,6 +30,7 @@ portal_pages = [*portal.portal, *assessment.portal, *planning.portal]
 portal_pages += feedback.portal
 staff_pages += portal_access.staff  # the patient's portal access, under the patient
 staff_pages += medication.staff
+staff_pages += reminders.staff
 portal_pages += medication.portal
 admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
 admin_pages += medication.manage
@@ -42,6 +45,8 @@ urlpatterns = [
     path("join/", include((portal_access.public, "join"))),  # patients' sign-up, resets
     path("manage/", include((admin_pages, "manage"))),
     path("audit/", include("tandem.audit.urls")),
+    path("outbox/", include((outbox.public, "outbox"))),  # providers' delivery receipts
+    path("", include(reminders.public)),  # a message's links: stop, "I can't come"
     path("reports/", include((reporting.pages, "reports"))),
     path("api/v1/docs", api_docs, name="api-docs"),
     path("api/v1/", api.urls),

@@ -365,6 +365,21 @@ RULES: dict[str, RuleSpec] = {
             "service changed the rule",
         ),
         RuleSpec(
+            code="unreachable",
+            title="Couldn't reach them",
+            description="Two invitations to a check-up in a row went unanswered by the same "
+            "way (text, email or letter); the next goes another way they agreed to.",
+            severity="low",
+            suggested_action="Try to reach them another way (a call, their next appointment, "
+            "someone they named) and check their contact details and their choices for "
+            "messages are still right.",
+            thresholds=(),
+            source="Recovery management check-ups reach people after treatment only when "
+            "contact is kept up, with more than one way of reaching them (Scott & Dennis, "
+            "Addiction 2009;104:959-71). Two unanswered is Tandem's service default. Raised by "
+            "the day's reminders (tandem.reminders.planner), not by these rules.",
+        ),
+        RuleSpec(
             code="housing",
             title="Housing problem",
             description="At their latest outcomes check-up they reported an acute housing "
@@ -1179,6 +1194,7 @@ _RULE_FUNCTIONS = {
     "medication-goal-not-discussed": _goal_not_discussed,
     "ecg-missing": _ecg_missing,
     "use-during-reduction": _use_during_reduction,
+    "unreachable": lambda facts, thresholds: [],  # raised by the reminders' planning
 }
 
 

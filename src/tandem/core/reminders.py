@@ -288,3 +288,31 @@ def checkup_reminder(due: datetime.date, today: datetime.date, done: bool,
     if today == due + datetime.timedelta(days=days.after):
         return "checkup-late"
     return None
+
+
+class Pace:
+    """At most `per_second` messages a second on average, in bursts of at most `burst` (a token
+    bucket, as GOV.UK Notify itself counts: 3,000 messages a minute per service, docs.
+    notifications.service.gov.uk, "Rate limits"). `wait()` says how many seconds to wait before
+    the next message may go, and counts it; `per_second` 0 means no limit. `clock` is a
+    function returning seconds (time.monotonic in the worker; a test's own)."""
+
+    def __init__(self, per_second: float, clock, burst: float | None = None):
+        if per_second < 0:
+            raise ValueError("per_second cannot be negative")
+        self.rate = per_second
+        self.burst = burst if burst is not None else max(1.0, per_second)
+        self.clock = clock
+        self.tokens = self.burst
+        self.at = clock()
+
+    def wait(self) -> float:
+        if not self.rate:
+            return 0.0
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        self.tokens -= 1
+        if self.tokens >= 0:
+            return 0.0
+        return -self.tokens / self.rate

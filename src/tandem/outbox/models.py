@@ -24,7 +24,12 @@ class Channel(models.TextChoices):
 
 class Status(models.TextChoices):
     QUEUED = "queued", "Waiting to be sent"
+    # Taken by a worker (or a page sending it at once) and handed to the provider; a message
+    # left here by a crash is looked up at the provider by its id before it is ever sent again
+    # (services.recover_stuck).
+    SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"  # the provider says it arrived (FHIR: completed)
     FAILED = "failed", "Could not be sent"
     PRINTED = "printed", "Printed by staff"  # letters are printed, never sent
     # Not sent, and never will be: what it carried no longer works (an invitation replaced,
@@ -54,11 +59,28 @@ class Message(TenantModel):
                                    blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Planned messages (reminders): what makes this message the one of its kind, so that the
+    # same reminder is written once however often it is planned (unique in the organisation),
+    # e.g. "checkup-soon:<schedule>:2026-03-04".
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    # Not sent before this (the patient's quiet hours; a retry's pause), nor after `expires_at`
+    # (a reminder about a day that has passed). Without `expires_at`, RETRY_WITHIN applies.
+    send_after = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Taken to be sent (SENDING): when, and the claim's own random id, so each sender
+    # updates only what it took itself.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"]),
-                   models.Index(fields=["patient", "created_at"])]
+                   models.Index(fields=["patient", "created_at"]),
+                   # The worker's queue: what is waiting and may go now, oldest first.
+                   models.Index(fields=["status", "send_after"], name="outbox_due")]
+        constraints = [models.UniqueConstraint(fields=["organisation", "dedupe_key"],
+                                               name="outbox_message_once")]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} ({self.kind}) to {self.recipient or 'patient'}"

@@ -23,16 +23,19 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
+import uuid
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
+from tandem.core.reminders import Pace
 from tandem.outbox import sms
 from tandem.outbox.models import Channel, Message, Status
 
@@ -115,30 +118,45 @@ def deliver(message_id) -> Message:
     if message.channel == Channel.LETTER or message.status not in (Status.QUEUED,
                                                                    Status.FAILED):
         return message
-    # Claim this attempt (no row lock is held while a mail server is waited for): of two
-    # workers trying the same message at once, only the one whose update counted sends.
-    claimed = Message.objects.filter(pk=message.pk, attempts=message.attempts,
-                                     status__in=[Status.QUEUED, Status.FAILED]
-                                     ).update(attempts=message.attempts + 1)
+    # Claim it (no row lock is held while a mail server is waited for): of two workers or
+    # pages trying the same message at once, only the one whose update counted sends it.
+    claim = uuid.uuid4().hex
+    claimed = Message.objects.filter(pk=message.pk, status__in=WAITING).update(
+        status=Status.SENDING, claimed_at=timezone.now(), claim=claim,
+        attempts=F("attempts") + 1)
     if not claimed:
         return Message.objects.get(pk=message.pk)
-    message.attempts += 1
-    # What this attempt writes when it ends, only if the message is still as claimed: one
-    # withdrawn while it was being sent stays withdrawn, without its secrets, never retried.
-    still_claimed = Message.objects.filter(pk=message.pk,
-                                           status__in=[Status.QUEUED, Status.FAILED])
+    message.refresh_from_db(fields=["attempts", "status", "claimed_at", "claim"])
+    return _send_claimed(message)
+
+
+WAITING = (Status.QUEUED, Status.FAILED)
+
+
+def _send_claimed(message: Message, pace=None) -> Message:
+    """Send a message this caller claimed (SENDING), and record what happened. What this
+    attempt writes when it ends is written only if the message is still as claimed: one
+    withdrawn while it was being sent stays withdrawn, without its secrets, never retried."""
+    still_claimed = Message.objects.filter(pk=message.pk, status=Status.SENDING,
+                                           claim=message.claim)
     try:
+        if pace is not None:
+            pause = pace.wait()
+            if pause:
+                time.sleep(pause)
         reference = _send(message)
     except Exception as error:  # noqa: BLE001 - whatever the mail server or provider said
         log.warning("message %s could not be sent: %s", message.pk, error)
         message.status = Status.FAILED
         message.last_error = (str(error) or type(error).__name__)[:500]
-        if message.attempts >= MAX_ATTEMPTS:  # given up: what it carried goes
-            message.body = redacted(message.body)
+        if message.attempts >= MAX_ATTEMPTS and message.expires_at is None:
+            message.body = redacted(message.body)  # given up: what it carried goes
+        message.send_after = timezone.now() + pause_before(message.attempts)
         if not still_claimed.update(status=message.status, last_error=message.last_error,
-                                    body=message.body):
+                                    body=message.body, send_after=message.send_after):
             return Message.objects.get(pk=message.pk)
-        _retry_later(message)
+        if pace is None:
+            _retry_later(message)
     else:
         message.status, message.sent_at = Status.SENT, timezone.now()
         message.provider_reference, message.last_error = reference[:200], ""
@@ -156,13 +174,150 @@ def deliver(message_id) -> Message:
 def _send(message: Message) -> str:
     body = readable(message.body)
     if message.channel == Channel.EMAIL:
-        reference = make_msgid()
+        # The message's own id in its Message-ID: a mail client shows two copies of one
+        # message as one.
+        reference = make_msgid(idstring=str(message.pk))
         email = EmailMessage(message.subject, body, None, [message.recipient],
                              headers={"Message-ID": reference})
         if email.send() != 1:
             raise RuntimeError("the email backend did not send the message")
         return reference
-    return sms.backend().send(message.recipient, body)
+    return sms.backend().send(message.recipient, body, reference=str(message.pk))
+
+
+# --- the worker's sending ----------------------------------------------------------------
+
+CLAIM_BATCH = 200
+# A message "being sent" for longer than this was left by a worker that stopped (a crash, a
+# restart): `recover_stuck` finds out from the provider whether it went.
+STUCK_AFTER = datetime.timedelta(minutes=5)
+MAY_HAVE_GONE = ("The worker stopped while sending this, and the mail server cannot be asked "
+                 "whether it went: not sent again, so that it never arrives twice.")
+
+
+def _due(now):
+    return Message.objects.exclude(channel=Channel.LETTER).filter(
+        Q(expires_at__gt=now) | Q(expires_at__isnull=True, attempts__lt=MAX_ATTEMPTS,
+                                  created_at__gte=now - RETRY_WITHIN),
+        status__in=WAITING, send_after__lte=now)
+
+
+def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
+    """Take up to `limit` messages that may go now, oldest first, for this worker alone: they
+    are marked SENDING in one short transaction. On PostgreSQL the rows are read with
+    `FOR UPDATE SKIP LOCKED`, so two workers take different messages at once; SQLite's
+    transactions here take its write lock at their start, so two workers take turns."""
+    now = now or timezone.now()
+    claim = uuid.uuid4().hex
+    with transaction.atomic():
+        ids = list(_due(now).select_for_update(skip_locked=True).order_by("send_after")
+                   .values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        Message.objects.filter(pk__in=ids, status__in=WAITING).update(
+            status=Status.SENDING, claimed_at=now, claim=claim, attempts=F("attempts") + 1)
+    return list(Message.objects.filter(pk__in=ids, status=Status.SENDING, claim=claim)
+                .order_by("send_after"))
+
+
+def send_due(limit: int = CLAIM_BATCH, now=None, paces=None) -> dict:
+    """Send what may go now (`claim`), each channel at its provider's pace
+    (settings.OUTBOX_RATE). Returns how many were sent and failed."""
+    paces = paces if paces is not None else worker_paces()
+    counts = {"sent": 0, "failed": 0}
+    for message in claim(limit, now):
+        message = _send_claimed(message, paces.get(message.channel))
+        if message.status in (Status.SENT, Status.FAILED):
+            counts[message.status] += 1
+    return counts
+
+
+def worker_paces() -> dict:
+    rates = getattr(settings, "OUTBOX_RATE", {})
+    return {channel: Pace(rate, time.monotonic) for channel, rate in rates.items()}
+
+
+def recover_stuck(now=None) -> dict:
+    """Messages left SENDING by a worker that stopped (claimed before STUCK_AFTER): the
+    provider is asked for the message by its reference (the message's id). Found: it went,
+    and is marked sent with the provider's id. Not found: it never reached the provider, and
+    waits to be sent again. A provider that cannot be asked (a mail server): failed, with the
+    reason, never sent twice. Returns how many of each."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "queued": 0, "failed": 0}
+    stuck = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STUCK_AFTER)
+    for message in stuck:
+        mine = Message.objects.filter(pk=message.pk, status=Status.SENDING,
+                                      claim=message.claim)
+        try:
+            if message.channel != Channel.SMS:
+                raise NotImplementedError
+            found = sms.backend().find(str(message.pk))
+        except NotImplementedError:
+            counts["failed"] += mine.update(status=Status.FAILED, last_error=MAY_HAVE_GONE,
+                                            body=redacted(message.body), expires_at=now)
+            continue
+        except Exception:  # noqa: BLE001 - the provider could not be asked: ask next time
+            log.warning("could not ask the provider about message %s", message.pk,
+                        exc_info=True)
+            continue
+        if found:
+            counts["sent"] += mine.update(status=Status.SENT, sent_at=message.claimed_at,
+                                          provider_reference=found[:200],
+                                          body=redacted(message.body), last_error="")
+        else:
+            counts["queued"] += mine.update(status=Status.QUEUED, claimed_at=None)
+    return counts
+
+
+# --- what the provider says happened ------------------------------------------------------
+
+PROVIDER_STATUSES = {"delivered": Status.DELIVERED, "failed": Status.FAILED,
+                     "sent": Status.SENT}
+
+
+def record_receipt(provider_id: str, outcome: str, reason: str = "", at=None) -> int:
+    """The provider's word on a message it accepted: delivered, or failed with the reason
+    (a phone switched off for days, a number that does not exist). A later receipt never
+    undoes a final one. Returns how many messages it changed (0 or 1)."""
+    status = PROVIDER_STATUSES.get(outcome)
+    if status is None or not provider_id:
+        return 0
+    at = at or timezone.now()
+    rows = Message.objects.filter(provider_reference=provider_id,
+                                  status__in=[Status.SENT, Status.SENDING])
+    if status == Status.DELIVERED:
+        return rows.update(status=status, delivered_at=at, last_error="")
+    if status == Status.FAILED:
+        # Not sent again: the provider tried; staff see why on the patient's page.
+        return rows.update(status=status, last_error=(reason or "not delivered")[:500],
+                           expires_at=at)
+    return 0
+
+
+POLL_AFTER = datetime.timedelta(minutes=30)
+POLL_WITHIN = datetime.timedelta(days=3)
+
+
+def poll_receipts(now=None, limit: int = 200) -> int:
+    """For text messages sent between POLL_AFTER and POLL_WITHIN ago with no receipt yet
+    (a callback lost, or none set up): ask the provider. Returns how many changed."""
+    now = now or timezone.now()
+    waiting = Message.objects.filter(channel=Channel.SMS, status=Status.SENT,
+                                     sent_at__lt=now - POLL_AFTER,
+                                     sent_at__gte=now - POLL_WITHIN).exclude(
+        provider_reference="").values_list("provider_reference", flat=True)[:limit]
+    changed = 0
+    backend = sms.backend() if waiting else None
+    for provider_id in waiting:
+        try:
+            known = backend.status(provider_id)
+        except Exception:  # noqa: BLE001 - ask again next time
+            log.warning("could not ask the provider about %s", provider_id, exc_info=True)
+            continue
+        if known:
+            changed += record_receipt(provider_id, *known, at=now)
+    return changed
 
 
 def pause_before(attempt: int) -> datetime.timedelta:
@@ -177,14 +332,12 @@ def _retry_later(message: Message) -> None:
 
 
 def retry_due(now: datetime.datetime | None = None) -> list:
-    """The ids of messages to send or try again: queued or failed, tried fewer than
-    MAX_ATTEMPTS times, written within RETRY_WITHIN. (A queued one its request is sending at
-    the same moment is sent once: `deliver` claims each attempt.)"""
+    """The ids of messages to send or try again: queued or failed, not waiting for their
+    time (`send_after`), and still worth sending (before `expires_at`; without one, tried
+    fewer than MAX_ATTEMPTS times and written within RETRY_WITHIN). (A queued one its
+    request is sending at the same moment is sent once: `deliver` claims each attempt.)"""
     now = now or timezone.now()
-    due = Message.objects.exclude(channel=Channel.LETTER).filter(
-        attempts__lt=MAX_ATTEMPTS, created_at__gte=now - RETRY_WITHIN,
-        status__in=[Status.QUEUED, Status.FAILED])
-    return list(due.order_by("created_at").values_list("pk", flat=True))
+    return list(_due(now).order_by("send_after").values_list("pk", flat=True))
 
 
 def give_up(now: datetime.datetime | None = None) -> int:
@@ -196,7 +349,7 @@ def give_up(now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     stale = Message.objects.exclude(channel=Channel.LETTER).filter(
         Q(attempts__gte=MAX_ATTEMPTS) | Q(created_at__lt=now - RETRY_WITHIN),
-        status__in=[Status.QUEUED, Status.FAILED], body__contains=OPEN,
+        status__in=[Status.QUEUED, Status.FAILED], body__contains=OPEN, expires_at__isnull=True,
         created_at__gte=now - RETRY_WITHIN - GIVE_UP_MARGIN)
     changed = 0
     for message in stale.only("pk", "body"):
@@ -210,10 +363,9 @@ def withdraw(messages, reason: str) -> int:
     longer works. Those not yet sent or printed are marked withdrawn with `reason`, and their
     secrets removed. Returns how many."""
     changed = 0
-    for message in messages.filter(status__in=[Status.QUEUED, Status.FAILED]).only("pk",
-                                                                                   "body"):
-        changed += Message.objects.filter(
-            pk=message.pk, status__in=[Status.QUEUED, Status.FAILED]).update(
+    unsent = [Status.QUEUED, Status.FAILED, Status.SENDING]
+    for message in messages.filter(status__in=unsent).only("pk", "body"):
+        changed += Message.objects.filter(pk=message.pk, status__in=unsent).update(
             status=Status.WITHDRAWN, body=redacted(message.body), last_error=reason[:500])
     return changed
 

@@ -75,6 +75,10 @@ RULES: dict[str, Rule] = {
     "login": PUBLIC,
     "logout": AUTHENTICATED,
     "healthz": PUBLIC,
+    "outbox:notify-receipt": PUBLIC,
+    # A message's links, without signing in: the token is the key (tandem.reminders.public).
+    "stop": PUBLIC,
+    "appointment": PUBLIC,  # GOV.UK Notify's receipts: its bearer token is checked
     "home": AUTHENTICATED,  # routes by role; someone with no role is told so
     "patients:list": STAFF_CASELOAD,
     "patients:medication-list": STAFF_CASELOAD,  # my patients on medication (each row checked)
@@ -90,6 +94,10 @@ RULES: dict[str, Rule] = {
     "patients:contact-new": CHANGE_PATIENT,
     "patients:re-engage": CHANGE_PATIENT,
     "patients:timeline": READ_PATIENT,
+    "patients:messages": READ_PATIENT,
+    "patients:messages-choices": CHANGE_PATIENT,
+    "patients:appointment-new": CHANGE_PATIENT,
+    "patients:appointment-cancel": CHANGE_PATIENT,
     "patients:plan": READ_PATIENT,
     "patients:plan-edit": CHANGE_PATIENT,
     "patients:plan-sign": CHANGE_PATIENT,
@@ -250,6 +258,10 @@ RECORD_PARTS: dict[str, str] = {
     "patients:contact-new": "contacts",
     "patients:re-engage": "re-engagement",
     "patients:timeline": "timeline",
+    "patients:messages": "messages",
+    "patients:messages-choices": "message-choices",
+    "patients:appointment-new": "appointments",
+    "patients:appointment-cancel": "appointment",
     "patients:plan": "plan",
     "patients:plan-edit": "plan",
     "patients:plan-sign": "plan",

@@ -1,4 +1,5 @@
-"""`tandem worker`: run queued background tasks; queue the nightly sweep once a day.
+"""`tandem worker`: run queued background tasks; queue the nightly sweep and the day's
+reminders once a day; send the messages that may go (tandem.outbox.services.send_due).
 
 Built on django-tasks-db's worker. Each task row is claimed under `SELECT … FOR UPDATE SKIP
 LOCKED` (PostgreSQL) or an exclusive transaction (SQLite), so several workers never run the
@@ -30,6 +31,8 @@ from django_tasks_db.models import DBTaskResult
 
 from tandem.monitoring import leases
 from tandem.monitoring.tasks import sweep_due
+from tandem.outbox import services as outbox
+from tandem.reminders.tasks import plan_due
 
 BATCH = 50
 QUEUE = "default"
@@ -86,6 +89,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Worker {worker_id} started.")
         self.every = leases.beat_every(leases.lease_seconds())
         self.looked = None
+        self.paces = outbox.worker_paces()  # each provider's pace, kept between rounds
         while self.running:
             try:
                 more = self.round(worker_id, no_sweep, verbosity)
@@ -116,16 +120,26 @@ class Command(BaseCommand):
             # Tasks whose worker died, and any this one lost: queued again or failed. (Between
             # tasks, no task is running in this worker's name.)
             leases.recover_orphans(abandoned_by=worker_id)
+            # Messages a stopped worker left "being sent": the provider is asked first.
+            outbox.recover_stuck()
+            if settings.SMS_BACKEND:
+                outbox.poll_receipts()
             self.looked = time.monotonic()
         if not no_sweep:
             day = sweep_due(hour=settings.SWEEP_HOUR)
             if day and verbosity:
                 self.stdout.write(f"Queued the sweep of {day}.")
+            day = plan_due()
+            if day and verbosity:
+                self.stdout.write(f"Queued the reminders of {day}.")
+        # Messages that may go now: each worker takes its own (outbox.claim).
+        sent = outbox.send_due(paces=self.paces)
         self.worker = Worker(queue_names=[QUEUE], interval=0, batch=True,
                              backend_name="default", startup_delay=False, max_tasks=BATCH,
                              worker_id=worker_id, excluded_queue_names=[])
         self.worker.run()
-        return self.running and DBTaskResult.objects.ready().filter(queue_name=QUEUE).exists()
+        return self.running and (sum(sent.values()) >= outbox.CLAIM_BATCH or DBTaskResult.objects
+                                 .ready().filter(queue_name=QUEUE).exists())
 
     def print_status(self):
         now = timezone.now()

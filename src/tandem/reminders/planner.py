@@ -1,0 +1,257 @@
+"""The day's reminders: which patients get which message today, in one pass over the
+database, written to the outbox once each (its `dedupe_key`), for the worker to send.
+
+What is planned (Tandem's defaults, core.reminders.ReminderDays):
+- check-ups: 3 days before the date one is due, on the day, and 7 days after it if it is still
+  not done (the caseload's `checkup_due` is the date of the earliest check-up not done). After
+  treatment has ended, the first two are an invitation to the quarterly check-up
+  ("after-treatment");
+- the care plan's review, 7 days before its date; the medication review, 7 days before;
+- an appointment, the day before.
+
+Each patient's choices (`Preferences`) decide whether, how and when: no choices, "do not
+contact", opted out, or the kind not wanted: nothing. The channel is the first one they agreed
+to that can reach them (a text needs a phone and their agreement to texts, an email an address
+and their agreement to email, a letter a postal address). After two invitations in a row
+unanswered by one channel (no check-up done since), the next goes by their next channel and the
+keyworker gets a low flag (core.reminders.next_channel). A message waits for the patient's
+window of the day and is not sent after the day it is about has passed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.assessment.models import Response
+from tandem.core import reminders as rules
+from tandem.core.flags import RULES
+from tandem.medication.models import MedicationPlan, PlanStatus
+from tandem.monitoring import services as flags
+from tandem.monitoring.models import RuleSetting
+from tandem.outbox.models import Message, Status
+from tandem.patients.models import OPEN_STATUSES, CaseloadEntry, EpisodeStatus, Patient
+from tandem.reminders import wording
+from tandem.reminders.models import GROUP_OF, INVITATIONS, Appointment, AppointmentStatus
+
+log = logging.getLogger(__name__)
+
+DAYS = rules.ReminderDays()
+REVIEW_DAYS_BEFORE = 7
+BATCH = 2000
+UNREACHABLE = "unreachable"
+
+
+@dataclass
+class Due:
+    """One reminder due today for one patient, before its channel and words are chosen."""
+
+    patient_id: object
+    organisation_id: int
+    kind: str
+    about: datetime.date  # the day it is about
+    key: str  # what makes it this reminder (the outbox's dedupe key)
+    expires: datetime.datetime
+    time: str = ""
+    place: str = ""
+    keyworker: str = ""
+    link: str = ""
+
+
+def _end_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1),
+                                                          datetime.time()))
+
+
+def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
+    """Every reminder due today, from set-based queries (no loop over patients in SQL)."""
+    found: list[Due] = []
+    prefs = "patient__reminder_preferences__"
+    pref_ok = Q(**{f"{prefs}do_not_contact": False, f"{prefs}opted_out_at__isnull": True}) \
+        & ~Q(**{f"{prefs}channels": ""}) & Q(**{f"{prefs}isnull": False})
+    entries = CaseloadEntry.objects.filter(pref_ok, episode_status__in=OPEN_STATUSES)
+    if organisation_id is not None:
+        entries = entries.filter(organisation_id=organisation_id)
+    soon, late = today + datetime.timedelta(days=DAYS.before), \
+        today - datetime.timedelta(days=DAYS.after)
+    review = today + datetime.timedelta(days=REVIEW_DAYS_BEFORE)
+    rows = entries.filter(Q(checkup_due__in=[soon, today, late]) | Q(review_due=review)).values(
+        "patient_id", "organisation_id", "checkup_due", "review_due", "episode_status",
+        "keyworker__first_name")
+    portal = reverse("portal:checkup-begin")
+    for row in rows:
+        base = {"patient_id": row["patient_id"], "organisation_id": row["organisation_id"],
+                "keyworker": row["keyworker__first_name"] or ""}
+        due = row["checkup_due"]
+        after = row["episode_status"] == EpisodeStatus.MONITORING
+        if due in (soon, today, late):
+            kind = rules.checkup_reminder(due, today, False, DAYS)
+            if after and kind in ("checkup-soon", "checkup-today"):
+                kind = "after-treatment"
+            expires = _end_of(due if kind != "checkup-late" else today + datetime.timedelta(days=2))
+            found.append(Due(kind=kind, about=due, key=f"{kind}:{row['patient_id']}:{due}",
+                             expires=expires, link=portal, **base))
+        if row["review_due"] == review:
+            found.append(Due(kind="plan-review-soon", about=review,
+                             key=f"plan-review-soon:{row['patient_id']}:{review}",
+                             expires=_end_of(review), **base))
+    plans = MedicationPlan.objects.filter(
+        status=PlanStatus.ACTIVE, review_date=review, **{
+            f"patient__reminder_preferences__{k}": v for k, v in
+            (("do_not_contact", False), ("opted_out_at__isnull", True), ("isnull", False))})
+    if organisation_id is not None:
+        plans = plans.filter(organisation_id=organisation_id)
+    for row in plans.values("patient_id", "organisation_id", "pk"):
+        found.append(Due(patient_id=row["patient_id"], organisation_id=row["organisation_id"],
+                         kind="medication-review-soon", about=review,
+                         key=f"medication-review-soon:{row['pk']}:{review}",
+                         expires=_end_of(review)))
+    tomorrow = today + datetime.timedelta(days=1)
+    appointments = Appointment.objects.filter(
+        status=AppointmentStatus.BOOKED, starts_at__gte=_end_of(today),
+        starts_at__lt=_end_of(tomorrow), patient__reminder_preferences__isnull=False)
+    if organisation_id is not None:
+        appointments = appointments.filter(organisation_id=organisation_id)
+    for a in appointments.values("pk", "patient_id", "organisation_id", "starts_at", "how",
+                                 "place", "token", "with_user__first_name"):
+        local = timezone.localtime(a["starts_at"])
+        where = a["place"] if a["how"] == "in_person" else {"phone": "by phone",
+                                                            "video": "by video"}[a["how"]]
+        found.append(Due(
+            patient_id=a["patient_id"], organisation_id=a["organisation_id"],
+            kind="appointment-tomorrow", about=tomorrow,
+            key=f"appointment-tomorrow:{a['pk']}:{local:%Y-%m-%dT%H:%M}",
+            expires=a["starts_at"], time=f"{local:%H:%M}", place=where,
+            keyworker=a["with_user__first_name"] or "",
+            link=reverse("appointment", kwargs={"token": a["token"]})))
+    return found
+
+
+def plan_day(today: datetime.date | None = None, now: datetime.datetime | None = None,
+             organisation_id=None, site: str = "") -> dict:
+    """Write today's reminders to the outbox (each once). Returns counts: planned (written),
+    already (written before), skipped (not wanted, or no way to reach them), flagged."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    counts = {"planned": 0, "already": 0, "skipped": 0, "flagged": 0}
+    due = due_today(today, organisation_id)
+    written = _already_written([d.key for d in due])
+    counts["already"] = sum(1 for d in due if d.key in written)
+    due = [d for d in due if d.key not in written]
+    if not due:
+        return counts
+    patient_ids = {d.patient_id for d in due}
+    people = wording.people(patient_ids)
+    site = site or wording.site_url()
+    unanswered = _unanswered(patient_ids)
+    flag_rules = _flag_rules({d.organisation_id for d in due})
+    services = wording.services({d.organisation_id for d in due})
+    messages, tell = [], []
+    for d in due:
+        person = people.get(d.patient_id)
+        if person is None or GROUP_OF[d.kind] not in person.groups:
+            counts["skipped"] += 1
+            continue
+        agreed = person.reachable
+        if not agreed:
+            counts["skipped"] += 1
+            continue
+        if d.kind in INVITATIONS:
+            run = unanswered.get(d.patient_id, [])
+            channel, tell_keyworker = rules.next_channel(agreed, [c for c, _at in run])
+            if tell_keyworker:
+                tell.append((d, person, run))
+        else:
+            channel = agreed[0]
+        service = services.get(d.organisation_id) or wording.Service.default()
+        try:
+            subject, body = wording.compose(d, person, service, channel, site)
+        except rules.TemplateError:
+            log.exception("the template for %s could not be filled", d.kind)
+            counts["skipped"] += 1
+            continue
+        local_now = timezone.localtime(now).replace(tzinfo=None)
+        send_after = timezone.make_aware(rules.next_in_window(local_now, person.window))
+        if send_after >= d.expires:
+            counts["skipped"] += 1
+            continue
+        messages.append(Message(
+            organisation_id=d.organisation_id, patient_id=d.patient_id, channel=channel,
+            recipient=person.recipient(channel), kind=d.kind, subject=subject, body=body,
+            dedupe_key=d.key, send_after=send_after, expires_at=d.expires, created_at=now))
+    # Written once each: a reminder planned again (a second worker, a second run) is the
+    # same row (the unique dedupe key), left as it was.
+    for start in range(0, len(messages), BATCH):
+        Message.objects.bulk_create(messages[start:start + BATCH], ignore_conflicts=True)
+    counts["planned"] = len(messages)
+    for d, person, run in tell:
+        counts["flagged"] += _tell_keyworker(d, person, run, flag_rules.get(d.organisation_id))
+    return counts
+
+
+WAYS = {"sms": "texts", "email": "emails", "letter": "letters"}
+
+
+def _tell_keyworker(due, person, run, setting) -> int:
+    """The low flag "couldn't reach": once for each run of unanswered invitations (its key:
+    the channel and the day the run began)."""
+    if setting is not None and not setting.enabled:
+        return 0
+    channel = run[-1][0]
+    in_a_row = []
+    for c, at in reversed(run):
+        if c != channel:
+            break
+        in_a_row.append(at)
+    began = timezone.localdate(in_a_row[-1])
+    evidence = (f"Couldn't reach {person.name}: {len(in_a_row)} {WAYS[channel]} unanswered "
+                f"since {began.day} {began:%B} (no check-up done since). The next invitation "
+                "goes another way they agreed to.")
+    patient = Patient.objects.get(pk=due.patient_id)
+    _flag, created = flags.raise_flag(
+        patient=patient, rule=UNREACHABLE, evidence_key=f"{channel}:{began}",
+        severity=(setting.severity if setting is not None and setting.severity
+                  else RULES[UNREACHABLE].severity),
+        evidence=evidence, suggested_action=RULES[UNREACHABLE].suggested_action)
+    return int(created)
+
+
+def _already_written(keys: list[str]) -> set:
+    """Of these dedupe keys, those the outbox already holds (planned earlier today)."""
+    found = set()
+    for start in range(0, len(keys), BATCH):
+        found.update(Message.objects.filter(dedupe_key__in=keys[start:start + BATCH])
+                     .values_list("dedupe_key", flat=True))
+    return found
+
+
+def _unanswered(patient_ids) -> dict:
+    """For each patient, (channel, when) of the invitations sent to them since they last did
+    a check-up (or ever), oldest first."""
+    answered = Response.objects.filter(patient_id=OuterRef("patient_id"),
+                                       status="completed",
+                                       completed_at__gte=OuterRef("created_at"))
+    found = defaultdict(list)
+    ids = list(patient_ids)
+    for start in range(0, len(ids), BATCH):
+        rows = Message.objects.filter(
+            kind__in=INVITATIONS, patient_id__in=ids[start:start + BATCH],
+            status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.PRINTED]).exclude(
+            Exists(answered)).order_by("created_at").values_list("patient_id", "channel",
+                                                                 "created_at")
+        for patient_id, channel, at in rows:
+            found[patient_id].append((channel, at))
+    # Only the run since the latest answer counts: older ones were answered (excluded).
+    return dict(found)
+
+
+def _flag_rules(organisation_ids) -> dict:
+    return {s.organisation_id: s for s in RuleSetting.objects.filter(
+        organisation_id__in=organisation_ids, rule=UNREACHABLE)}
+

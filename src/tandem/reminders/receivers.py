@@ -1,0 +1,1 @@
+"""What the reminders app does when the apps below announce something."""

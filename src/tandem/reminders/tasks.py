@@ -1,0 +1,43 @@
+"""The worker's reminders: the day's planning once a day (after PLAN_HOUR, local time), the
+sending of what is due on every round (tandem.outbox.services.send_due)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tasks import task
+
+from tandem.reminders import planner
+from tandem.reminders.models import PlanningRun
+
+log = logging.getLogger(__name__)
+
+
+@task()
+def plan_reminders(day: str) -> dict:
+    counts = planner.plan_day(datetime.date.fromisoformat(day))
+    PlanningRun.objects.filter(day=day).update(finished_at=timezone.now(), counts=counts)
+    log.info("Reminders of %s: %s", day, counts)
+    return counts
+
+
+def plan_due(now: datetime.datetime | None = None) -> str | None:
+    """Queue today's planning if it is past the hour and no worker has queued it yet (the
+    run's unique day is the lock)."""
+    now = timezone.localtime(now)
+    if now.hour < settings.REMINDERS_HOUR:
+        return None
+    day = now.date()
+    if PlanningRun.objects.filter(day=day).exists():
+        return None
+    try:
+        with transaction.atomic():
+            PlanningRun.objects.create(day=day)
+            plan_reminders.enqueue(day.isoformat())
+    except IntegrityError:
+        return None
+    return day.isoformat()

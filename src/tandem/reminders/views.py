@@ -1,0 +1,101 @@
+"""Staff pages of one patient's messages: their choices, what was sent and how it went, and
+their appointments."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from tandem.accounts.models import User
+from tandem.accounts.permissions import CHANGES_RECORDS
+from tandem.audit.actor import Actor
+from tandem.audit.trail import record_by
+from tandem.outbox.models import Message
+from tandem.patients.models import active_membership
+from tandem.records import versioning
+from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm
+from tandem.reminders.models import GROUPS, Appointment, AppointmentStatus, Preferences
+
+SHOWN = 50
+
+
+def _choices(patient) -> Preferences | None:
+    return Preferences.objects.filter(patient=patient).first()
+
+
+def messages_page(request, patient_id):
+    patient = request.patient
+    prefs = _choices(patient)
+    sent = list(Message.objects.filter(patient=patient).order_by("-created_at")[:SHOWN])
+    now = timezone.now()
+    appointments = list(Appointment.objects.filter(patient=patient).select_related("with_user")
+                        .order_by("-starts_at")[:20])
+    return render(request, "reminders/messages.html", {
+        "patient": patient, "current": "messages", "prefs": prefs, "sent": sent,
+        "ways": [CHANNEL_WORDS[c] for c in prefs.channel_list] if prefs else [],
+        "kinds": [GROUPS[g][0] for g in prefs.group_list] if prefs else [],
+        "upcoming": [a for a in appointments if a.starts_at > now][::-1],
+        "past": [a for a in appointments if a.starts_at <= now],
+        "can_change": getattr(request, "access_role", "") in CHANGES_RECORDS})
+
+
+@transaction.atomic
+def choices(request, patient_id):
+    patient = request.patient
+    instance = _choices(patient) or Preferences(organisation=patient.organisation,
+                                                patient=patient)
+
+    def make_form(data, instance):
+        return PreferencesForm(data, instance=instance, patient=patient)
+
+    form, stale = make_form(request.POST or None, instance), None
+    if request.method == "POST" and form.is_valid():
+        try:
+            versioning.save(form, Actor.of(request), patient=patient)
+        except versioning.Stale as conflict:
+            form, stale = versioning.form_again(request, make_form, conflict), conflict
+        else:
+            messages.success(request, "Their choices for messages are saved.")
+            return redirect("patients:messages", patient_id=patient.pk)
+    return render(request, "reminders/choices.html",
+                  {"patient": patient, "form": form, "stale": stale})
+
+
+def _staff(patient):
+    """Who an appointment can be with: the patient's care team today, with an account."""
+    today = timezone.localdate()
+    return User.objects.filter(active_membership(today, "care_roles__"),
+                               care_roles__care_team__patient=patient,
+                               is_active=True).distinct().order_by("first_name")
+
+
+@transaction.atomic
+def appointment_new(request, patient_id):
+    patient = request.patient
+    form = AppointmentForm(request.POST or None, staff=_staff(patient),
+                           initial={"with_user": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        appointment = form.save(commit=False)
+        appointment.organisation, appointment.patient = patient.organisation, patient
+        appointment.created_by = request.user
+        appointment.save()
+        record_by(Actor.of(request), "create", patient=patient, obj=appointment)
+        messages.success(request, "Appointment booked. A reminder goes the day before, if "
+                                  "they want appointment reminders.")
+        return redirect("patients:messages", patient_id=patient.pk)
+    return render(request, "reminders/appointment_new.html", {"patient": patient, "form": form})
+
+
+@transaction.atomic
+def appointment_cancel(request, patient_id, appointment_id):
+    patient = request.patient
+    appointment = get_object_or_404(Appointment, pk=appointment_id, patient=patient)
+    if request.method == "POST" and appointment.status == AppointmentStatus.BOOKED:
+        Appointment.objects.filter(pk=appointment.pk, status=AppointmentStatus.BOOKED).update(
+            status=AppointmentStatus.CANCELLED, cancelled_at=timezone.now(),
+            version=appointment.version + 1)
+        record_by(Actor.of(request), "update", patient=patient, obj=appointment)
+        messages.success(request, "Appointment cancelled. Tell them; no reminder will go.")
+    return redirect("patients:messages", patient_id=patient.pk)
