@@ -281,3 +281,148 @@ def test_booking_an_appointment_checks_its_date_and_place(jade, world):
     client.post(f"/patients/{jade.pk}/appointments/{appointment.pk}/cancel/")
     appointment.refresh_from_db()
     assert appointment.status == "cancelled" and not appointment.cancelled_by_patient
+
+
+# --- letters --------------------------------------------------------------------------------
+
+
+def test_letters_wait_to_be_posted_as_one_pdf_and_are_marked_posted(jade, world):
+    Preferences.objects.filter(patient=jade).update(channels="letter")
+    plan()
+    letter = Message.objects.get()
+    assert (letter.channel, letter.recipient) == ("letter", "1 High Street\nTown\nAB1 2CD")
+    client = world.client("practitioner")
+    page = client.get("/patients/letters/")
+    assert page.status_code == 200 and b"Download the 1 letter (PDF)" in page.content
+    assert world.client("practitioner_b").get("/patients/letters/").context["letters"] == []
+    from tandem.reminders.letters import letters_html
+
+    html = letters_html([letter])
+    assert "AB1 2CD" in html and "Your check-up with Riverside" in html
+    pdf = client.get("/patients/letters/print.pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    client.post("/patients/letters/posted/", {"letter": [str(letter.pk), "not-an-id"]})
+    letter.refresh_from_db()
+    assert letter.status == "printed" and letter.sent_at is not None
+    assert b"No letters are waiting" in client.get("/patients/letters/").content
+
+
+def test_letters_go_through_notify_when_the_service_chose_it(jade, world, settings):
+    from tandem.outbox import notify
+    from tandem.outbox import services as outbox
+
+    class FakeLetters:
+        sent = []
+
+        def send_letter_notification(self, template_id, personalisation, reference=None):
+            FakeLetters.sent.append((template_id, personalisation, reference))
+            return {"id": "notify-letter-1"}
+
+    settings.NOTIFY_LETTER_TEMPLATE_ID = "letter-tmpl"
+    settings.LETTER_BACKEND = "tests.test_reminders.FakeNotifyLetters"
+    FakeNotifyLetters.client = FakeLetters()
+    Preferences.objects.filter(patient=jade).update(channels="letter")
+    plan()
+    letter = Message.objects.get()
+    assert outbox.send_due(now=letter.send_after, paces={}) == {"sent": 1, "failed": 0}
+    [(template, personalisation, reference)] = FakeLetters.sent
+    assert template == "letter-tmpl" and reference == str(letter.pk)
+    assert [personalisation[f"address_line_{n}"] for n in (1, 2, 3, 4)] == [
+        "Jade Patient T-001", "1 High Street", "Town", "AB1 2CD"]
+    assert personalisation["body"].startswith("Hi Jade,")
+    assert notify  # the provider named in the settings
+
+
+class FakeNotifyLetters:
+    client = None
+
+    def __new__(cls):
+        from tandem.outbox.notify import NotifyLetterBackend
+
+        return NotifyLetterBackend(client=cls.client)
+
+
+# --- the service's wording ------------------------------------------------------------------
+
+
+def test_the_service_admin_words_a_message_with_a_preview(world):
+    client = world.client("service_admin")
+    page = client.get("/manage/messages/checkup-soon/")
+    assert page.status_code == 200
+    assert "Tandem&#x27;s wording" in page.content.decode() or "Tandem's wording" in \
+        page.content.decode()
+    previewed = client.post("/manage/messages/checkup-soon/", {
+        "subject": "See you soon", "text": "Hi {name}! Check-up {date}: {link}[[ {keyworker}]]",
+        "body": "Hi {name}", "version": 0, "preview": "1"})
+    assert not Template.objects.exists()  # a preview saves nothing
+    bodies = [p["body"] for p in previewed.context["previews"] if p["channel"] == "sms"]
+    assert bodies[0].startswith("Hi Jade! Check-up") and "Sam" in bodies[0]
+    assert "Sam" not in bodies[1]  # without a keyworker, the optional part goes
+    client.post("/manage/messages/checkup-soon/", {
+        "subject": "See you soon", "text": "Hi {name}! Check-up {date}: {link}",
+        "body": "Hi {name}", "version": 0})
+    assert Template.objects.get(kind="checkup-soon").text == "Hi {name}! Check-up {date}: {link}"
+
+
+def test_wording_that_tells_or_cannot_fill_is_refused_naming_the_field(world):
+    client = world.client("service_admin")
+    answer = client.post("/manage/messages/checkup-soon/", {
+        "subject": "Your treatment check-up", "text": "Hi {name} at {time}",
+        "body": "Hi {nmae}", "version": 0})
+    errors = answer.context["form"].errors
+    assert "treatment" in errors["subject"][0]
+    assert "{time} has no value" in errors["text"][0]
+    assert "{nmae} is not a placeholder" in errors["body"][0]
+    answer = client.post("/manage/messages/plan-review-soon/", {
+        "subject": "Review", "text": "Open {link}", "body": "Hi", "version": 0})
+    assert "has no link" in answer.context["form"].errors["text"][0]
+    assert not Template.objects.exists()
+    assert client.get("/manage/messages/no-such-kind/").status_code == 404
+
+
+def test_the_everyday_name_must_not_tell(world):
+    client = world.client("service_admin")
+    answer = client.post("/manage/messages/", {"everyday_name": "Riverside Drug Service",
+                                               "other_names": "", "version": 0})
+    assert "says what the service is about" in answer.context["form"].errors["everyday_name"][0]
+    client.post("/manage/messages/", {"everyday_name": "Riverside",
+                                      "other_names": "Riverside Recovery Service", "version": 0})
+    wording = ServiceWording.objects.get(organisation=world.org)
+    assert wording.clinical_names == ["Riverside Recovery Service"]
+    page = client.get("/manage/messages/").content.decode()
+    assert "Messages now call the service <strong>Riverside</strong>" in page
+
+
+# --- the patient's own page -----------------------------------------------------------------
+
+
+def test_the_patient_sees_what_was_sent_and_chooses_in_plain_words(jade, world):
+    plan()
+    client = world.client("patient")
+    page = client.get("/portal/reminders/").content.decode()
+    assert "By text message, then letter, between 09:00 and 20:00" in page
+    assert "Your check-up with Riverside" in page and "Waiting to be sent" in page
+    for word in ("sms", "queued", "dedupe", "opted"):  # no code words for patients
+        assert word not in page.lower()
+    prefs = Preferences.objects.get(patient=jade)
+    client.post("/portal/reminders/choices/", {
+        "first": "letter", "kinds": ["checkups"], "window_opens": "12:00",
+        "window_closes": "18:00", "postal_address": "2 Low Road\nTown", "quote_goal": "on",
+        "version": prefs.version})
+    prefs.refresh_from_db()
+    assert (prefs.channels, prefs.groups, prefs.quote_goal, prefs.window_opens) == (
+        "letter", "checkups", True, datetime.time(12))
+    assert not prefs.do_not_contact
+
+
+def test_choosing_again_after_stopping_starts_messages_again(jade, world, client):
+    token = Preferences.objects.get(patient=jade).stop_token
+    client.post(f"/stop/{token}/")
+    patient = world.client("patient")
+    assert "You stopped our messages" in patient.get("/portal/reminders/").content.decode()
+    prefs = Preferences.objects.get(patient=jade)
+    patient.post("/portal/reminders/choices/", {
+        "first": "sms", "kinds": ["checkups"], "window_opens": "09:00",
+        "window_closes": "20:00", "version": prefs.version})
+    assert Preferences.objects.get(patient=jade).opted_out_at is None
+    assert plan()["planned"] == 1

@@ -194,6 +194,10 @@ if SMS_BACKEND.strip().lower() in ("", "none", "off"):
 # Notify's delivery receipts are sent with (docs/reminders.md).
 NOTIFY_API_KEY = os.environ.get("TANDEM_NOTIFY_API_KEY", "")
 NOTIFY_SMS_TEMPLATE_ID = os.environ.get("TANDEM_NOTIFY_SMS_TEMPLATE_ID", "")
+NOTIFY_LETTER_TEMPLATE_ID = os.environ.get("TANDEM_NOTIFY_LETTER_TEMPLATE_ID", "")
+# Letters: unset, the service prints them (the "Letters to post" page); or a provider's dotted
+# path, e.g. tandem.outbox.notify.NotifyLetterBackend (tandem.outbox.letters).
+LETTER_BACKEND = os.environ.get("TANDEM_LETTER_BACKEND", "")
 NOTIFY_CALLBACK_TOKEN = os.environ.get("TANDEM_NOTIFY_CALLBACK_TOKEN", "")
 # Addresses that check their own bearer token, not an API token's (the API's sign-in skips them).
 OWN_BEARER_PATHS = ("/outbox/notify/receipts",)

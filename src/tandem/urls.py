@@ -31,9 +31,11 @@ portal_pages += feedback.portal
 staff_pages += portal_access.staff  # the patient's portal access, under the patient
 staff_pages += medication.staff
 staff_pages += reminders.staff
+portal_pages += reminders.portal
 portal_pages += medication.portal
 admin_pages = [*accounts.manage, *assessment.manage, *monitoring.manage]
 admin_pages += medication.manage
+admin_pages += reminders.manage
 
 urlpatterns = [
     path("", web.home, name="home"),

@@ -39,6 +39,7 @@ WORDS: dict[str, Words] = {
     "message-choices": Words("choices for messages", "your choices for messages"),
     "preferences": Words("choices for messages", "your choices for messages"),
     "appointments": Words("appointments", "your appointments"),
+    "letters": Words("letters to post", "a letter we posted you"),
     "appointment": Words("one appointment", "one of your appointments"),
     "plan": Words("care plan", "your plan"),
     "plan-print": Words("printable care plan", "your plan, to print or download"),

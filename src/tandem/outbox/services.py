@@ -36,7 +36,7 @@ from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
 from tandem.core.reminders import Pace
-from tandem.outbox import sms
+from tandem.outbox import letters, sms
 from tandem.outbox.models import Channel, Message, Status
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,10 @@ def _send_claimed(message: Message, pace=None) -> Message:
 
 def _send(message: Message) -> str:
     body = readable(message.body)
+    if message.channel == Channel.LETTER:
+        name = message.patient.name if message.patient_id else ""
+        return letters.backend().send(name, message.recipient.splitlines(), body,
+                                      reference=str(message.pk))
     if message.channel == Channel.EMAIL:
         # The message's own id in its Message-ID: a mail client shows two copies of one
         # message as one.
@@ -196,10 +200,15 @@ MAY_HAVE_GONE = ("The worker stopped while sending this, and the mail server can
 
 
 def _due(now):
-    return Message.objects.exclude(channel=Channel.LETTER).filter(
+    """Messages that may go now. Letters go only through a letter provider, and only those
+    with a postal address (one handed over in person, like a portal invitation, is printed)."""
+    due = Message.objects.filter(
         Q(expires_at__gt=now) | Q(expires_at__isnull=True, attempts__lt=MAX_ATTEMPTS,
                                   created_at__gte=now - RETRY_WITHIN),
         status__in=WAITING, send_after__lte=now)
+    if letters.by_provider():
+        return due.exclude(channel=Channel.LETTER, recipient="")
+    return due.exclude(channel=Channel.LETTER)
 
 
 def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
@@ -250,9 +259,10 @@ def recover_stuck(now=None) -> dict:
         mine = Message.objects.filter(pk=message.pk, status=Status.SENDING,
                                       claim=message.claim)
         try:
-            if message.channel != Channel.SMS:
+            if message.channel == Channel.EMAIL:
                 raise NotImplementedError
-            found = sms.backend().find(str(message.pk))
+            provider = sms.backend() if message.channel == Channel.SMS else letters.backend()
+            found = provider.find(str(message.pk))
         except NotImplementedError:
             counts["failed"] += mine.update(status=Status.FAILED, last_error=MAY_HAVE_GONE,
                                             body=redacted(message.body), expires_at=now)

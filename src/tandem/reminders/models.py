@@ -63,7 +63,7 @@ class Preferences(TenantModel, Versioned):
         "use the service's full name", default=False,
         help_text="Messages may use the service's full name and say what it does. Without "
                   "this, messages use only its everyday name and say nothing about what it is.")
-    postal_address = models.TextField(blank=True, max_length=500)
+    postal_address = models.TextField(blank=True, max_length=250)
     do_not_contact = models.BooleanField(
         "do not contact", default=False,
         help_text="Nothing is sent to them: no reminders, no invitations.")
@@ -96,7 +96,7 @@ class Preferences(TenantModel, Versioned):
         return self.do_not_contact or self.opted_out_at is not None
 
 
-class ServiceWording(models.Model):
+class ServiceWording(Versioned):
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE,
                                         related_name="+")
     everyday_name = models.CharField(

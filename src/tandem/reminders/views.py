@@ -3,8 +3,11 @@ their appointments."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -12,13 +15,18 @@ from tandem.accounts.models import User
 from tandem.accounts.permissions import CHANGES_RECORDS
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
-from tandem.outbox.models import Message
+from tandem.outbox import letters
+from tandem.outbox import services as outbox
+from tandem.outbox.models import Channel, Message, Status
+from tandem.patients.access import changeable_patients
 from tandem.patients.models import active_membership
 from tandem.records import versioning
+from tandem.reminders import letters as printing
 from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm
 from tandem.reminders.models import GROUPS, Appointment, AppointmentStatus, Preferences
 
 SHOWN = 50
+LETTERS_AT_ONCE = 500  # one PDF at most; the page says when more are waiting
 
 
 def _choices(patient) -> Preferences | None:
@@ -99,3 +107,57 @@ def appointment_cancel(request, patient_id, appointment_id):
         record_by(Actor.of(request), "update", patient=patient, obj=appointment)
         messages.success(request, "Appointment cancelled. Tell them; no reminder will go.")
     return redirect("patients:messages", patient_id=patient.pk)
+
+
+# --- letters to post (for services that post their own) ------------------------------------
+
+
+def _letters(request):
+    """Letters waiting to be posted, of the patients this person may change, oldest first."""
+    return (Message.objects.filter(channel=Channel.LETTER, status=Status.QUEUED,
+                                   patient__in=changeable_patients(request.user))
+            .exclude(recipient="").select_related("patient").order_by("created_at"))
+
+
+def letters_page(request):
+    waiting = list(_letters(request)[:LETTERS_AT_ONCE])
+    request.shown_patients = [m.patient_id for m in waiting]
+    return render(request, "reminders/letters_page.html", {
+        "letters": waiting, "by_provider": letters.by_provider(),
+        "more": _letters(request).count() > len(waiting)})
+
+
+def letters_pdf(request):
+    waiting = list(_letters(request)[:LETTERS_AT_ONCE])
+    request.shown_patients = [m.patient_id for m in waiting]
+    try:
+        document = printing.letters_pdf(waiting)
+    except (ImportError, OSError):  # no Pango on this server (README)
+        return render(request, "planning/pdf_unavailable.html", status=503)
+    response = HttpResponse(document, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="letters-{timezone.localdate():%Y-%m-%d}.pdf"')
+    return response
+
+
+@transaction.atomic
+def letters_posted(request):
+    """Mark the letters that were in the PDF as posted (the ids the page listed): a letter
+    written since is not marked by mistake."""
+    ids = request.POST.getlist("letter")
+    waiting = _letters(request).filter(pk__in=[i for i in ids if _is_uuid(i)])
+    count = 0
+    for message in waiting:
+        outbox.printed(message)
+        record_by(Actor.of(request), "update", patient=message.patient, obj=message)
+        count += 1
+    messages.success(request, f"{count} letter{'s' if count != 1 else ''} marked as posted.")
+    return redirect("patients:letters")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

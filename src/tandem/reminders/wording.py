@@ -49,7 +49,7 @@ class Person:
         return [c for c in self.channels if can.get(c)]
 
     def recipient(self, channel: str) -> str:
-        return {"sms": self.phone, "email": self.email, "letter": ""}[channel]
+        return {"sms": self.phone, "email": self.email, "letter": self.address.strip()}[channel]
 
 
 def people(patient_ids) -> dict:
@@ -95,6 +95,7 @@ class Service:
     everyday_name: str
     clinical_names: list[str]
     templates: dict = field(default_factory=dict)  # kind: core.reminders.Template
+    full_name: str = ""  # for patients who chose messages that name it
 
     @classmethod
     def default(cls) -> Service:
@@ -129,7 +130,7 @@ def service_of(organisation, wording: ServiceWording | None) -> Service:
         everyday = "your service"
     if organisation.name != everyday:
         clinical = [organisation.name, *clinical]
-    return Service(everyday, clinical)
+    return Service(everyday, clinical, full_name=organisation.name)
 
 
 def _day(day: datetime.date) -> str:
@@ -143,7 +144,9 @@ def values(due, person: Person, service: Service, site: str) -> dict:
     goal = person.goal
     if goal and not person.name_the_service and rules.words_that_tell(goal, service.clinical_names):
         goal = ""
-    return {"name": person.name, "service": service.everyday_name, "date": _day(due.about),
+    named = service.full_name if person.name_the_service and service.full_name \
+        else service.everyday_name
+    return {"name": person.name, "service": named, "date": _day(due.about),
             "time": due.time or None, "place": due.place or None,
             "link": (site + due.link) if due.link else None,
             "keyworker": due.keyworker if person.ok_to_leave_message else None,

@@ -13,6 +13,8 @@ def navigation(request):
     if roles & {Role.PRACTITIONER, Role.PRESCRIBER, Role.TEAM_LEAD}:
         nav.append(("patients:list", "Who needs me today"))
         nav.append(("patients:medication-list", "On medication"))
+    if roles & {Role.PRACTITIONER, Role.TEAM_LEAD}:
+        nav.append(("patients:letters", "Letters to post"))
     if roles & {Role.SERVICE_MANAGER, Role.TEAM_LEAD, Role.PRACTITIONER}:
         nav.append(("reports:service", "Service report"))
     if Role.PATIENT in roles:
@@ -23,7 +25,8 @@ def navigation(request):
             nav.append(("portal:medication", "My medication"))
     if Role.SERVICE_ADMIN in roles:
         nav += [("manage:users", "Users"), ("manage:teams", "Teams"),
-                ("manage:checkups", "Check-ups"), ("manage:medication", "Medication")]
+                ("manage:checkups", "Check-ups"), ("manage:medication", "Medication"),
+                ("manage:messages", "Messages")]
     if Role.AUDITOR in roles:
         nav.append(("audit:events", "Audit trail"))
     return {"nav": nav, "user_roles": roles, "checkup_admin_pages": CHECKUP_ADMIN_PAGES}

@@ -95,6 +95,10 @@ RULES: dict[str, Rule] = {
     "patients:re-engage": CHANGE_PATIENT,
     "patients:timeline": READ_PATIENT,
     "patients:messages": READ_PATIENT,
+    # Letters waiting to be posted, of the patients this person may change (each checked).
+    "patients:letters": CHANGES_SOME_PATIENTS,
+    "patients:letters-pdf": CHANGES_SOME_PATIENTS,
+    "patients:letters-posted": ByMethod(post=CHANGES_SOME_PATIENTS),
     "patients:messages-choices": CHANGE_PATIENT,
     "patients:appointment-new": CHANGE_PATIENT,
     "patients:appointment-cancel": CHANGE_PATIENT,
@@ -127,6 +131,8 @@ RULES: dict[str, Rule] = {
     "patients:portal-letter": CHANGE_PATIENT,  # shows the invitation's code: who may invite
     "portal:home": PORTAL,
     "portal:record-access": PORTAL,
+    "portal:messages": PORTAL,
+    "portal:message-choices": PORTAL,
     "portal:checkups": PORTAL,
     "portal:progress": PORTAL,
     "portal:priorities": PORTAL,
@@ -162,6 +168,8 @@ RULES: dict[str, Rule] = {
     "patients:medication-reduction": MEDICATION_TEAM,
     "patients:medication-notice": READ_PATIENT,  # the dose-change sheet for the pharmacy
     "manage:medication": ADMIN,  # the service's medication settings
+    "manage:messages": ADMIN,  # the service's names and wording of messages
+    "manage:message-template": ADMIN,
     # What the pharmacy reports: the care team reads it, the medication team records it; the
     # import takes many patients at once, each line's patient checked (visible_patients).
     "patients:dispensing": ByMethod(get=READ_PATIENT, post=MEDICATION_TEAM),
@@ -291,6 +299,8 @@ RECORD_PARTS: dict[str, str] = {
     "patients:portal-letter": "portal-letter",
     "portal:home": "summary",
     "portal:record-access": "access-log",
+    "portal:messages": "messages",
+    "portal:message-choices": "message-choices",
     "portal:checkups": "checkups",
     "portal:progress": "progress",
     "portal:priorities": "priorities",
@@ -371,6 +381,8 @@ class Listing:
 LISTS: dict[str, Listing] = {
     "patients:list": Listing("caseload"),
     "patients:medication-list": Listing("medication-list"),
+    "patients:letters": Listing("letters"),
+    "patients:letters-pdf": Listing("letters"),
     "reports:patients": Listing("report-patients"),
     API + "patient-list": Listing("patient-list", items="items", patient_key="id"),
     API + "flag-list": Listing("flag-list", items="items", patient_key="patient_id"),
