@@ -426,3 +426,38 @@ def test_choosing_again_after_stopping_starts_messages_again(jade, world, client
         "window_closes": "20:00", "version": prefs.version})
     assert Preferences.objects.get(patient=jade).opted_out_at is None
     assert plan()["planned"] == 1
+
+
+# --- messages about something that just happened --------------------------------------------
+
+
+def test_an_answer_to_a_proposed_change_is_sent_once_in_their_window(jade, world):
+    from tandem.audit.actor import Actor
+    from tandem.planning import care_plan
+    from tests.test_permissions import plan_for
+
+    Preferences.objects.filter(patient=jade).update(groups="plan")
+    due(jade, None)
+    plan = plan_for(jade, world)
+    proposal = plan.proposals.first()
+    care_plan.respond(Actor(user=world.users["practitioner"]), proposal, "accepted",
+                      "Yes, let's add it")
+    message = Message.objects.get(kind="change-answered")
+    assert message.body.startswith("Hi Jade, there is an answer to the change you asked for: ")
+    assert message.dedupe_key == f"change-answered:{proposal.pk}"
+    # Not before their window opens (09:00 to 20:00), and never before it was written.
+    assert message.send_after >= message.created_at
+    assert Preferences.objects.get(patient=jade).window.holds(
+        timezone.localtime(message.send_after).time())
+
+
+def test_a_plan_waiting_for_their_signature_is_sent_once_a_version(jade, world):
+    from tests.test_permissions import plan_for
+
+    due(jade, None)
+    Preferences.objects.filter(patient=jade).update(groups="plan")
+    plan_for(jade, world)
+    refresh([jade.pk])
+    assert plan()["planned"] == 1
+    assert plan(DAY + datetime.timedelta(days=1))["already"] == 1
+    assert Message.objects.get().kind == "plan-to-sign"

@@ -210,6 +210,7 @@ def respond(actor: Actor, proposal: PlanProposal, status: str, response: str) ->
     proposal.responded_by = actor.user
     proposal.save()
     record_by(actor, "update", patient=proposal.plan.patient, obj=proposal)
+    events.proposal_answered.send(PlanProposal, proposal=proposal)
 
 
 def t_score(levels: list[int | None]) -> float | None:

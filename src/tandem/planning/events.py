@@ -7,6 +7,8 @@ from django.dispatch import Signal
 # Sent inside the saving transaction with `patient_id` and `organisation_id`.
 plan_signed = Signal()
 review_held = Signal()
+# A change the patient proposed was answered (accepted or not): `proposal`.
+proposal_answered = Signal()
 
 # Sent as a staff page of a review is shown (to hold one: `review` None; or one held), with
 # `patient` and `review`. Each receiver returns a panel for the page, a dict with "template"

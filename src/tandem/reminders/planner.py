@@ -6,7 +6,8 @@ What is planned (Tandem's defaults, core.reminders.ReminderDays):
   not done (the caseload's `checkup_due` is the date of the earliest check-up not done). After
   treatment has ended, the first two are an invitation to the quarterly check-up
   ("after-treatment");
-- the care plan's review, 7 days before its date; the medication review, 7 days before;
+- the care plan's review, 7 days before its date; the medication review, 7 days before; a
+  version of the plan waiting for their signature, once;
 - an appointment, the day before.
 
 Each patient's choices (`Preferences`) decide whether, how and when: no choices, "do not
@@ -37,6 +38,7 @@ from tandem.monitoring import services as flags
 from tandem.monitoring.models import RuleSetting
 from tandem.outbox.models import Message, Status
 from tandem.patients.models import OPEN_STATUSES, CaseloadEntry, EpisodeStatus, Patient
+from tandem.planning.models import PlanVersion
 from tandem.reminders import wording
 from tandem.reminders.models import GROUP_OF, INVITATIONS, Appointment, AppointmentStatus
 
@@ -81,9 +83,12 @@ def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
     soon, late = today + datetime.timedelta(days=DAYS.before), \
         today - datetime.timedelta(days=DAYS.after)
     review = today + datetime.timedelta(days=REVIEW_DAYS_BEFORE)
-    rows = entries.filter(Q(checkup_due__in=[soon, today, late]) | Q(review_due=review)).values(
+    rows = entries.filter(Q(checkup_due__in=[soon, today, late]) | Q(review_due=review)
+                          | Q(awaiting_signature=True)).values(
         "patient_id", "organisation_id", "checkup_due", "review_due", "episode_status",
-        "keyworker__first_name")
+        "keyworker__first_name", "awaiting_signature")
+    rows = list(rows)
+    to_sign = _versions_to_sign([r["patient_id"] for r in rows if r["awaiting_signature"]])
     portal = reverse("portal:checkup-begin")
     for row in rows:
         base = {"patient_id": row["patient_id"], "organisation_id": row["organisation_id"],
@@ -101,6 +106,11 @@ def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
             found.append(Due(kind="plan-review-soon", about=review,
                              key=f"plan-review-soon:{row['patient_id']}:{review}",
                              expires=_end_of(review), **base))
+        if row["patient_id"] in to_sign:  # once for each version of the plan
+            found.append(Due(kind="plan-to-sign", about=today,
+                             key=f"plan-to-sign:{to_sign[row['patient_id']]}",
+                             expires=_end_of(today + datetime.timedelta(days=6)),
+                             link=reverse("portal:plan"), **base))
     plans = MedicationPlan.objects.filter(
         status=PlanStatus.ACTIVE, review_date=review, **{
             f"patient__reminder_preferences__{k}": v for k, v in
@@ -133,14 +143,43 @@ def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
     return found
 
 
+def _versions_to_sign(patient_ids) -> dict:
+    """{patient id: the id of the newest version of their plan waiting for their signature}."""
+    found = {}
+    for start in range(0, len(patient_ids), BATCH):
+        rows = PlanVersion.objects.filter(
+            plan__patient_id__in=patient_ids[start:start + BATCH],
+            patient_signed_at__isnull=True).order_by("plan__patient_id", "-created_at",
+                                                     "-number").values_list("plan__patient_id",
+                                                                            "pk")
+        for patient_id, version_id in rows:
+            found.setdefault(patient_id, version_id)
+    return found
+
+
 def plan_day(today: datetime.date | None = None, now: datetime.datetime | None = None,
              organisation_id=None, site: str = "") -> dict:
     """Write today's reminders to the outbox (each once). Returns counts: planned (written),
     already (written before), skipped (not wanted, or no way to reach them), flagged."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
+    return write(due_today(today, organisation_id), now, site)
+
+
+def send_now(patient, kind: str, key: str, link: str = "", now=None) -> dict:
+    """A message about something that just happened (an answer to a request), written in the
+    caller's transaction for the worker to send in the patient's window, once (its `key`)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    return write([Due(patient_id=patient.pk, organisation_id=patient.organisation_id,
+                      kind=kind, about=today, key=key, link=link,
+                      expires=_end_of(today + datetime.timedelta(days=6)))], now)
+
+
+def write(due: list[Due], now: datetime.datetime, site: str = "") -> dict:
+    """Write these reminders to the outbox, each once, by the way and at the time each patient
+    chose (or not at all); raise the "couldn't reach" flags. Returns the counts."""
     counts = {"planned": 0, "already": 0, "skipped": 0, "flagged": 0}
-    due = due_today(today, organisation_id)
     written = _already_written([d.key for d in due])
     counts["already"] = sum(1 for d in due if d.key in written)
     due = [d for d in due if d.key not in written]
@@ -153,9 +192,10 @@ def plan_day(today: datetime.date | None = None, now: datetime.datetime | None =
     flag_rules = _flag_rules({d.organisation_id for d in due})
     services = wording.services({d.organisation_id for d in due})
     messages, tell = [], []
+    local_now = timezone.localtime(now).replace(tzinfo=None)
     for d in due:
         person = people.get(d.patient_id)
-        if person is None or GROUP_OF[d.kind] not in person.groups:
+        if person is None or person.stopped or GROUP_OF[d.kind] not in person.groups:
             counts["skipped"] += 1
             continue
         agreed = person.reachable
@@ -176,7 +216,6 @@ def plan_day(today: datetime.date | None = None, now: datetime.datetime | None =
             log.exception("the template for %s could not be filled", d.kind)
             counts["skipped"] += 1
             continue
-        local_now = timezone.localtime(now).replace(tzinfo=None)
         send_after = timezone.make_aware(rules.next_in_window(local_now, person.window))
         if send_after >= d.expires:
             counts["skipped"] += 1

@@ -1,1 +1,27 @@
-"""What the reminders app does when the apps below announce something."""
+"""Messages about something that just happened, for the patients who want them: an answer to
+a change they proposed in their plan, an answer to their dose request. Written in the same
+transaction as the answer (tandem.reminders.planner.send_now); the worker sends them in the
+patient's window."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+from django.urls import reverse
+
+from tandem.medication import events as medication
+from tandem.planning import events as planning
+from tandem.reminders import planner
+
+
+@receiver(planning.proposal_answered)
+def change_answered(sender, proposal, **kwargs):
+    planner.send_now(proposal.plan.patient, "change-answered",
+                     key=f"change-answered:{proposal.pk}", link=reverse("portal:plan"))
+
+
+@receiver(medication.request_answered)
+def dose_request_answered(sender, request, **kwargs):
+    if request.status in ("approved", "declined"):  # answered by the prescriber
+        planner.send_now(request.plan.patient, "dose-request-answered",
+                         key=f"dose-request-answered:{request.pk}:{request.status}",
+                         link=reverse("portal:medication"))

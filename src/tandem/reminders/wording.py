@@ -39,6 +39,7 @@ class Person:
     agrees_to_email: bool
     stop_token: str
     goal: str = ""
+    stopped: bool = False  # "do not contact", or they stopped messages
 
     @property
     def reachable(self) -> list[str]:
@@ -60,6 +61,7 @@ def people(patient_ids) -> dict:
         rows = Preferences.objects.filter(patient_id__in=ids[start:start + 2000]).values(
             "patient_id", "organisation_id", "channels", "groups", "window_opens",
             "window_closes", "quote_goal", "name_the_service", "postal_address", "stop_token",
+            "do_not_contact", "opted_out_at",
             "patient__preferred_name", "patient__given_name", "patient__phone",
             "patient__email", "patient__ok_to_leave_message", "patient__agrees_to_sms",
             "patient__agrees_to_email")
@@ -75,7 +77,8 @@ def people(patient_ids) -> dict:
                 ok_to_leave_message=r["patient__ok_to_leave_message"],
                 agrees_to_sms=r["patient__agrees_to_sms"],
                 agrees_to_email=r["patient__agrees_to_email"], stop_token=r["stop_token"],
-                goal="quote" if r["quote_goal"] else "")
+                goal="quote" if r["quote_goal"] else "",
+                stopped=r["do_not_contact"] or r["opted_out_at"] is not None)
     quoting = [pid for pid, p in found.items() if p.goal]
     for p in quoting:
         found[p].goal = ""
