@@ -461,3 +461,13 @@ def test_a_plan_waiting_for_their_signature_is_sent_once_a_version(jade, world):
     assert plan()["planned"] == 1
     assert plan(DAY + datetime.timedelta(days=1))["already"] == 1
     assert Message.objects.get().kind == "plan-to-sign"
+
+
+def test_a_message_that_did_not_arrive_shows_on_the_patients_page(jade, world):
+    Message.objects.create(organisation=world.org, patient=jade, channel="sms",
+                           recipient="07700 900123", kind="checkup-soon", status="failed",
+                           subject="Your check-up", body="Hi",
+                           last_error="The phone number does not exist or cannot get text "
+                                      "messages.")
+    page = world.client("practitioner").get(f"/patients/{jade.pk}/").content.decode()
+    assert "Not delivered:" in page and "The phone number does not exist" in page

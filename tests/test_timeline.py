@@ -28,8 +28,8 @@ PHQ9 = {str(i): 1 for i in range(1, 10)}  # 9: Mild
 ALL_KINDS = set(KINDS)
 # One query per source: check-ups, priority sorts, goals, changes of the kind of goal, plan
 # versions (with their signatures), proposals, reviews, flags, episodes, contacts; and for
-# medication: plan versions, doses, dose requests, reviews, missed days, reductions.
-QUERIES = 16
+# medication: plan versions, doses, dose requests, reviews, missed days, reductions; messages.
+QUERIES = 17
 
 
 def _actor(user):
@@ -133,6 +133,16 @@ def build_history(world, rounds: int = 1) -> None:
         type_change_reason="Cutting down was not working"))
     assert reply.status_code == 302, reply.content[:400]
     add_medication(world)
+    # A reminder sent, and one withdrawn (not an event).
+    from tandem.outbox.models import Message
+
+    Message.objects.create(organisation=world.org, patient=patient, channel="sms",
+                           recipient="07700 900123", kind="checkup-soon", status="sent",
+                           subject="Your check-up with Riverside on Thursday 5 March",
+                           body="Hi", sent_at=timezone.now() - datetime.timedelta(hours=2))
+    Message.objects.create(organisation=world.org, patient=patient, channel="sms",
+                           recipient="07700 900123", kind="checkup-today", status="withdrawn",
+                           body="Hi")
     # A draft check-up in the portal is not an event.
     start_checkup(world.client("patient"))
     # The current episode ends, into post-exit monitoring.
@@ -154,6 +164,10 @@ def test_every_kind_of_event_in_plain_words(world):
     assert {e.kind for e in found} == ALL_KINDS
     assert all(timezone.is_aware(e.at) for e in found)
     pk = world.p1.pk
+    [message] = [e for e in found if e.kind == "message"]
+    assert (message.title, message.detail, message.url) == (
+        "Text message: Your check-up with Riverside on Thursday 5 March", "Sent",
+        f"/patients/{pk}/messages/")
 
     checkups = [e for e in found if e.kind == "checkup"]
     assert [e.title for e in checkups] == ["PHQ-9 check-up: 10 (Moderate)"]  # not the draft

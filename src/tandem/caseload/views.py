@@ -2,6 +2,8 @@
 (the caseload, sorted by need) and one patient's summary. This app sits above the clinical
 apps, so it may read them all; the permission layer already decided access."""
 
+import datetime
+
 from django.core.paginator import Page, Paginator
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,6 +16,8 @@ from tandem.caseload.forms import CaseloadFilterForm
 from tandem.core.flags import SEVERITY_ORDER
 from tandem.monitoring import timeline
 from tandem.monitoring.services import open_flags
+from tandem.outbox.models import Message
+from tandem.outbox.models import Status as MessageStatus
 from tandem.patients.models import CareRole, CareTeamMember, EpisodeStatus
 
 PAGE_SIZE = 25
@@ -68,6 +72,9 @@ def _teams_for(user):
     return Team.objects.of(user.organisation_id).filter(pk__in=ids).order_by("name")
 
 
+UNDELIVERED_WITHIN = datetime.timedelta(days=30)
+
+
 def patient_detail(request, patient_id):
     """One patient: the summary to read in ten seconds (caseload/summary.py), then what needs
     attention, contact details, episodes, the care team and the latest of the timeline."""
@@ -95,6 +102,10 @@ def patient_detail(request, patient_id):
             "flags": flags,
             "summary": summary.gather(patient, open_flags=flags, today=today),
             "events": timeline.events(patient, limit=12),
+            # Messages that did not reach them lately: check the number or address.
+            "undelivered": list(Message.objects.filter(
+                patient=patient, status=MessageStatus.FAILED,
+                created_at__gte=timezone.now() - UNDELIVERED_WITHIN).order_by("-created_at")[:3]),
             "in_monitoring": any(e.status == EpisodeStatus.MONITORING for e in episodes),
             **due_context(patient),
         },

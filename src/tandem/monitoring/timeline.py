@@ -1,8 +1,8 @@
 """One timeline of everything that happened with one patient: check-ups with their headline
 scores, priority sorts, goals, care plan versions and sign-offs, reviews, flags raised and
-resolved, episode changes and recorded contacts, and substitute medication (plan versions,
+resolved, episode changes and recorded contacts, substitute medication (plan versions,
 doses in force, dose requests and their answers, medication reviews, runs of missed days,
-reductions), newest first.
+reductions), and the messages sent to them (reminders, invitations), newest first.
 
 `events` runs a fixed number of queries whatever the size of the history: one per source
 (select_related for the people named), none for a source whose kinds were not asked for.
@@ -56,6 +56,8 @@ from tandem.medication.models import (
 )
 from tandem.medication.models import PlanVersion as MedicationPlanVersion
 from tandem.monitoring.models import Contact, Flag, FlagStatus
+from tandem.outbox.models import Message
+from tandem.outbox.models import Status as MessageStatus
 from tandem.patients.models import Episode, EpisodeStatus
 from tandem.planning.models import (
     Goal,
@@ -73,7 +75,9 @@ KINDS = ("checkup", "sort", "goal", "plan", "signature", "review", "flag-raised"
          "flag-resolved", "episode", "contact",
          # substitute medication
          "medication-plan", "dose", "dose-request", "medication-review", "missed-doses",
-         "reduction")
+         "reduction",
+         # messages sent to the patient (reminders, invitations)
+         "message")
 
 
 @dataclass(frozen=True)
@@ -552,6 +556,22 @@ def _reductions(patient, kinds, limit):
         yield Event(e.at, "reduction", title, detail, url)
 
 
+MESSAGE_WAYS = {"sms": "Text message", "email": "Email", "letter": "Letter"}
+
+
+def _messages(patient, kinds, limit):
+    rows = (Message.objects.filter(patient=patient).exclude(status=MessageStatus.WITHDRAWN)
+            .order_by(Coalesce("sent_at", "created_at").desc(), "-pk"))
+    url = _url("patients:messages", patient.pk)
+    for m in _cut(rows, limit):
+        what = m.subject or m.kind.replace("-", " ")
+        status = m.get_status_display()
+        if m.status == MessageStatus.FAILED and m.last_error:
+            status = f"{status}: {m.last_error}"
+        yield Event(m.sent_at or m.created_at, "message",
+                    f"{MESSAGE_WAYS.get(m.channel, m.channel)}: {what}", status, url)
+
+
 SOURCES = (
     Source(frozenset({"checkup"}), _checkups),
     Source(frozenset({"sort"}), _sorts),
@@ -569,4 +589,5 @@ SOURCES = (
     Source(frozenset({"medication-review"}), _medication_reviews),
     Source(frozenset({"missed-doses"}), _missed_doses),
     Source(frozenset({"reduction"}), _reductions),
+    Source(frozenset({"message"}), _messages),
 )
