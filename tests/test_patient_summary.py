@@ -212,7 +212,7 @@ NAV = re.compile(r'<nav aria-label="[^"]*record" class="subnav patient-nav">(.*?
 PAGES = {"": "Summary", "checkups/": "Check-ups", "priorities/": "Priorities",
          "goals/": "Goals", "plan/": "Plan", "medication/": "Medication",
          "feedback/": "Feedback reports", "flags/": "Flags",
-         "timeline/": "Timeline", "portal/": "Portal access"}
+         "timeline/": "Timeline", "messages/": "Messages", "portal/": "Portal access"}
 
 
 @pytest.mark.parametrize(("path", "label"), PAGES.items())
