@@ -5,6 +5,7 @@ a low flag; "do not contact" and the stop link stop everything; appointments' "I
 from __future__ import annotations
 
 import datetime
+import re
 import zoneinfo
 
 import pytest
@@ -471,3 +472,20 @@ def test_a_message_that_did_not_arrive_shows_on_the_patients_page(jade, world):
                                       "messages.")
     page = world.client("practitioner").get(f"/patients/{jade.pk}/").content.decode()
     assert "Not delivered:" in page and "The phone number does not exist" in page
+
+
+def test_the_demo_has_choices_a_neutral_name_and_plans_todays_reminders(db, capsys):
+    from django.core.management import call_command
+
+    call_command("demo", patients=40, password="demo-pass-123")
+    out = capsys.readouterr().out
+    assert re.search(r"Reminders today: \d+ planned, \d+ sent now", out)
+    wording = ServiceWording.objects.get()
+    assert wording.everyday_name == "Riverside"
+    assert words_that_tell("Riverside") == [] and words_that_tell(wording.other_names) != []
+    prefs = list(Preferences.objects.all())
+    assert len(prefs) >= 20
+    assert {"sms", "email", "letter"} <= {c for p in prefs for c in p.channel_list}
+    assert all(p.postal_address for p in prefs if "letter" in p.channel_list)
+    call_command("demo", patients=40)  # again: nobody gets a second set of choices
+    assert Preferences.objects.count() == len(prefs)

@@ -19,6 +19,7 @@ from tandem.assessment.models import CheckupSchedule, Response
 from tandem.bulk import insert_sql
 from tandem.caseload import entries as caseload
 from tandem.demo import medication as demo_medication
+from tandem.demo import reminders as demo_reminders
 from tandem.demo.checkups import (
     CONTACT_COLUMNS,
     FLAG_COLUMNS,
@@ -256,6 +257,7 @@ def load(
     # Demo patients on each medicine (through the dose services), then methadone plans for a
     # share of the rest (set-based); settled below with everything else when patients are new.
     demo_medication.load(org, staff.prescriber, settle=not wanted)
+    demo_reminders.load(org)  # the patients' choices for reminders
     if wanted:
         caseload.refresh()  # the rows went in as plain INSERTs, which send no signals
         # The flags end as the rules would leave them (plans' reviews and signatures, and

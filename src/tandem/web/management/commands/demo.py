@@ -1,9 +1,12 @@
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from tandem.demo.load import ACCOUNTS, PORTAL_ACCOUNTS, load
+from tandem.outbox import services as outbox
+from tandem.reminders import planner
 from tandem.web.management.commands.serve import serve
 
 
@@ -30,6 +33,14 @@ class Command(BaseCommand):
             f"{result.organisation.name}: {result.created_patients} new synthetic patients "
             f"({result.rows} rows in {seconds:.1f} s)."
         )
+        # Today's reminders, and what may go now, through the demo's files (it runs no
+        # worker; `tandem worker` beside it sends the rest in each patient's window).
+        planned = planner.plan_day(site=settings.SITE_URL or f"http://{opts['host']}:{opts['port']}")
+        sent = outbox.send_due(paces={})
+        self.stdout.write(
+            f"Reminders today: {planned['planned']} planned, {sent['sent']} sent now (texts in "
+            f"{settings.OUTBOX_DIR / 'sms'}, emails in {settings.OUTBOX_DIR / 'email'}, "
+            "letters on the Letters to post page).")
         self.stdout.write("Demo accounts:")
         for username in [a[0] for a in ACCOUNTS] + list(PORTAL_ACCOUNTS):
             password = result.passwords.get(username, "(unchanged)")
