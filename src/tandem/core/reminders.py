@@ -27,6 +27,7 @@ the count of two are Tandem's defaults.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ TELLING_WORDS = (
 )
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PLACEHOLDER = _PLACEHOLDER  # a template's placeholders, e.g. to check the words around them
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 
 
@@ -68,6 +70,13 @@ class TemplateError(ValueError):
 def placeholders_in(template: str) -> list[str]:
     """The placeholders a template uses, in order, each once. Raises TemplateError for anything
     in braces that is not a placeholder, a lone brace, or unclosed or nested [[ ]]."""
+    return list(_checked(template))
+
+
+@functools.lru_cache(maxsize=512)
+def _checked(template: str) -> tuple[str, ...]:
+    """placeholders_in, worked out once per template (a day's thousands of messages share a
+    few templates)."""
     found: list[str] = []
     for name in _PLACEHOLDER.findall(template):
         if name not in PLACEHOLDERS:
@@ -85,7 +94,7 @@ def placeholders_in(template: str) -> list[str]:
         raise TemplateError("An optional part is opened with [[ and closed with ]], once each.")
     if any("[[" in part for part in _OPTIONAL.findall(template)):
         raise TemplateError("Optional parts cannot be inside one another.")
-    return found
+    return tuple(found)
 
 
 def render(template: str, values: Mapping[str, str | None]) -> str:
@@ -93,7 +102,7 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
     whose placeholders all have a value is kept (without its brackets), else left out whole;
     outside them, every placeholder used needs a value (TemplateError names the first that
     has none). Values are inserted as they are, never read as a template."""
-    placeholders_in(template)
+    _checked(template)
 
     def fill(text: str) -> str:
         return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
@@ -132,17 +141,33 @@ def _required(text: str, values: Mapping[str, str | None], fill) -> str:
     return fill(text)
 
 
+_TELLING = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(TELLING_WORDS, key=len, reverse=True))
+                      + r")(?![A-Za-z])", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=64)
+def _names(clinical_names: tuple[str, ...]):
+    names = [n.strip() for n in clinical_names if n.strip()]
+    if not names:
+        return None
+    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names), re.IGNORECASE)
+
+
 def words_that_tell(text: str, clinical_names: Sequence[str] = ()) -> list[str]:
     """The words and names in `text` that say what the service is about (TELLING_WORDS, and
     each of `clinical_names` as a phrase), as found, in order, each once; empty when discreet."""
     found: list[str] = []
-    for name in clinical_names:
-        name = name.strip()
-        if name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
-            found.append(name)
-    for match in re.finditer(r"[A-Za-z]+", text):
+    names = _names(tuple(clinical_names))
+    if names is not None and names.search(text):  # one pass; then which of them
+        for name in clinical_names:
+            name = name.strip()
+            if name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
+                found.append(name)
+    if not _TELLING.search(text):
+        return found
+    for match in _TELLING.finditer(text):
         word = match.group(0)
-        if word.lower() in TELLING_WORDS and word.lower() not in (w.lower() for w in found):
+        if word.lower() not in (w.lower() for w in found):
             found.append(word)
     return found
 

@@ -22,15 +22,19 @@ window of the day and is not sent after the day it is about has passed.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from tandem.assessment.models import Response
+from tandem.bulk import insert_sql
 from tandem.core import reminders as rules
 from tandem.core.flags import RULES
 from tandem.medication.models import MedicationPlan, PlanStatus
@@ -44,6 +48,10 @@ from tandem.reminders.models import GROUP_OF, INVITATIONS, Appointment, Appointm
 
 log = logging.getLogger(__name__)
 
+COLUMNS = ("id", "organisation_id", "patient_id", "channel", "recipient", "kind", "subject",
+           "body", "status", "attempts", "last_error", "provider_reference", "created_at",
+           "dedupe_key", "send_after", "expires_at", "claim")
+INSERT = insert_sql(Message, COLUMNS) + " ON CONFLICT DO NOTHING"
 DAYS = rules.ReminderDays()
 REVIEW_DAYS_BEFORE = 7
 BATCH = 2000
@@ -66,13 +74,21 @@ class Due:
     link: str = ""
 
 
+@functools.lru_cache(maxsize=256)
 def _end_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1),
                                                           datetime.time()))
 
 
-def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
-    """Every reminder due today, from set-based queries (no loop over patients in SQL)."""
+PREFS = "patient__reminder_preferences__"
+PERSON = wording.person_columns(PREFS, "patient__")
+
+
+def due_today(today: datetime.date, organisation_id=None,
+              people: dict | None = None) -> list[Due]:
+    """Every reminder due today, from set-based queries. `people`, if given, is filled with
+    the choices of the patients of the caseload's rows, read in the same query."""
+    people = {} if people is None else people
     found: list[Due] = []
     prefs = "patient__reminder_preferences__"
     pref_ok = Q(**{f"{prefs}do_not_contact": False, f"{prefs}opted_out_at__isnull": True}) \
@@ -83,11 +99,15 @@ def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
     soon, late = today + datetime.timedelta(days=DAYS.before), \
         today - datetime.timedelta(days=DAYS.after)
     review = today + datetime.timedelta(days=REVIEW_DAYS_BEFORE)
-    rows = entries.filter(Q(checkup_due__in=[soon, today, late]) | Q(review_due=review)
-                          | Q(awaiting_signature=True)).values(
-        "patient_id", "organisation_id", "checkup_due", "review_due", "episode_status",
-        "keyworker__first_name", "awaiting_signature")
-    rows = list(rows)
+    # Each patient's choices and contact details in the same query (wording.person_from).
+    names = ("patient_id", "organisation_id", "checkup_due", "review_due", "episode_status",
+             "keyworker__first_name", "awaiting_signature", *PERSON)
+    rows = _plain_rows(entries.filter(Q(checkup_due__in=[soon, today, late])
+                                      | Q(review_due=review) | Q(awaiting_signature=True)),
+                       names)
+    for row in rows:
+        people[row["patient_id"]] = wording.person_from(
+            row, row["patient_id"], row["organisation_id"], PREFS, "patient__")
     to_sign = _versions_to_sign([r["patient_id"] for r in rows if r["awaiting_signature"]])
     portal = reverse("portal:checkup-begin")
     for row in rows:
@@ -143,6 +163,51 @@ def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
     return found
 
 
+def _plain_rows(queryset, names) -> list[dict]:
+    """The queryset's rows as dicts of `names`, read with the query Django builds but without
+    its per-value conversions (thousands of rows at once): keys as UUIDs, dates as dates,
+    times as times; the rest as the database gives them (a boolean may be 0 or 1)."""
+    sql, params = queryset.values_list(*names).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    kinds = [_converter(queryset.model, name) for name in names]
+    return [{name: (value if convert is None or value is None else convert(value))
+             for name, convert, value in zip(names, kinds, row, strict=True)} for row in found]
+
+
+def _converter(model, name: str):
+    """How to read one column's raw value: None when it is fine as it comes."""
+    field = model._meta.get_field(name.split("__")[0])
+    for part in name.split("__")[1:]:
+        field = field.related_model._meta.get_field(part)
+    if field.is_relation:
+        field = field.target_field
+    if isinstance(field, models.UUIDField):
+        return _uuid
+    if isinstance(field, models.DateTimeField):
+        return None  # none read here
+    if isinstance(field, models.DateField):
+        return _date
+    if isinstance(field, models.TimeField):
+        return _time
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(value):
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _time(value):
+    return value if isinstance(value, datetime.time) else datetime.time.fromisoformat(value)
+
+
+def _uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
 def _versions_to_sign(patient_ids) -> dict:
     """{patient id: the id of the newest version of their plan waiting for their signature}."""
     found = {}
@@ -163,7 +228,8 @@ def plan_day(today: datetime.date | None = None, now: datetime.datetime | None =
     already (written before), skipped (not wanted, or no way to reach them), flagged."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    return write(due_today(today, organisation_id), now, site)
+    known: dict = {}
+    return write(due_today(today, organisation_id, known), now, site, known)
 
 
 def send_now(patient, kind: str, key: str, link: str = "", now=None) -> dict:
@@ -176,9 +242,11 @@ def send_now(patient, kind: str, key: str, link: str = "", now=None) -> dict:
                       expires=_end_of(today + datetime.timedelta(days=6)))], now)
 
 
-def write(due: list[Due], now: datetime.datetime, site: str = "") -> dict:
+def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | None = None
+          ) -> dict:
     """Write these reminders to the outbox, each once, by the way and at the time each patient
-    chose (or not at all); raise the "couldn't reach" flags. Returns the counts."""
+    chose (or not at all); raise the "couldn't reach" flags. `known`: patients' choices
+    already read. Returns the counts."""
     counts = {"planned": 0, "already": 0, "skipped": 0, "flagged": 0}
     written = _already_written([d.key for d in due])
     counts["already"] = sum(1 for d in due if d.key in written)
@@ -186,13 +254,17 @@ def write(due: list[Due], now: datetime.datetime, site: str = "") -> dict:
     if not due:
         return counts
     patient_ids = {d.patient_id for d in due}
-    people = wording.people(patient_ids)
+    people = wording.people(patient_ids, known)
     site = site or wording.site_url()
     unanswered = _unanswered(patient_ids)
     flag_rules = _flag_rules({d.organisation_id for d in due})
     services = wording.services({d.organisation_id for d in due})
     messages, tell = [], []
     local_now = timezone.localtime(now).replace(tzinfo=None)
+    opening = {}
+    sqlite = connection.vendor == "sqlite"
+    as_key = (lambda u: u.hex) if sqlite else (lambda u: u)
+    as_time = functools.lru_cache(maxsize=None)(connection.ops.adapt_datetimefield_value)
     for d in due:
         person = people.get(d.patient_id)
         if person is None or person.stopped or GROUP_OF[d.kind] not in person.groups:
@@ -216,18 +288,25 @@ def write(due: list[Due], now: datetime.datetime, site: str = "") -> dict:
             log.exception("the template for %s could not be filled", d.kind)
             counts["skipped"] += 1
             continue
-        send_after = timezone.make_aware(rules.next_in_window(local_now, person.window))
+        window = (person.window.opens, person.window.closes)
+        send_after = opening.get(window)
+        if send_after is None:  # the same for everyone with this window
+            send_after = opening[window] = timezone.make_aware(
+                rules.next_in_window(local_now, person.window))
         if send_after >= d.expires:
             counts["skipped"] += 1
             continue
-        messages.append(Message(
-            organisation_id=d.organisation_id, patient_id=d.patient_id, channel=channel,
-            recipient=person.recipient(channel), kind=d.kind, subject=subject, body=body,
-            dedupe_key=d.key, send_after=send_after, expires_at=d.expires, created_at=now))
+        messages.append((
+            as_key(uuid.uuid4()), d.organisation_id, as_key(d.patient_id), channel,
+            person.recipient(channel), d.kind, subject, body, Status.QUEUED, 0, "", "",
+            as_time(now), d.key, as_time(send_after), as_time(d.expires), ""))
     # Written once each: a reminder planned again (a second worker, a second run) is the
-    # same row (the unique dedupe key), left as it was.
-    for start in range(0, len(messages), BATCH):
-        Message.objects.bulk_create(messages[start:start + BATCH], ignore_conflicts=True)
+    # same row (the unique dedupe key), left as it was. One plain INSERT for each batch, of
+    # values already as the database takes them (a model instance a row, or adapting each
+    # value again, would cost more than the write).
+    with connection.cursor() as cursor:
+        for start in range(0, len(messages), BATCH):
+            cursor.executemany(INSERT, messages[start:start + BATCH])
     counts["planned"] = len(messages)
     for d, person, run in tell:
         counts["flagged"] += _tell_keyworker(d, person, run, flag_rules.get(d.organisation_id))

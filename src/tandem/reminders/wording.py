@@ -6,6 +6,7 @@ templates, however many messages are planned."""
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -53,33 +54,54 @@ class Person:
         return {"sms": self.phone, "email": self.email, "letter": self.address.strip()}[channel]
 
 
-def people(patient_ids) -> dict:
-    """{patient id: Person} for these patients' choices (those with choices only)."""
-    found = {}
-    ids = list(patient_ids)
+# What a Person is read from: Preferences' columns and its patient's (`person_columns`).
+CHOICES = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
+           "name_the_service", "postal_address", "stop_token", "do_not_contact", "opted_out_at")
+CONTACT = ("preferred_name", "given_name", "phone", "email", "ok_to_leave_message",
+           "agrees_to_sms", "agrees_to_email")
+
+
+def person_columns(to_choices: str, to_patient: str) -> list[str]:
+    """The columns `person_from` reads, through these paths to Preferences and Patient (""
+    for the model itself), e.g. ("patient__reminder_preferences__", "patient__")."""
+    return [to_choices + c for c in CHOICES] + [to_patient + c for c in CONTACT]
+
+
+def person_from(row: dict, patient_id, organisation_id, to_choices: str,
+                to_patient: str) -> Person:
+    c = {name: row[to_choices + name] for name in CHOICES}
+    p = {name: row[to_patient + name] for name in CONTACT}
+    return Person(
+        patient_id=patient_id, organisation_id=organisation_id,
+        name=p["preferred_name"] or p["given_name"], phone=p["phone"], email=p["email"],
+        address=c["postal_address"], channels=[x for x in c["channels"].split(",") if x],
+        groups=[g for g in c["groups"].split(",") if g],
+        window=_window(c["window_opens"], c["window_closes"]),
+        name_the_service=c["name_the_service"], ok_to_leave_message=p["ok_to_leave_message"],
+        agrees_to_sms=p["agrees_to_sms"], agrees_to_email=p["agrees_to_email"],
+        stop_token=c["stop_token"], goal="quote" if c["quote_goal"] else "",
+        stopped=c["do_not_contact"] or c["opted_out_at"] is not None)
+
+
+@functools.lru_cache(maxsize=256)
+def _window(opens, closes) -> rules.Window:
+    return rules.Window(opens, closes)
+
+
+def people(patient_ids, known: dict | None = None) -> dict:
+    """{patient id: Person} for these patients' choices (those with choices only), with
+    their goal to quote where they said yes. `known`: people already read (with the rows of
+    what is due), not read again."""
+    found = dict(known or {})
+    ids = [pid for pid in patient_ids if pid not in found]
+    columns = person_columns("", "patient__")
     for start in range(0, len(ids), 2000):
         rows = Preferences.objects.filter(patient_id__in=ids[start:start + 2000]).values(
-            "patient_id", "organisation_id", "channels", "groups", "window_opens",
-            "window_closes", "quote_goal", "name_the_service", "postal_address", "stop_token",
-            "do_not_contact", "opted_out_at",
-            "patient__preferred_name", "patient__given_name", "patient__phone",
-            "patient__email", "patient__ok_to_leave_message", "patient__agrees_to_sms",
-            "patient__agrees_to_email")
+            "patient_id", "organisation_id", *columns)
         for r in rows:
-            found[r["patient_id"]] = Person(
-                patient_id=r["patient_id"], organisation_id=r["organisation_id"],
-                name=r["patient__preferred_name"] or r["patient__given_name"],
-                phone=r["patient__phone"], email=r["patient__email"],
-                address=r["postal_address"], channels=[c for c in r["channels"].split(",") if c],
-                groups=[g for g in r["groups"].split(",") if g],
-                window=rules.Window(r["window_opens"], r["window_closes"]),
-                name_the_service=r["name_the_service"],
-                ok_to_leave_message=r["patient__ok_to_leave_message"],
-                agrees_to_sms=r["patient__agrees_to_sms"],
-                agrees_to_email=r["patient__agrees_to_email"], stop_token=r["stop_token"],
-                goal="quote" if r["quote_goal"] else "",
-                stopped=r["do_not_contact"] or r["opted_out_at"] is not None)
-    quoting = [pid for pid, p in found.items() if p.goal]
+            found[r["patient_id"]] = person_from(r, r["patient_id"], r["organisation_id"],
+                                                 "", "patient__")
+    quoting = [pid for pid, p in found.items() if p.goal == "quote"]
     for p in quoting:
         found[p].goal = ""
     for start in range(0, len(quoting), 2000):
@@ -99,6 +121,7 @@ class Service:
     clinical_names: list[str]
     templates: dict = field(default_factory=dict)  # kind: core.reminders.Template
     full_name: str = ""  # for patients who chose messages that name it
+    _discreet: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def default(cls) -> Service:
@@ -106,6 +129,20 @@ class Service:
 
     def template(self, kind: str) -> rules.Template:
         return self.templates.get(kind) or rules.DEFAULT_TEMPLATES[kind]
+
+    def discreet(self, kind: str, channel: str, named: bool) -> rules.Template:
+        """The template to use: the service's own, unless its words (in a subject, or a text
+        message) tell what the service is about and the patient did not choose that; then
+        Tandem's neutral default. Worked out once for each kind, way and choice."""
+        key = (kind, channel, named)
+        if key not in self._discreet:
+            own = self.template(kind)
+            names = [] if named else self.clinical_names
+            words = [own.subject] + ([own.text] if channel == "sms" else [])
+            tells = not named and any(rules.words_that_tell(rules.PLACEHOLDER.sub(" ", w),
+                                                            names) for w in words)
+            self._discreet[key] = rules.DEFAULT_TEMPLATES[kind] if tells else own
+        return self._discreet[key]
 
 
 def services(organisation_ids) -> dict:
@@ -136,21 +173,26 @@ def service_of(organisation, wording: ServiceWording | None) -> Service:
     return Service(everyday, clinical, full_name=organisation.name)
 
 
+@functools.lru_cache(maxsize=1024)
 def _day(day: datetime.date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
 
 def values(due, person: Person, service: Service, site: str) -> dict:
     """The placeholders' values for one message. The goal only when they said yes and it
-    tells nothing (or they chose the service's full name); the keyworker's name only when
-    messages may be left for them."""
-    goal = person.goal
-    if goal and not person.name_the_service and rules.words_that_tell(goal, service.clinical_names):
-        goal = ""
+    tells nothing (or they chose the service's full name); the place only when it tells
+    nothing (or they chose so); the keyworker's name only when messages may be left for
+    them."""
+    goal, place = person.goal, due.place
+    if not person.name_the_service:
+        if goal and rules.words_that_tell(goal, service.clinical_names):
+            goal = ""
+        if place and rules.words_that_tell(place, service.clinical_names):
+            place = ""
     named = service.full_name if person.name_the_service and service.full_name \
         else service.everyday_name
     return {"name": person.name, "service": named, "date": _day(due.about),
-            "time": due.time or None, "place": due.place or None,
+            "time": due.time or None, "place": place or None,
             "link": (site + due.link) if due.link else None,
             "keyworker": due.keyworker if person.ok_to_leave_message else None,
             "goal": goal or None}
@@ -159,19 +201,25 @@ def values(due, person: Person, service: Service, site: str) -> dict:
 def compose(due, person: Person, service: Service, channel: str, site: str) -> tuple[str, str]:
     """(subject, body) of one message: the service's template for its kind (Tandem's until
     it writes one), filled in, with the opt-out link added. A service template that would
-    tell what the service is (and the patient did not choose that) gives way to Tandem's
-    neutral default."""
+    tell what the service is (in a text message or a subject; the patient did not choose
+    that) gives way to Tandem's neutral default. The values that could tell (a goal, a place)
+    are checked one by one (`values`); the rest of the words are the template's, checked
+    once for each kind and way, not once for each message."""
     filled = values(due, person, service, site)
-    template = service.template(due.kind)
+    template = service.discreet(due.kind, channel, person.name_the_service)
     subject, body = _fill(template, channel, filled)
-    names = [] if person.name_the_service else service.clinical_names
-    if not person.name_the_service and (rules.words_that_tell(subject, names)
-                                        or (channel == "sms"
-                                            and rules.words_that_tell(body, names))):
-        subject, body = _fill(rules.DEFAULT_TEMPLATES[due.kind], channel, filled)
-    stop = STOP_LINE[channel].format(url=site + reverse("stop", kwargs={
-        "token": person.stop_token}))
+    stop = STOP_LINE[channel].format(url=site + stop_path(person.stop_token))
     return subject, f"{body}\n\n{stop}"
+
+
+@functools.cache
+def _stop_prefix() -> str:
+    return reverse("stop", kwargs={"token": "T"})[:-2]
+
+
+def stop_path(token: str) -> str:
+    """The stop link's path (reversed once, not once a message)."""
+    return f"{_stop_prefix()}{token}/"
 
 
 def _fill(template: rules.Template, channel: str, filled: dict) -> tuple[str, str]:
