@@ -101,44 +101,46 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
     """The template with its placeholders filled from `values`. An optional part ([[...]])
     whose placeholders all have a value is kept (without its brackets), else left out whole;
     outside them, every placeholder used needs a value (TemplateError names the first that
-    has none). Values are inserted as they are, never read as a template."""
-    _checked(template)
-
-    def fill(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
-
-    def has_all(text: str) -> bool:
-        return all(values.get(name) not in (None, "") for name in _PLACEHOLDER.findall(text))
-
-    # Fill optional parts and the rest in one pass, so no value is ever read as a template. A
-    # part left out takes one of the spaces around it with it.
+    has none). Values are inserted as they are, never read as a template. A part left out
+    takes one of the spaces around it with it."""
     out: list[str] = []
-    at = 0
+    end = ""  # the last character written so far
     dropped = False
-    for part in _OPTIONAL.finditer(template):
-        out.append(_after_gap(_required(template[at:part.start()], values, fill), out, dropped))
-        inner = part.group(1)
-        dropped = not has_all(inner)
-        if not dropped:
-            out.append(fill(inner))
-        at = part.end()
-    out.append(_after_gap(_required(template[at:], values, fill), out, dropped))
+    for optional, pieces in _compiled(template):
+        names = pieces[1::2]
+        if optional:
+            dropped = not all(values.get(name) not in (None, "") for name in names)
+            if dropped:
+                continue
+        else:
+            for name in names:
+                if values.get(name) in (None, ""):
+                    raise TemplateError(f"{{{name}}} has no value for this message; put it "
+                                        f"inside [[ ]] if the message can go without it.")
+        text = "".join(piece if i % 2 == 0 else str(values[piece])
+                       for i, piece in enumerate(pieces))
+        if not optional and dropped and text[:1] in (" ", "\t") and end in (" ", "\t", ""):
+            text = text[1:]
+        if text:
+            out.append(text)
+            end = text[-1]
     return "".join(out)
 
 
-def _after_gap(text: str, out: list[str], dropped: bool) -> str:
-    """`text`, less its first space when it follows a part left out and a space already."""
-    if dropped and text[:1] in (" ", "\t") and "".join(out)[-1:] in (" ", "\t", ""):
-        return text[1:]
-    return text
-
-
-def _required(text: str, values: Mapping[str, str | None], fill) -> str:
-    for name in _PLACEHOLDER.findall(text):
-        if values.get(name) in (None, ""):
-            raise TemplateError(f"{{{name}}} has no value for this message; put it inside "
-                                f"[[ ]] if the message can go without it.")
-    return fill(text)
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
+    """The template as (optional?, pieces) in order, each pieces alternating text and a
+    placeholder's name, worked out once per template (a day's thousands of messages share a
+    few). Raises TemplateError as `placeholders_in` does."""
+    _checked(template)
+    parts = []
+    at = 0
+    for part in _OPTIONAL.finditer(template):
+        parts.append((False, tuple(_PLACEHOLDER.split(template[at:part.start()]))))
+        parts.append((True, tuple(_PLACEHOLDER.split(part.group(1)))))
+        at = part.end()
+    parts.append((False, tuple(_PLACEHOLDER.split(template[at:]))))
+    return tuple(parts)
 
 
 _TELLING = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(TELLING_WORDS, key=len, reverse=True))

@@ -81,7 +81,7 @@ def _end_of(day: datetime.date) -> datetime.datetime:
 
 
 PREFS = "patient__reminder_preferences__"
-PERSON = wording.person_columns(PREFS, "patient__")
+PERSON = wording.person_columns(PREFS, "patient__")  # in wording.person_from's order
 
 
 def due_today(today: datetime.date, organisation_id=None,
@@ -105,30 +105,28 @@ def due_today(today: datetime.date, organisation_id=None,
     rows = _plain_rows(entries.filter(Q(checkup_due__in=[soon, today, late])
                                       | Q(review_due=review) | Q(awaiting_signature=True)),
                        names)
-    for row in rows:
-        people[row["patient_id"]] = wording.person_from(
-            row, row["patient_id"], row["organisation_id"], PREFS, "patient__")
-    to_sign = _versions_to_sign([r["patient_id"] for r in rows if r["awaiting_signature"]])
+    to_sign = _versions_to_sign([r[0] for r in rows if r[6]])
     portal = reverse("portal:checkup-begin")
-    for row in rows:
-        base = {"patient_id": row["patient_id"], "organisation_id": row["organisation_id"],
-                "keyworker": row["keyworker__first_name"] or ""}
-        due = row["checkup_due"]
-        after = row["episode_status"] == EpisodeStatus.MONITORING
+    for values in rows:
+        patient_id, organisation_id, due, review_due, status, keyworker, _sign = values[:7]
+        people[patient_id] = wording.person_from(values[7:], patient_id, organisation_id)
+        base = {"patient_id": patient_id, "organisation_id": organisation_id,
+                "keyworker": keyworker or ""}
+        after = status == EpisodeStatus.MONITORING
         if due in (soon, today, late):
             kind = rules.checkup_reminder(due, today, False, DAYS)
             if after and kind in ("checkup-soon", "checkup-today"):
                 kind = "after-treatment"
-            expires = _end_of(due if kind != "checkup-late" else today + datetime.timedelta(days=2))
-            found.append(Due(kind=kind, about=due, key=f"{kind}:{row['patient_id']}:{due}",
-                             expires=expires, link=portal, **base))
-        if row["review_due"] == review:
+            last = due if kind != "checkup-late" else today + datetime.timedelta(days=2)
+            found.append(Due(kind=kind, about=due, key=f"{kind}:{patient_id}:{due}",
+                             expires=_end_of(last), link=portal, **base))
+        if review_due == review:
             found.append(Due(kind="plan-review-soon", about=review,
-                             key=f"plan-review-soon:{row['patient_id']}:{review}",
+                             key=f"plan-review-soon:{patient_id}:{review}",
                              expires=_end_of(review), **base))
-        if row["patient_id"] in to_sign:  # once for each version of the plan
+        if patient_id in to_sign:  # once for each version of the plan
             found.append(Due(kind="plan-to-sign", about=today,
-                             key=f"plan-to-sign:{to_sign[row['patient_id']]}",
+                             key=f"plan-to-sign:{to_sign[patient_id]}",
                              expires=_end_of(today + datetime.timedelta(days=6)),
                              link=reverse("portal:plan"), **base))
     plans = MedicationPlan.objects.filter(
@@ -163,17 +161,23 @@ def due_today(today: datetime.date, organisation_id=None,
     return found
 
 
-def _plain_rows(queryset, names) -> list[dict]:
-    """The queryset's rows as dicts of `names`, read with the query Django builds but without
-    its per-value conversions (thousands of rows at once): keys as UUIDs, dates as dates,
-    times as times; the rest as the database gives them (a boolean may be 0 or 1)."""
+def _plain_rows(queryset, names) -> list[tuple]:
+    """The queryset's rows as tuples of `names`, read with the query Django builds but without
+    its per-value conversions (thousands of rows at once): keys as UUIDs, dates as dates;
+    the rest as the database gives them (a boolean may be 0 or 1, a time SQLite's text)."""
     sql, params = queryset.values_list(*names).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
-    kinds = [_converter(queryset.model, name) for name in names]
-    return [{name: (value if convert is None or value is None else convert(value))
-             for name, convert, value in zip(names, kinds, row, strict=True)} for row in found]
+    convert = [(i, c) for i, c in enumerate(_converter(queryset.model, n) for n in names) if c]
+    rows = []
+    for row in found:
+        row = list(row)
+        for i, c in convert:
+            if row[i] is not None:
+                row[i] = c(row[i])
+        rows.append(row)
+    return rows
 
 
 def _converter(model, name: str):
@@ -189,19 +193,12 @@ def _converter(model, name: str):
         return None  # none read here
     if isinstance(field, models.DateField):
         return _date
-    if isinstance(field, models.TimeField):
-        return _time
     return None
 
 
 @functools.lru_cache(maxsize=4096)
 def _date(value):
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
-
-
-@functools.lru_cache(maxsize=256)
-def _time(value):
-    return value if isinstance(value, datetime.time) else datetime.time.fromisoformat(value)
 
 
 def _uuid(value):

@@ -67,25 +67,31 @@ def person_columns(to_choices: str, to_patient: str) -> list[str]:
     return [to_choices + c for c in CHOICES] + [to_patient + c for c in CONTACT]
 
 
-def person_from(row: dict, patient_id, organisation_id, to_choices: str,
-                to_patient: str) -> Person:
-    c = {name: row[to_choices + name] for name in CHOICES}
-    p = {name: row[to_patient + name] for name in CONTACT}
+def person_from(values, patient_id, organisation_id) -> Person:
+    """A Person from the values of `person_columns`, in their order."""
+    (channels, groups, opens, closes, quote_goal, named, address, stop_token, do_not_contact,
+     opted_out_at, preferred, given, phone, email, leave_message, sms, mail) = values
     return Person(
-        patient_id=patient_id, organisation_id=organisation_id,
-        name=p["preferred_name"] or p["given_name"], phone=p["phone"], email=p["email"],
-        address=c["postal_address"], channels=[x for x in c["channels"].split(",") if x],
-        groups=[g for g in c["groups"].split(",") if g],
-        window=_window(c["window_opens"], c["window_closes"]),
-        name_the_service=c["name_the_service"], ok_to_leave_message=p["ok_to_leave_message"],
-        agrees_to_sms=p["agrees_to_sms"], agrees_to_email=p["agrees_to_email"],
-        stop_token=c["stop_token"], goal="quote" if c["quote_goal"] else "",
-        stopped=c["do_not_contact"] or c["opted_out_at"] is not None)
+        patient_id=patient_id, organisation_id=organisation_id, name=preferred or given,
+        phone=phone, email=email, address=address, channels=_split(channels),
+        groups=_split(groups), window=_window(opens, closes), name_the_service=bool(named),
+        ok_to_leave_message=bool(leave_message), agrees_to_sms=bool(sms),
+        agrees_to_email=bool(mail), stop_token=stop_token, goal="quote" if quote_goal else "",
+        stopped=bool(do_not_contact) or opted_out_at is not None)
+
+
+@functools.lru_cache(maxsize=256)
+def _split(text: str) -> list[str]:
+    return [x for x in text.split(",") if x]
 
 
 @functools.lru_cache(maxsize=256)
 def _window(opens, closes) -> rules.Window:
-    return rules.Window(opens, closes)
+    """The window from two times (or SQLite's text of them)."""
+    def time(value):
+        return value if isinstance(value, datetime.time) else datetime.time.fromisoformat(value)
+
+    return rules.Window(time(opens), time(closes))
 
 
 def people(patient_ids, known: dict | None = None) -> dict:
@@ -99,8 +105,8 @@ def people(patient_ids, known: dict | None = None) -> dict:
         rows = Preferences.objects.filter(patient_id__in=ids[start:start + 2000]).values(
             "patient_id", "organisation_id", *columns)
         for r in rows:
-            found[r["patient_id"]] = person_from(r, r["patient_id"], r["organisation_id"],
-                                                 "", "patient__")
+            found[r["patient_id"]] = person_from([r[c] for c in columns], r["patient_id"],
+                                                 r["organisation_id"])
     quoting = [pid for pid, p in found.items() if p.goal == "quote"]
     for p in quoting:
         found[p].goal = ""

@@ -50,7 +50,8 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0,
                             help="seconds to wait when the queue is empty (default 1)")
         parser.add_argument("--no-sweep", action="store_true",
-                            help="do not queue the nightly sweep (run tasks only)")
+                            help="do not queue the nightly sweep or the day's reminders (run tasks "
+                                 "and send what is waiting)")
         parser.add_argument("--status", action="store_true",
                             help="print the queue (queued, running, failed, finished in the "
                                  "last 24 hours), the live workers and the failed tasks, "
