@@ -23,9 +23,11 @@ from tandem.patients.models import active_membership
 from tandem.records import versioning
 from tandem.reminders import letters as printing
 from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm
-from tandem.reminders.models import GROUPS, Appointment, AppointmentStatus, Preferences
+from tandem.reminders.models import Appointment, AppointmentStatus, Preferences
 
 SHOWN = 50
+STAFF_WORDS = {"checkups": "check-ups", "plan": "their plan", "medication": "their medication",
+               "appointments": "appointments"}
 LETTERS_AT_ONCE = 500  # one PDF at most; the page says when more are waiting
 
 
@@ -43,7 +45,7 @@ def messages_page(request, patient_id):
     return render(request, "reminders/messages.html", {
         "patient": patient, "current": "messages", "prefs": prefs, "sent": sent,
         "ways": [CHANNEL_WORDS[c] for c in prefs.channel_list] if prefs else [],
-        "kinds": [GROUPS[g][0] for g in prefs.group_list] if prefs else [],
+        "kinds": [STAFF_WORDS[g] for g in prefs.group_list if g in STAFF_WORDS] if prefs else [],
         "upcoming": [a for a in appointments if a.starts_at > now][::-1],
         "past": [a for a in appointments if a.starts_at <= now],
         "can_change": getattr(request, "access_role", "") in CHANGES_RECORDS})
