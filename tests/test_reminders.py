@@ -489,3 +489,35 @@ def test_the_demo_has_choices_a_neutral_name_and_plans_todays_reminders(db, caps
     assert all(p.postal_address for p in prefs if "letter" in p.channel_list)
     call_command("demo", patients=40)  # again: nobody gets a second set of choices
     assert Preferences.objects.count() == len(prefs)
+
+
+def test_every_link_in_a_planned_message_opens_a_page_for_the_patient(jade, world):
+    from tests.test_permissions import plan_for
+
+    plan_for(jade, world)
+    refresh([jade.pk])
+    Preferences.objects.filter(patient=jade).update(channels="sms")
+    Appointment.objects.create(
+        organisation=world.org, patient=jade, how="phone",
+        starts_at=datetime.datetime(2026, 3, 3, 10, 30, tzinfo=LONDON),
+        with_user=world.users["practitioner"], created_by=world.users["practitioner"])
+    plan()
+    kinds = set(Message.objects.values_list("kind", flat=True))
+    assert {"checkup-soon", "plan-to-sign", "appointment-tomorrow"} <= kinds
+    client = world.client("patient")
+    for body in Message.objects.values_list("body", flat=True):
+        for link in re.findall(r"https://tandem\.example(\S+)", body):
+            with time_machine.travel(MORNING):
+                assert client.get(link).status_code == 200, link
+
+
+def test_the_demo_writes_the_letters_waiting_as_one_pdf_on_disk(jade, settings, tmp_path):
+    from tandem.web.management.commands.demo import Command
+
+    settings.OUTBOX_DIR = tmp_path
+    Preferences.objects.filter(patient=jade).update(channels="letter")
+    plan()
+    said = Command().letters_to_disk()
+    [pdf] = (tmp_path / "letters").glob("letters-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and str(pdf) in said
+    assert Message.objects.get().status == "queued"  # still to be posted by the service

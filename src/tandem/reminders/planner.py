@@ -106,7 +106,7 @@ def due_today(today: datetime.date, organisation_id=None,
                                       | Q(review_due=review) | Q(awaiting_signature=True)),
                        names)
     to_sign = _versions_to_sign([r[0] for r in rows if r[6]])
-    portal = reverse("portal:checkup-begin")
+    portal = reverse("portal:checkups")  # a page (a GET), whose button begins the check-up
     for values in rows:
         patient_id, organisation_id, due, review_due, status, keyworker, _sign = values[:7]
         people[patient_id] = wording.person_from(values[7:], patient_id, organisation_id)

@@ -1,12 +1,16 @@
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from tandem.demo.load import ACCOUNTS, PORTAL_ACCOUNTS, load
 from tandem.outbox import services as outbox
+from tandem.outbox.models import Channel, Message, Status
 from tandem.reminders import planner
+from tandem.reminders.letters import letters_pdf
 from tandem.web.management.commands.serve import serve
 
 
@@ -37,10 +41,11 @@ class Command(BaseCommand):
         # worker; `tandem worker` beside it sends the rest in each patient's window).
         planned = planner.plan_day(site=settings.SITE_URL or f"http://{opts['host']}:{opts['port']}")
         sent = outbox.send_due(paces={})
+        letters = self.letters_to_disk()
         self.stdout.write(
             f"Reminders today: {planned['planned']} planned, {sent['sent']} sent now (texts in "
             f"{settings.OUTBOX_DIR / 'sms'}, emails in {settings.OUTBOX_DIR / 'email'}, "
-            "letters on the Letters to post page).")
+            f"letters on the Letters to post page{letters}).")
         self.stdout.write("Demo accounts:")
         for username in [a[0] for a in ACCOUNTS] + list(PORTAL_ACCOUNTS):
             password = result.passwords.get(username, "(unchanged)")
@@ -49,3 +54,20 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
             self.stdout.write(f"Open http://{opts['host']}:{opts['port']}/ and sign in.")
             serve(opts["host"], opts["port"], 2, self.stdout)
+
+    def letters_to_disk(self) -> str:
+        """The letters waiting to be posted, also as one PDF in TANDEM_OUTBOX_DIR/letters (the
+        demo's file backend for letters; still waiting on the page, as in a service)."""
+        waiting = list(Message.objects.filter(channel=Channel.LETTER, status=Status.QUEUED)
+                       .exclude(recipient="").select_related("patient").order_by("created_at"))
+        if not waiting:
+            return ""
+        folder = Path(settings.OUTBOX_DIR) / "letters"
+        try:
+            document = letters_pdf(waiting)
+        except (ImportError, OSError):  # no Pango here (README): the page still lists them
+            return ""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"letters-{timezone.localdate():%Y-%m-%d}.pdf"
+        path.write_bytes(document)
+        return f", and in {path}"
