@@ -245,9 +245,6 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
     chose (or not at all); raise the "couldn't reach" flags. `known`: patients' choices
     already read. Returns the counts."""
     counts = {"planned": 0, "already": 0, "skipped": 0, "flagged": 0}
-    written = _already_written([d.key for d in due])
-    counts["already"] = sum(1 for d in due if d.key in written)
-    due = [d for d in due if d.key not in written]
     if not due:
         return counts
     patient_ids = {d.patient_id for d in due}
@@ -298,13 +295,14 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
             person.recipient(channel), d.kind, subject, body, Status.QUEUED, 0, "", "",
             as_time(now), d.key, as_time(send_after), as_time(d.expires), ""))
     # Written once each: a reminder planned again (a second worker, a second run) is the
-    # same row (the unique dedupe key), left as it was. One plain INSERT for each batch, of
-    # values already as the database takes them (a model instance a row, or adapting each
-    # value again, would cost more than the write).
+    # same row (the unique dedupe key), left as it was, and counted "already". One plain
+    # INSERT for each batch, of values already as the database takes them (a model instance
+    # a row, or adapting each value again, would cost more than the write).
     with connection.cursor() as cursor:
         for start in range(0, len(messages), BATCH):
             cursor.executemany(INSERT, messages[start:start + BATCH])
-    counts["planned"] = len(messages)
+            counts["planned"] += cursor.rowcount  # rows written: a key already there is not
+    counts["already"] = len(messages) - counts["planned"]
     for d, person, run in tell:
         counts["flagged"] += _tell_keyworker(d, person, run, flag_rules.get(d.organisation_id))
     return counts
@@ -335,15 +333,6 @@ def _tell_keyworker(due, person, run, setting) -> int:
                   else RULES[UNREACHABLE].severity),
         evidence=evidence, suggested_action=RULES[UNREACHABLE].suggested_action)
     return int(created)
-
-
-def _already_written(keys: list[str]) -> set:
-    """Of these dedupe keys, those the outbox already holds (planned earlier today)."""
-    found = set()
-    for start in range(0, len(keys), BATCH):
-        found.update(Message.objects.filter(dedupe_key__in=keys[start:start + BATCH])
-                     .values_list("dedupe_key", flat=True))
-    return found
 
 
 def _unanswered(patient_ids) -> dict:

@@ -41,14 +41,13 @@ class Person:
     stop_token: str
     goal: str = ""
     stopped: bool = False  # "do not contact", or they stopped messages
+    reachable: list[str] = field(init=False)  # the ways they agreed to that can reach them
 
-    @property
-    def reachable(self) -> list[str]:
-        """The channels they agreed to, in their order, that can reach them."""
+    def __post_init__(self):
         can = {"sms": bool(self.phone and self.agrees_to_sms),
                "email": bool(self.email and self.agrees_to_email),
                "letter": bool(self.address.strip())}
-        return [c for c in self.channels if can.get(c)]
+        self.reachable = [c for c in self.channels if can.get(c)]
 
     def recipient(self, channel: str) -> str:
         return {"sms": self.phone, "email": self.email, "letter": self.address.strip()}[channel]
