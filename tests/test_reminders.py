@@ -521,3 +521,33 @@ def test_the_demo_writes_the_letters_waiting_as_one_pdf_on_disk(jade, settings, 
     [pdf] = (tmp_path / "letters").glob("letters-*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and str(pdf) in said
     assert Message.objects.get().status == "queued"  # still to be posted by the service
+
+
+def test_staff_restart_messages_only_when_the_patient_asks(jade, world, client):
+    staff = world.client("practitioner")
+    prefs = Preferences.objects.get(patient=jade)
+    data = {"first": "sms", "kinds": ["checkups"], "window_opens": "09:00",
+            "window_closes": "20:00", "postal_address": "x"}
+    assert "restart" not in staff.get(f"/patients/{jade.pk}/messages/choices/").context[
+        "form"].fields
+    client.post(f"/stop/{prefs.stop_token}/")
+    prefs.refresh_from_db()
+    staff.post(f"/patients/{jade.pk}/messages/choices/", {**data, "version": prefs.version})
+    prefs.refresh_from_db()
+    assert prefs.opted_out_at is not None  # saving their other choices does not restart them
+    staff.post(f"/patients/{jade.pk}/messages/choices/",
+               {**data, "restart": "on", "version": prefs.version})
+    assert Preferences.objects.get(patient=jade).opted_out_at is None
+
+
+def test_a_message_still_waiting_after_its_day_is_not_sent_and_says_so(jade):
+    from tandem.outbox import services as outbox
+
+    Preferences.objects.filter(patient=jade).update(channels="sms,letter")
+    plan()
+    text = Message.objects.get()
+    after = text.expires_at + datetime.timedelta(minutes=1)
+    assert outbox.send_due(now=after, paces={}) == {"sent": 0, "failed": 0}
+    assert outbox.expire(now=after) == 1
+    text.refresh_from_db()
+    assert text.status == "withdrawn" and text.last_error == outbox.TOO_LATE

@@ -280,6 +280,20 @@ def recover_stuck(now=None) -> dict:
     return counts
 
 
+TOO_LATE = "Not sent: the day it was about has passed."
+
+
+def expire(now=None) -> int:
+    """Messages still waiting when the day they were about has passed (`expires_at`) are not
+    sent: marked withdrawn, saying so. Letters the service prints wait for it (they are
+    printed late rather than never). Returns how many."""
+    now = now or timezone.now()
+    late = Message.objects.filter(status__in=WAITING, expires_at__lte=now)
+    if not letters.by_provider():
+        late = late.exclude(channel=Channel.LETTER)
+    return late.update(status=Status.WITHDRAWN, last_error=TOO_LATE)
+
+
 # --- what the provider says happened ------------------------------------------------------
 
 PROVIDER_STATUSES = {"delivered": Status.DELIVERED, "failed": Status.FAILED,

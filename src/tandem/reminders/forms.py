@@ -28,7 +28,7 @@ class PreferencesForm(VersionedForm, forms.ModelForm):
         widget=forms.CheckboxSelectMultiple)
 
     saves_fields = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
-                    "name_the_service", "postal_address", "do_not_contact")
+                    "name_the_service", "postal_address", "do_not_contact", "opted_out_at")
 
     class Meta:
         model = Preferences
@@ -41,9 +41,15 @@ class PreferencesForm(VersionedForm, forms.ModelForm):
         help_texts = {"window_opens": "Messages arrive only between these times (local time). "
                                       "The same time twice means any time."}
 
+    restart = forms.BooleanField(
+        label="They asked us to start their messages again", required=False,
+        help_text="They stopped them from the link in a message.")
+
     def __init__(self, *args, patient, **kwargs):
         super().__init__(*args, **kwargs)
         self.patient = patient
+        if self.instance.opted_out_at is None:
+            del self.fields["restart"]
         ways = _agreed(patient) if self.instance._state.adding else self.instance.channel_list
         for name, way in zip(("first", "second", "third"), ways, strict=False):
             self.initial.setdefault(name, way)
@@ -64,6 +70,8 @@ class PreferencesForm(VersionedForm, forms.ModelForm):
                            "their details).")
         if "letter" in ways and not (data.get("postal_address") or "").strip():
             self.add_error("postal_address", "Letters need a postal address.")
+        if data.get("restart"):
+            self.instance.opted_out_at = None
         self.instance.channels = ",".join(ways)
         self.instance.groups = ",".join(g for g in GROUPS if g in data.get("kinds", []))
         return data

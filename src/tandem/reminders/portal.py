@@ -36,6 +36,7 @@ class MyChoicesForm(PreferencesForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields.pop("restart", None)  # choosing again is what starts them again
         self.fields["first"].label = "The first way to reach me"
         self.fields["second"].label = "If I don't answer"
         self.fields["third"].label = "Then"

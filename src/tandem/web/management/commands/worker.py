@@ -123,6 +123,7 @@ class Command(BaseCommand):
             leases.recover_orphans(abandoned_by=worker_id)
             # Messages a stopped worker left "being sent": the provider is asked first.
             outbox.recover_stuck()
+            outbox.expire()  # what waited past its day is not sent, and says so
             if settings.SMS_BACKEND:
                 outbox.poll_receipts()
             self.looked = time.monotonic()
