@@ -96,7 +96,7 @@ def main() -> None:
     today = timezone.localdate()
     with transaction.atomic():
         Patient.objects.filter(organisation=org).exclude(phone="").update(agrees_to_sms=True)
-        Preferences.objects.filter(organisation=org).delete()
+    empty(connection, Preferences)
     demo_reminders.load(org)
     with transaction.atomic():
         due = CaseloadEntry.objects.filter(organisation=org, episode_status__in=OPEN_STATUSES)
@@ -154,6 +154,7 @@ def main() -> None:
     # 3. Sending, one worker.
     sendable = list(Message.objects.exclude(channel="letter").order_by("pk")
                     .values_list("pk", flat=True)[:args.send])
+    Message.objects.update(send_after=timezone.now() + datetime.timedelta(days=1))  # not these
     for start in range(0, len(sendable), 5000):
         Message.objects.filter(pk__in=sendable[start:start + 5000]).update(
             send_after=timezone.now() - datetime.timedelta(seconds=1))

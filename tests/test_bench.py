@@ -151,3 +151,15 @@ def test_service_report(bench):
                      out, re.M), out
     assert re.search(r"^ratio report / DuckDB: [\d.]+x \(target <= 3x\): (PASS|FAIL)$", out,
                      re.M), out
+
+
+def test_reminders(bench):
+    env, db = bench("reminders")
+    out = run(script("reminders.py", "--patients", PATIENTS, "--runs", "1", "--send", "50", *db),
+              env)
+    assert re.search(r"^reminders planned: [\d,]+ for [\d,]+ patients in or after treatment$",
+                     out, re.M), out
+    assert re.search(r"^ratio planning / raw: [\d.]+% \(target >= 25%\): (PASS|FAIL)$", out,
+                     re.M), out
+    assert re.search(r"^sent by one worker: 50 \(0 failed\) in [\d.]+ s = [\d,]+ messages/s "
+                     r"\(target >= 200\): (PASS|FAIL)", out, re.M), out
