@@ -134,7 +134,7 @@ def _values(kind: str, everything: bool) -> dict:
 
 
 def _service(organisation) -> tuple[ServiceWording | None, Service]:
-    wording = ServiceWording.objects.filter(organisation=organisation).first()
+    wording = ServiceWording.objects.of(organisation).first()
     service = service_of(organisation, wording)
     service.templates = {t.kind: t.wording for t in Template.objects.of(organisation)}
     return wording, service
