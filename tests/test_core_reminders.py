@@ -115,6 +115,55 @@ def test_optional_parts_never_fail_and_leave_no_placeholder(values):
             assert values[name] in out
 
 
+def reference_render(template, values):
+    """The rule in its plainest form (regular expressions over the text, no compiling), to
+    check the compiled `render` against."""
+    import re
+
+    placeholder, optional = re.compile(r"\{([^{}]*)\}"), re.compile(r"\[\[(.*?)\]\]", re.S)
+
+    def fill(text):
+        for name in placeholder.findall(text):
+            if values.get(name) in (None, ""):
+                raise TemplateError(name)
+        return placeholder.sub(lambda m: str(values[m.group(1)]), text)
+
+    out, at, dropped = "", 0, False
+    for part in optional.finditer(template):
+        text = fill(template[at:part.start()])
+        if dropped and text[:1] in (" ", "\t") and out[-1:] in (" ", "\t", ""):
+            text = text[1:]
+        out += text
+        inner = part.group(1)
+        dropped = any(values.get(n) in (None, "") for n in placeholder.findall(inner))
+        if not dropped:
+            out += fill(inner)
+        at = part.end()
+    text = fill(template[at:])
+    if dropped and text[:1] in (" ", "\t") and out[-1:] in (" ", "\t", ""):
+        text = text[1:]
+    return out + text
+
+
+PIECES = st.one_of(st.sampled_from(["Hi ", " ", ", ", "see you ", "x", ""]),
+                   st.sampled_from([f"{{{p}}}" for p in PLACEHOLDERS]))
+
+
+@given(st.lists(st.one_of(PIECES, st.lists(PIECES, max_size=3).map(
+    lambda parts: "[[" + "".join(parts) + "]]")), max_size=8).map("".join),
+       st.dictionaries(st.sampled_from(sorted(PLACEHOLDERS)),
+                       st.one_of(st.none(), st.just(""), st.text(max_size=8)),
+                       max_size=len(PLACEHOLDERS)))
+def test_render_is_the_plain_rule(template, values):
+    try:
+        expected = reference_render(template, values)
+    except TemplateError:
+        with pytest.raises(TemplateError):
+            render(template, values)
+        return
+    assert render(template, values) == expected
+
+
 # --- quiet hours -------------------------------------------------------------------------------
 
 

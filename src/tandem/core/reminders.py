@@ -106,8 +106,7 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
     out: list[str] = []
     end = ""  # the last character written so far
     dropped = False
-    for optional, pieces in _compiled(template):
-        names = pieces[1::2]
+    for optional, form, names in _compiled(template):
         if optional:
             dropped = not all(values.get(name) not in (None, "") for name in names)
             if dropped:
@@ -117,8 +116,9 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
                 if values.get(name) in (None, ""):
                     raise TemplateError(f"{{{name}}} has no value for this message; put it "
                                         f"inside [[ ]] if the message can go without it.")
-        text = "".join(piece if i % 2 == 0 else str(values[piece])
-                       for i, piece in enumerate(pieces))
+        # The part's own words hold no brace (`_checked`), so it is a format string whose
+        # fields are its placeholders, in order; values go in as they are.
+        text = form.format(*[values[name] for name in names]) if names else form
         if not optional and dropped and text[:1] in (" ", "\t") and end in (" ", "\t", ""):
             text = text[1:]
         if text:
@@ -128,18 +128,23 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _compiled(template: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
-    """The template as (optional?, pieces) in order, each pieces alternating text and a
-    placeholder's name, worked out once per template (a day's thousands of messages share a
-    few). Raises TemplateError as `placeholders_in` does."""
+def _compiled(template: str) -> tuple[tuple[bool, str, tuple[str, ...]], ...]:
+    """The template as (optional?, format string, placeholders) for each part in order,
+    worked out once per template (a day's thousands of messages share a few). Raises
+    TemplateError as `placeholders_in` does."""
     _checked(template)
+
+    def part(optional: bool, text: str):
+        pieces = _PLACEHOLDER.split(text)
+        return optional, "{}".join(pieces[0::2]), tuple(pieces[1::2])
+
     parts = []
     at = 0
-    for part in _OPTIONAL.finditer(template):
-        parts.append((False, tuple(_PLACEHOLDER.split(template[at:part.start()]))))
-        parts.append((True, tuple(_PLACEHOLDER.split(part.group(1)))))
-        at = part.end()
-    parts.append((False, tuple(_PLACEHOLDER.split(template[at:]))))
+    for found in _OPTIONAL.finditer(template):
+        parts.append(part(False, template[at:found.start()]))
+        parts.append(part(True, found.group(1)))
+        at = found.end()
+    parts.append(part(False, template[at:]))
     return tuple(parts)
 
 

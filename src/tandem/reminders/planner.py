@@ -28,8 +28,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ from tandem.monitoring import services as flags
 from tandem.monitoring.models import RuleSetting
 from tandem.outbox.models import Message, Status
 from tandem.patients.models import OPEN_STATUSES, CaseloadEntry, EpisodeStatus, Patient
-from tandem.planning.models import PlanVersion
+from tandem.planning.models import Goal, PlanVersion
 from tandem.reminders import wording
 from tandem.reminders.models import GROUP_OF, INVITATIONS, Appointment, AppointmentStatus
 
@@ -100,16 +101,23 @@ def due_today(today: datetime.date, organisation_id=None,
         today - datetime.timedelta(days=DAYS.after)
     review = today + datetime.timedelta(days=REVIEW_DAYS_BEFORE)
     # Each patient's choices and contact details in the same query (wording.person_from).
+    # The goal to quote, for those who said yes, in the same query.
+    goal = Goal.objects.filter(
+        patient_id=OuterRef("patient_id"), lifecycle_status__in=wording.QUOTED_GOALS).order_by(
+        "priority", "created_at").values("statement")[:1]
     names = ("patient_id", "organisation_id", "checkup_due", "review_due", "episode_status",
-             "keyworker__first_name", "awaiting_signature", *PERSON)
+             "keyworker__first_name", "awaiting_signature", *PERSON, "quoted_goal")
     rows = _plain_rows(entries.filter(Q(checkup_due__in=[soon, today, late])
-                                      | Q(review_due=review) | Q(awaiting_signature=True)),
-                       names)
+                                      | Q(review_due=review) | Q(awaiting_signature=True))
+                       .annotate(quoted_goal=Case(When(**{f"{PREFS}quote_goal": True},
+                                                       then=Subquery(goal)))), names)
     to_sign = _versions_to_sign([r[0] for r in rows if r[6]])
     portal = reverse("portal:checkups")  # a page (a GET), whose button begins the check-up
     for values in rows:
         patient_id, organisation_id, due, review_due, status, keyworker, _sign = values[:7]
-        people[patient_id] = wording.person_from(values[7:], patient_id, organisation_id)
+        person = wording.person_from(values[7:-1], patient_id, organisation_id)
+        person.goal = values[-1] or ""
+        people[patient_id] = person
         base = {"patient_id": patient_id, "organisation_id": organisation_id,
                 "keyworker": keyworker or ""}
         after = status == EpisodeStatus.MONITORING
@@ -181,8 +189,12 @@ def _plain_rows(queryset, names) -> list[tuple]:
 
 
 def _converter(model, name: str):
-    """How to read one column's raw value: None when it is fine as it comes."""
-    field = model._meta.get_field(name.split("__")[0])
+    """How to read one column's raw value: None when it is fine as it comes (an annotation
+    too)."""
+    try:
+        field = model._meta.get_field(name.split("__")[0])
+    except FieldDoesNotExist:
+        return None
     for part in name.split("__")[1:]:
         field = field.related_model._meta.get_field(part)
     if field.is_relation:

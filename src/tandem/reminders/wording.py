@@ -53,6 +53,9 @@ class Person:
         return {"sms": self.phone, "email": self.email, "letter": self.address.strip()}[channel]
 
 
+# The goals a reminder may quote (the first by priority): those they are working on.
+QUOTED_GOALS = (LifecycleStatus.ACTIVE, LifecycleStatus.ACCEPTED)
+
 # What a Person is read from: Preferences' columns and its patient's (`person_columns`).
 CHOICES = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
            "name_the_service", "postal_address", "stop_token", "do_not_contact", "opted_out_at")
@@ -112,7 +115,7 @@ def people(patient_ids, known: dict | None = None) -> dict:
     for start in range(0, len(quoting), 2000):
         goals = Goal.objects.filter(
             patient_id__in=quoting[start:start + 2000],
-            lifecycle_status__in=[LifecycleStatus.ACTIVE, LifecycleStatus.ACCEPTED]).order_by(
+            lifecycle_status__in=QUOTED_GOALS).order_by(
             "patient_id", "priority", "created_at").values_list("patient_id", "statement")
         for pid, statement in goals:
             if not found[pid].goal:
