@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import gc
 import logging
 import uuid
 from collections import defaultdict
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
-from django.db.models import Case, Exists, OuterRef, Q, Subquery, When
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -85,11 +86,24 @@ PREFS = "patient__reminder_preferences__"
 PERSON = wording.person_columns(PREFS, "patient__")  # in wording.person_from's order
 
 
-def due_today(today: datetime.date, organisation_id=None,
-              people: dict | None = None) -> list[Due]:
-    """Every reminder due today, from set-based queries. `people`, if given, is filled with
-    the choices of the patients of the caseload's rows, read in the same query."""
-    people = {} if people is None else people
+@dataclass
+class Day:
+    """What is due today (`due`), the choices of the patients of the caseload's rows read in
+    the same query (`people`), and a query of who may be invited to a check-up (`invited`)."""
+
+    due: list[Due]
+    people: dict
+    invited: QuerySet | None = None
+
+
+def due_today(today: datetime.date, organisation_id=None) -> list[Due]:
+    """Every reminder due today, from set-based queries."""
+    return gather(today, organisation_id).due
+
+
+def gather(today: datetime.date, organisation_id=None) -> Day:
+    """Every reminder due today, from set-based queries, with what the planning reads next."""
+    people: dict = {}
     found: list[Due] = []
     prefs = "patient__reminder_preferences__"
     pref_ok = Q(**{f"{prefs}do_not_contact": False, f"{prefs}opted_out_at__isnull": True}) \
@@ -111,6 +125,8 @@ def due_today(today: datetime.date, organisation_id=None,
                                       | Q(review_due=review) | Q(awaiting_signature=True))
                        .annotate(quoted_goal=Case(When(**{f"{PREFS}quote_goal": True},
                                                        then=Subquery(goal)))), names)
+    # Who may be invited to a check-up today: the same rows, as a query.
+    invited = entries.filter(checkup_due__in=[soon, today, late]).values("patient_id")
     to_sign = _versions_to_sign([r[0] for r in rows if r[6]])
     portal = reverse("portal:checkups")  # a page (a GET), whose button begins the check-up
     for values in rows:
@@ -166,7 +182,7 @@ def due_today(today: datetime.date, organisation_id=None,
             expires=a["starts_at"], time=f"{local:%H:%M}", place=where,
             keyworker=a["with_user__first_name"] or "",
             link=reverse("appointment", kwargs={"token": a["token"]})))
-    return found
+    return Day(found, people, invited)
 
 
 def _plain_rows(queryset, names) -> list[tuple]:
@@ -237,8 +253,16 @@ def plan_day(today: datetime.date | None = None, now: datetime.datetime | None =
     already (written before), skipped (not wanted, or no way to reach them), flagged."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    known: dict = {}
-    return write(due_today(today, organisation_id, known), now, site, known)
+    # Tens of thousands of small objects at once: the cycle collector would scan them again
+    # and again while they are made, and none of them is a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        day = gather(today, organisation_id)
+        return write(day.due, now, site, day.people, invited=day.invited)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def send_now(patient, kind: str, key: str, link: str = "", now=None) -> dict:
@@ -251,18 +275,19 @@ def send_now(patient, kind: str, key: str, link: str = "", now=None) -> dict:
                       expires=_end_of(today + datetime.timedelta(days=6)))], now)
 
 
-def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | None = None
-          ) -> dict:
+def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | None = None,
+          invited=None) -> dict:
     """Write these reminders to the outbox, each once, by the way and at the time each patient
     chose (or not at all); raise the "couldn't reach" flags. `known`: patients' choices
-    already read. Returns the counts."""
+    already read; `invited`: a query of the patients who may be invited (else the patients
+    of `due`). Returns the counts."""
     counts = {"planned": 0, "already": 0, "skipped": 0, "flagged": 0}
     if not due:
         return counts
     patient_ids = {d.patient_id for d in due}
     people = wording.people(patient_ids, known)
     site = site or wording.site_url()
-    unanswered = _unanswered(patient_ids)
+    unanswered = _unanswered(patient_ids if invited is None else invited)
     flag_rules = _flag_rules({d.organisation_id for d in due})
     services = wording.services({d.organisation_id for d in due})
     messages, tell = [], []
@@ -354,10 +379,14 @@ def _unanswered(patient_ids) -> dict:
                                        status="completed",
                                        completed_at__gte=OuterRef("created_at"))
     found = defaultdict(list)
-    ids = list(patient_ids)
-    for start in range(0, len(ids), BATCH):
+    if isinstance(patient_ids, QuerySet):  # a query: one statement, no list of ids sent
+        groups = [patient_ids]
+    else:
+        ids = list(patient_ids)
+        groups = [ids[start:start + BATCH] for start in range(0, len(ids), BATCH)]
+    for group in groups:
         rows = Message.objects.filter(
-            kind__in=INVITATIONS, patient_id__in=ids[start:start + BATCH],
+            kind__in=INVITATIONS, patient_id__in=group,
             status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.PRINTED]).exclude(
             Exists(answered)).order_by("created_at").values_list("patient_id", "channel",
                                                                  "created_at")
