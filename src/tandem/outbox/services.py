@@ -217,6 +217,8 @@ def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
     `FOR UPDATE SKIP LOCKED`, so two workers take different messages at once; SQLite's
     transactions here take its write lock at their start, so two workers take turns."""
     now = now or timezone.now()
+    if not _due(now).exists():  # nothing waiting: no write lock taken (SQLite) for nothing
+        return []
     claim = uuid.uuid4().hex
     with transaction.atomic():
         ids = list(_due(now).select_for_update(skip_locked=True).order_by("send_after")
