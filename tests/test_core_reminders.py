@@ -47,8 +47,10 @@ def test_telling_words_and_the_clinical_name_are_found(text, found):
 
 
 def test_only_whole_words_tell():
-    # "treatments" is not listed, but "drugstore" and "crackers" are not "drug" or "crack".
+    # "drugstore" and "crackers" are not "drug" or "crack"; other forms of a word are.
     assert words_that_tell("Buy crackers at the drugstore") == []
+    assert words_that_tell("treatments, addictions, drinks, detoxing, injected, clinics") == [
+        "treatments", "addictions", "drinks", "detoxing", "injected", "clinics"]
 
 
 @given(st.sampled_from(TELLING_WORDS), st.sampled_from(["", "Hi. ", "Re: "]),

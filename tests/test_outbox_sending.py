@@ -270,3 +270,73 @@ def test_polling_asks_the_provider_when_no_receipt_came(world, locmem, sent_text
     assert outbox.poll_receipts() == 1
     sent_text.refresh_from_db()
     assert sent_text.status == "delivered" and sent_text.delivered_at is not None
+
+
+# --- after review: never twice, never lost, never at night ------------------------------------
+
+
+def test_a_message_given_back_while_its_batch_was_slow_is_not_sent_by_that_worker(world, locmem):
+    [message] = texts(world.org, 1)
+    Message.objects.update(send_after=timezone.now() - datetime.timedelta(hours=1))
+    [mine] = outbox.claim(now=timezone.now() - outbox.STUCK_AFTER - datetime.timedelta(minutes=1))
+    assert outbox.recover_stuck() == {"sent": 0, "queued": 1, "failed": 0}  # another worker
+    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}  # ... sends it
+    outbox._send_claimed(mine)  # the first worker reaches it in its old list: nothing sent
+    assert [b for _to, b in locmem.outbox] == ["Hello 0"]
+
+
+def test_a_slow_batch_gives_the_rest_back(world, locmem, monkeypatch):
+    texts(world.org, 3)
+    clock = iter([0.0, 0.0, outbox.RELEASE_AFTER.total_seconds() + 1, 1000.0, 1000.0])
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(clock))
+    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}
+    assert sorted(Message.objects.values_list("status", flat=True)) == ["queued", "queued",
+                                                                        "sent"]
+    assert set(Message.objects.filter(status="queued").values_list("attempts", flat=True)) == {0}
+
+
+def test_a_retry_after_a_lost_answer_asks_the_provider_first(world, locmem):
+    [message] = texts(world.org, 1)
+    # The provider took it, but its answer was lost (a timeout): recorded as failed.
+    locmem().send(message.recipient, "Hello 0", reference=str(message.pk))
+    Message.objects.filter(pk=message.pk).update(status="failed", attempts=1)
+    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}
+    message.refresh_from_db()
+    assert message.provider_reference == "locmem-1"
+    assert len(locmem.outbox) == 1  # not sent a second time
+
+
+def test_a_failure_the_provider_reported_stays_failed_and_is_never_resent(world, locmem,
+                                                                          sent_text):
+    Message.objects.filter(pk=sent_text.pk).update(
+        expires_at=timezone.now() + datetime.timedelta(hours=1))
+    assert outbox.record_receipt("notify-9", "failed", "The phone was switched off") == 1
+    later = timezone.now() + datetime.timedelta(hours=2)
+    assert outbox.expire(now=later) == 0
+    assert outbox.send_due(now=later, paces={}) == {"sent": 0, "failed": 0}
+    sent_text.refresh_from_db()
+    assert (sent_text.status, sent_text.last_error) == ("failed", "The phone was switched off")
+
+
+def test_a_message_claimed_outside_its_window_waits_for_the_opening(world, locmem):
+    import zoneinfo
+
+    london = zoneinfo.ZoneInfo("Europe/London")
+    [message] = texts(world.org, 1)
+    Message.objects.filter(pk=message.pk).update(
+        window_opens=datetime.time(9), window_closes=datetime.time(20),
+        send_after=datetime.datetime(2026, 3, 1, 9, tzinfo=london),
+        expires_at=datetime.datetime(2026, 3, 5, tzinfo=london))
+    night = datetime.datetime(2026, 3, 2, 23, 30, tzinfo=london)  # a backlog, after a restart
+    assert outbox.send_due(now=night, paces={}) == {"sent": 0, "failed": 0}
+    message.refresh_from_db()
+    assert message.status == "queued" and message.attempts == 0
+    assert message.send_after == datetime.datetime(2026, 3, 3, 9, tzinfo=london)
+    assert locmem.outbox == []
+
+
+def test_a_receipt_with_an_impossible_date_is_still_recorded(client, settings, sent_text):
+    settings.NOTIFY_CALLBACK_TOKEN = "s3cret"
+    answer = receipt(client, json.dumps({"id": "notify-9", "status": "delivered",
+                                         "completed_at": "2026-02-31T10:00:00Z"}))
+    assert answer.status_code == 200 and answer.json() == {"recorded": True}

@@ -551,3 +551,162 @@ def test_a_message_still_waiting_after_its_day_is_not_sent_and_says_so(jade):
     assert outbox.expire(now=after) == 1
     text.refresh_from_db()
     assert text.status == "withdrawn" and text.last_error == outbox.TOO_LATE
+
+
+# --- after review: what changes withdraws what waits ------------------------------------------
+
+
+def test_stopping_or_do_not_contact_withdraws_what_waits(jade, world, client):
+    plan()
+    token = Preferences.objects.get(patient=jade).stop_token
+    client.post(f"/stop/{token}/")
+    message = Message.objects.get()
+    assert (message.status, message.last_error) == ("withdrawn", "Not sent: they stopped "
+                                                                 "messages.")
+    prefs = Preferences.objects.get(patient=jade)
+    assert prefs.version == 2  # a form open elsewhere notices
+
+
+def test_changing_the_way_withdraws_what_would_go_the_old_way(jade, world):
+    plan()
+    staff = world.client("practitioner")
+    prefs = Preferences.objects.get(patient=jade)
+    staff.post(f"/patients/{jade.pk}/messages/choices/", {
+        "first": "letter", "kinds": ["checkups"], "window_opens": "09:00",
+        "window_closes": "20:00", "postal_address": "1 High St", "version": prefs.version})
+    assert Message.objects.get().status == "withdrawn"
+    Message.objects.all().delete()
+    plan()
+    assert Message.objects.get().channel == "letter"
+
+
+def test_a_cancelled_appointment_sends_no_reminder(jade, world):
+    due(jade, None)
+    appointment = Appointment.objects.create(
+        organisation=world.org, patient=jade, how="phone",
+        starts_at=datetime.datetime(2026, 3, 3, 10, 30, tzinfo=LONDON),
+        with_user=world.users["practitioner"], created_by=world.users["practitioner"])
+    plan()
+    reminder = Message.objects.get()
+    assert reminder.expires_at == datetime.datetime(2026, 3, 3, 0, 0, tzinfo=LONDON)  # not on
+    world.client("practitioner").post(                                              # the day
+        f"/patients/{jade.pk}/appointments/{appointment.pk}/cancel/")
+    reminder.refresh_from_db()
+    assert reminder.status == "withdrawn"
+
+
+def test_a_past_appointment_cannot_be_cancelled_from_the_link(jade, world, client):
+    appointment = Appointment.objects.create(
+        organisation=world.org, patient=jade, how="phone",
+        starts_at=timezone.now() - datetime.timedelta(hours=1),
+        with_user=world.users["practitioner"], created_by=world.users["practitioner"])
+    client.post(f"/appointment/{appointment.token}/", {"note": "late"})
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+
+
+def test_a_checkup_done_withdraws_its_invitations_still_waiting(jade, world):
+    from tandem.assessment import events
+
+    plan()
+    events.checkups_completed.send(Response, organisation_id=world.org.pk,
+                                   patient_ids=[jade.pk])
+    assert Message.objects.get().status == "withdrawn"
+
+
+def test_after_treatment_both_invitations_go(jade):
+    from tandem.patients.models import Episode
+
+    Episode.objects.filter(patient=jade).update(
+        status="post-exit-monitoring", exit_reason="completed_free",
+        exit_date=timezone.localdate() - datetime.timedelta(days=1))
+    refresh([jade.pk])
+    due_on = DAY + datetime.timedelta(days=3)
+    plan()
+    plan(due_on, MORNING + datetime.timedelta(days=3))
+    assert list(Message.objects.order_by("created_at").values_list("kind", flat=True)) == [
+        "after-treatment", "after-treatment"]
+
+
+def test_an_amended_checkup_answers_the_invitations(jade, world):
+    plan()
+    send_all()
+    Response.objects.create(organisation=world.org, patient=jade, instrument_code="phq9",
+                            instrument_version="1", status="amended", mode="self",
+                            completed_at=MORNING + datetime.timedelta(hours=5))
+    assert planner._unanswered([jade.pk]) == {}
+
+
+def test_the_flag_says_so_when_there_is_no_other_way(jade):
+    Preferences.objects.filter(patient=jade).update(channels="sms")
+    due_on = DAY + datetime.timedelta(days=3)
+    plan()
+    send_all()
+    plan(due_on, MORNING + datetime.timedelta(days=3))
+    send_all()
+    late = MORNING + datetime.timedelta(days=10)
+    plan(due_on + datetime.timedelta(days=7), late)
+    flag = Flag.objects.get(patient=jade, rule="unreachable")
+    assert "They agreed to no other way" in flag.evidence
+
+
+def test_with_a_letter_provider_only_the_letters_it_could_not_post_are_listed(jade, world,
+                                                                            settings):
+    Preferences.objects.filter(patient=jade).update(channels="letter")
+    plan()
+    settings.LETTER_BACKEND = "tests.test_reminders.FakeNotifyLetters"
+    client = world.client("practitioner")
+    assert client.get("/patients/letters/").context["letters"] == []  # the provider's to post
+    letter = Message.objects.get()
+    client.post("/patients/letters/posted/", {"letter": [str(letter.pk)]})
+    assert Message.objects.get().status == "queued"  # not marked posted by mistake
+    Message.objects.update(status="failed", provider_reference="notify-1",
+                           last_error="Returned: address not known")
+    assert [m.pk for m in client.get("/patients/letters/").context["letters"]] == [letter.pk]
+
+
+def test_the_plan_to_sign_is_the_latest_version_only(jade, world):
+    from tandem.planning.models import PlanVersion
+    from tests.test_permissions import plan_for
+
+    due(jade, None)
+    Preferences.objects.filter(patient=jade).update(groups="plan")
+    plan_obj = plan_for(jade, world)
+    old = plan_obj.versions.get()
+    PlanVersion.objects.filter(pk=old.pk).update(practitioner_signed_at=timezone.now(),
+                                                 practitioner_signed_by=world.users[
+                                                     "practitioner"])
+    newer = PlanVersion.objects.create(plan=plan_obj, number=2, snapshot=old.snapshot,
+                                       created_by=world.users["practitioner"],
+                                       patient_signed_at=timezone.now(),
+                                       patient_signed_by=world.users["patient"])
+    refresh([jade.pk])
+    assert planner._versions_to_sign([jade.pk]) == {}  # the latest is signed: not the old one
+    PlanVersion.objects.filter(pk=newer.pk).update(patient_signed_at=None,
+                                                   patient_signed_by=None)
+    assert planner._versions_to_sign([jade.pk]) == {jade.pk: newer.pk}
+
+
+def test_an_address_that_tells_is_warned_about(settings):
+    from tandem.reminders.checks import the_address_in_messages_is_discreet
+
+    settings.SITE_URL = "https://riverside-drug-service.nhs.uk"
+    [warning] = the_address_in_messages_is_discreet()
+    assert warning.id == "reminders.W001" and "drug" in warning.msg
+    settings.SITE_URL = "https://riverside.example.org"
+    assert the_address_in_messages_is_discreet() == []
+
+
+def test_a_days_planning_that_did_not_finish_is_queued_again(db):
+    from django_tasks_db.models import DBTaskResult
+
+    from tandem.reminders import tasks
+    from tandem.reminders.models import PlanningRun
+
+    morning = datetime.datetime(2026, 3, 2, 8, tzinfo=LONDON)
+    assert tasks.plan_due(morning) == "2026-03-02"
+    assert tasks.plan_due(morning + datetime.timedelta(minutes=5)) is None  # running
+    assert tasks.plan_due(morning + datetime.timedelta(minutes=40)) == "2026-03-02"  # again
+    assert DBTaskResult.objects.filter(task_path__endswith="plan_reminders").count() == 2
+    PlanningRun.objects.update(finished_at=morning)
+    assert tasks.plan_due(morning + datetime.timedelta(hours=3)) is None  # done

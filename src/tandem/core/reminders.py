@@ -56,7 +56,12 @@ TELLING_WORDS = (
     "espranor", "suboxone", "buvidal", "naltrexone", "acamprosate", "disulfiram", "antabuse",
     "nalmefene", "opioid", "opioids", "opiate", "opiates", "heroin", "cocaine", "crack",
     "overdose", "naloxone", "needle", "needles", "syringe", "inject", "injecting",
+    "clinic", "prescription", "prescriber", "pharmacy", "sober", "sobriety", "relapse",
+    "abstinence", "abstinent", "withdrawal", "dose", "doses", "injection", "drinker",
 )
+# Endings that make another form of a word in TELLING_WORDS (treatments, addictions, drinks,
+# detoxing, injected); not "-er", which would make "crackers" tell.
+_ENDINGS = r"(?:s|es|ing|ed)?"
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDER = _PLACEHOLDER  # a template's placeholders, e.g. to check the words around them
@@ -148,8 +153,8 @@ def _compiled(template: str) -> tuple[tuple[bool, str, tuple[str, ...]], ...]:
     return tuple(parts)
 
 
-_TELLING = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(TELLING_WORDS, key=len, reverse=True))
-                      + r")(?![A-Za-z])", re.IGNORECASE)
+_TELLING = re.compile(r"(?<![A-Za-z])(?:" + "|".join(sorted(TELLING_WORDS, key=len, reverse=True))
+                      + r")" + _ENDINGS + r"(?![A-Za-z])", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=64)

@@ -67,6 +67,10 @@ class Message(TenantModel):
     # (a reminder about a day that has passed). Without `expires_at`, RETRY_WITHIN applies.
     send_after = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The patient's window of the day for messages (local times), kept so that a retry or a
+    # backlog never sends outside it. None: any time.
+    window_opens = models.TimeField(null=True, blank=True)
+    window_closes = models.TimeField(null=True, blank=True)
     # Taken to be sent (SENDING): when, and the claim's own random id, so each sender
     # updates only what it took itself.
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from tandem.core.reminders import Pace
+from tandem.core.reminders import Pace, Window, next_in_window
 from tandem.outbox import letters, sms
 from tandem.outbox.models import Channel, Message, Status
 
@@ -144,6 +144,10 @@ def _send_claimed(message: Message, pace=None) -> Message:
             pause = pace.wait()
             if pause:
                 time.sleep(pause)
+        # Still ours, just before it goes (and marked so): a message given back to the queue
+        # meanwhile (`release`, `recover_stuck`) or withdrawn is not sent by this caller.
+        if not still_claimed.update(claimed_at=timezone.now()):
+            return Message.objects.get(pk=message.pk)
         reference = _send(message)
     except Exception as error:  # noqa: BLE001 - whatever the mail server or provider said
         log.warning("message %s could not be sent: %s", message.pk, error)
@@ -151,7 +155,7 @@ def _send_claimed(message: Message, pace=None) -> Message:
         message.last_error = (str(error) or type(error).__name__)[:500]
         if message.attempts >= MAX_ATTEMPTS and message.expires_at is None:
             message.body = redacted(message.body)  # given up: what it carried goes
-        message.send_after = timezone.now() + pause_before(message.attempts)
+        message.send_after = in_window(message, timezone.now() + pause_before(message.attempts))
         if not still_claimed.update(status=message.status, last_error=message.last_error,
                                     body=message.body, send_after=message.send_after):
             return Message.objects.get(pk=message.pk)
@@ -171,8 +175,29 @@ def _send_claimed(message: Message, pace=None) -> Message:
     return message
 
 
+def in_window(message: Message, at: datetime.datetime) -> datetime.datetime:
+    """`at`, or the next opening of the message's window of the day (the patient's), if it
+    has one and `at` is outside it."""
+    if message.window_opens is None or message.window_closes is None:
+        return at
+    window = Window(message.window_opens, message.window_closes)
+    local = timezone.localtime(at).replace(tzinfo=None)
+    return at if window.holds(local.time()) else timezone.make_aware(
+        next_in_window(local, window))
+
+
 def _send(message: Message) -> str:
     body = readable(message.body)
+    if message.attempts > 1 and message.channel != Channel.EMAIL:
+        # Tried before: the provider may have taken it while its answer was lost (a
+        # timeout). Asked first, by the message's own id, so that it never goes twice.
+        try:
+            provider = letters.backend() if message.channel == Channel.LETTER else sms.backend()
+            found = provider.find(str(message.pk))
+        except NotImplementedError:
+            found = None
+        if found:
+            return found
     if message.channel == Channel.LETTER:
         name = message.patient.name if message.patient_id else ""
         return letters.backend().send(name, message.recipient.splitlines(), body,
@@ -195,17 +220,20 @@ CLAIM_BATCH = 200
 # A message "being sent" for longer than this was left by a worker that stopped (a crash, a
 # restart): `recover_stuck` finds out from the provider whether it went.
 STUCK_AFTER = datetime.timedelta(minutes=5)
+UNKNOWN = "unknown: the worker stopped while sending"  # as the provider's id: never re-sent
 MAY_HAVE_GONE = ("The worker stopped while sending this, and the mail server cannot be asked "
                  "whether it went: not sent again, so that it never arrives twice.")
 
 
 def _due(now):
     """Messages that may go now. Letters go only through a letter provider, and only those
-    with a postal address (one handed over in person, like a portal invitation, is printed)."""
+    with a postal address (one handed over in person, like a portal invitation, is printed).
+    A message a provider took (it has the provider's id) is never sent again, even one the
+    provider later said failed."""
     due = Message.objects.filter(
         Q(expires_at__gt=now) | Q(expires_at__isnull=True, attempts__lt=MAX_ATTEMPTS,
                                   created_at__gte=now - RETRY_WITHIN),
-        status__in=WAITING, send_after__lte=now)
+        status__in=WAITING, send_after__lte=now, provider_reference="")
     if letters.by_provider():
         return due.exclude(channel=Channel.LETTER, recipient="")
     return due.exclude(channel=Channel.LETTER)
@@ -231,16 +259,44 @@ def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
                 .order_by("send_after"))
 
 
+# A batch still being sent after this gives the rest back to the queue, well before another
+# worker could take its messages for ones a stopped worker left (STUCK_AFTER).
+RELEASE_AFTER = datetime.timedelta(minutes=2)
+
+
 def send_due(limit: int = CLAIM_BATCH, now=None, paces=None) -> dict:
     """Send what may go now (`claim`), each channel at its provider's pace
-    (settings.OUTBOX_RATE). Returns how many were sent and failed."""
+    (settings.OUTBOX_RATE), each in its window of the day (one claimed outside it, after a
+    backlog or a restart, waits for the next opening). Returns how many were sent and
+    failed."""
     paces = paces if paces is not None else worker_paces()
     counts = {"sent": 0, "failed": 0}
-    for message in claim(limit, now):
+    started = time.monotonic()
+    batch = claim(limit, now)
+    for n, message in enumerate(batch):
+        if time.monotonic() - started > RELEASE_AFTER.total_seconds():
+            release(batch[n:])
+            break
+        opening = in_window(message, now or timezone.now())
+        if opening > (now or timezone.now()):
+            release([message], send_after=opening)
+            continue
         message = _send_claimed(message, paces.get(message.channel))
         if message.status in (Status.SENT, Status.FAILED):
             counts[message.status] += 1
     return counts
+
+
+def release(messages, send_after=None) -> int:
+    """Give claimed messages not sent back to the queue (this attempt not counted)."""
+    changed = 0
+    for message in messages:
+        fields = {"send_after": send_after} if send_after else {}
+        changed += Message.objects.filter(
+            pk=message.pk, status=Status.SENDING, claim=message.claim).update(
+            status=Status.QUEUED, claim="", claimed_at=None, attempts=F("attempts") - 1,
+            **fields)
+    return changed
 
 
 def worker_paces() -> dict:
@@ -267,7 +323,8 @@ def recover_stuck(now=None) -> dict:
             found = provider.find(str(message.pk))
         except NotImplementedError:
             counts["failed"] += mine.update(status=Status.FAILED, last_error=MAY_HAVE_GONE,
-                                            body=redacted(message.body), expires_at=now)
+                                            body=redacted(message.body),
+                                            provider_reference=UNKNOWN)
             continue
         except Exception:  # noqa: BLE001 - the provider could not be asked: ask next time
             log.warning("could not ask the provider about message %s", message.pk,
@@ -290,7 +347,8 @@ def expire(now=None) -> int:
     sent: marked withdrawn, saying so. Letters the service prints wait for it (they are
     printed late rather than never). Returns how many."""
     now = now or timezone.now()
-    late = Message.objects.filter(status__in=WAITING, expires_at__lte=now)
+    late = Message.objects.filter(status__in=WAITING, expires_at__lte=now,
+                                  provider_reference="")  # not one a provider took
     if not letters.by_provider():
         late = late.exclude(channel=Channel.LETTER)
     return late.update(status=Status.WITHDRAWN, last_error=TOO_LATE)
@@ -315,9 +373,9 @@ def record_receipt(provider_id: str, outcome: str, reason: str = "", at=None) ->
     if status == Status.DELIVERED:
         return rows.update(status=status, delivered_at=at, last_error="")
     if status == Status.FAILED:
-        # Not sent again: the provider tried; staff see why on the patient's page.
-        return rows.update(status=status, last_error=(reason or "not delivered")[:500],
-                           expires_at=at)
+        # Not sent again (it has the provider's id): the provider tried; staff see why on
+        # the patient's page, and it counts as not answered.
+        return rows.update(status=status, last_error=(reason or "not delivered")[:500])
     return 0
 
 
@@ -397,8 +455,9 @@ def withdraw(messages, reason: str) -> int:
 
 
 def printed(message: Message) -> Message:
-    """A letter staff printed (to hand over or post): marked printed, its secrets removed."""
-    Message.objects.filter(pk=message.pk).update(
+    """A letter staff printed (to hand over or post): marked printed, its secrets removed.
+    Only one still waiting (not one a provider is posting, or withdrawn meanwhile)."""
+    Message.objects.filter(pk=message.pk, status__in=WAITING).update(
         status=Status.PRINTED, sent_at=timezone.now(), body=redacted(message.body))
     message.refresh_from_db()
     return message

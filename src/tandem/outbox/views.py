@@ -36,7 +36,10 @@ def notify_receipt(request):
     known = notify.outcome(receipt["status"])
     changed = 0
     if known:
-        at = parse_datetime(str(receipt.get("completed_at") or "")) or None
+        try:
+            at = parse_datetime(str(receipt.get("completed_at") or "")) or None
+        except ValueError:  # a well-formed date that cannot be (31 February): the time now
+            at = None
         changed = services.record_receipt(receipt["id"], *known, at=at)
     return JsonResponse({"recorded": bool(changed)})
 

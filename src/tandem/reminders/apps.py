@@ -8,4 +8,4 @@ class RemindersConfig(AppConfig):
     name = "tandem.reminders"
 
     def ready(self) -> None:
-        from tandem.reminders import receivers  # noqa: F401 - connects the event receivers
+        from tandem.reminders import checks, receivers  # noqa: F401 - connects them

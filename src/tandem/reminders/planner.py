@@ -35,7 +35,7 @@ from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.assessment.models import Response
+from tandem.assessment.models import Response, ResponseStatus
 from tandem.bulk import insert_sql
 from tandem.core import reminders as rules
 from tandem.core.flags import RULES
@@ -52,12 +52,13 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("id", "organisation_id", "patient_id", "channel", "recipient", "kind", "subject",
            "body", "status", "attempts", "last_error", "provider_reference", "created_at",
-           "dedupe_key", "send_after", "expires_at", "claim")
+           "dedupe_key", "send_after", "expires_at", "claim", "window_opens", "window_closes")
 INSERT = insert_sql(Message, COLUMNS) + " ON CONFLICT DO NOTHING"
 DAYS = rules.ReminderDays()
 REVIEW_DAYS_BEFORE = 7
 BATCH = 2000
 UNREACHABLE = "unreachable"
+ANSWERED = (ResponseStatus.COMPLETED, ResponseStatus.AMENDED)  # a check-up done
 
 
 @dataclass
@@ -138,11 +139,11 @@ def gather(today: datetime.date, organisation_id=None) -> Day:
                 "keyworker": keyworker or ""}
         after = status == EpisodeStatus.MONITORING
         if due in (soon, today, late):
-            kind = rules.checkup_reminder(due, today, False, DAYS)
-            if after and kind in ("checkup-soon", "checkup-today"):
-                kind = "after-treatment"
-            last = due if kind != "checkup-late" else today + datetime.timedelta(days=2)
-            found.append(Due(kind=kind, about=due, key=f"{kind}:{patient_id}:{due}",
+            rule = rules.checkup_reminder(due, today, False, DAYS)
+            kind = "after-treatment" if after and rule != "checkup-late" else rule
+            last = due if rule != "checkup-late" else today + datetime.timedelta(days=2)
+            # Keyed by the rule, so the invitation before the day and the one on it differ.
+            found.append(Due(kind=kind, about=due, key=f"{rule}:{patient_id}:{due}",
                              expires=_end_of(last), link=portal, **base))
         if review_due == review:
             found.append(Due(kind="plan-review-soon", about=review,
@@ -179,7 +180,7 @@ def gather(today: datetime.date, organisation_id=None) -> Day:
             patient_id=a["patient_id"], organisation_id=a["organisation_id"],
             kind="appointment-tomorrow", about=tomorrow,
             key=f"appointment-tomorrow:{a['pk']}:{local:%Y-%m-%dT%H:%M}",
-            expires=a["starts_at"], time=f"{local:%H:%M}", place=where,
+            expires=min(a["starts_at"], _end_of(today)), time=f"{local:%H:%M}", place=where,
             keyworker=a["with_user__first_name"] or "",
             link=reverse("appointment", kwargs={"token": a["token"]})))
     return Day(found, people, invited)
@@ -234,11 +235,14 @@ def _uuid(value):
 
 
 def _versions_to_sign(patient_ids) -> dict:
-    """{patient id: the id of the newest version of their plan waiting for their signature}."""
+    """{patient id: the id of the latest version of their plan, when it waits for their
+    signature} (never an older version, replaced since)."""
     found = {}
     for start in range(0, len(patient_ids), BATCH):
+        latest = PlanVersion.objects.filter(plan=OuterRef("plan")).order_by("-number").values(
+            "number")[:1]
         rows = PlanVersion.objects.filter(
-            plan__patient_id__in=patient_ids[start:start + BATCH],
+            plan__patient_id__in=patient_ids[start:start + BATCH], number=Subquery(latest),
             patient_signed_at__isnull=True).order_by("plan__patient_id", "-created_at",
                                                      "-number").values_list("plan__patient_id",
                                                                             "pk")
@@ -296,6 +300,7 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
     sqlite = connection.vendor == "sqlite"
     as_key = (lambda u: u.hex) if sqlite else (lambda u: u)
     as_time = functools.lru_cache(maxsize=None)(connection.ops.adapt_datetimefield_value)
+    as_clock = functools.lru_cache(maxsize=None)(connection.ops.adapt_timefield_value)
     for d in due:
         person = people.get(d.patient_id)
         if person is None or person.stopped or GROUP_OF[d.kind] not in person.groups:
@@ -305,11 +310,10 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
         if not agreed:
             counts["skipped"] += 1
             continue
+        tell_keyworker, run = False, []
         if d.kind in INVITATIONS:
             run = unanswered.get(d.patient_id, [])
             channel, tell_keyworker = rules.next_channel(agreed, [c for c, _at in run])
-            if tell_keyworker:
-                tell.append((d, person, run))
         else:
             channel = agreed[0]
         service = services.get(d.organisation_id) or wording.Service.default()
@@ -330,7 +334,10 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
         messages.append((
             as_key(uuid.uuid4()), d.organisation_id, as_key(d.patient_id), channel,
             person.recipient(channel), d.kind, subject, body, Status.QUEUED, 0, "", "",
-            as_time(now), d.key, as_time(send_after), as_time(d.expires), ""))
+            as_time(now), d.key, as_time(send_after), as_time(d.expires), "",
+            as_clock(person.window.opens), as_clock(person.window.closes)))
+        if tell_keyworker:  # only with the message it is about
+            tell.append((d, person, run, channel))
     # Written once each: a reminder planned again (a second worker, a second run) is the
     # same row (the unique dedupe key), left as it was, and counted "already". One plain
     # INSERT for each batch, of values already as the database takes them (a model instance
@@ -340,15 +347,16 @@ def write(due: list[Due], now: datetime.datetime, site: str = "", known: dict | 
             cursor.executemany(INSERT, messages[start:start + BATCH])
             counts["planned"] += cursor.rowcount  # rows written: a key already there is not
     counts["already"] = len(messages) - counts["planned"]
-    for d, person, run in tell:
-        counts["flagged"] += _tell_keyworker(d, person, run, flag_rules.get(d.organisation_id))
+    for d, person, run, channel in tell:
+        counts["flagged"] += _tell_keyworker(d, person, run, channel,
+                                             flag_rules.get(d.organisation_id))
     return counts
 
 
 WAYS = {"sms": "texts", "email": "emails", "letter": "letters"}
 
 
-def _tell_keyworker(due, person, run, setting) -> int:
+def _tell_keyworker(due, person, run, next_way, setting) -> int:
     """The low flag "couldn't reach": once for each run of unanswered invitations (its key:
     the channel and the day the run began)."""
     if setting is not None and not setting.enabled:
@@ -360,9 +368,10 @@ def _tell_keyworker(due, person, run, setting) -> int:
             break
         in_a_row.append(at)
     began = timezone.localdate(in_a_row[-1])
+    then = ("The next invitation goes by another way they agreed to." if next_way != channel
+            else "They agreed to no other way: the next invitation goes the same way.")
     evidence = (f"Couldn't reach {person.name}: {len(in_a_row)} {WAYS[channel]} unanswered "
-                f"since {began.day} {began:%B} (no check-up done since). The next invitation "
-                "goes another way they agreed to.")
+                f"since {began.day} {began:%B} (no check-up done since). {then}")
     patient = Patient.objects.get(pk=due.patient_id)
     _flag, created = flags.raise_flag(
         patient=patient, rule=UNREACHABLE, evidence_key=f"{channel}:{began}",
@@ -376,7 +385,7 @@ def _unanswered(patient_ids) -> dict:
     """For each patient, (channel, when) of the invitations sent to them since they last did
     a check-up (or ever), oldest first."""
     answered = Response.objects.filter(patient_id=OuterRef("patient_id"),
-                                       status="completed",
+                                       status__in=ANSWERED,
                                        completed_at__gte=OuterRef("created_at"))
     found = defaultdict(list)
     if isinstance(patient_ids, QuerySet):  # a query: one statement, no list of ids sent

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from tandem.audit.actor import Actor
 from tandem.outbox.models import Message, Status
 from tandem.records import versioning
+from tandem.reminders import waiting
 from tandem.reminders.forms import PreferencesForm
 from tandem.reminders.models import Preferences
 
@@ -72,10 +73,11 @@ def choices(request):
     form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
         try:
-            versioning.save(form, Actor.of(request), patient=patient)
+            prefs = versioning.save(form, Actor.of(request), patient=patient)
         except versioning.Stale as conflict:
             form, stale = versioning.form_again(request, make_form, conflict), conflict
         else:
+            waiting.after_choices(prefs, "Not sent: their choices changed.")
             messages.success(request, "Your choices are saved.")
             return redirect("portal:messages")
     return render(request, "reminders/portal_choices.html", {"form": form, "stale": stale,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from tandem.audit import trail
 from tandem.audit.actor import Actor
+from tandem.reminders import waiting
 from tandem.reminders.models import Appointment, AppointmentStatus, Preferences
 
 
@@ -34,9 +36,12 @@ def stop(request, token: str):
         return _unknown(request)
     if request.method == "POST":
         with transaction.atomic():
+            # A versioned row: a form open on it elsewhere notices (and cannot undo this).
             changed = Preferences.objects.filter(pk=prefs.pk, opted_out_at__isnull=True).update(
-                opted_out_at=timezone.now())
+                opted_out_at=timezone.now(), version=F("version") + 1)
             if changed:
+                prefs.refresh_from_db()
+                waiting.after_choices(prefs, "Not sent: they stopped messages.")
                 _audit(request, "update", prefs.patient, prefs,
                        "Stopped reminders from the link in a message")
         return redirect("stop", token=token)
@@ -56,18 +61,20 @@ def appointment(request, token: str):
     if found is None:
         return _unknown(request)
     form = CantComeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    past = found.starts_at <= timezone.now()
+    if request.method == "POST" and form.is_valid() and not past:
         with transaction.atomic():
             changed = Appointment.objects.filter(
                 pk=found.pk, status=AppointmentStatus.BOOKED).update(
                 status=AppointmentStatus.CANCELLED, cancelled_by_patient=True,
                 cancel_note=form.cleaned_data["note"], cancelled_at=timezone.now())
             if changed:
+                waiting.after_appointment(found, "Not sent: they said they can't come.")
                 _audit(request, "update", found.patient, found,
                        "Said they can't come, from the link in a reminder")
         return redirect("appointment", token=token)
     _audit(request, "read", found.patient, found, "Opened an appointment from a reminder")
     return render(request, "reminders/appointment.html", {
         "appointment": found, "form": form,
-        "past": found.starts_at <= timezone.now(),
+        "past": past,
         "keyworker": found.with_user.first_name or found.with_user.display_name})

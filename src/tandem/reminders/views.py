@@ -22,6 +22,7 @@ from tandem.patients.access import changeable_patients
 from tandem.patients.models import active_membership
 from tandem.records import versioning
 from tandem.reminders import letters as printing
+from tandem.reminders import waiting
 from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm
 from tandem.reminders.models import Appointment, AppointmentStatus, Preferences
 
@@ -63,10 +64,11 @@ def choices(request, patient_id):
     form, stale = make_form(request.POST or None, instance), None
     if request.method == "POST" and form.is_valid():
         try:
-            versioning.save(form, Actor.of(request), patient=patient)
+            prefs = versioning.save(form, Actor.of(request), patient=patient)
         except versioning.Stale as conflict:
             form, stale = versioning.form_again(request, make_form, conflict), conflict
         else:
+            waiting.after_choices(prefs, "Not sent: their choices changed.")
             messages.success(request, "Their choices for messages are saved.")
             return redirect("patients:messages", patient_id=patient.pk)
     return render(request, "reminders/choices.html",
@@ -106,6 +108,7 @@ def appointment_cancel(request, patient_id, appointment_id):
         Appointment.objects.filter(pk=appointment.pk, status=AppointmentStatus.BOOKED).update(
             status=AppointmentStatus.CANCELLED, cancelled_at=timezone.now(),
             version=appointment.version + 1)
+        waiting.after_appointment(appointment, "Not sent: the appointment was cancelled.")
         record_by(Actor.of(request), "update", patient=patient, obj=appointment)
         messages.success(request, "Appointment cancelled. Tell them; no reminder will go.")
     return redirect("patients:messages", patient_id=patient.pk)
@@ -115,8 +118,10 @@ def appointment_cancel(request, patient_id, appointment_id):
 
 
 def _letters(request):
-    """Letters waiting to be posted, of the patients this person may change, oldest first."""
-    return (Message.objects.filter(channel=Channel.LETTER, status=Status.QUEUED,
+    """Letters waiting to be posted, of the patients this person may change, oldest first.
+    With a letter provider, only those it could not post (it posts the rest)."""
+    status = Status.FAILED if letters.by_provider() else Status.QUEUED
+    return (Message.objects.filter(channel=Channel.LETTER, status=status,
                                    patient__in=changeable_patients(request.user))
             .exclude(recipient="").select_related("patient").order_by("created_at"))
 
