@@ -40,6 +40,9 @@ def adapter(model, columns):
                            if isinstance(v, datetime.datetime) else v)
         elif isinstance(target, models.DateField):
             convert.append(lambda v: v.isoformat() if isinstance(v, datetime.date) else v)
+        elif isinstance(target, models.TimeField):
+            convert.append((lambda v: ops.adapt_timefield_value(v)
+                            if isinstance(v, datetime.time) else v) if sqlite else None)
         elif isinstance(target, models.JSONField):
             convert.append(lambda v: json.dumps(v) if not isinstance(v, str) else v)
         else:
