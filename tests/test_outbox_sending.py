@@ -286,13 +286,27 @@ def test_a_message_given_back_while_its_batch_was_slow_is_not_sent_by_that_worke
 
 
 def test_a_slow_batch_gives_the_rest_back(world, locmem, monkeypatch):
-    texts(world.org, 3)
-    clock = iter([0.0, 0.0, outbox.RELEASE_AFTER.total_seconds() + 1, 1000.0, 1000.0])
-    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(clock))
-    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}
-    assert sorted(Message.objects.values_list("status", flat=True)) == ["queued", "queued",
-                                                                        "sent"]
+    texts(world.org, outbox.CHECK_EVERY + 5)
+    late = outbox.RELEASE_AFTER.total_seconds() + 1
+    clock = iter([0.0, 0.0])  # the batch's start, its first few; then it has taken too long
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: next(clock, late))
+    assert outbox.send_due(paces={}) == {"sent": outbox.CHECK_EVERY, "failed": 0}
+    assert Message.objects.filter(status="queued").count() == 5
     assert set(Message.objects.filter(status="queued").values_list("attempts", flat=True)) == {0}
+
+
+def test_a_message_withdrawn_after_the_claim_is_not_sent(world, locmem, monkeypatch):
+    first, second = texts(world.org, 2)
+    taken = outbox.claim
+
+    def claim_then_withdraw(*args, **kwargs):
+        batch = taken(*args, **kwargs)
+        outbox.withdraw(Message.objects.filter(pk=second.pk), "not needed")
+        return batch
+
+    monkeypatch.setattr(outbox, "claim", claim_then_withdraw)
+    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}
+    assert [b for _to, b in locmem.outbox] == ["Hello 0"]
 
 
 def test_a_retry_after_a_lost_answer_asks_the_provider_first(world, locmem):

@@ -133,7 +133,7 @@ def deliver(message_id) -> Message:
 WAITING = (Status.QUEUED, Status.FAILED)
 
 
-def _send_claimed(message: Message, pace=None) -> Message:
+def _send_claimed(message: Message, pace=None, checked: bool = False) -> Message:
     """Send a message this caller claimed (SENDING), and record what happened. What this
     attempt writes when it ends is written only if the message is still as claimed: one
     withdrawn while it was being sent stays withdrawn, without its secrets, never retried."""
@@ -146,7 +146,8 @@ def _send_claimed(message: Message, pace=None) -> Message:
                 time.sleep(pause)
         # Still ours, just before it goes (and marked so): a message given back to the queue
         # meanwhile (`release`, `recover_stuck`) or withdrawn is not sent by this caller.
-        if not still_claimed.update(claimed_at=timezone.now()):
+        # (`checked`: the worker has just looked, for a few messages at once.)
+        if not checked and not still_claimed.update(claimed_at=timezone.now()):
             return Message.objects.get(pk=message.pk)
         reference = _send(message)
     except Exception as error:  # noqa: BLE001 - whatever the mail server or provider said
@@ -262,6 +263,7 @@ def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
 # A batch still being sent after this gives the rest back to the queue, well before another
 # worker could take its messages for ones a stopped worker left (STUCK_AFTER).
 RELEASE_AFTER = datetime.timedelta(minutes=2)
+CHECK_EVERY = 20  # messages looked at together, just before they go
 
 
 def send_due(limit: int = CLAIM_BATCH, now=None, paces=None) -> dict:
@@ -273,17 +275,24 @@ def send_due(limit: int = CLAIM_BATCH, now=None, paces=None) -> dict:
     counts = {"sent": 0, "failed": 0}
     started = time.monotonic()
     batch = claim(limit, now)
-    for n, message in enumerate(batch):
+    for start in range(0, len(batch), CHECK_EVERY):
         if time.monotonic() - started > RELEASE_AFTER.total_seconds():
-            release(batch[n:])
+            release(batch[start:])
             break
-        opening = in_window(message, now or timezone.now())
-        if opening > (now or timezone.now()):
-            release([message], send_after=opening)
-            continue
-        message = _send_claimed(message, paces.get(message.channel))
-        if message.status in (Status.SENT, Status.FAILED):
-            counts[message.status] += 1
+        few = batch[start:start + CHECK_EVERY]
+        # Still ours, just before they go: one given back or withdrawn meanwhile is skipped.
+        ours = set(Message.objects.filter(pk__in=[m.pk for m in few], status=Status.SENDING,
+                                          claim=few[0].claim).values_list("pk", flat=True))
+        for message in few:
+            if message.pk not in ours:
+                continue
+            opening = in_window(message, now or timezone.now())
+            if opening > (now or timezone.now()):
+                release([message], send_after=opening)
+                continue
+            message = _send_claimed(message, paces.get(message.channel), checked=True)
+            if message.status in (Status.SENT, Status.FAILED):
+                counts[message.status] += 1
     return counts
 
 
