@@ -38,6 +38,8 @@ import tempfile
 import time
 import uuid
 
+from common import checkpoint, empty
+
 RULE = "missed-doses"
 
 
@@ -261,24 +263,6 @@ def make_plans(org_id, prescriber, today) -> int:
                              "reason", "made_by_id", "made_at"], doses)
     return len(plans)
 
-
-def empty(connection, model) -> None:
-    """Empty the table in plain SQL (no per-row signals), untimed."""
-    from django.db import transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {model._meta.db_table}")
-        else:
-            cursor.execute(f"DELETE FROM {model._meta.db_table}")
-
-
-def checkpoint(connection) -> None:
-    """Start each timed run with SQLite's write-ahead log written back, so that neither side
-    pays for the other's checkpoint."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ import statistics
 import tempfile
 import time
 
+from common import checkpoint, empty
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -187,24 +189,6 @@ def main() -> None:
           f"{'PASS' if send_rate >= 200 else 'FAIL'}; {files:,} text files written in "
           f"{outbox_dir}")
 
-
-def empty(connection, model) -> None:
-    """Empty the table in plain SQL (no per-row signals), untimed."""
-    from django.db import transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # CASCADE: the demo's portal invitations name their messages (a bench database).
-            cursor.execute(f"TRUNCATE {model._meta.db_table} CASCADE")
-        else:
-            cursor.execute(f"DELETE FROM {model._meta.db_table}")
-
-
-def checkpoint(connection) -> None:
-    """Start each timed run with SQLite's write-ahead log written back."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from tandem.audit.actor import Actor
+from tandem.records import versioning
 from tandem.records.versioning import VersionedForm
+from tandem.reminders import waiting
 from tandem.reminders.models import CHANNELS, GROUPS, Appointment, AppointmentHow, Preferences
 
 CHANNEL_WORDS = dict(CHANNELS)
@@ -113,3 +116,24 @@ class AppointmentForm(forms.ModelForm):
         if data.get("how") != AppointmentHow.IN_PERSON:
             data["place"] = ""
         return data
+
+
+def save_choices(request, patient, form_class):
+    """The staff's and the patient's page of choices alike: (saved Preferences or None, the
+    form, the conflict if someone saved first). What the new choices no longer allow is
+    withdrawn (`waiting.after_choices`)."""
+    instance = Preferences.objects.filter(patient=patient).first() or Preferences(
+        organisation=patient.organisation, patient=patient)
+
+    def make_form(data, instance):
+        return form_class(data, instance=instance, patient=patient)
+
+    form = make_form(request.POST or None, instance)
+    if request.method != "POST" or not form.is_valid():
+        return None, form, None
+    try:
+        prefs = versioning.save(form, Actor.of(request), patient=patient)
+    except versioning.Stale as conflict:
+        return None, versioning.form_again(request, make_form, conflict), conflict
+    waiting.after_choices(prefs, "Not sent: their choices changed.")
+    return prefs, form, None

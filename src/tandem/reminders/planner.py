@@ -218,9 +218,7 @@ def _converter(model, name: str):
         field = field.target_field
     if isinstance(field, models.UUIDField):
         return _uuid
-    if isinstance(field, models.DateTimeField):
-        return None  # none read here
-    if isinstance(field, models.DateField):
+    if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField):
         return _date
     return None
 

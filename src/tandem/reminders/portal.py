@@ -7,11 +7,8 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
 
-from tandem.audit.actor import Actor
 from tandem.outbox.models import Message, Status
-from tandem.records import versioning
-from tandem.reminders import waiting
-from tandem.reminders.forms import PreferencesForm
+from tandem.reminders.forms import PreferencesForm, save_choices
 from tandem.reminders.models import Preferences
 
 # What each status means to a patient.
@@ -64,21 +61,10 @@ def reminders(request):
 @transaction.atomic
 def choices(request):
     patient = request.patient
-    instance = Preferences.objects.filter(patient=patient).first() or Preferences(
-        organisation=patient.organisation, patient=patient)
-
-    def make_form(data, instance):
-        return MyChoicesForm(data, instance=instance, patient=patient)
-
-    form, stale = make_form(request.POST or None, instance), None
-    if request.method == "POST" and form.is_valid():
-        try:
-            prefs = versioning.save(form, Actor.of(request), patient=patient)
-        except versioning.Stale as conflict:
-            form, stale = versioning.form_again(request, make_form, conflict), conflict
-        else:
-            waiting.after_choices(prefs, "Not sent: their choices changed.")
-            messages.success(request, "Your choices are saved.")
-            return redirect("portal:messages")
-    return render(request, "reminders/portal_choices.html", {"form": form, "stale": stale,
-                                                            "stopped": instance.stopped})
+    stopped = Preferences.objects.filter(patient=patient, opted_out_at__isnull=False).exists()
+    saved, form, stale = save_choices(request, patient, MyChoicesForm)
+    if saved:
+        messages.success(request, "Your choices are saved.")
+        return redirect("portal:messages")
+    return render(request, "reminders/portal_choices.html",
+                  {"form": form, "stale": stale, "stopped": stopped})

@@ -20,10 +20,9 @@ from tandem.outbox import services as outbox
 from tandem.outbox.models import Channel, Message, Status
 from tandem.patients.access import changeable_patients
 from tandem.patients.models import active_membership
-from tandem.records import versioning
 from tandem.reminders import letters as printing
 from tandem.reminders import waiting
-from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm
+from tandem.reminders.forms import CHANNEL_WORDS, AppointmentForm, PreferencesForm, save_choices
 from tandem.reminders.models import Appointment, AppointmentStatus, Preferences
 
 SHOWN = 50
@@ -55,22 +54,10 @@ def messages_page(request, patient_id):
 @transaction.atomic
 def choices(request, patient_id):
     patient = request.patient
-    instance = _choices(patient) or Preferences(organisation=patient.organisation,
-                                                patient=patient)
-
-    def make_form(data, instance):
-        return PreferencesForm(data, instance=instance, patient=patient)
-
-    form, stale = make_form(request.POST or None, instance), None
-    if request.method == "POST" and form.is_valid():
-        try:
-            prefs = versioning.save(form, Actor.of(request), patient=patient)
-        except versioning.Stale as conflict:
-            form, stale = versioning.form_again(request, make_form, conflict), conflict
-        else:
-            waiting.after_choices(prefs, "Not sent: their choices changed.")
-            messages.success(request, "Their choices for messages are saved.")
-            return redirect("patients:messages", patient_id=patient.pk)
+    saved, form, stale = save_choices(request, patient, PreferencesForm)
+    if saved:
+        messages.success(request, "Their choices for messages are saved.")
+        return redirect("patients:messages", patient_id=patient.pk)
     return render(request, "reminders/choices.html",
                   {"patient": patient, "form": form, "stale": stale})
 
