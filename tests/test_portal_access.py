@@ -138,6 +138,8 @@ def test_a_text_message_invitation_carries_the_link(world, newcomer, sent, locme
     ({"email": ""}, "email", b"has no email address"),
     ({"agrees_to_sms": False}, "sms", b"has not agreed to text messages"),
     ({"phone": ""}, "sms", b"has no phone number"),
+    ({"do_not_contact": True}, "email", b"Do not contact&quot; is recorded"),
+    ({"do_not_contact": True}, "sms", b"Do not contact&quot; is recorded"),
 ])
 def test_email_or_text_is_refused_without_agreement_or_address(world, newcomer, sent, change,
                                                                channel, words, locmem_sms):
@@ -168,6 +170,18 @@ def test_a_letter_is_always_possible_and_its_code_goes_once_printed(world, newco
     visitor = Client()
     typed = visitor.post("/join/", {"code": code.lower().replace("-", " ")})
     assert typed.status_code == 302 and typed["Location"] == "/join/confirm/"
+
+
+def test_do_not_contact_allows_only_a_letter_handed_over_in_person(world, newcomer, sent):
+    Patient.objects.filter(pk=newcomer.pk).update(do_not_contact=True)
+    client = world.client("practitioner")
+    page = client.get(f"/patients/{newcomer.pk}/portal/").content.decode()
+    assert "<strong>Do not contact</strong> is recorded" in page
+    assert "to hand over in person (not to post" in page
+    response = invite(world, newcomer, sent, "letter")
+    letter = client.get(response["Location"]).content.decode()
+    assert "<strong>do not post it</strong>" in letter
+    assert mail.outbox == []
 
 
 def test_re_sending_voids_the_earlier_invitation(world, newcomer, sent):
@@ -475,6 +489,21 @@ def test_staff_send_a_reset_by_an_agreed_channel(world, patient_with_phone, sent
                                                          "reset-channel": "email"}))
     page = world.client("practitioner").get(response["Location"])
     assert b"has not agreed to be emailed" in page.content and mail.outbox == []
+
+
+def test_no_reset_goes_to_a_patient_not_to_be_contacted(world, patient_with_phone, sent,
+                                                       locmem_sms):
+    Patient.objects.filter(pk=world.p1.pk).update(do_not_contact=True)
+    for channel in ("sms", "email"):
+        response = sent(lambda c=channel: staff_post(world, world.p1, {
+            "do": "reset", "reset-channel": c}))
+        page = world.client("practitioner").get(response["Location"])
+        assert b"Do not contact&quot; is recorded" in page.content
+        # Asked for on the public page: worded as ever, and nothing goes.
+        sent(lambda c=channel: Client().post("/join/forgot/", {"username": "patient",
+                                                                "channel": c}))
+    assert mail.outbox == [] and locmem_sms == []
+    assert not Message.objects.filter(patient=world.p1).exists()
 
 
 def test_the_staff_page_shows_a_message_that_could_not_be_sent(world, newcomer, sent,

@@ -17,6 +17,7 @@ from tandem.caseload.entries import refresh
 from tandem.core.reminders import words_that_tell
 from tandem.monitoring.models import Flag
 from tandem.outbox.models import Message
+from tandem.patients.models import Patient
 from tandem.planning.models import Goal
 from tandem.reminders import planner
 from tandem.reminders.models import Appointment, Preferences, ServiceWording, Template
@@ -80,10 +81,10 @@ def test_quiet_hours_past_midnight_hold_a_message_till_the_window_opens(jade):
 
 
 def test_nothing_is_planned_without_choices_or_against_them(jade, world):
-    Preferences.objects.filter(patient=jade).update(do_not_contact=True)
+    Patient.objects.filter(pk=jade.pk).update(do_not_contact=True)
     assert plan()["planned"] == 0
-    Preferences.objects.filter(patient=jade).update(do_not_contact=False,
-                                                    opted_out_at=timezone.now())
+    Patient.objects.filter(pk=jade.pk).update(do_not_contact=False)
+    Preferences.objects.filter(patient=jade).update(opted_out_at=timezone.now())
     assert plan()["planned"] == 0
     Preferences.objects.filter(patient=jade).update(opted_out_at=None, groups="plan")
     assert plan() == {"planned": 0, "already": 0, "skipped": 1, "flagged": 0}
@@ -413,7 +414,6 @@ def test_the_patient_sees_what_was_sent_and_chooses_in_plain_words(jade, world):
     prefs.refresh_from_db()
     assert (prefs.channels, prefs.groups, prefs.quote_goal, prefs.window_opens) == (
         "letter", "checkups", True, datetime.time(12))
-    assert not prefs.do_not_contact
 
 
 def test_choosing_again_after_stopping_starts_messages_again(jade, world, client):
@@ -556,7 +556,7 @@ def test_a_message_still_waiting_after_its_day_is_not_sent_and_says_so(jade):
 # --- after review: what changes withdraws what waits ------------------------------------------
 
 
-def test_stopping_or_do_not_contact_withdraws_what_waits(jade, world, client):
+def test_stopping_withdraws_what_waits(jade, world, client):
     plan()
     token = Preferences.objects.get(patient=jade).stop_token
     client.post(f"/stop/{token}/")
@@ -565,6 +565,47 @@ def test_stopping_or_do_not_contact_withdraws_what_waits(jade, world, client):
                                                                  "messages.")
     prefs = Preferences.objects.get(patient=jade)
     assert prefs.version == 2  # a form open elsewhere notices
+
+
+def test_do_not_contact_in_their_details_withdraws_everything_waiting(jade, world):
+    """Recorded by staff on the patient's details (where every sender reads it): a reminder
+    and a message of another kind still waiting are withdrawn, with the reason on the page;
+    the patient's portal says so in plain words; nothing more is planned."""
+    plan()
+    other = Message.objects.create(organisation=world.org, patient=jade, channel="sms",
+                                   recipient=jade.phone, kind="portal-invitation", body="Hi")
+    client = world.client("practitioner")
+    form = client.get(f"/patients/{jade.pk}/edit/").context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "id"}
+    data |= {"team": jade.team_id, "date_of_birth": jade.date_of_birth.isoformat(),
+             "do_not_contact": "on", "ok_to_leave_message": "on", "agrees_to_sms": "on"}
+    response = client.post(f"/patients/{jade.pk}/edit/", data)
+    assert response.status_code == 302, response.context["form"].errors
+    jade.refresh_from_db()
+    assert jade.do_not_contact
+    assert {(m.status, m.last_error) for m in Message.objects.filter(patient=jade)} == {
+        ("withdrawn", 'Not sent: "do not contact" was recorded.')}
+    assert other.pk in {m.pk for m in Message.objects.filter(status="withdrawn")}
+    page = client.get(f"/patients/{jade.pk}/messages/").content.decode()
+    assert "Do not contact</strong> is recorded" in page
+    assert "Do not contact</strong>: nothing is sent" in client.get(
+        f"/patients/{jade.pk}/").content.decode()
+    portal = world.client("patient").get("/portal/reminders/").content.decode()
+    assert "We have been asked not to contact you" in portal
+    assert "Change how we remind you" not in portal
+    Message.objects.all().delete()
+    assert plan(DAY + datetime.timedelta(days=3))["planned"] == 0
+
+
+def test_do_not_contact_is_kept_by_an_api_change_and_withdraws_too(jade, world):
+    plan()
+    client = world.client("practitioner")
+    jade.refresh_from_db()
+    response = client.patch(f"/api/v1/patients/{jade.pk}", {
+        "version": jade.version, "do_not_contact": True}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["do_not_contact"] is True
+    assert Message.objects.get(patient=jade).status == "withdrawn"
 
 
 def test_changing_the_way_withdraws_what_would_go_the_old_way(jade, world):
@@ -710,3 +751,27 @@ def test_a_days_planning_that_did_not_finish_is_queued_again(db):
     assert DBTaskResult.objects.filter(task_path__endswith="plan_reminders").count() == 2
     PlanningRun.objects.update(finished_at=morning)
     assert tasks.plan_due(morning + datetime.timedelta(hours=3)) is None  # done
+
+
+@pytest.mark.django_db(transaction=True)  # migrates the database back and forth
+def test_do_not_contact_recorded_with_the_choices_moves_to_the_patients_details():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.conftest import build_world
+
+    world = build_world()
+    before, after = [("reminders", "0001_initial")], [("reminders",
+                                                        "0002_do_not_contact_on_patient")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("reminders", "Preferences")
+        for patient, stop in ((world.p1, True), (world.p2, False)):
+            old.objects.create(organisation_id=world.org.pk, patient_id=patient.pk,
+                               channels="sms", do_not_contact=stop, stop_token=str(stop))
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
+    assert set(Patient.objects.filter(do_not_contact=True)) == {world.p1}

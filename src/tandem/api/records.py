@@ -55,6 +55,7 @@ class PatientChange(Schema):
     email: str | None = Field(None, max_length=254)
     preferred_contact: ContactMethod | None = None
     ok_to_leave_message: bool | None = None
+    do_not_contact: bool | None = None
     contact_notes: str | None = Field(None, max_length=300)
 
 

@@ -30,6 +30,8 @@ class PatientOut(Schema):
     email: str
     preferred_contact: ContactMethod
     ok_to_leave_message: bool
+    do_not_contact: bool = Field(..., description="Nothing is sent to them (no reminders, "
+                                 "invitations or messages)")
     version: int = Field(..., description="Send it back with a change (PATCH)")
 
 
@@ -48,6 +50,7 @@ class PatientIn(Schema):
     email: str = Field("", max_length=254)
     preferred_contact: ContactMethod = ContactMethod.PHONE
     ok_to_leave_message: StrictBool = False
+    do_not_contact: StrictBool = False
     episode_start_date: datetime.date
     episode_setting: Setting = Setting.COMMUNITY
 

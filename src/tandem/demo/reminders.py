@@ -19,8 +19,8 @@ from tandem.reminders.models import Preferences, ServiceWording
 
 BATCH = 5000
 COLUMNS = ("id", "organisation_id", "patient_id", "channels", "window_opens", "window_closes",
-           "groups", "quote_goal", "name_the_service", "postal_address", "do_not_contact",
-           "stop_token", "updated_at")
+           "groups", "quote_goal", "name_the_service", "postal_address", "stop_token",
+           "updated_at")
 STREETS = ("Mill Lane", "Canal Road", "Station Road", "Park View", "Church Street")
 
 
@@ -49,7 +49,7 @@ def load(org) -> int:
         opens = datetime.time(9) if number % 5 else datetime.time(12)
         batch.append((uuid.uuid4(), org.pk, pk, ",".join(ways), at(opens),
                       at(datetime.time(20)), "checkups,plan,medication,appointments",
-                      number % 3 == 1, False, address, False, secrets.token_urlsafe(24), now))
+                      number % 3 == 1, False, address, secrets.token_urlsafe(24), now))
         if len(batch) >= BATCH:
             made += _write(batch)
             batch = []

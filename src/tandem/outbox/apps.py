@@ -7,4 +7,4 @@ class OutboxConfig(AppConfig):
     name = "tandem.outbox"
 
     def ready(self):
-        from tandem.outbox import checks  # noqa: F401
+        from tandem.outbox import checks, receivers  # noqa: F401

@@ -8,9 +8,12 @@ inside the saving transaction; the patients app itself imports nothing above it.
 - `records_changed`: a bulk write in any app changed these patients' records without model
   signals (`patient_ids`; None: every patient), so what summarises them is brought up to date
   (the caseload).
+- `contact_stopped`: staff recorded "do not contact" on a patient's details (`patient`), so
+  what was waiting to be sent to them is withdrawn (outbox).
 """
 
 from django.dispatch import Signal
 
 episode_changed = Signal()
 records_changed = Signal()
+contact_stopped = Signal()

@@ -23,7 +23,8 @@ class PatientForm(VersionedForm, forms.ModelForm):
         fields = [
             "service_id", "given_name", "family_name", "preferred_name", "date_of_birth",
             "pronouns", "sex_for_thresholds", "team", "phone", "email", "preferred_contact",
-            "ok_to_leave_message", "agrees_to_email", "agrees_to_sms", "contact_notes",
+            "ok_to_leave_message", "do_not_contact", "agrees_to_email", "agrees_to_sms",
+            "contact_notes",
         ]
         widgets = {"date_of_birth": DATE}
         help_texts = {"preferred_name": "The name the patient likes to be called, if different."}

@@ -58,6 +58,12 @@ class Patient(TenantModel, Versioned):
         max_length=20, choices=ContactMethod.choices, default=ContactMethod.PHONE
     )
     ok_to_leave_message = models.BooleanField("OK to leave a message", default=False)
+    # Nothing is sent to them by anyone (reminders, invitations, resets): every sender reads
+    # this (tandem.portal_access, tandem.reminders); recording it withdraws what was waiting
+    # (tandem.outbox.receivers).
+    do_not_contact = models.BooleanField(
+        "do not contact", default=False, db_default=False,
+        help_text="Nothing is sent to them: no reminders, no invitations, no messages.")
     # Consent to be sent messages (portal invitations, password resets, later reminders) by
     # each channel; nothing is sent by email or text without it (tandem.portal_access).
     agrees_to_email = models.BooleanField(

@@ -22,6 +22,7 @@ from tandem.patients.models import (
     CareTeamMember,
     Episode,
     EpisodeStatus,
+    Patient,
 )
 from tandem.records import versioning
 
@@ -113,4 +114,6 @@ def save_changes(actor: Actor, patient, form):
     if isinstance(obj, Episode):
         # an exit or a status change moves the check-up schedule
         events.episode_changed.send(Episode, patient=patient, actor=actor)
+    if isinstance(obj, Patient) and obj.do_not_contact and "do_not_contact" in form.changed_data:
+        events.contact_stopped.send(Patient, patient=obj)
     return obj

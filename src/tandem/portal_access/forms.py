@@ -185,6 +185,9 @@ class ChannelForm(forms.Form):
             if value == Channel.LETTER and not letter:
                 continue
             problem = usable[value]
+            if value == Channel.LETTER and patient.do_not_contact:
+                label = ("Letter, printed here to hand over in person (not to post: \"do not "
+                         "contact\" is recorded)")
             if problem is None and value != Channel.LETTER:
                 label = f"{label} to {services.recipient(patient, value)}"
             choices.append((value, label if problem is None else f"{label} — {problem}"))

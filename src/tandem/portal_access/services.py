@@ -82,7 +82,13 @@ def channels(patient: Patient) -> dict[str, str | None]:
             Channel.LETTER: None}
 
 
+NOT_TO_BE_CONTACTED = ("\"Do not contact\" is recorded in the patient's details: nothing is "
+                       "sent to them. Print a letter to hand over in person instead.")
+
+
 def channel_problem(patient: Patient, channel: str) -> str | None:
+    if channel in (Channel.EMAIL, Channel.SMS) and patient.do_not_contact:
+        return NOT_TO_BE_CONTACTED
     if channel == Channel.EMAIL:
         if not patient.email:
             return "The patient has no email address on their record."

@@ -31,12 +31,12 @@ class PreferencesForm(VersionedForm, forms.ModelForm):
         widget=forms.CheckboxSelectMultiple)
 
     saves_fields = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
-                    "name_the_service", "postal_address", "do_not_contact", "opted_out_at")
+                    "name_the_service", "postal_address", "opted_out_at")
 
     class Meta:
         model = Preferences
         fields = ["window_opens", "window_closes", "quote_goal", "name_the_service",
-                  "postal_address", "do_not_contact"]
+                  "postal_address"]
         widgets = {"window_opens": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                    "window_closes": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                    "postal_address": forms.Textarea(attrs={"rows": 4})}

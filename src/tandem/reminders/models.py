@@ -64,9 +64,6 @@ class Preferences(TenantModel, Versioned):
         help_text="Messages may use the service's full name and say what it does. Without "
                   "this, messages use only its everyday name and say nothing about what it is.")
     postal_address = models.TextField(blank=True, max_length=250)
-    do_not_contact = models.BooleanField(
-        "do not contact", default=False,
-        help_text="Nothing is sent to them: no reminders, no invitations.")
     stop_token = models.CharField(max_length=64, unique=True, default=new_token)
     opted_out_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -93,7 +90,9 @@ class Preferences(TenantModel, Versioned):
 
     @property
     def stopped(self) -> bool:
-        return self.do_not_contact or self.opted_out_at is not None
+        """They stopped messages from a link, or staff recorded "do not contact" (on their
+        details, `Patient.do_not_contact`)."""
+        return self.opted_out_at is not None or self.patient.do_not_contact
 
 
 class ServiceWording(Versioned):

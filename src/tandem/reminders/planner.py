@@ -107,7 +107,7 @@ def gather(today: datetime.date, organisation_id=None) -> Day:
     people: dict = {}
     found: list[Due] = []
     prefs = "patient__reminder_preferences__"
-    pref_ok = Q(**{f"{prefs}do_not_contact": False, f"{prefs}opted_out_at__isnull": True}) \
+    pref_ok = Q(patient__do_not_contact=False, **{f"{prefs}opted_out_at__isnull": True}) \
         & ~Q(**{f"{prefs}channels": ""}) & Q(**{f"{prefs}isnull": False})
     entries = CaseloadEntry.objects.filter(pref_ok, episode_status__in=OPEN_STATUSES)
     if organisation_id is not None:
@@ -155,9 +155,9 @@ def gather(today: datetime.date, organisation_id=None) -> Day:
                              expires=_end_of(today + datetime.timedelta(days=6)),
                              link=reverse("portal:plan"), **base))
     plans = MedicationPlan.objects.filter(
-        status=PlanStatus.ACTIVE, review_date=review, **{
-            f"patient__reminder_preferences__{k}": v for k, v in
-            (("do_not_contact", False), ("opted_out_at__isnull", True), ("isnull", False))})
+        status=PlanStatus.ACTIVE, review_date=review, patient__do_not_contact=False,
+        patient__reminder_preferences__opted_out_at__isnull=True,
+        patient__reminder_preferences__isnull=False)
     if organisation_id is not None:
         plans = plans.filter(organisation_id=organisation_id)
     for row in plans.values("patient_id", "organisation_id", "pk"):

@@ -20,17 +20,12 @@ WAY_WORDS = {"sms": "text message", "email": "email", "letter": "letter"}
 
 
 class MyChoicesForm(PreferencesForm):
-    """The patient's own form: "do not contact" is staff's to record, not theirs."""
+    """The patient's own form: the staff's, in the patient's words."""
 
     class Meta(PreferencesForm.Meta):
-        fields = ["window_opens", "window_closes", "quote_goal", "name_the_service",
-                  "postal_address"]
         labels = {"postal_address": "My postal address, for letters",
                   "quote_goal": "Quote one of my goals in my own words",
                   "name_the_service": "Use the service's full name"}
-
-    saves_fields = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
-                    "name_the_service", "postal_address", "opted_out_at")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -58,9 +58,9 @@ QUOTED_GOALS = (LifecycleStatus.ACTIVE, LifecycleStatus.ACCEPTED)
 
 # What a Person is read from: Preferences' columns and its patient's (`person_columns`).
 CHOICES = ("channels", "groups", "window_opens", "window_closes", "quote_goal",
-           "name_the_service", "postal_address", "stop_token", "do_not_contact", "opted_out_at")
+           "name_the_service", "postal_address", "stop_token", "opted_out_at")
 CONTACT = ("preferred_name", "given_name", "phone", "email", "ok_to_leave_message",
-           "agrees_to_sms", "agrees_to_email")
+           "agrees_to_sms", "agrees_to_email", "do_not_contact")
 
 
 def person_columns(to_choices: str, to_patient: str) -> list[str]:
@@ -71,8 +71,8 @@ def person_columns(to_choices: str, to_patient: str) -> list[str]:
 
 def person_from(values, patient_id, organisation_id) -> Person:
     """A Person from the values of `person_columns`, in their order."""
-    (channels, groups, opens, closes, quote_goal, named, address, stop_token, do_not_contact,
-     opted_out_at, preferred, given, phone, email, leave_message, sms, mail) = values
+    (channels, groups, opens, closes, quote_goal, named, address, stop_token, opted_out_at,
+     preferred, given, phone, email, leave_message, sms, mail, do_not_contact) = values
     return Person(
         patient_id=patient_id, organisation_id=organisation_id, name=preferred or given,
         phone=phone, email=email, address=address, channels=_split(channels),
