@@ -15,9 +15,10 @@ from django.utils import timezone
 from tandem.accounts.models import Role, User
 from tandem.audit.actor import Actor
 from tandem.audit.models import AuditEvent
+from tandem.core.reminders import words_that_tell
 from tandem.outbox import services as outbox
 from tandem.outbox import sms
-from tandem.outbox.models import Message
+from tandem.outbox.models import Message, ServiceWording
 from tandem.outbox.tasks import retry_messages
 from tandem.patients.models import Patient
 from tandem.portal_access import services
@@ -478,6 +479,38 @@ def test_a_patient_resets_their_password_from_an_emailed_link(world, patient_wit
     assert done.status_code == 302
     assert User.objects.get(username="patient").check_password(GOOD_PASSWORD)
     assert events(world.p1, "reset from the emailed link").exists()
+
+
+def test_invitations_and_resets_name_the_service_by_its_everyday_name(
+        world, patient_with_phone, newcomer, sent, locmem_sms):
+    """Like every reminder: a service whose own name says what it does is never named by it
+    in a text, an email or a letter; its everyday name is used, else "your service"."""
+    world.org.name = "Riverside Drug and Alcohol Service"
+    world.org.save()
+
+    def everything_sent():
+        invite(world, newcomer, sent, "sms")
+        invite(world, newcomer, sent, "email")
+        invite(world, newcomer, sent, "letter")
+        for channel in ("sms", "email"):
+            sent(lambda c=channel: staff_post(world, world.p1, {"do": "reset",
+                                                                "reset-channel": c}))
+        bodies = [b for _to, b in locmem_sms] + [m.body for m in mail.outbox]
+        bodies += [m.body for m in Message.objects.filter(channel="letter")]
+        assert len(bodies) == 5
+        locmem_sms.clear()
+        mail.outbox.clear()
+        Message.objects.filter(channel="letter").delete()
+        return bodies
+
+    for body in everything_sent():
+        assert words_that_tell(body, ["Riverside Drug and Alcohol Service"]) == [], body
+        assert "your service" in body.lower()
+    ServiceWording.objects.create(organisation=world.org, everyday_name="Riverside",
+                                  other_names="RDAS")
+    for body in everything_sent():
+        assert words_that_tell(body, ["Riverside Drug and Alcohol Service", "RDAS"]) == []
+        assert "Riverside" in body
 
 
 def test_staff_send_a_reset_by_an_agreed_channel(world, patient_with_phone, sent, locmem_sms):

@@ -16,11 +16,11 @@ from tandem.assessment.models import CheckupSchedule, Response
 from tandem.caseload.entries import refresh
 from tandem.core.reminders import words_that_tell
 from tandem.monitoring.models import Flag
-from tandem.outbox.models import Message
+from tandem.outbox.models import Message, ServiceWording
 from tandem.patients.models import Patient
 from tandem.planning.models import Goal
 from tandem.reminders import planner
-from tandem.reminders.models import Appointment, Preferences, ServiceWording, Template
+from tandem.reminders.models import Appointment, Preferences, Template
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 DAY = datetime.date(2026, 3, 2)  # a Monday
@@ -775,3 +775,30 @@ def test_do_not_contact_recorded_with_the_choices_moves_to_the_patients_details(
         executor.loader.build_graph()
         executor.migrate(after)
     assert set(Patient.objects.filter(do_not_contact=True)) == {world.p1}
+
+
+@pytest.mark.django_db(transaction=True)  # migrates the database back and forth
+def test_the_services_wording_moves_to_the_outbox_with_its_rows():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.conftest import build_world
+
+    world = build_world()
+    before = [("reminders", "0002_do_not_contact_on_patient"),
+              ("outbox", "0003_planned_messages")]
+    after = [("reminders", "0003_servicewording_to_outbox")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("reminders",
+                                                                   "ServiceWording")
+        old.objects.create(organisation_id=world.org.pk, everyday_name="Riverside",
+                           other_names="Riverside Drug and Alcohol Service")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
+    wording = ServiceWording.objects.get()
+    assert (wording.organisation, wording.everyday_name, wording.clinical_names) == (
+        world.org, "Riverside", ["Riverside Drug and Alcohol Service"])

@@ -17,10 +17,10 @@ from tandem.caseload.entries import refresh
 from tandem.core.reminders import words_that_tell
 from tandem.monitoring.models import Flag
 from tandem.outbox import services as outbox
-from tandem.outbox.models import Message
+from tandem.outbox.models import Message, ServiceWording
 from tandem.patients.models import Patient
 from tandem.reminders import planner
-from tandem.reminders.models import Appointment, Preferences, ServiceWording
+from tandem.reminders.models import Appointment, Preferences
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.bulk import insert_many
+from tandem.outbox.models import ServiceWording
 from tandem.patients.models import Patient
-from tandem.reminders.models import Preferences, ServiceWording
+from tandem.reminders.models import Preferences
 
 BATCH = 5000
 COLUMNS = ("id", "organisation_id", "patient_id", "channels", "window_opens", "window_closes",

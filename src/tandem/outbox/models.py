@@ -2,8 +2,9 @@
 each, with its delivery status (FHIR Communication: a message sent; its status follows
 Communication.status where one fits: "sent" is "completed", "failed" is "stopped").
 
-Today it carries portal invitations and password resets (tandem.portal_access); the reminders
-issue adds its own kinds, templates and delivery reports on the same rows. A message is
+It carries portal invitations and password resets (tandem.portal_access) and reminders
+(tandem.reminders), with their delivery reports. `ServiceWording` is how every message names
+the service (tandem.outbox.naming). A message is
 written first, then sent once the transaction that wrote it has committed
 (tandem.outbox.services), so nothing is sent for a change that was rolled back, and a message
 that could not be sent stays here, failed with the reason, for the worker to try again."""
@@ -13,7 +14,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from tandem.records.models import TenantModel
+from tandem.accounts.models import Organisation
+from tandem.records.models import TenantModel, TenantQuerySet, Versioned
 
 
 class Channel(models.TextChoices):
@@ -88,3 +90,24 @@ class Message(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} ({self.kind}) to {self.recipient or 'patient'}"
+
+
+class ServiceWording(Versioned):
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE,
+                                        related_name="+")
+    everyday_name = models.CharField(
+        max_length=60, help_text='The name messages use, e.g. "Riverside". It must not say '
+                                 "what the service does.")
+    other_names = models.TextField(
+        blank=True, max_length=1000,
+        help_text="The service's clinical names, one a line: no message carries them unless "
+                  "the patient chose that.")
+
+    objects = TenantQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.everyday_name
+
+    @property
+    def clinical_names(self) -> list[str]:
+        return [n.strip() for n in self.other_names.splitlines() if n.strip()]

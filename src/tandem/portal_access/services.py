@@ -29,8 +29,8 @@ from django.utils.http import urlsafe_base64_encode
 from tandem.accounts.models import Role, RoleGrant, User
 from tandem.audit import trail
 from tandem.audit.actor import Actor
+from tandem.outbox import naming, sms
 from tandem.outbox import services as outbox
-from tandem.outbox import sms
 from tandem.outbox.models import Channel, Message
 from tandem.patients.models import Patient
 from tandem.portal_access.models import (
@@ -269,7 +269,8 @@ def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
     link = site + reverse("join:link", kwargs={"token": token})
     context = {"patient": patient, "link": outbox.secret(link),
                "start": site + reverse("join:start"), "code": outbox.secret(show_code(code)),
-               "expires": invitation.expires_at, "sender": actor.user}
+               "expires": invitation.expires_at, "sender": actor.user,
+               "service": naming.everyday_name(patient.organisation)}
     message = outbox.queue(
         organisation=patient.organisation, patient=patient, channel=channel,
         recipient=recipient(patient, channel), kind="portal-invitation",
@@ -551,7 +552,8 @@ def send_reset(actor: Actor, patient: Patient, channel: str, *, site: str,
                       f"a link by email, or invite the patient again (their account is kept).",
                       field="channel")
     context = {"patient": patient, "user": user, "sender": actor.user,
-               "asked_by_patient": asked_by_patient, "minutes": RESET_CODE_MINUTES}
+               "asked_by_patient": asked_by_patient, "minutes": RESET_CODE_MINUTES,
+               "service": naming.everyday_name(patient.organisation)}
     if channel == Channel.EMAIL:
         uid = urlsafe_base64_encode(force_bytes(user.pk))
         token = reset_tokens.make_token(user)

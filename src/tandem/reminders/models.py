@@ -2,10 +2,11 @@
 
 - `Preferences`: one per patient. The channels they agreed to in their order, the part of the
   day messages may arrive, which kinds they want, whether their goal may be quoted and whether
-  the messages may name the service's clinical name; "do not contact" (staff) and the opt-out
-  link's token (the patient, without signing in). A patient with no row is sent no reminders.
-- `ServiceWording`: one per organisation: the everyday name used in messages ("Riverside"),
-  and the clinical names no message may carry unless the patient chose that.
+  the messages may name the service's clinical name; the opt-out link's token (the patient,
+  without signing in). A patient with no row is sent no reminders. "Do not contact" is on the
+  patient's details (tandem.patients), where every sender reads it.
+- The service's everyday name and clinical names are tandem.outbox's `ServiceWording`: every
+  message reads them, not only reminders.
 - `Template`: the service's own wording of one kind of message (Tandem's defaults,
   tandem.core.reminders.DEFAULT_TEMPLATES, until it writes one).
 - `Appointment`: when, where or by phone or video, with whom (FHIR Appointment: status
@@ -93,27 +94,6 @@ class Preferences(TenantModel, Versioned):
         """They stopped messages from a link, or staff recorded "do not contact" (on their
         details, `Patient.do_not_contact`)."""
         return self.opted_out_at is not None or self.patient.do_not_contact
-
-
-class ServiceWording(Versioned):
-    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE,
-                                        related_name="+")
-    everyday_name = models.CharField(
-        max_length=60, help_text='The name messages use, e.g. "Riverside". It must not say '
-                                 "what the service does.")
-    other_names = models.TextField(
-        blank=True, max_length=1000,
-        help_text="The service's clinical names, one a line: no message carries them unless "
-                  "the patient chose that.")
-
-    objects = TenantQuerySet.as_manager()
-
-    def __str__(self) -> str:
-        return self.everyday_name
-
-    @property
-    def clinical_names(self) -> list[str]:
-        return [n.strip() for n in self.other_names.splitlines() if n.strip()]
 
 
 class Template(Versioned):

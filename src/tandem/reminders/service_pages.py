@@ -16,9 +16,10 @@ from django.utils import timezone
 from tandem.audit.actor import Actor
 from tandem.audit.trail import record_by
 from tandem.core import reminders as rules
+from tandem.outbox.models import ServiceWording
 from tandem.records import versioning
 from tandem.records.versioning import VersionedForm
-from tandem.reminders.models import ServiceWording, Template
+from tandem.reminders.models import Template
 from tandem.reminders.wording import Person, Service, compose, service_of
 
 # What each kind is, for the service admin.

@@ -14,8 +14,10 @@ from django.urls import reverse
 
 from tandem.accounts.models import Organisation
 from tandem.core import reminders as rules
+from tandem.outbox import naming
+from tandem.outbox.models import ServiceWording
 from tandem.planning.models import Goal, LifecycleStatus
-from tandem.reminders.models import Preferences, ServiceWording, Template
+from tandem.reminders.models import Preferences, Template
 
 # What a letter's envelope shows: only the patient's name and address, and this return line.
 STOP_LINE = {"sms": "Stop these texts: {url}",
@@ -166,19 +168,9 @@ def services(organisation_ids) -> dict:
 
 
 def service_of(organisation, wording: ServiceWording | None) -> Service:
-    """The service as messages name it. Its own name counts as clinical unless the service
-    chose it as its everyday name; with no everyday name chosen, its own name is used only
-    when it tells nothing, else "your service"."""
-    clinical = wording.clinical_names if wording else []
-    if wording and wording.everyday_name:
-        everyday = wording.everyday_name
-    elif not rules.words_that_tell(organisation.name, clinical):
-        everyday = organisation.name
-    else:
-        everyday = "your service"
-    if organisation.name != everyday:
-        clinical = [organisation.name, *clinical]
-    return Service(everyday, clinical, full_name=organisation.name)
+    """The service as messages name it (tandem.outbox.naming)."""
+    names = naming.names_of(organisation, wording)
+    return Service(names.everyday, list(names.clinical), full_name=names.full)
 
 
 @functools.lru_cache(maxsize=1024)
