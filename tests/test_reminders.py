@@ -223,6 +223,8 @@ def test_the_keyworker_records_choices_and_sees_what_was_sent(jade, world):
     assert page.status_code == 200 and b"No choices recorded" in page.content
     form = client.get(f"/patients/{jade.pk}/messages/choices/")
     assert form.context["form"].initial["first"] == "sms"  # from what they agreed to
+    assert f'To send them nothing at all, record “Do not contact” in <a href="/patients/' \
+        f'{jade.pk}/edit/">their details' in form.content.decode()
     answer = client.post(f"/patients/{jade.pk}/messages/choices/", {
         "first": "sms", "second": "letter", "third": "", "kinds": ["checkups", "appointments"],
         "window_opens": "10:00", "window_closes": "19:30", "postal_address": "1 High St",
@@ -588,6 +590,7 @@ def test_do_not_contact_in_their_details_withdraws_everything_waiting(jade, worl
     assert other.pk in {m.pk for m in Message.objects.filter(status="withdrawn")}
     page = client.get(f"/patients/{jade.pk}/messages/").content.decode()
     assert "Do not contact</strong> is recorded" in page
+    assert "Not sent: &quot;do not contact&quot; was recorded." in page  # the reason shows
     assert "Do not contact</strong>: nothing is sent" in client.get(
         f"/patients/{jade.pk}/").content.decode()
     portal = world.client("patient").get("/portal/reminders/").content.decode()

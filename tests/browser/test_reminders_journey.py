@@ -3,7 +3,9 @@ phone; a check-up comes due; the reminder is written discreetly to the file back
 unanswered texts the next invitation is a letter in the PDF batch and the keyworker has a low
 flag; the patient stops their messages from the link in the text, without signing in. The
 staff pages (Messages, Letters to post, the service's wording with its preview, booking an
-appointment) and the public pages (stop, "I can't come") have zero axe violations."""
+appointment) and the public pages (stop, "I can't come") have zero axe violations. "Do not
+contact", ticked in the patient's details, withdraws what waits and shows on every page that
+sends."""
 
 import datetime
 import re
@@ -154,3 +156,33 @@ def test_the_wording_and_appointment_pages_are_accessible(live_world, visit):
     staff.page.reload()
     assert staff.page.get_by_text("They can't come").is_visible()
     staff.axe()
+
+
+def test_do_not_contact_recorded_in_the_details_stops_every_sender(live_world, visit):
+    p1 = live_world.p1
+    Patient.objects.filter(pk=p1.pk).update(phone="07700 900123", agrees_to_sms=True)
+    Preferences.objects.create(organisation=live_world.org, patient=p1, channels="sms")
+    waiting = Message.objects.create(organisation=live_world.org, patient=p1, channel="sms",
+                                     recipient="07700 900123", kind="checkup-soon", body="Hi",
+                                     dedupe_key="checkup-soon:x")
+    staff = visit()
+    staff.sign_in("practitioner", PASSWORD)
+    staff.go(f"/patients/{p1.pk}/edit/")
+    staff.page.get_by_label("Do not contact").check()
+    staff.axe()
+    staff.page.get_by_role("button", name="Save").click()
+    assert staff.page.get_by_text("Details saved").is_visible()
+    assert staff.page.get_by_text("nothing is sent to them").is_visible()
+    staff.axe()
+    staff.go(f"/patients/{p1.pk}/messages/")
+    assert staff.page.get_by_text("is recorded in their details").first.is_visible()
+    assert staff.page.get_by_text("Not sent: \"do not contact\" was recorded.").is_visible()
+    staff.axe()
+    staff.go(f"/patients/{p1.pk}/portal/")
+    assert staff.page.get_by_text('Text message — "Do not contact" is recorded').first \
+        .is_visible()
+    assert staff.page.get_by_text("A letter can be printed to hand over in person").is_visible()
+    staff.axe()
+    staff.screenshot("do-not-contact-portal-access")
+    waiting.refresh_from_db()
+    assert waiting.status == "withdrawn"
