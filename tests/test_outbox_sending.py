@@ -18,6 +18,7 @@ from tandem.core.reminders import Pace
 from tandem.outbox import notify, sms
 from tandem.outbox import services as outbox
 from tandem.outbox.models import Message
+from tandem.patients.models import Patient
 
 
 @pytest.fixture
@@ -354,3 +355,23 @@ def test_a_receipt_with_an_impossible_date_is_still_recorded(client, settings, s
     answer = receipt(client, json.dumps({"id": "notify-9", "status": "delivered",
                                          "completed_at": "2026-02-31T10:00:00Z"}))
     assert answer.status_code == 200 and answer.json() == {"recorded": True}
+
+
+def test_nothing_goes_to_a_patient_not_to_be_contacted_whenever_it_was_written(world, locmem):
+    """A message written just before "do not contact" was recorded (a planning run, an
+    answer sent as it happened, a race the withdrawal could not see) is withdrawn by the
+    worker and by a send at once, never sent; a letter to hand over in person stays."""
+    Patient.objects.filter(pk=world.p1.pk).update(do_not_contact=True)
+    [theirs] = texts(world.org, 1, patient=world.p1)
+    [other] = texts(world.org, 1, patient=world.p2)
+    handed = Message.objects.create(organisation=world.org, patient=world.p1, channel="letter",
+                                    recipient="", kind="portal-invitation", body="code")
+    assert outbox.send_due(paces={}) == {"sent": 1, "failed": 0}
+    assert [b for _to, b in locmem.outbox] == [other.body]
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.last_error) == ("withdrawn", outbox.NOT_TO_BE_CONTACTED)
+    [at_once] = texts(world.org, 1, patient=world.p1)
+    assert outbox.deliver(at_once.pk).status == "withdrawn"
+    assert len(locmem.outbox) == 1
+    handed.refresh_from_db()
+    assert handed.status == "queued"

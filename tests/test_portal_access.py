@@ -185,6 +185,29 @@ def test_do_not_contact_allows_only_a_letter_handed_over_in_person(world, newcom
     assert mail.outbox == []
 
 
+def test_an_invitation_checks_do_not_contact_as_saved_when_it_goes(world, newcomer):
+    """Recorded while the page was open (the patient read before): refused all the same."""
+    Patient.objects.filter(pk=newcomer.pk).update(do_not_contact=True)
+    assert not newcomer.do_not_contact  # the copy the page read
+    with pytest.raises(services.Refused, match="Do not contact"):
+        services.invite(Actor(world.users["practitioner"]), newcomer, "sms",
+                        site="https://tandem.example.org")
+    assert not Invitation.objects.filter(patient=newcomer).exists()
+
+
+def test_a_letter_to_hand_over_stays_when_do_not_contact_is_recorded(world, newcomer, sent):
+    invite(world, newcomer, sent, "letter")
+    client = world.client("practitioner")
+    form = client.get(f"/patients/{newcomer.pk}/edit/").context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "id"}
+    data |= {"date_of_birth": newcomer.date_of_birth.isoformat(), "do_not_contact": "on",
+             "agrees_to_email": "on", "agrees_to_sms": "on"}
+    assert client.post(f"/patients/{newcomer.pk}/edit/", data).status_code == 302
+    assert Patient.objects.get(pk=newcomer.pk).do_not_contact
+    letter = client.get(f"/patients/{newcomer.pk}/portal/letter/").content.decode()
+    assert "I have printed it" in letter and "<strong>do not post it</strong>" in letter
+
+
 def test_re_sending_voids_the_earlier_invitation(world, newcomer, sent):
     invite(world, newcomer, sent)
     first = link_in(mail.outbox[-1].body)
@@ -506,6 +529,8 @@ def test_invitations_and_resets_name_the_service_by_its_everyday_name(
     for body in everything_sent():
         assert words_that_tell(body, ["Riverside Drug and Alcohol Service"]) == [], body
         assert "your service" in body.lower()
+        # A sentence that begins with the name begins with a capital.
+        assert not re.search(r"(^|[.!?]\s+|\n)your service", body), body
     ServiceWording.objects.create(organisation=world.org, everyday_name="Riverside",
                                   other_names="RDAS")
     for body in everything_sent():

@@ -609,6 +609,12 @@ def test_do_not_contact_is_kept_by_an_api_change_and_withdraws_too(jade, world):
     assert response.status_code == 200, response.content
     assert response.json()["do_not_contact"] is True
     assert Message.objects.get(patient=jade).status == "withdrawn"
+    # A client sending null for a field it leaves alone does not clear it.
+    refused = client.patch(f"/api/v1/patients/{jade.pk}", {
+        "version": jade.version + 1, "do_not_contact": None}, content_type="application/json")
+    assert refused.status_code == 422 and "do_not_contact" in refused.content.decode()
+    jade.refresh_from_db()
+    assert jade.do_not_contact
 
 
 def test_changing_the_way_withdraws_what_would_go_the_old_way(jade, world):
@@ -764,8 +770,7 @@ def test_do_not_contact_recorded_with_the_choices_moves_to_the_patients_details(
     from tests.conftest import build_world
 
     world = build_world()
-    before, after = [("reminders", "0001_initial")], [("reminders",
-                                                        "0002_do_not_contact_on_patient")]
+    before = [("reminders", "0001_initial")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:
@@ -776,8 +781,10 @@ def test_do_not_contact_recorded_with_the_choices_moves_to_the_patients_details(
     finally:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate(after)
+        executor.migrate(executor.loader.graph.leaf_nodes())  # every app back to its latest
     assert set(Patient.objects.filter(do_not_contact=True)) == {world.p1}
+    # A new version: a details form opened before (without the box) is refused as stale.
+    assert Patient.objects.get(pk=world.p1.pk).version == world.p1.version + 1
 
 
 @pytest.mark.django_db(transaction=True)  # migrates the database back and forth
@@ -790,7 +797,6 @@ def test_the_services_wording_moves_to_the_outbox_with_its_rows():
     world = build_world()
     before = [("reminders", "0002_do_not_contact_on_patient"),
               ("outbox", "0003_planned_messages")]
-    after = [("reminders", "0003_servicewording_to_outbox")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:
@@ -801,7 +807,7 @@ def test_the_services_wording_moves_to_the_outbox_with_its_rows():
     finally:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate(after)
+        executor.migrate(executor.loader.graph.leaf_nodes())  # every app back to its latest
     wording = ServiceWording.objects.get()
     assert (wording.organisation, wording.everyday_name, wording.clinical_names) == (
         world.org, "Riverside", ["Riverside Drug and Alcohol Service"])

@@ -17,6 +17,7 @@ from django.forms.models import model_to_dict
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Schema, Status
+from pydantic import StrictBool
 
 from tandem.accounts.permissions import staff_teams
 from tandem.api import schemas as s
@@ -55,7 +56,8 @@ class PatientChange(Schema):
     email: str | None = Field(None, max_length=254)
     preferred_contact: ContactMethod | None = None
     ok_to_leave_message: bool | None = None
-    do_not_contact: bool | None = None
+    # Never null: a client sending null for a field it leaves alone must not clear it.
+    do_not_contact: StrictBool = Field(None, description="Nothing is sent to them; not null")
     contact_notes: str | None = Field(None, max_length=300)
 
 

@@ -111,6 +111,17 @@ def _enqueue_retry(run_after=None) -> None:
         log.exception("could not queue the sending of messages")
 
 
+NOT_TO_BE_CONTACTED = 'Not sent: "do not contact" was recorded.'
+
+
+def not_to_be_contacted(messages):
+    """Those of these messages whose patient is not to be contacted ("do not contact" on
+    their details), except a letter to hand over in person (no address): nothing is
+    emailed, texted or posted to them."""
+    return messages.filter(patient__do_not_contact=True).exclude(channel=Channel.LETTER,
+                                                                 recipient="")
+
+
 def deliver(message_id) -> Message:
     """Try to send one queued or failed message now. Never raises for a failure to send:
     the message is left failed with the reason, and a retry is queued for the worker."""
@@ -118,6 +129,9 @@ def deliver(message_id) -> Message:
     if message.channel == Channel.LETTER or message.status not in (Status.QUEUED,
                                                                    Status.FAILED):
         return message
+    if withdraw(not_to_be_contacted(Message.objects.filter(pk=message.pk)),
+                NOT_TO_BE_CONTACTED):  # recorded since it was written
+        return Message.objects.get(pk=message.pk)
     # Claim it (no row lock is held while a mail server is waited for): of two workers or
     # pages trying the same message at once, only the one whose update counted sends it.
     claim = uuid.uuid4().hex
@@ -226,11 +240,11 @@ MAY_HAVE_GONE = ("The worker stopped while sending this, and the mail server can
                  "whether it went: not sent again, so that it never arrives twice.")
 
 
-def _due(now):
-    """Messages that may go now. Letters go only through a letter provider, and only those
-    with a postal address (one handed over in person, like a portal invitation, is printed).
-    A message a provider took (it has the provider's id) is never sent again, even one the
-    provider later said failed."""
+def _waiting_now(now):
+    """Messages whose time has come. Letters go only through a letter provider, and only
+    those with a postal address (one handed over in person, like a portal invitation, is
+    printed). A message a provider took (it has the provider's id) is never sent again, even
+    one the provider later said failed."""
     due = Message.objects.filter(
         Q(expires_at__gt=now) | Q(expires_at__isnull=True, attempts__lt=MAX_ATTEMPTS,
                                   created_at__gte=now - RETRY_WITHIN),
@@ -238,6 +252,12 @@ def _due(now):
     if letters.by_provider():
         return due.exclude(channel=Channel.LETTER, recipient="")
     return due.exclude(channel=Channel.LETTER)
+
+
+def _due(now):
+    """Messages that may go now: those whose time has come, to no one not to be contacted
+    (`send_due` withdraws theirs)."""
+    return _waiting_now(now).filter(Q(patient__isnull=True) | Q(patient__do_not_contact=False))
 
 
 def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
@@ -274,6 +294,9 @@ def send_due(limit: int = CLAIM_BATCH, now=None, paces=None) -> dict:
     paces = paces if paces is not None else worker_paces()
     counts = {"sent": 0, "failed": 0}
     started = time.monotonic()
+    # Written for a patient just before "do not contact" was recorded (a planning run, an
+    # answer sent as it happened): withdrawn, never sent.
+    withdraw(not_to_be_contacted(_waiting_now(now or timezone.now())), NOT_TO_BE_CONTACTED)
     batch = claim(limit, now)
     for start in range(0, len(batch), CHECK_EVERY):
         if time.monotonic() - started > RELEASE_AFTER.total_seconds():

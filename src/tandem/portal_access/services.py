@@ -258,6 +258,8 @@ def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
     if problem:
         raise Refused(problem, field="channel")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one invite at a time
+    if problem := channel_problem(patient, channel):  # as saved now ("do not contact" since)
+        raise Refused(problem, field="channel")
     now = timezone.now()
     voided = _void_open(patient, now, "a newer invitation was sent")
     token, code = secrets.token_urlsafe(32), new_code()

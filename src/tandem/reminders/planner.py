@@ -10,10 +10,11 @@ What is planned (Tandem's defaults, core.reminders.ReminderDays):
   version of the plan waiting for their signature, once;
 - an appointment, the day before.
 
-Each patient's choices (`Preferences`) decide whether, how and when: no choices, "do not
-contact", opted out, or the kind not wanted: nothing. The channel is the first one they agreed
-to that can reach them (a text needs a phone and their agreement to texts, an email an address
-and their agreement to email, a letter a postal address). After two invitations in a row
+Each patient's choices (`Preferences`) decide whether, how and when: no choices, opted out,
+or the kind not wanted: nothing; nor for "do not contact" (on their details, `Patient`). The
+channel is the first one they agreed to that can reach them (a text needs a phone and their
+agreement to texts, an email an address and their agreement to email, a letter a postal
+address). After two invitations in a row
 unanswered by one channel (no check-up done since), the next goes by their next channel and the
 keyworker gets a low flag (core.reminders.next_channel). A message waits for the patient's
 window of the day and is not sent after the day it is about has passed.

@@ -109,7 +109,8 @@ def _letters(request):
     With a letter provider, only those it could not post (it posts the rest)."""
     status = Status.FAILED if letters.by_provider() else Status.QUEUED
     return (Message.objects.filter(channel=Channel.LETTER, status=status,
-                                   patient__in=changeable_patients(request.user))
+                                   patient__in=changeable_patients(request.user),
+                                   patient__do_not_contact=False)
             .exclude(recipient="").select_related("patient").order_by("created_at"))
 
 

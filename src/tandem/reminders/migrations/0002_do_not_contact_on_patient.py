@@ -3,13 +3,17 @@
 keeps it."""
 
 from django.db import migrations
+from django.db.models import F
 
 
 def copy_to_patient(apps, schema_editor):
     Patient = apps.get_model("patients", "Patient")
     Preferences = apps.get_model("reminders", "Preferences")
+    # A new version, so that a details form opened before (without the box) and saved after
+    # is refused as stale rather than clearing it.
     Patient.objects.filter(pk__in=Preferences.objects.filter(do_not_contact=True)
-                           .values("patient_id")).update(do_not_contact=True)
+                           .values("patient_id")).update(do_not_contact=True,
+                                                         version=F("version") + 1)
 
 
 def copy_back(apps, schema_editor):
