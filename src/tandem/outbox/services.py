@@ -270,7 +270,8 @@ def claim(limit: int = CLAIM_BATCH, now=None) -> list[Message]:
         return []
     claim = uuid.uuid4().hex
     with transaction.atomic():
-        ids = list(_due(now).select_for_update(skip_locked=True).order_by("send_after")
+        ids = list(_due(now).select_for_update(skip_locked=True, of=("self",))
+                   .order_by("send_after")
                    .values_list("pk", flat=True)[:limit])
         if not ids:
             return []
