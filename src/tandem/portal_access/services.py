@@ -254,11 +254,10 @@ def invite(actor: Actor, patient: Patient, channel: str, *, site: str) -> Sent:
     """Invite the patient to the portal by `channel` (email, sms or letter), voiding any
     earlier open invitation. Email and text need the address and the patient's agreement
     (raises Refused otherwise); a letter is written for staff to print (outbox)."""
-    problem = channel_problem(patient, channel)
-    if problem:
-        raise Refused(problem, field="channel")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one invite at a time
-    if problem := channel_problem(patient, channel):  # as saved now ("do not contact" since)
+    # Checked on the record as saved now (not the copy the page read: "do not contact" or a
+    # withdrawn agreement may have been saved since).
+    if problem := channel_problem(patient, channel):
         raise Refused(problem, field="channel")
     now = timezone.now()
     voided = _void_open(patient, now, "a newer invitation was sent")
