@@ -16,7 +16,10 @@ Two parts:
   reporting/scope.py), in plain SQL over those tables. Nothing here imports the figures or their
   querysets; the only things taken from Tandem are data a definition names: the substitute
   medicines (medication registry), the check-up settings, and each questionnaire's SD and
-  reliability for reliable change (instrument files; the threshold is worked out here).
+  reliability for reliable change (instrument files; the threshold is worked out here), or, for
+  a questionnaire whose SD is the service's own (the K10), its reliability and the fewest first
+  scores (reporting/figures/outcomes.py SERVICE_SD, FEWEST_FIRST_SCORES; the SD is worked out
+  here).
 
 Months are added and taken away with DuckDB's own interval arithmetic (which keeps to the month's
 last day, as Tandem's rules do), so the report's month arithmetic is checked, not copied.
@@ -130,7 +133,9 @@ def export(connection, folder: str) -> dict[str, int]:
     if connection.vendor == "sqlite":
         # A plain connection of its own, read-only, so values come back as stored (text).
         path = connection.settings_dict["NAME"]
-        raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # (The tests' database is a URI already: one in memory that connections share.)
+        uri = str(path) if str(path).startswith("file:") else f"file:{path}?mode=ro"
+        raw = sqlite3.connect(uri, uri=True)
         try:
             for table, _, columns in TABLES:
                 out = os.path.join(folder, f"{table}.csv")
@@ -200,12 +205,15 @@ class Setup:
     post_exit_for_months: int
     checkup_codes: tuple[str, ...]
     thresholds: dict  # {"phq9": points or None, ...}
+    service_sd: dict  # {"k10": reliability}: the SD is the service's own
+    fewest_first_scores: int
 
 
 def setup(organisation_id: int) -> Setup:
     from tandem.assessment import registry
     from tandem.assessment.models import CheckupSettings
     from tandem.medication import registry as medicines
+    from tandem.reporting.figures.outcomes import FEWEST_FIRST_SCORES, SERVICE_SD
 
     found = (CheckupSettings.objects.filter(organisation_id=organisation_id).first()
              or CheckupSettings())
@@ -219,7 +227,9 @@ def setup(organisation_id: int) -> Setup:
         organisation_id,
         tuple(sorted(c for c, m in medicines.medicines().items() if m.substitute)),
         found.interval_weeks, found.post_exit_every_months, found.post_exit_for_months,
-        tuple(found.instrument_codes()), thresholds)
+        tuple(found.instrument_codes()), thresholds,
+        {code: reliability for code, (reliability, _) in SERVICE_SD.items()},
+        FEWEST_FIRST_SCORES)
 
 
 GOAL_KINDS = ("abstinence-all", "abstinence-problem", "working-towards", "controlled",
@@ -532,6 +542,23 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
         FROM ({pairs('top', scales)}) p WHERE {used}"""))
     for code in ("phq9", "gad7", "k10"):
         points = s.thresholds[code]
+        if points is None and code in s.service_sd:
+            # The SD of the first scored one of every episode of the organisation completed by
+            # the period's end; no threshold with fewer than the fewest.
+            people, sd = _one(duck, f"""
+                SELECT count(total), stddev_samp(total) FROM (
+                    SELECT r.total FROM response r JOIN episode e ON e.id = r.episode_id
+                    WHERE e.organisation_id = {org} AND r.instrument_code = '{code}'
+                      AND r.status IN {COMPLETED} AND r.total IS NOT NULL
+                      AND r.completed_on <= {E}
+                    QUALIFY row_number() OVER (
+                        PARTITION BY r.episode_id ORDER BY r.completed_at, r.id) = 1)""")
+            if people >= s.fewest_first_scores:
+                points = 1.96 * math.sqrt(2) * sd * math.sqrt(1 - s.service_sd[code])
+            else:  # not worked out: nobody counted
+                out[f"{code}-reliable-improvement"] = Value(count=0, of=0)
+                out[f"{code}-reliable-deterioration"] = Value(count=0, of=0)
+                continue
         for way, test in (("improvement", f"< -{points!r}"), ("deterioration", f"> {points!r}")):
             key = f"{code}-reliable-{way}"
             if points is None:

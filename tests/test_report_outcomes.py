@@ -8,6 +8,8 @@ before the period, who must not count either.
 """
 
 import datetime
+import sys
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -142,13 +144,18 @@ def test_the_scores_read_from_the_headline_are_the_primary_scales():
 
 def test_reliable_change_thresholds_come_from_the_instrument_files():
     # PHQ-9: 1.96 x sqrt(2) x 6.5 x sqrt(1 - 0.89) = 5.98; GAD-7: 1.96 x sqrt(2) x 5 x
-    # sqrt(0.08) = 3.92 (the NHS Talking Therapies 6 and 4 points). K10's file has none.
+    # sqrt(0.08) = 3.92 (the NHS Talking Therapies 6 and 4 points). K10's file has none: its SD
+    # is the service's own, its reliability 0.89, so 1.96 x sqrt(2) x sqrt(0.11) = 0.92 x SD.
     assert outcomes.THRESHOLDS["phq9"][0] == pytest.approx(5.9756, abs=1e-4)
     assert outcomes.THRESHOLDS["gad7"][0] == pytest.approx(3.92, abs=1e-9)
     assert outcomes.THRESHOLDS["k10"][0] is None
     assert "5.98" in BY_KEY["phq9-reliable-improvement"].definition.source
     assert "3.92" in BY_KEY["gad7-reliable-deterioration"].definition.source
-    assert "not worked out" in BY_KEY["k10-reliable-improvement"].definition.source
+    k10 = BY_KEY["k10-reliable-improvement"].definition.source
+    assert "A fall of more than 0.92 × SD points" in k10
+    assert "first K10 of every episode at the service" in k10
+    assert "ICC 0.89" in k10 and "Australian Psychologist 2021;56(1):38-45" in k10
+    assert "Not worked out until 50 episodes have one" in k10
 
 
 # --- change in days of use -------------------------------------------------------------------
@@ -276,27 +283,96 @@ def test_phq9_and_gad7_reliable_change(world, build):
     assert drill("gad7-reliable-improvement", scope) == {q1.pk}
 
 
-def test_k10_reliable_change_waits_for_figures_in_its_file(world, build, monkeypatch):
+def k10_service(world, build):
+    """K10s whose reference is the first scored K10 of every episode of the organisation, any
+    team, completed by the period's end (30 June 2026): 30, 20, 30, 20. Returns k1, k2, k3."""
     k1 = build.patient()  # 30 -> 24: down 6
     build.total(k1, "k10", D(2026, 1, 5), 30)
     build.total(k1, "k10", D(2026, 4, 5), 24)
-    k2 = build.patient()  # 30 -> 26: down 4
-    build.total(k2, "k10", D(2026, 1, 5), 30)
-    build.total(k2, "k10", D(2026, 4, 5), 26)
+    k2 = build.patient()  # 20 -> 15: down 5
+    build.total(k2, "k10", D(2026, 1, 5), 20)
+    build.total(k2, "k10", D(2026, 4, 5), 15)
+    k3 = build.patient(world.team_b)  # 30 -> 36: up 6
+    build.total(k3, "k10", D(2026, 1, 5), 30)
+    build.total(k3, "k10", D(2026, 4, 5), 36)
+    k4 = build.patient(start=D(2025, 1, 1), exit_date=D(2025, 12, 1))  # ended before: 20 then
+    build.total(k4, "k10", D(2025, 2, 1), 20)
+    build.total(k4, "k10", D(2025, 6, 1), 50)  # not a first score
+    k5 = build.patient()  # a first K10 after the period's end: not in the reference
+    build.total(k5, "k10", D(2026, 7, 10), 10)
+    k6 = build.patient(org=world.other_org)  # elsewhere: not in the reference, not counted
+    build.total(k6, "k10", D(2026, 1, 5), 50)
+    build.total(k6, "k10", D(2026, 4, 5), 10)
+    unscored = build.patient()  # a K10 without a score (a safety answer declined) is skipped
+    build.response(unscored, "k10", D(2026, 1, 2), {"total": None})
+    return k1, k2, k3
+
+
+def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch):
+    k1, k2, k3 = k10_service(world, build)
     scope = Scope(world.org.pk, PERIOD)
-    # The K10's file has no reliable-change figures: nothing is worked out, nobody listed.
-    assert value("k10-reliable-improvement", scope) == Value()
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 4)
+
+    # First scores 30, 20, 30, 20: mean 25, each 5 away, sample variance 4 x 25 / 3 = 33.33,
+    # SD 5.7735. Smallest reliable change 1.96 x sqrt(2) x 5.7735 x sqrt(1 - 0.89) = 5.3078.
+    people, sd, points = outcomes.service_sd(scope, "k10")
+    assert people == 4
+    assert sd == pytest.approx(5.7735, abs=1e-4)
+    assert points == pytest.approx(5.3078, abs=1e-4)
+    # Pairs k1, k2, k3 = 3. k1 down 6 > 5.31 improved, k2 down 5 not: 1 of 3. k3 up 6 worse:
+    # 1 of 3.
+    assert value("k10-reliable-improvement", scope) == Value(count=1, of=3)
+    assert value("k10-reliable-deterioration", scope) == Value(count=1, of=3)
+    assert drill("k10-reliable-improvement", scope) == {k1.pk}
+    assert drill("k10-reliable-deterioration", scope) == {k3.pk}
+    assert {row["patient_id"] for row in BY_KEY["k10-reliable-improvement"].others(scope)} == {
+        k2.pk, k3.pk}
+    # Team B alone: only k3 is counted, but the SD is still the whole service's (from k3's
+    # score alone there would be too few): k3 worse, 1 of 1.
+    team_b = Scope(world.org.pk, PERIOD, teams=frozenset({world.team_b.pk}))
+    assert value("k10-reliable-deterioration", team_b) == Value(count=1, of=1)
+    assert value("k10-reliable-improvement", team_b) == Value(count=0, of=1)
+
+    # Fewer first scores than the fewest (4 here, as the first half of 2025 has only k4's):
+    # not worked out, nobody counted or listed.
+    earlier = Scope(world.org.pk, Period(D(2025, 1, 1), D(2025, 6, 30)))
+    assert outcomes.service_sd(earlier, "k10")[0] == 1
+    assert outcomes.service_sd(earlier, "k10")[2] is None
+    assert value("k10-reliable-improvement", earlier) == Value(count=0, of=0)
+    # And with the real fewest, 50, neither period is worked out.
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 50)
+    assert outcomes.service_sd(scope, "k10")[2] is None
+    assert value("k10-reliable-improvement", scope) == Value(count=0, of=0)
     assert drill("k10-reliable-improvement", scope) == set()
-    # Once the file has a threshold (here 5 points), the same rule applies: k1 down 6 > 5
-    # improved, k2 down 4 not: 1 of 2; nobody worse: 0 of 2.
-    # (The figures are made from the file when Tandem starts, so they are made again here.)
-    monkeypatch.setitem(outcomes.THRESHOLDS, "k10", (5.0, "test"))
-    better = outcomes._mood_figure("k10", "K10", improvement=True)
-    worse = outcomes._mood_figure("k10", "K10", improvement=False)
-    assert better.value(scope) == Value(count=1, of=2)
-    assert worse.value(scope) == Value(count=0, of=2)
-    assert {row["patient_id"] for row in better.patients(scope)} == {k1.pk}
-    assert "A fall of more than 5.00 points" in better.definition.source
+
+
+@pytest.mark.django_db(transaction=True)  # the export reads the database on its own connection
+def test_k10_reliable_change_is_what_duckdb_works_out_too(world, build, monkeypatch, tmp_path):
+    """The benchmark's independent DuckDB figures (bench/service_report_duckdb.py) agree on
+    the K10, whose SD is the service's own: the demo has no K10s, so the benchmark alone would
+    only compare "not worked out"."""
+    duckdb = pytest.importorskip("duckdb")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        import service_report_duckdb as duck_figures
+    finally:
+        sys.path.pop(0)
+    k10_service(world, build)
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 4)
+    duck = duckdb.connect()
+    duck_figures.export(connection, str(tmp_path))
+    duck_figures.load(duck, str(tmp_path))
+    setup = duck_figures.setup(world.org.pk)
+    got = {}
+    for period in (PERIOD, Period(D(2025, 1, 1), D(2025, 6, 30))):  # worked out, and not
+        theirs = duck_figures.figures(duck, setup, period)
+        for way in ("improvement", "deterioration"):
+            key = f"k10-reliable-{way}"
+            assert value(key, Scope(world.org.pk, period)) == theirs[key], (key, period)
+            got[key, period.start.year] = theirs[key]
+    assert got["k10-reliable-improvement", 2026] == Value(count=1, of=3)
+    assert got["k10-reliable-deterioration", 2026] == Value(count=1, of=3)
+    assert got["k10-reliable-improvement", 2025] == Value(count=0, of=0)
 
 
 # --- life-domain change ----------------------------------------------------------------------

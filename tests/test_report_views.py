@@ -26,7 +26,7 @@ from tandem.audit.models import AuditEvent
 from tandem.core.report import Definition, Kind, Value
 from tandem.reporting import report as report_module
 from tandem.reporting import views
-from tandem.reporting.figures import FIGURES
+from tandem.reporting.figures import FIGURES, outcomes
 from tandem.reporting.figures.base import Figure, count_of, share_of
 from tests.conftest import make_patient
 
@@ -211,6 +211,27 @@ def test_the_definitions_page_lists_every_figure_with_an_anchor(world):
         assert f'id="{d.key}"' in text
         assert d.label.replace("'", "&#x27;") in text
     assert "How this is worked out" in text
+
+
+def test_the_definitions_page_says_what_the_k10_reliable_change_uses_here(world, monkeypatch):
+    from tests.test_report_outcomes import Builder, k10_service
+
+    page = "/reports/definitions/"
+    # Nothing yet: not worked out, and why.
+    text = world.client("service_manager").get(page).content.decode()
+    assert ("Not worked out yet: 0 episodes have a first K10 here so far, and it takes 50."
+            in text)
+    # The first K10 of each episode up to today (k10_service): 30, 20, 30, 20 and 10 (July
+    # 2026), not the other organisation's 50. Mean 22; squares 64 + 4 + 64 + 4 + 144 = 280;
+    # SD sqrt(280 / 4) = 8.37; smallest reliable change 1.96 x sqrt(2) x 8.37 x sqrt(0.11) =
+    # 7.69.
+    k10_service(world, Builder(world))
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 5)
+    text = world.client("team_lead").get(page).content.decode()
+    line = ("Today: the first K10 of 5 episodes, SD 8.37, so a change of more than 7.69 points "
+            "counts.")
+    assert text.count(line) == 2  # improvement and deterioration
+    assert "At this service" in text
 
 
 def test_every_real_figure_renders_for_every_reader(world):

@@ -20,16 +20,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from tandem.assessment import registry
 from tandem.audit.trail import record_request
 from tandem.core import charts
-from tandem.core.report import SECTIONS, Kind, Value
+from tandem.core.report import SECTIONS, Kind, Period, Value
 from tandem.core.suppression import would_suppress
 from tandem.patients.access import visible_patients
 from tandem.reporting import exports
-from tandem.reporting.figures import BY_KEY, FIGURES
+from tandem.reporting.figures import BY_KEY, FIGURES, outcomes
 from tandem.reporting.forms import ReportFilter, reader_of
 from tandem.reporting.report import Report, Row, build
-from tandem.reporting.scope import treated_once
+from tandem.reporting.scope import Scope, treated_once
 
 PAGE_SIZE = 100  # patients on one page of a figure's list
 CHART_WIDTH = 960  # about the page's width, so that the chart's text is drawn near its size
@@ -200,9 +201,33 @@ def service(request):
     return render(request, "reporting/service.html", context)
 
 
+def _service_sd_lines(organisation_id: int) -> dict[str, str]:
+    """{figure key: the figures its reliable change uses at this service today} for the
+    questionnaires whose SD is the service's own (outcomes.SERVICE_SD)."""
+    today = timezone.localdate()
+    scope = Scope(organisation_id, Period(today, today))  # every first score up to today
+    found = {}
+    for code, _ in outcomes.SERVICE_SD.items():
+        name = registry.shipped()[code].name
+        people, sd, points = outcomes.service_sd(scope, code)
+        if points is None:
+            have = "episode has" if people == 1 else "episodes have"
+            text = (f"Not worked out yet: {people} {have} a first {name} here so far, and it "
+                    f"takes {outcomes.FEWEST_FIRST_SCORES}.")
+        else:
+            text = (f"Today: the first {name} of {people} episodes, SD {sd:.2f}, so a change of "
+                    f"more than {points:.2f} points counts.")
+        for way in ("improvement", "deterioration"):
+            found[f"{code}-reliable-{way}"] = text
+    return found
+
+
 def definitions(request):
-    """How every figure is worked out: who, which dates, which source, by section."""
-    sections = [(key, heading, [f.definition for f in FIGURES if f.definition.section == key])
+    """How every figure is worked out: who, which dates, which source, by section; and, for
+    reliable change from the service's own SD, the figures it uses today."""
+    here = _service_sd_lines(request.user.organisation_id)
+    sections = [(key, heading, [(f.definition, here.get(f.key, "")) for f in FIGURES
+                                if f.definition.section == key])
                 for key, heading in SECTIONS.items()]
     return render(request, "reporting/definitions.html", {
         "sections": [s for s in sections if s[2]], "kinds": Kind})

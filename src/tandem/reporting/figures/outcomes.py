@@ -12,17 +12,20 @@ period's last day. A patient counts only with two different ones (first and late
 
 Reliable change thresholds are worked out here once, in Python, from each instrument's file
 (`reliable_change`: SD and reliability, Jacobson & Truax 1991, core/rci.py); the database only
-compares a difference with that number. Every figure is one or two aggregate queries.
+compares a difference with that number. The K10's file has none, so its SD is the service's own
+(`SERVICE_SD`, below), worked out by the database with the rest of its family. Every figure is
+one or two aggregate queries.
 """
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db import connection
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from tandem.assessment import registry
 from tandem.core.rci import threshold
 from tandem.core.report import Definition, Kind, Value
-from tandem.patients.models import Patient
+from tandem.patients.models import Episode, Patient
 from tandem.planning.models import Goal, GoalRating, LifecycleStatus, Review
 from tandem.reporting.figures.base import (
     Facts,
@@ -34,7 +37,7 @@ from tandem.reporting.figures.base import (
     sql_of,
 )
 from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest_headline
-from tandem.reporting.scope import Scope
+from tandem.reporting.scope import Scope, completed, on_or_before
 
 SECTION = "outcomes"
 LIFE_DOMAINS = "life-domains"
@@ -139,16 +142,88 @@ ABSTINENT_OR_IMPROVED = figure_of(Definition(
 
 # --- reliable change on PHQ-9, GAD-7, K10 ----------------------------------------------------
 
+# Questionnaires whose file has no reliable-change figures because no SD of a treatment sample
+# was found to cite (docs/clinical-sources.md), but whose reliability was: {code: (reliability,
+# its source)}. Their SD is the service's own instead, the one Jacobson & Truax (1991, p. 14)
+# name for it: the standard deviation of the pretreatment group, here the first scored
+# questionnaire of every episode at the service (every team, whatever the filters) completed on
+# or before the period's last day.
+SERVICE_SD = {
+    "k10": (0.89, "test-retest ICC 0.89 over 1-2 weeks in a treatment-seeking sample, "
+                  "Australian Psychologist 2021;56(1):38-45"),
+}
+# The fewest first scores an SD is taken from (Tandem's own): the SD of n scores is known to
+# about 1/sqrt(2(n - 1)) of itself, 10 % at 50. With fewer, the figure is not worked out.
+FEWEST_FIRST_SCORES = 50
+
+
+def first_scores(scope: Scope, code: str) -> QuerySet:
+    """The first scored `code` of every episode of the scope's organisation (whatever its
+    filters) completed on or before the period's last day, as one column `x` (null for an
+    episode without one)."""
+    first = (completed(code).filter(on_or_before("completed_at", scope.end),
+                                    episode=OuterRef("pk"), headline__isnull=False)
+             .order_by("completed_at", "pk"))
+    return (Episode.objects.of(scope.organisation_id)
+            .annotate(x=Subquery(first.values("headline")[:1])).values("x"))
+
+
+def _points_parts(scope: Scope, code: str, name: str) -> list[Part]:
+    """Two steps: `<name>_firsts`, the first scores (first_scores), and `<name>_points`, one row
+    of `people` (how many), `sd` (their sample standard deviation, two-pass; null below two)
+    and `points`, the smallest reliable change (null below FEWEST_FIRST_SCORES). In plain SQL,
+    as SQLite's STDDEV_SAMP is Django's own, which fails on a null or on fewer than two."""
+    factor = threshold(1.0, SERVICE_SD[code][0])  # the threshold is the SD times this
+    firsts = f"{name}_firsts"
+    sd = "SQRT(SUM((f.x - m.mean) * (f.x - m.mean)) / NULLIF(COUNT(f.x) - 1, 0))"
+    points = (f"SELECT COUNT(f.x) AS people, {sd} AS sd, "
+              f"CASE WHEN COUNT(f.x) >= {FEWEST_FIRST_SCORES:d} THEN {factor!r} * {sd} END "
+              f"AS points FROM {firsts} AS f "
+              f"CROSS JOIN (SELECT AVG(x) AS mean FROM {firsts}) AS m WHERE f.x IS NOT NULL")
+    return [(firsts, *sql_of(first_scores(scope, code))), (f"{name}_points", points, [])]
+
+
+def service_sd(scope: Scope, code: str) -> tuple[int, float | None, float | None]:
+    """(how many first scores, their SD, the smallest reliable change or None) for `code`,
+    as the report works them out."""
+    facts = Facts("service_sd", lambda scope: _points_parts(scope, code, "service_sd"))
+    sql, params = facts.sql(scope, "SELECT people, sd, points FROM facts")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        people, sd, points = cursor.fetchone()
+    return people, None if sd is None else float(sd), None if points is None else float(points)
+
+
+def _with_service_sd(code: str) -> Facts:
+    """The first and latest pairs of `code` (MOOD_PAIRS), each with `points`, the service's
+    smallest reliable change (the same on every row; null when not worked out)."""
+    pairs = MOOD_PAIRS[code]
+
+    def parts(scope: Scope) -> list[Part]:
+        steps = [*pairs.parts(scope), *_points_parts(scope, code, pairs.name)]
+        rows = (f"SELECT p.*, r.points FROM {pairs.name} AS p "
+                f"CROSS JOIN {pairs.name}_points AS r")
+        return [*steps, (f"{pairs.name}_with_points", rows, [])]
+
+    return Facts(f"{pairs.name}_service_sd", parts)
+
+
 def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
     points, citation = THRESHOLDS[code]
     way = "improvement" if improvement else "deterioration"
-    if points is None:
+    move = "A fall" if improvement else "A rise"
+    if points is not None:
+        rule = f"{move} of more than {points:.2f} points (Jacobson & Truax 1991; {citation})."
+    elif code in SERVICE_SD:
+        reliability, source = SERVICE_SD[code]
+        rule = (f"{move} of more than {threshold(1.0, reliability):.2f} × SD points (Jacobson & "
+                f"Truax 1991), SD being that of the first {name} of every episode at the "
+                "service by the period's end, as no published SD of a treatment sample was "
+                f"found; reliability: {source}. Not worked out until {FEWEST_FIRST_SCORES} "
+                "episodes have one.")
+    else:
         rule = (f"The {name} file has no reliable-change figures yet, so this is not worked "
                 "out.")
-    else:
-        rule = (f"A fall of more than {points:.2f} points" if improvement
-                else f"A rise of more than {points:.2f} points")
-        rule += f" (Jacobson & Truax 1991; {citation})."
     definition = Definition(
         key=f"{code}-reliable-{way}", section=SECTION, label=f"{name}: reliable {way}",
         kind=Kind.SHARE, drill=True, higher_is_better=improvement,
@@ -157,14 +232,22 @@ def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
               "last day.",
         source=rule,
     )
-    if points is None:  # no reliable-change figures in the instrument's file
-        return Figure(definition, lambda scope: Value(),
-                      lambda scope: Patient.objects.none().values(patient_id=F("pk")))
     # Lower scores are better on all three. Strictly more than the threshold, as core/rci.py
     # (|RC| > 1.96).
     change = "latest_total - first_total"
-    met = f"{change} < {-points!r}" if improvement else f"{change} > {points!r}"
-    return figure_of(definition, MOOD_PAIRS[code], met=met)
+    if points is not None:
+        met = f"{change} < {-points!r}" if improvement else f"{change} > {points!r}"
+        return figure_of(definition, MOOD_PAIRS[code], met=met)
+    if code in SERVICE_SD:  # `points` is a column: null (nobody counted) when not worked out
+        met = f"{change} < -points" if improvement else f"{change} > points"
+        return figure_of(definition, SERVICE_SD_PAIRS[code], among="points IS NOT NULL",
+                         met=met)
+    # No reliable-change figures at all.
+    return Figure(definition, lambda scope: Value(),
+                  lambda scope: Patient.objects.none().values(patient_id=F("pk")))
+
+
+SERVICE_SD_PAIRS = {code: _with_service_sd(code) for code in SERVICE_SD}
 
 
 # --- life-domain change ----------------------------------------------------------------------
