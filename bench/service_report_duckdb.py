@@ -543,22 +543,20 @@ def figures(duck, s: Setup, period: Period) -> dict[str, Value]:
     for code in ("phq9", "gad7", "k10"):
         points = s.thresholds[code]
         if points is None and code in s.service_sd:
-            # The SD of the first scored one of every episode of the organisation completed by
-            # the period's end; no threshold with fewer than the fewest.
+            # The SD of the first scored one of every episode of the organisation, at any date;
+            # no threshold with fewer than the fewest, or with an SD of 0.
             people, sd = _one(duck, f"""
                 SELECT count(total), stddev_samp(total) FROM (
                     SELECT r.total FROM response r JOIN episode e ON e.id = r.episode_id
                     WHERE e.organisation_id = {org} AND r.instrument_code = '{code}'
                       AND r.status IN {COMPLETED} AND r.total IS NOT NULL
-                      AND r.completed_on <= {E}
                     QUALIFY row_number() OVER (
                         PARTITION BY r.episode_id ORDER BY r.completed_at, r.id) = 1)""")
-            if people >= s.fewest_first_scores:
-                points = 1.96 * math.sqrt(2) * sd * math.sqrt(1 - s.service_sd[code])
-            else:  # not worked out: nobody counted
-                out[f"{code}-reliable-improvement"] = Value(count=0, of=0)
-                out[f"{code}-reliable-deterioration"] = Value(count=0, of=0)
+            if people < s.fewest_first_scores or not sd:  # not worked out
+                out[f"{code}-reliable-improvement"] = Value()
+                out[f"{code}-reliable-deterioration"] = Value()
                 continue
+            points = 1.96 * math.sqrt(2) * sd * math.sqrt(1 - s.service_sd[code])
         for way, test in (("improvement", f"< -{points!r}"), ("deterioration", f"> {points!r}")):
             key = f"{code}-reliable-{way}"
             if points is None:

@@ -145,17 +145,17 @@ def test_the_scores_read_from_the_headline_are_the_primary_scales():
 def test_reliable_change_thresholds_come_from_the_instrument_files():
     # PHQ-9: 1.96 x sqrt(2) x 6.5 x sqrt(1 - 0.89) = 5.98; GAD-7: 1.96 x sqrt(2) x 5 x
     # sqrt(0.08) = 3.92 (the NHS Talking Therapies 6 and 4 points). K10's file has none: its SD
-    # is the service's own, its reliability 0.89, so 1.96 x sqrt(2) x sqrt(0.11) = 0.92 x SD.
+    # is the service's own, its reliability 0.80, so 1.96 x sqrt(2) x sqrt(0.20) = 1.24 x SD.
     assert outcomes.THRESHOLDS["phq9"][0] == pytest.approx(5.9756, abs=1e-4)
     assert outcomes.THRESHOLDS["gad7"][0] == pytest.approx(3.92, abs=1e-9)
     assert outcomes.THRESHOLDS["k10"][0] is None
     assert "5.98" in BY_KEY["phq9-reliable-improvement"].definition.source
     assert "3.92" in BY_KEY["gad7-reliable-deterioration"].definition.source
     k10 = BY_KEY["k10-reliable-improvement"].definition.source
-    assert "A fall of more than 0.92 × SD points" in k10
-    assert "first K10 of every episode at the service" in k10
-    assert "ICC 0.89" in k10 and "Australian Psychologist 2021;56(1):38-45" in k10
-    assert "Not worked out until 50 episodes have one" in k10
+    assert "A fall of more than 1.24 times the SD" in k10
+    assert "the SD of the first K10 of every episode at the service so far" in k10
+    assert "test-retest r 0.80" in k10 and "Australian Psychologist 2021;56(1):38-45" in k10
+    assert "Not worked out until 50 episodes have a scored K10." in k10
 
 
 # --- change in days of use -------------------------------------------------------------------
@@ -284,42 +284,57 @@ def test_phq9_and_gad7_reliable_change(world, build):
 
 
 def k10_service(world, build):
-    """K10s whose reference is the first scored K10 of every episode of the organisation, any
-    team, completed by the period's end (30 June 2026): 30, 20, 30, 20. Returns k1, k2, k3."""
-    k1 = build.patient()  # 30 -> 24: down 6
+    """K10s at the world's organisation whose first scored one in each episode, any team, any
+    date, is 30 or 20, four of each; and two elsewhere. Returns k1, k2, k3, the three with a
+    first and a latest K10 in the period's episode."""
+    k1 = build.patient()  # 30 -> 22: down 8
     build.total(k1, "k10", D(2026, 1, 5), 30)
-    build.total(k1, "k10", D(2026, 4, 5), 24)
-    k2 = build.patient()  # 20 -> 15: down 5
+    build.total(k1, "k10", D(2026, 4, 5), 22)
+    k2 = build.patient()  # 20 -> 14: down 6
     build.total(k2, "k10", D(2026, 1, 5), 20)
-    build.total(k2, "k10", D(2026, 4, 5), 15)
-    k3 = build.patient(world.team_b)  # 30 -> 36: up 6
+    build.total(k2, "k10", D(2026, 4, 5), 14)
+    k3 = build.patient(world.team_b)  # 30 -> 38: up 8
     build.total(k3, "k10", D(2026, 1, 5), 30)
-    build.total(k3, "k10", D(2026, 4, 5), 36)
-    k4 = build.patient(start=D(2025, 1, 1), exit_date=D(2025, 12, 1))  # ended before: 20 then
-    build.total(k4, "k10", D(2025, 2, 1), 20)
-    build.total(k4, "k10", D(2025, 6, 1), 50)  # not a first score
-    k5 = build.patient()  # a first K10 after the period's end: not in the reference
-    build.total(k5, "k10", D(2026, 7, 10), 10)
-    k6 = build.patient(org=world.other_org)  # elsewhere: not in the reference, not counted
+    build.total(k3, "k10", D(2026, 4, 5), 38)
+    # Two episodes, both ended before the period: each one's first counts, 20 and 30 (the
+    # later 50 is not a first).
+    k4 = build.patient(start=D(2025, 1, 1), exit_date=D(2025, 12, 1))
+    build.total(k4, "k10", D(2025, 2, 1), 30)
+    build.total(k4, "k10", D(2025, 6, 1), 50)
+    k4.episode = Episode.objects.create(
+        organisation=world.org, patient=k4, start_date=D(2024, 1, 1),
+        exit_date=D(2024, 12, 1), status="finished", setting="community")
+    build.total(k4, "k10", D(2024, 2, 1), 20)
+    k5 = build.patient()  # its only K10 after the period's end: still a first, 20
+    build.total(k5, "k10", D(2026, 7, 10), 20)
+    k7 = build.patient()  # one K10: a first, 20, and no pair
+    build.total(k7, "k10", D(2026, 3, 1), 20)
+    # A K10 without a score (a safety answer declined) is passed over for the next, 30.
+    unscored = build.patient()
+    build.response(unscored, "k10", D(2026, 1, 2), {"total": None})
+    build.total(unscored, "k10", D(2026, 1, 3), 30)
+    # Elsewhere: two firsts of 50 (not in the reference here) and a pair 50 -> 10.
+    k6 = build.patient(org=world.other_org)
     build.total(k6, "k10", D(2026, 1, 5), 50)
     build.total(k6, "k10", D(2026, 4, 5), 10)
-    unscored = build.patient()  # a K10 without a score (a safety answer declined) is skipped
-    build.response(unscored, "k10", D(2026, 1, 2), {"total": None})
+    k8 = build.patient(org=world.other_org)
+    build.total(k8, "k10", D(2026, 1, 5), 50)
     return k1, k2, k3
 
 
 def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch):
     k1, k2, k3 = k10_service(world, build)
     scope = Scope(world.org.pk, PERIOD)
-    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 4)
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 8)
 
-    # First scores 30, 20, 30, 20: mean 25, each 5 away, sample variance 4 x 25 / 3 = 33.33,
-    # SD 5.7735. Smallest reliable change 1.96 x sqrt(2) x 5.7735 x sqrt(1 - 0.89) = 5.3078.
+    # First scores 30, 20, 30, 20 (k4's two episodes), 30, 20 (k5), 20 (k7), 30 (unscored's
+    # second): mean 25, each 5 away, sample variance 8 x 25 / 7 = 28.57, SD 5.3452. Smallest
+    # reliable change 1.96 x sqrt(2) x 5.3452 x sqrt(1 - 0.80) = 6.6260.
     people, sd, points = outcomes.service_sd(scope, "k10")
-    assert people == 4
-    assert sd == pytest.approx(5.7735, abs=1e-4)
-    assert points == pytest.approx(5.3078, abs=1e-4)
-    # Pairs k1, k2, k3 = 3. k1 down 6 > 5.31 improved, k2 down 5 not: 1 of 3. k3 up 6 worse:
+    assert people == 8
+    assert sd == pytest.approx(5.3452, abs=1e-4)
+    assert points == pytest.approx(6.6260, abs=1e-4)
+    # Pairs k1, k2, k3 = 3. k1 down 8 > 6.63 improved, k2 down 6 not: 1 of 3. k3 up 8 worse:
     # 1 of 3.
     assert value("k10-reliable-improvement", scope) == Value(count=1, of=3)
     assert value("k10-reliable-deterioration", scope) == Value(count=1, of=3)
@@ -327,23 +342,29 @@ def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch)
     assert drill("k10-reliable-deterioration", scope) == {k3.pk}
     assert {row["patient_id"] for row in BY_KEY["k10-reliable-improvement"].others(scope)} == {
         k2.pk, k3.pk}
-    # Team B alone: only k3 is counted, but the SD is still the whole service's (from k3's
-    # score alone there would be too few): k3 worse, 1 of 1.
+    # Team B alone: only k3 is counted, but the SD is still the whole service's (k3's score
+    # alone would be too few): k3 worse, 1 of 1.
     team_b = Scope(world.org.pk, PERIOD, teams=frozenset({world.team_b.pk}))
     assert value("k10-reliable-deterioration", team_b) == Value(count=1, of=1)
     assert value("k10-reliable-improvement", team_b) == Value(count=0, of=1)
+    # The period before (4 July to 31 December 2025), with the same SD: the same yardstick in
+    # both columns. Only k4 has two K10s by its end in an episode open then (1 January to
+    # 1 December 2025): 30 -> 50, up 20, worse: 1 of 1.
+    before = Scope(world.org.pk, PERIOD.previous())
+    assert value("k10-reliable-deterioration", before) == Value(count=1, of=1)
 
-    # Fewer first scores than the fewest (4 here, as the first half of 2025 has only k4's):
-    # not worked out, nobody counted or listed.
-    earlier = Scope(world.org.pk, Period(D(2025, 1, 1), D(2025, 6, 30)))
-    assert outcomes.service_sd(earlier, "k10")[0] == 1
-    assert outcomes.service_sd(earlier, "k10")[2] is None
-    assert value("k10-reliable-improvement", earlier) == Value(count=0, of=0)
-    # And with the real fewest, 50, neither period is worked out.
-    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 50)
-    assert outcomes.service_sd(scope, "k10")[2] is None
-    assert value("k10-reliable-improvement", scope) == Value(count=0, of=0)
+    # Fewer first scores than the fewest: not worked out (not "nobody"), nobody listed.
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 9)
+    assert outcomes.service_sd(scope, "k10") == (8, pytest.approx(5.3452, abs=1e-4), None)
+    assert value("k10-reliable-improvement", scope) == Value()
+    assert value("k10-reliable-deterioration", team_b) == Value()
     assert drill("k10-reliable-improvement", scope) == set()
+    # And elsewhere, the two firsts are both 50: an SD of 0 would make any change reliable, so
+    # it is not worked out even when there are enough.
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 2)
+    elsewhere = Scope(world.other_org.pk, PERIOD)
+    assert outcomes.service_sd(elsewhere, "k10") == (2, 0.0, None)
+    assert value("k10-reliable-improvement", elsewhere) == Value()
 
 
 @pytest.mark.django_db(transaction=True)  # the export reads the database on its own connection
@@ -358,21 +379,23 @@ def test_k10_reliable_change_is_what_duckdb_works_out_too(world, build, monkeypa
     finally:
         sys.path.pop(0)
     k10_service(world, build)
-    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 4)
     duck = duckdb.connect()
     duck_figures.export(connection, str(tmp_path))
     duck_figures.load(duck, str(tmp_path))
-    setup = duck_figures.setup(world.org.pk)
     got = {}
-    for period in (PERIOD, Period(D(2025, 1, 1), D(2025, 6, 30))):  # worked out, and not
-        theirs = duck_figures.figures(duck, setup, period)
-        for way in ("improvement", "deterioration"):
-            key = f"k10-reliable-{way}"
-            assert value(key, Scope(world.org.pk, period)) == theirs[key], (key, period)
-            got[key, period.start.year] = theirs[key]
-    assert got["k10-reliable-improvement", 2026] == Value(count=1, of=3)
-    assert got["k10-reliable-deterioration", 2026] == Value(count=1, of=3)
-    assert got["k10-reliable-improvement", 2025] == Value(count=0, of=0)
+    for fewest in (8, 9):  # worked out, and not
+        monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", fewest)
+        setup = duck_figures.setup(world.org.pk)
+        for period in (PERIOD, PERIOD.previous()):
+            theirs = duck_figures.figures(duck, setup, period)
+            for way in ("improvement", "deterioration"):
+                key = f"k10-reliable-{way}"
+                assert value(key, Scope(world.org.pk, period)) == theirs[key], (key, period)
+                got[key, fewest, period.start.year] = theirs[key]
+    assert got["k10-reliable-improvement", 8, 2026] == Value(count=1, of=3)
+    assert got["k10-reliable-deterioration", 8, 2026] == Value(count=1, of=3)
+    assert got["k10-reliable-deterioration", 8, 2025] == Value(count=1, of=1)
+    assert got["k10-reliable-improvement", 9, 2026] == Value()
 
 
 # --- life-domain change ----------------------------------------------------------------------

@@ -219,19 +219,28 @@ def test_the_definitions_page_says_what_the_k10_reliable_change_uses_here(world,
     page = "/reports/definitions/"
     # Nothing yet: not worked out, and why.
     text = world.client("service_manager").get(page).content.decode()
-    assert ("Not worked out yet: 0 episodes have a first K10 here so far, and it takes 50."
-            in text)
-    # The first K10 of each episode up to today (k10_service): 30, 20, 30, 20 and 10 (July
-    # 2026), not the other organisation's 50. Mean 22; squares 64 + 4 + 64 + 4 + 144 = 280;
-    # SD sqrt(280 / 4) = 8.37; smallest reliable change 1.96 x sqrt(2) x 8.37 x sqrt(0.11) =
-    # 7.69.
+    assert ("Not worked out yet: 0 episodes have a scored first K10 here so far, and it takes "
+            "50 with different scores." in text)
+    # k10_service: the first K10 of each episode here is 30 four times and 20 four times (not
+    # the other organisation's 50s): mean 25, SD sqrt(8 x 25 / 7) = 5.35; smallest reliable
+    # change 1.96 x sqrt(2) x 5.35 x sqrt(1 - 0.80) = 6.63.
     k10_service(world, Builder(world))
-    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 5)
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 8)
     text = world.client("team_lead").get(page).content.decode()
-    line = ("Today: the first K10 of 5 episodes, SD 8.37, so a change of more than 7.69 points "
-            "counts.")
+    line = ("Now: 8 episodes have a scored first K10, with an SD of 5.35, so a change of more "
+            "than 6.63 points counts, in every period.")
     assert text.count(line) == 2  # improvement and deterioration
     assert "At this service" in text
+    # On the report, a figure not worked out says so, not "nobody to count".
+    monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 9)
+    report = world.client("service_manager").get(
+        "/reports/?start=2026-01-01&end=2026-06-30")
+    k10 = next(line for section in report.context["lines"] for line in section[2]
+               if line.definition.key == "k10-reliable-improvement")
+    assert (k10.now.number, k10.now.detail) == ("\u2014", "not worked out")
+    phq9 = next(line for section in report.context["lines"] for line in section[2]
+                if line.definition.key == "phq9-reliable-improvement")
+    assert (phq9.now.number, phq9.now.detail) == ("\u2014", "nobody to count")
 
 
 def test_every_real_figure_renders_for_every_reader(world):

@@ -76,6 +76,8 @@ def shown(kind: Kind, value: Value, unit: str = "") -> Shown:
             return Shown("\u2014", "not worked out", suppressed, False)
         return Shown(str(value.count), "", suppressed, True)
     if kind == Kind.SHARE:
+        if value.count is None:
+            return Shown("\u2014", "not worked out", suppressed, False)
         if value.percent is None:
             return Shown("\u2014", "nobody to count", suppressed, False)
         return Shown(f"{value.percent:.0f}%", f"{value.count} of {value.of}", suppressed, True)
@@ -202,21 +204,21 @@ def service(request):
 
 
 def _service_sd_lines(organisation_id: int) -> dict[str, str]:
-    """{figure key: the figures its reliable change uses at this service today} for the
+    """{figure key: the figures its reliable change uses at this service now} for the
     questionnaires whose SD is the service's own (outcomes.SERVICE_SD)."""
     today = timezone.localdate()
-    scope = Scope(organisation_id, Period(today, today))  # every first score up to today
+    scope = Scope(organisation_id, Period(today, today))  # the SD is the same for any period
     found = {}
-    for code, _ in outcomes.SERVICE_SD.items():
+    for code in outcomes.SERVICE_SD:
         name = registry.shipped()[code].name
         people, sd, points = outcomes.service_sd(scope, code)
+        have = "episode has" if people == 1 else "episodes have"
         if points is None:
-            have = "episode has" if people == 1 else "episodes have"
-            text = (f"Not worked out yet: {people} {have} a first {name} here so far, and it "
-                    f"takes {outcomes.FEWEST_FIRST_SCORES}.")
+            text = (f"Not worked out yet: {people} {have} a scored first {name} here so far, "
+                    f"and it takes {outcomes.FEWEST_FIRST_SCORES} with different scores.")
         else:
-            text = (f"Today: the first {name} of {people} episodes, SD {sd:.2f}, so a change of "
-                    f"more than {points:.2f} points counts.")
+            text = (f"Now: {people} {have} a scored first {name}, with an SD of {sd:.2f}, so a "
+                    f"change of more than {points:.2f} points counts, in every period.")
         for way in ("improvement", "deterioration"):
             found[f"{code}-reliable-{way}"] = text
     return found

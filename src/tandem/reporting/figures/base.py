@@ -159,15 +159,22 @@ def literal(code: str) -> str:
 class Measure:
     """One figure as SQL over its family's rows: `among` the rows it counts (a SHARE's
     denominator, a MEAN's or MEDIAN's people), `met` the rows its COUNT or numerator counts, and
-    `of` the expression a MEAN or MEDIAN takes (rows where it is null are left out)."""
+    `of` the expression a MEAN or MEDIAN takes (rows where it is null are left out). `known`,
+    if given, is a condition on the family's steps (not its rows) without which the figure is
+    not worked out at all (an empty Value), rather than worked out over nobody."""
 
     kind: Kind
     among: str = "1 = 1"
     met: str = "1 = 1"
     of: str = ""
+    known: str = ""
 
     def columns(self) -> list[str]:
         """The SELECT's columns for this figure, in the order `value` reads them."""
+        known = [f"CASE WHEN {self.known} THEN 1 ELSE 0 END"] if self.known else []
+        return self._columns() + known
+
+    def _columns(self) -> list[str]:
         among, met = f"({self.among})", f"({self.among}) AND ({self.met})"
         if self.kind == Kind.COUNT:
             return [f"COUNT(DISTINCT CASE WHEN {met} THEN patient_id END)"]
@@ -186,6 +193,8 @@ class Measure:
                 f"COUNT(CASE WHEN {among} THEN {self.of} END)"]
 
     def value(self, got: Sequence) -> Value:
+        if self.known and not got[-1]:
+            return Value()
         if self.kind == Kind.COUNT:
             return Value(count=got[0])
         if self.kind == Kind.SHARE:

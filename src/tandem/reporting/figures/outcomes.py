@@ -37,7 +37,7 @@ from tandem.reporting.figures.base import (
     sql_of,
 )
 from tandem.reporting.figures.pairs import TOP_PAIRS, first_and_latest_headline
-from tandem.reporting.scope import Scope, completed, on_or_before
+from tandem.reporting.scope import Scope, completed
 
 SECTION = "outcomes"
 LIFE_DOMAINS = "life-domains"
@@ -142,15 +142,16 @@ ABSTINENT_OR_IMPROVED = figure_of(Definition(
 
 # --- reliable change on PHQ-9, GAD-7, K10 ----------------------------------------------------
 
-# Questionnaires whose file has no reliable-change figures because no SD of a treatment sample
-# was found to cite (docs/clinical-sources.md), but whose reliability was: {code: (reliability,
-# its source)}. Their SD is the service's own instead, the one Jacobson & Truax (1991, p. 14)
-# name for it: the standard deviation of the pretreatment group, here the first scored
-# questionnaire of every episode at the service (every team, whatever the filters) completed on
-# or before the period's last day.
+# Questionnaires whose file has no reliable-change figures because no SD of a comparable
+# treatment sample could be found and read (docs/clinical-sources.md), but whose test-retest
+# reliability could: {code: (reliability, its source)}. Their SD is the service's own instead,
+# the pretreatment group's (one of the three Jacobson & Truax 1991 allow, p. 14): the first
+# scored questionnaire of every episode at the service (every team, whatever the filters, any
+# date), the very scores each change is measured from. One figure for every period and team.
 SERVICE_SD = {
-    "k10": (0.89, "test-retest ICC 0.89 over 1-2 weeks in a treatment-seeking sample, "
-                  "Australian Psychologist 2021;56(1):38-45"),
+    "k10": (0.80, "test-retest r 0.80 over 1-2 weeks in a treatment-seeking sample (n 289), "
+                  "Australian Psychologist 2021;56(1):38-45; its ICC 0.89 is 2r/(1+r), the "
+                  "mean of two sittings, not one score"),
 }
 # The fewest first scores an SD is taken from (Tandem's own): the SD of n scores is known to
 # about 1/sqrt(2(n - 1)) of itself, 10 % at 50. With fewer, the figure is not worked out.
@@ -159,10 +160,8 @@ FEWEST_FIRST_SCORES = 50
 
 def first_scores(scope: Scope, code: str) -> QuerySet:
     """The first scored `code` of every episode of the scope's organisation (whatever its
-    filters) completed on or before the period's last day, as one column `x` (null for an
-    episode without one)."""
-    first = (completed(code).filter(on_or_before("completed_at", scope.end),
-                                    episode=OuterRef("pk"), headline__isnull=False)
+    filters or period), as one column `x` (null for an episode without one)."""
+    first = (completed(code).filter(episode=OuterRef("pk"), headline__isnull=False)
              .order_by("completed_at", "pk"))
     return (Episode.objects.of(scope.organisation_id)
             .annotate(x=Subquery(first.values("headline")[:1])).values("x"))
@@ -171,14 +170,15 @@ def first_scores(scope: Scope, code: str) -> QuerySet:
 def _points_parts(scope: Scope, code: str, name: str) -> list[Part]:
     """Two steps: `<name>_firsts`, the first scores (first_scores), and `<name>_points`, one row
     of `people` (how many), `sd` (their sample standard deviation, two-pass; null below two)
-    and `points`, the smallest reliable change (null below FEWEST_FIRST_SCORES). In plain SQL,
-    as SQLite's STDDEV_SAMP is Django's own, which fails on a null or on fewer than two."""
+    and `points`, the smallest reliable change (null below FEWEST_FIRST_SCORES, or when every
+    score is the same, which would make any change reliable). In plain SQL, as SQLite's
+    STDDEV_SAMP is Django's own, which fails on a null or on fewer than two."""
     factor = threshold(1.0, SERVICE_SD[code][0])  # the threshold is the SD times this
     firsts = f"{name}_firsts"
     sd = "SQRT(SUM((f.x - m.mean) * (f.x - m.mean)) / NULLIF(COUNT(f.x) - 1, 0))"
     points = (f"SELECT COUNT(f.x) AS people, {sd} AS sd, "
-              f"CASE WHEN COUNT(f.x) >= {FEWEST_FIRST_SCORES:d} THEN {factor!r} * {sd} END "
-              f"AS points FROM {firsts} AS f "
+              f"CASE WHEN COUNT(f.x) >= {FEWEST_FIRST_SCORES:d} AND {sd} > 0 "
+              f"THEN {factor!r} * {sd} END AS points FROM {firsts} AS f "
               f"CROSS JOIN (SELECT AVG(x) AS mean FROM {firsts}) AS m WHERE f.x IS NOT NULL")
     return [(firsts, *sql_of(first_scores(scope, code))), (f"{name}_points", points, [])]
 
@@ -216,11 +216,11 @@ def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
         rule = f"{move} of more than {points:.2f} points (Jacobson & Truax 1991; {citation})."
     elif code in SERVICE_SD:
         reliability, source = SERVICE_SD[code]
-        rule = (f"{move} of more than {threshold(1.0, reliability):.2f} × SD points (Jacobson & "
-                f"Truax 1991), SD being that of the first {name} of every episode at the "
-                "service by the period's end, as no published SD of a treatment sample was "
-                f"found; reliability: {source}. Not worked out until {FEWEST_FIRST_SCORES} "
-                "episodes have one.")
+        rule = (f"{move} of more than {threshold(1.0, reliability):.2f} times the SD (Jacobson "
+                f"& Truax 1991), the SD of the first {name} of every episode at the service so "
+                f"far, as no published SD of a comparable treatment sample was found; "
+                f"reliability: {source}. Not worked out until {FEWEST_FIRST_SCORES} episodes "
+                f"have a scored {name}.")
     else:
         rule = (f"The {name} file has no reliable-change figures yet, so this is not worked "
                 "out.")
@@ -238,10 +238,12 @@ def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
     if points is not None:
         met = f"{change} < {-points!r}" if improvement else f"{change} > {points!r}"
         return figure_of(definition, MOOD_PAIRS[code], met=met)
-    if code in SERVICE_SD:  # `points` is a column: null (nobody counted) when not worked out
+    if code in SERVICE_SD:  # `points` is a column, null when not worked out
+        facts = SERVICE_SD_PAIRS[code]
         met = f"{change} < -points" if improvement else f"{change} > points"
-        return figure_of(definition, SERVICE_SD_PAIRS[code], among="points IS NOT NULL",
-                         met=met)
+        return figure_of(definition, facts, among="points IS NOT NULL", met=met,
+                         known=f"EXISTS (SELECT 1 FROM {MOOD_PAIRS[code].name}_points "
+                               "WHERE points IS NOT NULL)")
     # No reliable-change figures at all.
     return Figure(definition, lambda scope: Value(),
                   lambda scope: Patient.objects.none().values(patient_id=F("pk")))
