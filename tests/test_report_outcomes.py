@@ -330,7 +330,7 @@ def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch)
     # First scores 30, 20, 30, 20 (k4's two episodes), 30, 20 (k5), 20 (k7), 30 (unscored's
     # second): mean 25, each 5 away, sample variance 8 x 25 / 7 = 28.57, SD 5.3452. Smallest
     # reliable change 1.96 x sqrt(2) x 5.3452 x sqrt(1 - 0.80) = 6.6260.
-    people, sd, points = outcomes.service_sd(scope, "k10")
+    people, sd, points = outcomes.service_sd(world.org.pk, "k10")
     assert people == 8
     assert sd == pytest.approx(5.3452, abs=1e-4)
     assert points == pytest.approx(6.6260, abs=1e-4)
@@ -355,7 +355,7 @@ def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch)
 
     # Fewer first scores than the fewest: not worked out (not "nobody"), nobody listed.
     monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 9)
-    assert outcomes.service_sd(scope, "k10") == (8, pytest.approx(5.3452, abs=1e-4), None)
+    assert outcomes.service_sd(world.org.pk, "k10") == (8, pytest.approx(5.3452, abs=1e-4), None)
     assert value("k10-reliable-improvement", scope) == Value()
     assert value("k10-reliable-deterioration", team_b) == Value()
     assert drill("k10-reliable-improvement", scope) == set()
@@ -363,7 +363,7 @@ def test_k10_reliable_change_uses_the_services_own_sd(world, build, monkeypatch)
     # it is not worked out even when there are enough.
     monkeypatch.setattr(outcomes, "FEWEST_FIRST_SCORES", 2)
     elsewhere = Scope(world.other_org.pk, PERIOD)
-    assert outcomes.service_sd(elsewhere, "k10") == (2, 0.0, None)
+    assert outcomes.service_sd(world.other_org.pk, "k10") == (2, 0.0, None)
     assert value("k10-reliable-improvement", elsewhere) == Value()
 
 

@@ -23,14 +23,14 @@ from django.utils.safestring import mark_safe
 from tandem.assessment import registry
 from tandem.audit.trail import record_request
 from tandem.core import charts
-from tandem.core.report import SECTIONS, Kind, Period, Value
+from tandem.core.report import SECTIONS, Kind, Value
 from tandem.core.suppression import would_suppress
 from tandem.patients.access import visible_patients
 from tandem.reporting import exports
 from tandem.reporting.figures import BY_KEY, FIGURES, outcomes
 from tandem.reporting.forms import ReportFilter, reader_of
 from tandem.reporting.report import Report, Row, build
-from tandem.reporting.scope import Scope, treated_once
+from tandem.reporting.scope import treated_once
 
 PAGE_SIZE = 100  # patients on one page of a figure's list
 CHART_WIDTH = 960  # about the page's width, so that the chart's text is drawn near its size
@@ -206,12 +206,10 @@ def service(request):
 def _service_sd_lines(organisation_id: int) -> dict[str, str]:
     """{figure key: the figures its reliable change uses at this service now} for the
     questionnaires whose SD is the service's own (outcomes.SERVICE_SD)."""
-    today = timezone.localdate()
-    scope = Scope(organisation_id, Period(today, today))  # the SD is the same for any period
     found = {}
     for code in outcomes.SERVICE_SD:
         name = registry.shipped()[code].name
-        people, sd, points = outcomes.service_sd(scope, code)
+        people, sd, points = outcomes.service_sd(organisation_id, code)
         have = "episode has" if people == 1 else "episodes have"
         if points is None:
             text = (f"Not worked out yet: {people} {have} a scored first {name} here so far, "

@@ -158,16 +158,21 @@ SERVICE_SD = {
 FEWEST_FIRST_SCORES = 50
 
 
-def first_scores(scope: Scope, code: str) -> QuerySet:
-    """The first scored `code` of every episode of the scope's organisation (whatever its
+def first_scores(organisation_id: int, code: str) -> QuerySet:
+    """The first scored `code` of every episode of the organisation (whatever the report's
     filters or period), as one column `x` (null for an episode without one)."""
     first = (completed(code).filter(episode=OuterRef("pk"), headline__isnull=False)
              .order_by("completed_at", "pk"))
-    return (Episode.objects.of(scope.organisation_id)
+    return (Episode.objects.of(organisation_id)
             .annotate(x=Subquery(first.values("headline")[:1])).values("x"))
 
 
-def _points_parts(scope: Scope, code: str, name: str) -> list[Part]:
+def _points_step(code: str) -> str:
+    """The name of the step holding `code`'s smallest reliable change (`_points_parts`)."""
+    return f"{MOOD_PAIRS[code].name}_points"
+
+
+def _points_parts(organisation_id: int, code: str, name: str) -> list[Part]:
     """Two steps: `<name>_firsts`, the first scores (first_scores), and `<name>_points`, one row
     of `people` (how many), `sd` (their sample standard deviation, two-pass; null below two)
     and `points`, the smallest reliable change (null below FEWEST_FIRST_SCORES, or when every
@@ -175,19 +180,20 @@ def _points_parts(scope: Scope, code: str, name: str) -> list[Part]:
     STDDEV_SAMP is Django's own, which fails on a null or on fewer than two."""
     factor = threshold(1.0, SERVICE_SD[code][0])  # the threshold is the SD times this
     firsts = f"{name}_firsts"
-    sd = "SQRT(SUM((f.x - m.mean) * (f.x - m.mean)) / NULLIF(COUNT(f.x) - 1, 0))"
-    points = (f"SELECT COUNT(f.x) AS people, {sd} AS sd, "
-              f"CASE WHEN COUNT(f.x) >= {FEWEST_FIRST_SCORES:d} AND {sd} > 0 "
-              f"THEN {factor!r} * {sd} END AS points FROM {firsts} AS f "
+    spread = (f"SELECT COUNT(f.x) AS people, SQRT(SUM((f.x - m.mean) * (f.x - m.mean)) / "
+              f"NULLIF(COUNT(f.x) - 1, 0)) AS sd FROM {firsts} AS f "
               f"CROSS JOIN (SELECT AVG(x) AS mean FROM {firsts}) AS m WHERE f.x IS NOT NULL")
-    return [(firsts, *sql_of(first_scores(scope, code))), (f"{name}_points", points, [])]
+    points = (f"SELECT people, sd, CASE WHEN people >= {FEWEST_FIRST_SCORES:d} AND sd > 0 "
+              f"THEN {factor!r} * sd END AS points FROM ({spread}) AS spread")
+    return [(firsts, *sql_of(first_scores(organisation_id, code))),
+            (f"{name}_points", points, [])]
 
 
-def service_sd(scope: Scope, code: str) -> tuple[int, float | None, float | None]:
-    """(how many first scores, their SD, the smallest reliable change or None) for `code`,
-    as the report works them out."""
-    facts = Facts("service_sd", lambda scope: _points_parts(scope, code, "service_sd"))
-    sql, params = facts.sql(scope, "SELECT people, sd, points FROM facts")
+def service_sd(organisation_id: int, code: str) -> tuple[int, float | None, float | None]:
+    """(how many first scores, their SD, the smallest reliable change or None) for `code` at
+    the organisation, as the report works them out (the same for every period and filter)."""
+    facts = Facts("service_sd", lambda _: _points_parts(organisation_id, code, "service_sd"))
+    sql, params = facts.sql(None, "SELECT people, sd, points FROM facts")  # needs no scope
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         people, sd, points = cursor.fetchone()
@@ -200,9 +206,9 @@ def _with_service_sd(code: str) -> Facts:
     pairs = MOOD_PAIRS[code]
 
     def parts(scope: Scope) -> list[Part]:
-        steps = [*pairs.parts(scope), *_points_parts(scope, code, pairs.name)]
+        steps = [*pairs.parts(scope), *_points_parts(scope.organisation_id, code, pairs.name)]
         rows = (f"SELECT p.*, r.points FROM {pairs.name} AS p "
-                f"CROSS JOIN {pairs.name}_points AS r")
+                f"CROSS JOIN {_points_step(code)} AS r")
         return [*steps, (f"{pairs.name}_with_points", rows, [])]
 
     return Facts(f"{pairs.name}_service_sd", parts)
@@ -242,7 +248,7 @@ def _mood_figure(code: str, name: str, improvement: bool) -> Figure:
         facts = SERVICE_SD_PAIRS[code]
         met = f"{change} < -points" if improvement else f"{change} > points"
         return figure_of(definition, facts, among="points IS NOT NULL", met=met,
-                         known=f"EXISTS (SELECT 1 FROM {MOOD_PAIRS[code].name}_points "
+                         known=f"EXISTS (SELECT 1 FROM {_points_step(code)} "
                                "WHERE points IS NOT NULL)")
     # No reliable-change figures at all.
     return Figure(definition, lambda scope: Value(),
